@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sevgate validate: one guest, a one-line verdict or one JSON object. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "cli/exitcode.h"
+#include "cli/opts.h"
+#include "core/crypto.h"
+#include "util/debug.h"
+#include "util/encode.h"
+#include "validate/validate.h"
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static const char *
+verdict_name(int exit_code)
+{
+	switch (exit_code) {
+	case SG_EXIT_OK: return "trusted";
+	case SG_EXIT_MISMATCH: return "mismatch";
+	case SG_EXIT_REFUSED: return "refused";
+	default: return "error";
+	}
+}
+
+static struct json_object *
+json_input(const struct sg_input_digest *d)
+{
+	struct json_object *o;
+
+	if (!d->present)
+		return NULL;
+	o = json_object_new_object();
+	sg_json_add(o, "path", json_object_new_string(d->path));
+	sg_json_add(o, "sha256", sg_json_hex(d->sha256, sizeof(d->sha256)));
+	return o;
+}
+
+static struct json_object *
+json_u64_or_null(bool have, uint64_t v)
+{
+	return have ? json_object_new_int64((int64_t)v) : NULL;
+}
+
+static void
+print_json(const struct sg_cli_opts *o, const struct sg_validate_result *res, int exit_code,
+	   const char *message, double elapsed)
+{
+	const struct sg_validate_req *q = &o->req;
+	struct json_object *j = json_object_new_object(), *in = json_object_new_object();
+	struct json_object *secrets = json_object_new_array();
+
+	sg_json_add(j, "guest", o->guest ? json_object_new_string(o->guest) : NULL);
+	sg_json_add(j, "verdict", json_object_new_string(verdict_name(exit_code)));
+	sg_json_add(j, "exit", json_object_new_int(exit_code));
+	sg_json_add(j, "message", json_object_new_string(message));
+	sg_json_add(j, "launch_digest",
+		    res && res->have_launch_digest
+			    ? sg_json_hex(res->launch_digest, sizeof(res->launch_digest))
+			    : NULL);
+	sg_json_add(j, "policy", json_u64_or_null(q->have_policy, q->platform.policy));
+	sg_json_add(j, "api_major", json_u64_or_null(q->have_api_major, q->platform.api_major));
+	sg_json_add(j, "api_minor", json_u64_or_null(q->have_api_minor, q->platform.api_minor));
+	sg_json_add(j, "build_id", json_u64_or_null(q->have_build_id, q->platform.build_id));
+	sg_json_add(j, "num_cpus", json_u64_or_null(q->num_cpus > 0, q->num_cpus));
+	sg_json_add(j, "vmsa_profile", json_object_new_string(sg_vmsa_profile_name(q->vmsa_profile)));
+	sg_json_add(j, "sev_features", json_object_new_int64((int64_t)q->sev_features));
+	sg_json_add(in, "firmware", res ? json_input(&res->firmware) : NULL);
+	sg_json_add(in, "kernel", res ? json_input(&res->kernel) : NULL);
+	sg_json_add(in, "initrd", res ? json_input(&res->initrd) : NULL);
+	sg_json_add(in, "cmdline_sha256",
+		    res && res->have_cmdline
+			    ? sg_json_hex(res->cmdline_sha256, sizeof(res->cmdline_sha256))
+			    : NULL);
+	sg_json_add(j, "inputs", in);
+	for (size_t i = 0; res && i < res->nsecrets; i++) {
+		struct json_object *s = json_object_new_object();
+		char g[SG_GUID_STR_LEN + 1];
+
+		sg_guid_format(&res->secrets[i].guid, g);
+		sg_json_add(s, "guid", json_object_new_string(g));
+		sg_json_add(s, "length", json_object_new_int64((int64_t)res->secrets[i].length));
+		json_object_array_add(secrets, s);
+	}
+	sg_json_add(j, "secrets_released", secrets);
+	sg_json_add(j, "elapsed_ms", json_object_new_double(elapsed));
+	sg_json_print(j);
+}
+
+int
+sg_cmd_validate(int argc, char **argv)
+{
+	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
+	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
+	const struct sg_validate_result *res = NULL;
+	struct sg_error err = { 0 };
+	struct sg_cli_opts o;
+	double t0 = now_ms();
+	const char *who;
+	char digest[2 * SG_SHA256_LEN + 1] = "";
+	int r, code;
+
+	r = sg_cli_parse(SG_FE_VALIDATE, argc, argv, &o, &err);
+	if (r == 0 && o.help) {
+		sg_cli_usage(SG_FE_VALIDATE, "sevgate");
+		return SG_EXIT_OK;
+	}
+	if (o.debug)
+		sg_debug_enable(true);
+	if (r == 0)
+		r = sg_cli_check_usage(&o, &err);
+	if (r == 0 && o.domain)
+		r = sg_error_set(&err, SG_E_VIRT, "libvirt support is not available yet");
+	if (r == 0 && (r = sg_crypto_new(&crypto, &err)) == 0 &&
+	    (r = sg_validation_new(crypto, &o.req, &v, &err)) == 0) {
+		res = sg_validation_result(v);
+		if ((r = sg_validation_attest(v, &err)) == 0)
+			r = sg_validation_release(v, &err);
+	}
+	code = sg_exit_sevgate(r);
+	if (res && res->have_launch_digest)
+		sg_hex_encode(res->launch_digest, SG_SHA256_LEN, digest);
+
+	if (o.json) {
+		print_json(&o, res, code,
+			   r == 0 ? "Looks good to me" : (err.msg[0] ? err.msg : sg_error_name(r)),
+			   now_ms() - t0);
+		return code;
+	}
+	if (o.quiet)
+		return code;
+	who = o.guest ? o.guest : "offline";
+	if (r == 0)
+		printf("trusted: %s launch digest %s\n", who, digest);
+	else if (r == SG_E_MISMATCH)
+		fprintf(stderr, "mismatch: %s launch digest %s: %s\n", who, digest, err.msg);
+	else
+		fprintf(stderr, "error: %s: %s\n", who, err.msg[0] ? err.msg : sg_error_name(r));
+	return code;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sevgate subcommands; each returns a sevgate exit code. */
+#pragma once
+
+#include <json-c/json.h>
+
+int sg_cmd_validate(int argc, char **argv);
+int sg_cmd_digest(int argc, char **argv);
+int sg_cmd_vmsa(int argc, char **argv);
+int sg_cmd_ovmf(int argc, char **argv);
+int sg_cmd_secret(int argc, char **argv);
+
+/* Add @val under @key, consuming @val even when the add fails (json-c keeps it then). */
+void sg_json_add(struct json_object *obj, const char *key, struct json_object *val);
+/* A lowercase hex string object. */
+struct json_object *sg_json_hex(const unsigned char *p, size_t len);
+/* Print @obj as one plain line on stdout and release it. */
+void sg_json_print(struct json_object *obj);
+
+/* Print "error: <msg>" on stderr and return the sevgate exit code for @code. */
+int sg_cmd_fail(const char *msg, int code);

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * virt-qemu-sev-validate: a drop-in for libvirt's tool of that name. Same
+ * options, messages and exit codes (0-6), with its defects fixed (spec 10).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/exitcode.h"
+#include "cli/opts.h"
+#include "core/crypto.h"
+#include "util/debug.h"
+#include "validate/validate.h"
+
+static int
+fail(const struct sg_cli_opts *o, const struct sg_error *err, int code)
+{
+	if (!o->quiet)
+		fprintf(stderr, "ERROR: %s\n", err->msg[0] ? err->msg : sg_error_name(code));
+	return sg_exit_compat(code);
+}
+
+int
+main(int argc, char **argv)
+{
+	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
+	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
+	struct sg_error err = { 0 };
+	struct sg_cli_opts o;
+	int r;
+
+	r = sg_cli_parse(SG_FE_COMPAT, argc, argv, &o, &err);
+	if (r < 0) {
+		o.quiet = sg_cli_argv_quiet(argc, argv);
+		return fail(&o, &err, r);
+	}
+	if (o.help) {
+		sg_cli_usage(SG_FE_COMPAT, "virt-qemu-sev-validate");
+		return SG_EXIT_OK;
+	}
+	if (o.debug)
+		sg_debug_enable(true);
+	if ((r = sg_cli_check_usage(&o, &err)) < 0)
+		return fail(&o, &err, r);
+	if (o.domain) {
+		sg_error_set(&err, SG_E_VIRT, "libvirt support is not available yet");
+		return fail(&o, &err, SG_E_VIRT);
+	}
+
+	if ((r = sg_crypto_new(&crypto, &err)) < 0 ||
+	    (r = sg_validation_new(crypto, &o.req, &v, &err)) < 0)
+		return fail(&o, &err, r);
+	r = sg_validation_attest(v, &err);
+	if (r < 0) {
+		int code = fail(&o, &err, r);
+
+		if (r == SG_E_MISMATCH && sg_validation_result(v)->firmware_lacks_kernel_hashes &&
+		    !o.quiet)
+			fprintf(stderr,
+				"HINT: the firmware has no kernel-hashes table, so it cannot "
+				"measure --kernel/--initrd/--cmdline\n");
+		return code;
+	}
+	if (!o.quiet)
+		printf("OK: Looks good to me\n");
+	fflush(stdout);
+
+	if ((r = sg_validation_release(v, &err)) < 0)
+		return fail(&o, &err, r);
+	if (o.req.nsecret_args > 0 && !o.quiet)
+		printf("OK: Injected %zu secrets\n", o.req.nsecret_args);
+	return SG_EXIT_OK;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cli/exitcode.h"
+
+#include "util/error.h"
+
+static const struct {
+	int code;
+	int compat, sevgate;
+} table[] = {
+	{ SG_OK, SG_EXIT_OK, SG_EXIT_OK },
+	{ SG_E_MISMATCH, SG_EXIT_MISMATCH, SG_EXIT_MISMATCH },
+	{ SG_E_USAGE, SG_EXIT_USAGE, SG_EXIT_USAGE },
+	{ SG_E_INSECURE, SG_EXIT_INSECURE, SG_EXIT_INSECURE },
+	{ SG_E_CONFIG, SG_EXIT_CONFIG, SG_EXIT_CONFIG },
+	{ SG_E_STATE, SG_EXIT_STATE, SG_EXIT_STATE },
+	{ SG_E_POLICY, SG_EXIT_OTHER, SG_EXIT_REFUSED },
+	/* Everything else (I/O, format, key, token, libvirt, crypto, limits, bugs) is 6. */
+};
+
+static int
+lookup(int code, int sevgate)
+{
+	for (unsigned i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (table[i].code == code)
+			return sevgate ? table[i].sevgate : table[i].compat;
+	return SG_EXIT_OTHER;
+}
+
+int
+sg_exit_compat(int sg_error_code)
+{
+	return lookup(sg_error_code, 0);
+}
+
+int
+sg_exit_sevgate(int sg_error_code)
+{
+	return lookup(sg_error_code, 1);
+}
+
+int
+sg_exit_combine(int a, int b)
+{
+	if (a == SG_EXIT_MISMATCH || b == SG_EXIT_MISMATCH)
+		return SG_EXIT_MISMATCH;
+	return a > b ? a : b;
+}

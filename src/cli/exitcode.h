@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The only place that turns SG_E_* codes into process exit codes. */
+#pragma once
+
+enum sg_exit {
+	SG_EXIT_OK = 0,
+	SG_EXIT_MISMATCH = 1,
+	SG_EXIT_USAGE = 2,
+	SG_EXIT_INSECURE = 3,
+	SG_EXIT_CONFIG = 4,
+	SG_EXIT_STATE = 5,
+	SG_EXIT_OTHER = 6,
+	SG_EXIT_REFUSED = 7, /* sevgate only */
+};
+
+/* virt-qemu-sev-validate: the reference's codes 0-6. */
+int sg_exit_compat(int sg_error_code);
+/* sevgate: 0-7. */
+int sg_exit_sevgate(int sg_error_code);
+/* A command over many guests: 1 if any mismatched, else the highest other code. */
+int sg_exit_combine(int a, int b);

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sevgate: the main command line, one subcommand per job. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/exitcode.h"
+#include "util/encode.h"
+#include "util/error.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "validate", sg_cmd_validate, "check a guest's launch measurement; release its secrets" },
+	{ "digest", sg_cmd_digest, "print the launch digest of firmware, kernel and VMSAs" },
+	{ "vmsa", sg_cmd_vmsa, "build or show SEV-ES VMSA pages (vmsa build|show)" },
+	{ "ovmf", sg_cmd_ovmf, "show an OVMF image's footer table (ovmf show)" },
+	{ "secret", sg_cmd_secret, "check and decrypt a launch-secret packet (secret open)" },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: sevgate COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nsevgate COMMAND --help for a command's options; sevgate --version.\n");
+}
+
+void
+sg_json_add(struct json_object *obj, const char *key, struct json_object *val)
+{
+	if (json_object_object_add(obj, key, val) != 0)
+		json_object_put(val);
+}
+
+struct json_object *
+sg_json_hex(const unsigned char *p, size_t len)
+{
+	char buf[2 * 4096 + 1];
+
+	if (len > 4096)
+		return NULL;
+	sg_hex_encode(p, len, buf);
+	return json_object_new_string(buf);
+}
+
+void
+sg_json_print(struct json_object *obj)
+{
+	printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(obj);
+}
+
+int
+sg_cmd_fail(const char *msg, int code)
+{
+	fprintf(stderr, "error: %s\n", msg && *msg ? msg : sg_error_name(code));
+	return sg_exit_sevgate(code);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return SG_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return SG_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("sevgate %s\n", SEVGATE_VERSION);
+		return SG_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "error: unknown command '%s' (sevgate --help lists them)\n", argv[1]);
+	return SG_EXIT_USAGE;
+}

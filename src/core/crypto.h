@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The OpenSSL 3 back end: one OSSL_LIB_CTX with only the default provider
+ * (no configuration file is read, so a system openssl.cnf cannot pull in
+ * other providers), and SHA2-256, HMAC and AES-128-CTR fetched once.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/cleanup.h"
+#include "util/error.h"
+
+#define SG_SHA256_LEN 32
+
+struct sg_crypto;
+struct sg_sha256;
+
+/* A gather list for MACs over several pieces (the PKCS#11 back end feeds them as parts). */
+struct sg_iov {
+	const void *data;
+	size_t len;
+};
+
+int sg_crypto_new(struct sg_crypto **ret, struct sg_error *err);
+void sg_crypto_free(struct sg_crypto *c);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_crypto *, sg_crypto_free)
+
+/* One-shot SHA-256. */
+int sg_sha256(struct sg_crypto *c, const void *data, size_t len, uint8_t out[SG_SHA256_LEN],
+	      struct sg_error *err);
+
+/* Streaming SHA-256 (the launch digest). */
+int sg_sha256_new(struct sg_crypto *c, struct sg_sha256 **ret, struct sg_error *err);
+int sg_sha256_update(struct sg_sha256 *h, const void *data, size_t len, struct sg_error *err);
+int sg_sha256_final(struct sg_sha256 *h, uint8_t out[SG_SHA256_LEN], struct sg_error *err);
+/* A copy of the running state (the firmware-only digest, taken mid-stream). */
+int sg_sha256_dup(const struct sg_sha256 *h, struct sg_sha256 **ret, struct sg_error *err);
+void sg_sha256_free(struct sg_sha256 *h);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_sha256 *, sg_sha256_free)
+
+/* HMAC-SHA256 with a raw key held in memory (the file key back end). */
+int sg_crypto_hmac_sha256(struct sg_crypto *c, const uint8_t *key, size_t keylen,
+			  const struct sg_iov *iov, size_t niov, uint8_t out[SG_SHA256_LEN],
+			  struct sg_error *err);
+
+/* AES-128-CTR: the 16-byte IV is the initial counter block (128-bit BE increment). */
+int sg_crypto_aes128ctr(struct sg_crypto *c, const uint8_t key[16], const uint8_t iv[16],
+			const uint8_t *in, size_t len, uint8_t *out, struct sg_error *err);
+
+/* Fill @buf from getrandom(2). */
+int sg_random_bytes(void *buf, size_t len, struct sg_error *err);
+
+/* Constant-time equality of two @len-byte buffers (1 if equal). */
+int sg_memeq_consttime(const void *a, const void *b, size_t len);

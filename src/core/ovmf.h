@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The OVMF footer GUID table (spec 3.1): a table of GUIDed entries at the
+ * end of the firmware image, walked backwards from the footer. Every
+ * length is checked against what is left; nothing is read out of bounds.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/guid.h"
+#include "util/error.h"
+
+#define SG_OVMF_MAX_ENTRIES 64
+/* Bytes after the footer GUID: the reset-vector area. */
+#define SG_OVMF_FOOTER_TAIL 32
+
+struct sg_ovmf_entry {
+	struct sg_guid guid;
+	const uint8_t *data; /* points into the firmware buffer */
+	size_t len;
+	size_t offset; /* file offset of data */
+};
+
+struct sg_ovmf {
+	struct sg_ovmf_entry entries[SG_OVMF_MAX_ENTRIES];
+	size_t n; /* in walk order: the entry nearest the footer first */
+	size_t table_len; /* the footer's total length field */
+	size_t table_offset; /* file offset of the first byte of the table */
+};
+
+/* Parse the footer table of @fw. @ret is written only on success. */
+int sg_ovmf_parse(const uint8_t *fw, size_t len, struct sg_ovmf *ret, struct sg_error *err);
+
+/*
+ * The entry for @guid, or NULL. With duplicates, the one furthest from the
+ * footer wins (as in the reference, whose dict the walk overwrites).
+ */
+const struct sg_ovmf_entry *sg_ovmf_find(const struct sg_ovmf *o, const struct sg_guid *guid);
+
+/* The SEV-ES AP reset address (entry 00f771de). */
+int sg_ovmf_reset_addr(const struct sg_ovmf *o, uint32_t *ret, struct sg_error *err);
+
+/*
+ * A (base, size) area entry: the kernel-hashes area (7255371f) or the
+ * secret area (4c2eb361). Returns 1 and sets the outputs if the entry is
+ * present and well formed, 0 if absent, negative if malformed.
+ */
+int sg_ovmf_area(const struct sg_ovmf *o, const struct sg_guid *guid, uint32_t *ret_base,
+		 uint32_t *ret_size, struct sg_error *err);
+
+/* True when QEMU can place a kernel-hashes table: the area is present with a non-zero GPA and room. */
+bool sg_ovmf_has_kernel_hashes(const struct sg_ovmf *o);
+
+/* Human name of a known entry GUID ("sev-es-reset-block"), or NULL. */
+const char *sg_ovmf_entry_name(const struct sg_guid *guid);

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What a key back end provides; only key.c and the back ends include this. */
+#pragma once
+
+#include "key/key.h"
+
+struct sg_key_ops {
+	const char *name;
+	int (*hmac_sha256)(struct sg_key *k, const struct sg_iov *iov, size_t niov,
+			   uint8_t out[SG_SHA256_LEN], struct sg_error *err);
+	/* May be NULL: key.c then computes the HMAC and compares in constant time. */
+	int (*hmac_verify)(struct sg_key *k, const struct sg_iov *iov, size_t niov,
+			   const uint8_t mac[SG_SHA256_LEN], struct sg_error *err);
+	int (*aes128ctr)(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len,
+			 uint8_t *out, struct sg_error *err);
+	void (*free_priv)(void *priv);
+};
+
+struct sg_key {
+	const struct sg_key_ops *ops;
+	enum sg_key_role role;
+	char *desc;
+	char fingerprint[2 * SG_SHA256_LEN + 1]; /* empty when unknown */
+	void *priv;
+};
+
+/* Allocate a key shell; the back end fills priv and fingerprint. */
+struct sg_key *sg_key_alloc(const struct sg_key_ops *ops, enum sg_key_role role,
+			    const char *desc);
+
+/* File back end (key-file.c). */
+int sg_key_file_open(struct sg_crypto *c, const char *path, enum sg_key_role role,
+		     struct sg_key **ret, struct sg_error *err);
+int sg_key_file_open_pair(struct sg_crypto *c, const char *path, struct sg_key **ret_tik,
+			  struct sg_key **ret_tek, struct sg_error *err);

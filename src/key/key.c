@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "key/key-internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/secmem.h"
+
+/* "file:PATH" or a bare path; anything else with a scheme is not ours yet. */
+static const char *
+file_path(const char *spec)
+{
+	if (!strncmp(spec, "file:", 5))
+		return spec + 5;
+	return spec;
+}
+
+static int
+is_pkcs11(const char *spec)
+{
+	return !strncmp(spec, "pkcs11:", 7);
+}
+
+int
+sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role, struct sg_key **ret,
+	    struct sg_error *err)
+{
+	if (is_pkcs11(spec))
+		return sg_error_set(err, SG_E_KEY,
+				    "PKCS#11 key URIs are not supported by this build");
+	return sg_key_file_open(c, file_path(spec), role, ret, err);
+}
+
+int
+sg_key_open_pair(struct sg_crypto *c, const char *spec, struct sg_key **ret_tik,
+		 struct sg_key **ret_tek, struct sg_error *err)
+{
+	if (is_pkcs11(spec))
+		return sg_error_set(err, SG_E_KEY,
+				    "PKCS#11 key URIs are not supported by this build");
+	return sg_key_file_open_pair(c, file_path(spec), ret_tik, ret_tek, err);
+}
+
+struct sg_key *
+sg_key_alloc(const struct sg_key_ops *ops, enum sg_key_role role, const char *desc)
+{
+	struct sg_key *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->desc = strdup(desc);
+	if (!k->desc) {
+		free(k);
+		return NULL;
+	}
+	k->ops = ops;
+	k->role = role;
+	return k;
+}
+
+int
+sg_key_hmac_sha256(struct sg_key *k, const struct sg_iov *iov, size_t niov,
+		   uint8_t out[SG_SHA256_LEN], struct sg_error *err)
+{
+	if (k->role != SG_KEY_TIK)
+		return sg_error_set(err, SG_E_INTERNAL, "HMAC requested with a TEK");
+	return k->ops->hmac_sha256(k, iov, niov, out, err);
+}
+
+int
+sg_key_hmac_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
+		   const uint8_t mac[SG_SHA256_LEN], struct sg_error *err)
+{
+	uint8_t computed[SG_SHA256_LEN];
+	int r;
+
+	if (k->role != SG_KEY_TIK)
+		return sg_error_set(err, SG_E_INTERNAL, "HMAC requested with a TEK");
+	if (k->ops->hmac_verify)
+		return k->ops->hmac_verify(k, iov, niov, mac, err);
+	r = k->ops->hmac_sha256(k, iov, niov, computed, err);
+	if (r < 0)
+		return r;
+	r = sg_memeq_consttime(computed, mac, SG_SHA256_LEN) ? 0 : SG_E_MISMATCH;
+	sg_wipe(computed, sizeof(computed));
+	return r;
+}
+
+int
+sg_key_aes128ctr(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len,
+		 uint8_t *out, struct sg_error *err)
+{
+	if (k->role != SG_KEY_TEK)
+		return sg_error_set(err, SG_E_INTERNAL, "encryption requested with a TIK");
+	return k->ops->aes128ctr(k, iv, in, len, out, err);
+}
+
+const char *
+sg_key_describe(const struct sg_key *k)
+{
+	return k->desc;
+}
+
+const char *
+sg_key_backend(const struct sg_key *k)
+{
+	return k->ops->name;
+}
+
+const char *
+sg_key_fingerprint(const struct sg_key *k)
+{
+	return k->fingerprint[0] ? k->fingerprint : NULL;
+}
+
+void
+sg_key_free(struct sg_key *k)
+{
+	if (!k)
+		return;
+	if (k->ops && k->ops->free_priv)
+		k->ops->free_priv(k->priv);
+	free(k->desc);
+	free(k);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The key interface: every use of the TIK or the TEK goes through here, so
+ * core code never sees key bytes and never knows which back end holds
+ * them. A key is opened from a spec string: a path (or "file:PATH") for
+ * the file back end, a "pkcs11:" URI for a token.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/crypto.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+
+#define SG_KEY_LEN 16
+
+enum sg_key_role {
+	SG_KEY_TIK, /* Transport Integrity Key: HMAC-SHA256 */
+	SG_KEY_TEK, /* Transport Encryption Key: AES-128-CTR */
+};
+
+struct sg_key;
+
+/* Open one key. A file must hold exactly 16 bytes. */
+int sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role,
+		struct sg_key **ret, struct sg_error *err);
+/* Open a --tk pair: a 32-byte file TEK||TIK. */
+int sg_key_open_pair(struct sg_crypto *c, const char *spec, struct sg_key **ret_tik,
+		     struct sg_key **ret_tek, struct sg_error *err);
+
+int sg_key_hmac_sha256(struct sg_key *k, const struct sg_iov *iov, size_t niov,
+		       uint8_t out[SG_SHA256_LEN], struct sg_error *err);
+/* 0 if HMAC(k, iov) equals @mac (compared in constant time or by the token), else SG_E_MISMATCH. */
+int sg_key_hmac_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
+		       const uint8_t mac[SG_SHA256_LEN], struct sg_error *err);
+int sg_key_aes128ctr(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len,
+		     uint8_t *out, struct sg_error *err);
+
+/* Where the key lives, safe to print ("file:/path", a URI without PIN). */
+const char *sg_key_describe(const struct sg_key *k);
+/* Name of the back end ("file", "pkcs11"). */
+const char *sg_key_backend(const struct sg_key *k);
+/*
+ * A fingerprint for --debug: SHA-256 of the key bytes where the back end
+ * holds them (hex), or NULL for a token key. Never the bytes themselves.
+ */
+const char *sg_key_fingerprint(const struct sg_key *k);
+
+void sg_key_free(struct sg_key *k);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_key *, sg_key_free)

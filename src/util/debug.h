@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The one way library code may print: debug lines on stderr, silent unless
+ * the front end turned them on (--debug) or SEVGATE_DEBUG is set. Never
+ * pass key or secret bytes here; print lengths and SHA-256 fingerprints.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+void sg_debug_enable(bool on);
+bool sg_debug_enabled(void);
+void sg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "encode.h"
+
+#include <string.h>
+
+static const char b64_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void
+sg_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+sg_hex_decode(const char *hex, uint8_t *out, size_t len, struct sg_error *err)
+{
+	size_t n = strlen(hex);
+
+	if (n != 2 * len)
+		return sg_error_set(err, SG_E_FORMAT, "expected %zu hex digits, got %zu", 2 * len,
+				    n);
+	for (size_t i = 0; i < len; i++) {
+		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return sg_error_set(err, SG_E_FORMAT, "invalid hex digit at position %zu",
+					    hi < 0 ? 2 * i : 2 * i + 1);
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void
+sg_base64_encode(const uint8_t *in, size_t len, char *out)
+{
+	size_t o = 0, i = 0;
+
+	for (; len - i >= 3; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = b64_alphabet[(v >> 6) & 63];
+		out[o++] = b64_alphabet[v & 63];
+	}
+	if (len - i == 1) {
+		uint32_t v = (uint32_t)in[i] << 16;
+
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = '=';
+		out[o++] = '=';
+	} else if (len - i == 2) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+
+		out[o++] = b64_alphabet[v >> 18];
+		out[o++] = b64_alphabet[(v >> 12) & 63];
+		out[o++] = b64_alphabet[(v >> 6) & 63];
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+}
+
+static int
+b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, const char *what,
+		 struct sg_error *err)
+{
+	size_t n = strlen(in), pad = 0, outlen;
+
+	if (n % 4 != 0)
+		return sg_error_set(err, SG_E_FORMAT,
+				    "%s is not valid base64: length %zu is not a multiple of 4",
+				    what, n);
+	if (n >= 1 && in[n - 1] == '=')
+		pad++;
+	if (n >= 2 && in[n - 2] == '=')
+		pad++;
+	outlen = n / 4 * 3 - pad;
+	if (outlen > cap)
+		return sg_error_set(err, SG_E_FORMAT, "%s decodes to more than %zu bytes", what,
+				    cap);
+
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 4) {
+		uint32_t v = 0;
+		size_t valid = (i + 4 == n) ? 4 - pad : 4;
+
+		for (size_t j = 0; j < 4; j++) {
+			int d;
+
+			if (j >= valid) {
+				v <<= 6;
+				continue;
+			}
+			d = b64_value(in[i + j]);
+			if (d < 0)
+				return sg_error_set(err, SG_E_FORMAT,
+						    "%s is not valid base64: bad character at "
+						    "offset %zu",
+						    what, i + j);
+			v = v << 6 | (uint32_t)d;
+		}
+		if (valid == 2 && (v & 0xffff) != 0)
+			goto bad_bits;
+		if (valid == 3 && (v & 0xff) != 0)
+			goto bad_bits;
+		out[o++] = v >> 16;
+		if (valid > 2)
+			out[o++] = (v >> 8) & 0xff;
+		if (valid > 3)
+			out[o++] = v & 0xff;
+	}
+	*ret_len = outlen;
+	return 0;
+
+bad_bits:
+	return sg_error_set(err, SG_E_FORMAT, "%s is not valid base64: non-zero trailing bits",
+			    what);
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Hex and base64 text forms. Decoders are strict and exact-length. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define SG_B64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
+
+/* Write 2*len lowercase hex digits and a NUL to @out. */
+void sg_hex_encode(const uint8_t *in, size_t len, char *out);
+/* Decode exactly @len bytes from @hex (2*len digits, either case). */
+int sg_hex_decode(const char *hex, uint8_t *out, size_t len, struct sg_error *err);
+
+/* Write the padded base64 of @in and a NUL; @out holds SG_B64_ENCODED_LEN(len)+1. */
+void sg_base64_encode(const uint8_t *in, size_t len, char *out);
+/*
+ * Strict RFC 4648 decode: the standard alphabet, '=' padding required and
+ * only at the end, no whitespace, and zero unused bits. Decodes into @out
+ * (room for @cap bytes) and reports the length. @what names the value in
+ * the error message.
+ */
+int sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len,
+		     const char *what, struct sg_error *err);

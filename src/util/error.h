@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One error type for the whole library. A failing function reports once,
+ * where the failure is found (sg_error_set), and returns the negative code;
+ * callers only pass the code up. The first message set wins.
+ */
+#pragma once
+
+#include <stddef.h>
+
+enum sg_errcode {
+	SG_OK = 0,
+	SG_E_NOMEM = -1,     /* out of memory */
+	SG_E_IO = -2,        /* a file could not be read or written */
+	SG_E_FORMAT = -3,    /* malformed input bytes (OVMF, VMSA, base64...) */
+	SG_E_TRUNCATED = -4, /* a read went past the end of its buffer */
+	SG_E_USAGE = -5,     /* the request cannot be carried out as given */
+	SG_E_INSECURE = -6,  /* the request would be insecure */
+	SG_E_CONFIG = -7,    /* the guest's configuration cannot be measured */
+	SG_E_STATE = -8,     /* the guest is in the wrong state */
+	SG_E_MISMATCH = -9,  /* the measurement (or a MAC) does not match */
+	SG_E_KEY = -10,      /* a key cannot be opened or used */
+	SG_E_TOKEN = -11,    /* a PKCS#11 token failed */
+	SG_E_VIRT = -12,     /* libvirt failed */
+	SG_E_CRYPTO = -13,   /* OpenSSL failed */
+	SG_E_POLICY = -14,   /* release refused by policy */
+	SG_E_LIMIT = -15,    /* a named size limit was exceeded */
+	SG_E_INTERNAL = -16, /* a bug */
+};
+
+#define SG_ERROR_MSG_MAX 512
+
+struct sg_error {
+	int code;
+	char msg[SG_ERROR_MSG_MAX];
+};
+
+/*
+ * Record the failure in @err (may be NULL) unless a message is already set,
+ * and return @code so the caller can write "return sg_error_set(...)".
+ */
+int sg_error_set(struct sg_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Clear @err for reuse. */
+void sg_error_clear(struct sg_error *err);
+
+/* Static name of @code, e.g. "SG_E_FORMAT". */
+const char *sg_error_name(int code);

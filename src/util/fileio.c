@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int
+open_input(const char *path, const char *what, struct stat *st, struct sg_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return sg_error_set(err, SG_E_IO, "cannot open %s '%s': %s", what, path,
+				    strerror(errno));
+	if (fstat(fd, st) < 0) {
+		int e = errno;
+		close(fd);
+		return sg_error_set(err, SG_E_IO, "cannot stat %s '%s': %s", what, path,
+				    strerror(e));
+	}
+	if (S_ISDIR(st->st_mode)) {
+		close(fd);
+		return sg_error_set(err, SG_E_IO, "cannot read %s '%s': Is a directory", what,
+				    path);
+	}
+	return fd;
+}
+
+/* Read all of @fd into a growing buffer; for pipes and devices. */
+static int
+read_stream(int fd, const char *path, size_t max, const char *what, uint8_t **ret,
+	    size_t *ret_len, struct sg_error *err)
+{
+	_cleanup_(sg_freep) uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		if (cap - len < 65536) {
+			size_t ncap = cap ? cap * 2 : 65536;
+			uint8_t *nbuf;
+
+			if (ncap > max + 1)
+				ncap = max + 1;
+			if (ncap <= len)
+				return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes",
+						    what, path, max);
+			nbuf = realloc(buf, ncap);
+			if (!nbuf)
+				return sg_error_set(err, SG_E_NOMEM, "out of memory reading %s", what);
+			buf = nbuf;
+			cap = ncap;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return sg_error_set(err, SG_E_IO, "cannot read %s '%s': %s", what, path,
+					    strerror(errno));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes",
+					    what, path, max);
+	}
+	*ret = SG_TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+int
+sg_file_map(const char *path, size_t max, const char *what, struct sg_file **ret,
+	    struct sg_error *err)
+{
+	_cleanup_(sg_closep) int fd = -1;
+	_cleanup_(sg_file_freep) struct sg_file *f = NULL;
+	struct stat st;
+	int r;
+
+	fd = open_input(path, what, &st, err);
+	if (fd < 0)
+		return fd;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+
+	if (S_ISREG(st.st_mode)) {
+		if ((uint64_t)st.st_size > max)
+			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes",
+					    what, path, max);
+		f->len = (size_t)st.st_size;
+		if (f->len == 0) {
+			f->data = (const uint8_t *)"";
+		} else {
+			void *m = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+
+			if (m == MAP_FAILED)
+				return sg_error_set(err, SG_E_IO, "cannot map %s '%s': %s", what,
+						    path, strerror(errno));
+			(void)madvise(m, f->len, MADV_SEQUENTIAL);
+			f->mapping = m;
+			f->data = m;
+		}
+	} else {
+		r = read_stream(fd, path, max, what, &f->heap, &f->len, err);
+		if (r < 0)
+			return r;
+		f->data = f->heap ? f->heap : (const uint8_t *)"";
+	}
+	*ret = SG_TAKE_PTR(f);
+	return 0;
+}
+
+void
+sg_file_free(struct sg_file *f)
+{
+	if (!f)
+		return;
+	if (f->mapping)
+		munmap(f->mapping, f->len);
+	free(f->heap);
+	free(f);
+}
+
+int
+sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_secmem **ret,
+		    struct sg_error *err)
+{
+	_cleanup_(sg_closep) int fd = -1;
+	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
+	struct stat st;
+	size_t len = 0;
+
+	fd = open_input(path, what, &st, err);
+	if (fd < 0)
+		return fd;
+	/* Read one byte past @max so an oversized file is detected, not cut. */
+	m = sg_secmem_new(max + 1);
+	if (!m)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	for (;;) {
+		ssize_t n = read(fd, m->data + len, max + 1 - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return sg_error_set(err, SG_E_IO, "cannot read %s '%s': %s", what, path,
+					    strerror(errno));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes",
+					    what, path, max);
+	}
+	m->len = len;
+	*ret = SG_TAKE_PTR(m);
+	return 0;
+}
+
+int
+sg_file_write(const char *path, const void *data, size_t len, mode_t mode, const char *what,
+	      struct sg_error *err)
+{
+	_cleanup_(sg_closep) int fd = -1;
+	const uint8_t *p = data;
+	struct stat st;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode);
+	if (fd < 0)
+		return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
+				    strerror(errno));
+	/* An existing regular file keeps its old mode on O_CREAT; tighten it. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) != mode &&
+	    fchmod(fd, mode) < 0)
+		return sg_error_set(err, SG_E_IO, "cannot set mode of %s '%s': %s", what, path,
+				    strerror(errno));
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
+					    strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
+				    strerror(errno));
+	}
+	fd = -1;
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Whole-file input and secret-safe output. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cleanup.h"
+#include "error.h"
+#include "secmem.h"
+
+/* Largest input file we read: firmware images are a few MiB; kernels tens. */
+#define SG_FILE_MAX ((size_t)1 << 30)
+
+/*
+ * A read-only view of a file: mmap'ed when it is a regular file, read into
+ * memory otherwise (pipes, /dev/stdin, character devices such as /dev/null).
+ */
+struct sg_file {
+	const uint8_t *data;
+	size_t len;
+	void *mapping; /* non-NULL when mmap'ed */
+	uint8_t *heap; /* non-NULL when read into memory */
+};
+
+/*
+ * Map @path. @what names it in the message ("firmware", "kernel"). A file
+ * larger than @max is refused with SG_E_LIMIT.
+ */
+int sg_file_map(const char *path, size_t max, const char *what, struct sg_file **ret,
+		struct sg_error *err);
+void sg_file_free(struct sg_file *f);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_free)
+
+/* Read a small secret file (a key, a secret payload) into locked memory. */
+int sg_file_read_secret(const char *path, size_t max, const char *what,
+			struct sg_secmem **ret, struct sg_error *err);
+
+/*
+ * Create or truncate @path with @mode (applied also to an existing file we
+ * own) and write @len bytes. No trailing newline is added.
+ */
+int sg_file_write(const char *path, const void *data, size_t len, mode_t mode,
+		  const char *what, struct sg_error *err);

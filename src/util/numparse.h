@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "error.h"
+
+/*
+ * Parse all of @s as an unsigned integer: decimal digits, or "0x"/"0X"
+ * followed by hex digits. No sign, space, '_' or empty string. The value
+ * must be <= @max. @what names the option in the error message; the
+ * error code is SG_E_USAGE.
+ */
+int sg_parse_uint(const char *s, uint64_t max, const char *what, uint64_t *ret);
+int sg_parse_uint_err(const char *s, uint64_t max, const char *what, uint64_t *ret,
+		      struct sg_error *err);

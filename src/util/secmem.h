@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Memory for key material and secret payloads: allocated zeroed, locked
+ * out of swap where the system allows it, kept out of core dumps, and
+ * wiped with OPENSSL_cleanse before it is freed.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cleanup.h"
+
+struct sg_secmem {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	int locked;
+};
+
+/* A zeroed buffer of @len bytes (at least one byte is allocated). NULL on OOM. */
+struct sg_secmem *sg_secmem_new(size_t len);
+void sg_secmem_free(struct sg_secmem *m);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_secmem *, sg_secmem_free)
+
+/* Wipe @len bytes at @p (a stack copy of a secret, say). */
+void sg_wipe(void *p, size_t len);

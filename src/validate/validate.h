@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The validation engine shared by both front ends (and later by manifests
+ * and batch): load what the guest owner supplied, compute the expected
+ * launch measurement, compare it with the reported one, and on success
+ * build the launch-secret packet. Two steps, because the drop-in prints
+ * "OK: Looks good to me" between attestation and secret release.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/crypto.h"
+#include "core/guid.h"
+#include "core/measure.h"
+#include "core/packet.h"
+#include "core/secret.h"
+#include "core/vmsa.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+
+#define SG_MAX_SECRETS 64
+/* Largest secret file we read; the firmware's secret area (3 KiB in OVMF) is the real bound. */
+#define SG_SECRET_FILE_MAX ((size_t)1 << 20)
+/* Longest kernel command line we hash (Linux's COMMAND_LINE_SIZE is 2 KiB to 256 KiB). */
+#define SG_CMDLINE_MAX ((size_t)1 << 20)
+
+enum sg_kernel_check {
+	/* Compute as the reference does; on a mismatch, hint that the firmware cannot measure a kernel. */
+	SG_KERNEL_CHECK_HINT,
+	/* Refuse a kernel up front when the firmware has no kernel-hashes table (sevgate). */
+	SG_KERNEL_CHECK_STRICT,
+};
+
+struct sg_secret_spec {
+	struct sg_guid guid;
+	char *path;
+};
+
+/* What the guest owner supplied. Strings are borrowed. */
+struct sg_validate_req {
+	/* Launch state reported by the host. */
+	bool have_measurement, have_api_major, have_api_minor, have_build_id, have_policy;
+	uint8_t measurement[SG_MEASURE_BLOB_LEN];
+	struct sg_platform platform;
+
+	/* What was measured. */
+	const char *firmware, *kernel, *initrd, *cmdline;
+	unsigned num_cpus; /* 0: not given */
+	const char *vmsa_cpu0, *vmsa_cpu1;
+	bool have_cpu_sig; /* from --cpu-family/model/stepping or --vcpu-type */
+	uint32_t cpu_sig;
+	enum sg_vmsa_profile vmsa_profile;
+	uint64_t sev_features;
+
+	/* Keys: tk, or tik and tek. */
+	const char *tik, *tek, *tk;
+
+	/* Secrets to release after a good attestation; raw "ALIAS-OR-GUID:PATH" strings. */
+	const char *secret_args[SG_MAX_SECRETS];
+	size_t nsecret_args;
+	const char *secret_header, *secret_payload;
+	bool have_secret_iv;
+	uint8_t secret_iv[SG_PACKET_IV_LEN];
+	enum sg_secret_pad secret_pad;
+
+	enum sg_kernel_check kernel_check;
+	/* Compute the launch digest only: no keys, no measurement (sevgate digest). */
+	bool digest_only;
+};
+
+struct sg_input_digest {
+	bool present;
+	const char *path;
+	uint8_t sha256[SG_SHA256_LEN];
+};
+
+struct sg_released_secret {
+	struct sg_guid guid;
+	size_t length;
+};
+
+struct sg_validate_result {
+	bool have_launch_digest;
+	uint8_t launch_digest[SG_SHA256_LEN];
+	struct sg_input_digest firmware, kernel, initrd;
+	bool have_cmdline;
+	uint8_t cmdline_sha256[SG_SHA256_LEN];
+	unsigned vcpus; /* VMSA pages measured (0 for plain SEV) */
+	/* Set when a kernel was given but the firmware cannot measure one. */
+	bool firmware_lacks_kernel_hashes;
+	struct sg_released_secret secrets[SG_MAX_SECRETS];
+	size_t nsecrets;
+	/* The packet, base64, once built (for online injection). */
+	char *secret_header_b64, *secret_payload_b64;
+};
+
+struct sg_validation;
+
+int sg_validation_new(struct sg_crypto *c, const struct sg_validate_req *req,
+		      struct sg_validation **ret, struct sg_error *err);
+void sg_validation_free(struct sg_validation *v);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_validation *, sg_validation_free)
+
+/*
+ * Load the inputs and compare measurements. 0: trusted. SG_E_MISMATCH:
+ * "Measurement does not match, VM is not trustworthy". Others as set.
+ */
+int sg_validation_attest(struct sg_validation *v, struct sg_error *err);
+
+/*
+ * After a successful attest: build the secret table and packet and, if the
+ * request names output files, write them (0600). Fails closed.
+ */
+int sg_validation_release(struct sg_validation *v, struct sg_error *err);
+
+const struct sg_validate_result *sg_validation_result(const struct sg_validation *v);
+
+/* Split "ALIAS-OR-GUID:PATH" on the first ':' and resolve the GUID. */
+int sg_secret_arg_parse(const char *arg, struct sg_guid *ret_guid, const char **ret_path,
+			struct sg_error *err);
