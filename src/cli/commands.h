@@ -9,6 +9,7 @@ int sg_cmd_digest(int argc, char **argv);
 int sg_cmd_vmsa(int argc, char **argv);
 int sg_cmd_ovmf(int argc, char **argv);
 int sg_cmd_secret(int argc, char **argv);
+int sg_cmd_keys(int argc, char **argv);
 
 /* Add @val under @key, consuming @val even when the add fails (json-c keeps it then). */
 void sg_json_add(struct json_object *obj, const char *key, struct json_object *val);

@@ -22,23 +22,35 @@ is_pkcs11(const char *spec)
 }
 
 int
+sg_key_open_ex(struct sg_crypto *c, const char *spec, enum sg_key_role role,
+	       const struct sg_key_options *opts, struct sg_key **ret, struct sg_error *err)
+{
+	if (is_pkcs11(spec))
+		return sg_key_pkcs11_open(spec, role, opts, ret, err);
+	return sg_key_file_open(c, file_path(spec), role, ret, err);
+}
+
+int
+sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_options *opts,
+		    struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err)
+{
+	if (is_pkcs11(spec))
+		return sg_key_pkcs11_open_pair(spec, opts, ret_tik, ret_tek, err);
+	return sg_key_file_open_pair(c, file_path(spec), ret_tik, ret_tek, err);
+}
+
+int
 sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role, struct sg_key **ret,
 	    struct sg_error *err)
 {
-	if (is_pkcs11(spec))
-		return sg_error_set(err, SG_E_KEY,
-				    "PKCS#11 key URIs are not supported by this build");
-	return sg_key_file_open(c, file_path(spec), role, ret, err);
+	return sg_key_open_ex(c, spec, role, NULL, ret, err);
 }
 
 int
 sg_key_open_pair(struct sg_crypto *c, const char *spec, struct sg_key **ret_tik,
 		 struct sg_key **ret_tek, struct sg_error *err)
 {
-	if (is_pkcs11(spec))
-		return sg_error_set(err, SG_E_KEY,
-				    "PKCS#11 key URIs are not supported by this build");
-	return sg_key_file_open_pair(c, file_path(spec), ret_tik, ret_tek, err);
+	return sg_key_open_pair_ex(c, spec, NULL, ret_tik, ret_tek, err);
 }
 
 struct sg_key *

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,18 @@ enum sg_key_role {
 };
 
 struct sg_key;
+
+/* How token keys are opened; NULL means all defaults. */
+struct sg_key_options {
+	const char *pin_file;       /* --pin-file: the token PIN, first line */
+	bool allow_pin_value;       /* a pin-value in the URI (manifest or config files only) */
+	bool allow_exportable_keys; /* accept keys that are extractable or not sensitive */
+};
+
+int sg_key_open_ex(struct sg_crypto *c, const char *spec, enum sg_key_role role,
+		   const struct sg_key_options *opts, struct sg_key **ret, struct sg_error *err);
+int sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_options *opts,
+			struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);
 
 /* Open one key. A file must hold exactly 16 bytes. */
 int sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role,

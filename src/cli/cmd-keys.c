@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sevgate keys import|list|delete|prune: move the guest owner's TIK/TEK
+ * from the files `sevctl session` writes into a PKCS#11 token, as
+ * sensitive, non-extractable token objects, and keep the token tidy (SEV
+ * launch keys are single-use, so tokens fill up).
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/exitcode.h"
+#include "core/crypto.h"
+#include "key/key.h"
+#include "key/p11.h"
+#include "util/encode.h"
+#include "util/fileio.h"
+#include "util/secmem.h"
+
+#define LABEL_MAX 128
+#define HMAC_BLOCK 64
+
+enum { O_TIK = 256, O_TEK, O_TK, O_TOKEN, O_LABEL, O_SHRED, O_PIN_FILE, O_PREFIX, O_ALLOW };
+
+struct keys_args {
+	const char *tik, *tek, *tk, *token, *label, *prefix;
+	bool shred, allow_exportable;
+	struct sg_key_options kopts;
+	int first_arg;
+};
+
+static int
+parse(int argc, char **argv, struct keys_args *a, struct sg_error *err)
+{
+	static const struct option longopts[] = {
+		{ "tik", required_argument, NULL, O_TIK },
+		{ "tek", required_argument, NULL, O_TEK },
+		{ "tk", required_argument, NULL, O_TK },
+		{ "token", required_argument, NULL, O_TOKEN },
+		{ "label", required_argument, NULL, O_LABEL },
+		{ "shred", no_argument, NULL, O_SHRED },
+		{ "pin-file", required_argument, NULL, O_PIN_FILE },
+		{ "label-prefix", required_argument, NULL, O_PREFIX },
+		{ "allow-exportable-keys", no_argument, NULL, O_ALLOW },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_TIK: a->tik = optarg; break;
+		case O_TEK: a->tek = optarg; break;
+		case O_TK: a->tk = optarg; break;
+		case O_TOKEN: a->token = optarg; break;
+		case O_LABEL: a->label = optarg; break;
+		case O_SHRED: a->shred = true; break;
+		case O_PIN_FILE: a->kopts.pin_file = optarg; break;
+		case O_PREFIX: a->prefix = optarg; break;
+		case O_ALLOW: a->kopts.allow_exportable_keys = true; break;
+		default:
+			return sg_error_set(err, SG_E_USAGE, "unrecognized option '%s'",
+					    argv[optind - 1]);
+		}
+	}
+	a->first_arg = optind;
+	return 0;
+}
+
+/* One token, opened read-write, from a URI naming it. */
+static int
+one_token(const char *spec, const struct sg_key_options *o, bool rw, struct sg_p11_token **ret,
+	  P11KitUri **ret_uri, struct sg_error *err)
+{
+	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
+	P11KitUri *uri = NULL;
+	int n, r;
+
+	if ((r = sg_p11_uri_parse(spec, false, &uri, err)) < 0)
+		return r;
+	n = sg_p11_tokens(uri, spec, o, rw, &toks, err);
+	if (n < 0) {
+		p11_kit_uri_free(uri);
+		return n;
+	}
+	if (n != 1) {
+		_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
+
+		p11_kit_uri_free(uri);
+		return sg_error_set(err, SG_E_USAGE, "--token '%s' matches %d tokens, expected 1",
+				    shown, n);
+	}
+	*ret = toks[0];
+	if (ret_uri)
+		*ret_uri = uri;
+	else
+		p11_kit_uri_free(uri);
+	return 0;
+}
+
+static void
+uri_escape(const uint8_t *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 3 * i, "%%%02x", p[i]);
+	out[3 * n] = '\0';
+}
+
+/* Bytes of the TIK value to store: the token's minimum HMAC key size, zero-padded (HMAC pads the same way). */
+static size_t
+tik_store_len(struct sg_p11_token *t)
+{
+	CK_MECHANISM_INFO mi;
+
+	if (t->fl->C_GetMechanismInfo(t->slot, CKM_SHA256_HMAC, &mi) != CKR_OK)
+		return SG_KEY_LEN;
+	if (mi.ulMinKeySize <= SG_KEY_LEN)
+		return SG_KEY_LEN;
+	return mi.ulMinKeySize > HMAC_BLOCK ? HMAC_BLOCK : mi.ulMinKeySize;
+}
+
+static int
+create_key(struct sg_p11_token *t, CK_KEY_TYPE type, const uint8_t *value, size_t len,
+	   const uint8_t id[16], const char *label, CK_OBJECT_HANDLE *ret, struct sg_error *err)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	bool tik = type == CKK_GENERIC_SECRET;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_ID, (void *)id, 16 },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_VALUE, (void *)value, len },
+		{ tik ? CKA_SIGN : CKA_ENCRYPT, &yes, sizeof(yes) },
+		{ tik ? CKA_VERIFY : CKA_DECRYPT, &yes, sizeof(yes) },
+	};
+	CK_RV rv = t->fl->C_CreateObject(t->session, tmpl, SG_ELEMENTSOF(tmpl), ret);
+
+	if (rv != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': creating key '%s' failed: %s",
+				    t->label, label, sg_p11_rv_name(rv));
+	return 0;
+}
+
+/* Overwrite a key file, flush it and remove it. */
+static int
+shred_file(const char *path, struct sg_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	uint8_t zero[4096] = { 0 };
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return sg_error_set(err, SG_E_IO, "cannot shred '%s'", path);
+	}
+	for (off_t off = 0; off < st.st_size; off += (off_t)sizeof(zero)) {
+		size_t n = (size_t)(st.st_size - off) < sizeof(zero) ? (size_t)(st.st_size - off)
+								       : sizeof(zero);
+		if (pwrite(fd, zero, n, off) != (ssize_t)n) {
+			close(fd);
+			return sg_error_set(err, SG_E_IO, "cannot shred '%s'", path);
+		}
+	}
+	fsync(fd);
+	close(fd);
+	if (unlink(path) < 0)
+		return sg_error_set(err, SG_E_IO, "cannot remove '%s' after shredding", path);
+	return 0;
+}
+
+/* Prove the token keys compute what the files do: one HMAC and one AES-CTR block. */
+static int
+read_back(struct sg_crypto *c, const char *uri_tik, const char *uri_tek,
+	  const struct sg_key_options *o, const uint8_t *tik, const uint8_t *tek,
+	  struct sg_error *err)
+{
+	_cleanup_(sg_key_freep) struct sg_key *ktik = NULL, *ktek = NULL;
+	static const uint8_t msg[] = "sevgate import read-back check";
+	uint8_t iv[16] = { 0 }, a[SG_SHA256_LEN], b[SG_SHA256_LEN], ea[32], eb[32];
+	struct sg_iov iov = { msg, sizeof(msg) };
+	int r;
+
+	if ((r = sg_key_open_ex(c, uri_tik, SG_KEY_TIK, o, &ktik, err)) < 0 ||
+	    (r = sg_key_open_ex(c, uri_tek, SG_KEY_TEK, o, &ktek, err)) < 0 ||
+	    (r = sg_key_hmac_sha256(ktik, &iov, 1, a, err)) < 0 ||
+	    (r = sg_crypto_hmac_sha256(c, tik, SG_KEY_LEN, &iov, 1, b, err)) < 0 ||
+	    (r = sg_key_aes128ctr(ktek, iv, msg, sizeof(ea), ea, err)) < 0 ||
+	    (r = sg_crypto_aes128ctr(c, tek, iv, msg, sizeof(eb), eb, err)) < 0)
+		return r;
+	if (!sg_memeq_consttime(a, b, sizeof(a)) || memcmp(ea, eb, sizeof(ea)))
+		return sg_error_set(err, SG_E_TOKEN,
+				    "read-back check failed: the token's keys do not compute what "
+				    "the files do");
+	return 0;
+}
+
+static int
+keys_import(int argc, char **argv)
+{
+	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
+	_cleanup_(sg_secmem_freep) struct sg_secmem *a = NULL, *b = NULL, *tikval = NULL;
+	struct sg_error err = { 0 };
+	struct keys_args k;
+	struct sg_p11_token *t = NULL;
+	const uint8_t *tik, *tek;
+	uint8_t id[16];
+	char label_tik[LABEL_MAX + 8], label_tek[LABEL_MAX + 8], idesc[3 * 16 + 1];
+	_cleanup_(sg_freep) char *uri_tik = NULL, *uri_tek = NULL, *uri_tk = NULL;
+	char attrs_tik[LABEL_MAX + 40], attrs_tek[LABEL_MAX + 40], attrs_tk[3 * 16 + 40];
+	CK_OBJECT_HANDLE otik, otek;
+	size_t storelen;
+	int r;
+
+	if ((r = parse(argc, argv, &k, &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+	if (!k.token || !k.label || k.first_arg != argc ||
+	    (k.tk ? (k.tik || k.tek) : (!k.tik || !k.tek)))
+		return sg_cmd_fail("usage: sevgate keys import --tik FILE --tek FILE | --tk FILE "
+				   "--token URI --label NAME [--shred] [--pin-file FILE]",
+				   SG_E_USAGE);
+	if (strlen(k.label) > LABEL_MAX || strpbrk(k.label, ";?%/ "))
+		return sg_cmd_fail("--label must be at most 128 characters without ; ? % / or "
+				   "spaces",
+				   SG_E_USAGE);
+	if ((r = sg_crypto_new(&crypto, &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+	if (k.tk) {
+		if ((r = sg_file_read_secret(k.tk, 64, "TIK/TEK", &a, &err)) < 0)
+			return sg_cmd_fail(err.msg, r);
+		if (a->len != 2 * SG_KEY_LEN)
+			return sg_cmd_fail("Expected 32 bytes in TIK/TEK file", SG_E_USAGE);
+		tek = a->data;
+		tik = a->data + SG_KEY_LEN;
+	} else {
+		if ((r = sg_file_read_secret(k.tik, 64, "TIK", &a, &err)) < 0 ||
+		    (r = sg_file_read_secret(k.tek, 64, "TEK", &b, &err)) < 0)
+			return sg_cmd_fail(err.msg, r);
+		if (a->len != SG_KEY_LEN || b->len != SG_KEY_LEN)
+			return sg_cmd_fail(a->len != SG_KEY_LEN ? "Expected 16 bytes in TIK file"
+								 : "Expected 16 bytes in TEK file",
+					   SG_E_USAGE);
+		tik = a->data;
+		tek = b->data;
+	}
+	if ((r = one_token(k.token, &k.kopts, true, &t, NULL, &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+
+	storelen = tik_store_len(t);
+	tikval = sg_secmem_new(storelen);
+	if (!tikval)
+		return sg_cmd_fail("out of memory", SG_E_NOMEM);
+	memcpy(tikval->data, tik, SG_KEY_LEN); /* the rest stays zero: HMAC's own key padding */
+	if ((r = sg_random_bytes(id, sizeof(id), &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+	snprintf(label_tik, sizeof(label_tik), "%s-tik", k.label);
+	snprintf(label_tek, sizeof(label_tek), "%s-tek", k.label);
+	if ((r = create_key(t, CKK_GENERIC_SECRET, tikval->data, storelen, id, label_tik, &otik,
+			    &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+	if ((r = create_key(t, CKK_AES, tek, SG_KEY_LEN, id, label_tek, &otek, &err)) < 0) {
+		t->fl->C_DestroyObject(t->session, otik);
+		return sg_cmd_fail(err.msg, r);
+	}
+
+	uri_escape(id, sizeof(id), idesc);
+	snprintf(attrs_tik, sizeof(attrs_tik), "object=%s;type=secret-key", label_tik);
+	snprintf(attrs_tek, sizeof(attrs_tek), "object=%s;type=secret-key", label_tek);
+	snprintf(attrs_tk, sizeof(attrs_tk), "id=%s;type=secret-key", idesc);
+	uri_tik = sg_p11_uri_extend(k.token, attrs_tik);
+	uri_tek = sg_p11_uri_extend(k.token, attrs_tek);
+	uri_tk = sg_p11_uri_extend(k.token, attrs_tk);
+	if (!uri_tik || !uri_tek || !uri_tk)
+		return sg_cmd_fail("out of memory", SG_E_NOMEM);
+	if ((r = read_back(crypto, uri_tik, uri_tek, &k.kopts, tik, tek, &err)) < 0) {
+		t->fl->C_DestroyObject(t->session, otik);
+		t->fl->C_DestroyObject(t->session, otek);
+		return sg_cmd_fail(err.msg, r);
+	}
+	if (k.shred) {
+		if ((r = shred_file(k.tk ? k.tk : k.tik, &err)) < 0 ||
+		    (!k.tk && (r = shred_file(k.tek, &err)) < 0))
+			return sg_cmd_fail(err.msg, r);
+	}
+	printf("tik: %s\ntek: %s\ntk: %s\n", uri_tik, uri_tek, uri_tk);
+	return SG_EXIT_OK;
+}
+
+static const char *
+key_type_name(CK_ULONG t)
+{
+	switch (t) {
+	case CKK_GENERIC_SECRET: return "generic-secret";
+	case CKK_AES: return "aes";
+	case CKK_SHA256_HMAC: return "sha256-hmac";
+	default: return "other";
+	}
+}
+
+/* Visit every secret key on the token(s) @spec names; delete those @pred accepts when @del. */
+static int
+walk(const char *spec, const struct keys_args *k, bool del, const char *prefix, size_t *ret_n,
+     struct sg_error *err)
+{
+	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
+	P11KitUri *uri = NULL;
+	size_t count = 0;
+	int n, r = 0;
+
+	if ((r = sg_p11_uri_parse(spec, false, &uri, err)) < 0)
+		return r;
+	n = sg_p11_tokens(uri, spec, &k->kopts, del, &toks, err);
+	for (int i = 0; i < n && r == 0; i++) {
+		_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = NULL;
+		CK_ULONG nobj = 0;
+
+		if ((r = sg_p11_find_keys(toks[i], uri, &objs, &nobj, err)) < 0)
+			break;
+		for (CK_ULONG j = 0; j < nobj; j++) {
+			char label[LABEL_MAX + 1] = "", idhex[2 * 64 + 1] = "";
+			uint8_t id[64];
+			CK_ULONG type = 0, len = 0;
+			bool sens = false, extr = true, priv = false;
+			CK_ATTRIBUTE at[] = { { CKA_LABEL, label, LABEL_MAX },
+					      { CKA_ID, id, sizeof(id) } };
+
+			toks[i]->fl->C_GetAttributeValue(toks[i]->session, objs[j], at, 2);
+			if (at[0].ulValueLen != (CK_ULONG)-1 && at[0].ulValueLen <= LABEL_MAX)
+				label[at[0].ulValueLen] = '\0';
+			if (at[1].ulValueLen != (CK_ULONG)-1 && at[1].ulValueLen <= sizeof(id))
+				sg_hex_encode(id, at[1].ulValueLen, idhex);
+			if (prefix && strncmp(label, prefix, strlen(prefix)))
+				continue;
+			count++;
+			if (del) {
+				CK_RV rv = toks[i]->fl->C_DestroyObject(toks[i]->session, objs[j]);
+
+				if (rv != CKR_OK) {
+					r = sg_error_set(err, SG_E_TOKEN,
+							 "token '%s': deleting '%s' failed: %s",
+							 toks[i]->label, label, sg_p11_rv_name(rv));
+					break;
+				}
+				printf("deleted: token=%s object=%s id=%s\n", toks[i]->label, label,
+				       idhex);
+				continue;
+			}
+			sg_p11_get_ulong(toks[i], objs[j], CKA_KEY_TYPE, &type);
+			sg_p11_get_ulong(toks[i], objs[j], CKA_VALUE_LEN, &len);
+			sg_p11_get_bool(toks[i], objs[j], CKA_SENSITIVE, &sens);
+			sg_p11_get_bool(toks[i], objs[j], CKA_EXTRACTABLE, &extr);
+			sg_p11_get_bool(toks[i], objs[j], CKA_PRIVATE, &priv);
+			printf("%s\tid=%s\t%s\t%lu bytes\t%s,%s,%s\tpkcs11:token=%s;object=%s;"
+			       "type=secret-key\n",
+			       label, idhex, key_type_name(type), (unsigned long)len,
+			       sens ? "sensitive" : "NOT-sensitive",
+			       extr ? "EXTRACTABLE" : "non-extractable",
+			       priv ? "private" : "public", toks[i]->label, label);
+		}
+	}
+	p11_kit_uri_free(uri);
+	if (n < 0)
+		return n;
+	*ret_n = count;
+	return r;
+}
+
+int
+sg_cmd_keys(int argc, char **argv)
+{
+	struct sg_error err = { 0 };
+	struct keys_args k;
+	size_t n = 0;
+	int r;
+
+	if (argc < 2)
+		return sg_cmd_fail("usage: sevgate keys import|list|delete|prune ...", SG_E_USAGE);
+	if (!strcmp(argv[1], "import"))
+		return keys_import(argc - 1, argv + 1);
+	if ((r = parse(argc - 1, argv + 1, &k, &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+	if (!strcmp(argv[1], "list")) {
+		r = walk(k.token ? k.token : "pkcs11:", &k, false, NULL, &n, &err);
+	} else if (!strcmp(argv[1], "prune")) {
+		if (!k.prefix || !*k.prefix)
+			return sg_cmd_fail("prune needs a non-empty --label-prefix", SG_E_USAGE);
+		r = walk(k.token ? k.token : "pkcs11:", &k, true, k.prefix, &n, &err);
+	} else if (!strcmp(argv[1], "delete")) {
+		if (k.first_arg + 1 >= argc)
+			return sg_cmd_fail("usage: sevgate keys delete URI...", SG_E_USAGE);
+		for (int i = k.first_arg + 1; i < argc && r == 0; i++) {
+			r = walk(argv[i], &k, true, NULL, &n, &err);
+			if (r == 0 && (n == 0 || n > 2)) {
+				_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(argv[i]);
+
+				r = sg_error_set(&err, SG_E_KEY,
+						 "key URI '%s' matched %zu keys, expected 1 or a "
+						 "pair",
+						 shown, n);
+			}
+		}
+	} else {
+		return sg_cmd_fail("usage: sevgate keys import|list|delete|prune ...", SG_E_USAGE);
+	}
+	if (r < 0)
+		return sg_cmd_fail(err.msg, r);
+	return SG_EXIT_OK;
+}

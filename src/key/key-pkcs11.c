@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * PKCS#11 back end: the TIK and TEK stay in the token. The measurement is
+ * checked with C_Verify (CKM_SHA256_HMAC), the packet MAC is C_Sign and
+ * the payload is C_Encrypt (CKM_AES_CTR); no key byte leaves the token.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "key/key-internal.h"
+#include "key/p11.h"
+#include "util/debug.h"
+
+struct p11_key {
+	struct sg_p11_token *tok; /* process-wide, not owned */
+	CK_OBJECT_HANDLE obj;
+};
+
+static int
+fail_rv(struct sg_key *k, const char *call, CK_MECHANISM_TYPE mech, CK_RV rv,
+	struct sg_error *err)
+{
+	struct p11_key *pk = k->priv;
+
+	if (rv == CKR_MECHANISM_INVALID)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' does not support %s",
+				    pk->tok->label, sg_p11_mech_name(mech));
+	return sg_error_set(err, SG_E_TOKEN, "token '%s': %s failed: %s", pk->tok->label, call,
+			    sg_p11_rv_name(rv));
+}
+
+static int
+p11_hmac(struct sg_key *k, const struct sg_iov *iov, size_t niov, uint8_t out[SG_SHA256_LEN],
+	 struct sg_error *err)
+{
+	struct p11_key *pk = k->priv;
+	CK_FUNCTION_LIST *fl = pk->tok->fl;
+	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
+	CK_ULONG len = SG_SHA256_LEN;
+	CK_RV rv;
+
+	rv = fl->C_SignInit(pk->tok->session, &mech, pk->obj);
+	if (rv != CKR_OK)
+		return fail_rv(k, "C_SignInit", mech.mechanism, rv, err);
+	for (size_t i = 0; i < niov; i++) {
+		if (!iov[i].len)
+			continue;
+		rv = fl->C_SignUpdate(pk->tok->session, (CK_BYTE_PTR)iov[i].data, iov[i].len);
+		if (rv != CKR_OK) {
+			/* Finish the operation so the session stays usable. */
+			uint8_t junk[SG_SHA256_LEN];
+			CK_ULONG jl = sizeof(junk);
+			fl->C_SignFinal(pk->tok->session, junk, &jl);
+			return fail_rv(k, "C_SignUpdate", mech.mechanism, rv, err);
+		}
+	}
+	rv = fl->C_SignFinal(pk->tok->session, out, &len);
+	if (rv != CKR_OK)
+		return fail_rv(k, "C_SignFinal", mech.mechanism, rv, err);
+	if (len != SG_SHA256_LEN)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' returned a %lu-byte HMAC",
+				    pk->tok->label, (unsigned long)len);
+	return 0;
+}
+
+static int
+p11_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
+	   const uint8_t mac[SG_SHA256_LEN], struct sg_error *err)
+{
+	struct p11_key *pk = k->priv;
+	CK_FUNCTION_LIST *fl = pk->tok->fl;
+	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
+	CK_RV rv;
+
+	rv = fl->C_VerifyInit(pk->tok->session, &mech, pk->obj);
+	if (rv != CKR_OK)
+		return fail_rv(k, "C_VerifyInit", mech.mechanism, rv, err);
+	if (niov == 1) {
+		rv = fl->C_Verify(pk->tok->session, (CK_BYTE_PTR)iov[0].data, iov[0].len,
+				  (CK_BYTE_PTR)mac, SG_SHA256_LEN);
+	} else {
+		for (size_t i = 0; i < niov; i++) {
+			if (!iov[i].len)
+				continue;
+			rv = fl->C_VerifyUpdate(pk->tok->session, (CK_BYTE_PTR)iov[i].data,
+						iov[i].len);
+			if (rv != CKR_OK)
+				break;
+		}
+		if (rv == CKR_OK)
+			rv = fl->C_VerifyFinal(pk->tok->session, (CK_BYTE_PTR)mac, SG_SHA256_LEN);
+	}
+	if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE)
+		return SG_E_MISMATCH;
+	if (rv != CKR_OK)
+		return fail_rv(k, "C_Verify", mech.mechanism, rv, err);
+	return 0;
+}
+
+static int
+p11_aes(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len, uint8_t *out,
+	struct sg_error *err)
+{
+	struct p11_key *pk = k->priv;
+	CK_FUNCTION_LIST *fl = pk->tok->fl;
+	CK_AES_CTR_PARAMS params;
+	CK_MECHANISM mech = { CKM_AES_CTR, &params, sizeof(params) };
+	CK_ULONG outlen = len;
+	CK_RV rv;
+
+	/* The whole 16-byte IV is the initial counter block, with a 128-bit counter. */
+	params.ulCounterBits = 128;
+	memcpy(params.cb, iv, 16);
+	rv = fl->C_EncryptInit(pk->tok->session, &mech, pk->obj);
+	if (rv != CKR_OK)
+		return fail_rv(k, "C_EncryptInit", mech.mechanism, rv, err);
+	rv = fl->C_Encrypt(pk->tok->session, (CK_BYTE_PTR)in, len, out, &outlen);
+	if (rv != CKR_OK)
+		return fail_rv(k, "C_Encrypt", mech.mechanism, rv, err);
+	if (outlen != len)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': AES-CTR returned %lu bytes for %zu",
+				    pk->tok->label, (unsigned long)outlen, len);
+	return 0;
+}
+
+static const struct sg_key_ops p11_ops = {
+	.name = "pkcs11",
+	.hmac_sha256 = p11_hmac,
+	.hmac_verify = p11_verify,
+	.aes128ctr = p11_aes,
+	.free_priv = free,
+};
+
+/* Check the key fits its role: a generic secret (or HMAC key) for the TIK, a 16-byte AES key for the TEK. */
+static int
+check_key(struct sg_p11_token *t, CK_OBJECT_HANDLE o, enum sg_key_role role, const char *shown,
+	  const struct sg_key_options *opts, struct sg_error *err)
+{
+	CK_ULONG type = 0, len = 0;
+	bool sensitive = false, extractable = true;
+
+	if (sg_p11_get_ulong(t, o, CKA_KEY_TYPE, &type) < 0)
+		return sg_error_set(err, SG_E_TOKEN, "key '%s': cannot read CKA_KEY_TYPE", shown);
+	if (role == SG_KEY_TIK && type != CKK_GENERIC_SECRET && type != CKK_SHA256_HMAC)
+		return sg_error_set(err, SG_E_KEY,
+				    "key '%s' is not a generic secret: it cannot be the TIK", shown);
+	if (role == SG_KEY_TEK) {
+		if (type != CKK_AES)
+			return sg_error_set(err, SG_E_KEY,
+					    "key '%s' is not an AES key: it cannot be the TEK", shown);
+		if (sg_p11_get_ulong(t, o, CKA_VALUE_LEN, &len) == 0 && len != 16)
+			return sg_error_set(err, SG_E_KEY,
+					    "key '%s' is AES-%lu: the TEK is AES-128", shown,
+					    (unsigned long)len * 8);
+	}
+	if (sg_p11_get_bool(t, o, CKA_SENSITIVE, &sensitive) < 0)
+		sensitive = false;
+	if (sg_p11_get_bool(t, o, CKA_EXTRACTABLE, &extractable) < 0)
+		extractable = true;
+	if ((!sensitive || extractable) && !(opts && opts->allow_exportable_keys))
+		return sg_error_set(err, SG_E_KEY,
+				    "key '%s' is %s: its bytes could leave the token (use "
+				    "--allow-exportable-keys to accept it anyway)",
+				    shown, extractable ? "extractable" : "not sensitive");
+	return 0;
+}
+
+static int
+make_key(struct sg_p11_token *t, CK_OBJECT_HANDLE o, enum sg_key_role role, const char *shown,
+	 struct sg_key **ret, struct sg_error *err)
+{
+	struct sg_key *k = sg_key_alloc(&p11_ops, role, shown);
+	struct p11_key *pk = calloc(1, sizeof(*pk));
+
+	if (!k || !pk) {
+		free(pk);
+		sg_key_free(k);
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	}
+	pk->tok = t;
+	pk->obj = o;
+	k->priv = pk;
+	*ret = k;
+	return 0;
+}
+
+struct found {
+	struct sg_p11_token *tok;
+	CK_OBJECT_HANDLE obj;
+	CK_ULONG type;
+};
+
+/* Every secret key the URI matches, across all matching tokens. */
+static int
+find_all(const char *spec, const struct sg_key_options *opts, struct found *out, size_t max,
+	 size_t *ret_n, char **ret_shown, struct sg_error *err)
+{
+	P11KitUri *uri = NULL;
+	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
+	size_t n = 0;
+	int ntok, r;
+
+	*ret_shown = sg_p11_uri_redact(spec);
+	if (!*ret_shown)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	if ((r = sg_p11_uri_parse(spec, opts && opts->allow_pin_value, &uri, err)) < 0)
+		return r;
+	ntok = sg_p11_tokens(uri, spec, opts, false, &toks, err);
+	for (int i = 0; i < ntok; i++) {
+		_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = NULL;
+		CK_ULONG nobj = 0;
+
+		if ((r = sg_p11_find_keys(toks[i], uri, &objs, &nobj, err)) < 0) {
+			ntok = r;
+			break;
+		}
+		for (CK_ULONG j = 0; j < nobj; j++) {
+			if (n < max) {
+				out[n].tok = toks[i];
+				out[n].obj = objs[j];
+				out[n].type = (CK_ULONG)-1;
+				sg_p11_get_ulong(toks[i], objs[j], CKA_KEY_TYPE, &out[n].type);
+			}
+			n++;
+		}
+	}
+	p11_kit_uri_free(uri);
+	if (ntok < 0)
+		return ntok;
+	*ret_n = n;
+	return 0;
+}
+
+int
+sg_key_pkcs11_open(const char *spec, enum sg_key_role role, const struct sg_key_options *opts,
+		   struct sg_key **ret, struct sg_error *err)
+{
+	_cleanup_(sg_freep) char *shown = NULL;
+	struct found f[4];
+	size_t n = 0;
+	int r;
+
+	if ((r = find_all(spec, opts, f, SG_ELEMENTSOF(f), &n, &shown, err)) < 0)
+		return r;
+	if (n != 1)
+		return sg_error_set(err, SG_E_KEY, "key URI '%s' matches %zu keys, expected 1",
+				    shown, n);
+	if ((r = check_key(f[0].tok, f[0].obj, role, shown, opts, err)) < 0)
+		return r;
+	sg_debug("PKCS#11: %s key %s on token '%s'", role == SG_KEY_TIK ? "TIK" : "TEK", shown,
+		 f[0].tok->label);
+	return make_key(f[0].tok, f[0].obj, role, shown, ret, err);
+}
+
+int
+sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
+			struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err)
+{
+	_cleanup_(sg_freep) char *shown = NULL;
+	_cleanup_(sg_key_freep) struct sg_key *tik = NULL, *tek = NULL;
+	struct found f[4];
+	size_t n = 0, itik = 0, itek = 0, ntik = 0, ntek = 0;
+	int r;
+
+	if ((r = find_all(spec, opts, f, SG_ELEMENTSOF(f), &n, &shown, err)) < 0)
+		return r;
+	for (size_t i = 0; i < n && i < SG_ELEMENTSOF(f); i++) {
+		if (f[i].type == CKK_AES) {
+			itek = i;
+			ntek++;
+		} else {
+			itik = i;
+			ntik++;
+		}
+	}
+	if (n != 2 || ntik != 1 || ntek != 1)
+		return sg_error_set(err, SG_E_KEY,
+				    "--tk URI '%s' matches %zu keys, expected a pair (one generic "
+				    "secret TIK, one AES TEK)",
+				    shown, n);
+	if ((r = check_key(f[itik].tok, f[itik].obj, SG_KEY_TIK, shown, opts, err)) < 0 ||
+	    (r = check_key(f[itek].tok, f[itek].obj, SG_KEY_TEK, shown, opts, err)) < 0 ||
+	    (r = make_key(f[itik].tok, f[itik].obj, SG_KEY_TIK, shown, &tik, err)) < 0 ||
+	    (r = make_key(f[itek].tok, f[itek].obj, SG_KEY_TEK, shown, &tek, err)) < 0)
+		return r;
+	*ret_tik = SG_TAKE_PTR(tik);
+	*ret_tek = SG_TAKE_PTR(tek);
+	return 0;
+}

@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "key/p11.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "key/key.h"
+#include "util/cleanup.h"
+#include "util/debug.h"
+#include "util/secmem.h"
+
+#define MAX_TOKENS 32
+#define PIN_MAX 256
+
+/*
+ * Process-wide state: modules are loaded and tokens logged in once per
+ * process, however many keys are opened (a batch opens thousands).
+ */
+static struct {
+	CK_FUNCTION_LIST **registered; /* p11-kit's configured modules, loaded on first need */
+	bool registered_loaded;
+	CK_FUNCTION_LIST *by_path[8];
+	char *paths[8];
+	size_t npaths;
+	struct sg_p11_token tokens[MAX_TOKENS];
+	size_t ntokens;
+} state;
+
+const char *
+sg_p11_rv_name(CK_RV rv)
+{
+	static const struct {
+		CK_RV rv;
+		const char *name;
+	} names[] = {
+		{ CKR_OK, "CKR_OK" },
+		{ CKR_GENERAL_ERROR, "CKR_GENERAL_ERROR" },
+		{ CKR_FUNCTION_FAILED, "CKR_FUNCTION_FAILED" },
+		{ CKR_ARGUMENTS_BAD, "CKR_ARGUMENTS_BAD" },
+		{ CKR_ATTRIBUTE_SENSITIVE, "CKR_ATTRIBUTE_SENSITIVE" },
+		{ CKR_ATTRIBUTE_TYPE_INVALID, "CKR_ATTRIBUTE_TYPE_INVALID" },
+		{ CKR_ATTRIBUTE_VALUE_INVALID, "CKR_ATTRIBUTE_VALUE_INVALID" },
+		{ CKR_DEVICE_ERROR, "CKR_DEVICE_ERROR" },
+		{ CKR_DEVICE_REMOVED, "CKR_DEVICE_REMOVED" },
+		{ CKR_KEY_HANDLE_INVALID, "CKR_KEY_HANDLE_INVALID" },
+		{ CKR_KEY_SIZE_RANGE, "CKR_KEY_SIZE_RANGE" },
+		{ CKR_KEY_TYPE_INCONSISTENT, "CKR_KEY_TYPE_INCONSISTENT" },
+		{ CKR_KEY_FUNCTION_NOT_PERMITTED, "CKR_KEY_FUNCTION_NOT_PERMITTED" },
+		{ CKR_MECHANISM_INVALID, "CKR_MECHANISM_INVALID" },
+		{ CKR_MECHANISM_PARAM_INVALID, "CKR_MECHANISM_PARAM_INVALID" },
+		{ CKR_OBJECT_HANDLE_INVALID, "CKR_OBJECT_HANDLE_INVALID" },
+		{ CKR_OPERATION_ACTIVE, "CKR_OPERATION_ACTIVE" },
+		{ CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT" },
+		{ CKR_PIN_LEN_RANGE, "CKR_PIN_LEN_RANGE" },
+		{ CKR_PIN_LOCKED, "CKR_PIN_LOCKED" },
+		{ CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID" },
+		{ CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY" },
+		{ CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID" },
+		{ CKR_SIGNATURE_LEN_RANGE, "CKR_SIGNATURE_LEN_RANGE" },
+		{ CKR_TEMPLATE_INCOMPLETE, "CKR_TEMPLATE_INCOMPLETE" },
+		{ CKR_TEMPLATE_INCONSISTENT, "CKR_TEMPLATE_INCONSISTENT" },
+		{ CKR_TOKEN_NOT_PRESENT, "CKR_TOKEN_NOT_PRESENT" },
+		{ CKR_USER_NOT_LOGGED_IN, "CKR_USER_NOT_LOGGED_IN" },
+		{ CKR_USER_PIN_NOT_INITIALIZED, "CKR_USER_PIN_NOT_INITIALIZED" },
+		{ CKR_CRYPTOKI_NOT_INITIALIZED, "CKR_CRYPTOKI_NOT_INITIALIZED" },
+		{ CKR_BUFFER_TOO_SMALL, "CKR_BUFFER_TOO_SMALL" },
+		{ CKR_HOST_MEMORY, "CKR_HOST_MEMORY" },
+		{ CKR_DATA_LEN_RANGE, "CKR_DATA_LEN_RANGE" },
+	};
+
+	for (size_t i = 0; i < SG_ELEMENTSOF(names); i++)
+		if (names[i].rv == rv)
+			return names[i].name;
+	return "CKR_(unknown)";
+}
+
+const char *
+sg_p11_mech_name(CK_MECHANISM_TYPE m)
+{
+	switch (m) {
+	case CKM_SHA256_HMAC: return "CKM_SHA256_HMAC";
+	case CKM_AES_CTR: return "CKM_AES_CTR";
+	case CKM_ECDSA: return "CKM_ECDSA";
+	default: return "CKM_(unknown)";
+	}
+}
+
+char *
+sg_p11_uri_redact(const char *spec)
+{
+	/* Drop any pin-value attribute, wherever it sits (path or query). */
+	char *out = strdup(spec), *p;
+
+	if (!out)
+		return NULL;
+	while ((p = strstr(out, "pin-value=")) != NULL) {
+		char *end = p + strcspn(p, ";?&");
+		char *start = p;
+
+		if (*end)
+			end++; /* swallow the separator after it */
+		else if (start > out && (start[-1] == '?' || start[-1] == '&' || start[-1] == ';'))
+			start--; /* last attribute: swallow the separator before it */
+		memmove(start, end, strlen(end) + 1);
+	}
+	return out;
+}
+
+char *
+sg_p11_uri_extend(const char *base, const char *attrs)
+{
+	_cleanup_(sg_freep) char *b = sg_p11_uri_redact(base);
+	char *q, *out = NULL;
+	const char *query = "";
+	size_t plen;
+
+	if (!b)
+		return NULL;
+	q = strchr(b, '?');
+	if (q) {
+		query = q + 1;
+		*q = '\0';
+	}
+	plen = strlen(b);
+	if (asprintf(&out, "%s%s%s%s%s", b, plen > strlen("pkcs11:") ? ";" : "", attrs,
+		     *query ? "?" : "", query) < 0)
+		return NULL;
+	return out;
+}
+
+int
+sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct sg_error *err)
+{
+	P11KitUri *uri = p11_kit_uri_new();
+	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
+	int r;
+
+	if (!uri || !shown) {
+		p11_kit_uri_free(uri);
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	}
+	r = p11_kit_uri_parse(spec, P11_KIT_URI_FOR_ANY, uri);
+	if (r != P11_KIT_URI_OK) {
+		p11_kit_uri_free(uri);
+		return sg_error_set(err, SG_E_USAGE, "invalid PKCS#11 URI '%s': %s", shown,
+				    p11_kit_uri_message(r));
+	}
+	if (p11_kit_uri_any_unrecognized(uri)) {
+		p11_kit_uri_free(uri);
+		return sg_error_set(err, SG_E_USAGE,
+				    "PKCS#11 URI '%s' has an attribute sevgate does not know", shown);
+	}
+	if (p11_kit_uri_get_pin_value(uri) && !allow_pin_value) {
+		p11_kit_uri_free(uri);
+		return sg_error_set(err, SG_E_INSECURE,
+				    "pin-value in a URI on the command line would show in ps: use "
+				    "pin-source=file:PATH in the URI or --pin-file PATH");
+	}
+	*ret = uri;
+	return 0;
+}
+
+static int
+load_modules(P11KitUri *uri, CK_FUNCTION_LIST ***ret, size_t *ret_n, CK_FUNCTION_LIST **one,
+	     struct sg_error *err)
+{
+	const char *path = p11_kit_uri_get_module_path(uri);
+	CK_RV rv;
+
+	if (path) {
+		for (size_t i = 0; i < state.npaths; i++)
+			if (!strcmp(state.paths[i], path)) {
+				one[0] = state.by_path[i];
+				goto single;
+			}
+		if (state.npaths == SG_ELEMENTSOF(state.paths))
+			return sg_error_set(err, SG_E_LIMIT, "too many PKCS#11 modules");
+		CK_FUNCTION_LIST *fl = p11_kit_module_load(path, 0);
+		if (!fl)
+			return sg_error_set(err, SG_E_TOKEN, "cannot load PKCS#11 module '%s': %s",
+					    path, p11_kit_message() ? p11_kit_message() : "failed");
+		rv = p11_kit_module_initialize(fl);
+		if (rv != CKR_OK) {
+			p11_kit_module_release(fl);
+			return sg_error_set(err, SG_E_TOKEN,
+					    "cannot initialise PKCS#11 module '%s': %s", path,
+					    sg_p11_rv_name(rv));
+		}
+		state.paths[state.npaths] = strdup(path);
+		state.by_path[state.npaths++] = fl;
+		one[0] = fl;
+	single:
+		*ret = one;
+		*ret_n = 1;
+		return 0;
+	}
+	if (!state.registered_loaded) {
+		state.registered = p11_kit_modules_load_and_initialize(0);
+		state.registered_loaded = true;
+	}
+	if (!state.registered || !state.registered[0])
+		return sg_error_set(err, SG_E_TOKEN,
+				    "no PKCS#11 modules are configured (give module-path= in the "
+				    "URI)");
+	*ret = state.registered;
+	for (*ret_n = 0; state.registered[*ret_n]; (*ret_n)++)
+		;
+	return 0;
+}
+
+/* Read the PIN: URI pin-value, URI pin-source, --pin-file, then a TTY prompt. */
+static int
+get_pin(P11KitUri *uri, const char *shown, const char *token, const struct sg_key_options *o,
+	struct sg_secmem **ret, struct sg_error *err)
+{
+	_cleanup_(sg_secmem_freep) struct sg_secmem *pin = sg_secmem_new(PIN_MAX);
+	const char *v = p11_kit_uri_get_pin_value(uri), *src = p11_kit_uri_get_pin_source(uri);
+	size_t n = 0;
+
+	if (!pin)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	if (v) {
+		n = strlen(v);
+		if (n >= PIN_MAX)
+			return sg_error_set(err, SG_E_USAGE, "PIN is too long");
+		memcpy(pin->data, v, n);
+	} else if (src || (o && o->pin_file)) {
+		static bool registered;
+		P11KitPin *p;
+		const unsigned char *pv;
+
+		const char *path;
+
+		/* p11-kit's file callback takes a bare path; RFC 7512 writes it as file:PATH. */
+		if (!registered) {
+			p11_kit_pin_register_callback(P11_KIT_PIN_FALLBACK, p11_kit_pin_file_callback,
+						      NULL, NULL);
+			registered = true;
+		}
+		if (src && strncmp(src, "file:", 5))
+			return sg_error_set(err, SG_E_USAGE,
+					    "pin-source '%s' is not supported: use file:PATH", src);
+		path = src ? src + 5 : o->pin_file;
+		src = src ? src : "--pin-file";
+		p = p11_kit_pin_request(path, uri, token, P11_KIT_PIN_FLAGS_USER_LOGIN);
+		if (!p)
+			return sg_error_set(err, SG_E_TOKEN, "cannot read the PIN for '%s' from %s",
+					    shown, src);
+		pv = p11_kit_pin_get_value(p, &n);
+		if (n >= PIN_MAX) {
+			p11_kit_pin_unref(p);
+			return sg_error_set(err, SG_E_USAGE, "PIN is too long");
+		}
+		memcpy(pin->data, pv, n);
+		p11_kit_pin_unref(p);
+		/* PIN files commonly end with a newline; it is not part of the PIN. */
+		while (n > 0 && (pin->data[n - 1] == '\n' || pin->data[n - 1] == '\r'))
+			pin->data[--n] = 0;
+	} else {
+		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+		struct termios old, quiet;
+		char prompt[128];
+
+		if (fd < 0 || !isatty(STDIN_FILENO)) {
+			if (fd >= 0)
+				close(fd);
+			return sg_error_set(err, SG_E_TOKEN,
+					    "token '%s' needs a PIN: use pin-source=file:PATH in the "
+					    "URI or --pin-file",
+					    token);
+		}
+		snprintf(prompt, sizeof(prompt), "PIN for token '%s': ", token);
+		if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old) < 0) {
+			close(fd);
+			return sg_error_set(err, SG_E_TOKEN, "cannot prompt for the PIN");
+		}
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fd, TCSAFLUSH, &quiet);
+		ssize_t got = read(fd, pin->data, PIN_MAX - 1);
+		tcsetattr(fd, TCSAFLUSH, &old);
+		if (write(fd, "\n", 1) < 0) {
+			/* nothing to do: the prompt's newline is cosmetic */
+		}
+		close(fd);
+		if (got <= 0)
+			return sg_error_set(err, SG_E_TOKEN, "no PIN entered");
+		n = (size_t)got;
+		while (n > 0 && (pin->data[n - 1] == '\n' || pin->data[n - 1] == '\r'))
+			pin->data[--n] = 0;
+	}
+	pin->len = n;
+	*ret = SG_TAKE_PTR(pin);
+	return 0;
+}
+
+static void
+copy_label(char out[33], const unsigned char in[32])
+{
+	size_t n = 32;
+
+	memcpy(out, in, 32);
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+}
+
+static int
+open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11KitUri *uri,
+	   const char *shown, const struct sg_key_options *o, bool rw,
+	   struct sg_p11_token **ret, struct sg_error *err)
+{
+	struct sg_p11_token *t = NULL;
+	CK_RV rv;
+
+	for (size_t i = 0; i < state.ntokens; i++)
+		if (state.tokens[i].fl == fl && state.tokens[i].slot == slot &&
+		    (state.tokens[i].rw || !rw)) {
+			*ret = &state.tokens[i];
+			return 0;
+		}
+	if (state.ntokens == MAX_TOKENS)
+		return sg_error_set(err, SG_E_LIMIT, "more than %d PKCS#11 tokens", MAX_TOKENS);
+	t = &state.tokens[state.ntokens];
+	memset(t, 0, sizeof(*t));
+	t->fl = fl;
+	t->slot = slot;
+	t->rw = rw;
+	copy_label(t->label, ti->label);
+	rv = fl->C_OpenSession(slot, CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0), NULL, NULL,
+			       &t->session);
+	if (rv != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_OpenSession failed: %s",
+				    t->label, sg_p11_rv_name(rv));
+	if (ti->flags & CKF_LOGIN_REQUIRED) {
+		_cleanup_(sg_secmem_freep) struct sg_secmem *pin = NULL;
+		int r = get_pin(uri, shown, t->label, o, &pin, err);
+
+		if (r < 0) {
+			fl->C_CloseSession(t->session);
+			return r;
+		}
+		rv = fl->C_Login(t->session, CKU_USER, pin->data, pin->len);
+		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+			fl->C_CloseSession(t->session);
+			return sg_error_set(err, SG_E_TOKEN, "token '%s': login failed: %s",
+					    t->label, sg_p11_rv_name(rv));
+		}
+		t->logged_in = true;
+	}
+	sg_debug("PKCS#11: opened token '%s' (slot %lu)", t->label, (unsigned long)slot);
+	state.ntokens++;
+	*ret = t;
+	return 0;
+}
+
+int
+sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, bool rw,
+	      struct sg_p11_token ***ret, struct sg_error *err)
+{
+	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
+	_cleanup_(sg_freep) struct sg_p11_token **list = NULL;
+	CK_FUNCTION_LIST **mods = NULL, *one[1];
+	size_t nmods = 0, n = 0;
+	int r;
+
+	if ((r = load_modules(uri, &mods, &nmods, one, err)) < 0)
+		return r;
+	list = calloc(MAX_TOKENS, sizeof(*list));
+	if (!list || !shown)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	for (size_t m = 0; m < nmods; m++) {
+		CK_INFO info;
+		CK_SLOT_ID slots[64];
+		CK_ULONG nslots = SG_ELEMENTSOF(slots);
+
+		if (mods[m]->C_GetInfo(&info) != CKR_OK || !p11_kit_uri_match_module_info(uri, &info))
+			continue;
+		if (mods[m]->C_GetSlotList(CK_TRUE, slots, &nslots) != CKR_OK)
+			continue;
+		for (CK_ULONG s = 0; s < nslots && n < MAX_TOKENS; s++) {
+			CK_TOKEN_INFO ti;
+			CK_SLOT_INFO si;
+
+			if (mods[m]->C_GetSlotInfo(slots[s], &si) != CKR_OK ||
+			    !p11_kit_uri_match_slot_info(uri, &si) ||
+			    mods[m]->C_GetTokenInfo(slots[s], &ti) != CKR_OK ||
+			    !p11_kit_uri_match_token_info(uri, &ti) ||
+			    !(ti.flags & CKF_TOKEN_INITIALIZED))
+				continue;
+			if ((r = open_token(mods[m], slots[s], &ti, uri, shown, o, rw, &list[n],
+					    err)) < 0)
+				return r;
+			n++;
+		}
+	}
+	if (n == 0)
+		return sg_error_set(err, SG_E_TOKEN, "no PKCS#11 token matches '%s'", shown);
+	*ret = SG_TAKE_PTR(list);
+	return (int)n;
+}
+
+int
+sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
+		 CK_ULONG *ret_n, struct sg_error *err)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE tmpl[8];
+	CK_ULONG ntmpl = 0, nattrs = 0, got = 0, n = 0, cap = 16;
+	CK_ATTRIBUTE *attrs = p11_kit_uri_get_attributes(uri, &nattrs);
+	_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = malloc(cap * sizeof(*objs));
+	CK_RV rv;
+
+	if (!objs)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	for (CK_ULONG i = 0; i < nattrs && ntmpl < SG_ELEMENTSOF(tmpl) - 1; i++)
+		if (attrs[i].type != CKA_CLASS)
+			tmpl[ntmpl++] = attrs[i];
+	tmpl[ntmpl].type = CKA_CLASS;
+	tmpl[ntmpl].pValue = &cls;
+	tmpl[ntmpl].ulValueLen = sizeof(cls);
+	ntmpl++;
+
+	rv = t->fl->C_FindObjectsInit(t->session, tmpl, ntmpl);
+	if (rv != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_FindObjectsInit failed: %s",
+				    t->label, sg_p11_rv_name(rv));
+	for (;;) {
+		if (n == cap) {
+			CK_OBJECT_HANDLE *bigger = realloc(objs, 2 * cap * sizeof(*objs));
+
+			if (!bigger) {
+				t->fl->C_FindObjectsFinal(t->session);
+				return sg_error_set(err, SG_E_NOMEM, "out of memory");
+			}
+			objs = bigger;
+			cap *= 2;
+		}
+		rv = t->fl->C_FindObjects(t->session, objs + n, cap - n, &got);
+		if (rv != CKR_OK) {
+			t->fl->C_FindObjectsFinal(t->session);
+			return sg_error_set(err, SG_E_TOKEN, "token '%s': C_FindObjects failed: %s",
+					    t->label, sg_p11_rv_name(rv));
+		}
+		if (got == 0)
+			break;
+		n += got;
+	}
+	t->fl->C_FindObjectsFinal(t->session);
+	*ret = SG_TAKE_PTR(objs);
+	*ret_n = n;
+	return 0;
+}
+
+int
+sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, CK_ULONG *ret)
+{
+	CK_ATTRIBUTE at = { a, ret, sizeof(*ret) };
+
+	return t->fl->C_GetAttributeValue(t->session, o, &at, 1) == CKR_OK ? 0 : SG_E_TOKEN;
+}
+
+int
+sg_p11_get_bool(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, bool *ret)
+{
+	CK_BBOOL b = CK_FALSE;
+	CK_ATTRIBUTE at = { a, &b, sizeof(b) };
+
+	if (t->fl->C_GetAttributeValue(t->session, o, &at, 1) != CKR_OK)
+		return SG_E_TOKEN;
+	*ret = b == CK_TRUE;
+	return 0;
+}

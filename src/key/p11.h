@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * PKCS#11 plumbing shared by the token key back end and `sevgate keys`:
+ * module loading through p11-kit, token lookup from an RFC 7512 URI, one
+ * logged-in session per token per process, and CKR_* names for messages.
+ */
+#pragma once
+
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/pin.h>
+#include <p11-kit/uri.h>
+#include <stdbool.h>
+
+#include "util/error.h"
+
+struct sg_key_options;
+
+struct sg_p11_token {
+	CK_FUNCTION_LIST *fl;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE session;
+	bool logged_in, rw;
+	char label[33];
+};
+
+/* Name of a CKR_* value ("CKR_PIN_INCORRECT"). */
+const char *sg_p11_rv_name(CK_RV rv);
+/* Name of a CKM_* value we use. */
+const char *sg_p11_mech_name(CK_MECHANISM_TYPE m);
+
+/*
+ * Parse @spec (a "pkcs11:" URI). Refuses unknown attributes (fail closed)
+ * and, unless @allow_pin_value, a pin-value (it would show in `ps`).
+ */
+int sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret,
+		     struct sg_error *err);
+
+/*
+ * @base (a token URI, pin-value removed) with @attrs ("object=x;type=secret-key")
+ * added to its path part, before any query. Caller frees.
+ */
+char *sg_p11_uri_extend(const char *base, const char *attrs);
+
+/* @spec with any pin-value removed, for messages and logs. Caller frees. */
+char *sg_p11_uri_redact(const char *spec);
+
+/*
+ * Open (or reuse) sessions on every token the URI matches, logging in
+ * when the token needs it. @rw asks for read-write sessions (import,
+ * delete). Returns the number of tokens (>= 1) or a negative error.
+ */
+int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *opts,
+		  bool rw, struct sg_p11_token ***ret, struct sg_error *err);
+
+/* Secret-key objects on @t matching the URI's object attributes. Caller frees *ret. */
+int sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
+		     CK_ULONG *ret_n, struct sg_error *err);
+
+/* Read a CK_ULONG / CK_BBOOL attribute; negative on failure. */
+int sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a,
+		     CK_ULONG *ret);
+int sg_p11_get_bool(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a,
+		    bool *ret);
