@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
+#include "config/config.h"
 #include "core/crypto.h"
 #include "key/key.h"
 #include "key/p11.h"
@@ -25,10 +26,11 @@
 #define LABEL_MAX 128
 #define HMAC_BLOCK 64
 
-enum { O_TIK = 256, O_TEK, O_TK, O_TOKEN, O_LABEL, O_SHRED, O_PIN_FILE, O_PREFIX, O_ALLOW };
+enum { O_TIK = 256, O_TEK, O_TK, O_TOKEN, O_LABEL, O_SHRED, O_PIN_FILE, O_PREFIX, O_ALLOW,
+       O_CONFIG };
 
 struct keys_args {
-	const char *tik, *tek, *tk, *token, *label, *prefix;
+	const char *tik, *tek, *tk, *token, *label, *prefix, *config;
 	bool shred, allow_exportable;
 	struct sg_key_options kopts;
 	int first_arg;
@@ -47,6 +49,7 @@ parse(int argc, char **argv, struct keys_args *a, struct sg_error *err)
 		{ "pin-file", required_argument, NULL, O_PIN_FILE },
 		{ "label-prefix", required_argument, NULL, O_PREFIX },
 		{ "allow-exportable-keys", no_argument, NULL, O_ALLOW },
+		{ "config", required_argument, NULL, O_CONFIG },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -65,6 +68,7 @@ parse(int argc, char **argv, struct keys_args *a, struct sg_error *err)
 		case O_PIN_FILE: a->kopts.pin_file = optarg; break;
 		case O_PREFIX: a->prefix = optarg; break;
 		case O_ALLOW: a->kopts.allow_exportable_keys = true; break;
+		case O_CONFIG: a->config = optarg; break;
 		default:
 			return sg_error_set(err, SG_E_USAGE, "unrecognized option '%s'",
 					    argv[optind - 1]);
@@ -72,6 +76,27 @@ parse(int argc, char **argv, struct keys_args *a, struct sg_error *err)
 	}
 	a->first_arg = optind;
 	return 0;
+}
+
+/* The configuration outlives every key opened in this process. */
+static struct sg_config *keys_config;
+
+static void
+free_keys_config(void)
+{
+	sg_config_free(keys_config);
+}
+
+static int
+load_config(const struct keys_args *a, struct sg_error *err)
+{
+	int r = sg_config_load(a->config, &keys_config, err);
+
+	if (r == 0) {
+		sg_p11_configure(keys_config);
+		atexit(free_keys_config);
+	}
+	return r;
 }
 
 /* One token, opened read-write, from a URI naming it. */
@@ -155,6 +180,84 @@ create_key(struct sg_p11_token *t, CK_KEY_TYPE type, const uint8_t *value, size_
 }
 
 /* Overwrite a key file, flush it and remove it. */
+static bool
+label_present(struct sg_p11_token *t, const char *label)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE q[] = { { CKA_LABEL, (void *)label, strlen(label) },
+			     { CKA_CLASS, &cls, sizeof(cls) } };
+	CK_OBJECT_HANDLE h;
+	CK_ULONG n = 0;
+
+	if (t->fl->C_FindObjectsInit(t->session, q, SG_ELEMENTSOF(q)) != CKR_OK)
+		return false;
+	t->fl->C_FindObjects(t->session, &h, 1, &n);
+	t->fl->C_FindObjectsFinal(t->session);
+	return n == 1;
+}
+
+static void
+destroy_label(struct sg_p11_token *t, const char *label)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE q[] = { { CKA_LABEL, (void *)label, strlen(label) },
+			     { CKA_CLASS, &cls, sizeof(cls) } };
+	CK_OBJECT_HANDLE h[8];
+	CK_ULONG n = 0;
+
+	if (t->fl->C_FindObjectsInit(t->session, q, SG_ELEMENTSOF(q)) != CKR_OK)
+		return;
+	t->fl->C_FindObjects(t->session, h, SG_ELEMENTSOF(h), &n);
+	t->fl->C_FindObjectsFinal(t->session);
+	for (CK_ULONG i = 0; i < n; i++)
+		t->fl->C_DestroyObject(t->session, h[i]);
+}
+
+/*
+ * Create the TIK and the TEK with one shared CKA_ID, so one URI names the
+ * pair. Some tokens (NSS softoken) keep one secret key per CKA_ID and
+ * silently replace the first; then give the TEK its own ID and say so.
+ */
+static int
+create_pair(struct sg_p11_token *t, const uint8_t *tikval, size_t tiklen, const uint8_t *tek,
+	    uint8_t id[16], const char *label_tik, const char *label_tek, bool *ret_shared,
+	    CK_OBJECT_HANDLE *ret_tik, CK_OBJECT_HANDLE *ret_tek, struct sg_error *err)
+{
+	uint8_t tek_id[16];
+	int r;
+
+	if ((r = create_key(t, CKK_GENERIC_SECRET, tikval, tiklen, id, label_tik, ret_tik, err)) <
+	    0)
+		return r;
+	if ((r = create_key(t, CKK_AES, tek, SG_KEY_LEN, id, label_tek, ret_tek, err)) < 0) {
+		t->fl->C_DestroyObject(t->session, *ret_tik);
+		return r;
+	}
+	if (label_present(t, label_tik) && label_present(t, label_tek)) {
+		*ret_shared = true;
+		return 0;
+	}
+	destroy_label(t, label_tik);
+	destroy_label(t, label_tek);
+	memcpy(tek_id, id, sizeof(tek_id));
+	tek_id[15] ^= 0x01;
+	if ((r = create_key(t, CKK_GENERIC_SECRET, tikval, tiklen, id, label_tik, ret_tik, err)) <
+	    0)
+		return r;
+	if ((r = create_key(t, CKK_AES, tek, SG_KEY_LEN, tek_id, label_tek, ret_tek, err)) < 0) {
+		t->fl->C_DestroyObject(t->session, *ret_tik);
+		return r;
+	}
+	if (!label_present(t, label_tik) || !label_present(t, label_tek)) {
+		destroy_label(t, label_tik);
+		destroy_label(t, label_tek);
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s' did not keep the imported keys", t->label);
+	}
+	*ret_shared = false;
+	return 0;
+}
+
 static int
 shred_file(const char *path, struct sg_error *err)
 {
@@ -222,10 +325,11 @@ keys_import(int argc, char **argv)
 	_cleanup_(sg_freep) char *uri_tik = NULL, *uri_tek = NULL, *uri_tk = NULL;
 	char attrs_tik[LABEL_MAX + 40], attrs_tek[LABEL_MAX + 40], attrs_tk[3 * 16 + 40];
 	CK_OBJECT_HANDLE otik, otek;
+	bool shared = true;
 	size_t storelen;
 	int r;
 
-	if ((r = parse(argc, argv, &k, &err)) < 0)
+	if ((r = parse(argc, argv, &k, &err)) < 0 || (r = load_config(&k, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
 	if (!k.token || !k.label || k.first_arg != argc ||
 	    (k.tk ? (k.tik || k.tek) : (!k.tik || !k.tek)))
@@ -268,13 +372,9 @@ keys_import(int argc, char **argv)
 		return sg_cmd_fail(err.msg, r);
 	snprintf(label_tik, sizeof(label_tik), "%s-tik", k.label);
 	snprintf(label_tek, sizeof(label_tek), "%s-tek", k.label);
-	if ((r = create_key(t, CKK_GENERIC_SECRET, tikval->data, storelen, id, label_tik, &otik,
-			    &err)) < 0)
+	if ((r = create_pair(t, tikval->data, storelen, tek, id, label_tik, label_tek, &shared,
+			     &otik, &otek, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
-	if ((r = create_key(t, CKK_AES, tek, SG_KEY_LEN, id, label_tek, &otek, &err)) < 0) {
-		t->fl->C_DestroyObject(t->session, otik);
-		return sg_cmd_fail(err.msg, r);
-	}
 
 	uri_escape(id, sizeof(id), idesc);
 	snprintf(attrs_tik, sizeof(attrs_tik), "object=%s;type=secret-key", label_tik);
@@ -295,8 +395,32 @@ keys_import(int argc, char **argv)
 		    (!k.tk && (r = shred_file(k.tek, &err)) < 0))
 			return sg_cmd_fail(err.msg, r);
 	}
-	printf("tik: %s\ntek: %s\ntk: %s\n", uri_tik, uri_tek, uri_tk);
+	printf("tik: %s\ntek: %s\n", uri_tik, uri_tek);
+	if (shared)
+		printf("tk: %s\n", uri_tk);
+	else
+		fprintf(stderr, "note: token '%s' cannot hold two keys with one CKA_ID, so the pair "
+				"has no single --tk URI: use --tik and --tek\n",
+			t->label);
 	return SG_EXIT_OK;
+}
+
+/* RFC 7512 path values: percent-encode everything but unreserved characters. */
+static void
+pct_encode(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (; *in && o + 4 < cap; in++) {
+		unsigned char ch = (unsigned char)*in;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch))
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "%%%02x", ch);
+	}
+	out[o] = '\0';
 }
 
 static const char *
@@ -363,12 +487,16 @@ walk(const char *spec, const struct keys_args *k, bool del, const char *prefix, 
 			sg_p11_get_bool(toks[i], objs[j], CKA_SENSITIVE, &sens);
 			sg_p11_get_bool(toks[i], objs[j], CKA_EXTRACTABLE, &extr);
 			sg_p11_get_bool(toks[i], objs[j], CKA_PRIVATE, &priv);
+			char etok[3 * 32 + 1], elab[3 * LABEL_MAX + 1];
+
+			pct_encode(toks[i]->label, etok, sizeof(etok));
+			pct_encode(label, elab, sizeof(elab));
 			printf("%s\tid=%s\t%s\t%lu bytes\t%s,%s,%s\tpkcs11:token=%s;object=%s;"
 			       "type=secret-key\n",
 			       label, idhex, key_type_name(type), (unsigned long)len,
 			       sens ? "sensitive" : "NOT-sensitive",
 			       extr ? "EXTRACTABLE" : "non-extractable",
-			       priv ? "private" : "public", toks[i]->label, label);
+			       priv ? "private" : "public", etok, elab);
 		}
 	}
 	p11_kit_uri_free(uri);
@@ -390,7 +518,7 @@ sg_cmd_keys(int argc, char **argv)
 		return sg_cmd_fail("usage: sevgate keys import|list|delete|prune ...", SG_E_USAGE);
 	if (!strcmp(argv[1], "import"))
 		return keys_import(argc - 1, argv + 1);
-	if ((r = parse(argc - 1, argv + 1, &k, &err)) < 0)
+	if ((r = parse(argc - 1, argv + 1, &k, &err)) < 0 || (r = load_config(&k, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
 	if (!strcmp(argv[1], "list")) {
 		r = walk(k.token ? k.token : "pkcs11:", &k, false, NULL, &n, &err);

@@ -8,7 +8,9 @@
 
 #include "cli/exitcode.h"
 #include "cli/opts.h"
+#include "config/config.h"
 #include "core/crypto.h"
+#include "key/p11.h"
 #include "util/debug.h"
 #include "validate/validate.h"
 
@@ -25,6 +27,7 @@ main(int argc, char **argv)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
+	_cleanup_(sg_config_freep) struct sg_config *cfg = NULL;
 	struct sg_error err = { 0 };
 	struct sg_cli_opts o;
 	int r;
@@ -47,6 +50,9 @@ main(int argc, char **argv)
 		return fail(&o, &err, SG_E_VIRT);
 	}
 
+	if ((r = sg_config_load(o.config, &cfg, &err)) < 0)
+		return fail(&o, &err, r);
+	sg_p11_configure(cfg);
 	if ((r = sg_crypto_new(&crypto, &err)) < 0 ||
 	    (r = sg_validation_new(crypto, &o.req, &v, &err)) < 0)
 		return fail(&o, &err, r);

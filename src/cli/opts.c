@@ -33,6 +33,9 @@ enum {
 	OPT_SEV,
 	OPT_SEV_ES,
 	OPT_FORMAT,
+	OPT_PIN_FILE,
+	OPT_CONFIG,
+	OPT_ALLOW_EXPORTABLE,
 };
 
 /* Which front ends accept an option. */
@@ -76,6 +79,9 @@ static const struct {
 	{ { "sev-features", required_argument, NULL, OPT_SEV_FEATURES }, C | V | D },
 	{ { "vcpu-type", required_argument, NULL, OPT_VCPU_TYPE }, C | V | D },
 	{ { "secret-iv", required_argument, NULL, OPT_SECRET_IV }, C | V },
+	{ { "pin-file", required_argument, NULL, OPT_PIN_FILE }, C | V },
+	{ { "config", required_argument, NULL, OPT_CONFIG }, C | V },
+	{ { "allow-exportable-keys", no_argument, NULL, OPT_ALLOW_EXPORTABLE }, C | V },
 	{ { "json", no_argument, NULL, OPT_JSON }, V },
 	{ { "guest", required_argument, NULL, OPT_GUEST }, V },
 	{ { "sev", no_argument, NULL, OPT_SEV }, D },
@@ -209,6 +215,9 @@ handle(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 					    "--secret-iv must be 32 hex digits (16 bytes)");
 		q->have_secret_iv = true;
 		break;
+	case OPT_PIN_FILE: q->key_opts.pin_file = arg; break;
+	case OPT_CONFIG: o->config = arg; break;
+	case OPT_ALLOW_EXPORTABLE: q->key_opts.allow_exportable_keys = true; break;
 	case OPT_JSON: o->json = true; break;
 	case OPT_GUEST: o->guest = arg; break;
 	case OPT_SEV: o->mode = SG_MODE_SEV; break;
@@ -422,8 +431,11 @@ sg_cli_usage(enum sg_frontend fe, const char *prog)
 		"  -m, --measurement BASE64  48-byte launch measurement\n"
 		"      --api-major N, --api-minor N, --build-id N, --policy N\n"
 		"Keys:\n"
-		"      --tik PATH, --tek PATH  16-byte keys (or pkcs11: URIs, later)\n"
-		"      --tk PATH             32-byte TEK||TIK file\n"
+		"      --tik KEY, --tek KEY  16-byte key files or pkcs11: URIs\n"
+		"      --tk KEY              32-byte TEK||TIK file, or a pkcs11: URI of the pair\n"
+		"      --pin-file PATH       token PIN (or pin-source=file:PATH in the URI)\n"
+		"      --allow-exportable-keys  accept token keys that are extractable\n"
+		"      --config FILE         sevgate.conf (default /etc/sevgate/sevgate.conf)\n"
 		"libvirt:\n"
 		"  -c, --connect URI         (default qemu:///system)\n"
 		"  -o, --domain ID|NAME|UUID\n"

@@ -26,7 +26,7 @@ struct sg_cli_opts {
 	enum sg_frontend fe;
 	struct sg_validate_req req;
 	bool debug, quiet, help, json, insecure, ignore_config;
-	const char *connect, *domain, *guest;
+	const char *connect, *domain, *guest, *config;
 	bool have_family, have_model, have_stepping;
 	uint32_t family, model, stepping;
 	const char *vcpu_type;

@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "key/key.h"
 #include "util/cleanup.h"
 #include "util/debug.h"
@@ -28,7 +29,46 @@ static struct {
 	size_t npaths;
 	struct sg_p11_token tokens[MAX_TOKENS];
 	size_t ntokens;
+	const struct sg_config *config;
 } state;
+
+void
+sg_p11_configure(const struct sg_config *c)
+{
+	state.config = c;
+}
+
+/* At exit: log out, close sessions and finalise every module we loaded. */
+static void
+shutdown_all(void)
+{
+	for (size_t i = 0; i < state.ntokens; i++) {
+		if (state.tokens[i].logged_in)
+			state.tokens[i].fl->C_Logout(state.tokens[i].session);
+		state.tokens[i].fl->C_CloseSession(state.tokens[i].session);
+	}
+	state.ntokens = 0;
+	for (size_t i = 0; i < state.npaths; i++) {
+		state.by_path[i]->C_Finalize(NULL);
+		p11_kit_module_release(state.by_path[i]);
+		free(state.paths[i]);
+	}
+	state.npaths = 0;
+	if (state.registered)
+		p11_kit_modules_finalize_and_release(state.registered);
+	state.registered = NULL;
+}
+
+static void
+register_shutdown(void)
+{
+	static bool done;
+
+	if (!done) {
+		atexit(shutdown_all);
+		done = true;
+	}
+}
 
 const char *
 sg_p11_rv_name(CK_RV rv)
@@ -164,51 +204,98 @@ sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct
 	return 0;
 }
 
+/* Load @path once; with @init_args, initialise it ourselves (p11-kit cannot pass them). */
+static int
+load_path(const char *path, const char *init_args, CK_FUNCTION_LIST **ret, struct sg_error *err)
+{
+	CK_FUNCTION_LIST *fl;
+	CK_RV rv;
+
+	for (size_t i = 0; i < state.npaths; i++)
+		if (!strcmp(state.paths[i], path)) {
+			*ret = state.by_path[i];
+			return 0;
+		}
+	if (state.npaths == SG_ELEMENTSOF(state.paths))
+		return sg_error_set(err, SG_E_LIMIT, "too many PKCS#11 modules");
+	register_shutdown();
+	fl = p11_kit_module_load(path, init_args ? P11_KIT_MODULE_UNMANAGED : 0);
+	if (!fl)
+		return sg_error_set(err, SG_E_TOKEN, "cannot load PKCS#11 module '%s': %s", path,
+				    p11_kit_message() ? p11_kit_message() : "failed");
+	if (init_args) {
+		CK_C_INITIALIZE_ARGS args = { 0 };
+
+		args.flags = CKF_OS_LOCKING_OK;
+		args.pReserved = (void *)init_args;
+		rv = fl->C_Initialize(&args);
+	} else {
+		rv = p11_kit_module_initialize(fl);
+	}
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		p11_kit_module_release(fl);
+		return sg_error_set(err, SG_E_TOKEN, "cannot initialise PKCS#11 module '%s': %s",
+				    path, sg_p11_rv_name(rv));
+	}
+	state.paths[state.npaths] = strdup(path);
+	if (!state.paths[state.npaths])
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	state.by_path[state.npaths++] = fl;
+	*ret = fl;
+	return 0;
+}
+
 static int
 load_modules(P11KitUri *uri, CK_FUNCTION_LIST ***ret, size_t *ret_n, CK_FUNCTION_LIST **one,
 	     struct sg_error *err)
 {
 	const char *path = p11_kit_uri_get_module_path(uri);
-	CK_RV rv;
+	const char *name = p11_kit_uri_get_module_name(uri);
+	int r;
 
-	if (path) {
-		for (size_t i = 0; i < state.npaths; i++)
-			if (!strcmp(state.paths[i], path)) {
-				one[0] = state.by_path[i];
+	if (!path && name && state.config)
+		for (size_t i = 0; i < state.config->nmodules; i++)
+			if (!strcmp(state.config->modules[i].name, name)) {
+				if ((r = load_path(state.config->modules[i].path,
+						   state.config->modules[i].init_args, one, err)) < 0)
+					return r;
 				goto single;
 			}
-		if (state.npaths == SG_ELEMENTSOF(state.paths))
-			return sg_error_set(err, SG_E_LIMIT, "too many PKCS#11 modules");
-		CK_FUNCTION_LIST *fl = p11_kit_module_load(path, 0);
-		if (!fl)
-			return sg_error_set(err, SG_E_TOKEN, "cannot load PKCS#11 module '%s': %s",
-					    path, p11_kit_message() ? p11_kit_message() : "failed");
-		rv = p11_kit_module_initialize(fl);
-		if (rv != CKR_OK) {
-			p11_kit_module_release(fl);
-			return sg_error_set(err, SG_E_TOKEN,
-					    "cannot initialise PKCS#11 module '%s': %s", path,
-					    sg_p11_rv_name(rv));
-		}
-		state.paths[state.npaths] = strdup(path);
-		state.by_path[state.npaths++] = fl;
-		one[0] = fl;
-	single:
-		*ret = one;
-		*ret_n = 1;
-		return 0;
+	if (path) {
+		if ((r = load_path(path, NULL, one, err)) < 0)
+			return r;
+		goto single;
 	}
 	if (!state.registered_loaded) {
+		register_shutdown();
 		state.registered = p11_kit_modules_load_and_initialize(0);
 		state.registered_loaded = true;
 	}
-	if (!state.registered || !state.registered[0])
+	if (state.registered)
+		for (size_t i = 0; state.registered[i]; i++) {
+			_cleanup_(sg_freep) char *mname = p11_kit_module_get_name(state.registered[i]);
+
+			if (name && (!mname || strcmp(mname, name)))
+				continue;
+			if (!name) {
+				*ret = state.registered;
+				for (*ret_n = 0; state.registered[*ret_n]; (*ret_n)++)
+					;
+				return 0;
+			}
+			one[0] = state.registered[i];
+			goto single;
+		}
+	if (name)
 		return sg_error_set(err, SG_E_TOKEN,
-				    "no PKCS#11 modules are configured (give module-path= in the "
-				    "URI)");
-	*ret = state.registered;
-	for (*ret_n = 0; state.registered[*ret_n]; (*ret_n)++)
-		;
+				    "no PKCS#11 module named '%s' is configured (p11-kit or "
+				    "sevgate.conf pkcs11-modules)",
+				    name);
+	return sg_error_set(err, SG_E_TOKEN,
+			    "no PKCS#11 modules are configured (give module-path= in the URI)");
+single:
+	*ret = one;
+	*ret_n = 1;
 	return 0;
 }
 
@@ -352,7 +439,8 @@ open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11Ki
 		}
 		t->logged_in = true;
 	}
-	sg_debug("PKCS#11: opened token '%s' (slot %lu)", t->label, (unsigned long)slot);
+	sg_debug("PKCS#11: opened token '%s' (slot %lu, %s, %s)", t->label, (unsigned long)slot,
+		 rw ? "read-write" : "read-only", t->logged_in ? "logged in" : "no login needed");
 	state.ntokens++;
 	*ret = t;
 	return 0;
@@ -451,6 +539,8 @@ sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
 		n += got;
 	}
 	t->fl->C_FindObjectsFinal(t->session);
+	sg_debug("PKCS#11: token '%s': %lu secret keys match (%lu URI attributes)", t->label,
+		 (unsigned long)n, (unsigned long)nattrs);
 	*ret = SG_TAKE_PTR(objs);
 	*ret_n = n;
 	return 0;

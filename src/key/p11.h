@@ -14,6 +14,10 @@
 #include "util/error.h"
 
 struct sg_key_options;
+struct sg_config;
+
+/* Modules named in the configuration file (kept by pointer; call before opening keys). */
+void sg_p11_configure(const struct sg_config *c);
 
 struct sg_p11_token {
 	CK_FUNCTION_LIST *fl;

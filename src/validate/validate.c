@@ -135,9 +135,10 @@ load_inputs(struct sg_validation *v, struct sg_error *err)
 	if (q->digest_only)
 		r = 0;
 	else if (q->tk)
-		r = sg_key_open_pair(v->crypto, q->tk, &v->tik, &v->tek, err);
-	else if ((r = sg_key_open(v->crypto, q->tik, SG_KEY_TIK, &v->tik, err)) == 0)
-		r = sg_key_open(v->crypto, q->tek, SG_KEY_TEK, &v->tek, err);
+		r = sg_key_open_pair_ex(v->crypto, q->tk, &q->key_opts, &v->tik, &v->tek, err);
+	else if ((r = sg_key_open_ex(v->crypto, q->tik, SG_KEY_TIK, &q->key_opts, &v->tik,
+				     err)) == 0)
+		r = sg_key_open_ex(v->crypto, q->tek, SG_KEY_TEK, &q->key_opts, &v->tek, err);
 	if (r < 0)
 		return r;
 	if (v->tik) {

@@ -18,6 +18,7 @@
 #include "core/packet.h"
 #include "core/secret.h"
 #include "core/vmsa.h"
+#include "key/key.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -55,8 +56,9 @@ struct sg_validate_req {
 	enum sg_vmsa_profile vmsa_profile;
 	uint64_t sev_features;
 
-	/* Keys: tk, or tik and tek. */
+	/* Keys: tk, or tik and tek (paths or pkcs11: URIs), and how to open token keys. */
 	const char *tik, *tek, *tk;
+	struct sg_key_options key_opts;
 
 	/* Secrets to release after a good attestation; raw "ALIAS-OR-GUID:PATH" strings. */
 	const char *secret_args[SG_MAX_SECRETS];

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "manifest/yaml.h"
+
+static int
+load_module(const struct sg_yaml_doc *d, const struct sg_yaml_node *m,
+	    struct sg_p11_module_conf *out, struct sg_error *err)
+{
+	const char *v;
+	int r;
+
+	if (m->kind != SG_YAML_MAP)
+		return sg_error_set(err, SG_E_FORMAT,
+				    "%s:%u:%u: a pkcs11-modules entry must be a mapping", d->file,
+				    m->line, m->column);
+	for (size_t i = 0; i < m->n; i++) {
+		char **slot;
+
+		if (!strcmp(m->keys[i], "name"))
+			slot = &out->name;
+		else if (!strcmp(m->keys[i], "path"))
+			slot = &out->path;
+		else if (!strcmp(m->keys[i], "init-args"))
+			slot = &out->init_args;
+		else
+			return sg_error_set(err, SG_E_FORMAT,
+					    "%s:%u:%u: unknown key '%s' in a pkcs11-modules entry",
+					    d->file, m->key_lines[i], m->key_columns[i], m->keys[i]);
+		if ((r = sg_yaml_string(d, m->items[i], m->keys[i], &v, err)) < 0)
+			return r;
+		if (!(*slot = strdup(v)))
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	}
+	if (!out->name || !out->path)
+		return sg_error_set(err, SG_E_FORMAT,
+				    "%s:%u:%u: a pkcs11-modules entry needs name and path", d->file,
+				    m->line, m->column);
+	return 0;
+}
+
+int
+sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
+{
+	_cleanup_(sg_config_freep) struct sg_config *c = calloc(1, sizeof(*c));
+	_cleanup_(sg_yaml_freep) struct sg_yaml_doc *d = NULL;
+	bool explicit = path != NULL;
+	const struct sg_yaml_node *root;
+	int r;
+
+	if (!c)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	if (!path && (path = getenv("SEVGATE_CONFIG")) && *path)
+		explicit = true;
+	if (!path || !*path)
+		path = SG_CONFIG_DEFAULT_PATH;
+	if (!explicit && access(path, F_OK) < 0 && errno == ENOENT) {
+		*ret = SG_TAKE_PTR(c);
+		return 0;
+	}
+	if ((r = sg_yaml_load(path, &d, err)) < 0)
+		return r;
+	if (!(c->path = strdup(path)))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	root = d->root;
+	if (root && root->kind != SG_YAML_MAP)
+		return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: the configuration must be a mapping",
+				    path, root->line, root->column);
+	for (size_t i = 0; root && i < root->n; i++) {
+		const struct sg_yaml_node *v = root->items[i];
+
+		if (strcmp(root->keys[i], "pkcs11-modules"))
+			return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: unknown key '%s'", path,
+					    root->key_lines[i], root->key_columns[i], root->keys[i]);
+		if (v->kind != SG_YAML_SEQ)
+			return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: pkcs11-modules must be a list",
+					    path, v->line, v->column);
+		for (size_t j = 0; j < v->n; j++) {
+			if (c->nmodules == SG_CONFIG_MAX_MODULES)
+				return sg_error_set(err, SG_E_LIMIT, "%s: more than %d pkcs11-modules",
+						    path, SG_CONFIG_MAX_MODULES);
+			if ((r = load_module(d, v->items[j], &c->modules[c->nmodules++], err)) < 0)
+				return r;
+		}
+	}
+	*ret = SG_TAKE_PTR(c);
+	return 0;
+}
+
+void
+sg_config_free(struct sg_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nmodules; i++) {
+		free(c->modules[i].name);
+		free(c->modules[i].path);
+		free(c->modules[i].init_args);
+	}
+	free(c->path);
+	free(c);
+}

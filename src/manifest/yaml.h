@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A small YAML document tree over libyaml's event parser, for manifests
+ * and the configuration file. Strict and bounded: duplicate keys, merge
+ * keys, non-scalar keys, multiple documents, documents over 1 MiB or 32
+ * levels deep, and more than a fixed number of alias expansions are all
+ * errors carrying file:line:column.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/cleanup.h"
+#include "util/error.h"
+
+#define SG_YAML_MAX_BYTES ((size_t)1 << 20)
+#define SG_YAML_MAX_DEPTH 32
+#define SG_YAML_MAX_ALIAS_NODES 10000
+
+enum sg_yaml_kind { SG_YAML_SCALAR, SG_YAML_SEQ, SG_YAML_MAP };
+
+struct sg_yaml_node {
+	enum sg_yaml_kind kind;
+	unsigned line, column; /* 1-based, where the node starts */
+	/* Scalars: the text, and whether it was quoted (so "3" is a string, 3 an int). */
+	char *value;
+	bool quoted;
+	/* Sequences: items; maps: keys[i] -> items[i]. Aliased nodes are shared, not copied. */
+	struct sg_yaml_node **items;
+	char **keys;
+	unsigned *key_lines, *key_columns;
+	size_t n;
+};
+
+struct sg_yaml_doc {
+	struct sg_yaml_node *root; /* NULL for an empty document */
+	char *file;
+	/* Every node allocated, for freeing (aliases share nodes). */
+	struct sg_yaml_node **all;
+	size_t nall, capall;
+};
+
+/* Parse @len bytes of @data; @file names it in messages. */
+int sg_yaml_parse(const char *file, const uint8_t *data, size_t len, struct sg_yaml_doc **ret,
+		  struct sg_error *err);
+/* Read and parse @path (refusing files over SG_YAML_MAX_BYTES). */
+int sg_yaml_load(const char *path, struct sg_yaml_doc **ret, struct sg_error *err);
+void sg_yaml_free(struct sg_yaml_doc *d);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_yaml_doc *, sg_yaml_free)
+
+/* Typed scalar reads; errors name file:line:column and @what. */
+int sg_yaml_string(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what,
+		   const char **ret, struct sg_error *err);
+int sg_yaml_uint(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what,
+		 uint64_t max, uint64_t *ret, struct sg_error *err);
+int sg_yaml_bool(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what,
+		 bool *ret, struct sg_error *err);
