@@ -22,8 +22,8 @@ fail(const struct sg_cli_opts *o, const struct sg_error *err, int code)
 	return sg_exit_compat(code);
 }
 
-int
-main(int argc, char **argv)
+static int
+run(int argc, char **argv)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
@@ -76,4 +76,14 @@ main(int argc, char **argv)
 	if (o.req.nsecret_args > 0 && !o.quiet)
 		printf("OK: Injected %zu secrets\n", o.req.nsecret_args);
 	return SG_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	int code = run(argc, argv);
+
+	/* Close token sessions while every module is still loaded. */
+	sg_p11_shutdown();
+	return code;
 }

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
+#include "key/p11.h"
 #include "util/encode.h"
 #include "util/error.h"
 
@@ -63,8 +64,8 @@ sg_cmd_fail(const char *msg, int code)
 	return sg_exit_sevgate(code);
 }
 
-int
-main(int argc, char **argv)
+static int
+run(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
@@ -83,4 +84,15 @@ main(int argc, char **argv)
 			return commands[i].run(argc - 1, argv + 1);
 	fprintf(stderr, "error: unknown command '%s' (sevgate --help lists them)\n", argv[1]);
 	return SG_EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	int code = run(argc, argv);
+
+	/* Close token sessions while every module is still loaded. */
+	fflush(stdout);
+	sg_p11_shutdown();
+	return code;
 }

@@ -138,9 +138,11 @@ check_key(struct sg_p11_token *t, CK_OBJECT_HANDLE o, enum sg_key_role role, con
 {
 	CK_ULONG type = 0, len = 0;
 	bool sensitive = false, extractable = true;
+	CK_RV rv;
 
-	if (sg_p11_get_ulong(t, o, CKA_KEY_TYPE, &type) < 0)
-		return sg_error_set(err, SG_E_TOKEN, "key '%s': cannot read CKA_KEY_TYPE", shown);
+	if ((rv = sg_p11_get_ulong(t, o, CKA_KEY_TYPE, &type)) != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN, "key '%s': cannot read CKA_KEY_TYPE: %s", shown,
+				    sg_p11_rv_name(rv));
 	if (role == SG_KEY_TIK && type != CKK_GENERIC_SECRET && type != CKK_SHA256_HMAC)
 		return sg_error_set(err, SG_E_KEY,
 				    "key '%s' is not a generic secret: it cannot be the TIK", shown);
@@ -148,15 +150,19 @@ check_key(struct sg_p11_token *t, CK_OBJECT_HANDLE o, enum sg_key_role role, con
 		if (type != CKK_AES)
 			return sg_error_set(err, SG_E_KEY,
 					    "key '%s' is not an AES key: it cannot be the TEK", shown);
-		if (sg_p11_get_ulong(t, o, CKA_VALUE_LEN, &len) == 0 && len != 16)
+		if ((rv = sg_p11_get_ulong(t, o, CKA_VALUE_LEN, &len)) != CKR_OK)
+			return sg_error_set(err, SG_E_TOKEN, "key '%s': cannot read CKA_VALUE_LEN: %s",
+					    shown, sg_p11_rv_name(rv));
+		if (len != 16)
 			return sg_error_set(err, SG_E_KEY,
 					    "key '%s' is AES-%lu: the TEK is AES-128", shown,
 					    (unsigned long)len * 8);
 	}
-	if (sg_p11_get_bool(t, o, CKA_SENSITIVE, &sensitive) < 0)
-		sensitive = false;
-	if (sg_p11_get_bool(t, o, CKA_EXTRACTABLE, &extractable) < 0)
-		extractable = true;
+	if ((rv = sg_p11_get_bool(t, o, CKA_SENSITIVE, &sensitive)) != CKR_OK ||
+	    (rv = sg_p11_get_bool(t, o, CKA_EXTRACTABLE, &extractable)) != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN,
+				    "key '%s': cannot read CKA_SENSITIVE/CKA_EXTRACTABLE: %s", shown,
+				    sg_p11_rv_name(rv));
 	if ((!sensitive || extractable) && !(opts && opts->allow_exportable_keys))
 		return sg_error_set(err, SG_E_KEY,
 				    "key '%s' is %s: its bytes could leave the token (use "
@@ -216,10 +222,17 @@ find_all(const char *spec, const struct sg_key_options *opts, struct found *out,
 		}
 		for (CK_ULONG j = 0; j < nobj; j++) {
 			if (n < max) {
+				CK_RV rv;
+
 				out[n].tok = toks[i];
 				out[n].obj = objs[j];
-				out[n].type = (CK_ULONG)-1;
-				sg_p11_get_ulong(toks[i], objs[j], CKA_KEY_TYPE, &out[n].type);
+				rv = sg_p11_get_ulong(toks[i], objs[j], CKA_KEY_TYPE, &out[n].type);
+				if (rv != CKR_OK) {
+					ntok = sg_error_set(err, SG_E_TOKEN,
+							    "key '%s': cannot read CKA_KEY_TYPE: %s",
+							    *ret_shown, sg_p11_rv_name(rv));
+					break;
+				}
 			}
 			n++;
 		}

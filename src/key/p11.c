@@ -38,9 +38,8 @@ sg_p11_configure(const struct sg_config *c)
 	state.config = c;
 }
 
-/* At exit: log out, close sessions and finalise every module we loaded. */
-static void
-shutdown_all(void)
+void
+sg_p11_shutdown(void)
 {
 	for (size_t i = 0; i < state.ntokens; i++) {
 		if (state.tokens[i].logged_in)
@@ -54,21 +53,13 @@ shutdown_all(void)
 		free(state.paths[i]);
 	}
 	state.npaths = 0;
+	state.registered_loaded = false;
 	if (state.registered)
 		p11_kit_modules_finalize_and_release(state.registered);
 	state.registered = NULL;
 }
 
-static void
-register_shutdown(void)
-{
-	static bool done;
 
-	if (!done) {
-		atexit(shutdown_all);
-		done = true;
-	}
-}
 
 const char *
 sg_p11_rv_name(CK_RV rv)
@@ -218,7 +209,6 @@ load_path(const char *path, const char *init_args, CK_FUNCTION_LIST **ret, struc
 		}
 	if (state.npaths == SG_ELEMENTSOF(state.paths))
 		return sg_error_set(err, SG_E_LIMIT, "too many PKCS#11 modules");
-	register_shutdown();
 	fl = p11_kit_module_load(path, init_args ? P11_KIT_MODULE_UNMANAGED : 0);
 	if (!fl)
 		return sg_error_set(err, SG_E_TOKEN, "cannot load PKCS#11 module '%s': %s", path,
@@ -267,8 +257,7 @@ load_modules(P11KitUri *uri, CK_FUNCTION_LIST ***ret, size_t *ret_n, CK_FUNCTION
 		goto single;
 	}
 	if (!state.registered_loaded) {
-		register_shutdown();
-		state.registered = p11_kit_modules_load_and_initialize(0);
+			state.registered = p11_kit_modules_load_and_initialize(0);
 		state.registered_loaded = true;
 	}
 	if (state.registered)
@@ -454,6 +443,8 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	_cleanup_(sg_freep) struct sg_p11_token **list = NULL;
 	CK_FUNCTION_LIST **mods = NULL, *one[1];
 	size_t nmods = 0, n = 0;
+	const char *failed_call = NULL;
+	CK_RV failed_rv = CKR_OK;
 	int r;
 
 	if ((r = load_modules(uri, &mods, &nmods, one, err)) < 0)
@@ -465,18 +456,32 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 		CK_INFO info;
 		CK_SLOT_ID slots[64];
 		CK_ULONG nslots = SG_ELEMENTSOF(slots);
+		CK_RV rv;
 
-		if (mods[m]->C_GetInfo(&info) != CKR_OK || !p11_kit_uri_match_module_info(uri, &info))
+		if ((rv = mods[m]->C_GetInfo(&info)) != CKR_OK) {
+			failed_call = "C_GetInfo";
+			failed_rv = rv;
 			continue;
-		if (mods[m]->C_GetSlotList(CK_TRUE, slots, &nslots) != CKR_OK)
+		}
+		if (!p11_kit_uri_match_module_info(uri, &info))
 			continue;
+		if ((rv = mods[m]->C_GetSlotList(CK_TRUE, slots, &nslots)) != CKR_OK) {
+			failed_call = "C_GetSlotList";
+			failed_rv = rv;
+			continue;
+		}
 		for (CK_ULONG s = 0; s < nslots && n < MAX_TOKENS; s++) {
 			CK_TOKEN_INFO ti;
 			CK_SLOT_INFO si;
 
-			if (mods[m]->C_GetSlotInfo(slots[s], &si) != CKR_OK ||
-			    !p11_kit_uri_match_slot_info(uri, &si) ||
-			    mods[m]->C_GetTokenInfo(slots[s], &ti) != CKR_OK ||
+			if ((rv = mods[m]->C_GetSlotInfo(slots[s], &si)) != CKR_OK ||
+			    (p11_kit_uri_match_slot_info(uri, &si) &&
+			     (rv = mods[m]->C_GetTokenInfo(slots[s], &ti)) != CKR_OK)) {
+				failed_call = "C_GetSlotInfo/C_GetTokenInfo";
+				failed_rv = rv;
+				continue;
+			}
+			if (!p11_kit_uri_match_slot_info(uri, &si) ||
 			    !p11_kit_uri_match_token_info(uri, &ti) ||
 			    !(ti.flags & CKF_TOKEN_INITIALIZED))
 				continue;
@@ -486,6 +491,10 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 			n++;
 		}
 	}
+	if (n == 0 && failed_call)
+		return sg_error_set(err, SG_E_TOKEN,
+				    "no PKCS#11 token matches '%s' (%s failed: %s)", shown,
+				    failed_call, sg_p11_rv_name(failed_rv));
 	if (n == 0)
 		return sg_error_set(err, SG_E_TOKEN, "no PKCS#11 token matches '%s'", shown);
 	*ret = SG_TAKE_PTR(list);
@@ -538,7 +547,10 @@ sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
 			break;
 		n += got;
 	}
-	t->fl->C_FindObjectsFinal(t->session);
+	rv = t->fl->C_FindObjectsFinal(t->session);
+	if (rv != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_FindObjectsFinal failed: %s",
+				    t->label, sg_p11_rv_name(rv));
 	sg_debug("PKCS#11: token '%s': %lu secret keys match (%lu URI attributes)", t->label,
 		 (unsigned long)n, (unsigned long)nattrs);
 	*ret = SG_TAKE_PTR(objs);
@@ -546,22 +558,22 @@ sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
 	return 0;
 }
 
-int
+CK_RV
 sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, CK_ULONG *ret)
 {
 	CK_ATTRIBUTE at = { a, ret, sizeof(*ret) };
 
-	return t->fl->C_GetAttributeValue(t->session, o, &at, 1) == CKR_OK ? 0 : SG_E_TOKEN;
+	return t->fl->C_GetAttributeValue(t->session, o, &at, 1);
 }
 
-int
+CK_RV
 sg_p11_get_bool(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, bool *ret)
 {
 	CK_BBOOL b = CK_FALSE;
 	CK_ATTRIBUTE at = { a, &b, sizeof(b) };
+	CK_RV rv = t->fl->C_GetAttributeValue(t->session, o, &at, 1);
 
-	if (t->fl->C_GetAttributeValue(t->session, o, &at, 1) != CKR_OK)
-		return SG_E_TOKEN;
-	*ret = b == CK_TRUE;
-	return 0;
+	if (rv == CKR_OK)
+		*ret = b == CK_TRUE;
+	return rv;
 }

@@ -27,6 +27,13 @@ struct sg_p11_token {
 	char label[33];
 };
 
+/*
+ * Log out, close sessions and finalise every module this process loaded.
+ * Front ends call it before exit: module destructors may run before atexit
+ * handlers, so it cannot be left to them.
+ */
+void sg_p11_shutdown(void);
+
 /* Name of a CKR_* value ("CKR_PIN_INCORRECT"). */
 const char *sg_p11_rv_name(CK_RV rv);
 /* Name of a CKM_* value we use. */
@@ -60,8 +67,8 @@ int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options 
 int sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
 		     CK_ULONG *ret_n, struct sg_error *err);
 
-/* Read a CK_ULONG / CK_BBOOL attribute; negative on failure. */
-int sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a,
-		     CK_ULONG *ret);
-int sg_p11_get_bool(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a,
-		    bool *ret);
+/* Read a CK_ULONG / CK_BBOOL attribute; the CK_RV (CKR_OK on success). */
+CK_RV sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a,
+		       CK_ULONG *ret);
+CK_RV sg_p11_get_bool(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a,
+		      bool *ret);
