@@ -173,6 +173,8 @@ create_key(struct sg_p11_token *t, CK_KEY_TYPE type, const uint8_t *value, size_
 	};
 	CK_RV rv = t->fl->C_CreateObject(t->session, tmpl, SG_ELEMENTSOF(tmpl), ret);
 
+	sg_p11_index_invalidate(t);
+
 	if (rv != CKR_OK)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': creating key '%s' failed: %s",
 				    t->label, label, sg_p11_rv_name(rv));
@@ -180,6 +182,13 @@ create_key(struct sg_p11_token *t, CK_KEY_TYPE type, const uint8_t *value, size_
 }
 
 /* Overwrite a key file, flush it and remove it. */
+static void
+destroy(struct sg_p11_token *t, CK_OBJECT_HANDLE h)
+{
+	t->fl->C_DestroyObject(t->session, h);
+	sg_p11_index_invalidate(t);
+}
+
 static bool
 label_present(struct sg_p11_token *t, const char *label)
 {
@@ -210,7 +219,7 @@ destroy_label(struct sg_p11_token *t, const char *label)
 	t->fl->C_FindObjects(t->session, h, SG_ELEMENTSOF(h), &n);
 	t->fl->C_FindObjectsFinal(t->session);
 	for (CK_ULONG i = 0; i < n; i++)
-		t->fl->C_DestroyObject(t->session, h[i]);
+		destroy(t, h[i]);
 }
 
 /*
@@ -230,7 +239,7 @@ create_pair(struct sg_p11_token *t, const uint8_t *tikval, size_t tiklen, const 
 	    0)
 		return r;
 	if ((r = create_key(t, CKK_AES, tek, SG_KEY_LEN, id, label_tek, ret_tek, err)) < 0) {
-		t->fl->C_DestroyObject(t->session, *ret_tik);
+		destroy(t, *ret_tik);
 		return r;
 	}
 	if (label_present(t, label_tik) && label_present(t, label_tek)) {
@@ -245,7 +254,7 @@ create_pair(struct sg_p11_token *t, const uint8_t *tikval, size_t tiklen, const 
 	    0)
 		return r;
 	if ((r = create_key(t, CKK_AES, tek, SG_KEY_LEN, tek_id, label_tek, ret_tek, err)) < 0) {
-		t->fl->C_DestroyObject(t->session, *ret_tik);
+		destroy(t, *ret_tik);
 		return r;
 	}
 	if (!label_present(t, label_tik) || !label_present(t, label_tek)) {
@@ -386,8 +395,8 @@ keys_import(int argc, char **argv)
 	if (!uri_tik || !uri_tek || !uri_tk)
 		return sg_cmd_fail("out of memory", SG_E_NOMEM);
 	if ((r = read_back(crypto, uri_tik, uri_tek, &k.kopts, tik, tek, &err)) < 0) {
-		t->fl->C_DestroyObject(t->session, otik);
-		t->fl->C_DestroyObject(t->session, otek);
+		destroy(t, otik);
+		destroy(t, otek);
 		return sg_cmd_fail(err.msg, r);
 	}
 	if (k.shred) {
@@ -451,7 +460,7 @@ walk(const char *spec, const struct keys_args *k, bool del, const char *prefix, 
 		_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = NULL;
 		CK_ULONG nobj = 0;
 
-		if ((r = sg_p11_find_keys(toks[i], uri, &objs, &nobj, err)) < 0)
+		if ((r = sg_p11_find_keys(toks[i], uri, &objs, NULL, &nobj, err)) < 0)
 			break;
 		for (CK_ULONG j = 0; j < nobj; j++) {
 			char label[LABEL_MAX + 1] = "", idhex[2 * 64 + 1] = "";
@@ -471,6 +480,8 @@ walk(const char *spec, const struct keys_args *k, bool del, const char *prefix, 
 			count++;
 			if (del) {
 				CK_RV rv = toks[i]->fl->C_DestroyObject(toks[i]->session, objs[j]);
+
+				sg_p11_index_invalidate(toks[i]);
 
 				if (rv != CKR_OK) {
 					r = sg_error_set(err, SG_E_TOKEN,

@@ -214,25 +214,18 @@ find_all(const char *spec, const struct sg_key_options *opts, struct found *out,
 	ntok = sg_p11_tokens(uri, spec, opts, false, &toks, err);
 	for (int i = 0; i < ntok; i++) {
 		_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = NULL;
+		_cleanup_(sg_freep) CK_KEY_TYPE *types = NULL;
 		CK_ULONG nobj = 0;
 
-		if ((r = sg_p11_find_keys(toks[i], uri, &objs, &nobj, err)) < 0) {
+		if ((r = sg_p11_find_keys(toks[i], uri, &objs, &types, &nobj, err)) < 0) {
 			ntok = r;
 			break;
 		}
 		for (CK_ULONG j = 0; j < nobj; j++) {
 			if (n < max) {
-				CK_RV rv;
-
 				out[n].tok = toks[i];
 				out[n].obj = objs[j];
-				rv = sg_p11_get_ulong(toks[i], objs[j], CKA_KEY_TYPE, &out[n].type);
-				if (rv != CKR_OK) {
-					ntok = sg_error_set(err, SG_E_TOKEN,
-							    "key '%s': cannot read CKA_KEY_TYPE: %s",
-							    *ret_shown, sg_p11_rv_name(rv));
-					break;
-				}
+				out[n].type = types[j];
 			}
 			n++;
 		}

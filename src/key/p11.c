@@ -42,6 +42,7 @@ void
 sg_p11_shutdown(void)
 {
 	for (size_t i = 0; i < state.ntokens; i++) {
+		sg_p11_index_invalidate(&state.tokens[i]);
 		if (state.tokens[i].logged_in)
 			state.tokens[i].fl->C_Logout(state.tokens[i].session);
 		state.tokens[i].fl->C_CloseSession(state.tokens[i].session);
@@ -501,27 +502,17 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	return (int)n;
 }
 
-int
-sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
-		 CK_ULONG *ret_n, struct sg_error *err)
+/* Run one C_FindObjects search with @tmpl; the handles into *ret. */
+static int
+search(struct sg_p11_token *t, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE **ret,
+       CK_ULONG *ret_n, struct sg_error *err)
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_ATTRIBUTE tmpl[8];
-	CK_ULONG ntmpl = 0, nattrs = 0, got = 0, n = 0, cap = 16;
-	CK_ATTRIBUTE *attrs = p11_kit_uri_get_attributes(uri, &nattrs);
+	CK_ULONG got = 0, n = 0, cap = 64;
 	_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = malloc(cap * sizeof(*objs));
 	CK_RV rv;
 
 	if (!objs)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	for (CK_ULONG i = 0; i < nattrs && ntmpl < SG_ELEMENTSOF(tmpl) - 1; i++)
-		if (attrs[i].type != CKA_CLASS)
-			tmpl[ntmpl++] = attrs[i];
-	tmpl[ntmpl].type = CKA_CLASS;
-	tmpl[ntmpl].pValue = &cls;
-	tmpl[ntmpl].ulValueLen = sizeof(cls);
-	ntmpl++;
-
 	rv = t->fl->C_FindObjectsInit(t->session, tmpl, ntmpl);
 	if (rv != CKR_OK)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_FindObjectsInit failed: %s",
@@ -551,9 +542,127 @@ sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
 	if (rv != CKR_OK)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_FindObjectsFinal failed: %s",
 				    t->label, sg_p11_rv_name(rv));
-	sg_debug("PKCS#11: token '%s': %lu secret keys match (%lu URI attributes)", t->label,
-		 (unsigned long)n, (unsigned long)nattrs);
 	*ret = SG_TAKE_PTR(objs);
+	*ret_n = n;
+	return 0;
+}
+
+void
+sg_p11_index_invalidate(struct sg_p11_token *t)
+{
+	free(t->keys);
+	t->keys = NULL;
+	t->nkeys = 0;
+	t->indexed = false;
+}
+
+/* Read label, ID and type of every secret key once. */
+static int
+build_index(struct sg_p11_token *t, struct sg_error *err)
+{
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) } };
+	_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = NULL;
+	CK_ULONG n = 0;
+	int r;
+
+	if ((r = search(t, tmpl, 1, &objs, &n, err)) < 0)
+		return r;
+	sg_p11_index_invalidate(t);
+	t->keys = calloc(n ? n : 1, sizeof(*t->keys));
+	if (!t->keys)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	for (CK_ULONG i = 0; i < n; i++) {
+		struct sg_p11_keyent *e = &t->keys[t->nkeys];
+		CK_ATTRIBUTE at[] = {
+			{ CKA_LABEL, e->label, sizeof(e->label) },
+			{ CKA_ID, e->id, sizeof(e->id) },
+			{ CKA_KEY_TYPE, &e->type, sizeof(e->type) },
+		};
+		CK_RV rv = t->fl->C_GetAttributeValue(t->session, objs[i], at, SG_ELEMENTSOF(at));
+
+		/* A key whose label or ID does not fit is left out of the index, never truncated. */
+		if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+		    rv == CKR_ATTRIBUTE_SENSITIVE) {
+			if (at[2].ulValueLen == (CK_ULONG)-1)
+				continue;
+			if (at[0].ulValueLen == (CK_ULONG)-1)
+				at[0].ulValueLen = 0;
+			if (at[1].ulValueLen == (CK_ULONG)-1)
+				at[1].ulValueLen = 0;
+			if (at[0].ulValueLen > sizeof(e->label) || at[1].ulValueLen > sizeof(e->id))
+				continue;
+		} else if (rv != CKR_OK) {
+			sg_p11_index_invalidate(t);
+			return sg_error_set(err, SG_E_TOKEN,
+					    "token '%s': reading key attributes failed: %s", t->label,
+					    sg_p11_rv_name(rv));
+		}
+		e->handle = objs[i];
+		e->label_len = at[0].ulValueLen;
+		e->id_len = at[1].ulValueLen;
+		t->nkeys++;
+	}
+	t->indexed = true;
+	sg_debug("PKCS#11: token '%s': indexed %zu secret keys", t->label, t->nkeys);
+	return 0;
+}
+
+static bool
+attr_matches(const struct sg_p11_keyent *e, const CK_ATTRIBUTE *a)
+{
+	switch (a->type) {
+	case CKA_LABEL:
+		return a->ulValueLen == e->label_len && !memcmp(a->pValue, e->label, e->label_len);
+	case CKA_ID:
+		return a->ulValueLen == e->id_len && !memcmp(a->pValue, e->id, e->id_len);
+	case CKA_CLASS:
+		return a->ulValueLen == sizeof(CK_OBJECT_CLASS) &&
+		       *(const CK_OBJECT_CLASS *)a->pValue == CKO_SECRET_KEY;
+	case CKA_KEY_TYPE:
+		return a->ulValueLen == sizeof(CK_KEY_TYPE) &&
+		       *(const CK_KEY_TYPE *)a->pValue == e->type;
+	default:
+		return false;
+	}
+}
+
+int
+sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
+		 CK_KEY_TYPE **ret_types, CK_ULONG *ret_n, struct sg_error *err)
+{
+	CK_ULONG nattrs = 0, n = 0;
+	CK_ATTRIBUTE *attrs = p11_kit_uri_get_attributes(uri, &nattrs);
+	_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = NULL;
+	_cleanup_(sg_freep) CK_KEY_TYPE *types = NULL;
+	int r;
+
+	for (CK_ULONG i = 0; i < nattrs; i++)
+		if (attrs[i].type != CKA_LABEL && attrs[i].type != CKA_ID &&
+		    attrs[i].type != CKA_CLASS && attrs[i].type != CKA_KEY_TYPE)
+			return sg_error_set(err, SG_E_USAGE,
+					    "key URIs may name only token, object, id and type");
+	if (!t->indexed && (r = build_index(t, err)) < 0)
+		return r;
+	objs = calloc(t->nkeys ? t->nkeys : 1, sizeof(*objs));
+	types = calloc(t->nkeys ? t->nkeys : 1, sizeof(*types));
+	if (!objs || !types)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	for (size_t k = 0; k < t->nkeys; k++) {
+		bool ok = true;
+
+		for (CK_ULONG i = 0; i < nattrs && ok; i++)
+			ok = attr_matches(&t->keys[k], &attrs[i]);
+		if (ok) {
+			objs[n] = t->keys[k].handle;
+			types[n++] = t->keys[k].type;
+		}
+	}
+	sg_debug("PKCS#11: token '%s': %lu of %zu secret keys match", t->label,
+		 (unsigned long)n, t->nkeys);
+	*ret = SG_TAKE_PTR(objs);
+	if (ret_types)
+		*ret_types = SG_TAKE_PTR(types);
 	*ret_n = n;
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <p11-kit/pin.h>
 #include <p11-kit/uri.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "util/error.h"
 
@@ -19,12 +20,29 @@ struct sg_config;
 /* Modules named in the configuration file (kept by pointer; call before opening keys). */
 void sg_p11_configure(const struct sg_config *c);
 
+/* One secret key as the in-memory index holds it. */
+struct sg_p11_keyent {
+	CK_OBJECT_HANDLE handle;
+	CK_KEY_TYPE type;
+	CK_ULONG label_len, id_len;
+	char label[128];
+	uint8_t id[64];
+};
+
 struct sg_p11_token {
 	CK_FUNCTION_LIST *fl;
 	CK_SLOT_ID slot;
 	CK_SESSION_HANDLE session;
 	bool logged_in, rw;
 	char label[33];
+	/*
+	 * Every secret key on the token, read once: finding a key by label with
+	 * C_FindObjects costs tens of milliseconds once a token holds thousands
+	 * of one-time launch keys, so URIs are resolved against this instead.
+	 */
+	struct sg_p11_keyent *keys;
+	size_t nkeys;
+	bool indexed;
 };
 
 /*
@@ -63,9 +81,15 @@ char *sg_p11_uri_redact(const char *spec);
 int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *opts,
 		  bool rw, struct sg_p11_token ***ret, struct sg_error *err);
 
-/* Secret-key objects on @t matching the URI's object attributes. Caller frees *ret. */
+/*
+ * Secret-key objects on @t matching the URI's object attributes. Caller
+ * frees *ret. @ret_types (may be NULL) receives each key's CKK_* type.
+ */
 int sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
-		     CK_ULONG *ret_n, struct sg_error *err);
+		     CK_KEY_TYPE **ret_types, CK_ULONG *ret_n, struct sg_error *err);
+
+/* Forget @t's key index after creating or destroying keys. */
+void sg_p11_index_invalidate(struct sg_p11_token *t);
 
 /* Read a CK_ULONG / CK_BBOOL attribute; the CK_RV (CKR_OK on success). */
 CK_RV sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a,
