@@ -10,6 +10,7 @@
 #include "key/key-internal.h"
 #include "key/p11.h"
 #include "util/debug.h"
+#include "util/secmem.h"
 
 struct p11_key {
 	struct sg_p11_token *tok; /* process-wide, not owned */
@@ -92,8 +93,23 @@ p11_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 	}
 	if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE)
 		return SG_E_MISMATCH;
-	if (rv != CKR_OK)
-		return fail_rv(k, "C_Verify", mech.mechanism, rv, err);
+	if (rv != CKR_OK) {
+		/*
+		 * Some tokens report a wrong MAC as a generic failure (NSS softoken:
+		 * CKR_DEVICE_ERROR). Tell the two apart by computing the MAC in the
+		 * token and comparing in constant time; a real fault fails here too.
+		 */
+		uint8_t computed[SG_SHA256_LEN];
+		struct sg_error tmp = { 0 };
+		int r;
+
+		sg_debug("PKCS#11: C_Verify returned %s; checking with C_Sign", sg_p11_rv_name(rv));
+		if (p11_hmac(k, iov, niov, computed, &tmp) < 0)
+			return fail_rv(k, "C_Verify", mech.mechanism, rv, err);
+		r = sg_memeq_consttime(computed, mac, SG_SHA256_LEN) ? 0 : SG_E_MISMATCH;
+		sg_wipe(computed, sizeof(computed));
+		return r;
+	}
 	return 0;
 }
 
