@@ -152,33 +152,24 @@ static int
 check_key(struct sg_p11_token *t, CK_OBJECT_HANDLE o, enum sg_key_role role, const char *shown,
 	  const struct sg_key_options *opts, struct sg_error *err)
 {
-	CK_ULONG type = 0, len = 0;
-	bool sensitive = false, extractable = true;
-	CK_RV rv;
+	const struct sg_p11_keyent *e = sg_p11_key_info(t, o);
+	bool sensitive, extractable;
 
-	if ((rv = sg_p11_get_ulong(t, o, CKA_KEY_TYPE, &type)) != CKR_OK)
-		return sg_error_set(err, SG_E_TOKEN, "key '%s': cannot read CKA_KEY_TYPE: %s", shown,
-				    sg_p11_rv_name(rv));
-	if (role == SG_KEY_TIK && type != CKK_GENERIC_SECRET && type != CKK_SHA256_HMAC)
+	if (!e)
+		return sg_error_set(err, SG_E_INTERNAL, "key '%s' is not in the token index", shown);
+	if (role == SG_KEY_TIK && e->type != CKK_GENERIC_SECRET && e->type != CKK_SHA256_HMAC)
 		return sg_error_set(err, SG_E_KEY,
 				    "key '%s' is not a generic secret: it cannot be the TIK", shown);
 	if (role == SG_KEY_TEK) {
-		if (type != CKK_AES)
+		if (e->type != CKK_AES)
 			return sg_error_set(err, SG_E_KEY,
 					    "key '%s' is not an AES key: it cannot be the TEK", shown);
-		if ((rv = sg_p11_get_ulong(t, o, CKA_VALUE_LEN, &len)) != CKR_OK)
-			return sg_error_set(err, SG_E_TOKEN, "key '%s': cannot read CKA_VALUE_LEN: %s",
-					    shown, sg_p11_rv_name(rv));
-		if (len != 16)
-			return sg_error_set(err, SG_E_KEY,
-					    "key '%s' is AES-%lu: the TEK is AES-128", shown,
-					    (unsigned long)len * 8);
+		if (e->value_len != 16)
+			return sg_error_set(err, SG_E_KEY, "key '%s' is not AES-128 (%ld bytes)",
+					    shown, (long)e->value_len);
 	}
-	if ((rv = sg_p11_get_bool(t, o, CKA_SENSITIVE, &sensitive)) != CKR_OK ||
-	    (rv = sg_p11_get_bool(t, o, CKA_EXTRACTABLE, &extractable)) != CKR_OK)
-		return sg_error_set(err, SG_E_TOKEN,
-				    "key '%s': cannot read CKA_SENSITIVE/CKA_EXTRACTABLE: %s", shown,
-				    sg_p11_rv_name(rv));
+	sensitive = e->sensitive == CK_TRUE;
+	extractable = e->extractable != CK_FALSE;
 	if ((!sensitive || extractable) && !(opts && opts->allow_exportable_keys))
 		return sg_error_set(err, SG_E_KEY,
 				    "key '%s' is %s: its bytes could leave the token (use "

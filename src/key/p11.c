@@ -30,7 +30,56 @@ static struct {
 	struct sg_p11_token tokens[MAX_TOKENS];
 	size_t ntokens;
 	const struct sg_config *config;
+	/* Slot and token descriptions per module, read once: SoftHSM reads its token
+	 * directory on every C_GetTokenInfo. */
+	struct slot_cache {
+		CK_FUNCTION_LIST *fl;
+		CK_INFO info;
+		CK_RV rv;
+		const char *failed_call;
+		CK_ULONG nslots;
+		CK_SLOT_ID slots[64];
+		CK_SLOT_INFO si[64];
+		CK_TOKEN_INFO ti[64];
+		CK_RV slot_rv[64];
+	} slots[16];
+	size_t nslotcaches;
 } state;
+
+static struct slot_cache *
+slot_cache(CK_FUNCTION_LIST *fl, bool refresh)
+{
+	struct slot_cache *sc = NULL;
+
+	for (size_t i = 0; i < state.nslotcaches; i++)
+		if (state.slots[i].fl == fl)
+			sc = &state.slots[i];
+	if (sc && !refresh)
+		return sc;
+	if (!sc) {
+		if (state.nslotcaches == SG_ELEMENTSOF(state.slots))
+			return NULL;
+		sc = &state.slots[state.nslotcaches++];
+	}
+	memset(sc, 0, sizeof(*sc));
+	sc->fl = fl;
+	sc->nslots = SG_ELEMENTSOF(sc->slots);
+	if ((sc->rv = fl->C_GetInfo(&sc->info)) != CKR_OK) {
+		sc->failed_call = "C_GetInfo";
+		return sc;
+	}
+	if ((sc->rv = fl->C_GetSlotList(CK_TRUE, sc->slots, &sc->nslots)) != CKR_OK) {
+		sc->failed_call = "C_GetSlotList";
+		sc->nslots = 0;
+		return sc;
+	}
+	for (CK_ULONG s = 0; s < sc->nslots; s++) {
+		sc->slot_rv[s] = fl->C_GetSlotInfo(sc->slots[s], &sc->si[s]);
+		if (sc->slot_rv[s] == CKR_OK)
+			sc->slot_rv[s] = fl->C_GetTokenInfo(sc->slots[s], &sc->ti[s]);
+	}
+	return sc;
+}
 
 void
 sg_p11_configure(const struct sg_config *c)
@@ -54,6 +103,7 @@ sg_p11_shutdown(void)
 		free(state.paths[i]);
 	}
 	state.npaths = 0;
+	state.nslotcaches = 0;
 	state.registered_loaded = false;
 	if (state.registered)
 		p11_kit_modules_finalize_and_release(state.registered);
@@ -453,43 +503,35 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	list = calloc(MAX_TOKENS, sizeof(*list));
 	if (!list || !shown)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	for (size_t m = 0; m < nmods; m++) {
-		CK_INFO info;
-		CK_SLOT_ID slots[64];
-		CK_ULONG nslots = SG_ELEMENTSOF(slots);
-		CK_RV rv;
+	for (int pass = 0; pass < 2 && n == 0; pass++) {
+		/* A second pass re-reads the slots, for a token inserted since the first look. */
+		for (size_t m = 0; m < nmods; m++) {
+			struct slot_cache *sc = slot_cache(mods[m], pass == 1);
 
-		if ((rv = mods[m]->C_GetInfo(&info)) != CKR_OK) {
-			failed_call = "C_GetInfo";
-			failed_rv = rv;
-			continue;
-		}
-		if (!p11_kit_uri_match_module_info(uri, &info))
-			continue;
-		if ((rv = mods[m]->C_GetSlotList(CK_TRUE, slots, &nslots)) != CKR_OK) {
-			failed_call = "C_GetSlotList";
-			failed_rv = rv;
-			continue;
-		}
-		for (CK_ULONG s = 0; s < nslots && n < MAX_TOKENS; s++) {
-			CK_TOKEN_INFO ti;
-			CK_SLOT_INFO si;
-
-			if ((rv = mods[m]->C_GetSlotInfo(slots[s], &si)) != CKR_OK ||
-			    (p11_kit_uri_match_slot_info(uri, &si) &&
-			     (rv = mods[m]->C_GetTokenInfo(slots[s], &ti)) != CKR_OK)) {
-				failed_call = "C_GetSlotInfo/C_GetTokenInfo";
-				failed_rv = rv;
+			if (!sc)
+				return sg_error_set(err, SG_E_LIMIT, "too many PKCS#11 modules");
+			if (sc->rv != CKR_OK) {
+				failed_call = sc->failed_call;
+				failed_rv = sc->rv;
 				continue;
 			}
-			if (!p11_kit_uri_match_slot_info(uri, &si) ||
-			    !p11_kit_uri_match_token_info(uri, &ti) ||
-			    !(ti.flags & CKF_TOKEN_INITIALIZED))
+			if (!p11_kit_uri_match_module_info(uri, &sc->info))
 				continue;
-			if ((r = open_token(mods[m], slots[s], &ti, uri, shown, o, rw, &list[n],
-					    err)) < 0)
-				return r;
-			n++;
+			for (CK_ULONG s = 0; s < sc->nslots && n < MAX_TOKENS; s++) {
+				if (sc->slot_rv[s] != CKR_OK) {
+					failed_call = "C_GetSlotInfo/C_GetTokenInfo";
+					failed_rv = sc->slot_rv[s];
+					continue;
+				}
+				if (!p11_kit_uri_match_slot_info(uri, &sc->si[s]) ||
+				    !p11_kit_uri_match_token_info(uri, &sc->ti[s]) ||
+				    !(sc->ti[s].flags & CKF_TOKEN_INITIALIZED))
+					continue;
+				if ((r = open_token(mods[m], sc->slots[s], &sc->ti[s], uri, shown, o,
+						    rw, &list[n], err)) < 0)
+					return r;
+				n++;
+			}
 		}
 	}
 	if (n == 0 && failed_call)
@@ -578,6 +620,9 @@ build_index(struct sg_p11_token *t, struct sg_error *err)
 			{ CKA_LABEL, e->label, sizeof(e->label) },
 			{ CKA_ID, e->id, sizeof(e->id) },
 			{ CKA_KEY_TYPE, &e->type, sizeof(e->type) },
+			{ CKA_VALUE_LEN, &e->value_len, sizeof(e->value_len) },
+			{ CKA_SENSITIVE, &e->sensitive, sizeof(e->sensitive) },
+			{ CKA_EXTRACTABLE, &e->extractable, sizeof(e->extractable) },
 		};
 		CK_RV rv = t->fl->C_GetAttributeValue(t->session, objs[i], at, SG_ELEMENTSOF(at));
 
@@ -590,6 +635,13 @@ build_index(struct sg_p11_token *t, struct sg_error *err)
 				at[0].ulValueLen = 0;
 			if (at[1].ulValueLen == (CK_ULONG)-1)
 				at[1].ulValueLen = 0;
+			if (at[3].ulValueLen == (CK_ULONG)-1)
+				e->value_len = (CK_ULONG)-1;
+			/* Unknown sensitivity counts as exportable: fail closed. */
+			if (at[4].ulValueLen == (CK_ULONG)-1)
+				e->sensitive = CK_FALSE;
+			if (at[5].ulValueLen == (CK_ULONG)-1)
+				e->extractable = CK_TRUE;
 			if (at[0].ulValueLen > sizeof(e->label) || at[1].ulValueLen > sizeof(e->id))
 				continue;
 		} else if (rv != CKR_OK) {
@@ -606,6 +658,15 @@ build_index(struct sg_p11_token *t, struct sg_error *err)
 	t->indexed = true;
 	sg_debug("PKCS#11: token '%s': indexed %zu secret keys", t->label, t->nkeys);
 	return 0;
+}
+
+const struct sg_p11_keyent *
+sg_p11_key_info(const struct sg_p11_token *t, CK_OBJECT_HANDLE h)
+{
+	for (size_t i = 0; i < t->nkeys; i++)
+		if (t->keys[i].handle == h)
+			return &t->keys[i];
+	return NULL;
 }
 
 static bool

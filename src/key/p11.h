@@ -24,6 +24,8 @@ void sg_p11_configure(const struct sg_config *c);
 struct sg_p11_keyent {
 	CK_OBJECT_HANDLE handle;
 	CK_KEY_TYPE type;
+	CK_ULONG value_len; /* (CK_ULONG)-1 when the token does not say */
+	CK_BBOOL sensitive, extractable;
 	CK_ULONG label_len, id_len;
 	char label[128];
 	uint8_t id[64];
@@ -87,6 +89,9 @@ int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options 
  */
 int sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
 		     CK_KEY_TYPE **ret_types, CK_ULONG *ret_n, struct sg_error *err);
+
+/* The index entry of @handle on @t, or NULL. */
+const struct sg_p11_keyent *sg_p11_key_info(const struct sg_p11_token *t, CK_OBJECT_HANDLE h);
 
 /* Forget @t's key index after creating or destroying keys. */
 void sg_p11_index_invalidate(struct sg_p11_token *t);

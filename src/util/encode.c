@@ -38,14 +38,12 @@ sg_hex_decode(const char *hex, uint8_t *out, size_t len, struct sg_error *err)
 	if (n != 2 * len)
 		return sg_error_set(err, SG_E_FORMAT, "expected %zu hex digits, got %zu", 2 * len,
 				    n);
-	for (size_t i = 0; i < len; i++) {
-		int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return sg_error_set(err, SG_E_FORMAT, "invalid hex digit at position %zu",
-					    hi < 0 ? 2 * i : 2 * i + 1);
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
+	/* Check every digit before writing, so @out is untouched on failure. */
+	for (size_t i = 0; i < n; i++)
+		if (hex_value(hex[i]) < 0)
+			return sg_error_set(err, SG_E_FORMAT, "invalid hex digit at position %zu", i);
+	for (size_t i = 0; i < len; i++)
+		out[i] = (uint8_t)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
 	return 0;
 }
 
@@ -115,6 +113,8 @@ sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, cons
 		return sg_error_set(err, SG_E_FORMAT, "%s decodes to more than %zu bytes", what,
 				    cap);
 
+	/* Two passes: check everything, then write, so @out is untouched on failure. */
+	for (int write = 0; write < 2; write++) {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i += 4) {
 		uint32_t v = 0;
@@ -139,11 +139,14 @@ sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, cons
 			goto bad_bits;
 		if (valid == 3 && (v & 0xff) != 0)
 			goto bad_bits;
+		if (!write)
+			continue;
 		out[o++] = v >> 16;
 		if (valid > 2)
 			out[o++] = (v >> 8) & 0xff;
 		if (valid > 3)
 			out[o++] = v & 0xff;
+	}
 	}
 	*ret_len = outlen;
 	return 0;

@@ -31,7 +31,7 @@ sg_parse_uint_err(const char *s, uint64_t max, const char *what, uint64_t *ret,
 			return sg_error_set(err, SG_E_USAGE,
 					    "%s: '%s' is not a decimal or 0x-hex integer", what,
 					    s);
-		if (v > (max - d) / base)
+		if (d > max || v > (max - d) / base)
 			return sg_error_set(err, SG_E_USAGE, "%s: %s is out of range (max %llu)",
 					    what, s, (unsigned long long)max);
 		v = v * base + d;
