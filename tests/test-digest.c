@@ -249,8 +249,11 @@ test_bad(void **state)
 	static uint8_t fw[100], page[SG_VMSA_SIZE];
 	struct sg_crypto *c = NULL;
 	struct sg_error err = { 0 };
-	struct sg_launch l = { fw, sizeof(fw), NULL, t->vcpus, t->bsp ? page : NULL,
-			       t->ap ? page : NULL };
+	struct sg_launch l = { .firmware = fw,
+			       .firmware_len = sizeof(fw),
+			       .vcpus = t->vcpus,
+			       .vmsa_bsp = t->bsp ? page : NULL,
+			       .vmsa_ap = t->ap ? page : NULL };
 	uint8_t out[32], fwsha[32];
 	int rc;
 
@@ -278,7 +281,8 @@ test_one_vcpu(void **state)
 	struct sg_crypto *c = NULL;
 	struct sg_error err = { 0 };
 	struct sg_vmsa_params p = { .cpu_sig = 0x830f10 };
-	struct sg_launch l = { fw, sizeof(fw), NULL, 1, page, NULL };
+	struct sg_launch l = { .firmware = fw, .firmware_len = sizeof(fw), .vcpus = 1,
+			       .vmsa_bsp = page };
 	uint8_t out[32], want[32];
 
 	(void)state;

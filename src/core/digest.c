@@ -19,9 +19,14 @@ sg_launch_digest(struct sg_crypto *c, const struct sg_launch *l, uint8_t out[SG_
 				    l->vcpus, SG_MAX_VCPUS);
 	if ((l->vcpus >= 1 && !l->vmsa_bsp) || (l->vcpus >= 2 && !l->vmsa_ap))
 		return sg_error_set(err, SG_E_INTERNAL, "launch digest: VMSA page missing");
-	if ((r = sg_sha256_new(c, &h, err)) < 0)
+	if (l->firmware_state) {
+		/* The caller hashed this firmware before: continue from its state. */
+		if ((r = sg_sha256_dup(l->firmware_state, &h, err)) < 0)
+			return r;
+	} else if ((r = sg_sha256_new(c, &h, err)) < 0) {
 		return r;
-	for (size_t off = 0; off < l->firmware_len; off += FEED_CHUNK) {
+	}
+	for (size_t off = 0; !l->firmware_state && off < l->firmware_len; off += FEED_CHUNK) {
 		size_t n = l->firmware_len - off < FEED_CHUNK ? l->firmware_len - off : FEED_CHUNK;
 
 		if ((r = sg_sha256_update(h, l->firmware + off, n, err)) < 0)

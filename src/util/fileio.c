@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Below this size a file is read, not mapped. */
+#define SMALL_FILE ((size_t)256 << 10)
+
 static int
 open_input(const char *path, const char *what, struct stat *st, struct sg_error *err)
 {
@@ -33,15 +36,16 @@ open_input(const char *path, const char *what, struct stat *st, struct sg_error 
 
 /* Read all of @fd into a growing buffer; for pipes and devices. */
 static int
-read_stream(int fd, const char *path, size_t max, const char *what, uint8_t **ret,
+read_stream(int fd, const char *path, size_t max, size_t hint, const char *what, uint8_t **ret,
 	    size_t *ret_len, struct sg_error *err)
 {
 	_cleanup_(sg_freep) uint8_t *buf = NULL;
 	size_t len = 0, cap = 0;
 
 	for (;;) {
-		if (cap - len < 65536) {
-			size_t ncap = cap ? cap * 2 : 65536;
+		/* A regular file's size is the hint: one read, then one to see EOF. */
+		if (cap == 0 || cap - len < (hint ? 1 : 65536)) {
+			size_t ncap = cap ? cap * 2 : (hint ? hint + 1 : 65536);
 			uint8_t *nbuf;
 
 			if (ncap > max + 1)
@@ -89,8 +93,15 @@ sg_file_map(const char *path, size_t max, const char *what, struct sg_file **ret
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	f->st = st;
 
-	if (S_ISREG(st.st_mode)) {
+	/* Small files: one read beats setting up and tearing down a mapping. */
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size <= SMALL_FILE && (uint64_t)st.st_size <= max) {
+		r = read_stream(fd, path, max, (size_t)st.st_size, what, &f->heap, &f->len, err);
+		if (r < 0)
+			return r;
+		f->data = f->heap ? f->heap : (const uint8_t *)"";
+	} else if (S_ISREG(st.st_mode)) {
 		if ((uint64_t)st.st_size > max)
 			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes",
 					    what, path, max);
@@ -108,7 +119,7 @@ sg_file_map(const char *path, size_t max, const char *what, struct sg_file **ret
 			f->data = m;
 		}
 	} else {
-		r = read_stream(fd, path, max, what, &f->heap, &f->len, err);
+		r = read_stream(fd, path, max, 0, what, &f->heap, &f->len, err);
 		if (r < 0)
 			return r;
 		f->data = f->heap ? f->heap : (const uint8_t *)"";

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "cleanup.h"
@@ -20,6 +21,7 @@
 struct sg_file {
 	const uint8_t *data;
 	size_t len;
+	struct stat st; /* of the file as it was opened */
 	void *mapping; /* non-NULL when mmap'ed */
 	uint8_t *heap; /* non-NULL when read into memory */
 };

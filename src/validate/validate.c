@@ -12,11 +12,13 @@
 #include "util/debug.h"
 #include "util/encode.h"
 #include "util/fileio.h"
+#include "validate/fwcache.h"
 
 struct sg_validation {
 	struct sg_crypto *crypto; /* borrowed */
 	const struct sg_validate_req *req;
-	struct sg_file *firmware;
+	struct sg_file *firmware;       /* owned, unless it came from the cache */
+	const struct sg_fw_entry *fw;   /* cache entry, or NULL */
 	struct sg_key *tik, *tek;
 	struct sg_hashes hashes;
 	bool have_kernel;
@@ -61,7 +63,8 @@ sg_validation_free(struct sg_validation *v)
 {
 	if (!v)
 		return;
-	sg_file_free(v->firmware);
+	if (!v->fw)
+		sg_file_free(v->firmware);
 	sg_key_free(v->tik);
 	sg_key_free(v->tek);
 	free(v->res.secret_header_b64);
@@ -127,8 +130,14 @@ load_inputs(struct sg_validation *v, struct sg_error *err)
 	int r;
 
 	/* The reference's order (firmware, keys, kernel, initrd, cmdline, VMSAs), so the same bad input fails the same way. */
-	if ((r = sg_file_map(q->firmware, SG_FILE_MAX, "firmware", &v->firmware, err)) < 0)
+	if (q->fwcache) {
+		if ((r = sg_fwcache_get(q->fwcache, q->firmware, &v->fw, err)) < 0)
+			return r;
+		v->firmware = v->fw->file;
+	} else if ((r = sg_file_map(q->firmware, SG_FILE_MAX, "firmware", &v->firmware, err)) <
+		   0) {
 		return r;
+	}
 	res->firmware.present = true;
 	res->firmware.path = q->firmware;
 
@@ -247,6 +256,8 @@ sg_validation_attest(struct sg_validation *v, struct sg_error *err)
 
 	l.firmware = v->firmware->data;
 	l.firmware_len = v->firmware->len;
+	if (v->fw)
+		l.firmware_state = v->fw->state;
 	if (v->have_kernel) {
 		sg_hashes_table_build(&v->hashes, table);
 		debug_hex("Kernel(sha256)", v->hashes.kernel, SG_SHA256_LEN);
@@ -272,9 +283,11 @@ sg_validation_attest(struct sg_validation *v, struct sg_error *err)
 		l.vmsa_ap = v->have_vmsa_ap ? v->vmsa_ap : NULL;
 		res->vcpus = q->num_cpus;
 	}
-	if ((r = sg_launch_digest(v->crypto, &l, res->launch_digest, res->firmware.sha256, err)) <
-	    0)
+	if ((r = sg_launch_digest(v->crypto, &l, res->launch_digest,
+				  v->fw ? NULL : res->firmware.sha256, err)) < 0)
 		return r;
+	if (v->fw)
+		memcpy(res->firmware.sha256, v->fw->sha256, SG_SHA256_LEN);
 	res->have_launch_digest = true;
 	debug_hex("Firmware(sha256)", res->firmware.sha256, SG_SHA256_LEN);
 	debug_hex("Measured-data(sha256)", res->launch_digest, SG_SHA256_LEN);

@@ -69,6 +69,8 @@ struct sg_validate_req {
 	enum sg_secret_pad secret_pad;
 
 	enum sg_kernel_check kernel_check;
+	/* Optional firmware cache shared by the guests of one run (borrowed). */
+	struct sg_fwcache *fwcache;
 	/* Compute the launch digest only: no keys, no measurement (sevgate digest). */
 	bool digest_only;
 };
@@ -99,6 +101,7 @@ struct sg_validate_result {
 	char *secret_header_b64, *secret_payload_b64;
 };
 
+struct sg_fwcache;
 struct sg_validation;
 
 int sg_validation_new(struct sg_crypto *c, const struct sg_validate_req *req,

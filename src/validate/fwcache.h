@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Firmware cache for runs over many guests: a fleet boots a handful of
+ * firmware images, so each is read and hashed once and every guest's
+ * launch digest continues from the SHA-256 state after it. An entry is
+ * keyed by the file's device, inode, size, mtime and ctime, checked with
+ * stat() at every use, so a replaced or modified file is read again.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "core/crypto.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/fileio.h"
+
+#define SG_FWCACHE_MAX 64
+
+struct sg_fwcache;
+
+struct sg_fw_entry {
+	struct sg_file *file;       /* the firmware bytes (the footer table is read from them) */
+	struct sg_sha256 *state;    /* SHA-256 state after the whole firmware */
+	uint8_t sha256[SG_SHA256_LEN];
+};
+
+/* A cache bound to @c: free it before @c. */
+int sg_fwcache_new(struct sg_crypto *c, struct sg_fwcache **ret, struct sg_error *err);
+void sg_fwcache_free(struct sg_fwcache *fc);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_fwcache *, sg_fwcache_free)
+
+/*
+ * The entry for @path, reading and hashing the file on a miss. Entries
+ * stay valid until the cache is freed. Safe to call from several threads.
+ */
+int sg_fwcache_get(struct sg_fwcache *fc, const char *path, const struct sg_fw_entry **ret,
+		   struct sg_error *err);

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The firmware cache: hits, a changed file read again, digests equal with and without it. */
+#include <stdarg.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/digest.h"
+#include "validate/fwcache.h"
+#include "vectors.h"
+
+static void
+test_hit_and_change(void **state)
+{
+	struct sg_crypto *c = NULL;
+	struct sg_fwcache *fc = NULL;
+	struct sg_error err = { 0 };
+	const struct sg_fw_entry *a = NULL, *b = NULL, *d = NULL;
+	uint8_t want[32];
+	char *path = tv_tmp_write("fw-cache.bin", "first firmware", 14);
+
+	(void)state;
+	assert_int_equal(sg_crypto_new(&c, &err), 0);
+	assert_int_equal(sg_fwcache_new(c, &fc, &err), 0);
+	assert_int_equal(sg_fwcache_get(fc, path, &a, &err), 0);
+	tv_sha256("first firmware", 14, want);
+	assert_memory_equal(a->sha256, want, 32);
+	assert_int_equal(sg_fwcache_get(fc, path, &b, &err), 0);
+	assert_ptr_equal(a, b);
+
+	/* A rewritten file (new content, new mtime/ctime) is read again. */
+	usleep(20000);
+	unlink(path);
+	tv_write(path, "second firmware", 15);
+	assert_int_equal(sg_fwcache_get(fc, path, &d, &err), 0);
+	assert_ptr_not_equal(a, d);
+	tv_sha256("second firmware", 15, want);
+	assert_memory_equal(d->sha256, want, 32);
+	sg_fwcache_free(fc);
+	sg_crypto_free(c);
+	free(path);
+}
+
+static void
+test_digest_from_state(void **state)
+{
+	struct sg_crypto *c = NULL;
+	struct sg_fwcache *fc = NULL;
+	struct sg_error err = { 0 };
+	const struct sg_fw_entry *e = NULL;
+	static uint8_t fw[70000], page[SG_VMSA_SIZE];
+	uint8_t direct[32], cached[32];
+	char *path;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fw); i++)
+		fw[i] = (uint8_t)(i * 7);
+	memset(page, 0x5a, sizeof(page));
+	path = tv_tmp_write("fw-state.bin", fw, sizeof(fw));
+	assert_int_equal(sg_crypto_new(&c, &err), 0);
+	assert_int_equal(sg_fwcache_new(c, &fc, &err), 0);
+	assert_int_equal(sg_fwcache_get(fc, path, &e, &err), 0);
+
+	struct sg_launch l = { .firmware = fw, .firmware_len = sizeof(fw), .vcpus = 3,
+			       .vmsa_bsp = page, .vmsa_ap = page };
+	assert_int_equal(sg_launch_digest(c, &l, direct, NULL, &err), 0);
+	l.firmware_state = e->state;
+	/* The firmware bytes are not read when a state is given. */
+	l.firmware = NULL;
+	assert_int_equal(sg_launch_digest(c, &l, cached, NULL, &err), 0);
+	assert_memory_equal(direct, cached, 32);
+	/* The cached state is reusable: a second digest gives the same answer. */
+	assert_int_equal(sg_launch_digest(c, &l, cached, NULL, &err), 0);
+	assert_memory_equal(direct, cached, 32);
+	sg_fwcache_free(fc);
+	sg_crypto_free(c);
+	free(path);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct sg_crypto *c = NULL;
+	struct sg_fwcache *fc = NULL;
+	struct sg_error err = { 0 };
+	const struct sg_fw_entry *e = NULL;
+
+	(void)state;
+	assert_int_equal(sg_crypto_new(&c, &err), 0);
+	assert_int_equal(sg_fwcache_new(c, &fc, &err), 0);
+	TV_ASSERT_ERR(sg_fwcache_get(fc, "/nonexistent/fw.bin", &e, &err), &err, SG_E_IO);
+	assert_null(e);
+	sg_fwcache_free(fc);
+	sg_crypto_free(c);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hit_and_change),
+		cmocka_unit_test(test_digest_from_state),
+		cmocka_unit_test(test_missing_file),
+	};
+
+	return tv_main(argc, argv, "fwcache", tests, SG_ELEMENTSOF(tests), NULL, 0);
+}
