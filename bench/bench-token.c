@@ -3,6 +3,7 @@
  * Token benchmark: validations per second with file keys and with token
  * keys, against the token's raw C_Verify rate, all in one process run.
  *   bench-token FIRMWARE TIK-FILE TEK-FILE TK-URI MEASUREMENT-B64 [SECONDS]
+ *   bench-token --fill TOKEN-URI N     (add N filler AES keys, as a busy token has)
  * Each "validation" is what a batch worker does per guest: open the keys
  * from their spec, take the firmware from the run's cache (one stat()),
  * compute the launch digest and check the measurement.
@@ -85,9 +86,56 @@ raw_rate(struct sg_crypto *c, const char *uri, const uint8_t msg[SG_MEASURE_MSG_
 	return (double)n / (t - t0);
 }
 
+/* Fill a token with @n one-time launch keys' worth of filler secret keys. */
+static int
+fill(const char *uri_s, long n)
+{
+	struct sg_key_options o = { 0 };
+	struct sg_error err = { 0 };
+	struct sg_p11_token **toks = NULL;
+	P11KitUri *uri = NULL;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = CKK_AES;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	uint8_t value[16] = { 0 };
+	char label[64];
+
+	if (sg_p11_uri_parse(uri_s, false, &uri, &err) < 0 ||
+	    sg_p11_tokens(uri, uri_s, &o, true, &toks, &err) < 1) {
+		fprintf(stderr, "bench-token: %s\n", err.msg);
+		return 1;
+	}
+	for (long i = 0; i < n; i++) {
+		CK_OBJECT_HANDLE h;
+		snprintf(label, sizeof(label), "filler-%ld-%s", i, (i & 1) ? "tek" : "tik");
+		value[0] = (uint8_t)i;
+		value[1] = (uint8_t)(i >> 8);
+		CK_ATTRIBUTE t[] = {
+			{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &type, sizeof(type) },
+			{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_PRIVATE, &yes, sizeof(yes) },
+			{ CKA_SENSITIVE, &yes, sizeof(yes) }, { CKA_EXTRACTABLE, &no, sizeof(no) },
+			{ CKA_LABEL, label, strlen(label) }, { CKA_VALUE, value, sizeof(value) },
+			{ CKA_ENCRYPT, &yes, sizeof(yes) },
+		};
+		CK_RV rv = toks[0]->fl->C_CreateObject(toks[0]->session, t, SG_ELEMENTSOF(t), &h);
+
+		if (rv != CKR_OK) {
+			fprintf(stderr, "bench-token: C_CreateObject: %s\n", sg_p11_rv_name(rv));
+			return 1;
+		}
+	}
+	free(toks);
+	p11_kit_uri_free(uri);
+	sg_p11_shutdown();
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "--fill"))
+		return fill(argv[2], atol(argv[3]));
+
 	struct sg_crypto *c = NULL;
 	struct sg_error err = { 0 };
 	struct sg_validate_req file = { 0 }, token;

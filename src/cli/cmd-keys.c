@@ -457,29 +457,33 @@ walk(const char *spec, const struct keys_args *k, bool del, const char *prefix, 
 		return r;
 	n = sg_p11_tokens(uri, spec, &k->kopts, del, &toks, err);
 	for (int i = 0; i < n && r == 0; i++) {
-		_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = NULL;
+		_cleanup_(sg_freep) const struct sg_p11_keyent **ents = NULL;
+		_cleanup_(sg_freep) struct sg_p11_keyent *keys = NULL;
 		CK_ULONG nobj = 0;
 
-		if ((r = sg_p11_find_keys(toks[i], uri, &objs, NULL, &nobj, err)) < 0)
+		if ((r = sg_p11_find_keys(toks[i], uri, &ents, &nobj, err)) < 0)
 			break;
+		/* Copies: deleting a key drops the token's index the entries live in. */
+		keys = calloc(nobj ? nobj : 1, sizeof(*keys));
+		if (!keys) {
+			r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+			break;
+		}
+		for (CK_ULONG j = 0; j < nobj; j++)
+			keys[j] = *ents[j];
 		for (CK_ULONG j = 0; j < nobj; j++) {
-			char label[LABEL_MAX + 1] = "", idhex[2 * 64 + 1] = "";
-			uint8_t id[64];
-			CK_ULONG type = 0, len = 0;
-			bool sens = false, extr = true, priv = false;
-			CK_ATTRIBUTE at[] = { { CKA_LABEL, label, LABEL_MAX },
-					      { CKA_ID, id, sizeof(id) } };
+			const struct sg_p11_keyent *e = &keys[j];
+			char label[LABEL_MAX + 1], idhex[2 * 64 + 1];
+			bool priv = false;
 
-			toks[i]->fl->C_GetAttributeValue(toks[i]->session, objs[j], at, 2);
-			if (at[0].ulValueLen != (CK_ULONG)-1 && at[0].ulValueLen <= LABEL_MAX)
-				label[at[0].ulValueLen] = '\0';
-			if (at[1].ulValueLen != (CK_ULONG)-1 && at[1].ulValueLen <= sizeof(id))
-				sg_hex_encode(id, at[1].ulValueLen, idhex);
+			memcpy(label, e->label, e->label_len);
+			label[e->label_len] = '\0';
+			sg_hex_encode(e->id, e->id_len, idhex);
 			if (prefix && strncmp(label, prefix, strlen(prefix)))
 				continue;
 			count++;
 			if (del) {
-				CK_RV rv = toks[i]->fl->C_DestroyObject(toks[i]->session, objs[j]);
+				CK_RV rv = toks[i]->fl->C_DestroyObject(toks[i]->session, e->handle);
 
 				sg_p11_index_invalidate(toks[i]);
 
@@ -493,20 +497,16 @@ walk(const char *spec, const struct keys_args *k, bool del, const char *prefix, 
 				       idhex);
 				continue;
 			}
-			sg_p11_get_ulong(toks[i], objs[j], CKA_KEY_TYPE, &type);
-			sg_p11_get_ulong(toks[i], objs[j], CKA_VALUE_LEN, &len);
-			sg_p11_get_bool(toks[i], objs[j], CKA_SENSITIVE, &sens);
-			sg_p11_get_bool(toks[i], objs[j], CKA_EXTRACTABLE, &extr);
-			sg_p11_get_bool(toks[i], objs[j], CKA_PRIVATE, &priv);
+			sg_p11_get_bool(toks[i], e->handle, CKA_PRIVATE, &priv);
 			char etok[3 * 32 + 1], elab[3 * LABEL_MAX + 1];
 
 			pct_encode(toks[i]->label, etok, sizeof(etok));
 			pct_encode(label, elab, sizeof(elab));
 			printf("%s\tid=%s\t%s\t%lu bytes\t%s,%s,%s\tpkcs11:token=%s;object=%s;"
 			       "type=secret-key\n",
-			       label, idhex, key_type_name(type), (unsigned long)len,
-			       sens ? "sensitive" : "NOT-sensitive",
-			       extr ? "EXTRACTABLE" : "non-extractable",
+			       label, idhex, key_type_name(e->type), (unsigned long)e->value_len,
+			       e->sensitive == CK_TRUE ? "sensitive" : "NOT-sensitive",
+			       e->extractable != CK_FALSE ? "EXTRACTABLE" : "non-extractable",
 			       priv ? "private" : "public", etok, elab);
 		}
 	}

@@ -149,14 +149,11 @@ static const struct sg_key_ops p11_ops = {
 
 /* Check the key fits its role: a generic secret (or HMAC key) for the TIK, a 16-byte AES key for the TEK. */
 static int
-check_key(struct sg_p11_token *t, CK_OBJECT_HANDLE o, enum sg_key_role role, const char *shown,
+check_key(const struct sg_p11_keyent *e, enum sg_key_role role, const char *shown,
 	  const struct sg_key_options *opts, struct sg_error *err)
 {
-	const struct sg_p11_keyent *e = sg_p11_key_info(t, o);
 	bool sensitive, extractable;
 
-	if (!e)
-		return sg_error_set(err, SG_E_INTERNAL, "key '%s' is not in the token index", shown);
 	if (role == SG_KEY_TIK && e->type != CKK_GENERIC_SECRET && e->type != CKK_SHA256_HMAC)
 		return sg_error_set(err, SG_E_KEY,
 				    "key '%s' is not a generic secret: it cannot be the TIK", shown);
@@ -199,8 +196,7 @@ make_key(struct sg_p11_token *t, CK_OBJECT_HANDLE o, enum sg_key_role role, cons
 
 struct found {
 	struct sg_p11_token *tok;
-	CK_OBJECT_HANDLE obj;
-	CK_ULONG type;
+	struct sg_p11_keyent ent; /* a copy: the index may be rebuilt later */
 };
 
 /* Every secret key the URI matches, across all matching tokens. */
@@ -220,19 +216,17 @@ find_all(const char *spec, const struct sg_key_options *opts, struct found *out,
 		return r;
 	ntok = sg_p11_tokens(uri, spec, opts, false, &toks, err);
 	for (int i = 0; i < ntok; i++) {
-		_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = NULL;
-		_cleanup_(sg_freep) CK_KEY_TYPE *types = NULL;
+		_cleanup_(sg_freep) const struct sg_p11_keyent **ents = NULL;
 		CK_ULONG nobj = 0;
 
-		if ((r = sg_p11_find_keys(toks[i], uri, &objs, &types, &nobj, err)) < 0) {
+		if ((r = sg_p11_find_keys(toks[i], uri, &ents, &nobj, err)) < 0) {
 			ntok = r;
 			break;
 		}
 		for (CK_ULONG j = 0; j < nobj; j++) {
 			if (n < max) {
 				out[n].tok = toks[i];
-				out[n].obj = objs[j];
-				out[n].type = types[j];
+				out[n].ent = *ents[j];
 			}
 			n++;
 		}
@@ -258,11 +252,11 @@ sg_key_pkcs11_open(const char *spec, enum sg_key_role role, const struct sg_key_
 	if (n != 1)
 		return sg_error_set(err, SG_E_KEY, "key URI '%s' matches %zu keys, expected 1",
 				    shown, n);
-	if ((r = check_key(f[0].tok, f[0].obj, role, shown, opts, err)) < 0)
+	if ((r = check_key(&f[0].ent, role, shown, opts, err)) < 0)
 		return r;
 	sg_debug("PKCS#11: %s key %s on token '%s'", role == SG_KEY_TIK ? "TIK" : "TEK", shown,
 		 f[0].tok->label);
-	return make_key(f[0].tok, f[0].obj, role, shown, ret, err);
+	return make_key(f[0].tok, f[0].ent.handle, role, shown, ret, err);
 }
 
 int
@@ -278,7 +272,7 @@ sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
 	if ((r = find_all(spec, opts, f, SG_ELEMENTSOF(f), &n, &shown, err)) < 0)
 		return r;
 	for (size_t i = 0; i < n && i < SG_ELEMENTSOF(f); i++) {
-		if (f[i].type == CKK_AES) {
+		if (f[i].ent.type == CKK_AES) {
 			itek = i;
 			ntek++;
 		} else {
@@ -291,10 +285,10 @@ sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
 				    "--tk URI '%s' matches %zu keys, expected a pair (one generic "
 				    "secret TIK, one AES TEK)",
 				    shown, n);
-	if ((r = check_key(f[itik].tok, f[itik].obj, SG_KEY_TIK, shown, opts, err)) < 0 ||
-	    (r = check_key(f[itek].tok, f[itek].obj, SG_KEY_TEK, shown, opts, err)) < 0 ||
-	    (r = make_key(f[itik].tok, f[itik].obj, SG_KEY_TIK, shown, &tik, err)) < 0 ||
-	    (r = make_key(f[itek].tok, f[itek].obj, SG_KEY_TEK, shown, &tek, err)) < 0)
+	if ((r = check_key(&f[itik].ent, SG_KEY_TIK, shown, opts, err)) < 0 ||
+	    (r = check_key(&f[itek].ent, SG_KEY_TEK, shown, opts, err)) < 0 ||
+	    (r = make_key(f[itik].tok, f[itik].ent.handle, SG_KEY_TIK, shown, &tik, err)) < 0 ||
+	    (r = make_key(f[itek].tok, f[itek].ent.handle, SG_KEY_TEK, shown, &tek, err)) < 0)
 		return r;
 	*ret_tik = SG_TAKE_PTR(tik);
 	*ret_tek = SG_TAKE_PTR(tek);

@@ -42,9 +42,11 @@ struct sg_p11_token {
 	 * C_FindObjects costs tens of milliseconds once a token holds thousands
 	 * of one-time launch keys, so URIs are resolved against this instead.
 	 */
-	struct sg_p11_keyent *keys;
+	struct sg_p11_keyent *keys;      /* sorted by ID */
+	struct sg_p11_keyent **by_label; /* the same, sorted by label */
 	size_t nkeys;
-	bool indexed;
+	bool indexed;      /* keys holds every secret key of the token */
+	unsigned lookups;  /* the first lookup searches the token directly */
 };
 
 /*
@@ -84,14 +86,13 @@ int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options 
 		  bool rw, struct sg_p11_token ***ret, struct sg_error *err);
 
 /*
- * Secret-key objects on @t matching the URI's object attributes. Caller
- * frees *ret. @ret_types (may be NULL) receives each key's CKK_* type.
+ * Secret keys on @t matching the URI's object attributes. Caller frees
+ * *ret (the array; the entries belong to the token's index and stay valid
+ * until it is invalidated). A process that looks up one key searches the
+ * token directly; the second lookup on a token reads the whole index once.
  */
-int sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, CK_OBJECT_HANDLE **ret,
-		     CK_KEY_TYPE **ret_types, CK_ULONG *ret_n, struct sg_error *err);
-
-/* The index entry of @handle on @t, or NULL. */
-const struct sg_p11_keyent *sg_p11_key_info(const struct sg_p11_token *t, CK_OBJECT_HANDLE h);
+int sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri,
+		     const struct sg_p11_keyent ***ret, CK_ULONG *ret_n, struct sg_error *err);
 
 /* Forget @t's key index after creating or destroying keys. */
 void sg_p11_index_invalidate(struct sg_p11_token *t);

@@ -31,24 +31,24 @@ main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = 0; i < n; i++) {
-		CK_OBJECT_HANDLE *objs = NULL;
+		const struct sg_p11_keyent **ents = NULL;
 		CK_ULONG nobj = 0;
 
-		if (sg_p11_find_keys(toks[i], uri, &objs, NULL, &nobj, &err) < 0) {
+		if (sg_p11_find_keys(toks[i], uri, &ents, &nobj, &err) < 0) {
 			fprintf(stderr, "p11-probe: %s\n", err.msg);
 			return 2;
 		}
 		for (CK_ULONG j = 0; j < nobj; j++) {
 			unsigned char buf[256];
 			CK_ATTRIBUTE at = { CKA_VALUE, buf, sizeof(buf) };
-			CK_RV rv = toks[i]->fl->C_GetAttributeValue(toks[i]->session, objs[j], &at, 1);
+			CK_RV rv = toks[i]->fl->C_GetAttributeValue(toks[i]->session, ents[j]->handle, &at, 1);
 
 			seen++;
-			printf("key %lu: CKA_VALUE -> %s\n", (unsigned long)objs[j], sg_p11_rv_name(rv));
+			printf("key %lu: CKA_VALUE -> %s\n", (unsigned long)ents[j]->handle, sg_p11_rv_name(rv));
 			if (rv == CKR_OK && at.ulValueLen != (CK_ULONG)-1)
 				leaked++;
 		}
-		free(objs);
+		free(ents);
 	}
 	free(toks);
 	p11_kit_uri_free(uri);
