@@ -265,9 +265,11 @@ secret_build(int argc, char **argv)
 	char header64[SG_B64_ENCODED_LEN(SG_PACKET_HEADER_LEN) + 1];
 	sg_base64_encode(pkt->header, SG_PACKET_HEADER_LEN, header64);
 	sg_base64_encode(pkt->payload, pkt->payload_len, b64);
-	if ((r = sg_file_write(header_path, header64, strlen(header64), 0600, "secret header",
-			       &err)) == 0)
-		r = sg_file_write(payload_path, b64, strlen(b64), 0600, "secret payload", &err);
+	struct sg_out_file outs[] = {
+		{ header_path, header64, strlen(header64), "secret header" },
+		{ payload_path, b64, strlen(b64), "secret payload" },
+	};
+	r = sg_file_write_all(outs, SG_ELEMENTSOF(outs), 0600, &err);
 	free(b64);
 	if (r < 0)
 		return sg_cmd_fail(err.msg, r);

@@ -282,8 +282,18 @@ sg_cli_parse(enum sg_frontend fe, int argc, char **argv, struct sg_cli_opts *o,
 		if (c == ':')
 			return sg_error_set(err, SG_E_USAGE, "option '%s' requires an argument",
 					    argv[optind - 1]);
+		/*
+		 * argparse reads "-f=PATH" (and "-fVALUE" whose value starts with '=')
+		 * as PATH: a short option's attached argument loses one leading '='.
+		 */
+		if (optarg && c < 256 && optarg != argv[optind - 1] && optarg[0] == '=' &&
+		    argv[optind - 1][0] == '-' && argv[optind - 1][1] != '-')
+			optarg++;
 		if ((r = handle(o, c, optarg, err)) < 0)
 			return r;
+		/* Like argparse, --help acts as soon as it is read. */
+		if (o->help)
+			return 0;
 	}
 	if (optind < argc)
 		return sg_error_set(err, SG_E_USAGE, "unrecognized arguments: %s", argv[optind]);

@@ -97,10 +97,16 @@ sg_ovmf_reset_addr(const struct sg_ovmf *o, uint32_t *ret, struct sg_error *err)
 
 	if (!e)
 		return sg_error_set(err, SG_E_FORMAT, "SEV info block GUID not found");
-	if (e->len != 4)
-		return sg_error_set(err, SG_E_FORMAT,
-				    "SEV-ES reset block entry holds %zu bytes, expected 4", e->len);
-	*ret = sg_get_u32le(e->data);
+	uint32_t v = 0;
+
+	(void)err;
+	/*
+	 * The entry is a u32, but the reference reads whatever is there as one
+	 * little-endian integer and uses its low 32 bits; so do we, byte-exact.
+	 */
+	for (size_t i = 0; i < e->len && i < 4; i++)
+		v |= (uint32_t)e->data[i] << (8 * i);
+	*ret = v;
 	return 0;
 }
 

@@ -40,7 +40,10 @@ int sg_ovmf_parse(const uint8_t *fw, size_t len, struct sg_ovmf *ret, struct sg_
  */
 const struct sg_ovmf_entry *sg_ovmf_find(const struct sg_ovmf *o, const struct sg_guid *guid);
 
-/* The SEV-ES AP reset address (entry 00f771de). */
+/*
+ * The SEV-ES AP reset address (entry 00f771de): the low 32 bits of its
+ * data read as a little-endian integer, as the reference reads it.
+ */
 int sg_ovmf_reset_addr(const struct sg_ovmf *o, uint32_t *ret, struct sg_error *err);
 
 /*

@@ -213,3 +213,78 @@ sg_file_write(const char *path, const void *data, size_t len, mode_t mode, const
 	fd = -1;
 	return 0;
 }
+
+/* Write all of @len bytes to @fd. */
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct sg_error *err)
+{
+	char *tmp[8] = { 0 };
+	int r = 0;
+	size_t i;
+
+	if (n > SG_ELEMENTSOF(tmp))
+		return sg_error_set(err, SG_E_INTERNAL, "too many output files");
+	for (i = 0; i < n && r == 0; i++) {
+		struct stat st;
+		int fd;
+
+		if (stat(outs[i].path, &st) == 0 && !S_ISREG(st.st_mode))
+			continue; /* written directly below */
+		if (asprintf(&tmp[i], "%s.XXXXXX", outs[i].path) < 0) {
+			tmp[i] = NULL;
+			r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+			break;
+		}
+		fd = mkostemp(tmp[i], O_CLOEXEC);
+		if (fd < 0) {
+			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
+					 outs[i].path, strerror(errno));
+			free(tmp[i]);
+			tmp[i] = NULL;
+			break;
+		}
+		if (fchmod(fd, mode) < 0 || write_all(fd, outs[i].data, outs[i].len) < 0 ||
+		    fsync(fd) < 0) {
+			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
+					 outs[i].path, strerror(errno));
+			close(fd);
+			break;
+		}
+		if (close(fd) < 0)
+			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
+					 outs[i].path, strerror(errno));
+	}
+	for (i = 0; i < n && r == 0; i++)
+		if (!tmp[i])
+			r = sg_file_write(outs[i].path, outs[i].data, outs[i].len, mode, outs[i].what,
+					  err);
+	for (i = 0; i < n && r == 0; i++)
+		if (tmp[i] && rename(tmp[i], outs[i].path) < 0)
+			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
+					 outs[i].path, strerror(errno));
+	for (i = 0; i < n; i++) {
+		if (tmp[i] && r < 0)
+			unlink(tmp[i]);
+		free(tmp[i]);
+	}
+	return r;
+}

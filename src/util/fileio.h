@@ -39,6 +39,23 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_free)
 int sg_file_read_secret(const char *path, size_t max, const char *what,
 			struct sg_secmem **ret, struct sg_error *err);
 
+struct sg_out_file {
+	const char *path;
+	const void *data;
+	size_t len;
+	const char *what;
+};
+
+/*
+ * Write several files as one step: each regular target goes to a temporary
+ * file beside it, and only when every one is written are they renamed into
+ * place, so a failure leaves no partial set (a secret header without its
+ * payload). Targets that exist and are not regular files (/dev/stdout, a
+ * FIFO) are written directly after the others are ready.
+ */
+int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode,
+		      struct sg_error *err);
+
 /*
  * Create or truncate @path with @mode (applied also to an existing file we
  * own) and write @len bytes. No trailing newline is added.

@@ -414,11 +414,13 @@ sg_validation_release(struct sg_validation *v, struct sg_error *err)
 	sg_debug("Secret: %zu bytes of ciphertext", pkt->payload_len);
 
 	if (q->secret_header) {
-		if ((r = sg_file_write(q->secret_header, header64, strlen(header64), 0600,
-				       "secret header", err)) < 0 ||
-		    (r = sg_file_write(q->secret_payload, res->secret_payload_b64,
-				       strlen(res->secret_payload_b64), 0600, "secret payload",
-				       err)) < 0)
+		struct sg_out_file outs[] = {
+			{ q->secret_header, header64, strlen(header64), "secret header" },
+			{ q->secret_payload, res->secret_payload_b64,
+			  strlen(res->secret_payload_b64), "secret payload" },
+		};
+
+		if ((r = sg_file_write_all(outs, SG_ELEMENTSOF(outs), 0600, err)) < 0)
 			goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
