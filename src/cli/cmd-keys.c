@@ -301,7 +301,7 @@ read_back(struct sg_crypto *c, const char *uri_tik, const char *uri_tek,
 	  struct sg_error *err)
 {
 	_cleanup_(sg_key_freep) struct sg_key *ktik = NULL, *ktek = NULL;
-	static const uint8_t msg[] = "sevgate import read-back check";
+	static const uint8_t msg[32] = "sevgate import read-back check";
 	uint8_t iv[16] = { 0 }, a[SG_SHA256_LEN], b[SG_SHA256_LEN], ea[32], eb[32];
 	struct sg_iov iov = { msg, sizeof(msg) };
 	int r;

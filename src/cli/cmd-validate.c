@@ -75,7 +75,7 @@ print_json(const struct sg_cli_opts *o, const struct sg_validate_result *res, in
 	sg_json_add(j, "build_id", json_u64_or_null(q->have_build_id, q->platform.build_id));
 	sg_json_add(j, "num_cpus", json_u64_or_null(q->num_cpus > 0, q->num_cpus));
 	sg_json_add(j, "vmsa_profile", json_object_new_string(sg_vmsa_profile_name(q->vmsa_profile)));
-	sg_json_add(j, "sev_features", json_object_new_int64((int64_t)q->sev_features));
+	sg_json_add(j, "sev_features", json_object_new_uint64(q->sev_features));
 	sg_json_add(in, "firmware", res ? json_input(&res->firmware) : NULL);
 	sg_json_add(in, "kernel", res ? json_input(&res->kernel) : NULL);
 	sg_json_add(in, "initrd", res ? json_input(&res->initrd) : NULL);

@@ -4,6 +4,7 @@
  * options, messages and exit codes (0-6), with its defects fixed (spec 10).
  */
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <string.h>
 
 #include "cli/exitcode.h"
@@ -81,7 +82,11 @@ run(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	int code = run(argc, argv);
+	int code;
+
+	/* Keys and secrets live in this process: no core dumps, no ptrace by peers. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	code = run(argc, argv);
 
 	/* Close token sessions while every module is still loaded. */
 	sg_p11_shutdown();

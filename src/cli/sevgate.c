@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sevgate: the main command line, one subcommand per job. */
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -89,7 +90,11 @@ run(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	int code = run(argc, argv);
+	int code;
+
+	/* Keys and secrets live in this process: no core dumps, no ptrace by peers. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	code = run(argc, argv);
 
 	/* Close token sessions while every module is still loaded. */
 	fflush(stdout);

@@ -15,7 +15,10 @@
 
 #define SG_SECRET_HEADER_LEN 20
 #define SG_SECRET_ENTRY_HEADER_LEN 20
-/* KVM's LAUNCH_SECRET must fit one page from the GPA; tables never exceed this here. */
+/*
+ * The library's own bound on a table (sevctl tests 16 KiB tables); the
+ * front ends also check it against the firmware's secret area.
+ */
 #define SG_SECRET_TABLE_MAX ((size_t)1 << 24)
 
 enum sg_secret_pad {
@@ -35,10 +38,6 @@ struct sg_secret {
 int sg_secret_guid_parse(const char *alias_or_guid, struct sg_guid *ret, struct sg_error *err);
 
 /*
- * Build the padded plaintext table into locked memory. @ret_len is the
- * unpadded length (the header's field); the secmem's len is padded.
- */
-/*
  * Parse a plaintext table (as the guest's firmware does): entries point
  * into @data. Checks the table GUID, that the header length fits, and
  * every entry length; padding after the header's length must be zero.
@@ -46,5 +45,9 @@ int sg_secret_guid_parse(const char *alias_or_guid, struct sg_guid *ret, struct 
 int sg_secret_table_parse(const uint8_t *data, size_t len, struct sg_secret *entries,
 			  size_t max_entries, size_t *ret_n, struct sg_error *err);
 
+/*
+ * Build the padded plaintext table into locked memory. @ret_len is the
+ * unpadded length (the header's field); the secmem's len is padded.
+ */
 int sg_secret_table_build(const struct sg_secret *s, size_t n, enum sg_secret_pad pad,
 			  struct sg_secmem **ret, size_t *ret_len, struct sg_error *err);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Memory for key material and secret payloads: allocated zeroed, locked
- * out of swap where the system allows it, kept out of core dumps, and
- * wiped with OPENSSL_cleanse before it is freed.
+ * Memory for key material and secret payloads: whole zeroed pages, locked
+ * out of swap where the system allows it, marked MADV_DONTDUMP so they stay
+ * out of core dumps, and wiped with OPENSSL_cleanse before they are freed.
  */
 #pragma once
 
