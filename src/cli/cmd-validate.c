@@ -132,6 +132,11 @@ sg_cmd_validate(int argc, char **argv)
 			r = sg_validation_release(v, &err);
 	}
 	code = sg_exit_sevgate(r);
+	if (res && res->exportable_key && !o.quiet)
+		fprintf(stderr,
+			"warning: key '%s' is extractable or not sensitive: its bytes can leave "
+			"the token\n",
+			res->exportable_key);
 	if (res && res->have_launch_digest)
 		sg_hex_encode(res->launch_digest, SG_SHA256_LEN, digest);
 

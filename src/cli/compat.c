@@ -68,6 +68,11 @@ run(int argc, char **argv)
 				"measure --kernel/--initrd/--cmdline\n");
 		return code;
 	}
+	if (sg_validation_result(v)->exportable_key && !o.quiet)
+		fprintf(stderr,
+			"WARNING: key '%s' is extractable or not sensitive: its bytes can leave "
+			"the token\n",
+			sg_validation_result(v)->exportable_key);
 	if (!o.quiet)
 		printf("OK: Looks good to me\n");
 	fflush(stdout);

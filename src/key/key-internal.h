@@ -21,6 +21,7 @@ struct sg_key {
 	enum sg_key_role role;
 	char *desc;
 	char fingerprint[2 * SG_SHA256_LEN + 1]; /* empty when unknown */
+	bool exportable;
 	void *priv;
 };
 

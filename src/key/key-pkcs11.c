@@ -26,6 +26,11 @@ fail_rv(struct sg_key *k, const char *call, CK_MECHANISM_TYPE mech, CK_RV rv,
 	if (rv == CKR_MECHANISM_INVALID)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s' does not support %s",
 				    pk->tok->label, sg_p11_mech_name(mech));
+	if (rv == CKR_KEY_SIZE_RANGE && mech == CKM_SHA256_HMAC)
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s' refuses this TIK for %s (CKR_KEY_SIZE_RANGE): it is "
+				    "shorter than the token's minimum; sevgate keys import pads it",
+				    pk->tok->label, sg_p11_mech_name(mech));
 	return sg_error_set(err, SG_E_TOKEN, "token '%s': %s failed: %s", pk->tok->label, call,
 			    sg_p11_rv_name(rv));
 }
@@ -167,7 +172,9 @@ check_key(const struct sg_p11_keyent *e, enum sg_key_role role, const char *show
 	}
 	sensitive = e->sensitive == CK_TRUE;
 	extractable = e->extractable != CK_FALSE;
-	if ((!sensitive || extractable) && !(opts && opts->allow_exportable_keys))
+	if ((!sensitive || extractable) && opts && opts->allow_exportable_keys)
+		return 1;
+	if (!sensitive || extractable)
 		return sg_error_set(err, SG_E_KEY,
 				    "key '%s' is %s: its bytes could leave the token (use "
 				    "--allow-exportable-keys to accept it anyway)",
@@ -252,11 +259,16 @@ sg_key_pkcs11_open(const char *spec, enum sg_key_role role, const struct sg_key_
 	if (n != 1)
 		return sg_error_set(err, SG_E_KEY, "key URI '%s' matches %zu keys, expected 1",
 				    shown, n);
-	if ((r = check_key(&f[0].ent, role, shown, opts, err)) < 0)
-		return r;
+	int exportable;
+
+	if ((exportable = check_key(&f[0].ent, role, shown, opts, err)) < 0)
+		return exportable;
 	sg_debug("PKCS#11: %s key %s on token '%s'", role == SG_KEY_TIK ? "TIK" : "TEK", shown,
 		 f[0].tok->label);
-	return make_key(f[0].tok, f[0].ent.handle, role, shown, ret, err);
+	if ((r = make_key(f[0].tok, f[0].ent.handle, role, shown, ret, err)) < 0)
+		return r;
+	(*ret)->exportable = exportable == 1;
+	return 0;
 }
 
 int
@@ -285,11 +297,17 @@ sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
 				    "--tk URI '%s' matches %zu keys, expected a pair (one generic "
 				    "secret TIK, one AES TEK)",
 				    shown, n);
-	if ((r = check_key(&f[itik].ent, SG_KEY_TIK, shown, opts, err)) < 0 ||
-	    (r = check_key(&f[itek].ent, SG_KEY_TEK, shown, opts, err)) < 0 ||
-	    (r = make_key(f[itik].tok, f[itik].ent.handle, SG_KEY_TIK, shown, &tik, err)) < 0 ||
+	int xtik, xtek;
+
+	if ((xtik = check_key(&f[itik].ent, SG_KEY_TIK, shown, opts, err)) < 0)
+		return xtik;
+	if ((xtek = check_key(&f[itek].ent, SG_KEY_TEK, shown, opts, err)) < 0)
+		return xtek;
+	if ((r = make_key(f[itik].tok, f[itik].ent.handle, SG_KEY_TIK, shown, &tik, err)) < 0 ||
 	    (r = make_key(f[itek].tok, f[itek].ent.handle, SG_KEY_TEK, shown, &tek, err)) < 0)
 		return r;
+	tik->exportable = xtik == 1;
+	tek->exportable = xtek == 1;
 	*ret_tik = SG_TAKE_PTR(tik);
 	*ret_tek = SG_TAKE_PTR(tek);
 	return 0;

@@ -125,6 +125,12 @@ sg_key_fingerprint(const struct sg_key *k)
 	return k->fingerprint[0] ? k->fingerprint : NULL;
 }
 
+bool
+sg_key_exportable(const struct sg_key *k)
+{
+	return k->exportable;
+}
+
 void
 sg_key_free(struct sg_key *k)
 {

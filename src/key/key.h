@@ -61,5 +61,8 @@ const char *sg_key_backend(const struct sg_key *k);
  */
 const char *sg_key_fingerprint(const struct sg_key *k);
 
+/* True for a token key accepted with allow_exportable_keys although its bytes could leave the token. */
+bool sg_key_exportable(const struct sg_key *k);
+
 void sg_key_free(struct sg_key *k);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_key *, sg_key_free)

@@ -150,6 +150,8 @@ load_inputs(struct sg_validation *v, struct sg_error *err)
 		r = sg_key_open_ex(v->crypto, q->tek, SG_KEY_TEK, &q->key_opts, &v->tek, err);
 	if (r < 0)
 		return r;
+	if (v->tik && (sg_key_exportable(v->tik) || sg_key_exportable(v->tek)))
+		res->exportable_key = sg_key_describe(sg_key_exportable(v->tik) ? v->tik : v->tek);
 	if (v->tik) {
 		const char *ftik = sg_key_fingerprint(v->tik), *ftek = sg_key_fingerprint(v->tek);
 

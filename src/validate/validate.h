@@ -97,6 +97,8 @@ struct sg_validate_result {
 	bool firmware_lacks_kernel_hashes;
 	struct sg_released_secret secrets[SG_MAX_SECRETS];
 	size_t nsecrets;
+	/* A key accepted with allow_exportable_keys although it can leave its token, or NULL. */
+	const char *exportable_key;
 	/* The packet, base64, once built (for online injection). */
 	char *secret_header_b64, *secret_payload_b64;
 };

@@ -4,6 +4,9 @@
  * try to read CKA_VALUE of every secret key it matches. Prints one line
  * per key with the CK_RV name; exits 0 only if no value could be read.
  *   p11-probe URI [PIN-FILE]
+ * It also makes the odd keys the fault tests need (sevgate keys import
+ * never creates them):
+ *   p11-probe --create TOKEN-URI LABEL aes|generic BYTES SENSITIVE EXTRACTABLE
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,46 @@
 
 #include "key/key.h"
 #include "key/p11.h"
+
+static int
+create(char **argv)
+{
+	struct sg_key_options o = { 0 };
+	struct sg_error err = { 0 };
+	struct sg_p11_token **toks = NULL;
+	P11KitUri *uri = NULL;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_KEY_TYPE type = strcmp(argv[4], "aes") ? CKK_GENERIC_SECRET : CKK_AES;
+	CK_BBOOL yes = CK_TRUE, sens = atoi(argv[6]) ? CK_TRUE : CK_FALSE;
+	CK_BBOOL extr = atoi(argv[7]) ? CK_TRUE : CK_FALSE;
+	unsigned char value[64] = { 0x42 };
+	CK_ULONG len = strtoul(argv[5], NULL, 0);
+	CK_OBJECT_HANDLE h;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &sens, sizeof(sens) }, { CKA_EXTRACTABLE, &extr, sizeof(extr) },
+		{ CKA_LABEL, argv[3], strlen(argv[3]) }, { CKA_VALUE, value, len },
+		{ type == CKK_AES ? CKA_ENCRYPT : CKA_SIGN, &yes, sizeof(yes) },
+		{ type == CKK_AES ? CKA_DECRYPT : CKA_VERIFY, &yes, sizeof(yes) },
+	};
+	CK_RV rv;
+
+	if (len > sizeof(value) || sg_p11_uri_parse(argv[2], false, &uri, &err) < 0 ||
+	    sg_p11_tokens(uri, argv[2], &o, true, &toks, &err) < 1) {
+		fprintf(stderr, "p11-probe: %s\n", err.msg);
+		return 2;
+	}
+	rv = toks[0]->fl->C_CreateObject(toks[0]->session, t, sizeof(t) / sizeof(t[0]), &h);
+	free(toks);
+	p11_kit_uri_free(uri);
+	sg_p11_shutdown();
+	if (rv != CKR_OK) {
+		fprintf(stderr, "p11-probe: C_CreateObject: %s\n", sg_p11_rv_name(rv));
+		return 1;
+	}
+	return 0;
+}
 
 int
 main(int argc, char **argv)
@@ -21,6 +64,8 @@ main(int argc, char **argv)
 	P11KitUri *uri = NULL;
 	int n, leaked = 0, seen = 0;
 
+	if (argc == 8 && !strcmp(argv[1], "--create"))
+		return create(argv);
 	if (argc < 2) {
 		fprintf(stderr, "usage: p11-probe URI [PIN-FILE]\n");
 		return 2;

@@ -170,6 +170,7 @@ def suite(a, tmp):
         print("note: shared vectors not found: the sevctl SB vectors run only with ../shared")
 
     faults(a, env, j, soft_token, soft, common)
+    keys_admin(a, env, j, soft_token, common)
     custody(a, env, j, soft_token)
 
 
@@ -257,6 +258,68 @@ def faults(a, env, j, soft_token, soft, common):
                   and (call in err or "CKR_DEVICE_ERROR" in err or "no PKCS#11 token" in err)
                   and not os.path.exists(j("f.hdr")))
         check(f"fail call {n} ({call})", ok, f"rc={p.returncode} stderr={err!r}")
+
+
+def keys_admin(a, env, j, soft_token, common):
+    """import --shred, list, delete, prune, and keys sevgate must refuse."""
+    base = [*common, "--policy", "3", "--measurement", TV["TV1"][2]]
+    tokpath = soft_token.split("?")[0]
+    query = "?" + soft_token.split("?")[1]
+    uri = lambda attrs: tokpath + ";" + attrs + query
+    # --shred: the key files are gone once the token holds the keys
+    for name, data in (("s-tik", TIK), ("s-tek", TEK)):
+        open(j(name), "wb").write(data)
+    p = run([a.sevgate, "keys", "import", "--tik", j("s-tik"), "--tek", j("s-tek"), "--token",
+             soft_token, "--label", "shredded", "--shred"], env)
+    check("import --shred", p.returncode == 0 and not os.path.exists(j("s-tik"))
+          and not os.path.exists(j("s-tek")), p.stderr.decode())
+    p = run([a.sevgate, "validate", *base, "--tik", uri("object=shredded-tik"), "--tek",
+             uri("object=shredded-tek")], env)
+    check("shredded keys validate", p.returncode == 0, p.stderr.decode())
+    p = run([a.sevgate, "keys", "list", "--token", soft_token], env)
+    lines = [l for l in p.stdout.decode().splitlines() if l.startswith("shredded-")]
+    check("keys list", p.returncode == 0 and len(lines) == 2 and all(
+        "sensitive,non-extractable,private" in l for l in lines), p.stdout.decode())
+    check("keys list: TIK stored at the token's HMAC minimum",
+          any("generic-secret\t32 bytes" in l for l in lines), p.stdout.decode())
+    # odd keys: AES-256 as a TEK, an extractable TIK
+    probe = lambda *args: run([a.probe, "--create", soft_token, *args], env)
+    check("create AES-256", probe("big-tek", "aes", "32", "1", "0").returncode == 0)
+    check("create extractable", probe("loose-tik", "generic", "32", "1", "1").returncode == 0)
+    check("create short TIK", probe("short-tik", "generic", "16", "1", "0").returncode == 0)
+    p = run([a.sevgate, "validate", *base, "--tik", uri("object=shredded-tik"), "--tek",
+             uri("object=big-tek")], env)
+    check("AES-256 TEK refused", p.returncode == 6 and b"not AES-128" in p.stderr, p.stderr.decode())
+    p = run([a.sevgate, "validate", *base, "--tik", uri("object=loose-tik"), "--tek",
+             uri("object=shredded-tek")], env)
+    check("extractable TIK refused", p.returncode == 6 and b"extractable" in p.stderr
+          and b"--allow-exportable-keys" in p.stderr, p.stderr.decode())
+    p = run([a.sevgate, "validate", *base, "--tik", uri("object=loose-tik"), "--tek",
+             uri("object=shredded-tek"), "--allow-exportable-keys"], env)
+    # its value is not the TIK, so this is a mismatch, after a warning that names the key
+    check("extractable TIK allowed with a warning", p.returncode == 1
+          and b"warning: key" in p.stderr and b"loose-tik" in p.stderr, p.stderr.decode())
+    p = run([a.sevgate, "validate", *base, "--tik", uri("object=short-tik"), "--tek",
+             uri("object=shredded-tek")], env)
+    check("TIK below the token's HMAC minimum", p.returncode == 6
+          and b"CKR_KEY_SIZE_RANGE" in p.stderr and b"keys import pads it" in p.stderr,
+          p.stderr.decode())
+    # delete several URIs at once; a URI that matches nothing is an error naming it
+    p = run([a.sevgate, "keys", "delete", uri("object=big-tek"), uri("object=loose-tik"),
+             uri("object=short-tik")], env)
+    check("keys delete three URIs", p.returncode == 0 and p.stdout.count(b"deleted:") == 3,
+          p.stderr.decode())
+    p = run([a.sevgate, "keys", "delete", uri("object=big-tek")], env)
+    check("keys delete: no match", p.returncode == 6 and b"matched 0 keys" in p.stderr,
+          p.stderr.decode())
+    # prune by label prefix
+    for i in range(3):
+        run([a.sevgate, "keys", "import", "--tik", j("tik"), "--tek", j("tek"), "--token",
+             soft_token, "--label", f"old-{i}"], env)
+    p = run([a.sevgate, "keys", "prune", "--token", soft_token, "--label-prefix", "old-"], env)
+    check("keys prune", p.returncode == 0 and p.stdout.count(b"deleted:") == 6, p.stderr.decode())
+    p = run([a.sevgate, "keys", "list", "--token", soft_token], env)
+    check("prune left the rest", b"old-" not in p.stdout and b"shredded-tik" in p.stdout)
 
 
 def custody(a, env, j, soft_token):
