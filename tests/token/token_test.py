@@ -4,7 +4,7 @@
 and an NSS softoken token; fault injection through a PKCS#11 shim; custody.
 
 usage: token_test.py --sevgate BIN --compat BIN --shim SO --probe BIN --hsm-script SH
-                     [--vectors DIR]
+                     --nss-script SH [--vectors DIR]
 Exit 77 (skip) when SoftHSM or NSS is missing, unless CI=true.
 """
 import argparse, base64, hashlib, os, shutil, struct, subprocess, sys, tempfile, uuid
@@ -73,7 +73,7 @@ def skip(msg):
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("sevgate", "compat", "shim", "probe", "hsm_script"):
+    for a in ("sevgate", "compat", "shim", "probe", "hsm_script", "nss_script"):
         ap.add_argument("--" + a.replace("_", "-"), required=True)
     ap.add_argument("--vectors")
     a = ap.parse_args()
@@ -109,15 +109,11 @@ def suite(a, tmp):
     env["SOFTHSM2_CONF"] = out[0].split("=", 1)[1]
     soft_token = out[1]
     # --- NSS softoken token, configured through sevgate.conf (it needs C_Initialize arguments)
-    os.makedirs(j("nss"))
-    open(j("nss", "pw"), "w").write("nss-test-pin\n")
-    subprocess.run(["certutil", "-N", "-d", "sql:" + j("nss"), "-f", j("nss", "pw")], check=True,
-                   capture_output=True)
-    open(j("sevgate.conf"), "w").write(
-        "pkcs11-modules:\n  - name: nss\n    path: %s\n    init-args: \"configdir='sql:%s' "
-        "certPrefix='' keyPrefix='' secmod='secmod.db' flags=\"\n" % (NSS, j("nss")))
-    nss_token = "pkcs11:token=NSS%20Certificate%20DB?module-name=nss&pin-source=file:" + j("nss", "pw")
-    conf = ["--config", j("sevgate.conf")]
+    out = subprocess.run(["bash", a.nss_script, j("nss")], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    nss_conf = out[0].split(" ", 1)[1]
+    nss_token = out[1]
+    conf = ["--config", nss_conf]
 
     def imp(token, label, extra=()):
         p = run([a.sevgate, "keys", "import", "--tik", j("tik"), "--tek", j("tek"), "--token", token,
