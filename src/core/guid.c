@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "util/encode.h"
+
 /* Build the bytes_le form from the canonical fields, so the tables read like the spec. */
 #define GUID(a, b, c, d0, d1, d2, d3, d4, d5, d6, d7)                                  \
 	{                                                                               \
@@ -36,18 +38,6 @@ const struct sg_guid SG_GUID_SECRET_TABLE =
 const struct sg_guid SG_GUID_LUKS_KEY =
 	GUID(0x736869e5u, 0x84f0, 0x4973, 0x92, 0xec, 0x06, 0x87, 0x9c, 0xe3, 0xda, 0x0b);
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 sg_guid_parse(const char *s, struct sg_guid *ret)
 {
@@ -65,7 +55,7 @@ sg_guid_parse(const char *s, struct sg_guid *ret)
 			i++;
 			continue;
 		}
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = sg_hex_digit(s[i]), lo = sg_hex_digit(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return SG_E_FORMAT;
 		canon[k++] = (uint8_t)(hi << 4 | lo);

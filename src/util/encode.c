@@ -18,8 +18,8 @@ sg_hex_encode(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int
-hex_value(char c)
+int
+sg_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -40,10 +40,10 @@ sg_hex_decode(const char *hex, uint8_t *out, size_t len, struct sg_error *err)
 				    n);
 	/* Check every digit before writing, so @out is untouched on failure. */
 	for (size_t i = 0; i < n; i++)
-		if (hex_value(hex[i]) < 0)
+		if (sg_hex_digit(hex[i]) < 0)
 			return sg_error_set(err, SG_E_FORMAT, "invalid hex digit at position %zu", i);
 	for (size_t i = 0; i < len; i++)
-		out[i] = (uint8_t)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
+		out[i] = (uint8_t)(sg_hex_digit(hex[2 * i]) << 4 | sg_hex_digit(hex[2 * i + 1]));
 	return 0;
 }
 

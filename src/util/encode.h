@@ -9,6 +9,9 @@
 
 #define SG_B64_ENCODED_LEN(n) ((((n) + 2) / 3) * 4)
 
+/* Value of one hex digit (either case), or -1. */
+int sg_hex_digit(char c);
+
 /* Write 2*len lowercase hex digits and a NUL to @out. */
 void sg_hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decode exactly @len bytes from @hex (2*len digits, either case). */
