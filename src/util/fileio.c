@@ -34,44 +34,61 @@ open_input(const char *path, const char *what, struct stat *st, struct sg_error 
 	return fd;
 }
 
-/* Read all of @fd into a growing buffer; for pipes and devices. */
+/* Read from @fd until EOF or @cap bytes; the count in *ret_len. */
+static int
+read_fully(int fd, uint8_t *buf, size_t cap, size_t *ret_len)
+{
+	size_t len = 0;
+
+	while (len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*ret_len = len;
+	return 0;
+}
+
+/* Read all of @fd into a growing buffer; for pipes, devices and small files. */
 static int
 read_stream(int fd, const char *path, size_t max, size_t hint, const char *what, uint8_t **ret,
 	    size_t *ret_len, struct sg_error *err)
 {
 	_cleanup_(sg_freep) uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0, cap = 0, got;
+	int r;
 
 	for (;;) {
 		/* A regular file's size is the hint: one read, then one to see EOF. */
-		if (cap == 0 || cap - len < (hint ? 1 : 65536)) {
-			size_t ncap = cap ? cap * 2 : (hint ? hint + 1 : 65536);
-			uint8_t *nbuf;
+		size_t ncap = cap ? cap * 2 : (hint ? hint + 1 : 65536);
+		uint8_t *nbuf;
 
-			if (ncap > max + 1)
-				ncap = max + 1;
-			if (ncap <= len)
-				return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes",
-						    what, path, max);
-			nbuf = realloc(buf, ncap);
-			if (!nbuf)
-				return sg_error_set(err, SG_E_NOMEM, "out of memory reading %s", what);
-			buf = nbuf;
-			cap = ncap;
-		}
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (ncap > max + 1)
+			ncap = max + 1;
+		if (ncap <= len)
+			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes", what,
+					    path, max);
+		nbuf = realloc(buf, ncap);
+		if (!nbuf)
+			return sg_error_set(err, SG_E_NOMEM, "out of memory reading %s", what);
+		buf = nbuf;
+		cap = ncap;
+		if ((r = read_fully(fd, buf + len, cap - len, &got)) < 0)
 			return sg_error_set(err, SG_E_IO, "cannot read %s '%s': %s", what, path,
-					    strerror(errno));
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+					    strerror(-r));
+		len += got;
 		if (len > max)
-			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes",
-					    what, path, max);
+			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes", what,
+					    path, max);
+		if (len < cap)
+			break;
 	}
 	*ret = SG_TAKE_PTR(buf);
 	*ret_len = len;
@@ -147,6 +164,7 @@ sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_se
 	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
 	struct stat st;
 	size_t len = 0;
+	int r;
 
 	fd = open_input(path, what, &st, err);
 	if (fd < 0)
@@ -155,22 +173,12 @@ sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_se
 	m = sg_secmem_new(max + 1);
 	if (!m)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	for (;;) {
-		ssize_t n = read(fd, m->data + len, max + 1 - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return sg_error_set(err, SG_E_IO, "cannot read %s '%s': %s", what, path,
-					    strerror(errno));
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max)
-			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes",
-					    what, path, max);
-	}
+	if ((r = read_fully(fd, m->data, max + 1, &len)) < 0)
+		return sg_error_set(err, SG_E_IO, "cannot read %s '%s': %s", what, path,
+				    strerror(-r));
+	if (len > max)
+		return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes", what, path,
+				    max);
 	m->len = len;
 	*ret = SG_TAKE_PTR(m);
 	return 0;
