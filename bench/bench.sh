@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# sevgate benchmark (run by `make bench` / the CMake target `bench`):
+#  (i)   one SEV-ES validation as a whole process, Debian OVMF_CODE_4M.fd, 4 vCPUs
+#        of EPYC-v4: our drop-in against the reference (python3
+#        /usr/bin/virt-qemu-sev-validate) and against `openssl dgst -sha256` of the
+#        same firmware; the three are interleaved in every round, medians reported.
+#        Targets: >= 20x faster than the reference, no slower than openssl dgst.
+#  (ii)  SHA-256 throughput of our launch-digest path (bench-digest) against
+#        `openssl speed -evp sha256 -bytes 16384 -seconds 2`. Target: >= 90%.
+#  (iii) peak RSS of our validation process: GNU time's "Maximum resident set
+#        size" (/usr/bin/time -v), the largest of 5 runs. Target: <= 16 MiB.
+#        (Not wait4() from the Python harness: a child spawned by a process
+#        inherits its peak RSS up to exec, so that would count Python's.)
+# The measurement is made as the demo's simulated host makes it (openssl mac),
+# so every timed validation must succeed: any run that exits non-zero aborts.
+#
+#   bench/bench.sh --compat PATH --sevgate PATH --bench-digest PATH [--out FILE]
+#                  [--rounds N] [--firmware FILE]
+# Environment: BENCH_ROUNDS (default 15, at least 10), BENCH_VECTORS_DIR
+# (../shared/vectors, a second place to find OVMF_CODE_4M.fd), BENCH_STRICT=1
+# (exit 1 when a target is missed).
+set -euo pipefail
+
+compat='' sevgate='' bdigest='' out='' firmware=''
+rounds=${BENCH_ROUNDS:-15}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--compat) compat=$2; shift 2 ;;
+	--sevgate) sevgate=$2; shift 2 ;;
+	--bench-digest) bdigest=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
+	--firmware) firmware=$2; shift 2 ;;
+	*) echo "bench: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+for b in "$compat" "$sevgate" "$bdigest"; do
+	[ -n "$b" ] && [ -x "$b" ] || { echo "bench: --compat, --sevgate and --bench-digest are required" >&2; exit 2; }
+done
+[[ $rounds =~ ^[0-9]+$ ]] && [ "$rounds" -ge 10 ] || { echo "bench: --rounds must be >= 10" >&2; exit 2; }
+command -v openssl >/dev/null || { echo "bench: openssl(1) not found" >&2; exit 2; }
+command -v python3 >/dev/null || { echo "bench: python3 not found" >&2; exit 2; }
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ -z "$firmware" ]; then
+	for f in /usr/share/OVMF/OVMF_CODE_4M.fd \
+		"${BENCH_VECTORS_DIR:-$root/../shared/vectors}/debian-ovmf/usr/share/OVMF/OVMF_CODE_4M.fd"; do
+		if [ -f "$f" ]; then firmware=$f; break; fi
+	done
+fi
+[ -n "$firmware" ] && [ -f "$firmware" ] || { echo "bench: OVMF_CODE_4M.fd not found (apt-get install ovmf)" >&2; exit 2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sevgate-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+hex() { od -An -v -tx1 "$@" | tr -d ' \n'; }
+hex2bin() { printf '%b' "$(printf '%s' "$1" | sed 's/../\\x&/g')"; }
+
+# The simulated host (as in config/examples/run-demo.sh): API 1.55 build 21,
+# policy 0x7 (SEV-ES), measurement = HMAC-SHA256(TIK, msg) || mnonce.
+(umask 077 && head -c 16 /dev/urandom >"$tmp/tik" && head -c 16 /dev/urandom >"$tmp/tek")
+head -c 16 /dev/urandom >"$tmp/mnonce"
+ld=$("$sevgate" digest --firmware "$firmware" --num-cpus 4 --vcpu-type EPYC-v4)
+[[ $ld =~ ^[0-9a-f]{64}$ ]] || { echo "bench: sevgate digest failed" >&2; exit 1; }
+hex2bin "04013715""07000000$ld$(hex "$tmp/mnonce")" >"$tmp/msg"
+mac=$(openssl mac -digest SHA256 -macopt "hexkey:$(hex "$tmp/tik")" -in "$tmp/msg" HMAC | tr 'A-F' 'a-f')
+measurement=$({ hex2bin "$mac"; cat "$tmp/mnonce"; } | base64 -w0)
+
+common=(--measurement "$measurement" --api-major 1 --api-minor 55 --build-id 21 --policy 7
+	--firmware "$firmware" --num-cpus 4 --tik "$tmp/tik" --tek "$tmp/tek")
+ours=("$compat" "${common[@]}" --vcpu-type EPYC-v4)
+reference=()
+if [ -x /usr/bin/virt-qemu-sev-validate ] && [ -x /usr/bin/python3 ]; then
+	reference=(/usr/bin/python3 /usr/bin/virt-qemu-sev-validate "${common[@]}"
+		--cpu-family 23 --cpu-model 1 --cpu-stepping 2)
+fi
+dgst=("$(command -v openssl)" dgst -sha256 "$firmware")
+
+# Both sides must agree before anything is timed.
+"${ours[@]}" >/dev/null || { echo "bench: our validation failed" >&2; exit 1; }
+if [ ${#reference[@]} -gt 0 ]; then
+	"${reference[@]}" >/dev/null || { echo "bench: the reference rejected the measurement" >&2; exit 1; }
+fi
+ours_fw=$("$bdigest" --digest "$firmware")
+ssl_fw=$(openssl dgst -sha256 -r "$firmware" | cut -d' ' -f1)
+[ "$ours_fw" = "$ssl_fw" ] || { echo "bench: bench-digest disagrees with openssl dgst" >&2; exit 1; }
+
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time not found (apt-get install time)" >&2; exit 2; }
+
+# (ii) throughput: three alternating rounds; each of ours is a median of 15 runs.
+speed_rounds=3
+: >"$tmp/ours-mbps"
+: >"$tmp/ssl-mbps"
+for _ in $(seq "$speed_rounds"); do
+	"$bdigest" --runs 15 "$firmware" | sed -n 's/^median_mbps //p' >>"$tmp/ours-mbps"
+	# last line: "sha256  <rate>k" in 1000s of bytes per second
+	openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null | tail -n 1 |
+		awk '{ v = $NF; sub(/k$/, "", v); printf "%.1f\n", v / 1000 }' >>"$tmp/ssl-mbps"
+done
+
+export BENCH_ROUNDS=$rounds BENCH_OUT=$out
+export BENCH_FIRMWARE=$firmware BENCH_TMP=$tmp
+python3 - "$tmp/ours-mbps" "$tmp/ssl-mbps" "${#ours[@]}" "${ours[@]}" \
+	"${#reference[@]}" "${reference[@]}" "${#dgst[@]}" "${dgst[@]}" <<'PY'
+import os, platform, statistics, subprocess, sys, time
+
+ours_mbps_file, ssl_mbps_file = sys.argv[1], sys.argv[2]
+rest = sys.argv[3:]
+cmds = []
+while rest:
+    n = int(rest[0])
+    cmds.append(rest[1:1 + n])
+    rest = rest[1 + n:]
+ours, ref, dgst = cmds
+rounds = int(os.environ["BENCH_ROUNDS"])
+devnull = os.open(os.devnull, os.O_WRONLY)
+
+
+def run(argv):
+    """One whole process: wall time in ms."""
+    t0 = time.perf_counter_ns()
+    pid = os.posix_spawn(argv[0], argv, os.environ,
+                         file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1)])
+    _, status = os.waitpid(pid, 0)
+    ms = (time.perf_counter_ns() - t0) / 1e6
+    rc = os.waitstatus_to_exitcode(status)
+    if rc != 0:
+        sys.exit("bench: %s exited %d" % (" ".join(argv[:3]), rc))
+    return ms
+
+
+def peak_rss(argv, runs=5):
+    """Largest "Maximum resident set size" (KiB) GNU time reports over @runs runs."""
+    out = os.path.join(os.environ["BENCH_TMP"], "rss")
+    best = 0
+    for _ in range(runs):
+        p = subprocess.run(["/usr/bin/time", "-v", "-o", out] + argv, stdout=subprocess.DEVNULL)
+        if p.returncode != 0:
+            sys.exit("bench: %s exited %d under /usr/bin/time" % (" ".join(argv[:3]), p.returncode))
+        for line in open(out):
+            if "Maximum resident set size" in line:
+                best = max(best, int(line.rsplit(":", 1)[1]))
+    return best
+
+
+names = [("ours", ours), ("reference", ref), ("openssl dgst", dgst)]
+names = [(n, c) for n, c in names if c]
+for n, c in names:  # warm-up: page cache, Python's bytecode cache
+    run(c)
+times = {n: [] for n, _ in names}
+for _ in range(rounds):
+    for n, c in names:
+        times[n].append(run(c))
+med = {n: statistics.median(v) for n, v in times.items()}
+rss = {n: peak_rss(c) for n, c in names}
+
+ours_mbps = [float(x) for x in open(ours_mbps_file).read().split()]
+ssl_mbps = [float(x) for x in open(ssl_mbps_file).read().split()]
+o_mbps, s_mbps = statistics.median(ours_mbps), statistics.median(ssl_mbps)
+pct = 100.0 * o_mbps / s_mbps if s_mbps else 0.0
+peak_kib = rss["ours"]
+
+
+def verdict(ok):
+    return "met" if ok else "MISSED"
+
+
+cpu = "unknown"
+try:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+except OSError:
+    pass
+ossl = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+refver = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libvirt-clients-qemu"],
+                        capture_output=True, text=True).stdout.strip() or "not installed"
+
+L = []
+L.append("# sevgate benchmark")
+L.append("")
+L.append("%s; %s; %d cores; %s; reference libvirt-clients-qemu %s" %
+         (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), cpu, os.cpu_count(), ossl, refver))
+L.append("")
+L.append("## (i) One SEV-ES validation as a whole process")
+L.append("")
+L.append("%s (%d bytes), 4 vCPUs EPYC-v4, policy 0x7; %d interleaved rounds after a warm-up, "
+         "median wall time per process (min-max)." %
+         (os.path.basename(os.environ["BENCH_FIRMWARE"]), os.path.getsize(os.environ["BENCH_FIRMWARE"]),
+          rounds))
+L.append("")
+L.append("| process | median ms | min-max ms | peak RSS KiB (GNU time) |")
+L.append("|---|---:|---:|---:|")
+for n, _ in names:
+    L.append("| %s | %.2f | %.2f-%.2f | %d |" %
+             (n, med[n], min(times[n]), max(times[n]), rss[n]))
+L.append("")
+targets = []
+if "reference" in med:
+    ratio = med["reference"] / med["ours"]
+    L.append("- reference / ours: **%.1fx** (target >= 20x: %s)" % (ratio, verdict(ratio >= 20)))
+    targets.append(ratio >= 20)
+else:
+    L.append("- reference: not installed (apt-get install libvirt-clients-qemu python3-libvirt "
+             "python3-lxml), ratio not measured")
+r2 = med["ours"] / med["openssl dgst"]
+L.append("- ours / openssl dgst: **%.2f** (target <= 1.00, no slower: %s)" % (r2, verdict(r2 <= 1.0)))
+targets.append(r2 <= 1.0)
+L.append("")
+L.append("## (ii) SHA-256 throughput")
+L.append("")
+L.append("| digest path | MB/s (median) | rounds |")
+L.append("|---|---:|---:|")
+L.append("| ours: sg_launch_digest over 64 MiB (firmware repeated), median of 15 runs | %.1f | %s |" %
+         (o_mbps, " / ".join("%.0f" % x for x in ours_mbps)))
+L.append("| openssl speed -evp sha256 -bytes 16384 -seconds 2 | %.1f | %s |" %
+         (s_mbps, " / ".join("%.0f" % x for x in ssl_mbps)))
+L.append("")
+L.append("- ours / openssl speed: **%.1f%%** (target >= 90%%: %s)" % (pct, verdict(pct >= 90)))
+targets.append(pct >= 90)
+L.append("")
+L.append("## (iii) Peak RSS of our validation process")
+L.append("")
+L.append("- /usr/bin/time -v \"Maximum resident set size\", largest of 5 runs: "
+         "**%d KiB = %.1f MiB** (target <= 16 MiB: %s)" %
+         (peak_kib, peak_kib / 1024, verdict(peak_kib <= 16 * 1024)))
+targets.append(peak_kib <= 16 * 1024)
+L.append("")
+text = "\n".join(L)
+print(text)
+out = os.environ.get("BENCH_OUT")
+if out:
+    with open(out, "w") as fh:
+        fh.write(text)
+    print("(written to %s)" % out)
+missed = targets.count(False)
+if missed and os.environ.get("BENCH_STRICT") == "1":
+    sys.exit("bench: %d target(s) missed" % missed)
+PY
