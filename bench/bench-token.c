@@ -133,6 +133,7 @@ fill(const char *uri_s, long n)
 int
 main(int argc, char **argv)
 {
+	sg_key_pkcs11_register(&sg_pkcs11_backend);
 	if (argc == 4 && !strcmp(argv[1], "--fill"))
 		return fill(argv[2], atol(argv[3]));
 

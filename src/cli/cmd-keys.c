@@ -15,7 +15,6 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
-#include "config/config.h"
 #include "core/crypto.h"
 #include "key/key.h"
 #include "key/p11.h"
@@ -78,25 +77,10 @@ parse(int argc, char **argv, struct keys_args *a, struct sg_error *err)
 	return 0;
 }
 
-/* The configuration outlives every key opened in this process. */
-static struct sg_config *keys_config;
-
-static void
-free_keys_config(void)
-{
-	sg_config_free(keys_config);
-}
-
 static int
 load_config(const struct keys_args *a, struct sg_error *err)
 {
-	int r = sg_config_load(a->config, &keys_config, err);
-
-	if (r == 0) {
-		sg_p11_configure(keys_config);
-		atexit(free_keys_config);
-	}
-	return r;
+	return sg_p11_set_config(a->config, err);
 }
 
 /* One token, opened read-write, from a URI naming it. */

@@ -13,11 +13,9 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
-#include "config/config.h"
 #include "core/packet.h"
 #include "core/secret.h"
 #include "key/key.h"
-#include "key/p11.h"
 #include "util/encode.h"
 #include "util/fileio.h"
 #include "validate/validate.h"
@@ -271,7 +269,6 @@ int
 sg_cmd_secret(int argc, char **argv)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
-	_cleanup_(sg_config_freep) struct sg_config *cfg = NULL;
 	struct packet_args a = { .pad = SG_SECRET_PAD_ALIGN16 };
 	struct sg_error err = { 0 };
 	int r;
@@ -281,9 +278,8 @@ sg_cmd_secret(int argc, char **argv)
 	a.build = !strcmp(argv[1], "build");
 	if ((r = parse(argc - 1, argv + 1, &a, &err)) != 0)
 		return r > 0 ? SG_EXIT_OK : sg_cmd_fail(err.msg, r);
-	if ((r = sg_config_load(a.config, &cfg, &err)) < 0)
+	if ((r = sg_key_set_config(a.config, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
-	sg_p11_configure(cfg);
 	if ((r = sg_crypto_new(&crypto, &err)) < 0 ||
 	    (r = a.build ? secret_build(crypto, &a, &err) : secret_open(crypto, &a, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);

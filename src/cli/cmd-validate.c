@@ -7,9 +7,8 @@
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "cli/opts.h"
-#include "config/config.h"
 #include "core/crypto.h"
-#include "key/p11.h"
+#include "key/key.h"
 #include "util/debug.h"
 #include "util/encode.h"
 #include "validate/validate.h"
@@ -103,7 +102,6 @@ sg_cmd_validate(int argc, char **argv)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
-	_cleanup_(sg_config_freep) struct sg_config *cfg = NULL;
 	const struct sg_validate_result *res = NULL;
 	struct sg_error err = { 0 };
 	struct sg_cli_opts o;
@@ -123,8 +121,8 @@ sg_cmd_validate(int argc, char **argv)
 		r = sg_cli_check_usage(&o, &err);
 	if (r == 0 && o.domain)
 		r = sg_error_set(&err, SG_E_VIRT, "libvirt support is not available yet");
-	if (r == 0 && (r = sg_config_load(o.config, &cfg, &err)) == 0)
-		sg_p11_configure(cfg);
+	if (r == 0)
+		r = sg_key_set_config(o.config, &err);
 	if (r == 0 && (r = sg_crypto_new(&crypto, &err)) == 0 &&
 	    (r = sg_validation_new(crypto, &o.req, &v, &err)) == 0) {
 		res = sg_validation_result(v);

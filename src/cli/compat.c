@@ -9,9 +9,8 @@
 
 #include "cli/exitcode.h"
 #include "cli/opts.h"
-#include "config/config.h"
 #include "core/crypto.h"
-#include "key/p11.h"
+#include "key/key.h"
 #include "util/debug.h"
 #include "validate/validate.h"
 
@@ -28,7 +27,6 @@ run(int argc, char **argv)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
-	_cleanup_(sg_config_freep) struct sg_config *cfg = NULL;
 	struct sg_error err = { 0 };
 	struct sg_cli_opts o;
 	int r;
@@ -51,9 +49,8 @@ run(int argc, char **argv)
 		return fail(&o, &err, SG_E_VIRT);
 	}
 
-	if ((r = sg_config_load(o.config, &cfg, &err)) < 0)
+	if ((r = sg_key_set_config(o.config, &err)) < 0)
 		return fail(&o, &err, r);
-	sg_p11_configure(cfg);
 	if ((r = sg_crypto_new(&crypto, &err)) < 0 ||
 	    (r = sg_validation_new(crypto, &o.req, &v, &err)) < 0)
 		return fail(&o, &err, r);
@@ -94,6 +91,6 @@ main(int argc, char **argv)
 	code = run(argc, argv);
 
 	/* Close token sessions while every module is still loaded. */
-	sg_p11_shutdown();
+	sg_key_shutdown();
 	return code;
 }

@@ -6,7 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
-#include "key/p11.h"
+#include "key/key.h"
 #include "util/encode.h"
 #include "util/error.h"
 
@@ -94,10 +94,12 @@ main(int argc, char **argv)
 
 	/* Keys and secrets live in this process: no core dumps, no ptrace by peers. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* sevgate administers tokens (keys ...), so its PKCS#11 back end is linked in. */
+	sg_key_pkcs11_register(&sg_pkcs11_backend);
 	code = run(argc, argv);
 
 	/* Close token sessions while every module is still loaded. */
 	fflush(stdout);
-	sg_p11_shutdown();
+	sg_key_shutdown();
 	return code;
 }

@@ -2,7 +2,8 @@
 /*
  * The OpenSSL 3 back end: one OSSL_LIB_CTX with only the default provider
  * (no configuration file is read, so a system openssl.cnf cannot pull in
- * other providers), and SHA2-256, HMAC and AES-128-CTR fetched once.
+ * other providers), and SHA2-256, HMAC and AES-128-CTR each fetched once,
+ * HMAC and AES on first use. Not thread-safe: one sg_crypto per thread.
  */
 #pragma once
 

@@ -312,3 +312,16 @@ sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
 	*ret_tek = SG_TAKE_PTR(tek);
 	return 0;
 }
+
+static int
+set_config(const char *path, struct sg_error *err)
+{
+	return sg_p11_set_config(path, err);
+}
+
+const struct sg_pkcs11_api sg_pkcs11_backend = {
+	.open = sg_key_pkcs11_open,
+	.open_pair = sg_key_pkcs11_open_pair,
+	.set_config = set_config,
+	.shutdown = sg_p11_shutdown,
+};

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "key/key-internal.h"
 
+#include <dlfcn.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/secmem.h"
 
@@ -21,12 +24,102 @@ is_pkcs11(const char *spec)
 	return !strncmp(spec, "pkcs11:", 7);
 }
 
+static const struct sg_pkcs11_api *pkcs11;
+static void *pkcs11_handle;
+static char *pkcs11_config;
+
+void
+sg_key_pkcs11_register(const struct sg_pkcs11_api *api)
+{
+	pkcs11 = api;
+}
+
+/*
+ * Where the module is: $SEVGATE_MODULE_DIR, else beside the program when it
+ * runs from the build tree, else the installed module directory.
+ */
+static void
+module_path(char *out, size_t len)
+{
+	const char *dir = getenv("SEVGATE_MODULE_DIR");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (!dir || !*dir) {
+		dir = SEVGATE_MODULE_DIR;
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n > 0) {
+			exe[n] = '\0';
+			if (!strncmp(exe, SEVGATE_BUILD_DIR "/", strlen(SEVGATE_BUILD_DIR) + 1))
+				dir = SEVGATE_BUILD_MODULE_DIR;
+		}
+	}
+	snprintf(out, len, "%s/sevgate-pkcs11.so", dir);
+}
+
+static int
+load_pkcs11(struct sg_error *err)
+{
+	char path[PATH_MAX];
+	const struct sg_pkcs11_api *api;
+	int r;
+
+	if (pkcs11)
+		return 0;
+	module_path(path, sizeof(path));
+	pkcs11_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!pkcs11_handle)
+		return sg_error_set(err, SG_E_KEY, "PKCS#11 keys need %s: %s", path, dlerror());
+	api = dlsym(pkcs11_handle, "sg_pkcs11_backend");
+	if (!api) {
+		dlclose(pkcs11_handle);
+		pkcs11_handle = NULL;
+		return sg_error_set(err, SG_E_KEY, "%s is not a sevgate PKCS#11 module", path);
+	}
+	pkcs11 = api;
+	if (pkcs11_config && (r = pkcs11->set_config(pkcs11_config, err)) < 0)
+		return r;
+	return 0;
+}
+
+int
+sg_key_set_config(const char *path, struct sg_error *err)
+{
+	int r;
+
+	free(pkcs11_config);
+	pkcs11_config = NULL;
+	if (!path)
+		return pkcs11 ? pkcs11->set_config(NULL, err) : 0;
+	pkcs11_config = strdup(path);
+	if (!pkcs11_config)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	/* A file named explicitly is checked now, so a typo fails before any key is used. */
+	if (!pkcs11)
+		return load_pkcs11(err);
+	if ((r = pkcs11->set_config(path, err)) < 0)
+		return r;
+	return 0;
+}
+
+void
+sg_key_shutdown(void)
+{
+	if (pkcs11)
+		pkcs11->shutdown();
+	free(pkcs11_config);
+	pkcs11_config = NULL;
+	/* The module stays mapped: p11-kit may have registered exit handlers in it. */
+}
+
 int
 sg_key_open_ex(struct sg_crypto *c, const char *spec, enum sg_key_role role,
 	       const struct sg_key_options *opts, struct sg_key **ret, struct sg_error *err)
 {
+	int r;
+
 	if (is_pkcs11(spec))
-		return sg_key_pkcs11_open(spec, role, opts, ret, err);
+		return (r = load_pkcs11(err)) < 0 ? r : pkcs11->open(spec, role, opts, ret, err);
 	return sg_key_file_open(c, file_path(spec), role, ret, err);
 }
 
@@ -34,8 +127,11 @@ int
 sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_options *opts,
 		    struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err)
 {
+	int r;
+
 	if (is_pkcs11(spec))
-		return sg_key_pkcs11_open_pair(spec, opts, ret_tik, ret_tek, err);
+		return (r = load_pkcs11(err)) < 0 ? r
+						  : pkcs11->open_pair(spec, opts, ret_tik, ret_tek, err);
 	return sg_key_file_open_pair(c, file_path(spec), ret_tik, ret_tek, err);
 }
 

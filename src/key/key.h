@@ -36,6 +36,34 @@ int sg_key_open_ex(struct sg_crypto *c, const char *spec, enum sg_key_role role,
 int sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_options *opts,
 			struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);
 
+/*
+ * The PKCS#11 back end lives in a module (sevgate-pkcs11.so) loaded on the
+ * first pkcs11: URI, so a run with key files never loads p11-kit. A
+ * program that links the back end in registers it instead.
+ */
+struct sg_pkcs11_api {
+	int (*open)(const char *spec, enum sg_key_role role, const struct sg_key_options *opts,
+		    struct sg_key **ret, struct sg_error *err);
+	int (*open_pair)(const char *spec, const struct sg_key_options *opts,
+			 struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);
+	int (*set_config)(const char *path, struct sg_error *err);
+	void (*shutdown)(void);
+};
+
+/* The table the module exports (and a linked-in back end passes to register). */
+extern const struct sg_pkcs11_api sg_pkcs11_backend;
+void sg_key_pkcs11_register(const struct sg_pkcs11_api *api);
+
+/*
+ * The configuration file for token modules (--config). An explicit path is
+ * checked now, loading the back end; NULL defers to the default, read
+ * only if a token key needs it.
+ */
+int sg_key_set_config(const char *path, struct sg_error *err);
+
+/* Close token sessions and unload modules: call before exit. */
+void sg_key_shutdown(void);
+
 /* Open one key. A file must hold exactly 16 bytes. */
 int sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role,
 		struct sg_key **ret, struct sg_error *err);

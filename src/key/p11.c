@@ -29,7 +29,9 @@ static struct {
 	size_t npaths;
 	struct sg_p11_token tokens[MAX_TOKENS];
 	size_t ntokens;
-	const struct sg_config *config;
+	struct sg_config *config; /* loaded on first need */
+	char *config_path;        /* NULL: $SEVGATE_CONFIG or the default path */
+	bool config_loaded;
 	/* Slot and token descriptions per module, read once: SoftHSM reads its token
 	 * directory on every C_GetTokenInfo. */
 	struct slot_cache {
@@ -81,10 +83,34 @@ slot_cache(CK_FUNCTION_LIST *fl, bool refresh)
 	return sc;
 }
 
-void
-sg_p11_configure(const struct sg_config *c)
+static int
+load_config(struct sg_error *err)
 {
-	state.config = c;
+	int r;
+
+	if (state.config_loaded)
+		return 0;
+	r = sg_config_load(state.config_path, &state.config, err);
+	if (r == 0)
+		state.config_loaded = true;
+	return r;
+}
+
+int
+sg_p11_set_config(const char *path, struct sg_error *err)
+{
+	sg_config_free(state.config);
+	state.config = NULL;
+	state.config_loaded = false;
+	free(state.config_path);
+	state.config_path = NULL;
+	if (!path)
+		return 0;
+	state.config_path = strdup(path);
+	if (!state.config_path)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	/* A file named on the command line is checked now, not at first use. */
+	return load_config(err);
 }
 
 void
@@ -104,6 +130,11 @@ sg_p11_shutdown(void)
 	}
 	state.npaths = 0;
 	state.nslotcaches = 0;
+	sg_config_free(state.config);
+	state.config = NULL;
+	state.config_loaded = false;
+	free(state.config_path);
+	state.config_path = NULL;
 	state.registered_loaded = false;
 	if (state.registered)
 		p11_kit_modules_finalize_and_release(state.registered);
@@ -294,6 +325,8 @@ load_modules(P11KitUri *uri, CK_FUNCTION_LIST ***ret, size_t *ret_n, CK_FUNCTION
 	const char *name = p11_kit_uri_get_module_name(uri);
 	int r;
 
+	if (!path && name && (r = load_config(err)) < 0)
+		return r;
 	if (!path && name && state.config)
 		for (size_t i = 0; i < state.config->nmodules; i++)
 			if (!strcmp(state.config->modules[i].name, name)) {

@@ -15,10 +15,13 @@
 #include "util/error.h"
 
 struct sg_key_options;
-struct sg_config;
 
-/* Modules named in the configuration file (kept by pointer; call before opening keys). */
-void sg_p11_configure(const struct sg_config *c);
+/*
+ * The configuration file naming PKCS#11 modules (NULL: $SEVGATE_CONFIG or
+ * /etc/sevgate/sevgate.conf). A file given here is read at once; the
+ * default one only when a URI names a module by module-name=.
+ */
+int sg_p11_set_config(const char *path, struct sg_error *err);
 
 /* One secret key as the in-memory index holds it. */
 struct sg_p11_keyent {

@@ -126,7 +126,7 @@ sg_file_map(const char *path, size_t max, const char *what, struct sg_file **ret
 		if (f->len == 0) {
 			f->data = (const uint8_t *)"";
 		} else {
-			void *m = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+			void *m = mmap(NULL, f->len, PROT_READ, MAP_PRIVATE, fd, 0);
 
 			if (m == MAP_FAILED)
 				return sg_error_set(err, SG_E_IO, "cannot map %s '%s': %s", what,
