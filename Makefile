@@ -35,7 +35,8 @@ deps-test:
 	deploy/install-deps.sh --test
 
 build:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+		$(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
 build-asan:
