@@ -24,6 +24,10 @@ struct sg_sha256 {
 	EVP_MD_CTX *ctx;
 };
 
+struct sg_hmac_key {
+	EVP_MAC_CTX *pristine; /* keyed, never updated */
+};
+
 /* Translate the OpenSSL error queue into one message, then clear it. */
 static int
 ossl_error(struct sg_error *err, const char *what)
@@ -153,6 +157,20 @@ sg_sha256(struct sg_crypto *c, const void *data, size_t len, uint8_t out[SG_SHA2
 	return 0;
 }
 
+static int
+hmac_feed(EVP_MAC_CTX *ctx, const struct sg_iov *iov, size_t niov, uint8_t out[SG_SHA256_LEN],
+	  struct sg_error *err)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < niov; i++)
+		if (iov[i].len && !EVP_MAC_update(ctx, iov[i].data, iov[i].len))
+			return ossl_error(err, "HMAC update");
+	if (!EVP_MAC_final(ctx, out, &n, SG_SHA256_LEN) || n != SG_SHA256_LEN)
+		return ossl_error(err, "HMAC final");
+	return 0;
+}
+
 int
 sg_crypto_hmac_sha256(struct sg_crypto *c, const uint8_t *key, size_t keylen,
 		      const struct sg_iov *iov, size_t niov, uint8_t out[SG_SHA256_LEN],
@@ -163,7 +181,6 @@ sg_crypto_hmac_sha256(struct sg_crypto *c, const uint8_t *key, size_t keylen,
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA2-256", 0),
 		OSSL_PARAM_construct_end(),
 	};
-	size_t n = 0;
 	int r = 0;
 
 	if (!c->hmac && !(c->hmac = EVP_MAC_fetch(c->libctx, "HMAC", NULL)))
@@ -173,17 +190,59 @@ sg_crypto_hmac_sha256(struct sg_crypto *c, const uint8_t *key, size_t keylen,
 		r = ossl_error(err, "HMAC init");
 		goto out;
 	}
-	for (size_t i = 0; i < niov; i++)
-		if (iov[i].len && !EVP_MAC_update(ctx, iov[i].data, iov[i].len)) {
-			r = ossl_error(err, "HMAC update");
-			goto out;
-		}
-	if (!EVP_MAC_final(ctx, out, &n, SG_SHA256_LEN) || n != SG_SHA256_LEN)
-		r = ossl_error(err, "HMAC final");
+	r = hmac_feed(ctx, iov, niov, out, err);
 out:
 	/* The MAC context holds the key schedule; free clears it. */
 	EVP_MAC_CTX_free(ctx);
 	return r;
+}
+
+int
+sg_hmac_key_new(struct sg_crypto *c, const uint8_t *key, size_t keylen, struct sg_hmac_key **ret,
+		struct sg_error *err)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA2-256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	struct sg_hmac_key *k;
+
+	if (!c->hmac && !(c->hmac = EVP_MAC_fetch(c->libctx, "HMAC", NULL)))
+		return ossl_error(err, "OpenSSL HMAC fetch");
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	k->pristine = EVP_MAC_CTX_new(c->hmac);
+	if (!k->pristine || !EVP_MAC_init(k->pristine, key, keylen, params)) {
+		sg_hmac_key_free(k);
+		return ossl_error(err, "HMAC init");
+	}
+	*ret = k;
+	return 0;
+}
+
+int
+sg_hmac_key_mac(struct sg_hmac_key *k, const struct sg_iov *iov, size_t niov,
+		uint8_t out[SG_SHA256_LEN], struct sg_error *err)
+{
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(k->pristine);
+	int r;
+
+	if (!ctx)
+		return ossl_error(err, "HMAC copy");
+	r = hmac_feed(ctx, iov, niov, out, err);
+	EVP_MAC_CTX_free(ctx);
+	return r;
+}
+
+void
+sg_hmac_key_free(struct sg_hmac_key *k)
+{
+	if (!k)
+		return;
+	/* Freeing the context clears the key schedule it holds. */
+	EVP_MAC_CTX_free(k->pristine);
+	free(k);
 }
 
 int

@@ -46,6 +46,18 @@ int sg_crypto_hmac_sha256(struct sg_crypto *c, const uint8_t *key, size_t keylen
 			  const struct sg_iov *iov, size_t niov, uint8_t out[SG_SHA256_LEN],
 			  struct sg_error *err);
 
+/*
+ * A keyed HMAC-SHA256 template: the key schedule is computed once and each
+ * MAC starts from a copy of it (what repeated validations with one key need).
+ */
+struct sg_hmac_key;
+int sg_hmac_key_new(struct sg_crypto *c, const uint8_t *key, size_t keylen,
+		    struct sg_hmac_key **ret, struct sg_error *err);
+int sg_hmac_key_mac(struct sg_hmac_key *k, const struct sg_iov *iov, size_t niov,
+		    uint8_t out[SG_SHA256_LEN], struct sg_error *err);
+void sg_hmac_key_free(struct sg_hmac_key *k);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_hmac_key *, sg_hmac_key_free)
+
 /* AES-128-CTR: the 16-byte IV is the initial counter block (128-bit BE increment). */
 int sg_crypto_aes128ctr(struct sg_crypto *c, const uint8_t key[16], const uint8_t iv[16],
 			const uint8_t *in, size_t len, uint8_t *out, struct sg_error *err);

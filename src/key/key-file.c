@@ -17,6 +17,7 @@
 struct file_key {
 	struct sg_crypto *crypto; /* borrowed */
 	struct sg_secmem *bytes;
+	struct sg_hmac_key *hmac; /* the TIK's keyed template, made on first use */
 };
 
 static int
@@ -24,9 +25,12 @@ file_hmac(struct sg_key *k, const struct sg_iov *iov, size_t niov, uint8_t out[S
 	  struct sg_error *err)
 {
 	struct file_key *fk = k->priv;
+	int r;
 
-	return sg_crypto_hmac_sha256(fk->crypto, fk->bytes->data, fk->bytes->len, iov, niov, out,
-				     err);
+	if (!fk->hmac &&
+	    (r = sg_hmac_key_new(fk->crypto, fk->bytes->data, fk->bytes->len, &fk->hmac, err)) < 0)
+		return r;
+	return sg_hmac_key_mac(fk->hmac, iov, niov, out, err);
 }
 
 static int
@@ -45,6 +49,7 @@ file_free(void *priv)
 
 	if (!fk)
 		return;
+	sg_hmac_key_free(fk->hmac);
 	sg_secmem_free(fk->bytes);
 	free(fk);
 }
