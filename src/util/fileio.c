@@ -163,22 +163,29 @@ sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_se
 	_cleanup_(sg_closep) int fd = -1;
 	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
 	struct stat st;
-	size_t len = 0;
+	size_t len = 0, cap;
 	int r;
 
 	fd = open_input(path, what, &st, err);
 	if (fd < 0)
 		return fd;
-	/* Read one byte past @max so an oversized file is detected, not cut. */
-	m = sg_secmem_new(max + 1);
+	/*
+	 * Read one byte past what we expect so an oversized file is detected, not
+	 * cut: past the size of a regular file (a 16-byte key needs one page of
+	 * locked memory, not @max), past @max otherwise.
+	 */
+	cap = S_ISREG(st.st_mode) && (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : max + 1;
+	m = sg_secmem_new(cap);
 	if (!m)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	if ((r = read_fully(fd, m->data, max + 1, &len)) < 0)
+	if ((r = read_fully(fd, m->data, cap, &len)) < 0)
 		return sg_error_set(err, SG_E_IO, "cannot read %s '%s': %s", what, path,
 				    strerror(-r));
 	if (len > max)
 		return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes", what, path,
 				    max);
+	if (len == cap)
+		return sg_error_set(err, SG_E_IO, "%s '%s' grew while it was read", what, path);
 	m->len = len;
 	*ret = SG_TAKE_PTR(m);
 	return 0;
