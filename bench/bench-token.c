@@ -108,10 +108,10 @@ fill(const char *uri_s, long n)
 		value[0] = (uint8_t)i;
 		value[1] = (uint8_t)(i >> 8);
 		CK_ATTRIBUTE t[] = {
-			{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &type, sizeof(type) },
-			{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_PRIVATE, &yes, sizeof(yes) },
+			{ CKA_CLASS, &cls, sizeof(cls) },     { CKA_KEY_TYPE, &type, sizeof(type) },
+			{ CKA_TOKEN, &yes, sizeof(yes) },     { CKA_PRIVATE, &yes, sizeof(yes) },
 			{ CKA_SENSITIVE, &yes, sizeof(yes) }, { CKA_EXTRACTABLE, &no, sizeof(no) },
-			{ CKA_LABEL, label, strlen(label) }, { CKA_VALUE, value, sizeof(value) },
+			{ CKA_LABEL, label, strlen(label) },  { CKA_VALUE, value, sizeof(value) },
 			{ CKA_ENCRYPT, &yes, sizeof(yes) },
 		};
 		CK_RV rv = toks[0]->fl->C_CreateObject(toks[0]->session, t, SG_ELEMENTSOF(t), &h);
@@ -152,8 +152,9 @@ main(int argc, char **argv)
 		return 1;
 	file.have_measurement = file.have_api_major = file.have_api_minor = true;
 	file.have_build_id = file.have_policy = true;
-	file.platform = (struct sg_platform){ .api_major = 0, .api_minor = 24, .build_id = 15,
-					      .policy = 3 };
+	file.platform = (struct sg_platform){
+		.api_major = 0, .api_minor = 24, .build_id = 15, .policy = 3
+	};
 	file.firmware = argv[1];
 	file.tik = argv[2];
 	file.tek = argv[3];

@@ -11,7 +11,15 @@
 /* 0x00 0x01 ... 0x1f */
 static uint8_t buf[32];
 
-enum op { OP_U8, OP_U16, OP_U32, OP_U64, OP_BYTES, OP_GUID, OP_SEEK };
+enum op {
+	OP_U8,
+	OP_U16,
+	OP_U32,
+	OP_U64,
+	OP_BYTES,
+	OP_GUID,
+	OP_SEEK
+};
 
 struct case_read {
 	const char *id;
@@ -229,8 +237,10 @@ test_sequence(void **state)
 	assert_int_equal(sg_cur_remaining(&c), 0);
 }
 
-#define ROW(fn, arr, i) \
-	{ .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

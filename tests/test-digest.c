@@ -25,8 +25,8 @@ resolve(const char *col)
 }
 
 static int
-run_row(const struct tv_digest_row *t, bool vmsa_files, enum sg_kernel_check check,
-	uint8_t out[32], bool *lacks, struct sg_error *err)
+run_row(const struct tv_digest_row *t, bool vmsa_files, enum sg_kernel_check check, uint8_t out[32],
+	bool *lacks, struct sg_error *err)
 {
 	struct sg_crypto *c = NULL;
 	struct sg_validation *v = NULL;
@@ -281,8 +281,9 @@ test_one_vcpu(void **state)
 	struct sg_crypto *c = NULL;
 	struct sg_error err = { 0 };
 	struct sg_vmsa_params p = { .cpu_sig = 0x830f10 };
-	struct sg_launch l = { .firmware = fw, .firmware_len = sizeof(fw), .vcpus = 1,
-			       .vmsa_bsp = page };
+	struct sg_launch l = {
+		.firmware = fw, .firmware_len = sizeof(fw), .vcpus = 1, .vmsa_bsp = page
+	};
 	uint8_t out[32], want[32];
 
 	(void)state;
@@ -298,8 +299,11 @@ test_one_vcpu(void **state)
 	sg_crypto_free(c);
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

@@ -94,8 +94,7 @@ static const struct case_b64 b64_cases[] = {
 	{ "b64-rfc-foobar", "Zm9vYmFy", 8, 0, "666f6f626172" },
 	{ "b64-all-symbols", "+/+/", 3, 0, "fbffbf" },
 	{ "b64-exact-cap", "Zm9vYmFy", 6, 0, "666f6f626172" },
-	{ "b64-mnonce-ms1", "wxP6tRHCFrFQWxsuqZA8QA==", 16, 0,
-	  "c313fab511c216b1505b1b2ea9903c40" },
+	{ "b64-mnonce-ms1", "wxP6tRHCFrFQWxsuqZA8QA==", 16, 0, "c313fab511c216b1505b1b2ea9903c40" },
 	/* Padding. */
 	{ "b64-missing-padding-2", "Zg", 8, SG_E_FORMAT, NULL },
 	{ "b64-missing-padding-1", "Zm8", 8, SG_E_FORMAT, NULL },
@@ -119,8 +118,8 @@ static const struct case_b64 b64_cases[] = {
 	{ "b64-trailing-bits-late", "Zm9vYmFyZh==", 16, SG_E_FORMAT, NULL },
 	/* Exact length: the decoded size must fit the caller's buffer. */
 	{ "b64-one-over-cap", "Zm9vYmFy", 5, SG_E_FORMAT, NULL },
-	{ "b64-49-for-48", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==", 48,
-	  SG_E_FORMAT, NULL },
+	{ "b64-49-for-48", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",
+	  48, SG_E_FORMAT, NULL },
 	{ "b64-length-not-4n", "Zm9vY", 8, SG_E_FORMAT, NULL },
 };
 
@@ -156,7 +155,8 @@ test_b64_decode(void **state)
 static void
 test_b64_exact_48(void **state)
 {
-	static const char blob[] = "Jtkm6DPHOLtKnVthiMCUs4dyWKB2Kb5yGoM6nUd3nvqgoaKjpKWmp6ipqqusra6v";
+	static const char blob[] =
+		"Jtkm6DPHOLtKnVthiMCUs4dyWKB2Kb5yGoM6nUd3nvqgoaKjpKWmp6ipqqusra6v";
 	struct sg_error err = { 0 };
 	uint8_t out[48];
 	size_t len = 0;
@@ -181,8 +181,12 @@ test_b64_encode(void **state)
 	static const struct {
 		const char *in, *out;
 	} v[] = {
-		{ "", "" },	    { "f", "Zg==" },	  { "fo", "Zm8=" },
-		{ "foo", "Zm9v" }, { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
+		{ "", "" },
+		{ "f", "Zg==" },
+		{ "fo", "Zm8=" },
+		{ "foo", "Zm9v" },
+		{ "foob", "Zm9vYg==" },
+		{ "fooba", "Zm9vYmE=" },
 		{ "foobar", "Zm9vYmFy" },
 	};
 	char out[64];
@@ -221,8 +225,11 @@ test_b64_roundtrip(void **state)
 	}
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

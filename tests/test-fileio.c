@@ -9,7 +9,15 @@
 
 #define BOGUS ((struct sg_file *)0x1)
 
-enum kind { K_REGULAR, K_EMPTY, K_DEVNULL, K_DEVZERO, K_DIR, K_MISSING, K_FIXTURE };
+enum kind {
+	K_REGULAR,
+	K_EMPTY,
+	K_DEVNULL,
+	K_DEVZERO,
+	K_DIR,
+	K_MISSING,
+	K_FIXTURE
+};
 
 struct case_map {
 	const char *id;
@@ -58,21 +66,11 @@ test_map(void **state)
 		want = pattern(t->size);
 		path = tv_tmp_write(t->id, want, t->size);
 		break;
-	case K_DEVNULL:
-		path = strdup("/dev/null");
-		break;
-	case K_DEVZERO:
-		path = strdup("/dev/zero");
-		break;
-	case K_DIR:
-		path = strdup(tv_tmpdir());
-		break;
-	case K_MISSING:
-		path = tv_tmp("does-not-exist");
-		break;
-	case K_FIXTURE:
-		path = tv_fixture("fw_synth.bin");
-		break;
+	case K_DEVNULL: path = strdup("/dev/null"); break;
+	case K_DEVZERO: path = strdup("/dev/zero"); break;
+	case K_DIR: path = strdup(tv_tmpdir()); break;
+	case K_MISSING: path = tv_tmp("does-not-exist"); break;
+	case K_FIXTURE: path = tv_fixture("fw_synth.bin"); break;
 	}
 	rc = sg_file_map(path, t->max, "firmware", &f, &err);
 	if (t->rc == 0) {
@@ -238,8 +236,11 @@ test_write_to_directory(void **state)
 		      SG_E_IO);
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

@@ -65,8 +65,11 @@ test_digest_from_state(void **state)
 	assert_int_equal(sg_fwcache_new(c, &fc, &err), 0);
 	assert_int_equal(sg_fwcache_get(fc, path, &e, &err), 0);
 
-	struct sg_launch l = { .firmware = fw, .firmware_len = sizeof(fw), .vcpus = 3,
-			       .vmsa_bsp = page, .vmsa_ap = page };
+	struct sg_launch l = { .firmware = fw,
+			       .firmware_len = sizeof(fw),
+			       .vcpus = 3,
+			       .vmsa_bsp = page,
+			       .vmsa_ap = page };
 	assert_int_equal(sg_launch_digest(c, &l, direct, NULL, &err), 0);
 	l.firmware_state = e->state;
 	/* The firmware bytes are not read when a state is given. */

@@ -15,8 +15,8 @@ struct case_known {
 static const struct case_known known_cases[] = {
 	{ "ovmf-footer", &SG_GUID_OVMF_FOOTER, "96b582de-1fb2-45f7-baea-a366c55a082d",
 	  "de82b596b21ff745baeaa366c55a082d" },
-	{ "sev-es-reset-block", &SG_GUID_SEV_ES_RESET_BLOCK,
-	  "00f771de-1a7e-4fcb-890e-68c77e2fb44e", "de71f7007e1acb4f890e68c77e2fb44e" },
+	{ "sev-es-reset-block", &SG_GUID_SEV_ES_RESET_BLOCK, "00f771de-1a7e-4fcb-890e-68c77e2fb44e",
+	  "de71f7007e1acb4f890e68c77e2fb44e" },
 	{ "sev-hash-table-area", &SG_GUID_SEV_HASH_TABLE_AREA,
 	  "7255371f-3a3b-4b04-927b-1da6efa8d454", "1f3755723b3a044b927b1da6efa8d454" },
 	{ "sev-secret-area", &SG_GUID_SEV_SECRET_AREA, "4c2eb361-7d9b-4cc3-8081-127c90d3d294",
@@ -136,8 +136,11 @@ test_roundtrip_patterns(void **state)
 	}
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

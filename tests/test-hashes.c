@@ -92,7 +92,8 @@ struct case_cmdline {
 };
 
 static const struct case_cmdline cmdline_cases[] = {
-	{ "cmdline-null", NULL, "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d" },
+	{ "cmdline-null", NULL,
+	  "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d" },
 	{ "cmdline-empty", "", "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d" },
 	{ "cmdline-spec-13", "console=ttyS0 root=/dev/vda1",
 	  "e3f97613f5becaaea74a9b953ab0e3943407857741be62d37ff0e9f4b3f4912c" },
@@ -143,8 +144,11 @@ test_constants(void **state)
 	assert_int_equal(SG_HASHES_TABLE_PADDED_LEN, 176);
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

@@ -9,7 +9,14 @@
 
 /* ---- sg_key_open ---- */
 
-enum src { SRC_BYTES, SRC_MISSING, SRC_DIR, SRC_PKCS11, SRC_FILE_PREFIX, SRC_VECTOR };
+enum src {
+	SRC_BYTES,
+	SRC_MISSING,
+	SRC_DIR,
+	SRC_PKCS11,
+	SRC_FILE_PREFIX,
+	SRC_VECTOR
+};
 
 struct case_open {
 	const char *id;
@@ -17,7 +24,7 @@ struct case_open {
 	size_t size; /* SRC_BYTES / SRC_FILE_PREFIX: file size */
 	enum sg_key_role role;
 	int rc;
-	const char *msg; /* exact message, or a substring if it starts with '~' */
+	const char *msg;    /* exact message, or a substring if it starts with '~' */
 	const char *vector; /* SRC_VECTOR: vectors-relative path */
 	const char *hex;    /* SRC_VECTOR: expected key bytes */
 };
@@ -26,24 +33,25 @@ static const struct case_open open_cases[] = {
 	{ "tik-16", SRC_BYTES, 16, SG_KEY_TIK, 0, NULL, NULL, NULL },
 	{ "tek-16", SRC_BYTES, 16, SG_KEY_TEK, 0, NULL, NULL, NULL },
 	{ "tik-file-prefix", SRC_FILE_PREFIX, 16, SG_KEY_TIK, 0, NULL, NULL, NULL },
-	{ "tik-15", SRC_BYTES, 15, SG_KEY_TIK, SG_E_USAGE, "Expected 16 bytes in TIK file, but got 15",
-	  NULL, NULL },
-	{ "tik-17", SRC_BYTES, 17, SG_KEY_TIK, SG_E_USAGE, "Expected 16 bytes in TIK file, but got 17",
-	  NULL, NULL },
+	{ "tik-15", SRC_BYTES, 15, SG_KEY_TIK, SG_E_USAGE,
+	  "Expected 16 bytes in TIK file, but got 15", NULL, NULL },
+	{ "tik-17", SRC_BYTES, 17, SG_KEY_TIK, SG_E_USAGE,
+	  "Expected 16 bytes in TIK file, but got 17", NULL, NULL },
 	{ "tik-0", SRC_BYTES, 0, SG_KEY_TIK, SG_E_USAGE, "Expected 16 bytes in TIK file, but got 0",
 	  NULL, NULL },
-	{ "tek-15", SRC_BYTES, 15, SG_KEY_TEK, SG_E_USAGE, "Expected 16 bytes in TEK file, but got 15",
-	  NULL, NULL },
-	{ "tek-17", SRC_BYTES, 17, SG_KEY_TEK, SG_E_USAGE, "Expected 16 bytes in TEK file, but got 17",
-	  NULL, NULL },
-	{ "tik-32", SRC_BYTES, 32, SG_KEY_TIK, SG_E_USAGE, "Expected 16 bytes in TIK file, but got 32",
-	  NULL, NULL },
+	{ "tek-15", SRC_BYTES, 15, SG_KEY_TEK, SG_E_USAGE,
+	  "Expected 16 bytes in TEK file, but got 15", NULL, NULL },
+	{ "tek-17", SRC_BYTES, 17, SG_KEY_TEK, SG_E_USAGE,
+	  "Expected 16 bytes in TEK file, but got 17", NULL, NULL },
+	{ "tik-32", SRC_BYTES, 32, SG_KEY_TIK, SG_E_USAGE,
+	  "Expected 16 bytes in TIK file, but got 32", NULL, NULL },
 	{ "tik-huge", SRC_BYTES, 100000, SG_KEY_TIK, SG_E_USAGE,
 	  "~Expected 16 bytes in TIK file, but got more than", NULL, NULL },
 	{ "tik-missing", SRC_MISSING, 0, SG_KEY_TIK, SG_E_IO, "~no-such-key", NULL, NULL },
 	{ "tek-missing", SRC_MISSING, 0, SG_KEY_TEK, SG_E_IO, "~TEK", NULL, NULL },
 	{ "tik-directory", SRC_DIR, 0, SG_KEY_TIK, SG_E_IO, "~Is a directory", NULL, NULL },
-	{ "tik-pkcs11-uri-no-token", SRC_PKCS11, 0, SG_KEY_TIK, SG_E_TOKEN, "~PKCS#11", NULL, NULL },
+	{ "tik-pkcs11-uri-no-token", SRC_PKCS11, 0, SG_KEY_TIK, SG_E_TOKEN, "~PKCS#11", NULL,
+	  NULL },
 	{ "sevctl-measurement-tik1", SRC_VECTOR, 16, SG_KEY_TIK, 0, NULL,
 	  "sevctl/tests/data/measurement/tik1.bin", "3569cf61a32a602b87185ac6e0f55913" },
 	{ "sevctl-secret-tik1", SRC_VECTOR, 16, SG_KEY_TIK, 0, NULL,
@@ -88,8 +96,9 @@ check_key_use(struct sg_key *k, enum sg_key_role role, const uint8_t key[16])
 		static const uint8_t iv[16] = { 0 };
 		uint8_t back[sizeof(data)];
 
-		TV_ASSERT_OK(sg_key_aes128ctr(k, iv, (const uint8_t *)data, sizeof(data), back, &err),
-			     &err);
+		TV_ASSERT_OK(
+			sg_key_aes128ctr(k, iv, (const uint8_t *)data, sizeof(data), back, &err),
+			&err);
 		assert_memory_not_equal(back, data, sizeof(data));
 		TV_ASSERT_OK(sg_key_aes128ctr(k, iv, back, sizeof(back), out, &err), &err);
 		assert_memory_equal(out, data, sizeof(data));
@@ -119,15 +128,9 @@ test_open(void **state)
 		spec = malloc(strlen(path) + 6);
 		sprintf(spec, "file:%s", path);
 		break;
-	case SRC_MISSING:
-		spec = tv_tmp("no-such-key");
-		break;
-	case SRC_DIR:
-		spec = strdup(tv_tmpdir());
-		break;
-	case SRC_PKCS11:
-		spec = strdup("pkcs11:token=sevgate;object=tik");
-		break;
+	case SRC_MISSING: spec = tv_tmp("no-such-key"); break;
+	case SRC_DIR: spec = strdup(tv_tmpdir()); break;
+	case SRC_PKCS11: spec = strdup("pkcs11:token=sevgate;object=tik"); break;
 	case SRC_VECTOR:
 		spec = tv_path(t->vector);
 		tv_unhex(t->hex, bytes, 16);
@@ -320,8 +323,11 @@ test_free_null(void **state)
 	sg_key_free(NULL);
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

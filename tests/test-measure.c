@@ -22,10 +22,10 @@ struct case_ms {
 	const char *tik;      /* hex */
 	uint8_t major, minor, build;
 	uint32_t policy;
-	const char *ld;     /* hex, or "b64:..." */
-	const char *mnonce; /* hex, or "b64:..." */
-	const char *blob;   /* expected 48-byte blob, base64; or NULL */
-	const char *meas;   /* expected measurement hex when there is no blob */
+	const char *ld;		/* hex, or "b64:..." */
+	const char *mnonce;	/* hex, or "b64:..." */
+	const char *blob;	/* expected 48-byte blob, base64; or NULL */
+	const char *meas;	/* expected measurement hex when there is no blob */
 	const char *msg_prefix; /* expected first 8 message bytes, hex, or NULL */
 };
 

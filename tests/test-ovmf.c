@@ -133,13 +133,13 @@ test_fw(void **state)
 struct ent {
 	const struct sg_guid *guid;
 	size_t datalen;
-	uint32_t v0, v1; /* data as up to two u32s */
+	uint32_t v0, v1;  /* data as up to two u32s */
 	int len_override; /* >= 0: written instead of the true entry length */
 };
 
 struct syn {
-	size_t prefix;	  /* filler bytes before the table */
-	size_t stray;	  /* bytes between the filler and the first entry */
+	size_t prefix; /* filler bytes before the table */
+	size_t stray;  /* bytes between the filler and the first entry */
 	struct ent e[70];
 	size_t n;
 	int total_override; /* >= 0: written instead of the true total length */
@@ -165,8 +165,8 @@ syn_build(const struct syn *s, uint8_t *out)
 		if (e->datalen >= 8)
 			sg_put_u32le(out + off + 4, e->v1);
 		off += e->datalen;
-		sg_put_u16le(out + off, e->len_override >= 0 ? (uint16_t)e->len_override
-							     : (uint16_t)elen);
+		sg_put_u16le(out + off,
+			     e->len_override >= 0 ? (uint16_t)e->len_override : (uint16_t)elen);
 		memcpy(out + off + 2, e->guid->b, 16);
 		off += 18;
 		total += elen;
@@ -182,11 +182,24 @@ syn_build(const struct syn *s, uint8_t *out)
 	return off + 32;
 }
 
-#define RESET(addr) { &SG_GUID_SEV_ES_RESET_BLOCK, 4, (addr), 0, -1 }
-#define HASHES(b, s) { &SG_GUID_SEV_HASH_TABLE_AREA, 8, (b), (s), -1 }
-#define SECRET(b, s) { &SG_GUID_SEV_SECRET_AREA, 8, (b), (s), -1 }
+#define RESET(addr)                                           \
+	{                                                     \
+		&SG_GUID_SEV_ES_RESET_BLOCK, 4, (addr), 0, -1 \
+	}
+#define HASHES(b, s)                                          \
+	{                                                     \
+		&SG_GUID_SEV_HASH_TABLE_AREA, 8, (b), (s), -1 \
+	}
+#define SECRET(b, s)                                      \
+	{                                                 \
+		&SG_GUID_SEV_SECRET_AREA, 8, (b), (s), -1 \
+	}
 
-enum stage { ST_PARSE, ST_RESET, ST_HASH_AREA };
+enum stage {
+	ST_PARSE,
+	ST_RESET,
+	ST_HASH_AREA
+};
 
 struct case_syn {
 	const char *id;
@@ -201,36 +214,83 @@ static const struct case_syn syn_cases[] = {
 	{ "syn-ok-minimal", { 0, 0, { RESET(0x80b004) }, 1, -1, false }, 0, ST_RESET, 0, NULL },
 	{ "syn-ok-empty-table", { 0, 0, { { 0 } }, 0, -1, false }, 0, ST_PARSE, 0, NULL },
 	{ "syn-ok-table-fills-file",
-	  { 0, 0, { RESET(0x80b004), HASHES(0x80c000, 0x400) }, 2, -1, false }, 0, ST_HASH_AREA,
-	  1, NULL },
-	{ "syn-too-short-empty", { 0, 0, { { 0 } }, 0, -1, false }, 1, ST_PARSE, SG_E_FORMAT,
+	  { 0, 0, { RESET(0x80b004), HASHES(0x80c000, 0x400) }, 2, -1, false },
+	  0,
+	  ST_HASH_AREA,
+	  1,
+	  NULL },
+	{ "syn-too-short-empty",
+	  { 0, 0, { { 0 } }, 0, -1, false },
+	  1,
+	  ST_PARSE,
+	  SG_E_FORMAT,
 	  "footer GUID not found" },
-	{ "syn-too-short-49", { 0, 0, { { 0 } }, 0, -1, false }, 50, ST_PARSE, SG_E_FORMAT,
+	{ "syn-too-short-49",
+	  { 0, 0, { { 0 } }, 0, -1, false },
+	  50,
+	  ST_PARSE,
+	  SG_E_FORMAT,
 	  "footer GUID not found" },
-	{ "syn-no-footer-guid", { 64, 0, { RESET(0x80b004) }, 1, -1, true }, 0, ST_PARSE,
-	  SG_E_FORMAT, "footer GUID not found" },
-	{ "syn-zero-length", { 64, 0, { RESET(0x80b004) }, 1, 0, false }, 0, ST_PARSE,
-	  SG_E_FORMAT, "zero length" },
-	{ "syn-length-1", { 64, 0, { RESET(0x80b004) }, 1, 1, false }, 0, ST_PARSE, SG_E_FORMAT,
+	{ "syn-no-footer-guid",
+	  { 64, 0, { RESET(0x80b004) }, 1, -1, true },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "footer GUID not found" },
+	{ "syn-zero-length",
+	  { 64, 0, { RESET(0x80b004) }, 1, 0, false },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "zero length" },
+	{ "syn-length-1",
+	  { 64, 0, { RESET(0x80b004) }, 1, 1, false },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
 	  "shorter than" },
-	{ "syn-length-17", { 64, 0, { RESET(0x80b004) }, 1, 17, false }, 0, ST_PARSE,
-	  SG_E_FORMAT, "shorter than" },
-	{ "syn-length-larger-than-file", { 0, 0, { RESET(0x80b004) }, 1, 41, false }, 0,
-	  ST_PARSE, SG_E_FORMAT, "exceeds" },
-	{ "syn-length-0xffff", { 64, 0, { RESET(0x80b004) }, 1, 0xffff, false }, 0, ST_PARSE,
-	  SG_E_FORMAT, "exceeds" },
+	{ "syn-length-17",
+	  { 64, 0, { RESET(0x80b004) }, 1, 17, false },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "shorter than" },
+	{ "syn-length-larger-than-file",
+	  { 0, 0, { RESET(0x80b004) }, 1, 41, false },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "exceeds" },
+	{ "syn-length-0xffff",
+	  { 64, 0, { RESET(0x80b004) }, 1, 0xffff, false },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "exceeds" },
 	{ "syn-entry-length-0",
-	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 4, 0x80b004, 0, 0 } }, 1, -1, false }, 0,
-	  ST_PARSE, SG_E_FORMAT, "length 0 does not fit" },
+	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 4, 0x80b004, 0, 0 } }, 1, -1, false },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "length 0 does not fit" },
 	{ "syn-entry-length-17",
-	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 4, 0x80b004, 0, 17 } }, 1, -1, false }, 0,
-	  ST_PARSE, SG_E_FORMAT, "length 17 does not fit" },
+	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 4, 0x80b004, 0, 17 } }, 1, -1, false },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "length 17 does not fit" },
 	{ "syn-entry-length-overflows",
-	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 4, 0x80b004, 0, 23 } }, 1, -1, false }, 0,
-	  ST_PARSE, SG_E_FORMAT, "00f771de-1a7e-4fcb-890e-68c77e2fb44e: length 23" },
+	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 4, 0x80b004, 0, 23 } }, 1, -1, false },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "00f771de-1a7e-4fcb-890e-68c77e2fb44e: length 23" },
 	{ "syn-entry-length-0xffff",
 	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 4, 0x80b004, 0, 0xffff } }, 1, -1, false },
-	  0, ST_PARSE, SG_E_FORMAT, "does not fit" },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "does not fit" },
 	{ "syn-second-entry-overflows",
 	  { 64,
 	    0,
@@ -238,27 +298,58 @@ static const struct case_syn syn_cases[] = {
 	    2,
 	    -1,
 	    false },
-	  0, ST_PARSE, SG_E_FORMAT, "7255371f-3a3b-4b04-927b-1da6efa8d454" },
-	{ "syn-stray-byte", { 64, 1, { RESET(0x80b004) }, 1, -1, false }, 0, ST_PARSE,
-	  SG_E_FORMAT, "1 stray bytes" },
-	{ "syn-stray-17-bytes", { 64, 17, { RESET(0x80b004) }, 1, -1, false }, 0, ST_PARSE,
-	  SG_E_FORMAT, "17 stray bytes" },
-	{ "syn-reset-block-missing", { 64, 0, { HASHES(0x80c000, 0x400) }, 1, -1, false }, 0,
-	  ST_RESET, SG_E_FORMAT, "SEV info block GUID not found" },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "7255371f-3a3b-4b04-927b-1da6efa8d454" },
+	{ "syn-stray-byte",
+	  { 64, 1, { RESET(0x80b004) }, 1, -1, false },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "1 stray bytes" },
+	{ "syn-stray-17-bytes",
+	  { 64, 17, { RESET(0x80b004) }, 1, -1, false },
+	  0,
+	  ST_PARSE,
+	  SG_E_FORMAT,
+	  "17 stray bytes" },
+	{ "syn-reset-block-missing",
+	  { 64, 0, { HASHES(0x80c000, 0x400) }, 1, -1, false },
+	  0,
+	  ST_RESET,
+	  SG_E_FORMAT,
+	  "SEV info block GUID not found" },
 	/* The reference reads any size as one little-endian integer: so do we. */
 	{ "syn-reset-block-2-bytes",
-	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 2, 0, 0, -1 } }, 1, -1, false }, 0, ST_RESET,
-	  0, NULL },
+	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 2, 0, 0, -1 } }, 1, -1, false },
+	  0,
+	  ST_RESET,
+	  0,
+	  NULL },
 	{ "syn-reset-block-8-bytes",
-	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 8, 0x80b004, 0, -1 } }, 1, -1, false }, 0,
-	  ST_RESET, 0, NULL },
+	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 8, 0x80b004, 0, -1 } }, 1, -1, false },
+	  0,
+	  ST_RESET,
+	  0,
+	  NULL },
 	{ "syn-reset-block-empty",
-	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 0, 0, 0, -1 } }, 1, -1, false }, 0, ST_RESET,
-	  0, NULL },
+	  { 64, 0, { { &SG_GUID_SEV_ES_RESET_BLOCK, 0, 0, 0, -1 } }, 1, -1, false },
+	  0,
+	  ST_RESET,
+	  0,
+	  NULL },
 	{ "syn-hash-area-4-bytes",
-	  { 64, 0, { { &SG_GUID_SEV_HASH_TABLE_AREA, 4, 0x80c000, 0, -1 } }, 1, -1, false }, 0,
-	  ST_HASH_AREA, SG_E_FORMAT, "7255371f-3a3b-4b04-927b-1da6efa8d454 holds 4 bytes" },
-	{ "syn-hash-area-absent", { 64, 0, { RESET(0x80b004) }, 1, -1, false }, 0, ST_HASH_AREA, 0,
+	  { 64, 0, { { &SG_GUID_SEV_HASH_TABLE_AREA, 4, 0x80c000, 0, -1 } }, 1, -1, false },
+	  0,
+	  ST_HASH_AREA,
+	  SG_E_FORMAT,
+	  "7255371f-3a3b-4b04-927b-1da6efa8d454 holds 4 bytes" },
+	{ "syn-hash-area-absent",
+	  { 64, 0, { RESET(0x80b004) }, 1, -1, false },
+	  0,
+	  ST_HASH_AREA,
+	  0,
 	  NULL },
 };
 
@@ -420,9 +511,12 @@ test_entry_names(void **state)
 	assert_null(sg_ovmf_entry_name(&SG_GUID_OVMF_FOOTER));
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
-#define N_UNIT \
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
+#define N_UNIT                                                                          \
 	(SG_ELEMENTSOF(fw_small) + SG_ELEMENTSOF(fw_synth) + SG_ELEMENTSOF(syn_cases) + \
 	 SG_ELEMENTSOF(kh_cases) + 4)
 

@@ -29,7 +29,7 @@ struct case_pkt {
 	const char *tik, *tek;		 /* hex */
 	const char *tik_file, *tek_file; /* vectors-relative key files, or NULL */
 	const char *iv;			 /* hex or "b64:..." */
-	const char *blob;		 /* launch-measure blob (base64); MAC uses its first 32 bytes */
+	const char *blob; /* launch-measure blob (base64); MAC uses its first 32 bytes */
 	struct item items[2];
 	size_t n;
 	enum sg_secret_pad pad;
@@ -41,36 +41,82 @@ struct case_pkt {
 };
 
 static const struct case_pkt cases[] = {
-	{ "SB1", SB_TIK, SB_TEK, SECRET_DIR "tik1.bin", SECRET_DIR "tek1.bin", SB_IV, SB_BLOB,
-	  { { "736869e5-84f0-4973-92ec-06879ce3da0b", NULL, SECRET_DIR "secret1.txt" } }, 1,
+	{ "SB1",
+	  SB_TIK,
+	  SB_TEK,
+	  SECRET_DIR "tik1.bin",
+	  SECRET_DIR "tek1.bin",
+	  SB_IV,
+	  SB_BLOB,
+	  { { "736869e5-84f0-4973-92ec-06879ce3da0b", NULL, SECRET_DIR "secret1.txt" } },
+	  1,
 	  SG_SECRET_PAD_ALIGN16,
 	  "AAAAAKxUdO1N0yx9mJ7FI9klWey8FSzeYQ4X8K71VzNKLU/KQsIsQxLjtbhaPUewqshX5Q==",
 	  "0U3e5PcXv0UW+H4tSBFKOdCYfKE1+j38Bc2fuO16mYiyI+sWx7INfn+lgYj56GL12yyinDa+lVfCCwD/2w5cPA==",
-	  NULL, 64, NULL },
-	{ "SB2", SB_TIK, SB_TEK, SECRET_DIR "tik1.bin", SECRET_DIR "tek1.bin", SB_IV, SB_BLOB,
+	  NULL,
+	  64,
+	  NULL },
+	{ "SB2",
+	  SB_TIK,
+	  SB_TEK,
+	  SECRET_DIR "tik1.bin",
+	  SECRET_DIR "tek1.bin",
+	  SB_IV,
+	  SB_BLOB,
 	  { { "736869e5-84f0-4973-92ec-06879ce3da0b", NULL, SECRET_DIR "secret1.txt" },
 	    { "736869e5-aaaa-4973-92ec-06879ce3da0b", NULL, SECRET_DIR "secret2.txt" } },
-	  2, SG_SECRET_PAD_ALIGN16,
+	  2,
+	  SG_SECRET_PAD_ALIGN16,
 	  "AAAAAKxUdO1N0yx9mJ7FI9klWeyZ3r0dOEKHUOhIRqzGYYvTJgdMtBPL1nK6GD9aGET7Ng==",
 	  "0U3e5PcXv0UW+H4tSBFKObWYfKE1+j38Bc2fuO16mYiyI+sWx7INfn+lgYj56GL12yyinDa+lVfCC+WWs332lpLN"
 	  "UX1ZI3YK7vYgtys4X+uGxEIlkIQ90v8/w8ZFmQMe",
-	  NULL, 96, NULL },
-	{ "SB3", SB_TIK, SB_TEK, SECRET_DIR "tik1.bin", SECRET_DIR "tek1.bin", SB_IV, SB_BLOB,
-	  { { "23058844-597b-42fb-8259-a0f5d9d495af", NULL, SECRET_DIR "secret3.txt" } }, 1,
+	  NULL,
+	  96,
+	  NULL },
+	{ "SB3",
+	  SB_TIK,
+	  SB_TEK,
+	  SECRET_DIR "tik1.bin",
+	  SECRET_DIR "tek1.bin",
+	  SB_IV,
+	  SB_BLOB,
+	  { { "23058844-597b-42fb-8259-a0f5d9d495af", NULL, SECRET_DIR "secret3.txt" } },
+	  1,
 	  SG_SECRET_PAD_ALIGN16,
-	  "AAAAAKxUdO1N0yx9mJ7FI9klWewswO/9TOPyPvawEb9qDVnyPNwOrXhXM89aWkci5ZxQHg==", NULL,
-	  "c5e0ced3c9c3001185d63b717ccb12111727f5d130e0e9e42b5a51232928bd7c", 16384, NULL },
-	{ "SB4", SB_TIK, SB_TEK, SECRET_DIR "tik1.bin", SECRET_DIR "tek1.bin", SB_IV, SB_BLOB,
-	  { { "23058844-597b-42fb-8259-a0f5d9d495af", NULL, SECRET_DIR "secret4.txt" } }, 1,
+	  "AAAAAKxUdO1N0yx9mJ7FI9klWewswO/9TOPyPvawEb9qDVnyPNwOrXhXM89aWkci5ZxQHg==",
+	  NULL,
+	  "c5e0ced3c9c3001185d63b717ccb12111727f5d130e0e9e42b5a51232928bd7c",
+	  16384,
+	  NULL },
+	{ "SB4",
+	  SB_TIK,
+	  SB_TEK,
+	  SECRET_DIR "tik1.bin",
+	  SECRET_DIR "tek1.bin",
+	  SB_IV,
+	  SB_BLOB,
+	  { { "23058844-597b-42fb-8259-a0f5d9d495af", NULL, SECRET_DIR "secret4.txt" } },
+	  1,
 	  SG_SECRET_PAD_ALIGN16,
-	  "AAAAAKxUdO1N0yx9mJ7FI9klWeyAU4oKySAHkKAz3gcmrUvS6dZn89VBohN0WsZ9SGBMUA==", NULL,
-	  "fe10d1011fcd7bbfb21cc72764e5d0d4f11995f8dcf36bb5f1c724e3f5d0470c", 16384, NULL },
-	{ "spec13-secret", "000102030405060708090a0b0c0d0e0f", "101112131415161718191a1b1c1d1e1f",
-	  NULL, NULL, "404142434445464748494a4b4c4d4e4f",
+	  "AAAAAKxUdO1N0yx9mJ7FI9klWeyAU4oKySAHkKAz3gcmrUvS6dZn89VBohN0WsZ9SGBMUA==",
+	  NULL,
+	  "fe10d1011fcd7bbfb21cc72764e5d0d4f11995f8dcf36bb5f1c724e3f5d0470c",
+	  16384,
+	  NULL },
+	{ "spec13-secret",
+	  "000102030405060708090a0b0c0d0e0f",
+	  "101112131415161718191a1b1c1d1e1f",
+	  NULL,
+	  NULL,
+	  "404142434445464748494a4b4c4d4e4f",
 	  "Jtkm6DPHOLtKnVthiMCUs4dyWKB2Kb5yGoM6nUd3nvqgoaKjpKWmp6ipqqusra6v",
-	  { { "luks-key", "hunter2", NULL } }, 1, SG_SECRET_PAD_LIBVIRT,
+	  { { "luks-key", "hunter2", NULL } },
+	  1,
+	  SG_SECRET_PAD_LIBVIRT,
 	  "AAAAAEBBQkNERUZHSElKS0xNTk+XLEg6t73UNReUKG4IViCgCPPl+gb/QzkUgWxVs+/zVQ==",
-	  "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu", NULL, 48,
+	  "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu",
+	  NULL,
+	  48,
 	  "972c483ab7bdd4351794286e085620a008f3e5fa06ff433914816c55b3eff355" },
 };
 
@@ -340,8 +386,11 @@ test_free_null(void **state)
 	sg_packet_free(NULL);
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

@@ -9,10 +9,10 @@
 #define SECRET_DIR "sevctl/tests/data/secret/"
 
 struct item {
-	const char *guid;  /* canonical text or an alias */
-	const char *text;  /* inline data, or NULL */
-	const char *file;  /* vectors-relative data file, when text is NULL */
-	size_t fill;	   /* when both are NULL: this many 'x' bytes */
+	const char *guid; /* canonical text or an alias */
+	const char *text; /* inline data, or NULL */
+	const char *file; /* vectors-relative data file, when text is NULL */
+	size_t fill;	  /* when both are NULL: this many 'x' bytes */
 };
 
 struct case_table {
@@ -27,55 +27,121 @@ struct case_table {
 static const struct case_table table_cases[] = {
 	{ "SB1",
 	  { { "736869e5-84f0-4973-92ec-06879ce3da0b", "MY-LUKS-PASSPHRASE", NULL, 0 } },
-	  1, SG_SECRET_PAD_ALIGN16, 58, 64,
+	  1,
+	  SG_SECRET_PAD_ALIGN16,
+	  58,
+	  64,
 	  "42f5741edd71664d963eef4287ff173b3a000000e5696873f084734992ec06879ce3da0b260000004d592d4c5"
 	  "54b532d50415353504852415345000000000000" },
 	{ "SB2",
 	  { { "736869e5-84f0-4973-92ec-06879ce3da0b", "MY-LUKS-PASSPHRASE", NULL, 0 },
 	    { "736869e5-aaaa-4973-92ec-06879ce3da0b", "SOME OTHER SECRET", NULL, 0 } },
-	  2, SG_SECRET_PAD_ALIGN16, 95, 96,
+	  2,
+	  SG_SECRET_PAD_ALIGN16,
+	  95,
+	  96,
 	  "42f5741edd71664d963eef4287ff173b5f000000e5696873f084734992ec06879ce3da0b260000004d592d4c"
 	  "554b532d50415353504852415345e5696873aaaa734992ec06879ce3da0b25000000534f4d45204f54484552"
 	  "2053454352455400" },
 	{ "SB1-files",
 	  { { "736869e5-84f0-4973-92ec-06879ce3da0b", NULL, SECRET_DIR "secret1.txt", 0 } },
-	  1, SG_SECRET_PAD_ALIGN16, 58, 64,
+	  1,
+	  SG_SECRET_PAD_ALIGN16,
+	  58,
+	  64,
 	  "42f5741edd71664d963eef4287ff173b3a000000e5696873f084734992ec06879ce3da0b260000004d592d4c5"
 	  "54b532d50415353504852415345000000000000" },
-	{ "SB3", { { "23058844-597b-42fb-8259-a0f5d9d495af", NULL, SECRET_DIR "secret3.txt", 0 } },
-	  1, SG_SECRET_PAD_ALIGN16, 16383, 16384, NULL },
-	{ "SB4", { { "23058844-597b-42fb-8259-a0f5d9d495af", NULL, SECRET_DIR "secret4.txt", 0 } },
-	  1, SG_SECRET_PAD_ALIGN16, 16384, 16384, NULL },
+	{ "SB3",
+	  { { "23058844-597b-42fb-8259-a0f5d9d495af", NULL, SECRET_DIR "secret3.txt", 0 } },
+	  1,
+	  SG_SECRET_PAD_ALIGN16,
+	  16383,
+	  16384,
+	  NULL },
+	{ "SB4",
+	  { { "23058844-597b-42fb-8259-a0f5d9d495af", NULL, SECRET_DIR "secret4.txt", 0 } },
+	  1,
+	  SG_SECRET_PAD_ALIGN16,
+	  16384,
+	  16384,
+	  NULL },
 	{ "SB4-libvirt-pad",
 	  { { "23058844-597b-42fb-8259-a0f5d9d495af", NULL, SECRET_DIR "secret4.txt", 0 } },
-	  1, SG_SECRET_PAD_LIBVIRT, 16384, 16400, NULL },
+	  1,
+	  SG_SECRET_PAD_LIBVIRT,
+	  16384,
+	  16400,
+	  NULL },
 	/* Spec 13 secret vector: luks-key alias, "hunter2", libvirt's padding. */
-	{ "spec13-luks-key-hunter2", { { "luks-key", "hunter2", NULL, 0 } }, 1,
-	  SG_SECRET_PAD_LIBVIRT, 47, 48,
+	{ "spec13-luks-key-hunter2",
+	  { { "luks-key", "hunter2", NULL, 0 } },
+	  1,
+	  SG_SECRET_PAD_LIBVIRT,
+	  47,
+	  48,
 	  "42f5741edd71664d963eef4287ff173b2f000000e5696873f084734992ec06879ce3da0b1b00000068756e74"
 	  "65723200" },
 	/* Spec 13 two-secret check: header length 0x4c, 80 bytes padded. */
 	{ "spec13-two-secrets",
 	  { { "luks-key", "hunter2", NULL, 0 },
 	    { "0123abcd-0000-1111-2222-333344445555", "xxxxxxxxx", NULL, 0 } },
-	  2, SG_SECRET_PAD_LIBVIRT, 76, 80, NULL },
+	  2,
+	  SG_SECRET_PAD_LIBVIRT,
+	  76,
+	  80,
+	  NULL },
 	/* Padding rules: 47 -> 48 both ways; 48 -> 64 under LIBVIRT, 48 under ALIGN16. */
-	{ "pad-47-libvirt", { { "luks-key", NULL, NULL, 7 } }, 1, SG_SECRET_PAD_LIBVIRT, 47, 48,
+	{ "pad-47-libvirt",
+	  { { "luks-key", NULL, NULL, 7 } },
+	  1,
+	  SG_SECRET_PAD_LIBVIRT,
+	  47,
+	  48,
 	  NULL },
-	{ "pad-47-align16", { { "luks-key", NULL, NULL, 7 } }, 1, SG_SECRET_PAD_ALIGN16, 47, 48,
+	{ "pad-47-align16",
+	  { { "luks-key", NULL, NULL, 7 } },
+	  1,
+	  SG_SECRET_PAD_ALIGN16,
+	  47,
+	  48,
 	  NULL },
-	{ "pad-48-libvirt", { { "luks-key", NULL, NULL, 8 } }, 1, SG_SECRET_PAD_LIBVIRT, 48, 64,
+	{ "pad-48-libvirt",
+	  { { "luks-key", NULL, NULL, 8 } },
+	  1,
+	  SG_SECRET_PAD_LIBVIRT,
+	  48,
+	  64,
 	  NULL },
-	{ "pad-48-align16", { { "luks-key", NULL, NULL, 8 } }, 1, SG_SECRET_PAD_ALIGN16, 48, 48,
+	{ "pad-48-align16",
+	  { { "luks-key", NULL, NULL, 8 } },
+	  1,
+	  SG_SECRET_PAD_ALIGN16,
+	  48,
+	  48,
 	  NULL },
-	{ "pad-49-align16", { { "luks-key", NULL, NULL, 9 } }, 1, SG_SECRET_PAD_ALIGN16, 49, 64,
+	{ "pad-49-align16",
+	  { { "luks-key", NULL, NULL, 9 } },
+	  1,
+	  SG_SECRET_PAD_ALIGN16,
+	  49,
+	  64,
 	  NULL },
 	{ "empty-data", { { "luks-key", "", NULL, 0 } }, 1, SG_SECRET_PAD_ALIGN16, 40, 48, NULL },
 	/* Any size: a 1 MiB table. */
-	{ "one-mib", { { "luks-key", NULL, NULL, ((size_t)1 << 20) - 40 } }, 1,
-	  SG_SECRET_PAD_ALIGN16, (size_t)1 << 20, (size_t)1 << 20, NULL },
-	{ "one-mib-libvirt", { { "luks-key", NULL, NULL, ((size_t)1 << 20) - 40 } }, 1,
-	  SG_SECRET_PAD_LIBVIRT, (size_t)1 << 20, ((size_t)1 << 20) + 16, NULL },
+	{ "one-mib",
+	  { { "luks-key", NULL, NULL, ((size_t)1 << 20) - 40 } },
+	  1,
+	  SG_SECRET_PAD_ALIGN16,
+	  (size_t)1 << 20,
+	  (size_t)1 << 20,
+	  NULL },
+	{ "one-mib-libvirt",
+	  { { "luks-key", NULL, NULL, ((size_t)1 << 20) - 40 } },
+	  1,
+	  SG_SECRET_PAD_LIBVIRT,
+	  (size_t)1 << 20,
+	  ((size_t)1 << 20) + 16,
+	  NULL },
 };
 
 /* Resolve the row's items into sg_secret, reading files and filling buffers. */
@@ -170,13 +236,20 @@ struct case_bad {
 
 static const struct case_bad bad_cases[] = {
 	{ "duplicate-guid",
-	  { { "luks-key", "a", NULL, 0 }, { "736869e5-84f0-4973-92ec-06879ce3da0b", "b", NULL, 0 } },
-	  2, 0, SG_E_USAGE, "Secret for GUID 736869e5-84f0-4973-92ec-06879ce3da0b already loaded" },
+	  { { "luks-key", "a", NULL, 0 },
+	    { "736869e5-84f0-4973-92ec-06879ce3da0b", "b", NULL, 0 } },
+	  2,
+	  0,
+	  SG_E_USAGE,
+	  "Secret for GUID 736869e5-84f0-4973-92ec-06879ce3da0b already loaded" },
 	{ "duplicate-guid-upper",
 	  { { "0123abcd-0000-1111-2222-333344445555", "a", NULL, 0 },
 	    { "luks-key", "b", NULL, 0 },
 	    { "0123ABCD-0000-1111-2222-333344445555", "c", NULL, 0 } },
-	  3, 0, SG_E_USAGE, "Secret for GUID 0123abcd-0000-1111-2222-333344445555 already loaded" },
+	  3,
+	  0,
+	  SG_E_USAGE,
+	  "Secret for GUID 0123abcd-0000-1111-2222-333344445555 already loaded" },
 	{ "no-secrets", { { 0 } }, 0, 0, SG_E_USAGE, NULL },
 	{ "over-table-max", { { 0 } }, 0, SG_SECRET_TABLE_MAX - 39, SG_E_LIMIT, NULL },
 };
@@ -197,8 +270,8 @@ test_bad(void **state)
 		s[0] = (struct sg_secret){ SG_GUID_LUKS_KEY, big, t->big };
 		n = 1;
 	}
-	TV_ASSERT_ERR(sg_secret_table_build(s, n, SG_SECRET_PAD_ALIGN16, &m, &unpadded, &err),
-		      &err, t->rc);
+	TV_ASSERT_ERR(sg_secret_table_build(s, n, SG_SECRET_PAD_ALIGN16, &m, &unpadded, &err), &err,
+		      t->rc);
 	if (t->msg)
 		assert_string_equal(err.msg, t->msg);
 	assert_ptr_equal(m, (struct sg_secmem *)0x1);
@@ -220,7 +293,8 @@ test_table_max(void **state)
 	size_t unpadded = 0;
 
 	(void)state;
-	TV_ASSERT_OK(sg_secret_table_build(&s, 1, SG_SECRET_PAD_ALIGN16, &m, &unpadded, &err), &err);
+	TV_ASSERT_OK(sg_secret_table_build(&s, 1, SG_SECRET_PAD_ALIGN16, &m, &unpadded, &err),
+		     &err);
 	assert_int_equal(unpadded, SG_SECRET_TABLE_MAX);
 	assert_int_equal(m->len, SG_SECRET_TABLE_MAX);
 	sg_secmem_free(m);
@@ -272,8 +346,11 @@ test_guid(void **state)
 	assert_memory_equal(&g, &before, sizeof(g));
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

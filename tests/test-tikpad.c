@@ -39,8 +39,9 @@ static void
 test_spec_vector(void **state)
 {
 	/* Spec section 13 TV1: TIK 00..0f over the 56-byte LAUNCH_MEASURE message. */
-	static const char msg_hex[] = "0400180f03000000f2e01b2a910bf940bc877e47e66b7c3e0879a5bc3ee3c6"
-				      "263f8c1191f59f089ea0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
+	static const char msg_hex[] =
+		"0400180f03000000f2e01b2a910bf940bc877e47e66b7c3e0879a5bc3ee3c6"
+		"263f8c1191f59f089ea0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
 	uint8_t tik[16], msg[56], key[32] = { 0 }, got[32];
 	struct sg_crypto *c = NULL;
 	struct sg_error err = { 0 };

@@ -28,7 +28,12 @@ static char *p_fw, *p_kernel, *p_initrd, *p_tik, *p_tek, *p_tk, *p_tik15, *p_tk3
 static const uint8_t TIK[16] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15 };
 static const uint8_t TEK[16] = { 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31 };
 
-enum keys { K_SPLIT, K_TK, K_TIK15, K_TK31 };
+enum keys {
+	K_SPLIT,
+	K_TK,
+	K_TIK15,
+	K_TK31
+};
 
 struct case_val {
 	const char *id;
@@ -81,8 +86,8 @@ static const struct case_val val_cases[] = {
 	  false, SG_KERNEL_CHECK_HINT, SG_E_MISMATCH, MISMATCH_MSG, NULL },
 	{ "TV2-cmdline-whitespace", TV2_BLOB, -1, 3, true, true, CMDLINE " ", 0, false, 0, K_SPLIT,
 	  0, false, false, SG_KERNEL_CHECK_HINT, SG_E_MISMATCH, MISMATCH_MSG, NULL },
-	{ "TV2-without-kernel", TV2_BLOB, -1, 3, false, false, NULL, 0, false, 0, K_SPLIT, 0,
-	  false, false, SG_KERNEL_CHECK_HINT, SG_E_MISMATCH, MISMATCH_MSG, NULL },
+	{ "TV2-without-kernel", TV2_BLOB, -1, 3, false, false, NULL, 0, false, 0, K_SPLIT, 0, false,
+	  false, SG_KERNEL_CHECK_HINT, SG_E_MISMATCH, MISMATCH_MSG, NULL },
 	{ "TV3-three-vcpus", TV3_BLOB, -1, 7, false, false, NULL, 3, true, SG_VMSA_PROFILE_LEGACY,
 	  K_SPLIT, 0, false, false, SG_KERNEL_CHECK_HINT, SG_E_MISMATCH, MISMATCH_MSG, NULL },
 	{ "TV3-init2-profile", TV3_BLOB, -1, 7, false, false, NULL, 2, true, SG_VMSA_PROFILE_INIT2,
@@ -94,16 +99,17 @@ static const struct case_val val_cases[] = {
 	{ "es-without-vmsa", TV3_BLOB, -1, 7, false, false, NULL, 2, false, 0, K_SPLIT, 0, false,
 	  false, SG_KERNEL_CHECK_HINT, SG_E_USAGE, "VMSA for boot CPU required for SEV-ES domain",
 	  NULL },
-	{ "vmsa-not-4096", TV3_BLOB, -1, 7, false, false, NULL, 1, false, 0, K_SPLIT, 0, false, true,
-	  SG_KERNEL_CHECK_HINT, SG_E_USAGE, "VMSA must be 4096 bytes in length", NULL },
-	{ "tik-15-bytes", TV1_BLOB, -1, 3, false, false, NULL, 0, false, 0, K_TIK15, 0, false, false,
-	  SG_KERNEL_CHECK_HINT, SG_E_USAGE, "Expected 16 bytes in TIK file, but got 15", NULL },
+	{ "vmsa-not-4096", TV3_BLOB, -1, 7, false, false, NULL, 1, false, 0, K_SPLIT, 0, false,
+	  true, SG_KERNEL_CHECK_HINT, SG_E_USAGE, "VMSA must be 4096 bytes in length", NULL },
+	{ "tik-15-bytes", TV1_BLOB, -1, 3, false, false, NULL, 0, false, 0, K_TIK15, 0, false,
+	  false, SG_KERNEL_CHECK_HINT, SG_E_USAGE, "Expected 16 bytes in TIK file, but got 15",
+	  NULL },
 	{ "tk-31-bytes", TV1_BLOB, -1, 3, false, false, NULL, 0, false, 0, K_TK31, 0, false, false,
 	  SG_KERNEL_CHECK_HINT, SG_E_USAGE, "Expected 32 bytes in TIK/TEK file, but got 31", NULL },
 	{ "firmware-missing", TV1_BLOB, -1, 3, false, false, NULL, 0, false, 0, K_SPLIT, 1, false,
 	  false, SG_KERNEL_CHECK_HINT, SG_E_IO, NULL, NULL },
-	{ "kernel-missing", TV2_BLOB, -1, 3, true, false, NULL, 0, false, 0, K_SPLIT, 0, true, false,
-	  SG_KERNEL_CHECK_HINT, SG_E_IO, NULL, NULL },
+	{ "kernel-missing", TV2_BLOB, -1, 3, true, false, NULL, 0, false, 0, K_SPLIT, 0, true,
+	  false, SG_KERNEL_CHECK_HINT, SG_E_IO, NULL, NULL },
 	{ "strict-firmware-without-kernel-hashes", TV2_BLOB, -1, 3, true, true, CMDLINE, 0, false,
 	  0, K_SPLIT, 2, false, false, SG_KERNEL_CHECK_STRICT, SG_E_USAGE,
 	  "firmware has no kernel-hashes table: it cannot measure --kernel/--initrd/--cmdline",
@@ -125,8 +131,10 @@ fill_req(const struct case_val *t, struct sg_validate_req *q, char **missing)
 		q->have_policy = true;
 	q->platform = (struct sg_platform){ 0, 24, 15, t->policy };
 	*missing = tv_tmp("missing-input");
-	q->firmware = t->fw == 1 ? *missing : t->fw == 2 ? p_fw_nohashes : t->fw == 3 ? p_no_table
-											: p_fw;
+	q->firmware = t->fw == 1 ? *missing :
+		      t->fw == 2 ? p_fw_nohashes :
+		      t->fw == 3 ? p_no_table :
+				   p_fw;
 	q->kernel = t->kernel ? (t->missing_kernel ? *missing : p_kernel) : NULL;
 	q->initrd = t->initrd ? p_initrd : NULL;
 	q->cmdline = t->cmdline;
@@ -143,16 +151,12 @@ fill_req(const struct case_val *t, struct sg_validate_req *q, char **missing)
 		q->tik = p_tik;
 		q->tek = p_tek;
 		break;
-	case K_TK:
-		q->tk = p_tk;
-		break;
+	case K_TK: q->tk = p_tk; break;
 	case K_TIK15:
 		q->tik = p_tik15;
 		q->tek = p_tek;
 		break;
-	case K_TK31:
-		q->tk = p_tk31;
-		break;
+	case K_TK31: q->tk = p_tk31; break;
 	}
 	q->kernel_check = t->check;
 	q->secret_pad = SG_SECRET_PAD_LIBVIRT;
@@ -238,8 +242,8 @@ test_es_one_vcpu_file(void **state)
 	tv_hmac_sha256(TIK, 16, msg, sizeof(msg), blob);
 
 	memcpy(q.measurement, blob, 48);
-	q.have_measurement = q.have_api_major = q.have_api_minor = q.have_build_id =
-		q.have_policy = true;
+	q.have_measurement = q.have_api_major = q.have_api_minor = q.have_build_id = q.have_policy =
+		true;
 	q.platform = (struct sg_platform){ 0, 24, 15, 5 };
 	q.firmware = p_fw;
 	q.num_cpus = 1;
@@ -264,7 +268,7 @@ struct case_rel {
 	const char *id;
 	const char *args[3]; /* "ALIAS-OR-GUID:" + a file name in the temp dir (prefix '@') */
 	size_t nargs;
-	bool small_area_fw;	  /* use a firmware whose secret area is 64 bytes */
+	bool small_area_fw;    /* use a firmware whose secret area is 64 bytes */
 	bool preexisting_0644; /* the output files exist with mode 0644 */
 	int rc;
 	const char *msg;
@@ -273,33 +277,106 @@ struct case_rel {
 };
 
 static const struct case_rel rel_cases[] = {
-	{ "spec13-secret-release", { "luks-key:@hunter2" }, 1, false, false, 0, NULL,
+	{ "spec13-secret-release",
+	  { "luks-key:@hunter2" },
+	  1,
+	  false,
+	  false,
+	  0,
+	  NULL,
 	  "AAAAAEBBQkNERUZHSElKS0xNTk+XLEg6t73UNReUKG4IViCgCPPl+gb/QzkUgWxVs+/zVQ==",
-	  "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu", 48 },
-	{ "spec13-secret-by-guid", { "736869E5-84F0-4973-92EC-06879CE3DA0B:@hunter2" }, 1, false,
-	  false, 0, NULL,
-	  "AAAAAEBBQkNERUZHSElKS0xNTk+XLEg6t73UNReUKG4IViCgCPPl+gb/QzkUgWxVs+/zVQ==",
-	  "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu", 48 },
-	{ "spec13-secret-tightens-0644", { "luks-key:@hunter2" }, 1, false, true, 0, NULL,
-	  "AAAAAEBBQkNERUZHSElKS0xNTk+XLEg6t73UNReUKG4IViCgCPPl+gb/QzkUgWxVs+/zVQ==",
-	  "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu", 48 },
-	{ "two-secrets", { "luks-key:@hunter2", "0123abcd-0000-1111-2222-333344445555:@nine-x" }, 2,
-	  false, false, 0, NULL, NULL, NULL, 80 },
-	{ "secret-fits-small-area", { "luks-key:@hunter2" }, 1, true, false, 0, NULL, NULL, NULL,
+	  "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu",
 	  48 },
-	{ "secret-larger-than-area", { "luks-key:@hundred" }, 1, true, false, SG_E_USAGE,
-	  "secret table of 144 bytes does not fit the firmware's 64-byte secret area", NULL, NULL,
+	{ "spec13-secret-by-guid",
+	  { "736869E5-84F0-4973-92EC-06879CE3DA0B:@hunter2" },
+	  1,
+	  false,
+	  false,
+	  0,
+	  NULL,
+	  "AAAAAEBBQkNERUZHSElKS0xNTk+XLEg6t73UNReUKG4IViCgCPPl+gb/QzkUgWxVs+/zVQ==",
+	  "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu",
+	  48 },
+	{ "spec13-secret-tightens-0644",
+	  { "luks-key:@hunter2" },
+	  1,
+	  false,
+	  true,
+	  0,
+	  NULL,
+	  "AAAAAEBBQkNERUZHSElKS0xNTk+XLEg6t73UNReUKG4IViCgCPPl+gb/QzkUgWxVs+/zVQ==",
+	  "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu",
+	  48 },
+	{ "two-secrets",
+	  { "luks-key:@hunter2", "0123abcd-0000-1111-2222-333344445555:@nine-x" },
+	  2,
+	  false,
+	  false,
+	  0,
+	  NULL,
+	  NULL,
+	  NULL,
+	  80 },
+	{ "secret-fits-small-area",
+	  { "luks-key:@hunter2" },
+	  1,
+	  true,
+	  false,
+	  0,
+	  NULL,
+	  NULL,
+	  NULL,
+	  48 },
+	{ "secret-larger-than-area",
+	  { "luks-key:@hundred" },
+	  1,
+	  true,
+	  false,
+	  SG_E_USAGE,
+	  "secret table of 144 bytes does not fit the firmware's 64-byte secret area",
+	  NULL,
+	  NULL,
 	  0 },
 	{ "duplicate-guid",
-	  { "luks-key:@hunter2", "736869e5-84f0-4973-92ec-06879ce3da0b:@nine-x" }, 2, false, false,
-	  SG_E_USAGE, "Secret for GUID 736869e5-84f0-4973-92ec-06879ce3da0b already loaded", NULL,
-	  NULL, 0 },
-	{ "unknown-alias", { "root-pw:@hunter2" }, 1, false, false, SG_E_USAGE,
-	  "Secret alias 'root-pw' is not known", NULL, NULL, 0 },
-	{ "no-colon", { "luks-key" }, 1, false, false, SG_E_USAGE,
-	  "Expecting ALIAS-OR-GUID:PATH for injected secret", NULL, NULL, 0 },
-	{ "secret-file-missing", { "luks-key:@no-such-secret" }, 1, false, false, SG_E_IO, NULL,
-	  NULL, NULL, 0 },
+	  { "luks-key:@hunter2", "736869e5-84f0-4973-92ec-06879ce3da0b:@nine-x" },
+	  2,
+	  false,
+	  false,
+	  SG_E_USAGE,
+	  "Secret for GUID 736869e5-84f0-4973-92ec-06879ce3da0b already loaded",
+	  NULL,
+	  NULL,
+	  0 },
+	{ "unknown-alias",
+	  { "root-pw:@hunter2" },
+	  1,
+	  false,
+	  false,
+	  SG_E_USAGE,
+	  "Secret alias 'root-pw' is not known",
+	  NULL,
+	  NULL,
+	  0 },
+	{ "no-colon",
+	  { "luks-key" },
+	  1,
+	  false,
+	  false,
+	  SG_E_USAGE,
+	  "Expecting ALIAS-OR-GUID:PATH for injected secret",
+	  NULL,
+	  NULL,
+	  0 },
+	{ "secret-file-missing",
+	  { "luks-key:@no-such-secret" },
+	  1,
+	  false,
+	  false,
+	  SG_E_IO,
+	  NULL,
+	  NULL,
+	  NULL,
+	  0 },
 };
 
 static char *p_small_area_fw;
@@ -361,8 +438,9 @@ test_release(void **state)
 	snprintf(name, sizeof(name), "%s.payload", t->id);
 	pay = tv_tmp(name);
 	if (t->preexisting_0644) {
-		tv_write(hdr, "old header content that is longer than the new one..........."
-			      "..............",
+		tv_write(hdr,
+			 "old header content that is longer than the new one..........."
+			 "..............",
 			 76);
 		tv_write(pay, "old", 3);
 		assert_int_equal(chmod(hdr, 0644), 0);
@@ -383,8 +461,8 @@ test_release(void **state)
 		q.secret_args[i] = args[i];
 	}
 	q.nsecret_args = t->nargs;
-	q.have_measurement = q.have_api_major = q.have_api_minor = q.have_build_id =
-		q.have_policy = true;
+	q.have_measurement = q.have_api_major = q.have_api_minor = q.have_build_id = q.have_policy =
+		true;
 	q.platform = (struct sg_platform){ 0, 24, 15, 3 };
 	q.firmware = t->small_area_fw ? p_small_area_fw : p_fw;
 	if (t->small_area_fw)
@@ -487,7 +565,8 @@ struct case_arg {
 };
 
 static const struct case_arg arg_cases[] = {
-	{ "arg-alias", "luks-key:/tmp/s", 0, "736869e5-84f0-4973-92ec-06879ce3da0b", "/tmp/s", NULL },
+	{ "arg-alias", "luks-key:/tmp/s", 0, "736869e5-84f0-4973-92ec-06879ce3da0b", "/tmp/s",
+	  NULL },
 	{ "arg-first-colon-only", "luks-key:/a:b:c", 0, "736869e5-84f0-4973-92ec-06879ce3da0b",
 	  "/a:b:c", NULL },
 	{ "arg-guid", "0123abcd-0000-1111-2222-333344445555:x", 0,
@@ -495,7 +574,8 @@ static const struct case_arg arg_cases[] = {
 	{ "arg-empty-path", "luks-key:", 0, "736869e5-84f0-4973-92ec-06879ce3da0b", "", NULL },
 	{ "arg-no-colon", "luks-key", SG_E_USAGE, NULL, NULL,
 	  "Expecting ALIAS-OR-GUID:PATH for injected secret" },
-	{ "arg-unknown-alias", "foo:/x", SG_E_USAGE, NULL, NULL, "Secret alias 'foo' is not known" },
+	{ "arg-unknown-alias", "foo:/x", SG_E_USAGE, NULL, NULL,
+	  "Secret alias 'foo' is not known" },
 	{ "arg-empty-alias", ":/x", SG_E_USAGE, NULL, NULL, "Secret alias '' is not known" },
 };
 
@@ -524,8 +604,11 @@ test_arg(void **state)
 	assert_memory_equal(&g, &before, sizeof(g));
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

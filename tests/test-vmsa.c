@@ -117,16 +117,26 @@ test_bsp_words(void **state)
 		uint16_t off;
 		uint64_t v;
 	} words[] = {
-		{ 0x000, 0x0000ffff00930000ull }, { 0x010, 0x0000ffff009bf000ull },
-		{ 0x018, 0x00000000ffff0000ull }, { 0x020, 0x0000ffff00930000ull },
-		{ 0x030, 0x0000ffff00930000ull }, { 0x040, 0x0000ffff00930000ull },
-		{ 0x050, 0x0000ffff00930000ull }, { 0x060, 0x0000ffff00000000ull },
-		{ 0x070, 0x0000ffff00820000ull }, { 0x080, 0x0000ffff00000000ull },
-		{ 0x090, 0x0000ffff008b0000ull }, { 0x0d0, 0x1000 },
-		{ 0x148, 0x40 },		  { 0x158, 0x10 },
-		{ 0x160, 0x400 },		  { 0x168, 0xffff0ff0 },
-		{ 0x170, 0x2 },			  { 0x178, 0xfff0 },
-		{ 0x268, 0x0007040600070406ull }, { 0x310, 0x830f10 },
+		{ 0x000, 0x0000ffff00930000ull },
+		{ 0x010, 0x0000ffff009bf000ull },
+		{ 0x018, 0x00000000ffff0000ull },
+		{ 0x020, 0x0000ffff00930000ull },
+		{ 0x030, 0x0000ffff00930000ull },
+		{ 0x040, 0x0000ffff00930000ull },
+		{ 0x050, 0x0000ffff00930000ull },
+		{ 0x060, 0x0000ffff00000000ull },
+		{ 0x070, 0x0000ffff00820000ull },
+		{ 0x080, 0x0000ffff00000000ull },
+		{ 0x090, 0x0000ffff008b0000ull },
+		{ 0x0d0, 0x1000 },
+		{ 0x148, 0x40 },
+		{ 0x158, 0x10 },
+		{ 0x160, 0x400 },
+		{ 0x168, 0xffff0ff0 },
+		{ 0x170, 0x2 },
+		{ 0x178, 0xfff0 },
+		{ 0x268, 0x0007040600070406ull },
+		{ 0x310, 0x830f10 },
 		{ 0x3e8, 0x1 },
 	};
 	struct sg_vmsa_params p = { .cpu_sig = 0x830f10 };
@@ -276,9 +286,9 @@ test_field_table(void **state)
 	static const struct {
 		const char *name;
 		uint16_t off;
-	} must[] = { { "cs", 0x010 },	    { "efer", 0x0d0 },	       { "rip", 0x178 },
-		     { "rdx", 0x310 },	    { "g_pat", 0x268 },	       { "sev_features", 0x3b0 },
-		     { "xcr0", 0x3e8 },	    { "mxcsr", 0x408 },	       { "x87_fcw", 0x410 } };
+	} must[] = { { "cs", 0x010 },	{ "efer", 0x0d0 },  { "rip", 0x178 },
+		     { "rdx", 0x310 },	{ "g_pat", 0x268 }, { "sev_features", 0x3b0 },
+		     { "xcr0", 0x3e8 }, { "mxcsr", 0x408 }, { "x87_fcw", 0x410 } };
 
 	(void)state;
 	assert_true(sg_vmsa_nfields > 0);
@@ -302,8 +312,11 @@ test_field_table(void **state)
 	}
 }
 
-#define ROW(fn, arr, i) \
-	(struct CMUnitTest) { .name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] }
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
 
 int
 main(int argc, char **argv)

@@ -26,7 +26,10 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
-enum tv_group { TV_GROUP_UNIT, TV_GROUP_VECTORS };
+enum tv_group {
+	TV_GROUP_UNIT,
+	TV_GROUP_VECTORS
+};
 
 /*
  * Run @unit or @vec (by argv[1], default unit) as a cmocka group named
@@ -73,20 +76,19 @@ char *tv_b64(const uint8_t *in, size_t len);
 
 /* OpenSSL one-shots, for expected values computed in-test. */
 void tv_sha256(const void *data, size_t len, uint8_t out[32]);
-void tv_hmac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t len,
-		    uint8_t out[32]);
+void
+tv_hmac_sha256(const uint8_t *key, size_t keylen, const void *data, size_t len, uint8_t out[32]);
 
 /* Assert a failure: exact code in both the return value and @err, and a non-empty message. */
-#define TV_ASSERT_ERR(rc, err, want)                                  \
-	do {                                                          \
-		int tv_rc_ = (rc);                                    \
-		if (tv_rc_ != (want) || (err)->code != (want))        \
-			print_error("got %s (%s), want %s\n",         \
-				    sg_error_name(tv_rc_), (err)->msg, \
-				    sg_error_name(want));             \
-		assert_int_equal(tv_rc_, (want));                     \
-		assert_int_equal((err)->code, (want));                \
-		assert_true((err)->msg[0] != '\0');                   \
+#define TV_ASSERT_ERR(rc, err, want)                                                             \
+	do {                                                                                     \
+		int tv_rc_ = (rc);                                                               \
+		if (tv_rc_ != (want) || (err)->code != (want))                                   \
+			print_error("got %s (%s), want %s\n", sg_error_name(tv_rc_), (err)->msg, \
+				    sg_error_name(want));                                        \
+		assert_int_equal(tv_rc_, (want));                                                \
+		assert_int_equal((err)->code, (want));                                           \
+		assert_true((err)->msg[0] != '\0');                                              \
 	} while (0)
 
 /* Assert success, printing the message if not. */

@@ -25,8 +25,18 @@
 #define LABEL_MAX 128
 #define HMAC_BLOCK 64
 
-enum { O_TIK = 256, O_TEK, O_TK, O_TOKEN, O_LABEL, O_SHRED, O_PIN_FILE, O_PREFIX, O_ALLOW,
-       O_CONFIG };
+enum {
+	O_TIK = 256,
+	O_TEK,
+	O_TK,
+	O_TOKEN,
+	O_LABEL,
+	O_SHRED,
+	O_PIN_FILE,
+	O_PREFIX,
+	O_ALLOW,
+	O_CONFIG
+};
 
 struct keys_args {
 	const char *tik, *tek, *tk, *token, *label, *prefix, *config;
@@ -244,8 +254,8 @@ create_pair(struct sg_p11_token *t, const uint8_t *tikval, size_t tiklen, const 
 	if (!label_present(t, label_tik) || !label_present(t, label_tek)) {
 		destroy_label(t, label_tik);
 		destroy_label(t, label_tek);
-		return sg_error_set(err, SG_E_TOKEN,
-				    "token '%s' did not keep the imported keys", t->label);
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' did not keep the imported keys",
+				    t->label);
 	}
 	*ret_shared = false;
 	return 0;
@@ -264,8 +274,8 @@ shred_file(const char *path, struct sg_error *err)
 		return sg_error_set(err, SG_E_IO, "cannot shred '%s'", path);
 	}
 	for (off_t off = 0; off < st.st_size; off += (off_t)sizeof(zero)) {
-		size_t n = (size_t)(st.st_size - off) < sizeof(zero) ? (size_t)(st.st_size - off)
-								       : sizeof(zero);
+		size_t n = (size_t)(st.st_size - off) < sizeof(zero) ? (size_t)(st.st_size - off) :
+								       sizeof(zero);
 		if (pwrite(fd, zero, n, off) != (ssize_t)n) {
 			close(fd);
 			return sg_error_set(err, SG_E_IO, "cannot shred '%s'", path);
@@ -347,8 +357,8 @@ keys_import(int argc, char **argv)
 		    (r = sg_file_read_secret(k.tek, 64, "TEK", &b, &err)) < 0)
 			return sg_cmd_fail(err.msg, r);
 		if (a->len != SG_KEY_LEN || b->len != SG_KEY_LEN)
-			return sg_cmd_fail(a->len != SG_KEY_LEN ? "Expected 16 bytes in TIK file"
-								 : "Expected 16 bytes in TEK file",
+			return sg_cmd_fail(a->len != SG_KEY_LEN ? "Expected 16 bytes in TIK file" :
+								  "Expected 16 bytes in TEK file",
 					   SG_E_USAGE);
 		tik = a->data;
 		tek = b->data;
@@ -392,8 +402,9 @@ keys_import(int argc, char **argv)
 	if (shared)
 		printf("tk: %s\n", uri_tk);
 	else
-		fprintf(stderr, "note: token '%s' cannot hold two keys with one CKA_ID, so the pair "
-				"has no single --tk URI: use --tik and --tek\n",
+		fprintf(stderr,
+			"note: token '%s' cannot hold two keys with one CKA_ID, so the pair "
+			"has no single --tk URI: use --tik and --tek\n",
 			t->label);
 	return SG_EXIT_OK;
 }
@@ -467,7 +478,8 @@ walk(const char *spec, const struct keys_args *k, bool del, const char *prefix, 
 				continue;
 			count++;
 			if (del) {
-				CK_RV rv = toks[i]->fl->C_DestroyObject(toks[i]->session, e->handle);
+				CK_RV rv =
+					toks[i]->fl->C_DestroyObject(toks[i]->session, e->handle);
 
 				sg_p11_index_invalidate(toks[i]);
 

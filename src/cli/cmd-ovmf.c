@@ -61,7 +61,8 @@ sg_cmd_ovmf(int argc, char **argv)
 	sg_json_add(j, "table_length", json_object_new_int64((int64_t)o.table_len));
 	sg_json_add(j, "kernel_hashes", json_object_new_boolean(sg_ovmf_has_kernel_hashes(&o)));
 	sg_json_add(j, "sev_es_reset_addr",
-		    sg_ovmf_reset_addr(&o, &reset, NULL) == 0 ? json_object_new_int64(reset) : NULL);
+		    sg_ovmf_reset_addr(&o, &reset, NULL) == 0 ? json_object_new_int64(reset) :
+								NULL);
 	entries = json_object_new_array();
 	for (size_t i = 0; i < o.n; i++)
 		json_object_array_add(entries, entry_json(&o.entries[i]));

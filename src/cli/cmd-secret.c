@@ -20,8 +20,19 @@
 #include "util/fileio.h"
 #include "validate/validate.h"
 
-enum { O_TIK = 256, O_TEK, O_TK, O_MEASUREMENT, O_HEADER, O_PAYLOAD, O_SECRET, O_IV, O_PAD,
-       O_PIN_FILE, O_CONFIG };
+enum {
+	O_TIK = 256,
+	O_TEK,
+	O_TK,
+	O_MEASUREMENT,
+	O_HEADER,
+	O_PAYLOAD,
+	O_SECRET,
+	O_IV,
+	O_PAD,
+	O_PIN_FILE,
+	O_CONFIG
+};
 
 struct packet_args {
 	bool build;
@@ -87,7 +98,8 @@ parse(int argc, char **argv, struct packet_args *a, struct sg_error *err)
 		case O_CONFIG: a->config = optarg; break;
 		case O_SECRET:
 			if (a->nsecrets == SG_MAX_SECRETS)
-				return sg_error_set(err, SG_E_USAGE, "more than %d --secret options",
+				return sg_error_set(err, SG_E_USAGE,
+						    "more than %d --secret options",
 						    SG_MAX_SECRETS);
 			a->secrets[a->nsecrets++] = optarg;
 			break;
@@ -138,8 +150,7 @@ open_keys(struct sg_crypto *c, const struct packet_args *a, struct sg_key **tik,
 
 /* Read a base64 file (a trailing newline is allowed) and decode it. */
 static int
-read_b64(const char *path, const char *what, uint8_t **ret, size_t *ret_len,
-	 struct sg_error *err)
+read_b64(const char *path, const char *what, uint8_t **ret, size_t *ret_len, struct sg_error *err)
 {
 	_cleanup_(sg_file_freep) struct sg_file *f = NULL;
 	_cleanup_(sg_freep) char *text = NULL;
@@ -174,8 +185,8 @@ print_entries(struct sg_crypto *c, const struct sg_secmem *table, struct sg_erro
 	size_t n;
 	int r;
 
-	if ((r = sg_secret_table_parse(table->data, table->len, entries, SG_ELEMENTSOF(entries),
-				       &n, err)) < 0)
+	if ((r = sg_secret_table_parse(table->data, table->len, entries, SG_ELEMENTSOF(entries), &n,
+				       err)) < 0)
 		return r;
 	j = json_object_new_object();
 	arr = json_object_new_array();

@@ -65,23 +65,24 @@ print_json(const struct sg_cli_opts *o, const struct sg_validate_result *res, in
 	sg_json_add(j, "exit", json_object_new_int(exit_code));
 	sg_json_add(j, "message", json_object_new_string(message));
 	sg_json_add(j, "launch_digest",
-		    res && res->have_launch_digest
-			    ? sg_json_hex(res->launch_digest, sizeof(res->launch_digest))
-			    : NULL);
+		    res && res->have_launch_digest ?
+			    sg_json_hex(res->launch_digest, sizeof(res->launch_digest)) :
+			    NULL);
 	sg_json_add(j, "policy", json_u64_or_null(q->have_policy, q->platform.policy));
 	sg_json_add(j, "api_major", json_u64_or_null(q->have_api_major, q->platform.api_major));
 	sg_json_add(j, "api_minor", json_u64_or_null(q->have_api_minor, q->platform.api_minor));
 	sg_json_add(j, "build_id", json_u64_or_null(q->have_build_id, q->platform.build_id));
 	sg_json_add(j, "num_cpus", json_u64_or_null(q->num_cpus > 0, q->num_cpus));
-	sg_json_add(j, "vmsa_profile", json_object_new_string(sg_vmsa_profile_name(q->vmsa_profile)));
+	sg_json_add(j, "vmsa_profile",
+		    json_object_new_string(sg_vmsa_profile_name(q->vmsa_profile)));
 	sg_json_add(j, "sev_features", json_object_new_uint64(q->sev_features));
 	sg_json_add(in, "firmware", res ? json_input(&res->firmware) : NULL);
 	sg_json_add(in, "kernel", res ? json_input(&res->kernel) : NULL);
 	sg_json_add(in, "initrd", res ? json_input(&res->initrd) : NULL);
 	sg_json_add(in, "cmdline_sha256",
-		    res && res->have_cmdline
-			    ? sg_json_hex(res->cmdline_sha256, sizeof(res->cmdline_sha256))
-			    : NULL);
+		    res && res->have_cmdline ?
+			    sg_json_hex(res->cmdline_sha256, sizeof(res->cmdline_sha256)) :
+			    NULL);
 	sg_json_add(j, "inputs", in);
 	for (size_t i = 0; res && i < res->nsecrets; i++) {
 		struct json_object *s = json_object_new_object();

@@ -13,8 +13,17 @@
 #include "util/fileio.h"
 #include "util/numparse.h"
 
-enum { O_FAMILY = 256, O_MODEL, O_STEPPING, O_VCPU_TYPE, O_CPU_SIG, O_PROFILE, O_FEATURES,
-       O_FIRMWARE, O_RESET_ADDR };
+enum {
+	O_FAMILY = 256,
+	O_MODEL,
+	O_STEPPING,
+	O_VCPU_TYPE,
+	O_CPU_SIG,
+	O_PROFILE,
+	O_FEATURES,
+	O_FIRMWARE,
+	O_RESET_ADDR
+};
 
 static void
 build_usage(void)
@@ -57,33 +66,52 @@ vmsa_build(int argc, char **argv)
 	while (r == 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h': build_usage(); return SG_EXIT_OK;
-		case O_FAMILY: r = sg_parse_uint_err(optarg, 0x10e, "--cpu-family", &fam, &err); sku |= 1; break;
-		case O_MODEL: r = sg_parse_uint_err(optarg, 0xff, "--cpu-model", &model, &err); sku |= 2; break;
-		case O_STEPPING: r = sg_parse_uint_err(optarg, 0xf, "--cpu-stepping", &step, &err); sku |= 4; break;
-		case O_VCPU_TYPE: r = sg_cpuid_lookup(optarg, &p.cpu_sig, &err); have_sig = true; break;
+		case O_FAMILY:
+			r = sg_parse_uint_err(optarg, 0x10e, "--cpu-family", &fam, &err);
+			sku |= 1;
+			break;
+		case O_MODEL:
+			r = sg_parse_uint_err(optarg, 0xff, "--cpu-model", &model, &err);
+			sku |= 2;
+			break;
+		case O_STEPPING:
+			r = sg_parse_uint_err(optarg, 0xf, "--cpu-stepping", &step, &err);
+			sku |= 4;
+			break;
+		case O_VCPU_TYPE:
+			r = sg_cpuid_lookup(optarg, &p.cpu_sig, &err);
+			have_sig = true;
+			break;
 		case O_CPU_SIG:
 			r = sg_parse_uint_err(optarg, UINT32_MAX, "--cpu-sig", &v, &err);
 			p.cpu_sig = (uint32_t)v;
 			have_sig = true;
 			break;
 		case O_PROFILE: r = sg_vmsa_profile_parse(optarg, &p.profile, &err); break;
-		case O_FEATURES: r = sg_parse_uint_err(optarg, UINT64_MAX, "--sev-features", &p.sev_features, &err); break;
+		case O_FEATURES:
+			r = sg_parse_uint_err(optarg, UINT64_MAX, "--sev-features", &p.sev_features,
+					      &err);
+			break;
 		case O_FIRMWARE: firmware = optarg; break;
 		case O_RESET_ADDR:
 			r = sg_parse_uint_err(optarg, UINT32_MAX, "--reset-addr", &reset, &err);
 			have_reset = true;
 			break;
 		default:
-			r = sg_error_set(&err, SG_E_USAGE, "unrecognized option '%s'", argv[optind - 1]);
+			r = sg_error_set(&err, SG_E_USAGE, "unrecognized option '%s'",
+					 argv[optind - 1]);
 		}
 	}
 	if (r < 0)
 		return sg_cmd_fail(err.msg, r);
 	if (sku && sku != 7)
-		return sg_cmd_fail("--cpu-family, --cpu-model and --cpu-stepping go together", SG_E_USAGE);
+		return sg_cmd_fail("--cpu-family, --cpu-model and --cpu-stepping go together",
+				   SG_E_USAGE);
 	if ((sku != 0) + have_sig != 1)
-		return sg_cmd_fail("give one of --cpu-family/--cpu-model/--cpu-stepping, --vcpu-type "
-				   "or --cpu-sig", SG_E_USAGE);
+		return sg_cmd_fail(
+			"give one of --cpu-family/--cpu-model/--cpu-stepping, --vcpu-type "
+			"or --cpu-sig",
+			SG_E_USAGE);
 	if (sku)
 		p.cpu_sig = sg_cpuid_signature((uint32_t)fam, (uint32_t)model, (uint32_t)step);
 	if (argc - optind < 1 || argc - optind > 2)
@@ -107,7 +135,8 @@ vmsa_build(int argc, char **argv)
 				return sg_cmd_fail(err.msg, r);
 		}
 		sg_vmsa_build_ap(&p, addr, page);
-		if ((r = sg_file_write(argv[optind + 1], page, sizeof(page), 0644, "VMSA", &err)) < 0)
+		if ((r = sg_file_write(argv[optind + 1], page, sizeof(page), 0644, "VMSA", &err)) <
+		    0)
 			return sg_cmd_fail(err.msg, r);
 	}
 	return SG_EXIT_OK;

@@ -169,7 +169,8 @@ handle(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 	case 'n':
 		if ((r = parse_u32(arg, SG_MAX_VCPUS, "--num-cpus", &v32, err)) == 0) {
 			if (v32 == 0)
-				return sg_error_set(err, SG_E_USAGE, "--num-cpus must be at least 1");
+				return sg_error_set(err, SG_E_USAGE,
+						    "--num-cpus must be at least 1");
 			q->num_cpus = v32;
 		}
 		break;
@@ -230,8 +231,7 @@ handle(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 		else
 			return sg_error_set(err, SG_E_USAGE, "--format must be hex or base64");
 		break;
-	default:
-		return sg_error_set(err, SG_E_INTERNAL, "unhandled option %d", c);
+	default: return sg_error_set(err, SG_E_INTERNAL, "unhandled option %d", c);
 	}
 	return r;
 }
@@ -346,8 +346,8 @@ check_digest_usage(struct sg_cli_opts *o, struct sg_error *err)
 	q->platform.policy = es ? SG_POLICY_ES : 0;
 	if (es && q->num_cpus == 0)
 		return sg_error_set(err, SG_E_USAGE, "--sev-es requires --num-cpus");
-	if (!es && (q->num_cpus || q->vmsa_cpu0 || q->vmsa_cpu1 || o->vcpu_type ||
-		    o->have_family || o->have_model || o->have_stepping))
+	if (!es && (q->num_cpus || q->vmsa_cpu0 || q->vmsa_cpu1 || o->vcpu_type || o->have_family ||
+		    o->have_model || o->have_stepping))
 		return sg_error_set(err, SG_E_USAGE,
 				    "vCPU and VMSA options need --sev-es (plain SEV measures no "
 				    "VMSA)");
@@ -378,8 +378,7 @@ sg_cli_check_usage(struct sg_cli_opts *o, struct sg_error *err)
 			static const char *const names[] = { "measurement", "api-major",
 							     "api-minor", "build-id", "policy" };
 			const bool have[] = { q->have_measurement, q->have_api_major,
-					      q->have_api_minor, q->have_build_id,
-					      q->have_policy };
+					      q->have_api_minor, q->have_build_id, q->have_policy };
 
 			for (size_t i = 0; i < sizeof(have) / sizeof(have[0]); i++)
 				if (!have[i])
@@ -390,11 +389,13 @@ sg_cli_check_usage(struct sg_cli_opts *o, struct sg_error *err)
 				return sg_error_set(err, SG_E_USAGE,
 						    "Either --firmware or --domain is required");
 			if (q->nsecret_args > 0 && !q->secret_header)
-				return sg_error_set(err, SG_E_USAGE,
-						    "Either --secret-header or --domain is required");
+				return sg_error_set(
+					err, SG_E_USAGE,
+					"Either --secret-header or --domain is required");
 			if (q->nsecret_args > 0 && !q->secret_payload)
-				return sg_error_set(err, SG_E_USAGE,
-						    "Either --secret-payload or --domain is required");
+				return sg_error_set(
+					err, SG_E_USAGE,
+					"Either --secret-payload or --domain is required");
 		}
 		if (!q->kernel && (q->initrd || q->cmdline))
 			return sg_error_set(err, SG_E_USAGE, "--initrd/--cmdline require --kernel");
@@ -402,8 +403,9 @@ sg_cli_check_usage(struct sg_cli_opts *o, struct sg_error *err)
 
 	if (!any_sku) {
 		if (q->vmsa_cpu1 && !q->vmsa_cpu0)
-			return sg_error_set(err, SG_E_USAGE,
-					    "VMSA for additional CPU also requires VMSA for boot CPU");
+			return sg_error_set(
+				err, SG_E_USAGE,
+				"VMSA for additional CPU also requires VMSA for boot CPU");
 	} else {
 		if (q->vmsa_cpu0 || q->vmsa_cpu1)
 			return sg_error_set(err, SG_E_USAGE,

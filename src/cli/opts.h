@@ -14,13 +14,20 @@
 #include "validate/validate.h"
 
 enum sg_frontend {
-	SG_FE_COMPAT,   /* virt-qemu-sev-validate */
+	SG_FE_COMPAT,	/* virt-qemu-sev-validate */
 	SG_FE_VALIDATE, /* sevgate validate */
-	SG_FE_DIGEST,   /* sevgate digest */
+	SG_FE_DIGEST,	/* sevgate digest */
 };
 
-enum sg_digest_mode { SG_MODE_AUTO, SG_MODE_SEV, SG_MODE_SEV_ES };
-enum sg_digest_format { SG_FORMAT_HEX, SG_FORMAT_BASE64 };
+enum sg_digest_mode {
+	SG_MODE_AUTO,
+	SG_MODE_SEV,
+	SG_MODE_SEV_ES
+};
+enum sg_digest_format {
+	SG_FORMAT_HEX,
+	SG_FORMAT_BASE64
+};
 
 struct sg_cli_opts {
 	enum sg_frontend fe;

@@ -20,7 +20,8 @@ static const struct {
 	{ "vmsa", sg_cmd_vmsa, "build or show SEV-ES VMSA pages (vmsa build|show)" },
 	{ "ovmf", sg_cmd_ovmf, "show an OVMF image's footer table (ovmf show)" },
 	{ "keys", sg_cmd_keys, "import, list and delete TIK/TEK keys in a PKCS#11 token" },
-	{ "secret", sg_cmd_secret, "build, or check and decrypt, a launch-secret packet (secret build|open)" },
+	{ "secret", sg_cmd_secret,
+	  "build, or check and decrypt, a launch-secret packet (secret build|open)" },
 };
 
 static void

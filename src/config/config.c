@@ -31,7 +31,8 @@ load_module(const struct sg_yaml_doc *d, const struct sg_yaml_node *m,
 		else
 			return sg_error_set(err, SG_E_FORMAT,
 					    "%s:%u:%u: unknown key '%s' in a pkcs11-modules entry",
-					    d->file, m->key_lines[i], m->key_columns[i], m->keys[i]);
+					    d->file, m->key_lines[i], m->key_columns[i],
+					    m->keys[i]);
 		if ((r = sg_yaml_string(d, m->items[i], m->keys[i], &v, err)) < 0)
 			return r;
 		if (!(*slot = strdup(v)))
@@ -69,21 +70,25 @@ sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	root = d->root;
 	if (root && root->kind != SG_YAML_MAP)
-		return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: the configuration must be a mapping",
-				    path, root->line, root->column);
+		return sg_error_set(err, SG_E_FORMAT,
+				    "%s:%u:%u: the configuration must be a mapping", path,
+				    root->line, root->column);
 	for (size_t i = 0; root && i < root->n; i++) {
 		const struct sg_yaml_node *v = root->items[i];
 
 		if (strcmp(root->keys[i], "pkcs11-modules"))
 			return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: unknown key '%s'", path,
-					    root->key_lines[i], root->key_columns[i], root->keys[i]);
+					    root->key_lines[i], root->key_columns[i],
+					    root->keys[i]);
 		if (v->kind != SG_YAML_SEQ)
-			return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: pkcs11-modules must be a list",
-					    path, v->line, v->column);
+			return sg_error_set(err, SG_E_FORMAT,
+					    "%s:%u:%u: pkcs11-modules must be a list", path,
+					    v->line, v->column);
 		for (size_t j = 0; j < v->n; j++) {
 			if (c->nmodules == SG_CONFIG_MAX_MODULES)
-				return sg_error_set(err, SG_E_LIMIT, "%s: more than %d pkcs11-modules",
-						    path, SG_CONFIG_MAX_MODULES);
+				return sg_error_set(err, SG_E_LIMIT,
+						    "%s: more than %d pkcs11-modules", path,
+						    SG_CONFIG_MAX_MODULES);
 			if ((r = load_module(d, v->items[j], &c->modules[c->nmodules++], err)) < 0)
 				return r;
 		}

@@ -17,8 +17,8 @@
 #define SG_CONFIG_MAX_MODULES 16
 
 struct sg_p11_module_conf {
-	char *name;      /* matched by a URI's module-name= */
-	char *path;      /* the module's shared object */
+	char *name;	 /* matched by a URI's module-name= */
+	char *path;	 /* the module's shared object */
 	char *init_args; /* CK_C_INITIALIZE_ARGS.pReserved, or NULL */
 };
 

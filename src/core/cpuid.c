@@ -25,9 +25,8 @@ static const struct {
 	uint32_t family, model, stepping;
 } models[] = {
 	/* QEMU target/i386/cpu.c builtin x86 defs (family/model/stepping). */
-	{ "EPYC", 23, 1, 2 },        { "EPYC-IBPB", 23, 1, 2 }, { "EPYC-Rome", 23, 49, 0 },
-	{ "EPYC-Milan", 25, 1, 1 },  { "EPYC-Genoa", 25, 17, 0 },
-	{ "EPYC-Turin", 26, 0, 0 },
+	{ "EPYC", 23, 1, 2 },	    { "EPYC-IBPB", 23, 1, 2 },	 { "EPYC-Rome", 23, 49, 0 },
+	{ "EPYC-Milan", 25, 1, 1 }, { "EPYC-Genoa", 25, 17, 0 }, { "EPYC-Turin", 26, 0, 0 },
 };
 
 /* Accept "NAME" or "NAME-vN" with N in 1..9. */

@@ -20,9 +20,9 @@ struct sg_launch {
 	const uint8_t *firmware;
 	size_t firmware_len;
 	const uint8_t *hashes_table; /* SG_HASHES_TABLE_PADDED_LEN bytes, or NULL */
-	unsigned vcpus;              /* 0: plain SEV, no VMSAs */
+	unsigned vcpus;		     /* 0: plain SEV, no VMSAs */
 	const uint8_t *vmsa_bsp;     /* SG_VMSA_SIZE bytes; required when vcpus >= 1 */
-	const uint8_t *vmsa_ap;      /* SG_VMSA_SIZE bytes; required when vcpus >= 2 */
+	const uint8_t *vmsa_ap;	     /* SG_VMSA_SIZE bytes; required when vcpus >= 2 */
 	/* Optional: SHA-256 state after the firmware (from a cache); then firmware is not read. */
 	const struct sg_sha256 *firmware_state;
 };

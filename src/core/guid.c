@@ -6,6 +6,7 @@
 #include "util/encode.h"
 
 /* Build the bytes_le form from the canonical fields, so the tables read like the spec. */
+/* clang-format off */
 #define GUID(a, b, c, d0, d1, d2, d3, d4, d5, d6, d7)                                  \
 	{                                                                               \
 		{                                                                       \
@@ -14,6 +15,7 @@
 			d5, d6, d7                                                      \
 		}                                                                       \
 	}
+/* clang-format on */
 
 const struct sg_guid SG_GUID_OVMF_FOOTER =
 	GUID(0x96b582deu, 0x1fb2, 0x45f7, 0xba, 0xea, 0xa3, 0x66, 0xc5, 0x5a, 0x08, 0x2d);

@@ -15,13 +15,13 @@
 
 struct sg_hashes {
 	uint8_t cmdline[SG_SHA256_LEN]; /* SHA-256 of the cmdline bytes plus one NUL */
-	uint8_t initrd[SG_SHA256_LEN];  /* SHA-256 of the initrd file (empty if none) */
-	uint8_t kernel[SG_SHA256_LEN];  /* SHA-256 of the kernel file */
+	uint8_t initrd[SG_SHA256_LEN];	/* SHA-256 of the initrd file (empty if none) */
+	uint8_t kernel[SG_SHA256_LEN];	/* SHA-256 of the kernel file */
 };
 
 /* SHA-256 of @cmdline (may be NULL: the empty string) followed by one NUL, as QEMU hashes it. */
-int sg_hashes_cmdline_sha256(struct sg_crypto *c, const char *cmdline,
-			     uint8_t out[SG_SHA256_LEN], struct sg_error *err);
+int sg_hashes_cmdline_sha256(struct sg_crypto *c, const char *cmdline, uint8_t out[SG_SHA256_LEN],
+			     struct sg_error *err);
 
 /* The SHA-256 of empty data: the initrd entry when there is no initrd. */
 extern const uint8_t SG_SHA256_EMPTY[SG_SHA256_LEN];

@@ -26,8 +26,8 @@ struct sg_ovmf_entry {
 
 struct sg_ovmf {
 	struct sg_ovmf_entry entries[SG_OVMF_MAX_ENTRIES];
-	size_t n; /* in walk order: the entry nearest the footer first */
-	size_t table_len; /* the footer's total length field */
+	size_t n;	     /* in walk order: the entry nearest the footer first */
+	size_t table_len;    /* the footer's total length field */
 	size_t table_offset; /* file offset of the first byte of the table */
 };
 

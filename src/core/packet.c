@@ -14,7 +14,10 @@ packet_mac(struct sg_key *tik, const uint8_t flags_iv[20], const uint8_t *ct, si
 	static const uint8_t ctx_byte = 0x01; /* LAUNCH_SECRET context */
 	uint8_t lens[8];
 	struct sg_iov iov[] = {
-		{ &ctx_byte, 1 }, { flags_iv, 20 }, { lens, 8 }, { ct, len },
+		{ &ctx_byte, 1 },
+		{ flags_iv, 20 },
+		{ lens, 8 },
+		{ ct, len },
 		{ measurement, SG_MEASURE_LEN },
 	};
 

@@ -37,8 +37,7 @@ sg_secret_table_build(const struct sg_secret *s, size_t n, enum sg_secret_pad pa
 			}
 		if (s[i].len > SG_SECRET_TABLE_MAX - SG_SECRET_ENTRY_HEADER_LEN ||
 		    len > SG_SECRET_TABLE_MAX - SG_SECRET_ENTRY_HEADER_LEN - s[i].len)
-			return sg_error_set(err, SG_E_LIMIT,
-					    "secret table would exceed %zu bytes",
+			return sg_error_set(err, SG_E_LIMIT, "secret table would exceed %zu bytes",
 					    SG_SECRET_TABLE_MAX);
 		len += SG_SECRET_ENTRY_HEADER_LEN + s[i].len;
 	}
@@ -90,11 +89,11 @@ sg_secret_table_parse(const uint8_t *data, size_t len, struct sg_secret *entries
 		const uint8_t *p;
 
 		if (n == max_entries)
-			return sg_error_set(err, SG_E_LIMIT, "secret table has more than %zu entries",
-					    max_entries);
+			return sg_error_set(err, SG_E_LIMIT,
+					    "secret table has more than %zu entries", max_entries);
 		if (sg_cur_guid(&body, entries[n].guid.b) < 0 || sg_cur_u32le(&body, &elen) < 0)
-			return sg_error_set(err, SG_E_FORMAT,
-					    "secret table entry %zu is truncated", n);
+			return sg_error_set(err, SG_E_FORMAT, "secret table entry %zu is truncated",
+					    n);
 		if (elen < SG_SECRET_ENTRY_HEADER_LEN ||
 		    sg_cur_bytes(&body, elen - SG_SECRET_ENTRY_HEADER_LEN, &p) < 0)
 			return sg_error_set(err, SG_E_FORMAT,

@@ -6,12 +6,21 @@
 #include "util/cursor.h"
 
 /* Segment records: selector u16, attrib u16, limit u32, base u64. */
-enum { SEG_ES = 0x000, SEG_CS = 0x010, SEG_SS = 0x020, SEG_DS = 0x030, SEG_FS = 0x040,
-       SEG_GS = 0x050, SEG_GDTR = 0x060, SEG_LDTR = 0x070, SEG_IDTR = 0x080, SEG_TR = 0x090 };
+enum {
+	SEG_ES = 0x000,
+	SEG_CS = 0x010,
+	SEG_SS = 0x020,
+	SEG_DS = 0x030,
+	SEG_FS = 0x040,
+	SEG_GS = 0x050,
+	SEG_GDTR = 0x060,
+	SEG_LDTR = 0x070,
+	SEG_IDTR = 0x080,
+	SEG_TR = 0x090
+};
 
 static void
-put_seg(uint8_t *page, unsigned off, uint16_t sel, uint16_t attrib, uint32_t limit,
-	uint64_t base)
+put_seg(uint8_t *page, unsigned off, uint16_t sel, uint16_t attrib, uint32_t limit, uint64_t base)
 {
 	sg_put_u16le(page + off, sel);
 	sg_put_u16le(page + off + 2, attrib);
@@ -59,12 +68,12 @@ build(const struct sg_vmsa_params *p, uint64_t cs_base, uint64_t rip, uint8_t pa
 	put_seg(page, SEG_LDTR, 0, 0x82, 0xffff, 0);
 	put_seg(page, SEG_IDTR, 0, 0, 0xffff, 0);
 	put_seg(page, SEG_TR, 0, 0x8b, 0xffff, 0);
-	sg_put_u64le(page + 0x0d0, 0x1000);     /* efer: SVME */
-	sg_put_u64le(page + 0x148, 0x40);       /* cr4: MCE */
-	sg_put_u64le(page + 0x158, 0x10);       /* cr0: ET */
-	sg_put_u64le(page + 0x160, 0x400);      /* dr7 */
+	sg_put_u64le(page + 0x0d0, 0x1000);	/* efer: SVME */
+	sg_put_u64le(page + 0x148, 0x40);	/* cr4: MCE */
+	sg_put_u64le(page + 0x158, 0x10);	/* cr0: ET */
+	sg_put_u64le(page + 0x160, 0x400);	/* dr7 */
 	sg_put_u64le(page + 0x168, 0xffff0ff0); /* dr6 */
-	sg_put_u64le(page + 0x170, 0x2);        /* rflags */
+	sg_put_u64le(page + 0x170, 0x2);	/* rflags */
 	sg_put_u64le(page + SG_VMSA_OFF_RIP, rip);
 	sg_put_u64le(page + 0x268, 0x0007040600070406ull); /* g_pat */
 	sg_put_u64le(page + SG_VMSA_OFF_RDX, p->cpu_sig);

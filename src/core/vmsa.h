@@ -30,9 +30,9 @@ enum sg_vmsa_profile {
 };
 
 struct sg_vmsa_params {
-	uint32_t cpu_sig;       /* CPUID(1).EAX of the guest CPU (rdx) */
+	uint32_t cpu_sig; /* CPUID(1).EAX of the guest CPU (rdx) */
 	enum sg_vmsa_profile profile;
-	uint64_t sev_features;  /* 0x3b0; 0x20 = DebugSwap */
+	uint64_t sev_features; /* 0x3b0; 0x20 = DebugSwap */
 };
 
 /* Parse "legacy"/"nofpu" or "init2"/"fpu". */
@@ -42,11 +42,17 @@ const char *sg_vmsa_profile_name(enum sg_vmsa_profile p);
 /* The boot CPU's page: CS.base 0xffff0000, RIP 0xfff0. */
 void sg_vmsa_build_bsp(const struct sg_vmsa_params *p, uint8_t page[SG_VMSA_SIZE]);
 /* An AP's page: CS.base and RIP from the OVMF SEV-ES reset address. */
-void sg_vmsa_build_ap(const struct sg_vmsa_params *p, uint32_t reset_addr,
-		      uint8_t page[SG_VMSA_SIZE]);
+void
+sg_vmsa_build_ap(const struct sg_vmsa_params *p, uint32_t reset_addr, uint8_t page[SG_VMSA_SIZE]);
 
 /* Field table for decoding a page ("vmsa show"). */
-enum sg_vmsa_field_kind { SG_VMSA_SEGMENT, SG_VMSA_U64, SG_VMSA_U32, SG_VMSA_U16, SG_VMSA_U8 };
+enum sg_vmsa_field_kind {
+	SG_VMSA_SEGMENT,
+	SG_VMSA_U64,
+	SG_VMSA_U32,
+	SG_VMSA_U16,
+	SG_VMSA_U8
+};
 
 struct sg_vmsa_field {
 	const char *name;

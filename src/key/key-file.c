@@ -97,8 +97,8 @@ make_key(struct sg_crypto *c, const char *path, enum sg_key_role role, const uin
 }
 
 int
-sg_key_file_open(struct sg_crypto *c, const char *path, enum sg_key_role role,
-		 struct sg_key **ret, struct sg_error *err)
+sg_key_file_open(struct sg_crypto *c, const char *path, enum sg_key_role role, struct sg_key **ret,
+		 struct sg_error *err)
 {
 	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
 	const char *name = role == SG_KEY_TIK ? "TIK" : "TEK";

@@ -26,8 +26,7 @@ struct sg_key {
 };
 
 /* Allocate a key shell; the back end fills priv and fingerprint. */
-struct sg_key *sg_key_alloc(const struct sg_key_ops *ops, enum sg_key_role role,
-			    const char *desc);
+struct sg_key *sg_key_alloc(const struct sg_key_ops *ops, enum sg_key_role role, const char *desc);
 
 /* File back end (key-file.c). */
 int sg_key_file_open(struct sg_crypto *c, const char *path, enum sg_key_role role,
@@ -36,7 +35,7 @@ int sg_key_file_open_pair(struct sg_crypto *c, const char *path, struct sg_key *
 			  struct sg_key **ret_tek, struct sg_error *err);
 
 /* PKCS#11 back end (key-pkcs11.c). */
-int sg_key_pkcs11_open(const char *spec, enum sg_key_role role,
-		       const struct sg_key_options *opts, struct sg_key **ret, struct sg_error *err);
+int sg_key_pkcs11_open(const char *spec, enum sg_key_role role, const struct sg_key_options *opts,
+		       struct sg_key **ret, struct sg_error *err);
 int sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
 			    struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);

@@ -18,8 +18,7 @@ struct p11_key {
 };
 
 static int
-fail_rv(struct sg_key *k, const char *call, CK_MECHANISM_TYPE mech, CK_RV rv,
-	struct sg_error *err)
+fail_rv(struct sg_key *k, const char *call, CK_MECHANISM_TYPE mech, CK_RV rv, struct sg_error *err)
 {
 	struct p11_key *pk = k->priv;
 
@@ -27,10 +26,11 @@ fail_rv(struct sg_key *k, const char *call, CK_MECHANISM_TYPE mech, CK_RV rv,
 		return sg_error_set(err, SG_E_TOKEN, "token '%s' does not support %s",
 				    pk->tok->label, sg_p11_mech_name(mech));
 	if (rv == CKR_KEY_SIZE_RANGE && mech == CKM_SHA256_HMAC)
-		return sg_error_set(err, SG_E_TOKEN,
-				    "token '%s' refuses this TIK for %s (CKR_KEY_SIZE_RANGE): it is "
-				    "shorter than the token's minimum; sevgate keys import pads it",
-				    pk->tok->label, sg_p11_mech_name(mech));
+		return sg_error_set(
+			err, SG_E_TOKEN,
+			"token '%s' refuses this TIK for %s (CKR_KEY_SIZE_RANGE): it is "
+			"shorter than the token's minimum; sevgate keys import pads it",
+			pk->tok->label, sg_p11_mech_name(mech));
 	return sg_error_set(err, SG_E_TOKEN, "token '%s': %s failed: %s", pk->tok->label, call,
 			    sg_p11_rv_name(rv));
 }
@@ -139,7 +139,8 @@ p11_aes(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len, u
 	if (rv != CKR_OK)
 		return fail_rv(k, "C_Encrypt", mech.mechanism, rv, err);
 	if (outlen != len)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s': AES-CTR returned %lu bytes for %zu",
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s': AES-CTR returned %lu bytes for %zu",
 				    pk->tok->label, (unsigned long)outlen, len);
 	return 0;
 }
@@ -161,11 +162,13 @@ check_key(const struct sg_p11_keyent *e, enum sg_key_role role, const char *show
 
 	if (role == SG_KEY_TIK && e->type != CKK_GENERIC_SECRET && e->type != CKK_SHA256_HMAC)
 		return sg_error_set(err, SG_E_KEY,
-				    "key '%s' is not a generic secret: it cannot be the TIK", shown);
+				    "key '%s' is not a generic secret: it cannot be the TIK",
+				    shown);
 	if (role == SG_KEY_TEK) {
 		if (e->type != CKK_AES)
 			return sg_error_set(err, SG_E_KEY,
-					    "key '%s' is not an AES key: it cannot be the TEK", shown);
+					    "key '%s' is not an AES key: it cannot be the TEK",
+					    shown);
 		if (e->value_len != 16)
 			return sg_error_set(err, SG_E_KEY, "key '%s' is not AES-128 (%ld bytes)",
 					    shown, (long)e->value_len);

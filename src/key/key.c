@@ -130,8 +130,9 @@ sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_o
 	int r;
 
 	if (is_pkcs11(spec))
-		return (r = load_pkcs11(err)) < 0 ? r
-						  : pkcs11->open_pair(spec, opts, ret_tik, ret_tek, err);
+		return (r = load_pkcs11(err)) < 0 ?
+			       r :
+			       pkcs11->open_pair(spec, opts, ret_tik, ret_tek, err);
 	return sg_key_file_open_pair(c, file_path(spec), ret_tik, ret_tek, err);
 }
 

@@ -26,8 +26,8 @@ struct sg_key;
 
 /* How token keys are opened; NULL means all defaults. */
 struct sg_key_options {
-	const char *pin_file;       /* --pin-file: the token PIN, first line */
-	bool allow_pin_value;       /* a pin-value in the URI (manifest or config files only) */
+	const char *pin_file;	    /* --pin-file: the token PIN, first line */
+	bool allow_pin_value;	    /* a pin-value in the URI (manifest or config files only) */
 	bool allow_exportable_keys; /* accept keys that are extractable or not sensitive */
 };
 
@@ -65,8 +65,8 @@ int sg_key_set_config(const char *path, struct sg_error *err);
 void sg_key_shutdown(void);
 
 /* Open one key. A file must hold exactly 16 bytes. */
-int sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role,
-		struct sg_key **ret, struct sg_error *err);
+int sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role, struct sg_key **ret,
+		struct sg_error *err);
 /* Open a --tk pair: a 32-byte file TEK||TIK. */
 int sg_key_open_pair(struct sg_crypto *c, const char *spec, struct sg_key **ret_tik,
 		     struct sg_key **ret_tek, struct sg_error *err);

@@ -102,8 +102,9 @@ read_entry(struct sg_p11_token *t, CK_OBJECT_HANDLE h, struct sg_p11_keyent *e,
 		if (at[0].ulValueLen > sizeof(e->label) || at[1].ulValueLen > sizeof(e->id))
 			return 0;
 	} else if (rv != CKR_OK) {
-		return sg_error_set(err, SG_E_TOKEN, "token '%s': reading key attributes failed: %s",
-				    t->label, sg_p11_rv_name(rv));
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s': reading key attributes failed: %s", t->label,
+				    sg_p11_rv_name(rv));
 	}
 	e->handle = h;
 	e->label_len = at[0].ulValueLen;
@@ -178,16 +179,14 @@ attr_matches(const struct sg_p11_keyent *e, const CK_ATTRIBUTE *a)
 	switch (a->type) {
 	case CKA_LABEL:
 		return a->ulValueLen == e->label_len && !memcmp(a->pValue, e->label, e->label_len);
-	case CKA_ID:
-		return a->ulValueLen == e->id_len && !memcmp(a->pValue, e->id, e->id_len);
+	case CKA_ID: return a->ulValueLen == e->id_len && !memcmp(a->pValue, e->id, e->id_len);
 	case CKA_CLASS:
 		return a->ulValueLen == sizeof(CK_OBJECT_CLASS) &&
 		       *(const CK_OBJECT_CLASS *)a->pValue == CKO_SECRET_KEY;
 	case CKA_KEY_TYPE:
 		return a->ulValueLen == sizeof(CK_KEY_TYPE) &&
 		       *(const CK_KEY_TYPE *)a->pValue == e->type;
-	default:
-		return false;
+	default: return false;
 	}
 }
 
@@ -199,9 +198,9 @@ equal_range(const struct sg_p11_token *t, const CK_ATTRIBUTE *a, size_t *ret_lo,
 	bool id = a->type == CKA_ID;
 
 #define KEY_AT(i) (id ? &t->keys[i] : t->by_label[i])
-#define CMP(i)                                                                           \
-	(id ? bytes_cmp(KEY_AT(i)->id, KEY_AT(i)->id_len, a->pValue, a->ulValueLen)       \
-	    : bytes_cmp(KEY_AT(i)->label, KEY_AT(i)->label_len, a->pValue, a->ulValueLen))
+#define CMP(i)                                                                        \
+	(id ? bytes_cmp(KEY_AT(i)->id, KEY_AT(i)->id_len, a->pValue, a->ulValueLen) : \
+	      bytes_cmp(KEY_AT(i)->label, KEY_AT(i)->label_len, a->pValue, a->ulValueLen))
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 

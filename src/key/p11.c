@@ -30,7 +30,7 @@ static struct {
 	struct sg_p11_token tokens[MAX_TOKENS];
 	size_t ntokens;
 	struct sg_config *config; /* loaded on first need */
-	char *config_path;        /* NULL: $SEVGATE_CONFIG or the default path */
+	char *config_path;	  /* NULL: $SEVGATE_CONFIG or the default path */
 	bool config_loaded;
 	/* Slot and token descriptions per module, read once: SoftHSM reads its token
 	 * directory on every C_GetTokenInfo. */
@@ -140,8 +140,6 @@ sg_p11_shutdown(void)
 		p11_kit_modules_finalize_and_release(state.registered);
 	state.registered = NULL;
 }
-
-
 
 const char *
 sg_p11_rv_name(CK_RV rv)
@@ -265,7 +263,8 @@ sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct
 	if (p11_kit_uri_any_unrecognized(uri)) {
 		p11_kit_uri_free(uri);
 		return sg_error_set(err, SG_E_USAGE,
-				    "PKCS#11 URI '%s' has an attribute sevgate does not know", shown);
+				    "PKCS#11 URI '%s' has an attribute sevgate does not know",
+				    shown);
 	}
 	if (p11_kit_uri_get_pin_value(uri) && !allow_pin_value) {
 		p11_kit_uri_free(uri);
@@ -331,7 +330,8 @@ load_modules(P11KitUri *uri, CK_FUNCTION_LIST ***ret, size_t *ret_n, CK_FUNCTION
 		for (size_t i = 0; i < state.config->nmodules; i++)
 			if (!strcmp(state.config->modules[i].name, name)) {
 				if ((r = load_path(state.config->modules[i].path,
-						   state.config->modules[i].init_args, one, err)) < 0)
+						   state.config->modules[i].init_args, one, err)) <
+				    0)
 					return r;
 				goto single;
 			}
@@ -341,12 +341,13 @@ load_modules(P11KitUri *uri, CK_FUNCTION_LIST ***ret, size_t *ret_n, CK_FUNCTION
 		goto single;
 	}
 	if (!state.registered_loaded) {
-			state.registered = p11_kit_modules_load_and_initialize(0);
+		state.registered = p11_kit_modules_load_and_initialize(0);
 		state.registered_loaded = true;
 	}
 	if (state.registered)
 		for (size_t i = 0; state.registered[i]; i++) {
-			_cleanup_(sg_freep) char *mname = p11_kit_module_get_name(state.registered[i]);
+			_cleanup_(sg_freep) char *mname =
+				p11_kit_module_get_name(state.registered[i]);
 
 			if (name && (!mname || strcmp(mname, name)))
 				continue;
@@ -397,8 +398,8 @@ get_pin(P11KitUri *uri, const char *shown, const char *token, const struct sg_ke
 
 		/* p11-kit's file callback takes a bare path; RFC 7512 writes it as file:PATH. */
 		if (!registered) {
-			p11_kit_pin_register_callback(P11_KIT_PIN_FALLBACK, p11_kit_pin_file_callback,
-						      NULL, NULL);
+			p11_kit_pin_register_callback(P11_KIT_PIN_FALLBACK,
+						      p11_kit_pin_file_callback, NULL, NULL);
 			registered = true;
 		}
 		if (src && strncmp(src, "file:", 5))
@@ -428,10 +429,11 @@ get_pin(P11KitUri *uri, const char *shown, const char *token, const struct sg_ke
 		if (fd < 0 || !isatty(STDIN_FILENO)) {
 			if (fd >= 0)
 				close(fd);
-			return sg_error_set(err, SG_E_TOKEN,
-					    "token '%s' needs a PIN: use pin-source=file:PATH in the "
-					    "URI or --pin-file",
-					    token);
+			return sg_error_set(
+				err, SG_E_TOKEN,
+				"token '%s' needs a PIN: use pin-source=file:PATH in the "
+				"URI or --pin-file",
+				token);
 		}
 		snprintf(prompt, sizeof(prompt), "PIN for token '%s': ", token);
 		if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old) < 0) {
@@ -471,8 +473,8 @@ copy_label(char out[33], const unsigned char in[32])
 
 static int
 open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11KitUri *uri,
-	   const char *shown, const struct sg_key_options *o, bool rw,
-	   struct sg_p11_token **ret, struct sg_error *err)
+	   const char *shown, const struct sg_key_options *o, bool rw, struct sg_p11_token **ret,
+	   struct sg_error *err)
 {
 	struct sg_p11_token *t = NULL;
 	CK_RV rv;
@@ -560,8 +562,8 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 				    !p11_kit_uri_match_token_info(uri, &sc->ti[s]) ||
 				    !(sc->ti[s].flags & CKF_TOKEN_INITIALIZED))
 					continue;
-				if ((r = open_token(mods[m], sc->slots[s], &sc->ti[s], uri, shown, o,
-						    rw, &list[n], err)) < 0)
+				if ((r = open_token(mods[m], sc->slots[s], &sc->ti[s], uri, shown,
+						    o, rw, &list[n], err)) < 0)
 					return r;
 				n++;
 			}
@@ -576,4 +578,3 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	*ret = SG_TAKE_PTR(list);
 	return (int)n;
 }
-

@@ -45,11 +45,11 @@ struct sg_p11_token {
 	 * C_FindObjects costs tens of milliseconds once a token holds thousands
 	 * of one-time launch keys, so URIs are resolved against this instead.
 	 */
-	struct sg_p11_keyent *keys;      /* sorted by ID */
+	struct sg_p11_keyent *keys;	 /* sorted by ID */
 	struct sg_p11_keyent **by_label; /* the same, sorted by label */
 	size_t nkeys;
-	bool indexed;      /* keys holds every secret key of the token */
-	unsigned lookups;  /* the first lookup searches the token directly */
+	bool indexed;	  /* keys holds every secret key of the token */
+	unsigned lookups; /* the first lookup searches the token directly */
 };
 
 /*
@@ -68,8 +68,7 @@ const char *sg_p11_mech_name(CK_MECHANISM_TYPE m);
  * Parse @spec (a "pkcs11:" URI). Refuses unknown attributes (fail closed)
  * and, unless @allow_pin_value, a pin-value (it would show in `ps`).
  */
-int sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret,
-		     struct sg_error *err);
+int sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct sg_error *err);
 
 /*
  * @base (a token URI, pin-value removed) with @attrs ("object=x;type=secret-key")
@@ -85,8 +84,8 @@ char *sg_p11_uri_redact(const char *spec);
  * when the token needs it. @rw asks for read-write sessions (import,
  * delete). Returns the number of tokens (>= 1) or a negative error.
  */
-int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *opts,
-		  bool rw, struct sg_p11_token ***ret, struct sg_error *err);
+int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *opts, bool rw,
+		  struct sg_p11_token ***ret, struct sg_error *err);
 
 /*
  * Secret keys on @t matching the URI's object attributes. Caller frees
@@ -94,14 +93,13 @@ int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options 
  * until it is invalidated). A process that looks up one key searches the
  * token directly; the second lookup on a token reads the whole index once.
  */
-int sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri,
-		     const struct sg_p11_keyent ***ret, CK_ULONG *ret_n, struct sg_error *err);
+int sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, const struct sg_p11_keyent ***ret,
+		     CK_ULONG *ret_n, struct sg_error *err);
 
 /* Forget @t's key index after creating or destroying keys. */
 void sg_p11_index_invalidate(struct sg_p11_token *t);
 
 /* Read a CK_ULONG / CK_BBOOL attribute; the CK_RV (CKR_OK on success). */
-CK_RV sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a,
-		       CK_ULONG *ret);
-CK_RV sg_p11_get_bool(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a,
-		      bool *ret);
+CK_RV
+sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, CK_ULONG *ret);
+CK_RV sg_p11_get_bool(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, bool *ret);

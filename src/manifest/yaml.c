@@ -28,8 +28,8 @@ struct parser {
 static int
 fail(struct parser *ps, unsigned line, unsigned col, const char *msg, const char *detail)
 {
-	return sg_error_set(ps->err, SG_E_FORMAT, "%s:%u:%u: %s%s%s", ps->doc->file, line, col,
-			    msg, detail ? ": " : "", detail ? detail : "");
+	return sg_error_set(ps->err, SG_E_FORMAT, "%s:%u:%u: %s%s%s", ps->doc->file, line, col, msg,
+			    detail ? ": " : "", detail ? detail : "");
 }
 
 static struct sg_yaml_node *
@@ -84,8 +84,8 @@ weight(const struct sg_yaml_node *n, unsigned depth)
 	return w;
 }
 
-static int parse_node(struct parser *ps, yaml_event_t *ev, unsigned depth,
-		      struct sg_yaml_node **ret);
+static int
+parse_node(struct parser *ps, yaml_event_t *ev, unsigned depth, struct sg_yaml_node **ret);
 
 static int
 next(struct parser *ps, yaml_event_t *ev)
@@ -114,13 +114,12 @@ remember_anchor(struct parser *ps, const yaml_char_t *name, struct sg_yaml_node 
 }
 
 static int
-parse_collection(struct parser *ps, yaml_event_t *start, unsigned depth,
-		 struct sg_yaml_node **ret)
+parse_collection(struct parser *ps, yaml_event_t *start, unsigned depth, struct sg_yaml_node **ret)
 {
 	bool map = start->type == YAML_MAPPING_START_EVENT;
 	struct sg_yaml_node *n = new_node(ps, map ? SG_YAML_MAP : SG_YAML_SEQ, &start->start_mark);
-	yaml_char_t *anchor = map ? start->data.mapping_start.anchor
-				  : start->data.sequence_start.anchor;
+	yaml_char_t *anchor =
+		map ? start->data.mapping_start.anchor : start->data.sequence_start.anchor;
 	_cleanup_(sg_freep) char *anchor_copy = anchor ? strdup((const char *)anchor) : NULL;
 	int r;
 
@@ -214,8 +213,7 @@ parse_node(struct parser *ps, yaml_event_t *ev, unsigned depth, struct sg_yaml_n
 		*ret = n;
 		return 0;
 	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT:
-		return parse_collection(ps, ev, depth, ret);
+	case YAML_MAPPING_START_EVENT: return parse_collection(ps, ev, depth, ret);
 	case YAML_ALIAS_EVENT:
 		for (size_t i = ps->nanchors; i-- > 0;)
 			if (!strcmp(ps->anchors[i].name, (const char *)ev->data.alias.anchor)) {
@@ -364,8 +362,8 @@ sg_yaml_uint(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const ch
 }
 
 int
-sg_yaml_bool(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what,
-	     bool *ret, struct sg_error *err)
+sg_yaml_bool(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what, bool *ret,
+	     struct sg_error *err)
 {
 	int r = want_scalar(d, n, what, "true or false", err);
 
@@ -376,7 +374,7 @@ sg_yaml_bool(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const ch
 	else if (!n->quoted && !strcmp(n->value, "false"))
 		*ret = false;
 	else
-		return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: %s must be true or false",
-				    d->file, n->line, n->column, what);
+		return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: %s must be true or false", d->file,
+				    n->line, n->column, what);
 	return 0;
 }

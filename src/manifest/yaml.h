@@ -19,7 +19,11 @@
 #define SG_YAML_MAX_DEPTH 32
 #define SG_YAML_MAX_ALIAS_NODES 10000
 
-enum sg_yaml_kind { SG_YAML_SCALAR, SG_YAML_SEQ, SG_YAML_MAP };
+enum sg_yaml_kind {
+	SG_YAML_SCALAR,
+	SG_YAML_SEQ,
+	SG_YAML_MAP
+};
 
 struct sg_yaml_node {
 	enum sg_yaml_kind kind;

@@ -13,11 +13,11 @@
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
 /* Hand ownership out of a cleanup-scoped local. */
-#define SG_TAKE_PTR(p)                       \
-	({                                   \
+#define SG_TAKE_PTR(p)                        \
+	({                                    \
 		__typeof__(p) _sg_tmp_ = (p); \
-		(p) = NULL;                  \
-		_sg_tmp_;                    \
+		(p) = NULL;                   \
+		_sg_tmp_;                     \
 	})
 
 #define SG_DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \

@@ -41,7 +41,8 @@ sg_hex_decode(const char *hex, uint8_t *out, size_t len, struct sg_error *err)
 	/* Check every digit before writing, so @out is untouched on failure. */
 	for (size_t i = 0; i < n; i++)
 		if (sg_hex_digit(hex[i]) < 0)
-			return sg_error_set(err, SG_E_FORMAT, "invalid hex digit at position %zu", i);
+			return sg_error_set(err, SG_E_FORMAT, "invalid hex digit at position %zu",
+					    i);
 	for (size_t i = 0; i < len; i++)
 		out[i] = (uint8_t)(sg_hex_digit(hex[2 * i]) << 4 | sg_hex_digit(hex[2 * i + 1]));
 	return 0;
@@ -115,38 +116,39 @@ sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, cons
 
 	/* Two passes: check everything, then write, so @out is untouched on failure. */
 	for (int write = 0; write < 2; write++) {
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 4) {
-		uint32_t v = 0;
-		size_t valid = (i + 4 == n) ? 4 - pad : 4;
+		size_t o = 0;
+		for (size_t i = 0; i < n; i += 4) {
+			uint32_t v = 0;
+			size_t valid = (i + 4 == n) ? 4 - pad : 4;
 
-		for (size_t j = 0; j < 4; j++) {
-			int d;
+			for (size_t j = 0; j < 4; j++) {
+				int d;
 
-			if (j >= valid) {
-				v <<= 6;
-				continue;
+				if (j >= valid) {
+					v <<= 6;
+					continue;
+				}
+				d = b64_value(in[i + j]);
+				if (d < 0)
+					return sg_error_set(
+						err, SG_E_FORMAT,
+						"%s is not valid base64: bad character at "
+						"offset %zu",
+						what, i + j);
+				v = v << 6 | (uint32_t)d;
 			}
-			d = b64_value(in[i + j]);
-			if (d < 0)
-				return sg_error_set(err, SG_E_FORMAT,
-						    "%s is not valid base64: bad character at "
-						    "offset %zu",
-						    what, i + j);
-			v = v << 6 | (uint32_t)d;
+			if (valid == 2 && (v & 0xffff) != 0)
+				goto bad_bits;
+			if (valid == 3 && (v & 0xff) != 0)
+				goto bad_bits;
+			if (!write)
+				continue;
+			out[o++] = v >> 16;
+			if (valid > 2)
+				out[o++] = (v >> 8) & 0xff;
+			if (valid > 3)
+				out[o++] = v & 0xff;
 		}
-		if (valid == 2 && (v & 0xffff) != 0)
-			goto bad_bits;
-		if (valid == 3 && (v & 0xff) != 0)
-			goto bad_bits;
-		if (!write)
-			continue;
-		out[o++] = v >> 16;
-		if (valid > 2)
-			out[o++] = (v >> 8) & 0xff;
-		if (valid > 3)
-			out[o++] = v & 0xff;
-	}
 	}
 	*ret_len = outlen;
 	return 0;

@@ -25,5 +25,5 @@ void sg_base64_encode(const uint8_t *in, size_t len, char *out);
  * (room for @cap bytes) and reports the length. @what names the value in
  * the error message.
  */
-int sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len,
-		     const char *what, struct sg_error *err);
+int sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, const char *what,
+		     struct sg_error *err);

@@ -32,23 +32,12 @@ const char *
 sg_error_name(int code)
 {
 	static const char *const names[] = {
-		[0] = "SG_OK",
-		[1] = "SG_E_NOMEM",
-		[2] = "SG_E_IO",
-		[3] = "SG_E_FORMAT",
-		[4] = "SG_E_TRUNCATED",
-		[5] = "SG_E_USAGE",
-		[6] = "SG_E_INSECURE",
-		[7] = "SG_E_CONFIG",
-		[8] = "SG_E_STATE",
-		[9] = "SG_E_MISMATCH",
-		[10] = "SG_E_KEY",
-		[11] = "SG_E_TOKEN",
-		[12] = "SG_E_VIRT",
-		[13] = "SG_E_CRYPTO",
-		[14] = "SG_E_POLICY",
-		[15] = "SG_E_LIMIT",
-		[16] = "SG_E_INTERNAL",
+		[0] = "SG_OK",	       [1] = "SG_E_NOMEM",     [2] = "SG_E_IO",
+		[3] = "SG_E_FORMAT",   [4] = "SG_E_TRUNCATED", [5] = "SG_E_USAGE",
+		[6] = "SG_E_INSECURE", [7] = "SG_E_CONFIG",    [8] = "SG_E_STATE",
+		[9] = "SG_E_MISMATCH", [10] = "SG_E_KEY",      [11] = "SG_E_TOKEN",
+		[12] = "SG_E_VIRT",    [13] = "SG_E_CRYPTO",   [14] = "SG_E_POLICY",
+		[15] = "SG_E_LIMIT",   [16] = "SG_E_INTERNAL",
 	};
 	int i = -code;
 

@@ -11,7 +11,7 @@
 enum sg_errcode {
 	SG_OK = 0,
 	SG_E_NOMEM = -1,     /* out of memory */
-	SG_E_IO = -2,        /* a file could not be read or written */
+	SG_E_IO = -2,	     /* a file could not be read or written */
 	SG_E_FORMAT = -3,    /* malformed input bytes (OVMF, VMSA, base64...) */
 	SG_E_TRUNCATED = -4, /* a read went past the end of its buffer */
 	SG_E_USAGE = -5,     /* the request cannot be carried out as given */
@@ -19,7 +19,7 @@ enum sg_errcode {
 	SG_E_CONFIG = -7,    /* the guest's configuration cannot be measured */
 	SG_E_STATE = -8,     /* the guest is in the wrong state */
 	SG_E_MISMATCH = -9,  /* the measurement (or a MAC) does not match */
-	SG_E_KEY = -10,      /* a key cannot be opened or used */
+	SG_E_KEY = -10,	     /* a key cannot be opened or used */
 	SG_E_TOKEN = -11,    /* a PKCS#11 token failed */
 	SG_E_VIRT = -12,     /* libvirt failed */
 	SG_E_CRYPTO = -13,   /* OpenSSL failed */

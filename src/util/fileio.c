@@ -73,8 +73,8 @@ read_stream(int fd, const char *path, size_t max, size_t hint, const char *what,
 		if (ncap > max + 1)
 			ncap = max + 1;
 		if (ncap <= len)
-			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes", what,
-					    path, max);
+			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes",
+					    what, path, max);
 		nbuf = realloc(buf, ncap);
 		if (!nbuf)
 			return sg_error_set(err, SG_E_NOMEM, "out of memory reading %s", what);
@@ -85,8 +85,8 @@ read_stream(int fd, const char *path, size_t max, size_t hint, const char *what,
 					    strerror(-r));
 		len += got;
 		if (len > max)
-			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes", what,
-					    path, max);
+			return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes",
+					    what, path, max);
 		if (len < cap)
 			break;
 	}
@@ -113,7 +113,8 @@ sg_file_map(const char *path, size_t max, const char *what, struct sg_file **ret
 	f->st = st;
 
 	/* Small files: one read beats setting up and tearing down a mapping. */
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size <= SMALL_FILE && (uint64_t)st.st_size <= max) {
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size <= SMALL_FILE &&
+	    (uint64_t)st.st_size <= max) {
 		r = read_stream(fd, path, max, (size_t)st.st_size, what, &f->heap, &f->len, err);
 		if (r < 0)
 			return r;
@@ -290,8 +291,8 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct 
 	}
 	for (i = 0; i < n && r == 0; i++)
 		if (!tmp[i])
-			r = sg_file_write(outs[i].path, outs[i].data, outs[i].len, mode, outs[i].what,
-					  err);
+			r = sg_file_write(outs[i].path, outs[i].data, outs[i].len, mode,
+					  outs[i].what, err);
 	for (i = 0; i < n && r == 0; i++)
 		if (tmp[i] && rename(tmp[i], outs[i].path) < 0)
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,

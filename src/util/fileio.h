@@ -22,8 +22,8 @@ struct sg_file {
 	const uint8_t *data;
 	size_t len;
 	struct stat st; /* of the file as it was opened */
-	void *mapping; /* non-NULL when mmap'ed */
-	uint8_t *heap; /* non-NULL when read into memory */
+	void *mapping;	/* non-NULL when mmap'ed */
+	uint8_t *heap;	/* non-NULL when read into memory */
 };
 
 /*
@@ -36,8 +36,8 @@ void sg_file_free(struct sg_file *f);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_free)
 
 /* Read a small secret file (a key, a secret payload) into locked memory. */
-int sg_file_read_secret(const char *path, size_t max, const char *what,
-			struct sg_secmem **ret, struct sg_error *err);
+int sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_secmem **ret,
+			struct sg_error *err);
 
 struct sg_out_file {
 	const char *path;
@@ -53,12 +53,11 @@ struct sg_out_file {
  * payload). Targets that exist and are not regular files (/dev/stdout, a
  * FIFO) are written directly after the others are ready.
  */
-int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode,
-		      struct sg_error *err);
+int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct sg_error *err);
 
 /*
  * Create or truncate @path with @mode (applied also to an existing file we
  * own) and write @len bytes. No trailing newline is added.
  */
-int sg_file_write(const char *path, const void *data, size_t len, mode_t mode,
-		  const char *what, struct sg_error *err);
+int sg_file_write(const char *path, const void *data, size_t len, mode_t mode, const char *what,
+		  struct sg_error *err);

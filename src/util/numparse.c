@@ -29,8 +29,7 @@ sg_parse_uint_err(const char *s, uint64_t max, const char *what, uint64_t *ret,
 			d = (unsigned)(*p - 'A' + 10);
 		else
 			return sg_error_set(err, SG_E_USAGE,
-					    "%s: '%s' is not a decimal or 0x-hex integer", what,
-					    s);
+					    "%s: '%s' is not a decimal or 0x-hex integer", what, s);
 		if (d > max || v > (max - d) / base)
 			return sg_error_set(err, SG_E_USAGE, "%s: %s is out of range (max %llu)",
 					    what, s, (unsigned long long)max);

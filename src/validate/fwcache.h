@@ -20,8 +20,8 @@
 struct sg_fwcache;
 
 struct sg_fw_entry {
-	struct sg_file *file;       /* the firmware bytes (the footer table is read from them) */
-	struct sg_sha256 *state;    /* SHA-256 state after the whole firmware */
+	struct sg_file *file;	 /* the firmware bytes (the footer table is read from them) */
+	struct sg_sha256 *state; /* SHA-256 state after the whole firmware */
 	uint8_t sha256[SG_SHA256_LEN];
 };
 

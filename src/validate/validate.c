@@ -17,8 +17,8 @@
 struct sg_validation {
 	struct sg_crypto *crypto; /* borrowed */
 	const struct sg_validate_req *req;
-	struct sg_file *firmware;       /* owned, unless it came from the cache */
-	const struct sg_fw_entry *fw;   /* cache entry, or NULL */
+	struct sg_file *firmware;     /* owned, unless it came from the cache */
+	const struct sg_fw_entry *fw; /* cache entry, or NULL */
 	struct sg_key *tik, *tek;
 	struct sg_hashes hashes;
 	bool have_kernel;
@@ -84,8 +84,8 @@ ovmf_table(struct sg_validation *v, const struct sg_ovmf **ret, struct sg_error 
 {
 	if (!v->ovmf_parsed) {
 		v->ovmf_parsed = true;
-		v->ovmf_rc = sg_ovmf_parse(v->firmware->data, v->firmware->len, &v->ovmf,
-					   &v->ovmf_err);
+		v->ovmf_rc =
+			sg_ovmf_parse(v->firmware->data, v->firmware->len, &v->ovmf, &v->ovmf_err);
 	}
 	if (v->ovmf_rc < 0)
 		return sg_error_set(err, v->ovmf_rc, "%s", v->ovmf_err.msg);
@@ -94,8 +94,8 @@ ovmf_table(struct sg_validation *v, const struct sg_ovmf **ret, struct sg_error 
 }
 
 static int
-hash_file(struct sg_validation *v, const char *path, const char *what,
-	  struct sg_input_digest *ret, struct sg_error *err)
+hash_file(struct sg_validation *v, const char *path, const char *what, struct sg_input_digest *ret,
+	  struct sg_error *err)
 {
 	_cleanup_(sg_file_freep) struct sg_file *f = NULL;
 	int r;
@@ -134,8 +134,7 @@ load_inputs(struct sg_validation *v, struct sg_error *err)
 		if ((r = sg_fwcache_get(q->fwcache, q->firmware, &v->fw, err)) < 0)
 			return r;
 		v->firmware = v->fw->file;
-	} else if ((r = sg_file_map(q->firmware, SG_FILE_MAX, "firmware", &v->firmware, err)) <
-		   0) {
+	} else if ((r = sg_file_map(q->firmware, SG_FILE_MAX, "firmware", &v->firmware, err)) < 0) {
 		return r;
 	}
 	res->firmware.present = true;
@@ -145,8 +144,8 @@ load_inputs(struct sg_validation *v, struct sg_error *err)
 		r = 0;
 	else if (q->tk)
 		r = sg_key_open_pair_ex(v->crypto, q->tk, &q->key_opts, &v->tik, &v->tek, err);
-	else if ((r = sg_key_open_ex(v->crypto, q->tik, SG_KEY_TIK, &q->key_opts, &v->tik,
-				     err)) == 0)
+	else if ((r = sg_key_open_ex(v->crypto, q->tik, SG_KEY_TIK, &q->key_opts, &v->tik, err)) ==
+		 0)
 		r = sg_key_open_ex(v->crypto, q->tek, SG_KEY_TEK, &q->key_opts, &v->tek, err);
 	if (r < 0)
 		return r;
@@ -214,7 +213,8 @@ build_vmsas(struct sg_validation *v, struct sg_error *err)
 	sg_vmsa_build_bsp(&p, v->vmsa_bsp);
 	v->have_vmsa_bsp = true;
 	if (q->num_cpus >= 2 || q->num_cpus == 0) {
-		if ((r = ovmf_table(v, &o, err)) < 0 || (r = sg_ovmf_reset_addr(o, &reset, err)) < 0)
+		if ((r = ovmf_table(v, &o, err)) < 0 ||
+		    (r = sg_ovmf_reset_addr(o, &reset, err)) < 0)
 			return r;
 		sg_vmsa_build_ap(&p, reset, v->vmsa_ap);
 		v->have_vmsa_ap = true;

@@ -30,10 +30,14 @@ create(char **argv)
 	CK_ULONG len = strtoul(argv[5], NULL, 0);
 	CK_OBJECT_HANDLE h;
 	CK_ATTRIBUTE t[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) }, { CKA_KEY_TYPE, &type, sizeof(type) },
-		{ CKA_TOKEN, &yes, sizeof(yes) }, { CKA_PRIVATE, &yes, sizeof(yes) },
-		{ CKA_SENSITIVE, &sens, sizeof(sens) }, { CKA_EXTRACTABLE, &extr, sizeof(extr) },
-		{ CKA_LABEL, argv[3], strlen(argv[3]) }, { CKA_VALUE, value, len },
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &sens, sizeof(sens) },
+		{ CKA_EXTRACTABLE, &extr, sizeof(extr) },
+		{ CKA_LABEL, argv[3], strlen(argv[3]) },
+		{ CKA_VALUE, value, len },
 		{ type == CKK_AES ? CKA_ENCRYPT : CKA_SIGN, &yes, sizeof(yes) },
 		{ type == CKK_AES ? CKA_DECRYPT : CKA_VERIFY, &yes, sizeof(yes) },
 	};
@@ -86,10 +90,12 @@ main(int argc, char **argv)
 		for (CK_ULONG j = 0; j < nobj; j++) {
 			unsigned char buf[256];
 			CK_ATTRIBUTE at = { CKA_VALUE, buf, sizeof(buf) };
-			CK_RV rv = toks[i]->fl->C_GetAttributeValue(toks[i]->session, ents[j]->handle, &at, 1);
+			CK_RV rv = toks[i]->fl->C_GetAttributeValue(toks[i]->session,
+								    ents[j]->handle, &at, 1);
 
 			seen++;
-			printf("key %lu: CKA_VALUE -> %s\n", (unsigned long)ents[j]->handle, sg_p11_rv_name(rv));
+			printf("key %lu: CKA_VALUE -> %s\n", (unsigned long)ents[j]->handle,
+			       sg_p11_rv_name(rv));
 			if (rv == CKR_OK && at.ulValueLen != (CK_ULONG)-1)
 				leaked++;
 		}

@@ -42,13 +42,13 @@ fault(const char *name)
 }
 
 /* Each wrapper: count, maybe fail, else forward. */
-#define WRAP(name, params, args)                  \
-	static CK_RV shim_##name params           \
-	{                                          \
-		CK_RV rv = fault(#name);           \
-		if (rv != CKR_OK)                  \
-			return rv;                 \
-		return real->name args;            \
+#define WRAP(name, params, args)         \
+	static CK_RV shim_##name params  \
+	{                                \
+		CK_RV rv = fault(#name); \
+		if (rv != CKR_OK)        \
+			return rv;       \
+		return real->name args;  \
 	}
 
 WRAP(C_Initialize, (CK_VOID_PTR a), (a))
@@ -102,14 +102,33 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		/* Start from the real table so calls we do not wrap still work. */
 		shim = *real;
 #define SET(name) shim.name = shim_##name
-		SET(C_Initialize); SET(C_Finalize); SET(C_GetInfo); SET(C_GetSlotList);
-		SET(C_GetSlotInfo); SET(C_GetTokenInfo); SET(C_GetMechanismInfo);
-		SET(C_OpenSession); SET(C_CloseSession); SET(C_Login); SET(C_Logout);
-		SET(C_CreateObject); SET(C_DestroyObject); SET(C_GetAttributeValue);
-		SET(C_FindObjectsInit); SET(C_FindObjects); SET(C_FindObjectsFinal);
-		SET(C_EncryptInit); SET(C_Encrypt); SET(C_SignInit); SET(C_Sign);
-		SET(C_SignUpdate); SET(C_SignFinal); SET(C_VerifyInit); SET(C_Verify);
-		SET(C_VerifyUpdate); SET(C_VerifyFinal);
+		SET(C_Initialize);
+		SET(C_Finalize);
+		SET(C_GetInfo);
+		SET(C_GetSlotList);
+		SET(C_GetSlotInfo);
+		SET(C_GetTokenInfo);
+		SET(C_GetMechanismInfo);
+		SET(C_OpenSession);
+		SET(C_CloseSession);
+		SET(C_Login);
+		SET(C_Logout);
+		SET(C_CreateObject);
+		SET(C_DestroyObject);
+		SET(C_GetAttributeValue);
+		SET(C_FindObjectsInit);
+		SET(C_FindObjects);
+		SET(C_FindObjectsFinal);
+		SET(C_EncryptInit);
+		SET(C_Encrypt);
+		SET(C_SignInit);
+		SET(C_Sign);
+		SET(C_SignUpdate);
+		SET(C_SignFinal);
+		SET(C_VerifyInit);
+		SET(C_Verify);
+		SET(C_VerifyUpdate);
+		SET(C_VerifyFinal);
 #undef SET
 	}
 	*list = &shim;
