@@ -120,11 +120,6 @@ test_names(void **state)
 	assert_non_null(strstr(names, "EPYC-Turin"));
 }
 
-#define ROW(fn, arr, i)                                                              \
-	(struct CMUnitTest)                                                          \
-	{                                                                            \
-		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
-	}
 
 int
 main(int argc, char **argv)

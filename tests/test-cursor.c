@@ -237,10 +237,6 @@ test_sequence(void **state)
 	assert_int_equal(sg_cur_remaining(&c), 0);
 }
 
-#define ROW(fn, arr, i)                                                              \
-	{                                                                            \
-		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
-	}
 
 int
 main(int argc, char **argv)

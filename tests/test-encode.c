@@ -225,11 +225,6 @@ test_b64_roundtrip(void **state)
 	}
 }
 
-#define ROW(fn, arr, i)                                                              \
-	(struct CMUnitTest)                                                          \
-	{                                                                            \
-		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
-	}
 
 int
 main(int argc, char **argv)

@@ -236,11 +236,6 @@ test_write_to_directory(void **state)
 		      SG_E_IO);
 }
 
-#define ROW(fn, arr, i)                                                              \
-	(struct CMUnitTest)                                                          \
-	{                                                                            \
-		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
-	}
 
 int
 main(int argc, char **argv)

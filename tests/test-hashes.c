@@ -144,11 +144,6 @@ test_constants(void **state)
 	assert_int_equal(SG_HASHES_TABLE_PADDED_LEN, 176);
 }
 
-#define ROW(fn, arr, i)                                                              \
-	(struct CMUnitTest)                                                          \
-	{                                                                            \
-		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
-	}
 
 int
 main(int argc, char **argv)

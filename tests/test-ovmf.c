@@ -511,11 +511,6 @@ test_entry_names(void **state)
 	assert_null(sg_ovmf_entry_name(&SG_GUID_OVMF_FOOTER));
 }
 
-#define ROW(fn, arr, i)                                                              \
-	(struct CMUnitTest)                                                          \
-	{                                                                            \
-		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
-	}
 #define N_UNIT                                                                          \
 	(SG_ELEMENTSOF(fw_small) + SG_ELEMENTSOF(fw_synth) + SG_ELEMENTSOF(syn_cases) + \
 	 SG_ELEMENTSOF(kh_cases) + 4)

@@ -346,11 +346,6 @@ test_guid(void **state)
 	assert_memory_equal(&g, &before, sizeof(g));
 }
 
-#define ROW(fn, arr, i)                                                              \
-	(struct CMUnitTest)                                                          \
-	{                                                                            \
-		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
-	}
 
 int
 main(int argc, char **argv)

@@ -312,11 +312,6 @@ test_field_table(void **state)
 	}
 }
 
-#define ROW(fn, arr, i)                                                              \
-	(struct CMUnitTest)                                                          \
-	{                                                                            \
-		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
-	}
 
 int
 main(int argc, char **argv)

@@ -35,6 +35,13 @@ enum tv_group {
  * Run @unit or @vec (by argv[1], default unit) as a cmocka group named
  * after @name. Returns the process exit code.
  */
+/* A CMUnitTest for row @i of a case table: named by the row's id, the row as its state. */
+#define ROW(fn, arr, i)                                                              \
+	(struct CMUnitTest)                                                          \
+	{                                                                            \
+		.name = arr[i].id, .test_func = fn, .initial_state = (void *)&arr[i] \
+	}
+
 int tv_main(int argc, char **argv, const char *name, const struct CMUnitTest *unit, size_t nunit,
 	    const struct CMUnitTest *vec, size_t nvec);
 /* Pick the group from argv without running anything (for tests building rows at run time). */
