@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
+#include "cli/online.h"
 #include "cli/opts.h"
 #include "core/crypto.h"
 #include "key/key.h"
@@ -104,6 +105,7 @@ sg_cmd_validate(int argc, char **argv)
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
 	const struct sg_validate_result *res = NULL;
+	struct sg_cli_online on = { 0 };
 	struct sg_error err = { 0 };
 	struct sg_cli_opts o;
 	double t0 = now_ms();
@@ -120,16 +122,22 @@ sg_cmd_validate(int argc, char **argv)
 		sg_debug_enable(true);
 	if (r == 0)
 		r = sg_cli_check_usage(&o, &err);
-	if (r == 0 && o.domain)
-		r = sg_error_set(&err, SG_E_VIRT, "libvirt support is not available yet");
 	if (r == 0)
 		r = sg_key_set_config(o.config, &err);
 	if (r == 0 && (r = sg_crypto_new(&crypto, &err)) == 0 &&
 	    (r = sg_validation_new(crypto, &o.req, &v, &err)) == 0) {
 		res = sg_validation_result(v);
-		if ((r = sg_validation_attest(v, &err)) == 0)
-			r = sg_validation_release(v, &err);
+		if (o.domain)
+			r = sg_cli_online_prepare(&o, v, &on, &err);
+		if (r == 0 && (r = sg_validation_attest(v, &err)) == 0 &&
+		    (r = sg_validation_release(v, &err)) == 0 && o.domain)
+			r = sg_cli_online_inject(&on, res, &err);
 	}
+	if (on.guest && !o.guest)
+		o.guest = on.api->name(on.guest);
+	/* A guest that failed is never resumed; destroyed if asked to. */
+	if (r < 0)
+		sg_cli_online_failed(&on);
 	code = sg_exit_sevgate(r);
 	if (res && res->exportable_key && !o.quiet)
 		fprintf(stderr,
@@ -143,10 +151,13 @@ sg_cmd_validate(int argc, char **argv)
 		print_json(&o, res, code,
 			   r == 0 ? "Looks good to me" : (err.msg[0] ? err.msg : sg_error_name(r)),
 			   now_ms() - t0);
+		sg_cli_online_close(&on);
 		return code;
 	}
-	if (o.quiet)
+	if (o.quiet) {
+		sg_cli_online_close(&on);
 		return code;
+	}
 	who = o.guest ? o.guest : "offline";
 	if (r == 0)
 		printf("trusted: %s launch digest %s\n", who, digest);
@@ -154,5 +165,6 @@ sg_cmd_validate(int argc, char **argv)
 		fprintf(stderr, "mismatch: %s launch digest %s: %s\n", who, digest, err.msg);
 	else
 		fprintf(stderr, "error: %s: %s\n", who, err.msg[0] ? err.msg : sg_error_name(r));
+	sg_cli_online_close(&on);
 	return code;
 }

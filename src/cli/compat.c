@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/exitcode.h"
+#include "cli/online.h"
 #include "cli/opts.h"
 #include "core/crypto.h"
 #include "key/key.h"
@@ -23,7 +24,7 @@ fail(const struct sg_cli_opts *o, const struct sg_error *err, int code)
 }
 
 static int
-run(int argc, char **argv)
+run(int argc, char **argv, struct sg_cli_online *on)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
@@ -44,16 +45,14 @@ run(int argc, char **argv)
 		sg_debug_enable(true);
 	if ((r = sg_cli_check_usage(&o, &err)) < 0)
 		return fail(&o, &err, r);
-	if (o.domain) {
-		sg_error_set(&err, SG_E_VIRT, "libvirt support is not available yet");
-		return fail(&o, &err, SG_E_VIRT);
-	}
-
 	if ((r = sg_key_set_config(o.config, &err)) < 0)
 		return fail(&o, &err, r);
 	if ((r = sg_crypto_new(&crypto, &err)) < 0 ||
 	    (r = sg_validation_new(crypto, &o.req, &v, &err)) < 0)
 		return fail(&o, &err, r);
+	if (o.domain && (r = sg_cli_online_prepare(&o, v, on, &err)) < 0)
+		return fail(&o, &err, r);
+
 	r = sg_validation_attest(v, &err);
 	if (r < 0) {
 		int code = fail(&o, &err, r);
@@ -74,7 +73,8 @@ run(int argc, char **argv)
 		printf("OK: Looks good to me\n");
 	fflush(stdout);
 
-	if ((r = sg_validation_release(v, &err)) < 0)
+	if ((r = sg_validation_release(v, &err)) < 0 ||
+	    (o.domain && (r = sg_cli_online_inject(on, sg_validation_result(v), &err)) < 0))
 		return fail(&o, &err, r);
 	if (o.req.nsecret_args > 0 && !o.quiet)
 		printf("OK: Injected %zu secrets\n", o.req.nsecret_args);
@@ -86,9 +86,15 @@ main(int argc, char **argv)
 {
 	int code;
 
+	struct sg_cli_online on = { 0 };
+
 	/* Keys and secrets live in this process: no core dumps, no ptrace by peers. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	code = run(argc, argv);
+	code = run(argc, argv, &on);
+	/* A guest that failed is never resumed; destroyed if asked to. */
+	if (code != SG_EXIT_OK)
+		sg_cli_online_failed(&on);
+	sg_cli_online_close(&on);
 
 	/* Close token sessions while every module is still loaded. */
 	sg_key_shutdown();

@@ -35,6 +35,9 @@ enum {
 	OPT_FORMAT,
 	OPT_PIN_FILE,
 	OPT_CONFIG,
+	OPT_ON_FAILURE,
+	OPT_ASSUME_REMOTE,
+	OPT_ASSUME_LOCAL,
 	OPT_ALLOW_EXPORTABLE,
 };
 
@@ -81,6 +84,9 @@ static const struct {
 	{ { "secret-iv", required_argument, NULL, OPT_SECRET_IV }, C | V },
 	{ { "pin-file", required_argument, NULL, OPT_PIN_FILE }, C | V },
 	{ { "config", required_argument, NULL, OPT_CONFIG }, C | V },
+	{ { "on-failure", required_argument, NULL, OPT_ON_FAILURE }, C | V },
+	{ { "assume-remote", no_argument, NULL, OPT_ASSUME_REMOTE }, C | V },
+	{ { "assume-local", no_argument, NULL, OPT_ASSUME_LOCAL }, C | V },
 	{ { "allow-exportable-keys", no_argument, NULL, OPT_ALLOW_EXPORTABLE }, C | V },
 	{ { "json", no_argument, NULL, OPT_JSON }, V },
 	{ { "guest", required_argument, NULL, OPT_GUEST }, V },
@@ -218,6 +224,16 @@ handle(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 		break;
 	case OPT_PIN_FILE: q->key_opts.pin_file = arg; break;
 	case OPT_CONFIG: o->config = arg; break;
+	case OPT_ON_FAILURE:
+		if (!strcmp(arg, "keep"))
+			o->destroy_on_failure = false;
+		else if (!strcmp(arg, "destroy"))
+			o->destroy_on_failure = true;
+		else
+			return sg_error_set(err, SG_E_USAGE, "--on-failure must be keep or destroy");
+		break;
+	case OPT_ASSUME_REMOTE: o->assume_remote = true; break;
+	case OPT_ASSUME_LOCAL: o->assume_local = true; break;
 	case OPT_ALLOW_EXPORTABLE: q->key_opts.allow_exportable_keys = true; break;
 	case OPT_JSON: o->json = true; break;
 	case OPT_GUEST: o->guest = arg; break;
@@ -418,6 +434,12 @@ sg_cli_check_usage(struct sg_cli_opts *o, struct sg_error *err)
 	if (!q->secret_payload != !q->secret_header)
 		return sg_error_set(err, SG_E_USAGE,
 				    "Both --secret-payload and --secret-header are required");
+	if (o->assume_remote && o->assume_local)
+		return sg_error_set(err, SG_E_USAGE,
+				    "--assume-remote is mutually exclusive with --assume-local");
+	/* With a domain the packet is injected; the reference ignores these then. */
+	if (o->domain)
+		q->secret_header = q->secret_payload = NULL;
 	return resolve_cpu(o, err);
 }
 
@@ -453,6 +475,8 @@ sg_cli_usage(enum sg_frontend fe, const char *prog)
 		"  -o, --domain ID|NAME|UUID\n"
 		"  -i, --insecure            allow insecure use\n"
 		"  -g, --ignore-config       skip the guest XML checks\n"
+		"      --on-failure keep|destroy  what happens to a guest that fails (keep)\n"
+		"      --assume-remote, --assume-local  override the local/remote heuristic\n"
 		"Secrets:\n"
 		"  -s, --inject-secret ALIAS-OR-GUID:PATH   (alias: luks-key; repeatable)\n"
 		"      --secret-header PATH, --secret-payload PATH   base64 outputs\n"

@@ -37,6 +37,7 @@ struct sg_cli_opts {
 	bool have_family, have_model, have_stepping;
 	uint32_t family, model, stepping;
 	const char *vcpu_type;
+	bool destroy_on_failure, assume_remote, assume_local;
 	enum sg_digest_mode mode;
 	enum sg_digest_format format;
 };

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "key/key-internal.h"
 
-#include <dlfcn.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "util/module.h"
 #include "util/secmem.h"
 
 /* "file:PATH" or a bare path; anything else with a scheme is not ours yet. */
@@ -25,7 +23,6 @@ is_pkcs11(const char *spec)
 }
 
 static const struct sg_pkcs11_api *pkcs11;
-static void *pkcs11_handle;
 static char *pkcs11_config;
 
 void
@@ -34,48 +31,18 @@ sg_key_pkcs11_register(const struct sg_pkcs11_api *api)
 	pkcs11 = api;
 }
 
-/*
- * Where the module is: $SEVGATE_MODULE_DIR, else beside the program when it
- * runs from the build tree, else the installed module directory.
- */
-static void
-module_path(char *out, size_t len)
-{
-	const char *dir = getenv("SEVGATE_MODULE_DIR");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (!dir || !*dir) {
-		dir = SEVGATE_MODULE_DIR;
-		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		if (n > 0) {
-			exe[n] = '\0';
-			if (!strncmp(exe, SEVGATE_BUILD_DIR "/", strlen(SEVGATE_BUILD_DIR) + 1))
-				dir = SEVGATE_BUILD_MODULE_DIR;
-		}
-	}
-	snprintf(out, len, "%s/sevgate-pkcs11.so", dir);
-}
-
 static int
 load_pkcs11(struct sg_error *err)
 {
-	char path[PATH_MAX];
-	const struct sg_pkcs11_api *api;
+	const void *api;
+	struct sg_error tmp = { 0 };
 	int r;
 
 	if (pkcs11)
 		return 0;
-	module_path(path, sizeof(path));
-	pkcs11_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!pkcs11_handle)
-		return sg_error_set(err, SG_E_KEY, "PKCS#11 keys need %s: %s", path, dlerror());
-	api = dlsym(pkcs11_handle, "sg_pkcs11_backend");
-	if (!api) {
-		dlclose(pkcs11_handle);
-		pkcs11_handle = NULL;
-		return sg_error_set(err, SG_E_KEY, "%s is not a sevgate PKCS#11 module", path);
-	}
+	if ((r = sg_module_load("sevgate-pkcs11.so", "sg_pkcs11_backend", "PKCS#11 keys", &api,
+				&tmp)) < 0)
+		return sg_error_set(err, SG_E_KEY, "%s", tmp.msg);
 	pkcs11 = api;
 	if (pkcs11_config && (r = pkcs11->set_config(pkcs11_config, err)) < 0)
 		return r;

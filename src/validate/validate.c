@@ -122,36 +122,45 @@ load_vmsa_file(const char *path, uint8_t page[SG_VMSA_SIZE], struct sg_error *er
 	return 0;
 }
 
+/*
+ * Load whatever the request names that is not loaded yet: called once for
+ * what the command line gave, and again after the online step has filled
+ * in values from libvirt. Each input is loaded once.
+ */
 static int
 load_inputs(struct sg_validation *v, struct sg_error *err)
 {
 	const struct sg_validate_req *q = v->req;
 	struct sg_validate_result *res = &v->res;
-	int r;
+	int r = 0;
 
 	/* The reference's order (firmware, keys, kernel, initrd, cmdline, VMSAs), so the same bad input fails the same way. */
-	if (q->fwcache) {
-		if ((r = sg_fwcache_get(q->fwcache, q->firmware, &v->fw, err)) < 0)
+	if (q->firmware && !v->firmware) {
+		if (q->fwcache) {
+			if ((r = sg_fwcache_get(q->fwcache, q->firmware, &v->fw, err)) < 0)
+				return r;
+			v->firmware = v->fw->file;
+		} else if ((r = sg_file_map(q->firmware, SG_FILE_MAX, "firmware", &v->firmware,
+					    err)) < 0) {
 			return r;
-		v->firmware = v->fw->file;
-	} else if ((r = sg_file_map(q->firmware, SG_FILE_MAX, "firmware", &v->firmware, err)) < 0) {
-		return r;
+		}
+		res->firmware.present = true;
+		res->firmware.path = q->firmware;
 	}
-	res->firmware.present = true;
-	res->firmware.path = q->firmware;
 
-	if (q->digest_only)
-		r = 0;
-	else if (q->tk)
-		r = sg_key_open_pair_ex(v->crypto, q->tk, &q->key_opts, &v->tik, &v->tek, err);
-	else if ((r = sg_key_open_ex(v->crypto, q->tik, SG_KEY_TIK, &q->key_opts, &v->tik, err)) ==
-		 0)
-		r = sg_key_open_ex(v->crypto, q->tek, SG_KEY_TEK, &q->key_opts, &v->tek, err);
-	if (r < 0)
-		return r;
-	if (v->tik && (sg_key_exportable(v->tik) || sg_key_exportable(v->tek)))
-		res->exportable_key = sg_key_describe(sg_key_exportable(v->tik) ? v->tik : v->tek);
-	if (v->tik) {
+	if (!q->digest_only && !v->tik) {
+		if (q->tk)
+			r = sg_key_open_pair_ex(v->crypto, q->tk, &q->key_opts, &v->tik, &v->tek,
+						err);
+		else if ((r = sg_key_open_ex(v->crypto, q->tik, SG_KEY_TIK, &q->key_opts, &v->tik,
+					     err)) == 0)
+			r = sg_key_open_ex(v->crypto, q->tek, SG_KEY_TEK, &q->key_opts, &v->tek,
+					   err);
+		if (r < 0)
+			return r;
+		if (sg_key_exportable(v->tik) || sg_key_exportable(v->tek))
+			res->exportable_key =
+				sg_key_describe(sg_key_exportable(v->tik) ? v->tik : v->tek);
 		const char *ftik = sg_key_fingerprint(v->tik), *ftek = sg_key_fingerprint(v->tek);
 
 		sg_debug("TIK: %s (%s key, sha256 %s)", sg_key_describe(v->tik),
@@ -160,38 +169,54 @@ load_inputs(struct sg_validation *v, struct sg_error *err)
 			 sg_key_backend(v->tek), ftek ? ftek : "n/a");
 	}
 
-	if (q->kernel) {
+	if (q->kernel && !v->have_kernel) {
 		if ((r = hash_file(v, q->kernel, "kernel", &res->kernel, err)) < 0)
 			return r;
 		memcpy(v->hashes.kernel, res->kernel.sha256, SG_SHA256_LEN);
 		v->have_kernel = true;
 	}
-	if (q->initrd) {
+	if (q->initrd && !res->initrd.present) {
 		if ((r = hash_file(v, q->initrd, "initrd", &res->initrd, err)) < 0)
 			return r;
 		memcpy(v->hashes.initrd, res->initrd.sha256, SG_SHA256_LEN);
-	} else {
-		memcpy(v->hashes.initrd, SG_SHA256_EMPTY, SG_SHA256_LEN);
 	}
 	if (q->cmdline && strlen(q->cmdline) > SG_CMDLINE_MAX)
 		return sg_error_set(err, SG_E_USAGE, "--cmdline is longer than %zu bytes",
 				    SG_CMDLINE_MAX);
-	if ((r = sg_hashes_cmdline_sha256(v->crypto, q->cmdline, v->hashes.cmdline, err)) < 0)
-		return r;
-	if (q->kernel) {
-		res->have_cmdline = true;
-		memcpy(res->cmdline_sha256, v->hashes.cmdline, SG_SHA256_LEN);
-	}
 
-	if (q->vmsa_cpu0) {
+	if (q->vmsa_cpu0 && !v->have_vmsa_bsp) {
 		if ((r = load_vmsa_file(q->vmsa_cpu0, v->vmsa_bsp, err)) < 0)
 			return r;
 		v->have_vmsa_bsp = true;
 	}
-	if (q->vmsa_cpu1) {
+	if (q->vmsa_cpu1 && !v->have_vmsa_ap) {
 		if ((r = load_vmsa_file(q->vmsa_cpu1, v->vmsa_ap, err)) < 0)
 			return r;
 		v->have_vmsa_ap = true;
+	}
+	return 0;
+}
+
+int
+sg_validation_load(struct sg_validation *v, struct sg_error *err)
+{
+	return load_inputs(v, err);
+}
+
+/* The initrd and cmdline entries, as QEMU fills them when they are absent. */
+static int
+finish_hashes(struct sg_validation *v, struct sg_error *err)
+{
+	const struct sg_validate_req *q = v->req;
+	int r;
+
+	if (!v->res.initrd.present)
+		memcpy(v->hashes.initrd, SG_SHA256_EMPTY, SG_SHA256_LEN);
+	if ((r = sg_hashes_cmdline_sha256(v->crypto, q->cmdline, v->hashes.cmdline, err)) < 0)
+		return r;
+	if (v->have_kernel) {
+		v->res.have_cmdline = true;
+		memcpy(v->res.cmdline_sha256, v->hashes.cmdline, SG_SHA256_LEN);
 	}
 	return 0;
 }
@@ -249,9 +274,11 @@ sg_validation_attest(struct sg_validation *v, struct sg_error *err)
 	struct sg_launch l = { 0 };
 	int r;
 
-	if ((r = load_inputs(v, err)) < 0)
+	if ((r = load_inputs(v, err)) < 0 || (r = finish_hashes(v, err)) < 0)
 		return r;
-	if (q->have_cpu_sig && es && (r = build_vmsas(v, err)) < 0)
+	if (!v->firmware)
+		return sg_error_set(err, SG_E_USAGE, "no firmware to measure");
+	if (q->have_cpu_sig && es && !v->have_vmsa_bsp && (r = build_vmsas(v, err)) < 0)
 		return r;
 	if ((r = check_kernel_hashes(v, err)) < 0)
 		return r;

@@ -112,6 +112,15 @@ void sg_validation_free(struct sg_validation *v);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_validation *, sg_validation_free)
 
 /*
+ * Load the inputs the request names now (firmware, keys, kernel, initrd,
+ * VMSA files), in the reference's order, so a bad file fails before any
+ * libvirt call. Optional: attest loads whatever is still missing, so an
+ * online run loads the command line's inputs, fills the rest from
+ * libvirt into the request, then attests.
+ */
+int sg_validation_load(struct sg_validation *v, struct sg_error *err);
+
+/*
  * Load the inputs and compare measurements. 0: trusted. SG_E_MISMATCH:
  * "Measurement does not match, VM is not trustworthy". Others as set.
  */

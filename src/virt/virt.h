@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Online mode: the guest's launch state and configuration from libvirt
+ * (spec 6), secret injection and resume. Implemented in the module
+ * sevgate-virt.so, the only code that includes libvirt headers, loaded
+ * only when a domain is named: offline runs never load libvirt.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "util/error.h"
+#include "validate/validate.h"
+
+enum sg_locality {
+	SG_LOCALITY_AUTO,   /* from the URI and the host names (spec 6.2, B5 fixed) */
+	SG_LOCALITY_REMOTE, /* --assume-remote */
+	SG_LOCALITY_LOCAL,  /* --assume-local */
+};
+
+struct sg_virt_opts {
+	const char *uri; /* NULL: qemu:///system */
+	const char *domain;
+	bool insecure, ignore_config;
+	enum sg_locality locality;
+	bool destroy_on_failure; /* --on-failure destroy */
+};
+
+struct sg_virt_guest;
+
+struct sg_virt_api {
+	/* Connect, decide locality, look the domain up, check it is running and paused. */
+	int (*open)(const struct sg_virt_opts *o, struct sg_virt_guest **ret, struct sg_error *err);
+	/*
+	 * Check the domain XML and fill what the command line left out (launch
+	 * state, vCPU count, firmware/kernel/initrd/cmdline, CPU signature) into
+	 * @q, under the rules of spec 6.4. Strings stay owned by @g.
+	 */
+	int (*fill)(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg_error *err);
+	/* The domain still paused, inject the packet, then resume it. */
+	int (*inject)(struct sg_virt_guest *g, const char *header64, const char *payload64,
+		      struct sg_error *err);
+	/* After any failure: destroy the domain if asked to (never resume it). */
+	void (*failed)(struct sg_virt_guest *g);
+	const char *(*name)(const struct sg_virt_guest *g);
+	void (*close)(struct sg_virt_guest *g);
+};
+
+/* The table, loading sevgate-virt.so on first use. */
+int sg_virt_api(const struct sg_virt_api **ret, struct sg_error *err);
