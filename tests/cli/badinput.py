@@ -401,7 +401,10 @@ def cases(R):
                      "-s", "luks-key:" + secret]), 6, "directory", (hdr,))
 
     # ---- options
-    both("--domain given", base(extra=["--domain", "guest1"]), 6, "libvirt support is not available yet")
+    both("--domain with libvirt unreachable",
+         base(extra=["--domain", "guest1", "--connect",
+                     "test+unix:///default?socket=" + R.path("no-such-dir/libvirt-sock")]),
+         6, "Failed to connect socket")
     both("unknown option", base(extra=["--frobnicate"]), 2, "frobnicate")
     both("option missing its argument", base() + ["--kernel"], 2, "kernel")
     both("stray positional argument", base(extra=["extra.bin"]), 2, "extra.bin")
