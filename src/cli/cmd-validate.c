@@ -42,7 +42,7 @@ json_input(const struct sg_input_digest *d)
 	if (!d->present)
 		return NULL;
 	o = json_object_new_object();
-	sg_json_add(o, "path", json_object_new_string(d->path));
+	sg_json_add(o, "path", d->path ? json_object_new_string(d->path) : NULL);
 	sg_json_add(o, "sha256", sg_json_hex(d->sha256, sizeof(d->sha256)));
 	return o;
 }

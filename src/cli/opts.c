@@ -38,6 +38,10 @@ enum {
 	OPT_ON_FAILURE,
 	OPT_ASSUME_REMOTE,
 	OPT_ASSUME_LOCAL,
+	OPT_FIRMWARE_SHA256,
+	OPT_KERNEL_SHA256,
+	OPT_INITRD_SHA256,
+	OPT_MANIFEST,
 	OPT_ALLOW_EXPORTABLE,
 };
 
@@ -88,6 +92,10 @@ static const struct {
 	{ { "assume-remote", no_argument, NULL, OPT_ASSUME_REMOTE }, C | V },
 	{ { "assume-local", no_argument, NULL, OPT_ASSUME_LOCAL }, C | V },
 	{ { "allow-exportable-keys", no_argument, NULL, OPT_ALLOW_EXPORTABLE }, C | V },
+	{ { "firmware-sha256", required_argument, NULL, OPT_FIRMWARE_SHA256 }, V | D },
+	{ { "kernel-sha256", required_argument, NULL, OPT_KERNEL_SHA256 }, V | D },
+	{ { "initrd-sha256", required_argument, NULL, OPT_INITRD_SHA256 }, V | D },
+	{ { "manifest", required_argument, NULL, OPT_MANIFEST }, V },
 	{ { "json", no_argument, NULL, OPT_JSON }, V },
 	{ { "guest", required_argument, NULL, OPT_GUEST }, V },
 	{ { "sev", no_argument, NULL, OPT_SEV }, D },
@@ -232,6 +240,22 @@ handle(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 		else
 			return sg_error_set(err, SG_E_USAGE, "--on-failure must be keep or destroy");
 		break;
+	case OPT_FIRMWARE_SHA256:
+	case OPT_KERNEL_SHA256:
+	case OPT_INITRD_SHA256: {
+		struct sg_pin *pin = c == OPT_FIRMWARE_SHA256 ? &q->firmware_pin
+				     : c == OPT_KERNEL_SHA256 ? &q->kernel_pin
+							       : &q->initrd_pin;
+
+		if (sg_hex_decode(arg, pin->sha256, sizeof(pin->sha256), NULL) < 0)
+			return sg_error_set(err, SG_E_USAGE, "--%s must be 64 hex digits",
+					    c == OPT_FIRMWARE_SHA256 ? "firmware-sha256"
+					    : c == OPT_KERNEL_SHA256 ? "kernel-sha256"
+								     : "initrd-sha256");
+		pin->set = true;
+		break;
+	}
+	case OPT_MANIFEST: o->manifest = arg; break;
 	case OPT_ASSUME_REMOTE: o->assume_remote = true; break;
 	case OPT_ASSUME_LOCAL: o->assume_local = true; break;
 	case OPT_ALLOW_EXPORTABLE: q->key_opts.allow_exportable_keys = true; break;
@@ -252,6 +276,45 @@ handle(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 	return r;
 }
 
+void
+sg_cli_init(enum sg_frontend fe, struct sg_cli_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->fe = fe;
+	o->connect = "qemu:///system";
+	o->req.secret_pad = fe == SG_FE_COMPAT ? SG_SECRET_PAD_LIBVIRT : SG_SECRET_PAD_ALIGN16;
+	o->req.kernel_check = fe == SG_FE_COMPAT ? SG_KERNEL_CHECK_HINT : SG_KERNEL_CHECK_STRICT;
+	o->req.digest_only = fe == SG_FE_DIGEST;
+}
+
+int
+sg_cli_set_option(struct sg_cli_opts *o, const char *name, const char *value,
+		  struct sg_error *err)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct option *op = &table[i].opt;
+
+		if (strcmp(op->name, name) || !(table[i].where & (1u << o->fe)))
+			continue;
+		if ((op->has_arg == required_argument) != (value != NULL))
+			return sg_error_set(err, SG_E_INTERNAL, "option --%s: argument mismatch",
+					    name);
+		return handle(o, op->val, value, err);
+	}
+	return sg_error_set(err, SG_E_USAGE, "unknown option --%s", name);
+}
+
+bool
+sg_cli_option_takes_value(enum sg_frontend fe, const char *name, bool *ret_takes)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (!strcmp(table[i].opt.name, name) && (table[i].where & (1u << fe))) {
+			*ret_takes = table[i].opt.has_arg == required_argument;
+			return true;
+		}
+	return false;
+}
+
 int
 sg_cli_parse(enum sg_frontend fe, int argc, char **argv, struct sg_cli_opts *o,
 	     struct sg_error *err)
@@ -261,13 +324,7 @@ sg_cli_parse(enum sg_frontend fe, int argc, char **argv, struct sg_cli_opts *o,
 	size_t nl = 0, ns = 0;
 	int c, r;
 
-	memset(o, 0, sizeof(*o));
-	o->fe = fe;
-	o->connect = "qemu:///system";
-	o->req.secret_pad = fe == SG_FE_COMPAT ? SG_SECRET_PAD_LIBVIRT : SG_SECRET_PAD_ALIGN16;
-	o->req.kernel_check = fe == SG_FE_COMPAT ? SG_KERNEL_CHECK_HINT : SG_KERNEL_CHECK_STRICT;
-	o->req.digest_only = fe == SG_FE_DIGEST;
-
+	sg_cli_init(fe, o);
 	shortopts[ns++] = ':'; /* report a missing argument distinctly */
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct option *op = &table[i].opt;
@@ -356,7 +413,7 @@ check_digest_usage(struct sg_cli_opts *o, struct sg_error *err)
 
 	if (!q->firmware)
 		return sg_error_set(err, SG_E_USAGE, "--firmware is required");
-	if (!q->kernel && (q->initrd || q->cmdline))
+	if (!q->kernel && !q->kernel_pin.set && (q->initrd || q->cmdline || q->initrd_pin.set))
 		return sg_error_set(err, SG_E_USAGE, "--initrd/--cmdline require --kernel");
 	/* The digest has no policy of its own: the mode stands in for the ES bit. */
 	q->platform.policy = es ? SG_POLICY_ES : 0;
@@ -413,7 +470,8 @@ sg_cli_check_usage(struct sg_cli_opts *o, struct sg_error *err)
 					err, SG_E_USAGE,
 					"Either --secret-payload or --domain is required");
 		}
-		if (!q->kernel && (q->initrd || q->cmdline))
+		if (!q->kernel && !q->kernel_pin.set &&
+		    (q->initrd || q->cmdline || q->initrd_pin.set))
 			return sg_error_set(err, SG_E_USAGE, "--initrd/--cmdline require --kernel");
 	}
 

@@ -108,6 +108,31 @@ hash_file(struct sg_validation *v, const char *path, const char *what, struct sg
 	return 0;
 }
 
+/*
+ * A kernel or initrd: hash the file, and check it against its pin when it
+ * has one; a pin alone stands for the file (the hashes table needs only
+ * the hash).
+ */
+static int
+load_pinned(struct sg_validation *v, const char *path, const struct sg_pin *pin,
+	    const char *what, struct sg_input_digest *ret, struct sg_error *err)
+{
+	int r;
+
+	if (!path) {
+		memcpy(ret->sha256, pin->sha256, SG_SHA256_LEN);
+		ret->present = true;
+		ret->path = NULL;
+		return 0;
+	}
+	if ((r = hash_file(v, path, what, ret, err)) < 0)
+		return r;
+	if (pin->set && !sg_memeq_consttime(pin->sha256, ret->sha256, SG_SHA256_LEN))
+		return sg_error_set(err, SG_E_USAGE, "%s '%s' does not match its pinned sha256",
+				    what, path);
+	return 0;
+}
+
 static int
 load_vmsa_file(const char *path, uint8_t page[SG_VMSA_SIZE], struct sg_error *err)
 {
@@ -169,14 +194,14 @@ load_inputs(struct sg_validation *v, struct sg_error *err)
 			 sg_key_backend(v->tek), ftek ? ftek : "n/a");
 	}
 
-	if (q->kernel && !v->have_kernel) {
-		if ((r = hash_file(v, q->kernel, "kernel", &res->kernel, err)) < 0)
+	if ((q->kernel || q->kernel_pin.set) && !v->have_kernel) {
+		if ((r = load_pinned(v, q->kernel, &q->kernel_pin, "kernel", &res->kernel, err)) < 0)
 			return r;
 		memcpy(v->hashes.kernel, res->kernel.sha256, SG_SHA256_LEN);
 		v->have_kernel = true;
 	}
-	if (q->initrd && !res->initrd.present) {
-		if ((r = hash_file(v, q->initrd, "initrd", &res->initrd, err)) < 0)
+	if ((q->initrd || q->initrd_pin.set) && !res->initrd.present) {
+		if ((r = load_pinned(v, q->initrd, &q->initrd_pin, "initrd", &res->initrd, err)) < 0)
 			return r;
 		memcpy(v->hashes.initrd, res->initrd.sha256, SG_SHA256_LEN);
 	}
@@ -317,6 +342,10 @@ sg_validation_attest(struct sg_validation *v, struct sg_error *err)
 		return r;
 	if (v->fw)
 		memcpy(res->firmware.sha256, v->fw->sha256, SG_SHA256_LEN);
+	if (q->firmware_pin.set &&
+	    !sg_memeq_consttime(q->firmware_pin.sha256, res->firmware.sha256, SG_SHA256_LEN))
+		return sg_error_set(err, SG_E_USAGE, "firmware '%s' does not match its pinned sha256",
+				    q->firmware);
 	res->have_launch_digest = true;
 	debug_hex("Firmware(sha256)", res->firmware.sha256, SG_SHA256_LEN);
 	debug_hex("Measured-data(sha256)", res->launch_digest, SG_SHA256_LEN);

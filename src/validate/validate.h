@@ -35,6 +35,12 @@ enum sg_kernel_check {
 	SG_KERNEL_CHECK_STRICT,
 };
 
+/* A pinned SHA-256: the file must hash to it; for a kernel or initrd it can stand alone. */
+struct sg_pin {
+	bool set;
+	uint8_t sha256[SG_SHA256_LEN];
+};
+
 struct sg_secret_spec {
 	struct sg_guid guid;
 	char *path;
@@ -49,6 +55,7 @@ struct sg_validate_req {
 
 	/* What was measured. */
 	const char *firmware, *kernel, *initrd, *cmdline;
+	struct sg_pin firmware_pin, kernel_pin, initrd_pin;
 	unsigned num_cpus; /* 0: not given */
 	const char *vmsa_cpu0, *vmsa_cpu1;
 	bool have_cpu_sig; /* from --cpu-family/model/stepping or --vcpu-type */
