@@ -84,6 +84,57 @@ test_digest_from_state(void **state)
 	free(path);
 }
 
+/* The digest chain: every vCPU count, in any order, with and without a table, equals a direct digest. */
+static void
+test_digest_chain(void **state)
+{
+	struct sg_crypto *c = NULL;
+	struct sg_fwcache *fc = NULL;
+	struct sg_error err = { 0 };
+	const struct sg_fw_entry *e = NULL;
+	static uint8_t fw[5000], bsp[SG_VMSA_SIZE], ap[SG_VMSA_SIZE], ap2[SG_VMSA_SIZE];
+	uint8_t table[SG_HASHES_TABLE_PADDED_LEN], direct[32], cached[32];
+	static const unsigned order[] = { 3, 1, 7, 2, 7, 64, 5, 1 };
+	char *path;
+
+	(void)state;
+	memset(fw, 0x11, sizeof(fw));
+	memset(bsp, 0x22, sizeof(bsp));
+	memset(ap, 0x33, sizeof(ap));
+	memset(ap2, 0x44, sizeof(ap2));
+	memset(table, 0x55, sizeof(table));
+	path = tv_tmp_write("fw-chain.bin", fw, sizeof(fw));
+	assert_int_equal(sg_crypto_new(&c, &err), 0);
+	assert_int_equal(sg_fwcache_new(c, &fc, &err), 0);
+	assert_int_equal(sg_fwcache_get(fc, path, &e, &err), 0);
+	for (int with_table = 0; with_table < 2; with_table++)
+		for (size_t i = 0; i < SG_ELEMENTSOF(order); i++)
+			for (int which = 0; which < 2; which++) {
+				const uint8_t *tp = with_table ? table : NULL;
+				const uint8_t *app = which ? ap2 : ap;
+				struct sg_launch l = { .firmware = fw,
+						       .firmware_len = sizeof(fw),
+						       .hashes_table = tp,
+						       .vcpus = order[i],
+						       .vmsa_bsp = bsp,
+						       .vmsa_ap = app };
+
+				TV_ASSERT_OK(sg_launch_digest(c, &l, direct, NULL, &err), &err);
+				TV_ASSERT_OK(sg_fwcache_digest(fc, e, tp, order[i], bsp, app,
+								cached, &err),
+					     &err);
+				assert_memory_equal(direct, cached, 32);
+			}
+	/* Plain SEV: the firmware and the table only. */
+	struct sg_launch l = { .firmware = fw, .firmware_len = sizeof(fw), .hashes_table = table };
+	TV_ASSERT_OK(sg_launch_digest(c, &l, direct, NULL, &err), &err);
+	TV_ASSERT_OK(sg_fwcache_digest(fc, e, table, 0, NULL, NULL, cached, &err), &err);
+	assert_memory_equal(direct, cached, 32);
+	sg_fwcache_free(fc);
+	sg_crypto_free(c);
+	free(path);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -107,6 +158,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_and_change),
 		cmocka_unit_test(test_digest_from_state),
+		cmocka_unit_test(test_digest_chain),
 		cmocka_unit_test(test_missing_file),
 	};
 

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
+#include "cli/manifest.h"
 #include "cli/online.h"
 #include "cli/opts.h"
 #include "core/crypto.h"
@@ -105,6 +106,7 @@ sg_cmd_validate(int argc, char **argv)
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
 	const struct sg_validate_result *res = NULL;
+	_cleanup_(sg_manifest_freep) struct sg_manifest *manifest = NULL;
 	struct sg_cli_online on = { 0 };
 	struct sg_error err = { 0 };
 	struct sg_cli_opts o;
@@ -121,11 +123,15 @@ sg_cmd_validate(int argc, char **argv)
 	if (o.debug)
 		sg_debug_enable(true);
 	if (r == 0)
+		r = sg_crypto_new(&crypto, &err);
+	/* A manifest is the command line written down: its keys are applied over the options. */
+	if (r == 0 && o.manifest)
+		r = sg_manifest_apply(crypto, o.manifest, &o, &manifest, &err);
+	if (r == 0)
 		r = sg_cli_check_usage(&o, &err);
 	if (r == 0)
 		r = sg_key_set_config(o.config, &err);
-	if (r == 0 && (r = sg_crypto_new(&crypto, &err)) == 0 &&
-	    (r = sg_validation_new(crypto, &o.req, &v, &err)) == 0) {
+	if (r == 0 && (r = sg_validation_new(crypto, &o.req, &v, &err)) == 0) {
 		res = sg_validation_result(v);
 		if (o.domain)
 			r = sg_cli_online_prepare(&o, v, &on, &err);
@@ -158,7 +164,7 @@ sg_cmd_validate(int argc, char **argv)
 		sg_cli_online_close(&on);
 		return code;
 	}
-	who = o.guest ? o.guest : "offline";
+	who = o.guest ? o.guest : o.manifest ? o.manifest : "offline";
 	if (r == 0)
 		printf("trusted: %s launch digest %s\n", who, digest);
 	else if (r == SG_E_MISMATCH)

@@ -6,6 +6,8 @@
 
 struct sg_key_ops {
 	const char *name;
+	/* Operations go one at a time (a token's sessions are shared by the threads of a run). */
+	bool serialize;
 	int (*hmac_sha256)(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 			   uint8_t out[SG_SHA256_LEN], struct sg_error *err);
 	/* May be NULL: key.c then computes the HMAC and compares in constant time. */

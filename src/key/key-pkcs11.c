@@ -147,6 +147,7 @@ p11_aes(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len, u
 
 static const struct sg_key_ops p11_ops = {
 	.name = "pkcs11",
+	.serialize = true,
 	.hmac_sha256 = p11_hmac,
 	.hmac_verify = p11_verify,
 	.aes128ctr = p11_aes,

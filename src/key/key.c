@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "key/key-internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,11 @@ is_pkcs11(const char *spec)
 }
 
 static const struct sg_pkcs11_api *pkcs11;
+/*
+ * The PKCS#11 back end keeps one logged-in session per token per process;
+ * the worker threads of a batch share it, one operation at a time.
+ */
+static pthread_mutex_t pkcs11_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *pkcs11_config;
 
 void
@@ -72,8 +78,10 @@ sg_key_set_config(const char *path, struct sg_error *err)
 void
 sg_key_shutdown(void)
 {
+	pthread_mutex_lock(&pkcs11_lock);
 	if (pkcs11)
 		pkcs11->shutdown();
+	pthread_mutex_unlock(&pkcs11_lock);
 	free(pkcs11_config);
 	pkcs11_config = NULL;
 	/* The module stays mapped: p11-kit may have registered exit handlers in it. */
@@ -85,8 +93,14 @@ sg_key_open_ex(struct sg_crypto *c, const char *spec, enum sg_key_role role,
 {
 	int r;
 
-	if (is_pkcs11(spec))
-		return (r = load_pkcs11(err)) < 0 ? r : pkcs11->open(spec, role, opts, ret, err);
+	if (is_pkcs11(spec)) {
+		pthread_mutex_lock(&pkcs11_lock);
+		r = load_pkcs11(err);
+		if (r == 0)
+			r = pkcs11->open(spec, role, opts, ret, err);
+		pthread_mutex_unlock(&pkcs11_lock);
+		return r;
+	}
 	return sg_key_file_open(c, file_path(spec), role, ret, err);
 }
 
@@ -138,9 +152,16 @@ int
 sg_key_hmac_sha256(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 		   uint8_t out[SG_SHA256_LEN], struct sg_error *err)
 {
+	int r;
+
 	if (k->role != SG_KEY_TIK)
 		return sg_error_set(err, SG_E_INTERNAL, "HMAC requested with a TEK");
-	return k->ops->hmac_sha256(k, iov, niov, out, err);
+	if (k->ops->serialize)
+		pthread_mutex_lock(&pkcs11_lock);
+	r = k->ops->hmac_sha256(k, iov, niov, out, err);
+	if (k->ops->serialize)
+		pthread_mutex_unlock(&pkcs11_lock);
+	return r;
 }
 
 int
@@ -152,8 +173,14 @@ sg_key_hmac_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 
 	if (k->role != SG_KEY_TIK)
 		return sg_error_set(err, SG_E_INTERNAL, "HMAC requested with a TEK");
-	if (k->ops->hmac_verify)
-		return k->ops->hmac_verify(k, iov, niov, mac, err);
+	if (k->ops->hmac_verify) {
+		if (k->ops->serialize)
+			pthread_mutex_lock(&pkcs11_lock);
+		r = k->ops->hmac_verify(k, iov, niov, mac, err);
+		if (k->ops->serialize)
+			pthread_mutex_unlock(&pkcs11_lock);
+		return r;
+	}
 	r = k->ops->hmac_sha256(k, iov, niov, computed, err);
 	if (r < 0)
 		return r;
@@ -166,9 +193,16 @@ int
 sg_key_aes128ctr(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len,
 		 uint8_t *out, struct sg_error *err)
 {
+	int r;
+
 	if (k->role != SG_KEY_TEK)
 		return sg_error_set(err, SG_E_INTERNAL, "encryption requested with a TIK");
-	return k->ops->aes128ctr(k, iv, in, len, out, err);
+	if (k->ops->serialize)
+		pthread_mutex_lock(&pkcs11_lock);
+	r = k->ops->aes128ctr(k, iv, in, len, out, err);
+	if (k->ops->serialize)
+		pthread_mutex_unlock(&pkcs11_lock);
+	return r;
 }
 
 const char *

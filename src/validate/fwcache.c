@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "validate/fwcache.h"
 
+#include "core/digest.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -16,11 +18,25 @@ struct slot {
 	struct timespec mtime, ctime;
 };
 
+/* SHA-256 states along one launch: after the firmware and table, the BSP, and k AP pages. */
+struct chain {
+	const struct sg_fw_entry *fw;
+	bool have_table;
+	uint8_t table[SG_HASHES_TABLE_PADDED_LEN];
+	bool have_bsp, have_ap;
+	uint8_t bsp[SG_VMSA_SIZE], ap[SG_VMSA_SIZE];
+	struct sg_sha256 *head;       /* after firmware and table */
+	struct sg_sha256 **states;    /* states[k]: after the BSP and k AP pages */
+	size_t nstates, capstates;
+};
+
 struct sg_fwcache {
 	struct sg_crypto *crypto;
 	pthread_mutex_t lock;
 	struct slot slots[SG_FWCACHE_MAX];
 	size_t n;
+	struct chain *chains[SG_FWCACHE_MAX_CHAINS];
+	size_t nchains;
 };
 
 int
@@ -44,6 +60,15 @@ sg_fwcache_free(struct sg_fwcache *fc)
 	for (size_t i = 0; i < fc->n; i++) {
 		sg_file_free(fc->slots[i].e.file);
 		sg_sha256_free(fc->slots[i].e.state);
+	}
+	for (size_t i = 0; i < fc->nchains; i++) {
+		struct chain *ch = fc->chains[i];
+
+		sg_sha256_free(ch->head);
+		for (size_t k = 0; k < ch->nstates; k++)
+			sg_sha256_free(ch->states[k]);
+		free(ch->states);
+		free(ch);
 	}
 	pthread_mutex_destroy(&fc->lock);
 	free(fc);
@@ -122,4 +147,116 @@ sg_fwcache_get(struct sg_fwcache *fc, const char *path, const struct sg_fw_entry
 	*ret = &fc->slots[fc->n++].e;
 	pthread_mutex_unlock(&fc->lock);
 	return 0;
+}
+
+static bool
+chain_matches(const struct chain *ch, const struct sg_fw_entry *fw, const uint8_t *table,
+	      const uint8_t *bsp, const uint8_t *ap)
+{
+	return ch->fw == fw && ch->have_table == !!table &&
+	       (!table || !memcmp(ch->table, table, sizeof(ch->table))) &&
+	       ch->have_bsp == !!bsp && (!bsp || !memcmp(ch->bsp, bsp, SG_VMSA_SIZE)) &&
+	       ch->have_ap == !!ap && (!ap || !memcmp(ch->ap, ap, SG_VMSA_SIZE));
+}
+
+static struct chain *
+chain_get(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uint8_t *table,
+	  const uint8_t *bsp, const uint8_t *ap, struct sg_error *err)
+{
+	struct chain *ch;
+
+	for (size_t i = 0; i < fc->nchains; i++)
+		if (chain_matches(fc->chains[i], fw, table, bsp, ap))
+			return fc->chains[i];
+	if (fc->nchains == SG_FWCACHE_MAX_CHAINS)
+		return NULL; /* full: the caller hashes without the cache */
+	ch = calloc(1, sizeof(*ch));
+	if (!ch) {
+		sg_error_set(err, SG_E_NOMEM, "out of memory");
+		return NULL;
+	}
+	ch->fw = fw;
+	if ((ch->have_table = table != NULL))
+		memcpy(ch->table, table, sizeof(ch->table));
+	if ((ch->have_bsp = bsp != NULL))
+		memcpy(ch->bsp, bsp, SG_VMSA_SIZE);
+	if ((ch->have_ap = ap != NULL))
+		memcpy(ch->ap, ap, SG_VMSA_SIZE);
+	if (sg_sha256_dup(fw->state, &ch->head, err) < 0 ||
+	    (table && sg_sha256_update(ch->head, table, SG_HASHES_TABLE_PADDED_LEN, err) < 0)) {
+		sg_sha256_free(ch->head);
+		free(ch);
+		return NULL;
+	}
+	fc->chains[fc->nchains++] = ch;
+	return ch;
+}
+
+/* Extend @ch until states[k] exists. */
+static int
+chain_extend(struct chain *ch, size_t k, struct sg_error *err)
+{
+	int r;
+
+	while (ch->nstates <= k) {
+		struct sg_sha256 *next = NULL;
+
+		if (ch->nstates == ch->capstates) {
+			size_t cap = ch->capstates ? 2 * ch->capstates : 8;
+			struct sg_sha256 **n = realloc(ch->states, cap * sizeof(*n));
+
+			if (!n)
+				return sg_error_set(err, SG_E_NOMEM, "out of memory");
+			ch->states = n;
+			ch->capstates = cap;
+		}
+		if (ch->nstates == 0)
+			r = sg_sha256_dup(ch->head, &next, err);
+		else
+			r = sg_sha256_dup(ch->states[ch->nstates - 1], &next, err);
+		if (r == 0)
+			r = sg_sha256_update(next, ch->nstates == 0 ? ch->bsp : ch->ap, SG_VMSA_SIZE,
+					     err);
+		if (r < 0) {
+			sg_sha256_free(next);
+			return r;
+		}
+		ch->states[ch->nstates++] = next;
+	}
+	return 0;
+}
+
+int
+sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uint8_t *table,
+		  unsigned vcpus, const uint8_t *bsp, const uint8_t *ap,
+		  uint8_t out[SG_SHA256_LEN], struct sg_error *err)
+{
+	_cleanup_(sg_sha256_freep) struct sg_sha256 *h = NULL;
+	struct chain *ch;
+	int r = 0;
+
+	if (vcpus > SG_MAX_VCPUS || (vcpus >= 1 && !bsp) || (vcpus >= 2 && !ap))
+		return sg_error_set(err, SG_E_INTERNAL, "launch digest: bad VMSA arguments");
+	pthread_mutex_lock(&fc->lock);
+	ch = chain_get(fc, fw, table, vcpus ? bsp : NULL, vcpus >= 2 ? ap : NULL, err);
+	if (ch && vcpus)
+		r = chain_extend(ch, vcpus - 1, err);
+	if (ch && r == 0)
+		r = sg_sha256_dup(vcpus ? ch->states[vcpus - 1] : ch->head, &h, err);
+	pthread_mutex_unlock(&fc->lock);
+	if (r < 0)
+		return r;
+	if (!ch) {
+		/* Full (or out of memory, already reported): hash this one directly. */
+		struct sg_launch l = { .firmware_state = fw->state,
+				       .hashes_table = table,
+				       .vcpus = vcpus,
+				       .vmsa_bsp = bsp,
+				       .vmsa_ap = ap };
+
+		if (err && err->code)
+			return err->code;
+		return sg_launch_digest(fc->crypto, &l, out, NULL, err);
+	}
+	return sg_sha256_final(h, out, err);
 }

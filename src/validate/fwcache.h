@@ -16,6 +16,8 @@
 #include "util/fileio.h"
 
 #define SG_FWCACHE_MAX 64
+/* Distinct (firmware, table, BSP, AP) prefixes a run keeps digest states for. */
+#define SG_FWCACHE_MAX_CHAINS 4096
 
 struct sg_fwcache;
 
@@ -29,6 +31,17 @@ struct sg_fw_entry {
 int sg_fwcache_new(struct sg_crypto *c, struct sg_fwcache **ret, struct sg_error *err);
 void sg_fwcache_free(struct sg_fwcache *fc);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_fwcache *, sg_fwcache_free)
+
+/*
+ * The launch digest of @fw followed by the hashes table (or NULL) and, for
+ * vcpus >= 1, the BSP page and vcpus - 1 AP pages: continued from the
+ * SHA-256 state after the longest prefix any earlier guest of the run
+ * shared (the same firmware, table and pages, fewer APs), so a fleet
+ * hashes each firmware once and each AP page once per vCPU count reached.
+ */
+int sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uint8_t *table,
+		      unsigned vcpus, const uint8_t *bsp, const uint8_t *ap,
+		      uint8_t out[SG_SHA256_LEN], struct sg_error *err);
 
 /*
  * The entry for @path, reading and hashing the file on a miss. Entries

@@ -337,8 +337,12 @@ sg_validation_attest(struct sg_validation *v, struct sg_error *err)
 		l.vmsa_ap = v->have_vmsa_ap ? v->vmsa_ap : NULL;
 		res->vcpus = q->num_cpus;
 	}
-	if ((r = sg_launch_digest(v->crypto, &l, res->launch_digest,
-				  v->fw ? NULL : res->firmware.sha256, err)) < 0)
+	if (v->fw)
+		r = sg_fwcache_digest(q->fwcache, v->fw, l.hashes_table, l.vcpus, l.vmsa_bsp,
+				      l.vmsa_ap, res->launch_digest, err);
+	else
+		r = sg_launch_digest(v->crypto, &l, res->launch_digest, res->firmware.sha256, err);
+	if (r < 0)
 		return r;
 	if (v->fw)
 		memcpy(res->firmware.sha256, v->fw->sha256, SG_SHA256_LEN);

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cli/manifest.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "manifest/yaml.h"
+#include "util/fileio.h"
+
+enum ktype { K_INT, K_STRING, K_PATH, K_KEY, K_BOOL, K_SECRETS, K_VERSION, K_GUEST };
+
+/* Manifest keys: the sevgate validate long options, plus version, guest and secrets. */
+static const struct {
+	const char *key;
+	enum ktype type;
+} keys[] = {
+	{ "version", K_VERSION },	  { "guest", K_GUEST },
+	{ "measurement", K_STRING },	  { "api-major", K_INT },
+	{ "api-minor", K_INT },		  { "build-id", K_INT },
+	{ "policy", K_INT },		  { "sev-features", K_INT },
+	{ "firmware", K_PATH },		  { "kernel", K_PATH },
+	{ "initrd", K_PATH },		  { "vmsa-cpu0", K_PATH },
+	{ "vmsa-cpu1", K_PATH },	  { "firmware-sha256", K_STRING },
+	{ "kernel-sha256", K_STRING },	  { "initrd-sha256", K_STRING },
+	{ "cmdline", K_STRING },	  { "num-cpus", K_INT },
+	{ "cpu-family", K_INT },	  { "cpu-model", K_INT },
+	{ "cpu-stepping", K_INT },	  { "vcpu-type", K_STRING },
+	{ "vmsa-profile", K_STRING },	  { "tik", K_KEY },
+	{ "tek", K_KEY },		  { "tk", K_KEY },
+	{ "connect", K_STRING },	  { "domain", K_STRING },
+	{ "insecure", K_BOOL },		  { "ignore-config", K_BOOL },
+	{ "secret-header", K_PATH },	  { "secret-payload", K_PATH },
+	{ "secret-iv", K_STRING },	  { "secrets", K_SECRETS },
+	{ "on-failure", K_STRING },
+};
+
+struct ctx {
+	struct sg_manifest *m;
+	struct sg_cli_opts *o;
+	const struct sg_yaml_doc *doc;
+	const char *dir;
+	bool private_file; /* not readable by group or others: may hold a pin-value */
+	bool have_version, have_guest, pin_value;
+	struct sg_error *err;
+};
+
+static char *
+keep(struct sg_manifest *m, char *s)
+{
+	if (!s)
+		return NULL;
+	if (m->nstrings == m->capstrings) {
+		size_t cap = m->capstrings ? 2 * m->capstrings : 16;
+		char **n = realloc(m->strings, cap * sizeof(*n));
+
+		if (!n) {
+			free(s);
+			return NULL;
+		}
+		m->strings = n;
+		m->capstrings = cap;
+	}
+	m->strings[m->nstrings++] = s;
+	return s;
+}
+
+static int __attribute__((format(printf, 5, 6)))
+at(struct ctx *c, unsigned line, unsigned col, int code, const char *fmt, ...)
+{
+	char msg[SG_ERROR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return sg_error_set(c->err, code, "%s:%u:%u: %s", c->doc->file, line, col, msg);
+}
+
+/* A path relative to the manifest's directory; URIs and absolute paths as they are. */
+static char *
+resolve(struct ctx *c, const char *p)
+{
+	char *out = NULL;
+
+	if (p[0] == '/' || !strncmp(p, "pkcs11:", 7) || !strcmp(c->dir, "."))
+		return keep(c->m, strdup(p));
+	if (asprintf(&out, "%s/%s", c->dir, p) < 0)
+		return NULL;
+	return keep(c->m, out);
+}
+
+static int
+apply_option(struct ctx *c, const struct sg_yaml_node *n, const char *name, const char *value)
+{
+	struct sg_error tmp = { 0 };
+	int r = sg_cli_set_option(c->o, name, value, &tmp);
+
+	if (r < 0)
+		return at(c, n->line, n->column, r, "%s", tmp.msg);
+	return 0;
+}
+
+static int
+apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
+{
+	if (n->kind != SG_YAML_SEQ)
+		return at(c, n->line, n->column, SG_E_FORMAT,
+			  "secrets must be a list of {guid, file} or {guid, uri}");
+	for (size_t i = 0; i < n->n; i++) {
+		const struct sg_yaml_node *e = n->items[i];
+		const char *guid = NULL, *file = NULL, *uri = NULL;
+		char *spec = NULL;
+		int r;
+
+		if (e->kind != SG_YAML_MAP)
+			return at(c, e->line, e->column, SG_E_FORMAT,
+				  "a secrets entry must be a mapping {guid, file} or {guid, uri}");
+		for (size_t k = 0; k < e->n; k++) {
+			const struct sg_yaml_node *v = e->items[k];
+			const char **slot = !strcmp(e->keys[k], "guid")	  ? &guid
+					    : !strcmp(e->keys[k], "file") ? &file
+					    : !strcmp(e->keys[k], "uri")  ? &uri
+									  : NULL;
+
+			if (!slot)
+				return at(c, e->key_lines[k], e->key_columns[k], SG_E_FORMAT,
+					  "unknown key '%s' in a secrets entry (guid, file, uri)",
+					  e->keys[k]);
+			if (v->kind != SG_YAML_SCALAR)
+				return at(c, v->line, v->column, SG_E_FORMAT, "%s must be a string",
+					  e->keys[k]);
+			*slot = v->value;
+		}
+		if (!guid || (!file == !uri))
+			return at(c, e->line, e->column, SG_E_FORMAT,
+				  "a secrets entry needs guid and one of file or uri");
+		if (uri && strncmp(uri, "pkcs11:", 7))
+			return at(c, e->line, e->column, SG_E_FORMAT,
+				  "a secret's uri must be a pkcs11: URI of a data object");
+		const char *target = uri ? uri : resolve(c, file);
+
+		if (!target || asprintf(&spec, "%s:%s", guid, target) < 0 || !keep(c->m, spec))
+			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+		if ((r = apply_option(c, e, "inject-secret", spec)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int
+apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct sg_yaml_node *n)
+{
+	size_t i;
+	uint64_t u;
+	bool b;
+	int r;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(keys[i].key, key))
+			break;
+	if (i == sizeof(keys) / sizeof(keys[0]))
+		return at(c, kl, kc, SG_E_FORMAT, "unknown key '%s'", key);
+
+	switch (keys[i].type) {
+	case K_SECRETS:
+		return apply_secrets(c, n);
+	case K_BOOL:
+		if ((r = sg_yaml_bool(c->doc, n, key, &b, c->err)) < 0)
+			return r;
+		return b ? apply_option(c, n, key, NULL) : 0;
+	case K_INT:
+	case K_VERSION:
+		/* 0x hex or decimal, unquoted: a quoted "3" is a string, a type error here. */
+		if ((r = sg_yaml_uint(c->doc, n, key, UINT64_MAX, &u, c->err)) < 0)
+			return r;
+		if (keys[i].type == K_VERSION) {
+			if (u != SG_MANIFEST_VERSION)
+				return at(c, n->line, n->column, SG_E_FORMAT,
+					  "version %s is not supported (this sevgate reads version 1)",
+					  n->value);
+			c->have_version = true;
+			return 0;
+		}
+		return apply_option(c, n, key, n->value);
+	default:
+		break;
+	}
+	if (n->kind != SG_YAML_SCALAR)
+		return at(c, n->line, n->column, SG_E_FORMAT, "%s must be a string", key);
+	switch (keys[i].type) {
+	case K_GUEST:
+		if (!*n->value)
+			return at(c, n->line, n->column, SG_E_FORMAT, "guest must not be empty");
+		free(c->m->guest);
+		c->m->guest = strdup(n->value);
+		c->have_guest = true;
+		return c->m->guest ? 0 : sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+	case K_PATH:
+	case K_KEY: {
+		const char *v = resolve(c, n->value);
+
+		if (!v)
+			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+		if (keys[i].type == K_KEY && strstr(v, "pin-value=")) {
+			if (!c->private_file)
+				return at(c, n->line, n->column, SG_E_INSECURE,
+					  "a pin-value is allowed only in a file that group and "
+					  "others cannot read (chmod go-rwx %s)",
+					  c->doc->file);
+			c->pin_value = true;
+		}
+		return apply_option(c, n, key, v);
+	}
+	default: {
+		const char *v = keep(c->m, strdup(n->value));
+
+		return v ? apply_option(c, n, key, v) : sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+	}
+	}
+}
+
+static int
+apply_doc(struct ctx *c, const struct sg_yaml_doc *doc, const struct sg_yaml_node *skip_from)
+{
+	const struct sg_yaml_node *root = doc->root;
+	int r;
+
+	c->doc = doc;
+	if (!root)
+		return 0;
+	if (root->kind != SG_YAML_MAP)
+		return at(c, root->line, root->column, SG_E_FORMAT,
+			  "a manifest must be a mapping of option names to values");
+	for (size_t i = 0; i < root->n; i++) {
+		/* defaults.yaml: a key the manifest sets itself is the manifest's (lists too). */
+		bool overridden = false;
+
+		for (size_t k = 0; skip_from && k < skip_from->n; k++)
+			if (!strcmp(skip_from->keys[k], root->keys[i]))
+				overridden = true;
+		if (overridden)
+			continue;
+		if ((r = apply_key(c, root->keys[i], root->key_lines[i], root->key_columns[i],
+				   root->items[i])) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static bool
+group_or_other_readable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) != 0 || (st.st_mode & 077);
+}
+
+bool
+sg_manifest_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!strcmp(name, "defaults.yaml") || !strcmp(name, "defaults.yml") || name[0] == '.')
+		return false;
+	return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
+}
+
+static int apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
+		 struct sg_manifest **ret, struct sg_error *err);
+
+int
+sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
+		  struct sg_manifest **ret, struct sg_error *err)
+{
+	int r = apply(crypto, path, o, ret, err);
+
+	/* A malformed manifest is a usage error (exit 2), like a malformed command line. */
+	if (r == SG_E_FORMAT || r == SG_E_LIMIT) {
+		if (err)
+			err->code = SG_E_USAGE;
+		r = SG_E_USAGE;
+	}
+	return r;
+}
+
+static int
+apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
+      struct sg_manifest **ret, struct sg_error *err)
+{
+	_cleanup_(sg_manifest_freep) struct sg_manifest *m = calloc(1, sizeof(*m));
+	_cleanup_(sg_yaml_freep) struct sg_yaml_doc *doc = NULL, *defaults = NULL;
+	_cleanup_(sg_file_freep) struct sg_file *f = NULL;
+	_cleanup_(sg_freep) char *dircopy = NULL, *dpath = NULL;
+	struct ctx c = { .m = m, .o = o, .err = err };
+	int r;
+
+	if (!m || !(m->path = strdup(path)) || !(dircopy = strdup(path)))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	c.dir = dirname(dircopy);
+	if ((r = sg_file_map(path, SG_YAML_MAX_BYTES, "manifest", &f, err)) < 0 ||
+	    (r = sg_yaml_parse(path, f->data, f->len, &doc, err)) < 0)
+		return r;
+	if ((r = sg_sha256(crypto, f->data, f->len, m->sha256, err)) < 0)
+		return r;
+
+	/* defaults.yaml first, so the manifest's own keys are applied last and win. */
+	if (asprintf(&dpath, "%s/defaults.yaml", c.dir) < 0) {
+		dpath = NULL;
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	}
+	if (access(dpath, F_OK) == 0) {
+		if ((r = sg_yaml_load(dpath, &defaults, err)) < 0)
+			return r;
+		c.private_file = !group_or_other_readable(dpath);
+		if ((r = apply_doc(&c, defaults, doc->root && doc->root->kind == SG_YAML_MAP
+							 ? doc->root
+							 : NULL)) < 0)
+			return r;
+	}
+	c.private_file = !group_or_other_readable(path);
+	if ((r = apply_doc(&c, doc, NULL)) < 0)
+		return r;
+	c.doc = doc;
+	if (!c.have_version)
+		return at(&c, 1, 1, SG_E_USAGE, "missing required key 'version'");
+	if (!c.have_guest)
+		return at(&c, 1, 1, SG_E_USAGE, "missing required key 'guest'");
+	/* A pin-value from a file group and others cannot read is no worse than --pin-file. */
+	if (c.pin_value)
+		o->req.key_opts.allow_pin_value = true;
+	o->guest = m->guest;
+	*ret = SG_TAKE_PTR(m);
+	return 0;
+}
+
+void
+sg_manifest_free(struct sg_manifest *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->nstrings; i++)
+		free(m->strings[i]);
+	free(m->strings);
+	free(m->path);
+	free(m->guest);
+	free(m);
+}

@@ -1,0 +1,1188 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""
+Online-mode (--domain) tests of virt-qemu-sev-validate and `sevgate validate`
+against libvirt's test driver (test:///NODE.xml), with virt-shim.so preloaded
+to supply the SEV calls the test driver lacks (see virt-shim.c), then the
+same node files and commands through the Debian reference tool (differences
+allowed only where they are by design, spec section 10), then end to end over
+a private libvirtd reached through a unix socket (test+unix://).
+
+Standard library plus `cryptography` (AES-CTR, to open injected secrets). The
+expected measurements come from the model below (spec sections 2-5), which is
+checked against the spec section 13 vectors first.
+
+Exit: 0 all passed; 1 failures; 77 skipped parts (reference, libvirt python
+bindings or libvirtd missing) with no failure, unless CI=true (then 1).
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+
+try:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+except ImportError:  # pragma: no cover
+    Cipher = None
+
+# ============================================================== model (spec 2-5)
+
+FOOTER_GUID = "96b582de-1fb2-45f7-baea-a366c55a082d"
+RESET_BLOCK_GUID = "00f771de-1a7e-4fcb-890e-68c77e2fb44e"
+HASH_AREA_GUID = "7255371f-3a3b-4b04-927b-1da6efa8d454"
+HASHES_TABLE_GUID = "9438d606-4f22-4cc9-b479-a793d411fd21"
+CMDLINE_GUID = "97d02dd8-bd20-4c94-aa78-e7714d36ab2a"
+INITRD_GUID = "44baf731-3a2f-4bd7-9af1-41e29169781d"
+KERNEL_GUID = "4de79437-abd2-427f-b835-d5b172d2045b"
+SECRET_TABLE_GUID = "1e74f542-71dd-4d66-963e-ef4287ff173b"
+LUKS_KEY_GUID = "736869e5-84f0-4973-92ec-06879ce3da0b"
+
+TIK = bytes(range(0x00, 0x10))
+TEK = bytes(range(0x10, 0x20))
+MNONCE = bytes(range(0xA0, 0xB0))
+API_MAJOR, API_MINOR, BUILD_ID = 0, 24, 15
+KERNEL = b"KERNEL" * 1000
+INITRD = b"INITRD" * 500
+CMDLINE = "console=ttyS0 root=/dev/vda1"
+
+
+def gle(s):
+    return uuid.UUID(s).bytes_le
+
+
+def sha256(b):
+    return hashlib.sha256(b).digest()
+
+
+def fw_synth():
+    """Spec section 13 synthetic firmware (8192 bytes)."""
+    fw = bytearray(i % 251 for i in range(8192))
+    tail = (struct.pack("<IIH", 0x0080C000, 0x400, 26) + gle(HASH_AREA_GUID) +
+            struct.pack("<IH", 0x0080B004, 22) + gle(RESET_BLOCK_GUID) +
+            struct.pack("<H", 66) + gle(FOOTER_GUID) + b"\x90" * 16 + b"\x00" * 16)
+    assert len(tail) == 98
+    fw[-98:] = tail
+    return bytes(fw)
+
+
+def guid_table(guid, entries, lenlen):
+    """GUID table; padding 16 - len % 16 (a full 16 when aligned), as the reference."""
+    fmt = "<H" if lenlen == 2 else "<I"
+    body = b"".join(gle(g) + struct.pack(fmt, 16 + lenlen + len(d)) + d for g, d in entries)
+    t = gle(guid) + struct.pack(fmt, 16 + lenlen + len(body)) + body
+    return t + b"\0" * (16 - len(t) % 16)
+
+
+def hashes_table(kernel, initrd=None, cmdline=None):
+    return guid_table(HASHES_TABLE_GUID, [
+        (CMDLINE_GUID, sha256((cmdline or "").encode() + b"\0")),
+        (INITRD_GUID, sha256(initrd or b"")),
+        (KERNEL_GUID, sha256(kernel))], 2)
+
+
+def cpu_sig(family, model, stepping):
+    stepping &= 0xF
+    model &= 0xFF
+    family &= 0xFFF
+    sig = stepping
+    sig |= (0xF00 | ((family - 0xF) << 20)) if family > 0xF else family << 8
+    return sig | ((model & 0xF) << 4) | ((model >> 4) << 16)
+
+
+def vmsa_page(sig, reset_addr=None):
+    """Spec 4.2/4.3 VMSA page (legacy KVM_SEV_ES_INIT, no sev_features)."""
+    p = bytearray(4096)
+
+    def seg(off, sel, attrib, limit, base):
+        struct.pack_into("<HHIQ", p, off, sel, attrib, limit, base)
+
+    for off in (0x00, 0x20, 0x30, 0x40, 0x50):  # es ss ds fs gs
+        seg(off, 0, 0x93, 0xFFFF, 0)
+    cs_base, rip = 0xFFFF0000, 0xFFF0
+    if reset_addr is not None:
+        cs_base, rip = reset_addr & 0xFFFF0000, reset_addr & 0xFFFF
+    seg(0x10, 0xF000, 0x9B, 0xFFFF, cs_base)
+    seg(0x60, 0, 0, 0xFFFF, 0)  # gdtr
+    seg(0x70, 0, 0x82, 0xFFFF, 0)  # ldtr
+    seg(0x80, 0, 0, 0xFFFF, 0)  # idtr
+    seg(0x90, 0, 0x8B, 0xFFFF, 0)  # tr
+    for off, val in ((0xD0, 0x1000), (0x148, 0x40), (0x158, 0x10), (0x160, 0x400),
+                     (0x168, 0xFFFF0FF0), (0x170, 2), (0x178, rip),
+                     (0x268, 0x0007040600070406), (0x310, sig), (0x3E8, 1)):
+        struct.pack_into("<Q", p, off, val)
+    return bytes(p)
+
+
+def vmsas(ncpu, sig, reset_addr=0x0080B004):
+    return vmsa_page(sig) + vmsa_page(sig, reset_addr) * (ncpu - 1)
+
+
+def launch_digest(fw, table=b"", vm=b""):
+    return sha256(fw + table + vm)
+
+
+def measurement(ld, policy, api_major=API_MAJOR, api_minor=API_MINOR, build=BUILD_ID,
+                tik=TIK, mnonce=MNONCE):
+    msg = bytes([4, api_major, api_minor, build]) + struct.pack("<I", policy) + ld + mnonce
+    return base64.b64encode(hmac.new(tik, msg, "sha256").digest() + mnonce).decode()
+
+
+def aes_ctr(key, iv, data):
+    c = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
+    return c.update(data) + c.finalize()
+
+
+def open_secret(header64, payload64, measure_b64, pad_rule, tik=TIK, tek=TEK):
+    """Checks the packet MAC, decrypts, parses the table. Returns ({guid: bytes}, problems)."""
+    probs = []
+    hdr = base64.b64decode(header64, validate=True)
+    ct = base64.b64decode(payload64, validate=True)
+    if len(hdr) != 52:
+        return {}, ["header is %d bytes, not 52" % len(hdr)]
+    flags, iv, mac = hdr[:4], hdr[4:20], hdr[20:52]
+    if flags != b"\0\0\0\0":
+        probs.append("flags %s" % flags.hex())
+    measure = base64.b64decode(measure_b64)[:32]
+    msg = (b"\x01" + flags + iv + struct.pack("<II", len(ct), len(ct)) + ct + measure)
+    if not hmac.compare_digest(hmac.new(tik, msg, "sha256").digest(), mac):
+        probs.append("packet MAC does not verify")
+    pt = aes_ctr(tek, iv, ct)
+    if pt[:16] != gle(SECRET_TABLE_GUID):
+        return {}, probs + ["table GUID wrong: %s" % pt[:16].hex()]
+    total = struct.unpack("<I", pt[16:20])[0]
+    want = total + (16 - total % 16 if pad_rule == "reference" else (-total) % 16)
+    if len(pt) != want:
+        probs.append("padded length %d, expected %d (%s rule, length %d)" % (
+            len(pt), want, pad_rule, total))
+    if any(pt[total:]):
+        probs.append("padding not zero")
+    out, off = {}, 20
+    while off < total:
+        g = str(uuid.UUID(bytes_le=pt[off:off + 16]))
+        n = struct.unpack("<I", pt[off + 16:off + 20])[0]
+        if n < 20 or off + n > total:
+            return out, probs + ["bad entry length %d" % n]
+        out[g] = pt[off + 20:off + n]
+        off += n
+    return out, probs
+
+
+def self_check():
+    """The model against the spec section 13 vectors."""
+    fw = fw_synth()
+    assert sha256(fw).hex() == "f2e01b2a910bf940bc877e47e66b7c3e0879a5bc3ee3c6263f8c1191f59f089e"
+    assert (measurement(launch_digest(fw), 3) ==
+            "Jtkm6DPHOLtKnVthiMCUs4dyWKB2Kb5yGoM6nUd3nvqgoaKjpKWmp6ipqqusra6v")
+    assert (measurement(launch_digest(fw, hashes_table(KERNEL, INITRD, CMDLINE)), 3) ==
+            "8aqg6GI6ehleI6dN5f8gp5YBR+fpfVgsIpynh1ounnmgoaKjpKWmp6ipqqusra6v")
+    assert (measurement(launch_digest(fw, hashes_table(KERNEL)), 3) ==
+            "NVH7tC6Bi98gBuGcTAe5Um0jRQNR3sZYAuyRd7wGi3WgoaKjpKWmp6ipqqusra6v")
+    sig = cpu_sig(23, 49, 0)
+    assert sig == 0x830F10
+    assert sha256(vmsa_page(sig)).hex() == (
+        "c0ad5dc8305470b14945bf19c79b6b25ef0aeb1cbbda8318902f731078e2641b")
+    assert sha256(vmsa_page(sig, 0x0080B004)).hex() == (
+        "e66281015adf6958a619ec00d5b96ce5cbbca43b48d76b0778467bff07dd0118")
+    assert (measurement(launch_digest(fw, b"", vmsas(2, sig)), 7) ==
+            "wwFH+LARKpueawD/K5fckKHatM8S1XZ3eU2u267aqh2goaKjpKWmp6ipqqusra6v")
+    # Secret vector: build the packet with the fixed IV and open it again.
+    table = guid_table(SECRET_TABLE_GUID, [(LUKS_KEY_GUID, b"hunter2")], 4)
+    assert table.hex() == ("42f5741edd71664d963eef4287ff173b2f000000e5696873f084734992ec06879c"
+                           "e3da0b1b00000068756e7465723200")
+    iv = bytes(range(0x40, 0x50))
+    ct = aes_ctr(TEK, iv, table)
+    m1 = "Jtkm6DPHOLtKnVthiMCUs4dyWKB2Kb5yGoM6nUd3nvqgoaKjpKWmp6ipqqusra6v"
+    mac = hmac.new(TIK, b"\x01" + b"\0" * 4 + iv + struct.pack("<II", len(ct), len(ct)) + ct +
+                   base64.b64decode(m1)[:32], "sha256").digest()
+    hdr = base64.b64encode(b"\0" * 4 + iv + mac).decode()
+    assert hdr == "AAAAAEBBQkNERUZHSElKS0xNTk+XLEg6t73UNReUKG4IViCgCPPl+gb/QzkUgWxVs+/zVQ=="
+    assert base64.b64encode(ct).decode() == (
+        "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu")
+    sec, probs = open_secret(hdr, base64.b64encode(ct).decode(), m1, "reference")
+    assert not probs and sec == {LUKS_KEY_GUID: b"hunter2"}, (sec, probs)
+
+
+# ============================================================== fixtures
+
+FW = fw_synth()
+SIG_ROME = cpu_sig(23, 49, 0)
+LD_FW = launch_digest(FW)
+LD_KIC = launch_digest(FW, hashes_table(KERNEL, INITRD, CMDLINE))
+LD_K = launch_digest(FW, hashes_table(KERNEL))
+LD_ES2 = launch_digest(FW, b"", vmsas(2, SIG_ROME))
+M_FW = measurement(LD_FW, 3)
+M_KIC = measurement(LD_KIC, 3)
+M_K = measurement(LD_K, 3)
+M_ES2 = measurement(LD_ES2, 7)
+
+
+def corrupt(m):
+    raw = bytearray(base64.b64decode(m))
+    raw[5] ^= 0x40
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def shim_env(m, policy=3, **extra):
+    env = {"SEVGATE_SHIM_MEASUREMENT": m, "SEVGATE_SHIM_POLICY": str(policy)}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class Dom:
+    def __init__(self, name, uid, runstate=3, vcpus=2, loader=True, nvram=False, kernel=False,
+                 initrd=False, cmdline=None, hashes=None, sev=True, dh=True, session=True,
+                 policy=3, cpu=None):
+        self.__dict__.update(locals())
+        del self.__dict__["self"]
+
+    def xml(self, d):
+        osx = ["<type>hvm</type>"]
+        if self.loader:
+            osx.append("<loader readonly='yes' type='pflash'>%s/fw.bin</loader>" % d)
+        if self.nvram:
+            osx.append("<nvram>%s/vars.fd</nvram>" % d)
+        if self.kernel:
+            osx.append("<kernel>%s/kernel.bin</kernel>" % d)
+        if self.initrd:
+            osx.append("<initrd>%s/initrd.bin</initrd>" % d)
+        if self.cmdline is not None:
+            osx.append("<cmdline>%s</cmdline>" % self.cmdline)
+        x = ["<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>",
+             "<name>%s</name><uuid>%s</uuid>" % (self.name, self.uid),
+             "<memory>1048576</memory><vcpu>%d</vcpu>" % self.vcpus,
+             "<os>%s</os>" % "".join(osx)]
+        if self.cpu == "host-passthrough":
+            x.append("<cpu mode='host-passthrough'/>")
+        elif self.cpu:
+            x.append("<cpu mode='custom' match='exact'><model fallback='allow'>%s</model></cpu>"
+                     % self.cpu)
+        if self.sev:
+            kh = " kernelHashes='%s'" % self.hashes if self.hashes else ""
+            x.append("<launchSecurity type='sev'%s><policy>0x%04x</policy><cbitpos>47</cbitpos>"
+                     "<reducedPhysBits>1</reducedPhysBits>%s%s</launchSecurity>" % (
+                         kh, self.policy, "<dhCert>AAAA</dhCert>" if self.dh else "",
+                         "<session>BBBB</session>" if self.session else ""))
+        x.append("<test:runstate>%d</test:runstate>" % self.runstate)
+        x.append("</domain>")
+        return "\n".join(x)
+
+
+# Order matters: running/paused domains get IDs 1, 2, ... in file order.
+DOMS = [
+    Dom("sevguest", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff01", kernel=True, initrd=True,
+        cmdline=CMDLINE, hashes="yes"),
+    Dom("sevplain", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff02"),
+    Dom("hashesno", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff03", kernel=True, initrd=True,
+        cmdline=CMDLINE, hashes="no"),
+    Dom("nodh", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff04", dh=False),
+    Dom("nosession", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff05", session=False),
+    Dom("withnvram", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff06", nvram=True),
+    Dom("noloader", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff07", loader=False),
+    Dom("hashnokern", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff08", hashes="yes"),
+    Dom("kernonly", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff09", kernel=True, hashes="yes"),
+    Dom("nosev", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff0a", sev=False),
+    Dom("eshp", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff0b", policy=7, cpu="host-passthrough"),
+    Dom("esnamed", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff0c", policy=7, cpu="EPYC-Rome"),
+    Dom("running", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff0d", runstate=1),
+    Dom("deadbeef-cafe-0123", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff0e"),
+    Dom("0badcafe-1111-2222-3333-444455556666", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff0f"),
+    Dom("shutoff", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff10", runstate=5),
+]
+SEVGUEST_UUID = DOMS[0].uid
+
+
+def node_xml(d):
+    return "<node>\n%s\n</node>\n" % "\n".join(x.xml(d) for x in DOMS)
+
+
+# ============================================================== running
+
+class Result:
+    def __init__(self, rc, out, err, log, cap, argv):
+        self.rc, self.out, self.err, self.log, self.cap, self.argv = rc, out, err, log, cap, argv
+
+    def calls(self, name):
+        return [l for l in self.log if l.split(" ")[0] == name]
+
+    def err_lines(self):
+        return [l for l in self.err.splitlines() if l.startswith("ERROR: ")]
+
+    def show(self):
+        return "argv: %s\n rc=%s\n stdout=%r\n stderr=%r\n shim log=%r\n captured=%r" % (
+            " ".join(self.argv), self.rc, self.out, self.err, self.log, sorted(self.cap))
+
+
+class Env:
+    def __init__(self, a):
+        self.a = a
+        self.tmp = tempfile.mkdtemp(prefix="sgvirt-", dir="/tmp")
+        self.nrun = 0
+        self.ours_asan = self._is_asan(a.ours) or self._is_asan(a.sevgate)
+        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                              text=True).stdout.strip() if self.ours_asan else ""
+        self.libasan = os.path.realpath(asan) if asan else ""
+        if self.ours_asan and not os.path.isabs(asan):
+            raise SystemExit("ASan build under test but libasan.so not found by gcc")
+        self.shim_asan = self._is_asan(a.shim)
+
+    @staticmethod
+    def _is_asan(path):
+        try:
+            r = subprocess.run(["ldd", path], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return "libasan" in r.stdout
+
+    def path(self, *p):
+        return os.path.join(self.tmp, *p)
+
+    def setup(self):
+        d = self.tmp
+        for name, data in (("fw.bin", FW), ("kernel.bin", KERNEL), ("initrd.bin", INITRD),
+                           ("vars.fd", b"\0" * 4096), ("tik.bin", TIK), ("tek.bin", TEK),
+                           ("tk.bin", TEK + TIK), ("secret.txt", b"hunter2"),
+                           ("secret2.txt", b"xxxxxxxxx"), ("secret16.txt", b"0123456789abcdef"),
+                           ("vmsa0.bin", vmsa_page(SIG_ROME)),
+                           ("vmsa1.bin", vmsa_page(SIG_ROME, 0x0080B004))):
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+        with open(self.path("node.xml"), "w") as f:
+            f.write(node_xml(d))
+        self.uri = "test://" + self.path("node.xml")
+        fx = self.a.fixtures
+        if fx and os.path.isdir(fx):
+            for name, data in (("fw_synth.bin", FW), ("kernel.bin", KERNEL),
+                               ("initrd.bin", INITRD)):
+                p = os.path.join(fx, name)
+                if os.path.exists(p):
+                    with open(p, "rb") as f:
+                        if f.read() != data:
+                            raise SystemExit("fixture %s differs from the spec 13 recipe" % p)
+
+    def run(self, kind, args, env=None, timeout=60):
+        """kind: ours | sevgate | ref. Returns a Result."""
+        self.nrun += 1
+        rd = self.path("run%04d" % self.nrun)
+        os.mkdir(rd)
+        cap = os.path.join(rd, "capture")
+        os.mkdir(cap)
+        logf = os.path.join(rd, "shim.log")
+        e = dict(os.environ)
+        for k in list(e):
+            if k.startswith("SEVGATE_SHIM_") or k in ("LD_PRELOAD", "LIBVIRT_DEFAULT_URI"):
+                del e[k]
+        e.update({"SEVGATE_SHIM_LOG": logf, "SEVGATE_SHIM_CAPTURE_DIR": cap,
+                  "HOME": rd, "XDG_CONFIG_HOME": rd, "XDG_CACHE_HOME": rd,
+                  "XDG_RUNTIME_DIR": rd, "LC_ALL": "C", "LIBVIRT_LOG_OUTPUTS": ""})
+        e.update({k: str(v) for k, v in (env or {}).items()})
+        pre = [self.a.shim]
+        if kind == "ref":
+            argv = [self.a.ref_python, self.a.reference] + args
+            if self.shim_asan:
+                pre.insert(0, self.libasan_for_shim())
+        else:
+            argv = ([self.a.ours] if kind == "ours" else [self.a.sevgate, "validate"]) + args
+            if self.ours_asan or self.shim_asan:
+                pre.insert(0, self.libasan or self.libasan_for_shim())
+                e.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        e["LD_PRELOAD"] = ":".join(pre)
+        try:
+            p = subprocess.run(argv, env=e, capture_output=True, text=True, timeout=timeout,
+                               stdin=subprocess.DEVNULL, cwd=rd)
+            rc, out, err = p.returncode, p.stdout, p.stderr
+        except subprocess.TimeoutExpired as ex:
+            rc, out, err = "timeout", ex.stdout or "", ex.stderr or ""
+            out = out.decode(errors="replace") if isinstance(out, bytes) else out
+            err = err.decode(errors="replace") if isinstance(err, bytes) else err
+        log = []
+        if os.path.exists(logf):
+            with open(logf) as f:
+                log = [l.rstrip("\n") for l in f]
+        caps = {}
+        for n in os.listdir(cap):
+            with open(os.path.join(cap, n)) as f:
+                caps[n] = f.read()
+        return Result(rc, out, err, log, caps, argv)
+
+    def libasan_for_shim(self):
+        r = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True)
+        return os.path.realpath(r.stdout.strip())
+
+
+class Tally:
+    def __init__(self, verbose):
+        self.passed = self.failed = 0
+        self.skipped = []
+        self.verbose = verbose
+        self.failures = []
+
+    def check(self, name, problems, res=None):
+        problems = [p for p in problems if p]
+        if problems:
+            self.failed += 1
+            msg = "FAIL %s: %s" % (name, "; ".join(problems))
+            if res is not None:
+                msg += "\n  " + res.show().replace("\n", "\n  ")
+            self.failures.append(msg)
+            print(msg, flush=True)
+        else:
+            self.passed += 1
+            if self.verbose:
+                print("ok   %s" % name, flush=True)
+
+    def skip(self, what):
+        self.skipped.append(what)
+        print("SKIP %s" % what, flush=True)
+
+
+def match(pattern, text):
+    if pattern is None:
+        return text is None
+    if text is None:
+        return False
+    if isinstance(pattern, re.Pattern):
+        return pattern.fullmatch(text) is not None
+    return pattern == text
+
+
+def show_pat(p):
+    return p.pattern if isinstance(p, re.Pattern) else repr(p)
+
+
+# ============================================================== cases
+
+OK = "OK: Looks good to me"
+# The test driver reports a bare "Domain not found"; the QEMU driver adds a detail.
+NOT_FOUND = re.compile(r"Domain not found(: .*)?")
+NOT_PAUSED = "Domain must be paused to validate measurement"
+MISMATCH = "Measurement does not match, VM is not trustworthy"
+
+
+class Case:
+    """One command. rc/msg/out: what our drop-in must do (msg: the exact text of the one
+    `ERROR:` line, a string or a compiled regex; None = no error line). ref: "same" (the
+    reference must match), None (our extensions: not run through it), or a dict
+    {rc, msg (regex or None = anything), why} for a difference by design. sevgate: also
+    run `sevgate validate` (rc and message must agree). check: fn(Result, kind) -> [problems].
+    ld: the launch digest a trusted run reports (sevgate's `trusted:` line)."""
+
+    def __init__(self, name, dom, args, env=None, rc=0, msg=None, out=None, ref="same",
+                 sevgate=True, check=None, ld=None, guest=None, quiet=False):
+        self.name, self.dom, self.args, self.env = name, dom, args, env or {}
+        self.rc, self.msg, self.ref, self.sevgate = rc, msg, ref, sevgate
+        self.out = out if out is not None else ([OK] if rc == 0 else [])
+        self.check, self.ld, self.quiet = check, ld, quiet
+        self.guest = guest or dom
+
+
+def no_call(*names):
+    def f(r, kind):
+        return ["%s called (%s)" % (n, r.calls(n)) for n in names if r.calls(n)]
+    return f
+
+
+def all_of(*fns):
+    def f(r, kind):
+        out = []
+        for fn in fns:
+            out += fn(r, kind)
+        return out
+    return f
+
+
+def log_has(*names):
+    def f(r, kind):
+        return ["%s not called" % n for n in names if not r.calls(n)]
+    return f
+
+
+def no_inject_no_resume(r, kind):
+    p = no_call("SetLaunchSecurityState", "Resume", "Destroy")(r, kind)
+    if r.cap:
+        p.append("something was captured: %s" % sorted(r.cap))
+    return p
+
+
+def no_resume_no_capture(r, kind):
+    p = no_call("Resume", "Destroy")(r, kind)
+    if r.cap:
+        p.append("something was captured: %s" % sorted(r.cap))
+    return p
+
+
+def injected(measure, secrets):
+    """secrets: {guid: bytes}. Checks call order, capture, packet."""
+    def f(r, kind):
+        p = []
+        names = [l.split(" ")[0] for l in r.log]
+        if "SetLaunchSecurityState" not in names:
+            return ["virDomainSetLaunchSecurityState not called"]
+        i = names.index("SetLaunchSecurityState")
+        if "Resume" not in names[i + 1:]:
+            p.append("virDomainResume not called after the injection")
+        if "Resume" in names[:i]:
+            p.append("virDomainResume called before the injection")
+        if r.calls("Destroy"):
+            p.append("virDomainDestroy called")
+        if "sev-secret-set-address" in r.cap:
+            p.append("sev-secret-set-address passed: %r" % r.cap["sev-secret-set-address"])
+        if "sev-secret-header" not in r.cap or "sev-secret" not in r.cap:
+            return p + ["header/payload not captured: %s" % sorted(r.cap)]
+        got, probs = open_secret(r.cap["sev-secret-header"], r.cap["sev-secret"], measure,
+                                 "sevctl" if kind == "sevgate" else "reference")
+        p += probs
+        if got != secrets:
+            p.append("decrypted secrets %r != %r" % (got, secrets))
+        return p
+    return f
+
+
+def build_cases(E):
+    P = E.path
+    fw, kern, initrd = P("fw.bin"), P("kernel.bin"), P("initrd.bin")
+    I = ["--insecure"]
+    R = ["--assume-remote"]
+    ALL = ["--firmware", fw, "--kernel", kern, "--initrd", initrd, "--cmdline", CMDLINE]
+    SKU = ["--cpu-family", "23", "--cpu-model", "49", "--cpu-stepping", "0"]
+    CLI5 = lambda m, pol=3: ["--measurement", m, "--api-major", "0", "--api-minor", "24",
+                             "--build-id", "15", "--policy", str(pol)]
+    e_kic, e_fw, e_k, e_es = shim_env(M_KIC), shim_env(M_FW), shim_env(M_K), shim_env(M_ES2, 7)
+    sec1 = ["--inject-secret", "luks-key:" + P("secret.txt")]
+    S1 = {LUKS_KEY_GUID: b"hunter2"}
+    g2 = "0123abcd-0000-1111-2222-333344445555"
+    C = []
+    add = C.append
+    read_only = no_inject_no_resume
+    hint_initrd = {}
+
+    # ---- lookup
+    add(Case("lookup-name", "sevguest", I, e_kic, ld=LD_KIC, check=read_only))
+    add(Case("lookup-id", "1", I, e_kic, ld=LD_KIC, guest="sevguest", check=read_only))
+    add(Case("lookup-uuid-lower", SEVGUEST_UUID, I, e_kic, ld=LD_KIC, guest="sevguest"))
+    add(Case("lookup-uuid-upper", SEVGUEST_UUID.upper(), I, e_kic, ld=LD_KIC, guest="sevguest",
+             ref={"rc": 6, "msg": NOT_FOUND,
+                  "why": "B7: the reference sends upper-case UUIDs to name lookup"}))
+    add(Case("lookup-unknown-name", "nosuch", I, e_kic, rc=6, msg=NOT_FOUND,
+             check=read_only))
+    add(Case("lookup-unknown-id", "999", I, e_kic, rc=6,
+             msg=NOT_FOUND))
+    unk = "01234567-89ab-cdef-0123-456789abcdef"
+    add(Case("lookup-unknown-uuid", unk, I, e_kic, rc=6,
+             msg=NOT_FOUND))
+    add(Case("lookup-hex-name", "deadbeef-cafe-0123", I, e_fw, ld=LD_FW,
+             ref={"rc": 6, "msg": None, "why": "B7: hex-only names are sent to UUID lookup"}))
+    add(Case("lookup-uuid-shaped-name", "0badcafe-1111-2222-3333-444455556666", I, e_fw, ld=LD_FW,
+             ref={"rc": 6, "msg": NOT_FOUND,
+                  "why": "B7: a UUID-shaped name is not retried as a name"}))
+    add(Case("lookup-short-opts", "sevguest", ["-i"], e_kic, ld=LD_KIC, sevgate=False))
+
+    # ---- connection
+    add(Case("connect-missing-node-file", "sevguest", I, e_kic, rc=6,
+             msg=re.compile(r".*%s.*" % re.escape(P("nonexistent.xml"))), sevgate=True))
+    C[-1].uri = "test://" + P("nonexistent.xml")
+    add(Case("connect-bad-uri", "sevguest", I, e_kic, rc=6, msg=re.compile(r".+")))
+    C[-1].uri = "nosuchdriver:///x"
+
+    # ---- locality
+    add(Case("local-secure", "sevguest", [], e_kic, rc=3,
+             msg="running locally on the hypervisor host is not secure",
+             check=no_call("GetLaunchSecurityInfo")))
+    add(Case("local-secure-unknown-domain", "nosuch", [], e_kic, rc=3,
+             msg="running locally on the hypervisor host is not secure"))
+    add(Case("assume-local-secure", "sevguest", ["--assume-local"] + ALL, e_kic, rc=3,
+             msg="running locally on the hypervisor host is not secure", ref=None))
+    add(Case("assume-local-insecure", "sevguest", ["--assume-local"] + I, e_kic, ld=LD_KIC,
+             ref=None))
+    add(Case("assume-both", "sevguest", ["--assume-local", "--assume-remote"] + I, e_kic, rc=2,
+             msg=re.compile(".*mutually exclusive.*"), ref=None))
+    add(Case("remote-firmware", "sevguest", R + I, e_kic, rc=2,
+             msg="Cannot access firmware path remotely", ref=None))
+    add(Case("remote-kernel", "sevguest", R + I + ["--firmware", fw], e_kic, rc=2,
+             msg="Cannot access kernel path remotely", ref=None))
+    add(Case("remote-initrd", "sevguest", R + I + ["--firmware", fw, "--kernel", kern], e_kic,
+             rc=2, msg="Cannot access initrd path remotely", ref=None))
+    add(Case("remote-insecure-cmdline-from-xml", "sevguest",
+             R + I + ["--firmware", fw, "--kernel", kern, "--initrd", initrd], e_kic, ld=LD_KIC,
+             ref=None))
+    add(Case("remote-secure-cmdline", "sevguest",
+             R + ["--firmware", fw, "--kernel", kern, "--initrd", initrd], e_kic, rc=3,
+             msg="Using cmdline string from XML is not secure", ref=None))
+    add(Case("remote-secure-ok", "sevguest", R + ALL, e_kic, ld=LD_KIC, ref=None,
+             check=read_only))
+    add(Case("remote-secure-plain", "sevplain", R + ["--firmware", fw], e_fw, ld=LD_FW, ref=None))
+    add(Case("remote-secure-wrong-cmdline", "sevguest",
+             R + ["--firmware", fw, "--kernel", kern, "--initrd", initrd, "--cmdline",
+                  CMDLINE + " "], e_kic, rc=1, msg=MISMATCH, ref=None))
+
+    # ---- state
+    add(Case("state-shutoff", "shutoff", I, e_fw, rc=5,
+             msg="Domain must be running to validate measurement", check=read_only))
+    add(Case("state-shutoff-secure", "shutoff", R + ["--firmware", fw], e_fw, rc=5,
+             msg="Domain must be running to validate measurement", ref=None))
+    add(Case("state-running-secure", "running", R + ["--firmware", fw], e_fw, rc=5,
+             msg=NOT_PAUSED, ref=None, check=no_call("GetLaunchSecurityInfo")))
+    add(Case("state-running-insecure", "running", I, e_fw, ld=LD_FW, check=read_only))
+
+    # ---- XML checks
+    add(Case("xml-no-sev", "nosev", I, e_fw, rc=4,
+             msg="Domain is not configured with SEV launch security"))
+    add(Case("xml-no-sev-ignored", "nosev", I + ["-g", "--firmware", fw], e_fw, rc=2,
+             msg="'api-major' not reported in domain launch security info", sevgate=False))
+    add(Case("xml-no-dhcert", "nodh", I, e_fw, rc=4,
+             msg="Domain must have SEV owner cert to validate measurement"))
+    add(Case("xml-no-dhcert-ignored", "nodh", I + ["--ignore-config"], e_fw, ld=LD_FW))
+    add(Case("xml-no-session", "nosession", I, e_fw, rc=4,
+             msg="Domain must have SEV session data to validate measurement"))
+    add(Case("xml-nvram-secure", "withnvram", R + ["--firmware", fw], e_fw, rc=3,
+             msg="Domain firmware with NVRAM cannot be securely measured", ref=None))
+    add(Case("xml-nvram-insecure", "withnvram", I, e_fw, ld=LD_FW))
+    add(Case("xml-no-loader", "noloader", I, e_fw, rc=4, msg="Domain must have one firmware path"))
+    add(Case("xml-no-loader-ignored", "noloader", I + ["--ignore-config"], e_fw, rc=2,
+             msg="--firmware not specified and no firmware path found"))
+    add(Case("xml-no-loader-cli-firmware", "noloader", I + ["--ignore-config", "--firmware", fw],
+             e_fw, ld=LD_FW))
+    two = dict(e_fw, SEVGATE_SHIM_XML_OS_EXTRA="<loader>%s</loader>" % P("vars.fd"))
+    add(Case("xml-two-loaders", "sevplain", I, two, rc=4, msg="Domain must have one firmware path"))
+    add(Case("xml-kernel-without-hashes", "sevplain", I + ["--kernel", kern], e_fw, rc=2,
+             msg="kernel/initrd/cmdline provided but kernel measurement not enabled"))
+    add(Case("xml-direct-boot-unmeasured-secure", "hashesno", R + ["--firmware", fw], e_fw, rc=3,
+             msg="direct kernel boot present without measurement", ref=None))
+    add(Case("xml-direct-boot-unmeasured-insecure", "hashesno", I, e_fw, ld=LD_FW,
+             ref={"rc": 1, "msg": MISMATCH,
+                  "why": "B4: the reference measures the XML kernel without kernelHashes"}))
+    add(Case("xml-direct-boot-unmeasured-insecure-b4", "hashesno", I, e_kic, rc=1, msg=MISMATCH,
+             ref={"rc": 0, "msg": None, "why": "B4 (the table QEMU never measured)"}))
+    add(Case("xml-hashes-without-kernel", "hashnokern", I, e_fw, rc=4,
+             msg="kernel/initrd/cmdline not provided but kernel measurement is enabled"))
+    add(Case("xml-hashes-without-kernel-ignored", "hashnokern", I + ["-g", "--firmware", fw], e_fw,
+             ld=LD_FW, sevgate=False))
+    add(Case("xml-kernel-only", "kernonly", I, e_k, ld=LD_K))
+    empty = dict(e_k, SEVGATE_SHIM_XML_OS_EXTRA="<cmdline/>")
+    add(Case("xml-empty-cmdline", "kernonly", I, empty, ld=LD_K,
+             ref={"rc": 6, "msg": None, "why": "B6: empty <cmdline/> crashes the reference"}))
+    add(Case("xml-kernel-from-xml-cli-cmdline", "sevguest", I + ["--cmdline", CMDLINE], e_kic,
+             rc=2, msg="--initrd/--cmdline require --kernel", sevgate=False))
+
+    # ---- launch security info
+    add(Case("info-mismatch", "sevguest", I, shim_env(corrupt(M_KIC)), rc=1, msg=MISMATCH,
+             check=read_only))
+    add(Case("info-no-api-major", "sevguest", I, dict(e_kic, SEVGATE_SHIM_NO_API=1), rc=2,
+             msg="'api-major' not reported in domain launch security info", check=read_only))
+    add(Case("info-fails", "sevguest", I, dict(e_kic, SEVGATE_SHIM_INFO_FAIL=1), rc=6,
+             msg="this function is not supported by the connection driver: "
+                 "virDomainGetLaunchSecurityInfo", check=read_only))
+    add(Case("info-all-on-cli", "sevguest", I + CLI5(M_KIC), dict(SEVGATE_SHIM_INFO_FAIL=1),
+             ld=LD_KIC, check=no_call("GetLaunchSecurityInfo"),
+             ref={"rc": 6, "msg": None,
+                  "why": "the reference always calls virDomainGetLaunchSecurityInfo"}))
+    add(Case("info-all-on-cli-remote-secure", "sevguest", R + ALL + CLI5(M_KIC),
+             dict(SEVGATE_SHIM_INFO_FAIL=1), ld=LD_KIC, ref=None,
+             check=no_call("GetLaunchSecurityInfo")))
+    add(Case("info-four-on-cli", "sevguest", I + CLI5(M_KIC)[:-2], e_kic, ld=LD_KIC,
+             check=log_has("GetLaunchSecurityInfo")))
+    add(Case("info-cli-overrides", "sevguest", I + ["--api-minor", "25"], e_kic, rc=1,
+             msg=MISMATCH))
+    add(Case("info-cli-measurement-overrides", "sevguest", I + ["--measurement", M_KIC],
+             shim_env(corrupt(M_KIC)), ld=LD_KIC))
+
+    # ---- SEV-ES
+    add(Case("es-caps-no-signature", "eshp", I, e_es, rc=2,
+             msg="Libvirt is too old to report host CPU signature"))
+    add(Case("es-caps-named-model", "esnamed", I, e_es, rc=2,
+             msg="Using CPU family/model/stepping from host not possible unless "
+                 "'host-passthrough' is used",
+             ref={"rc": 2, "msg": "Libvirt is too old to report host CPU signature",
+                  "why": "9.0.0 has no host-passthrough check (upstream tip: B1)"}))
+    add(Case("es-cpu-count-secure", "eshp", R + ["--firmware", fw], e_es, rc=3,
+             msg="Using CPU count from guest is not secure", ref=None))
+    add(Case("es-sku-secure", "eshp", R + ["--firmware", fw, "--num-cpus", "2"], e_es, rc=3,
+             msg="Using CPU SKU from capabilities is not secure", ref=None))
+    add(Case("es-sku-cli-firmware-xml", "eshp", I + SKU, e_es, ld=LD_ES2,
+             ref={"rc": 6, "msg": None,
+                  "why": "9.0.0 builds VMSAs before loading the domain (no firmware yet)"}))
+    add(Case("es-sku-cli", "eshp", I + ["--firmware", fw] + SKU, e_es, ld=LD_ES2))
+    add(Case("es-sku-secure-remote", "eshp", R + ["--firmware", fw, "--num-cpus", "2"] + SKU,
+             e_es, ld=LD_ES2, ref=None))
+    add(Case("es-vmsa-files", "eshp", R + ["--firmware", fw, "--num-cpus", "2", "--vmsa-cpu0",
+                                           P("vmsa0.bin"), "--vmsa-cpu1", P("vmsa1.bin")],
+             e_es, ld=LD_ES2, ref=None))
+    add(Case("es-vmsa-files-insecure-count", "eshp",
+             I + ["--firmware", fw, "--vmsa-cpu0", P("vmsa0.bin"), "--vmsa-cpu1",
+                  P("vmsa1.bin")], e_es, ld=LD_ES2))
+    add(Case("es-wrong-count", "eshp", I + ["--firmware", fw, "--num-cpus", "4"] + SKU, e_es,
+             rc=1, msg=MISMATCH))
+    add(Case("es-vcpu-type", "esnamed", R + ["--firmware", fw, "--num-cpus", "2", "--vcpu-type",
+                                             "EPYC-Rome"], e_es, ld=LD_ES2, ref=None))
+
+    # ---- secrets
+    add(Case("secret-one", "sevguest", I + sec1, e_kic, ld=LD_KIC,
+             out=[OK, "OK: Injected 1 secrets"], check=injected(M_KIC, S1)))
+    add(Case("secret-short-opt", "sevguest", ["-i", "-s", "luks-key:" + P("secret.txt")], e_kic,
+             out=[OK, "OK: Injected 1 secrets"], check=injected(M_KIC, S1), sevgate=False))
+    add(Case("secret-two", "sevguest",
+             I + sec1 + ["--inject-secret", "%s:%s" % (g2, P("secret2.txt"))], e_kic,
+             ld=LD_KIC, out=[OK, "OK: Injected 2 secrets"],
+             check=injected(M_KIC, dict(S1, **{g2: b"xxxxxxxxx"}))))
+    add(Case("secret-aligned", "sevguest",
+             I + ["--inject-secret", "luks-key:" + P("secret16.txt"), "--inject-secret",
+                  "%s:%s" % (g2, P("secret.txt"))], e_kic, ld=LD_KIC,
+             out=[OK, "OK: Injected 2 secrets"],
+             check=injected(M_KIC, {LUKS_KEY_GUID: b"0123456789abcdef", g2: b"hunter2"})))
+    add(Case("secret-remote-secure", "sevguest", R + ALL + sec1, e_kic, ld=LD_KIC,
+             out=[OK, "OK: Injected 1 secrets"], check=injected(M_KIC, S1), ref=None))
+    add(Case("secret-es", "eshp", I + ["--firmware", fw] + SKU + sec1, e_es, ld=LD_ES2,
+             out=[OK, "OK: Injected 1 secrets"], check=injected(M_ES2, S1)))
+    add(Case("secret-after-mismatch", "sevguest", I + sec1, shim_env(corrupt(M_KIC)), rc=1,
+             msg=MISMATCH, check=no_inject_no_resume))
+    add(Case("secret-inject-fails", "sevguest", I + sec1,
+             dict(e_kic, SEVGATE_SHIM_INJECT_FAIL=1), rc=6,
+             msg="operation failed: SEV: failed to inject launch secret", out=[OK],
+             check=no_resume_no_capture))
+    add(Case("secret-inject-fails-destroy", "sevguest", I + sec1 + ["--on-failure", "destroy"],
+             dict(e_kic, SEVGATE_SHIM_INJECT_FAIL=1), rc=6,
+             msg="operation failed: SEV: failed to inject launch secret", out=[OK], ref=None,
+             check=all_of(no_call("Resume"), log_has("Destroy"))))
+    add(Case("mismatch-destroy", "sevguest", I + sec1 + ["--on-failure", "destroy"],
+             shim_env(corrupt(M_KIC)), rc=1, msg=MISMATCH, ref=None,
+             check=all_of(no_call("Resume", "SetLaunchSecurityState"), log_has("Destroy"))))
+    add(Case("mismatch-keep", "sevguest", I + ["--on-failure", "keep"], shim_env(corrupt(M_KIC)),
+             rc=1, msg=MISMATCH, ref=None, check=no_inject_no_resume))
+    add(Case("ok-destroy-not-called", "sevguest", I + ["--on-failure", "destroy"], e_kic,
+             ld=LD_KIC, ref=None, check=no_inject_no_resume))
+    add(Case("xml-check-destroy", "nodh", I + ["--on-failure", "destroy"], e_fw, rc=4,
+             msg="Domain must have SEV owner cert to validate measurement", ref=None,
+             check=all_of(no_call("Resume"), log_has("Destroy"))))
+    add(Case("secret-running-domain", "running", I + sec1, e_fw, rc=5, msg=NOT_PAUSED, out=[OK],
+             check=no_resume_no_capture,
+             ref={"rc": 6, "msg": re.compile(".*paused.*"),
+                  "why": "we re-check the state before injecting; the reference lets "
+                         "virDomainSetLaunchSecurityState fail"}))
+    add(Case("secret-resumed-before-inject", "sevguest", I + sec1,
+             dict(e_kic, SEVGATE_SHIM_RESUME_BEFORE_INJECT="info"), rc=5, msg=NOT_PAUSED,
+             out=[OK], check=no_resume_no_capture,
+             ref={"rc": 6, "msg": re.compile(".*paused.*"), "why": "state re-check"}))
+    add(Case("secret-resumed-at-inject", "sevguest", I + sec1,
+             dict(e_kic, SEVGATE_SHIM_RESUME_BEFORE_INJECT="set"), rc=re.compile("[56]"),
+             msg=re.compile(".*paused.*"), out=[OK], check=no_resume_no_capture))
+    add(Case("secret-domain-vanished", "sevguest", I + sec1,
+             dict(e_kic, SEVGATE_SHIM_DESTROY_BEFORE_INJECT=1), rc=re.compile("[56]"),
+             msg=re.compile(".*(not running|no longer running|not found).*"), out=[OK],
+             check=no_resume_no_capture))
+    add(Case("secret-files-ignored-online", "sevguest",
+             I + sec1 + ["--secret-header", P("hdr.out"), "--secret-payload", P("pay.out")],
+             e_kic, ld=LD_KIC, out=[OK, "OK: Injected 1 secrets"], sevgate=False,
+             check=all_of(injected(M_KIC, S1),
+                          lambda r, k: ["secret files written"] if os.path.exists(P("hdr.out"))
+                          or os.path.exists(P("pay.out")) else [])))
+    add(Case("secret-bad-alias", "sevguest", I + ["--inject-secret", "nope:" + P("secret.txt")],
+             e_kic, rc=2, msg="Secret alias 'nope' is not known", out=None, sevgate=False,
+             check=no_inject_no_resume))
+    C[-1].out = None  # before or after "OK": compared with the reference only
+
+    # ---- quiet
+    add(Case("quiet-unknown-domain", "nosuch", ["-q", "-i"], e_kic, rc=6, quiet=True,
+             ref={"rc": 6, "msg": None, "why": "the reference lets libvirt print its error"},
+             sevgate=False))
+    add(Case("quiet-bad-uri", "sevguest", ["--quiet", "-i"], e_kic, rc=6, quiet=True,
+             ref=None, sevgate=False))
+    C[-1].uri = "test://" + P("nonexistent.xml")
+    add(Case("quiet-mismatch", "sevguest", ["-q", "-i"], shim_env(corrupt(M_KIC)), rc=1,
+             quiet=True, sevgate=False))
+    add(Case("quiet-secret", "sevguest", ["-q", "-i"] + sec1, e_kic, quiet=True, sevgate=False,
+             check=injected(M_KIC, S1)))
+    add(Case("quiet-inject-fails", "sevguest", ["-q", "-i"] + sec1,
+             dict(e_kic, SEVGATE_SHIM_INJECT_FAIL=1), rc=6, quiet=True, sevgate=False,
+             check=no_resume_no_capture))
+    add(Case("quiet-domain-vanished", "sevguest", ["-q", "-i"] + sec1,
+             dict(e_kic, SEVGATE_SHIM_DESTROY_BEFORE_INJECT=1), rc=re.compile("[56]"), quiet=True,
+             sevgate=False, ref=None, check=no_resume_no_capture))
+    return C
+
+
+def base_args(E, c):
+    keys = ["--tk", E.path("tk.bin")] if c.name.endswith("-tk") else [
+        "--tik", E.path("tik.bin"), "--tek", E.path("tek.bin")]
+    return ["--connect", getattr(c, "uri", E.uri), "--domain", c.dom] + keys + c.args
+
+
+def rc_ok(want, got):
+    if isinstance(want, re.Pattern):
+        return want.fullmatch(str(got)) is not None
+    return want == got
+
+
+def check_dropin(c, r, kind):
+    """Our drop-in (or the reference when it must behave the same)."""
+    p = []
+    if not rc_ok(c.rc, r.rc):
+        p.append("exit %s, expected %s" % (r.rc, show_pat(c.rc)))
+    if c.quiet:
+        if r.out or r.err:
+            p.append("output under --quiet")
+    else:
+        if c.out is not None and r.out.splitlines() != c.out:
+            p.append("stdout %r, expected %r" % (r.out.splitlines(), c.out))
+        errs = r.err_lines()
+        if kind == "ours":
+            lines = r.err.splitlines()
+            want = 0 if c.msg is None else 1
+            if len(lines) != want or len(errs) != want:
+                p.append("stderr has %d lines, expected %d ERROR line(s)" % (len(lines), want))
+        msg = errs[-1][7:] if errs else None
+        if c.msg is None and kind == "ref" and msg is not None:
+            p.append("unexpected %r" % errs[-1])
+        elif c.msg is not None and not match(c.msg, msg):
+            p.append("message %r, expected %s" % (msg, show_pat(c.msg)))
+    if c.check:
+        p += c.check(r, kind)
+    return p
+
+
+def check_sevgate(c, r):
+    p = []
+    if not rc_ok(c.rc, r.rc):
+        p.append("exit %s, expected %s" % (r.rc, show_pat(c.rc)))
+    if c.rc == 0:
+        want = "trusted: %s launch digest %s" % (c.guest, c.ld.hex()) if c.ld else None
+        lines = r.out.splitlines()
+        if want and want not in lines:
+            p.append("no %r on stdout" % want)
+        if r.err:
+            p.append("stderr not empty")
+    else:
+        if r.out:
+            p.append("stdout not empty: %r" % r.out)
+        if c.msg is not None:
+            pat = c.msg.pattern if isinstance(c.msg, re.Pattern) else re.escape(c.msg)
+            if not re.search(pat.rstrip("$"), r.err):
+                p.append("stderr lacks %s" % show_pat(c.msg))
+        if len(r.err.splitlines()) != 1:
+            p.append("stderr is not one line")
+    if c.check:
+        p += c.check(r, "sevgate")
+    return p
+
+
+def check_ref_diff(c, r):
+    d = c.ref
+    p = []
+    if r.rc != d["rc"]:
+        p.append("reference exit %s, expected %s (%s)" % (r.rc, d["rc"], d["why"]))
+    errs = r.err_lines()
+    msg = errs[-1][7:] if errs else None
+    if d["msg"] is not None and not match(d["msg"], msg):
+        p.append("reference message %r, expected %s" % (msg, show_pat(d["msg"])))
+    return p
+
+
+def run_cases(E, T, cases, a):
+    for c in cases:
+        if a.only and not re.search(a.only, c.name):
+            continue
+        argv = base_args(E, c)
+        if not a.reference_only:
+            r = E.run("ours", argv, c.env)
+            T.check("ours/" + c.name, check_dropin(c, r, "ours"), r)
+            if c.sevgate:
+                r = E.run("sevgate", [("--insecure" if x == "-i" else
+                                       "--ignore-config" if x == "-g" else x) for x in argv],
+                          c.env)
+                T.check("sevgate/" + c.name, check_sevgate(c, r), r)
+        if E.have_ref and c.ref is not None:
+            r = E.run("ref", argv, c.env)
+            if c.ref == "same":
+                T.check("ref/" + c.name, check_dropin(c, r, "ref"), r)
+            else:
+                T.check("ref-differs/" + c.name, check_ref_diff(c, r), r)
+    if a.reference_only:
+        return
+    # --json once: the online guest is the domain name.
+    if not a.only or re.search(a.only, "sevgate-json"):
+        r = E.run("sevgate", ["--connect", E.uri, "--domain", "1", "--tik", E.path("tik.bin"),
+                              "--tek", E.path("tek.bin"), "--insecure", "--json"],
+                  shim_env(M_KIC))
+        p = []
+        try:
+            j = json.loads(r.out)
+            for k, v in (("guest", "sevguest"), ("verdict", "trusted"), ("exit", 0),
+                         ("launch_digest", LD_KIC.hex()), ("policy", 3), ("api_minor", 24),
+                         ("build_id", 15)):
+                if j.get(k) != v:
+                    p.append("%s=%r, expected %r" % (k, j.get(k), v))
+        except ValueError:
+            p.append("stdout is not one JSON object")
+        if r.rc != 0:
+            p.append("exit %s" % r.rc)
+        T.check("sevgate/json", p, r)
+
+
+# ============================================================== end to end (libvirtd)
+
+class Daemon:
+    def __init__(self, E, a):
+        self.E, self.a = E, a
+        self.dir = E.path("daemon")
+        self.proc = None
+
+    def start(self):
+        d = self.dir
+        os.makedirs(os.path.join(d, "run"), exist_ok=True)
+        os.makedirs(os.path.join(d, "drivers"), exist_ok=True)
+        self.sock = os.path.join(d, "run", "libvirt-sock")
+        conf = os.path.join(d, "libvirtd.conf")
+        with open(conf, "w") as f:
+            f.write('unix_sock_dir = "%s"\n' % os.path.join(d, "run"))
+            f.write('auth_unix_rw = "none"\nauth_unix_ro = "none"\n')
+            f.write('listen_tls = 0\nlisten_tcp = 0\n')
+            f.write('log_outputs = "3:file:%s"\n' % os.path.join(d, "libvirtd.log"))
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("SEVGATE_") or k in ("LD_PRELOAD",):
+                del env[k]
+        env["LIBVIRT_DRIVER_DIR"] = os.path.join(d, "drivers")
+        env["LIBVIRT_STORAGE_BACKEND_DIR"] = os.path.join(d, "drivers")
+        env["LIBVIRT_LOCK_MANAGER_PLUGIN_DIR"] = os.path.join(d, "drivers")
+        env["HOME"] = d
+        env["XDG_RUNTIME_DIR"] = os.path.join(d, "run")
+        env["XDG_CONFIG_HOME"] = os.path.join(d, "config")
+        env["XDG_CACHE_HOME"] = os.path.join(d, "cache")
+        # As root, libvirtd would run privileged and write /run/libvirt; as an
+        # unprivileged user everything stays in this directory. (Root, our side,
+        # may still connect to the socket and signal the daemon.)
+        kw = {}
+        if os.geteuid() == 0:
+            try:
+                pw = pwd.getpwnam("nobody")
+            except KeyError:
+                pw = None
+            if pw is not None:
+                kw = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+                os.chmod(self.E.tmp, 0o711)
+                os.chmod(self.E.path("node.xml"), 0o644)
+                for root, dirs, files in os.walk(d):
+                    for n in dirs + files:
+                        os.chown(os.path.join(root, n), pw.pw_uid, pw.pw_gid)
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+        self.pidfile = os.path.join(d, "libvirtd.pid")
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        if os.path.exists(self.pidfile):
+            os.unlink(self.pidfile)
+        self.err = open(os.path.join(d, "stderr.log"), "ab")
+        self.proc = subprocess.Popen([self.a.libvirtd, "--config", conf, "--pid-file",
+                                      self.pidfile], env=env, stdin=subprocess.DEVNULL,
+                                     stdout=self.err, stderr=self.err, cwd=d, **kw)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("libvirtd exited with %s: %s" % (self.proc.returncode,
+                                                                     self.log_tail()))
+            if os.path.exists(self.sock):
+                try:
+                    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as so:
+                        so.settimeout(2)
+                        so.connect(self.sock)
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("libvirtd did not create %s within 20 s: %s" % (self.sock,
+                                                                           self.log_tail()))
+
+    def log_tail(self):
+        out = ""
+        for n in ("stderr.log", "libvirtd.log"):
+            p = os.path.join(self.dir, n)
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    out += f.read()[-1500:]
+        return out
+
+    def uri(self):
+        return "test+unix://%s?socket=%s" % (self.E.path("node.xml"), self.sock)
+
+    def stop(self):
+        p, self.proc = self.proc, None
+        if p is None:
+            return
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
+        self.err.close()
+
+
+def run_e2e(E, T, a):
+    if not a.libvirtd or not os.access(a.libvirtd, os.X_OK):
+        T.skip("end-to-end: %s not found" % a.libvirtd)
+        return
+    D = Daemon(E, a)
+    keys = ["--tik", E.path("tik.bin"), "--tek", E.path("tek.bin")]
+    sec1 = ["--inject-secret", "luks-key:" + E.path("secret.txt")]
+    S1 = {LUKS_KEY_GUID: b"hunter2"}
+    e_kic = shim_env(M_KIC)
+
+    def cmd(dom="sevguest", extra=(), uri=None):
+        return ["--connect", uri or D.uri(), "--domain", dom] + keys + ["--insecure"] + list(extra)
+
+    def one_line(r):
+        lines = r.err.splitlines()
+        return [] if len(lines) == 1 and lines[0].startswith("ERROR: ") else [
+            "stderr is not one ERROR line: %r" % r.err]
+
+    try:
+        try:
+            D.start()
+        except (OSError, RuntimeError) as ex:
+            T.check("e2e/daemon-start", [str(ex)])
+            return
+        kinds = [] if a.reference_only else ["ours"]
+        if E.have_ref:
+            kinds.append("ref")
+        for kind in kinds:
+            c = Case("e2e-secret", "sevguest", [], rc=0, out=[OK, "OK: Injected 1 secrets"],
+                     check=injected(M_KIC, S1))
+            r = E.run(kind, cmd(extra=sec1), e_kic)
+            T.check("e2e/%s/secret" % kind, check_dropin(c, r, kind), r)
+            c = Case("e2e-lookup-id", "1", [], rc=0, check=no_inject_no_resume)
+            r = E.run(kind, cmd(dom="1"), e_kic)
+            T.check("e2e/%s/lookup-id" % kind, check_dropin(c, r, kind), r)
+            c = Case("e2e-unknown", "nosuch", [], rc=6, msg=NOT_FOUND)
+            r = E.run(kind, cmd(dom="nosuch"), e_kic)
+            T.check("e2e/%s/unknown-domain" % kind, check_dropin(c, r, kind), r)
+        if a.reference_only:
+            return
+        r = E.run("sevgate", cmd(extra=sec1), e_kic)
+        p = [] if r.rc == 0 else ["exit %s" % r.rc]
+        T.check("e2e/sevgate/secret", p + injected(M_KIC, S1)(r, "sevgate"), r)
+
+        # connection refused: a socket path nobody listens on
+        dead = E.path("daemon", "nobody-sock")
+        uri = "test+unix://%s?socket=%s" % (E.path("node.xml"), dead)
+        r = E.run("ours", cmd(uri=uri, extra=sec1), e_kic)
+        T.check("e2e/ours/connection-refused", (["exit %s, expected 6" % r.rc] if r.rc != 6
+                                               else []) + one_line(r) +
+                no_resume_no_capture(r, "ours"), r)
+        r = E.run("ours", cmd(uri=uri) + ["--quiet"], e_kic)
+        T.check("e2e/ours/connection-refused-quiet",
+                (["exit %s" % r.rc] if r.rc != 6 else []) +
+                (["output under --quiet: %r %r" % (r.out, r.err)] if r.out or r.err else []), r)
+
+        # domain resumed by someone else before the injection
+        r = E.run("ours", cmd(extra=sec1), dict(e_kic, SEVGATE_SHIM_RESUME_BEFORE_INJECT="info"))
+        p = [] if r.rc == 5 else ["exit %s, expected 5" % r.rc]
+        if r.err_lines() != ["ERROR: " + NOT_PAUSED]:
+            p.append("stderr %r" % r.err)
+        T.check("e2e/ours/resumed-before-inject", p + no_resume_no_capture(r, "ours"), r)
+        r = E.run("ours", cmd(extra=sec1), dict(e_kic, SEVGATE_SHIM_RESUME_BEFORE_INJECT="set"))
+        p = [] if r.rc in (5, 6) else ["exit %s, expected 5 or 6" % r.rc]
+        T.check("e2e/ours/resumed-at-inject", p + one_line(r) + no_resume_no_capture(r, "ours")
+                + ([] if "paused" in r.err else ["message does not say paused: %r" % r.err]), r)
+
+        # domain destroyed between lookup and injection
+        r = E.run("ours", cmd(extra=sec1), dict(e_kic, SEVGATE_SHIM_DESTROY_BEFORE_INJECT=1))
+        p = [] if r.rc in (5, 6) else ["exit %s, expected 5 or 6" % r.rc]
+        T.check("e2e/ours/domain-vanished", p + one_line(r) + no_resume_no_capture(r, "ours"), r)
+
+        # connection dropped mid-run: the shim kills libvirtd in GetLaunchSecurityInfo
+        r = E.run("ours", cmd(extra=sec1),
+                  dict(e_kic, SEVGATE_SHIM_KILL_PID=D.proc.pid))
+        p = [] if r.rc == 6 else ["exit %s, expected 6" % r.rc]
+        if not [l for l in r.log if l.startswith("shim-kill")]:
+            p.append("the shim did not kill libvirtd")
+        T.check("e2e/ours/connection-dropped", p + one_line(r) + no_resume_no_capture(r, "ours"),
+                r)
+        D.stop()
+        D.start()
+        r = E.run("ours", cmd(extra=sec1) + ["--quiet"],
+                  dict(e_kic, SEVGATE_SHIM_KILL_PID=D.proc.pid))
+        p = [] if r.rc == 6 else ["exit %s, expected 6" % r.rc]
+        if r.out or r.err:
+            p.append("output under --quiet: %r %r" % (r.out, r.err))
+        T.check("e2e/ours/connection-dropped-quiet", p + no_resume_no_capture(r, "ours"), r)
+    finally:
+        D.stop()
+
+
+# ============================================================== main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ours", required=True, help="virt-qemu-sev-validate under test")
+    ap.add_argument("--sevgate", required=True, help="sevgate under test")
+    ap.add_argument("--shim", required=True, help="virt-shim.so")
+    ap.add_argument("--fixtures", default="", help="build fixtures dir (checked if present)")
+    ap.add_argument("--reference", default="/usr/bin/virt-qemu-sev-validate")
+    ap.add_argument("--ref-python", default="/usr/bin/python3")
+    ap.add_argument("--libvirtd", default="/usr/sbin/libvirtd")
+    ap.add_argument("--only", default="", help="regex over case names")
+    ap.add_argument("--reference-only", action="store_true",
+                    help="run only the reference (to check the cases themselves)")
+    ap.add_argument("--no-e2e", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    a = ap.parse_args()
+    ci = os.environ.get("CI") == "true"
+
+    if Cipher is None:
+        print("SKIP: python module cryptography missing")
+        return 1 if ci else 77
+    self_check()
+    for p in ([a.shim] if a.reference_only else [a.ours, a.sevgate, a.shim]):
+        if not os.access(p, os.X_OK if p != a.shim else os.R_OK):
+            print("FAIL: %s not found" % p)
+            return 1
+    T = Tally(a.verbose)
+    E = Env(a)
+    E.have_ref = False
+    if not os.path.exists(a.reference):
+        T.skip("reference comparison: %s missing" % a.reference)
+    else:
+        chk = subprocess.run([a.ref_python, "-c", "import libvirt, lxml, cryptography"],
+                             capture_output=True, text=True)
+        if chk.returncode != 0:
+            T.skip("reference comparison: %s lacks libvirt/lxml/cryptography" % a.ref_python)
+        else:
+            E.have_ref = True
+    try:
+        E.setup()
+        cases = build_cases(E)
+        run_cases(E, T, cases, a)
+        if not a.no_e2e and (not a.only or re.search(a.only, "e2e")):
+            run_e2e(E, T, a)
+    except Exception:  # a harness bug is a failure, with the trace
+        traceback.print_exc()
+        T.failed += 1
+    finally:
+        if a.keep or T.failed:
+            print("kept %s" % E.tmp)
+        else:
+            shutil.rmtree(E.tmp, ignore_errors=True)
+    print("%d passed, %d failed" % (T.passed, T.failed))
+    if T.failed:
+        return 1
+    if T.skipped:
+        return 1 if ci else 77
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
