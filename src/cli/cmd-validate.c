@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "cli/manifest.h"
+#include "cli/commands.h"
 #include "cli/online.h"
 #include "cli/opts.h"
 #include "core/crypto.h"
@@ -54,9 +55,9 @@ json_u64_or_null(bool have, uint64_t v)
 	return have ? json_object_new_int64((int64_t)v) : NULL;
 }
 
-static void
-print_json(const struct sg_cli_opts *o, const struct sg_validate_result *res, int exit_code,
-	   const char *message, double elapsed)
+struct json_object *
+sg_guest_json(const struct sg_cli_opts *o, const struct sg_validate_result *res, int exit_code,
+	      const char *message, double elapsed)
 {
 	const struct sg_validate_req *q = &o->req;
 	struct json_object *j = json_object_new_object(), *in = json_object_new_object();
@@ -97,25 +98,84 @@ print_json(const struct sg_cli_opts *o, const struct sg_validate_result *res, in
 	}
 	sg_json_add(j, "secrets_released", secrets);
 	sg_json_add(j, "elapsed_ms", json_object_new_double(elapsed));
-	sg_json_print(j);
+	return j;
+}
+
+int
+sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_manifest **ret_manifest,
+	     struct sg_guest_outcome *out)
+{
+	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
+	const struct sg_validate_result *res = NULL;
+	struct sg_cli_online on = { 0 };
+	struct sg_error *err = &out->err;
+	double t0 = now_ms();
+	int r = 0;
+
+	/* A manifest is the command line written down: its keys are applied over the options. */
+	if (o->manifest)
+		r = sg_manifest_apply(crypto, o->manifest, o, ret_manifest, err);
+	if (r == 0)
+		r = sg_cli_check_usage(o, err);
+	if (r == 0 && (r = sg_validation_new(crypto, &o->req, &v, err)) == 0) {
+		res = sg_validation_result(v);
+		if (o->domain)
+			r = sg_cli_online_prepare(o, v, &on, err);
+		if (r == 0 && (r = sg_validation_attest(v, err)) == 0 &&
+		    (r = sg_validation_release(v, err)) == 0 && o->domain)
+			r = sg_cli_online_inject(&on, res, err);
+	}
+	if (on.guest && !o->guest)
+		o->guest = on.api->name(on.guest);
+	/* A guest that failed is never resumed; destroyed if asked to. */
+	if (r < 0)
+		sg_cli_online_failed(&on);
+	out->rc = r;
+	out->exit = sg_exit_sevgate(r);
+	out->digest[0] = '\0';
+	if (res && res->have_launch_digest)
+		sg_hex_encode(res->launch_digest, SG_SHA256_LEN, out->digest);
+	out->exportable_key = res && res->exportable_key;
+	out->json = sg_guest_json(o, res, out->exit,
+				  r == 0 ? "Looks good to me"
+					 : (err->msg[0] ? err->msg : sg_error_name(r)),
+				  now_ms() - t0);
+	if (out->exportable_key)
+		snprintf(out->exportable_desc, sizeof(out->exportable_desc), "%s",
+			 res->exportable_key);
+	sg_cli_online_close(&on);
+	return out->exit;
+}
+
+/* The one-line human verdict of a guest. */
+void
+sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out)
+{
+	const char *who = o->guest ? o->guest : o->manifest ? o->manifest : "offline";
+
+	if (out->rc == 0)
+		printf("trusted: %s launch digest %s\n", who, out->digest);
+	else if (out->rc == SG_E_MISMATCH)
+		fprintf(stderr, "mismatch: %s launch digest %s: %s\n", who, out->digest,
+			out->err.msg);
+	else if (!o->guest && o->manifest && !strncmp(out->err.msg, o->manifest, strlen(o->manifest)))
+		/* A manifest error already starts with the manifest's file:line:column. */
+		fprintf(stderr, "error: %s\n", out->err.msg);
+	else
+		fprintf(stderr, "error: %s: %s\n", who,
+			out->err.msg[0] ? out->err.msg : sg_error_name(out->rc));
 }
 
 int
 sg_cmd_validate(int argc, char **argv)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
-	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
-	const struct sg_validate_result *res = NULL;
 	_cleanup_(sg_manifest_freep) struct sg_manifest *manifest = NULL;
-	struct sg_cli_online on = { 0 };
-	struct sg_error err = { 0 };
+	struct sg_guest_outcome out = { 0 };
 	struct sg_cli_opts o;
-	double t0 = now_ms();
-	const char *who;
-	char digest[2 * SG_SHA256_LEN + 1] = "";
-	int r, code;
+	int r;
 
-	r = sg_cli_parse(SG_FE_VALIDATE, argc, argv, &o, &err);
+	r = sg_cli_parse(SG_FE_VALIDATE, argc, argv, &o, &out.err);
 	if (r == 0 && o.help) {
 		sg_cli_usage(SG_FE_VALIDATE, "sevgate");
 		return SG_EXIT_OK;
@@ -123,54 +183,26 @@ sg_cmd_validate(int argc, char **argv)
 	if (o.debug)
 		sg_debug_enable(true);
 	if (r == 0)
-		r = sg_crypto_new(&crypto, &err);
-	/* A manifest is the command line written down: its keys are applied over the options. */
-	if (r == 0 && o.manifest)
-		r = sg_manifest_apply(crypto, o.manifest, &o, &manifest, &err);
+		r = sg_crypto_new(&crypto, &out.err);
 	if (r == 0)
-		r = sg_cli_check_usage(&o, &err);
-	if (r == 0)
-		r = sg_key_set_config(o.config, &err);
-	if (r == 0 && (r = sg_validation_new(crypto, &o.req, &v, &err)) == 0) {
-		res = sg_validation_result(v);
-		if (o.domain)
-			r = sg_cli_online_prepare(&o, v, &on, &err);
-		if (r == 0 && (r = sg_validation_attest(v, &err)) == 0 &&
-		    (r = sg_validation_release(v, &err)) == 0 && o.domain)
-			r = sg_cli_online_inject(&on, res, &err);
+		r = sg_key_set_config(o.config, &out.err);
+	if (r == 0) {
+		sg_guest_run(crypto, &o, &manifest, &out);
+	} else {
+		out.rc = r;
+		out.exit = sg_exit_sevgate(r);
+		out.json = sg_guest_json(&o, NULL, out.exit, out.err.msg, 0);
 	}
-	if (on.guest && !o.guest)
-		o.guest = on.api->name(on.guest);
-	/* A guest that failed is never resumed; destroyed if asked to. */
-	if (r < 0)
-		sg_cli_online_failed(&on);
-	code = sg_exit_sevgate(r);
-	if (res && res->exportable_key && !o.quiet)
+	if (out.exportable_key && !o.quiet)
 		fprintf(stderr,
 			"warning: key '%s' is extractable or not sensitive: its bytes can leave "
 			"the token\n",
-			res->exportable_key);
-	if (res && res->have_launch_digest)
-		sg_hex_encode(res->launch_digest, SG_SHA256_LEN, digest);
-
-	if (o.json) {
-		print_json(&o, res, code,
-			   r == 0 ? "Looks good to me" : (err.msg[0] ? err.msg : sg_error_name(r)),
-			   now_ms() - t0);
-		sg_cli_online_close(&on);
-		return code;
-	}
-	if (o.quiet) {
-		sg_cli_online_close(&on);
-		return code;
-	}
-	who = o.guest ? o.guest : o.manifest ? o.manifest : "offline";
-	if (r == 0)
-		printf("trusted: %s launch digest %s\n", who, digest);
-	else if (r == SG_E_MISMATCH)
-		fprintf(stderr, "mismatch: %s launch digest %s: %s\n", who, digest, err.msg);
+			out.exportable_desc);
+	if (o.json)
+		sg_json_print(out.json);
 	else
-		fprintf(stderr, "error: %s: %s\n", who, err.msg[0] ? err.msg : sg_error_name(r));
-	sg_cli_online_close(&on);
-	return code;
+		json_object_put(out.json);
+	if (!o.json && !o.quiet)
+		sg_guest_print(&o, &out);
+	return out.exit;
 }

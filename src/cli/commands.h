@@ -4,12 +4,41 @@
 
 #include <json-c/json.h>
 
+#include "cli/opts.h"
+#include "core/crypto.h"
+#include "core/digest.h"
+#include "validate/validate.h"
+
+struct sg_manifest;
+
+/* What became of one guest. */
+struct sg_guest_outcome {
+	int rc;   /* SG_E_* (0: trusted) */
+	int exit; /* sevgate exit code */
+	char digest[2 * SG_SHA256_LEN + 1];
+	struct sg_error err;
+	struct json_object *json; /* the `validate --json` object; the caller owns it */
+	bool exportable_key;
+	char exportable_desc[512];
+};
+
+/*
+ * Validate one guest from @o (and its manifest, if o->manifest): the whole
+ * of `sevgate validate`, shared with batch. Returns the exit code.
+ */
+int sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_manifest **ret_manifest,
+		 struct sg_guest_outcome *out);
+void sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out);
+struct json_object *sg_guest_json(const struct sg_cli_opts *o, const struct sg_validate_result *res,
+				  int exit_code, const char *message, double elapsed);
+
 int sg_cmd_validate(int argc, char **argv);
 int sg_cmd_digest(int argc, char **argv);
 int sg_cmd_vmsa(int argc, char **argv);
 int sg_cmd_ovmf(int argc, char **argv);
 int sg_cmd_secret(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);
+int sg_cmd_batch(int argc, char **argv);
 
 /* Add @val under @key, consuming @val even when the add fails (json-c keeps it then). */
 void sg_json_add(struct json_object *obj, const char *key, struct json_object *val);

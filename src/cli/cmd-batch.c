@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sevgate batch: every guest of a set of manifests, on worker threads
+ * sharing one run cache (each firmware read and hashed once, digest states
+ * reused) and one token login. The report is JSON Lines written as guests
+ * finish, so memory does not grow with the fleet.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "cli/exitcode.h"
+#include "cli/manifest.h"
+#include "key/key.h"
+#include "util/debug.h"
+#include "validate/fwcache.h"
+
+#define MAX_JOBS 256
+
+enum { O_JOBS = 256, O_REPORT, O_FORMAT, O_CONFIG, O_PIN_FILE, O_ALLOW };
+
+struct run {
+	char **paths;
+	size_t npaths;
+	atomic_size_t next;
+	struct sg_fwcache *fwcache;
+	struct sg_key_options key_opts;
+	bool json, quiet, progress;
+	FILE *report;
+	pthread_mutex_t out_lock;
+	size_t done, trusted, mismatch, refused, error;
+	int exit;
+	int fatal; /* a report write failed: stop */
+	struct sg_error fatal_err;
+};
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void
+usage(void)
+{
+	printf("usage: sevgate batch [--jobs N] [--report FILE] [--format human|json]\n"
+	       "                     [--config FILE] [--pin-file FILE] [--allow-exportable-keys]\n"
+	       "                     [-q] PATH...\n"
+	       "Validates every guest: PATH is a manifest or a directory of *.yaml/*.yml.\n");
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int
+add_path(struct run *r, char *p, size_t *cap, struct sg_error *err)
+{
+	if (r->npaths == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 64;
+		char **n = realloc(r->paths, ncap * sizeof(*n));
+
+		if (!n) {
+			free(p);
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		}
+		r->paths = n;
+		*cap = ncap;
+	}
+	r->paths[r->npaths++] = p;
+	return 0;
+}
+
+/* A PATH: a manifest, or the YAML files of a directory (not recursive, not defaults.yaml), sorted. */
+static int
+collect(struct run *r, const char *path, size_t *cap, struct sg_error *err)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	size_t first = r->npaths;
+	int rc = 0;
+
+	if (stat(path, &st) < 0)
+		return sg_error_set(err, SG_E_USAGE, "cannot read '%s': %s", path, strerror(errno));
+	if (!S_ISDIR(st.st_mode)) {
+		char *p = strdup(path);
+
+		return p ? add_path(r, p, cap, err) : sg_error_set(err, SG_E_NOMEM, "out of memory");
+	}
+	d = opendir(path);
+	if (!d)
+		return sg_error_set(err, SG_E_USAGE, "cannot read '%s': %s", path, strerror(errno));
+	while (rc == 0 && (de = readdir(d))) {
+		char *p = NULL;
+
+		if (!sg_manifest_name_ok(de->d_name))
+			continue;
+		if (asprintf(&p, "%s/%s", path, de->d_name) < 0) {
+			rc = sg_error_set(err, SG_E_NOMEM, "out of memory");
+			break;
+		}
+		rc = add_path(r, p, cap, err);
+	}
+	closedir(d);
+	if (rc == 0)
+		qsort(r->paths + first, r->npaths - first, sizeof(*r->paths), cmp_str);
+	return rc;
+}
+
+static void
+progress(struct run *r)
+{
+	char bar[41];
+	size_t filled = r->npaths ? r->done * 40 / r->npaths : 40;
+
+	memset(bar, '#', filled);
+	memset(bar + filled, ' ', 40 - filled);
+	bar[40] = '\0';
+	fprintf(stderr, "\r[%s] %zu/%zu", bar, r->done, r->npaths);
+	if (r->done == r->npaths)
+		fputc('\n', stderr);
+}
+
+/* One guest's result: its report line, its human line, the tallies. */
+static void
+record(struct run *r, const struct sg_cli_opts *o, struct sg_guest_outcome *out,
+       const char *manifest)
+{
+	const char *line;
+
+	sg_json_add(out->json, "manifest", json_object_new_string(manifest));
+	line = json_object_to_json_string_ext(out->json,
+					      JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	pthread_mutex_lock(&r->out_lock);
+	if (r->report && !r->fatal && (fputs(line, r->report) < 0 || fputc('\n', r->report) < 0 ||
+				       fflush(r->report) != 0)) {
+		r->fatal = SG_E_IO;
+		sg_error_set(&r->fatal_err, SG_E_IO, "cannot write the report: %s",
+			     strerror(errno));
+	}
+	if (r->json)
+		printf("%s\n", line);
+	else if (!r->quiet && out->rc != 0)
+		sg_guest_print(o, out);
+	r->done++;
+	switch (out->exit) {
+	case SG_EXIT_OK: r->trusted++; break;
+	case SG_EXIT_MISMATCH: r->mismatch++; break;
+	case SG_EXIT_REFUSED: r->refused++; break;
+	default: r->error++; break;
+	}
+	r->exit = sg_exit_combine(r->exit, out->exit);
+	if (r->progress)
+		progress(r);
+	pthread_mutex_unlock(&r->out_lock);
+}
+
+static void *
+worker(void *arg)
+{
+	struct run *r = arg;
+	struct sg_crypto *crypto = NULL;
+	struct sg_error err = { 0 };
+
+	/* Each worker has its own OpenSSL contexts; the run cache is shared. */
+	if (sg_crypto_new(&crypto, &err) < 0) {
+		pthread_mutex_lock(&r->out_lock);
+		if (!r->fatal) {
+			r->fatal = err.code;
+			r->fatal_err = err;
+		}
+		pthread_mutex_unlock(&r->out_lock);
+		return NULL;
+	}
+	for (;;) {
+		size_t i = atomic_fetch_add(&r->next, 1);
+		struct sg_manifest *m = NULL;
+		struct sg_guest_outcome out = { 0 };
+		struct sg_cli_opts o;
+
+		if (i >= r->npaths || r->fatal)
+			break;
+		sg_cli_init(SG_FE_VALIDATE, &o);
+		o.manifest = r->paths[i];
+		o.req.fwcache = r->fwcache;
+		o.req.key_opts = r->key_opts;
+		sg_guest_run(crypto, &o, &m, &out);
+		record(r, &o, &out, r->paths[i]);
+		json_object_put(out.json);
+		sg_manifest_free(m);
+	}
+	sg_crypto_free(crypto);
+	return NULL;
+}
+
+int
+sg_cmd_batch(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "jobs", required_argument, NULL, O_JOBS },
+		{ "report", required_argument, NULL, O_REPORT },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "pin-file", required_argument, NULL, O_PIN_FILE },
+		{ "allow-exportable-keys", no_argument, NULL, O_ALLOW },
+		{ NULL, 0, NULL, 0 },
+	};
+	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
+	struct run r = { .out_lock = PTHREAD_MUTEX_INITIALIZER };
+	const char *report = NULL, *config = NULL;
+	struct sg_error err = { 0 };
+	pthread_t threads[MAX_JOBS];
+	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t cap = 0, started = 0;
+	double t0 = now_ms(), wall;
+	int c, rc = 0;
+	char *end;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hqd", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(); return SG_EXIT_OK;
+		case 'q': r.quiet = true; break;
+		case 'd': sg_debug_enable(true); break;
+		case O_JOBS:
+			jobs = strtol(optarg, &end, 10);
+			if (*end || jobs < 1 || jobs > MAX_JOBS)
+				return sg_cmd_fail("--jobs must be 1 to 256", SG_E_USAGE);
+			break;
+		case O_REPORT: report = optarg; break;
+		case O_FORMAT:
+			if (!strcmp(optarg, "json"))
+				r.json = true;
+			else if (strcmp(optarg, "human"))
+				return sg_cmd_fail("--format must be human or json", SG_E_USAGE);
+			break;
+		case O_CONFIG: config = optarg; break;
+		case O_PIN_FILE: r.key_opts.pin_file = optarg; break;
+		case O_ALLOW: r.key_opts.allow_exportable_keys = true; break;
+		default:
+			return sg_cmd_fail("unrecognized option (sevgate batch --help)", SG_E_USAGE);
+		}
+	}
+	if (jobs < 1)
+		jobs = 1;
+	if (optind == argc)
+		return sg_cmd_fail("usage: sevgate batch [OPTIONS] PATH...", SG_E_USAGE);
+	for (int i = optind; i < argc && rc == 0; i++)
+		rc = collect(&r, argv[i], &cap, &err);
+	if (rc == 0 && r.npaths == 0)
+		rc = sg_error_set(&err, SG_E_USAGE, "no manifests (*.yaml, *.yml) found");
+	if (rc == 0 && (rc = sg_key_set_config(config, &err)) == 0 &&
+	    (rc = sg_crypto_new(&crypto, &err)) == 0)
+		rc = sg_fwcache_new(crypto, &r.fwcache, &err);
+	if (rc == 0 && report) {
+		int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (fd < 0 || !(r.report = fdopen(fd, "w"))) {
+			if (fd >= 0)
+				close(fd);
+			rc = sg_error_set(&err, SG_E_IO, "cannot write '%s': %s", report,
+					  strerror(errno));
+		}
+	}
+	if (rc < 0) {
+		for (size_t i = 0; i < r.npaths; i++)
+			free(r.paths[i]);
+		free(r.paths);
+		sg_fwcache_free(r.fwcache);
+		return sg_cmd_fail(err.msg, rc);
+	}
+	r.progress = !r.quiet && !r.json && isatty(STDERR_FILENO);
+	if ((size_t)jobs > r.npaths)
+		jobs = (long)r.npaths;
+	for (long i = 0; i < jobs; i++)
+		if (pthread_create(&threads[i], NULL, worker, &r) == 0)
+			started++;
+	if (started == 0)
+		worker(&r);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	wall = now_ms() - t0;
+
+	struct json_object *sum = json_object_new_object(), *line = json_object_new_object();
+	sg_json_add(sum, "guests", json_object_new_int64((int64_t)r.done));
+	sg_json_add(sum, "trusted", json_object_new_int64((int64_t)r.trusted));
+	sg_json_add(sum, "mismatch", json_object_new_int64((int64_t)r.mismatch));
+	sg_json_add(sum, "refused", json_object_new_int64((int64_t)r.refused));
+	sg_json_add(sum, "error", json_object_new_int64((int64_t)r.error));
+	sg_json_add(sum, "wall_ms", json_object_new_double(wall));
+	sg_json_add(sum, "guests_per_second",
+		    json_object_new_double(wall > 0 ? (double)r.done * 1000.0 / wall : 0));
+	sg_json_add(line, "summary", sum);
+	const char *text =
+		json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (r.report && !r.fatal &&
+	    (fprintf(r.report, "%s\n", text) < 0 || fflush(r.report) != 0 ||
+	     fsync(fileno(r.report)) != 0))
+		sg_error_set(&r.fatal_err, r.fatal = SG_E_IO, "cannot write the report: %s",
+			     strerror(errno));
+	if (r.json)
+		printf("%s\n", text);
+	else if (!r.quiet)
+		printf("batch: %zu guests: %zu trusted, %zu mismatch, %zu refused, %zu error in %.0f ms "
+		       "(%.0f guests/s)\n",
+		       r.done, r.trusted, r.mismatch, r.refused, r.error, wall,
+		       wall > 0 ? (double)r.done * 1000.0 / wall : 0);
+	json_object_put(line);
+	if (r.report)
+		fclose(r.report);
+	for (size_t i = 0; i < r.npaths; i++)
+		free(r.paths[i]);
+	free(r.paths);
+	sg_fwcache_free(r.fwcache);
+	if (r.fatal) {
+		sg_cmd_fail(r.fatal_err.msg, r.fatal);
+		return sg_exit_combine(r.exit, sg_exit_sevgate(r.fatal));
+	}
+	return r.exit;
+}
