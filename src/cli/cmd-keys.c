@@ -427,6 +427,61 @@ pct_encode(const char *in, char *out, size_t cap)
 	out[o] = '\0';
 }
 
+/*
+ * keys store-secret FILE: a secret (a disk passphrase) as a private token data
+ * object, so manifests can release it by URI without it ever being on disk.
+ */
+static int
+keys_store_secret(int argc, char **argv)
+{
+	_cleanup_(sg_secmem_freep) struct sg_secmem *data = NULL;
+	_cleanup_(sg_freep) char *uri = NULL;
+	struct sg_error err = { 0 };
+	struct keys_args k;
+	struct sg_p11_token *t = NULL;
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_HANDLE h;
+	char attrs[LABEL_MAX + 40];
+	int r;
+
+	if ((r = parse(argc, argv, &k, &err)) < 0 || (r = load_config(&k, &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+	if (!k.token || !k.label || k.first_arg != argc - 1)
+		return sg_cmd_fail("usage: sevgate keys store-secret FILE --token URI --label NAME "
+				   "[--shred] [--pin-file FILE]",
+				   SG_E_USAGE);
+	if (strlen(k.label) > LABEL_MAX || strpbrk(k.label, ";?%/ "))
+		return sg_cmd_fail("--label must be at most 128 characters without ; ? % / or "
+				   "spaces",
+				   SG_E_USAGE);
+	if ((r = sg_file_read_secret(argv[k.first_arg], 1 << 20, "secret", &data, &err)) < 0 ||
+	    (r = one_token(k.token, &k.kopts, true, &t, NULL, &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_MODIFIABLE, &no, sizeof(no) },
+		{ CKA_LABEL, (void *)k.label, strlen(k.label) },
+		{ CKA_APPLICATION, (void *)"sevgate", 7 },
+		{ CKA_VALUE, data->data, data->len },
+	};
+	CK_RV rv = t->fl->C_CreateObject(t->session, tmpl, SG_ELEMENTSOF(tmpl), &h);
+
+	if (rv != CKR_OK)
+		return sg_cmd_fail(sg_p11_rv_name(rv), SG_E_TOKEN);
+	snprintf(attrs, sizeof(attrs), "object=%s;type=data", k.label);
+	uri = sg_p11_uri_extend(k.token, attrs);
+	if (!uri)
+		return sg_cmd_fail("out of memory", SG_E_NOMEM);
+	if (k.shred && (r = shred_file(argv[k.first_arg], &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+	printf("secret: %s\n", uri);
+	return SG_EXIT_OK;
+}
+
 static const char *
 key_type_name(CK_ULONG t)
 {
@@ -522,9 +577,11 @@ sg_cmd_keys(int argc, char **argv)
 	int r;
 
 	if (argc < 2)
-		return sg_cmd_fail("usage: sevgate keys import|list|delete|prune ...", SG_E_USAGE);
+		return sg_cmd_fail("usage: sevgate keys import|store-secret|list|delete|prune ...", SG_E_USAGE);
 	if (!strcmp(argv[1], "import"))
 		return keys_import(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "store-secret"))
+		return keys_store_secret(argc - 1, argv + 1);
 	if ((r = parse(argc - 1, argv + 1, &k, &err)) < 0 || (r = load_config(&k, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
 	if (!strcmp(argv[1], "list")) {
@@ -548,7 +605,7 @@ sg_cmd_keys(int argc, char **argv)
 			}
 		}
 	} else {
-		return sg_cmd_fail("usage: sevgate keys import|list|delete|prune ...", SG_E_USAGE);
+		return sg_cmd_fail("usage: sevgate keys import|store-secret|list|delete|prune ...", SG_E_USAGE);
 	}
 	if (r < 0)
 		return sg_cmd_fail(err.msg, r);

@@ -10,6 +10,9 @@
 #include "key/key-internal.h"
 #include "key/p11.h"
 #include "util/debug.h"
+
+/* The largest secret read from a token data object (OVMF's secret area is 3 KiB). */
+#define SG_SECRET_OBJECT_MAX (1 << 20)
 #include "util/secmem.h"
 
 struct p11_key {
@@ -317,6 +320,77 @@ sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
 	return 0;
 }
 
+/* A secret stored as a private data object: found by the URI, copied into locked memory. */
+static int
+read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem **ret,
+	  struct sg_error *err)
+{
+	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
+	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
+	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
+	P11KitUri *uri = NULL;
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE tmpl[8], *attrs;
+	CK_ULONG nattrs = 0, ntmpl = 0;
+	CK_OBJECT_HANDLE found[2], obj = 0;
+	struct sg_p11_token *tok = NULL;
+	size_t total = 0;
+	int ntok, r;
+
+	if (!shown)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	if ((r = sg_p11_uri_parse(spec, opts && opts->allow_pin_value, &uri, err)) < 0)
+		return r;
+	ntok = sg_p11_tokens(uri, spec, opts, false, &toks, err);
+	attrs = p11_kit_uri_get_attributes(uri, &nattrs);
+	for (CK_ULONG i = 0; i < nattrs && ntmpl < SG_ELEMENTSOF(tmpl) - 1; i++)
+		if (attrs[i].type != CKA_CLASS)
+			tmpl[ntmpl++] = attrs[i];
+	tmpl[ntmpl].type = CKA_CLASS;
+	tmpl[ntmpl].pValue = &cls;
+	tmpl[ntmpl++].ulValueLen = sizeof(cls);
+	for (int i = 0; i < ntok; i++) {
+		CK_ULONG got = 0;
+
+		if (toks[i]->fl->C_FindObjectsInit(toks[i]->session, tmpl, ntmpl) != CKR_OK)
+			continue;
+		toks[i]->fl->C_FindObjects(toks[i]->session, found, SG_ELEMENTSOF(found), &got);
+		toks[i]->fl->C_FindObjectsFinal(toks[i]->session);
+		if (got >= 1 && !tok) {
+			tok = toks[i];
+			obj = found[0];
+		}
+		total += got;
+	}
+	p11_kit_uri_free(uri);
+	if (ntok < 0)
+		return ntok;
+	if (total != 1)
+		return sg_error_set(err, SG_E_KEY, "secret URI '%s' matches %zu data objects, expected 1",
+				    shown, total);
+
+	CK_ATTRIBUTE at = { CKA_VALUE, NULL, 0 };
+	CK_RV rv = tok->fl->C_GetAttributeValue(tok->session, obj, &at, 1);
+
+	if (rv != CKR_OK || at.ulValueLen == (CK_ULONG)-1)
+		return sg_error_set(err, SG_E_TOKEN, "secret '%s': cannot read its value: %s", shown,
+				    sg_p11_rv_name(rv));
+	if (at.ulValueLen > SG_SECRET_OBJECT_MAX)
+		return sg_error_set(err, SG_E_LIMIT, "secret '%s' is larger than %d bytes", shown,
+				    SG_SECRET_OBJECT_MAX);
+	m = sg_secmem_new(at.ulValueLen);
+	if (!m)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	at.pValue = m->data;
+	rv = tok->fl->C_GetAttributeValue(tok->session, obj, &at, 1);
+	if (rv != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN, "secret '%s': cannot read its value: %s", shown,
+				    sg_p11_rv_name(rv));
+	m->len = at.ulValueLen;
+	*ret = SG_TAKE_PTR(m);
+	return 0;
+}
+
 static int
 set_config(const char *path, struct sg_error *err)
 {
@@ -328,4 +402,5 @@ const struct sg_pkcs11_api sg_pkcs11_backend = {
 	.open_pair = sg_key_pkcs11_open_pair,
 	.set_config = set_config,
 	.shutdown = sg_p11_shutdown,
+	.read_data = read_data,
 };

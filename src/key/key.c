@@ -75,6 +75,22 @@ sg_key_set_config(const char *path, struct sg_error *err)
 	return 0;
 }
 
+int
+sg_key_read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem **ret,
+		 struct sg_error *err)
+{
+	int r;
+
+	if (!is_pkcs11(spec))
+		return sg_error_set(err, SG_E_USAGE, "'%s' is not a pkcs11: URI", spec);
+	pthread_mutex_lock(&pkcs11_lock);
+	r = load_pkcs11(err);
+	if (r == 0)
+		r = pkcs11->read_data(spec, opts, ret, err);
+	pthread_mutex_unlock(&pkcs11_lock);
+	return r;
+}
+
 void
 sg_key_shutdown(void)
 {

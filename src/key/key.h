@@ -14,6 +14,7 @@
 #include "core/crypto.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/secmem.h"
 
 #define SG_KEY_LEN 16
 
@@ -48,6 +49,9 @@ struct sg_pkcs11_api {
 			 struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);
 	int (*set_config)(const char *path, struct sg_error *err);
 	void (*shutdown)(void);
+	/* The value of a token data object (CKO_DATA): a secret that never touches disk. */
+	int (*read_data)(const char *spec, const struct sg_key_options *opts,
+			 struct sg_secmem **ret, struct sg_error *err);
 };
 
 /* The table the module exports (and a linked-in back end passes to register). */
@@ -60,6 +64,10 @@ void sg_key_pkcs11_register(const struct sg_pkcs11_api *api);
  * only if a token key needs it.
  */
 int sg_key_set_config(const char *path, struct sg_error *err);
+
+/* Read the secret a pkcs11: URI names (a data object) into locked memory. */
+int sg_key_read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem **ret,
+		     struct sg_error *err);
 
 /* Close token sessions and unload modules: call before exit. */
 void sg_key_shutdown(void);

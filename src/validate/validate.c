@@ -444,8 +444,12 @@ sg_validation_release(struct sg_validation *v, struct sg_error *err)
 						 "Secret for GUID %s already loaded", g);
 				goto out;
 			}
-		if ((r = sg_file_read_secret(path, SG_SECRET_FILE_MAX, "secret", &files[n], err)) <
-		    0)
+		/* A pkcs11: URI names a token data object: the secret never touches disk. */
+		if (!strncmp(path, "pkcs11:", 7))
+			r = sg_key_read_data(path, &q->key_opts, &files[n], err);
+		else
+			r = sg_file_read_secret(path, SG_SECRET_FILE_MAX, "secret", &files[n], err);
+		if (r < 0)
 			goto out;
 		secrets[n].data = files[n]->data;
 		secrets[n].len = files[n]->len;

@@ -169,6 +169,7 @@ def suite(a, tmp):
 
     faults(a, env, j, soft_token, soft, common)
     keys_admin(a, env, j, soft_token, common)
+    data_secret(a, env, j, soft_token, soft, common)
     pin_prompt(a, env, soft, common)
     custody(a, env, j, soft_token)
 
@@ -359,6 +360,30 @@ def keys_admin(a, env, j, soft_token, common):
     check("keys prune", p.returncode == 0 and p.stdout.count(b"deleted:") == 6, p.stderr.decode())
     p = run([a.sevgate, "keys", "list", "--token", soft_token], env)
     check("prune left the rest", b"old-" not in p.stdout and b"shredded-tik" in p.stdout)
+
+
+def data_secret(a, env, j, soft_token, soft, common):
+    """A secret kept as a token data object (keys store-secret) is released by URI, byte-exact."""
+    open(j("disk-pass"), "wb").write(b"hunter2")
+    p = run([a.sevgate, "keys", "store-secret", j("disk-pass"), "--token", soft_token,
+             "--label", "disk1", "--shred"], env)
+    check("keys store-secret --shred", p.returncode == 0 and not os.path.exists(j("disk-pass")),
+          p.stderr.decode())
+    uri = p.stdout.decode().strip().split(": ", 1)[1]
+    for tool, extra in ((a.compat, []), (a.sevgate, ["validate"])):
+        hdr, pay = j("ds.hdr"), j("ds.pay")
+        p = run([tool, *extra, *common, "--policy", "3", "--measurement", TV["TV1"][2],
+                 "--tk", soft["tk"], "--inject-secret", "luks-key:" + uri, "--secret-header", hdr,
+                 "--secret-payload", pay, "--secret-iv", IV_HEX], env)
+        check(f"secret from a token data object ({os.path.basename(tool)})",
+              p.returncode == 0 and open(hdr).read() == SECRET_HEADER
+              and open(pay).read() == SECRET_PAYLOAD, p.stderr.decode())
+    bad = uri.replace("object=disk1", "object=nope")
+    p = run([a.sevgate, "validate", *common, "--policy", "3", "--measurement", TV["TV1"][2],
+             "--tk", soft["tk"], "--inject-secret", "luks-key:" + bad, "--secret-header",
+             j("x.hdr"), "--secret-payload", j("x.pay")], env)
+    check("secret URI matching nothing", p.returncode == 6 and b"matches 0 data objects" in p.stderr
+          and not os.path.exists(j("x.hdr")), p.stderr.decode())
 
 
 def pin_prompt(a, env, soft, common):
