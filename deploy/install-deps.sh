@@ -34,8 +34,8 @@ pkgs=(
 	libjson-c-dev        # sevgate --json output
 	libp11-kit-dev p11-kit # PKCS#11 key back end: RFC 7512 URIs, module loading
 	libyaml-dev          # guest manifests (checked at configure time)
-	libvirt-dev          # online mode (checked at configure time)
-	libxml2-dev          # libvirt domain XML (checked at configure time)
+	libvirt-dev          # online mode: the sevgate-virt.so module
+	libxml2-dev          # online mode: the domain XML checks
 	libcmocka-dev        # unit tests
 	softhsm2             # a software PKCS#11 token (tests, hsm/softhsm-token.sh)
 	libnss3 libnss3-tools # a second token: NSS softoken with certutil, for the key tests
@@ -47,6 +47,7 @@ pkgs=(
 test_pkgs=(
 	libvirt-clients-qemu # /usr/bin/virt-qemu-sev-validate, the reference tool (differential tests, benchmark)
 	python3-libvirt python3-lxml # what the reference tool imports
+	libvirt-daemon       # libvirtd for the end-to-end online test (test driver over a unix socket)
 )
 want=("${pkgs[@]}")
 if [ "$with_test" = 1 ]; then

@@ -40,7 +40,7 @@ enum {
 
 struct keys_args {
 	const char *tik, *tek, *tk, *token, *label, *prefix, *config;
-	bool shred, allow_exportable;
+	bool shred, allow_exportable, help;
 	struct sg_key_options kopts;
 	int first_arg;
 };
@@ -66,8 +66,11 @@ parse(int argc, char **argv, struct keys_args *a, struct sg_error *err)
 	memset(a, 0, sizeof(*a));
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			a->help = true;
+			break;
 		case O_TIK: a->tik = optarg; break;
 		case O_TEK: a->tek = optarg; break;
 		case O_TK: a->tk = optarg; break;
@@ -493,10 +496,14 @@ key_type_name(CK_ULONG t)
 	}
 }
 
-/* Visit every secret key on the token(s) @spec names; delete those @pred accepts when @del. */
+/*
+ * Visit every secret key on the token(s) @spec names (only those whose label
+ * starts with @prefix, if given): list them, count them (@count_only), or
+ * delete them (@del).
+ */
 static int
-walk(const char *spec, const struct keys_args *k, bool del, const char *prefix, size_t *ret_n,
-     struct sg_error *err)
+walk(const char *spec, const struct keys_args *k, bool del, bool count_only, const char *prefix,
+     size_t *ret_n, struct sg_error *err)
 {
 	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
 	P11KitUri *uri = NULL;
@@ -532,6 +539,8 @@ walk(const char *spec, const struct keys_args *k, bool del, const char *prefix, 
 			if (prefix && strncmp(label, prefix, strlen(prefix)))
 				continue;
 			count++;
+			if (count_only)
+				continue;
 			if (del) {
 				CK_RV rv =
 					toks[i]->fl->C_DestroyObject(toks[i]->session, e->handle);
@@ -578,6 +587,16 @@ sg_cmd_keys(int argc, char **argv)
 
 	if (argc < 2)
 		return sg_cmd_fail("usage: sevgate keys import|store-secret|list|delete|prune ...", SG_E_USAGE);
+	if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+		printf("usage: sevgate keys import --tik FILE --tek FILE | --tk FILE --token URI "
+		       "--label NAME [--shred]\n"
+		       "       sevgate keys store-secret FILE --token URI --label NAME [--shred]\n"
+		       "       sevgate keys list [--token URI]\n"
+		       "       sevgate keys delete URI...\n"
+		       "       sevgate keys prune --label-prefix PREFIX [--token URI]\n"
+		       "common: [--pin-file FILE] [--config FILE] [--allow-exportable-keys]\n");
+		return SG_EXIT_OK;
+	}
 	if (!strcmp(argv[1], "import"))
 		return keys_import(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "store-secret"))
@@ -585,16 +604,17 @@ sg_cmd_keys(int argc, char **argv)
 	if ((r = parse(argc - 1, argv + 1, &k, &err)) < 0 || (r = load_config(&k, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
 	if (!strcmp(argv[1], "list")) {
-		r = walk(k.token ? k.token : "pkcs11:", &k, false, NULL, &n, &err);
+		r = walk(k.token ? k.token : "pkcs11:", &k, false, false, NULL, &n, &err);
 	} else if (!strcmp(argv[1], "prune")) {
 		if (!k.prefix || !*k.prefix)
 			return sg_cmd_fail("prune needs a non-empty --label-prefix", SG_E_USAGE);
-		r = walk(k.token ? k.token : "pkcs11:", &k, true, k.prefix, &n, &err);
+		r = walk(k.token ? k.token : "pkcs11:", &k, true, false, k.prefix, &n, &err);
 	} else if (!strcmp(argv[1], "delete")) {
 		if (k.first_arg + 1 >= argc)
 			return sg_cmd_fail("usage: sevgate keys delete URI...", SG_E_USAGE);
+		/* Every URI is checked before anything is deleted: a URI too broad deletes nothing. */
 		for (int i = k.first_arg + 1; i < argc && r == 0; i++) {
-			r = walk(argv[i], &k, true, NULL, &n, &err);
+			r = walk(argv[i], &k, false, true, NULL, &n, &err);
 			if (r == 0 && (n == 0 || n > 2)) {
 				_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(argv[i]);
 
@@ -604,6 +624,8 @@ sg_cmd_keys(int argc, char **argv)
 						 shown, n);
 			}
 		}
+		for (int i = k.first_arg + 1; i < argc && r == 0; i++)
+			r = walk(argv[i], &k, true, false, NULL, &n, &err);
 	} else {
 		return sg_cmd_fail("usage: sevgate keys import|store-secret|list|delete|prune ...", SG_E_USAGE);
 	}

@@ -127,6 +127,9 @@ sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_manifest
 	}
 	if (on.guest && !o->guest)
 		o->guest = on.api->name(on.guest);
+	/* Online, a guest is named by its domain even when it was never found. */
+	if (!o->guest && o->domain)
+		o->guest = o->domain;
 	/* A guest that failed is never resumed; destroyed if asked to. */
 	if (r < 0)
 		sg_cli_online_failed(&on);

@@ -412,7 +412,33 @@ check_secret_area(struct sg_validation *v, size_t table_len, struct sg_error *er
 }
 
 int
+sg_validation_write_packet(struct sg_validation *v, struct sg_error *err)
+{
+	const struct sg_validate_req *q = v->req;
+	const struct sg_validate_result *res = &v->res;
+
+	if (!q->secret_header || !res->secret_header_b64)
+		return 0;
+	struct sg_out_file outs[] = {
+		{ q->secret_header, res->secret_header_b64, strlen(res->secret_header_b64),
+		  "secret header" },
+		{ q->secret_payload, res->secret_payload_b64, strlen(res->secret_payload_b64),
+		  "secret payload" },
+	};
+
+	return sg_file_write_all(outs, SG_ELEMENTSOF(outs), 0600, err);
+}
+
+int
 sg_validation_release(struct sg_validation *v, struct sg_error *err)
+{
+	int r = sg_validation_build_packet(v, err);
+
+	return r < 0 ? r : sg_validation_write_packet(v, err);
+}
+
+int
+sg_validation_build_packet(struct sg_validation *v, struct sg_error *err)
 {
 	const struct sg_validate_req *q = v->req;
 	struct sg_validate_result *res = &v->res;
@@ -479,16 +505,6 @@ sg_validation_release(struct sg_validation *v, struct sg_error *err)
 	sg_debug("Header: %s (%d bytes)", header64, SG_PACKET_HEADER_LEN);
 	sg_debug("Secret: %zu bytes of ciphertext", pkt->payload_len);
 
-	if (q->secret_header) {
-		struct sg_out_file outs[] = {
-			{ q->secret_header, header64, strlen(header64), "secret header" },
-			{ q->secret_payload, res->secret_payload_b64,
-			  strlen(res->secret_payload_b64), "secret payload" },
-		};
-
-		if ((r = sg_file_write_all(outs, SG_ELEMENTSOF(outs), 0600, err)) < 0)
-			goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		res->secrets[i].guid = secrets[i].guid;
 		res->secrets[i].length = secrets[i].len;

@@ -136,8 +136,14 @@ int sg_validation_attest(struct sg_validation *v, struct sg_error *err);
 /*
  * After a successful attest: build the secret table and packet and, if the
  * request names output files, write them (0600). Fails closed.
+ * = sg_validation_build_packet, then sg_validation_write_packet: a caller
+ * that must record the release first (the audit log) calls the two itself.
  */
 int sg_validation_release(struct sg_validation *v, struct sg_error *err);
+/* Build the table and packet into the result (base64); no side effects. */
+int sg_validation_build_packet(struct sg_validation *v, struct sg_error *err);
+/* Write the built packet to the request's header and payload files, both or neither. */
+int sg_validation_write_packet(struct sg_validation *v, struct sg_error *err);
 
 const struct sg_validate_result *sg_validation_result(const struct sg_validation *v);
 

@@ -53,6 +53,13 @@ quiet_handler(void *ud, virErrorPtr e)
 	(void)e;
 }
 
+static void __attribute__((format(printf, 2, 3)))
+xml_quiet(void *ud, const char *fmt, ...)
+{
+	(void)ud;
+	(void)fmt;
+}
+
 /* The host part of a libvirt URI: "" for "qemu:///system", "h" for "qemu+ssh://u@h:22/system". */
 static void
 uri_host(const char *uri, char *out, size_t len)
@@ -203,8 +210,10 @@ guest_open(const struct sg_virt_opts *o, struct sg_virt_guest **ret, struct sg_e
 	if (!g)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	g->opts = *o;
-	/* libvirt prints every error on stderr by default: we report each once. */
+	/* libvirt (and libxml2 inside it) print errors on stderr by default: we report each once. */
 	virSetErrorFunc(NULL, quiet_handler);
+	xmlSetGenericErrorFunc(NULL, xml_quiet);
+	xmlSetStructuredErrorFunc(NULL, NULL);
 
 	g->conn = virConnectOpen(uri);
 	if (!g->conn) {
@@ -233,24 +242,17 @@ guest_open(const struct sg_virt_opts *o, struct sg_virt_guest **ret, struct sg_e
 	virDomainGetUUIDString(g->dom, uuid);
 	sg_debug("VM: id=%d name=%s uuid=%s", (int)virDomainGetID(g->dom), g->name, uuid);
 
-	active = virDomainIsActive(g->dom);
-	if (active < 0) {
-		r = virt_error(err, "cannot read the domain state");
-		goto fail;
-	}
-	if (!active) {
-		r = sg_error_set(err, SG_E_STATE, "Domain must be running to validate measurement");
-		goto fail;
-	}
-	if (virDomainGetState(g->dom, &state, &reason, 0) < 0) {
-		r = virt_error(err, "cannot read the domain state");
-		goto fail;
-	}
-	if (state != VIR_DOMAIN_PAUSED && g->secure) {
-		r = sg_error_set(err, SG_E_STATE, "Domain must be paused to validate measurement");
-		goto fail;
-	}
+	/* From here on a failure leaves the guest to the caller, for --on-failure destroy. */
 	*ret = g;
+	active = virDomainIsActive(g->dom);
+	if (active < 0)
+		return virt_error(err, "cannot read the domain state");
+	if (!active)
+		return sg_error_set(err, SG_E_STATE, "Domain must be running to validate measurement");
+	if (virDomainGetState(g->dom, &state, &reason, 0) < 0)
+		return virt_error(err, "cannot read the domain state");
+	if (state != VIR_DOMAIN_PAUSED && g->secure)
+		return sg_error_set(err, SG_E_STATE, "Domain must be paused to validate measurement");
 	return 0;
 fail:
 	guest_close(g);
