@@ -125,8 +125,11 @@ sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_manifest
 		    (r = sg_validation_release(v, err)) == 0 && o->domain)
 			r = sg_cli_online_inject(&on, res, err);
 	}
-	if (on.guest && !o->guest)
-		o->guest = on.api->name(on.guest);
+	if (on.guest && !o->guest) {
+		/* Copied: the guest object goes away below. */
+		snprintf(out->guest_name, sizeof(out->guest_name), "%s", on.api->name(on.guest));
+		o->guest = out->guest_name;
+	}
 	/* Online, a guest is named by its domain even when it was never found. */
 	if (!o->guest && o->domain)
 		o->guest = o->domain;

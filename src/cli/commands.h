@@ -20,6 +20,7 @@ struct sg_guest_outcome {
 	struct json_object *json; /* the `validate --json` object; the caller owns it */
 	bool exportable_key;
 	char exportable_desc[512];
+	char guest_name[256]; /* the domain's name, when online (o->guest may point here) */
 };
 
 /*

@@ -4,6 +4,7 @@
  * options, messages and exit codes (0-6), with its defects fixed (spec 10).
  */
 #include <stdio.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <string.h>
 
@@ -90,6 +91,8 @@ main(int argc, char **argv)
 
 	/* Keys and secrets live in this process: no core dumps, no ptrace by peers. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* A libvirt connection that drops is an error to report, not a signal to die of. */
+	signal(SIGPIPE, SIG_IGN);
 	code = run(argc, argv, &on);
 	/* A guest that failed is never resumed; destroyed if asked to. */
 	if (code != SG_EXIT_OK)

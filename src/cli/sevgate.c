@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sevgate: the main command line, one subcommand per job. */
 #include <stdio.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <string.h>
 
@@ -96,6 +97,8 @@ main(int argc, char **argv)
 
 	/* Keys and secrets live in this process: no core dumps, no ptrace by peers. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* A libvirt connection that drops is an error to report, not a signal to die of. */
+	signal(SIGPIPE, SIG_IGN);
 	/* sevgate administers tokens (keys ...), so its PKCS#11 back end is linked in. */
 	sg_key_pkcs11_register(&sg_pkcs11_backend);
 	code = run(argc, argv);

@@ -73,6 +73,12 @@ fail:
 	return ossl_error(err, "OpenSSL algorithm fetch");
 }
 
+OSSL_LIB_CTX *
+sg_crypto_libctx(struct sg_crypto *c)
+{
+	return c->libctx;
+}
+
 void
 sg_crypto_free(struct sg_crypto *c)
 {

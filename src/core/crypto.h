@@ -28,6 +28,9 @@ int sg_crypto_new(struct sg_crypto **ret, struct sg_error *err);
 void sg_crypto_free(struct sg_crypto *c);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_crypto *, sg_crypto_free)
 
+/* The OSSL_LIB_CTX, for OpenSSL calls outside this module (PEM keys, signatures). */
+struct ossl_lib_ctx_st *sg_crypto_libctx(struct sg_crypto *c);
+
 /* One-shot SHA-256. */
 int sg_sha256(struct sg_crypto *c, const void *data, size_t len, uint8_t out[SG_SHA256_LEN],
 	      struct sg_error *err);

@@ -320,6 +320,81 @@ sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
 	return 0;
 }
 
+/* The one object of @cls the URI names, on the one token it names. */
+static int
+find_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cls,
+	 const char *what, struct sg_p11_token **ret_tok, CK_OBJECT_HANDLE *ret_obj,
+	 struct sg_error *err)
+{
+	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
+	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
+	P11KitUri *uri = NULL;
+	CK_ATTRIBUTE tmpl[8], *attrs;
+	CK_ULONG nattrs = 0, ntmpl = 0;
+	CK_OBJECT_HANDLE found[2];
+	size_t total = 0;
+	int ntok, r;
+
+	if (!shown)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	if ((r = sg_p11_uri_parse(spec, opts && opts->allow_pin_value, &uri, err)) < 0)
+		return r;
+	ntok = sg_p11_tokens(uri, spec, opts, false, &toks, err);
+	attrs = p11_kit_uri_get_attributes(uri, &nattrs);
+	for (CK_ULONG i = 0; i < nattrs && ntmpl < SG_ELEMENTSOF(tmpl) - 1; i++)
+		if (attrs[i].type != CKA_CLASS)
+			tmpl[ntmpl++] = attrs[i];
+	tmpl[ntmpl].type = CKA_CLASS;
+	tmpl[ntmpl].pValue = &cls;
+	tmpl[ntmpl++].ulValueLen = sizeof(cls);
+	for (int i = 0; i < ntok; i++) {
+		CK_ULONG got = 0;
+
+		if (toks[i]->fl->C_FindObjectsInit(toks[i]->session, tmpl, ntmpl) != CKR_OK)
+			continue;
+		toks[i]->fl->C_FindObjects(toks[i]->session, found, SG_ELEMENTSOF(found), &got);
+		toks[i]->fl->C_FindObjectsFinal(toks[i]->session);
+		if (got >= 1 && total == 0) {
+			*ret_tok = toks[i];
+			*ret_obj = found[0];
+		}
+		total += got;
+	}
+	p11_kit_uri_free(uri);
+	if (ntok < 0)
+		return ntok;
+	if (total != 1)
+		return sg_error_set(err, SG_E_KEY, "%s URI '%s' matches %zu objects, expected 1", what,
+				    shown, total);
+	return 0;
+}
+
+static int
+ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
+	   uint8_t rs[64], struct sg_error *err)
+{
+	struct sg_p11_token *t = NULL;
+	CK_OBJECT_HANDLE o = 0;
+	CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
+	CK_ULONG len = 64;
+	CK_RV rv;
+	int r;
+
+	if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, "audit key", &t, &o, err)) < 0)
+		return r;
+	rv = t->fl->C_SignInit(t->session, &mech, o);
+	if (rv == CKR_OK)
+		rv = t->fl->C_Sign(t->session, (CK_BYTE_PTR)digest, 32, rs, &len);
+	if (rv == CKR_MECHANISM_INVALID)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' does not support CKM_ECDSA", t->label);
+	if (rv != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': ECDSA signing failed: %s", t->label,
+				    sg_p11_rv_name(rv));
+	if (len != 64)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': the audit key is not P-256", t->label);
+	return 0;
+}
+
 /* A secret stored as a private data object: found by the URI, copied into locked memory. */
 static int
 read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem **ret,
@@ -403,4 +478,5 @@ const struct sg_pkcs11_api sg_pkcs11_backend = {
 	.set_config = set_config,
 	.shutdown = sg_p11_shutdown,
 	.read_data = read_data,
+	.ecdsa_sign = ecdsa_sign,
 };

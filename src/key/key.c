@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "key/key-internal.h"
 
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,45 @@ sg_key_set_config(const char *path, struct sg_error *err)
 		return load_pkcs11(err);
 	if ((r = pkcs11->set_config(path, err)) < 0)
 		return r;
+	return 0;
+}
+
+int
+sg_key_ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
+		  uint8_t *der, size_t *der_len, struct sg_error *err)
+{
+	uint8_t rs[64];
+	ECDSA_SIG *sig = NULL;
+	BIGNUM *br, *bs;
+	unsigned char *p = der;
+	int r, n;
+
+	if (!is_pkcs11(spec))
+		return sg_error_set(err, SG_E_USAGE, "'%s' is not a pkcs11: URI", spec);
+	pthread_mutex_lock(&pkcs11_lock);
+	r = load_pkcs11(err);
+	if (r == 0)
+		r = pkcs11->ecdsa_sign(spec, opts, digest, rs, err);
+	pthread_mutex_unlock(&pkcs11_lock);
+	if (r < 0)
+		return r;
+	/* PKCS#11 gives r||s; the audit log (and OpenSSL) want DER. */
+	sig = ECDSA_SIG_new();
+	br = BN_bin2bn(rs, 32, NULL);
+	bs = BN_bin2bn(rs + 32, 32, NULL);
+	if (!sig || !br || !bs || !ECDSA_SIG_set0(sig, br, bs)) {
+		ECDSA_SIG_free(sig);
+		BN_free(br);
+		BN_free(bs);
+		return sg_error_set(err, SG_E_CRYPTO, "cannot encode the ECDSA signature");
+	}
+	n = i2d_ECDSA_SIG(sig, NULL);
+	if (n <= 0 || (size_t)n > *der_len) {
+		ECDSA_SIG_free(sig);
+		return sg_error_set(err, SG_E_CRYPTO, "cannot encode the ECDSA signature");
+	}
+	*der_len = (size_t)i2d_ECDSA_SIG(sig, &p);
+	ECDSA_SIG_free(sig);
 	return 0;
 }
 

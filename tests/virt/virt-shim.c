@@ -172,7 +172,7 @@ static void
 kill_pid_if_asked(void)
 {
 	const char *v = getenv("SEVGATE_SHIM_KILL_PID");
-	struct timespec ts = {0, 20 * 1000 * 1000};
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
 	char path[64], buf[512];
 	long pid;
 	int i;

@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "audit/audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <openssl/bio.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/encode.h"
+#include "util/secmem.h"
+
+/* A record line is at most this long; the tail read looks this far back for the last one. */
+#define LINE_MAX_BYTES (64 * 1024)
+#define SIG_MEMBER ",\"sig\":\""
+
+struct sg_audit {
+	struct sg_crypto *crypto; /* borrowed */
+	int fd;
+	char *path;
+	EVP_PKEY *pkey;	   /* PEM signer */
+	char *key_uri;	   /* or a token key */
+	struct sg_key_options kopts;
+	char user[64], host[256];
+	uid_t uid;
+};
+
+static int
+ossl_fail(struct sg_error *err, const char *what)
+{
+	return sg_error_set(err, SG_E_CRYPTO, "%s failed", what);
+}
+
+static int
+fsync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, r = 0;
+
+	if (!copy)
+		return -1;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		r = -1;
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return r;
+}
+
+int
+sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
+	      const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err)
+{
+	struct sg_audit *a = calloc(1, sizeof(*a));
+	struct passwd *pw;
+	bool created = false;
+
+	if (!a)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	a->crypto = c;
+	a->fd = -1;
+	if (kopts)
+		a->kopts = *kopts;
+	if (!(a->path = strdup(path)))
+		goto nomem;
+	if (!strncmp(key_spec, "pkcs11:", 7)) {
+		if (!(a->key_uri = strdup(key_spec)))
+			goto nomem;
+	} else {
+		FILE *f = fopen(key_spec, "re");
+
+		if (!f) {
+			int e = errno;
+
+			sg_audit_close(a);
+			return sg_error_set(err, SG_E_IO, "cannot read audit key '%s': %s", key_spec,
+					    strerror(e));
+		}
+		a->pkey = PEM_read_PrivateKey_ex(f, NULL, NULL, NULL, sg_crypto_libctx(c), NULL);
+		fclose(f);
+		if (!a->pkey || EVP_PKEY_get_base_id(a->pkey) != EVP_PKEY_EC) {
+			sg_audit_close(a);
+			return sg_error_set(err, SG_E_KEY,
+					    "audit key '%s' is not a PEM EC (P-256) private key",
+					    key_spec);
+		}
+	}
+	a->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+	if (a->fd >= 0)
+		created = true;
+	else if (errno == EEXIST)
+		a->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	if (a->fd < 0 || (created && (fsync(a->fd) < 0 || fsync_dir(path) < 0))) {
+		int e = errno;
+
+		sg_audit_close(a);
+		return sg_error_set(err, SG_E_IO, "cannot open audit log '%s': %s", path,
+				    strerror(e));
+	}
+	if (created) {
+		/* O_WRONLY was for O_EXCL; reading the tail needs O_RDWR. */
+		close(a->fd);
+		a->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+		if (a->fd < 0) {
+			int e = errno;
+
+			sg_audit_close(a);
+			return sg_error_set(err, SG_E_IO, "cannot open audit log '%s': %s", path,
+					    strerror(e));
+		}
+	}
+	a->uid = getuid();
+	pw = getpwuid(a->uid);
+	snprintf(a->user, sizeof(a->user), "%s", pw ? pw->pw_name : "?");
+	if (gethostname(a->host, sizeof(a->host) - 1) < 0)
+		snprintf(a->host, sizeof(a->host), "?");
+	openlog("sevgate", LOG_PID, LOG_AUTHPRIV);
+	*ret = a;
+	return 0;
+nomem:
+	sg_audit_close(a);
+	return sg_error_set(err, SG_E_NOMEM, "out of memory");
+}
+
+void
+sg_audit_close(struct sg_audit *a)
+{
+	if (!a)
+		return;
+	if (a->fd >= 0)
+		close(a->fd);
+	EVP_PKEY_free(a->pkey);
+	free(a->key_uri);
+	free(a->path);
+	free(a);
+}
+
+static struct json_object *
+hex_or_null(const uint8_t *p, size_t len)
+{
+	char buf[2 * 64 + 1];
+
+	if (!p || len > 64)
+		return NULL;
+	sg_hex_encode(p, len, buf);
+	return json_object_new_string(buf);
+}
+
+static void
+add(struct json_object *o, const char *k, struct json_object *v)
+{
+	if (json_object_object_add(o, k, v) != 0)
+		json_object_put(v);
+}
+
+/* The record without its sig member, members in the documented order. */
+static struct json_object *
+build(const struct sg_audit *a, unsigned long long seq, const char *prev,
+      const struct sg_audit_event *ev)
+{
+	struct json_object *o = json_object_new_object(), *in = json_object_new_object();
+	struct json_object *sec = json_object_new_array(), *keys = json_object_new_array();
+	struct json_object *actor = json_object_new_object();
+	char now[32], mb64[SG_B64_ENCODED_LEN(48) + 1];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	add(o, "seq", json_object_new_uint64(seq));
+	add(o, "time", json_object_new_string(now));
+	add(o, "prev", json_object_new_string(prev));
+	add(o, "event", json_object_new_string(ev->event));
+	add(o, "guest", ev->guest ? json_object_new_string(ev->guest) : NULL);
+	add(o, "manifest_sha256", hex_or_null(ev->manifest_sha256, 32));
+	add(in, "firmware", hex_or_null(ev->firmware_sha256, 32));
+	add(in, "kernel", hex_or_null(ev->kernel_sha256, 32));
+	add(in, "initrd", hex_or_null(ev->initrd_sha256, 32));
+	add(in, "cmdline", hex_or_null(ev->cmdline_sha256, 32));
+	add(o, "inputs", in);
+	if (ev->measurement)
+		sg_base64_encode(ev->measurement, 48, mb64);
+	add(o, "measurement", ev->measurement ? json_object_new_string(mb64) : NULL);
+	add(o, "api_major", ev->have_platform ? json_object_new_int(ev->api_major) : NULL);
+	add(o, "api_minor", ev->have_platform ? json_object_new_int(ev->api_minor) : NULL);
+	add(o, "build_id", ev->have_platform ? json_object_new_int(ev->build_id) : NULL);
+	add(o, "policy", ev->have_platform ? json_object_new_int64(ev->policy) : NULL);
+	add(o, "launch_digest", hex_or_null(ev->launch_digest, 32));
+	add(o, "verdict", ev->verdict ? json_object_new_string(ev->verdict) : NULL);
+	for (size_t i = 0; i < ev->nsecrets; i++) {
+		struct json_object *s = json_object_new_object();
+
+		add(s, "guid", json_object_new_string(ev->secrets[i].guid));
+		add(s, "length", json_object_new_int64((int64_t)ev->secrets[i].length));
+		json_object_array_add(sec, s);
+	}
+	add(o, "secrets", sec);
+	for (size_t i = 0; i < ev->nkeys; i++)
+		json_object_array_add(keys, json_object_new_string(ev->keys[i]));
+	add(o, "keys", keys);
+	if (ev->reason)
+		add(o, "reason", json_object_new_string(ev->reason));
+	add(actor, "uid", json_object_new_int64(a->uid));
+	add(actor, "user", json_object_new_string(a->user));
+	add(actor, "host", json_object_new_string(a->host));
+	add(o, "actor", actor);
+	add(o, "sevgate_version", json_object_new_string(SEVGATE_VERSION));
+	return o;
+}
+
+static int
+sign(struct sg_audit *a, const char *line, size_t len, char **ret_b64, struct sg_error *err)
+{
+	uint8_t der[128];
+	size_t derlen = sizeof(der);
+	int r;
+
+	if (a->pkey) {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+		r = md &&
+		    EVP_DigestSignInit_ex(md, NULL, "SHA2-256", sg_crypto_libctx(a->crypto), NULL,
+					  a->pkey, NULL) == 1 &&
+		    EVP_DigestSign(md, der, &derlen, (const uint8_t *)line, len) == 1;
+		EVP_MD_CTX_free(md);
+		if (!r)
+			return ossl_fail(err, "signing the audit record");
+	} else {
+		uint8_t digest[SG_SHA256_LEN];
+
+		if ((r = sg_sha256(a->crypto, line, len, digest, err)) < 0 ||
+		    (r = sg_key_ecdsa_sign(a->key_uri, &a->kopts, digest, der, &derlen, err)) < 0)
+			return r;
+	}
+	*ret_b64 = malloc(SG_B64_ENCODED_LEN(derlen) + 1);
+	if (!*ret_b64)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	sg_base64_encode(der, derlen, *ret_b64);
+	return 0;
+}
+
+/*
+ * Under the lock: the last complete record's seq and hash. A torn last line
+ * (a crash mid-write, before its fsync) is cut off: it recorded nothing that
+ * happened.
+ */
+static int
+read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDIT_HEAD_HEX + 1],
+	  struct sg_error *err)
+{
+	struct stat st;
+	_cleanup_(sg_freep) char *buf = NULL;
+	size_t want, got = 0, end, start;
+	off_t off;
+	uint8_t h[SG_SHA256_LEN];
+	int r;
+
+	memset(ret_prev, '0', SG_AUDIT_HEAD_HEX);
+	ret_prev[SG_AUDIT_HEAD_HEX] = '\0';
+	*ret_seq = 0;
+	if (fstat(a->fd, &st) < 0)
+		return sg_error_set(err, SG_E_IO, "cannot stat audit log: %s", strerror(errno));
+	if (st.st_size == 0)
+		return 0;
+	want = st.st_size < LINE_MAX_BYTES ? (size_t)st.st_size : LINE_MAX_BYTES;
+	off = st.st_size - (off_t)want;
+	if (!(buf = malloc(want + 1)))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	while (got < want) {
+		ssize_t n = pread(a->fd, buf + got, want - got, off + (off_t)got);
+
+		if (n <= 0)
+			return sg_error_set(err, SG_E_IO, "cannot read audit log: %s",
+					    n < 0 ? strerror(errno) : "short read");
+		got += (size_t)n;
+	}
+	end = want;
+	while (end > 0 && buf[end - 1] != '\n')
+		end--;
+	if (end < want && ftruncate(a->fd, off + (off_t)end) < 0)
+		return sg_error_set(err, SG_E_IO, "cannot cut the torn end of the audit log: %s",
+				    strerror(errno));
+	if (end == 0) {
+		if (off == 0)
+			return 0; /* only a torn first record: start afresh */
+		return sg_error_set(err, SG_E_FORMAT, "audit log's last record is longer than %d bytes",
+				    LINE_MAX_BYTES);
+	}
+	start = end - 1;
+	while (start > 0 && buf[start - 1] != '\n')
+		start--;
+	if (start == 0 && off != 0)
+		return sg_error_set(err, SG_E_FORMAT, "audit log's last record is longer than %d bytes",
+				    LINE_MAX_BYTES);
+	buf[end - 1] = '\0';
+	{
+		struct json_object *o = json_tokener_parse(buf + start), *seq;
+
+		if (!o || !json_object_object_get_ex(o, "seq", &seq)) {
+			json_object_put(o);
+			return sg_error_set(err, SG_E_FORMAT, "audit log's last record is not a record");
+		}
+		*ret_seq = json_object_get_uint64(seq);
+		json_object_put(o);
+	}
+	if ((r = sg_sha256(a->crypto, buf + start, end - 1 - start, h, err)) < 0)
+		return r;
+	sg_hex_encode(h, sizeof(h), ret_prev);
+	return 0;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_head,
+		struct sg_error *err)
+{
+	char prev[SG_AUDIT_HEAD_HEX + 1];
+	unsigned long long seq;
+	struct json_object *o = NULL;
+	_cleanup_(sg_freep) char *sig = NULL, *line = NULL;
+	const char *unsigned_line;
+	size_t ulen;
+	int r;
+
+	if (flock(a->fd, LOCK_EX) < 0)
+		return sg_error_set(err, SG_E_IO, "cannot lock audit log: %s", strerror(errno));
+	if ((r = read_tail(a, &seq, prev, err)) < 0)
+		goto out;
+	o = build(a, seq + 1, prev, ev);
+	unsigned_line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								  JSON_C_TO_STRING_NOSLASHESCAPE);
+	ulen = strlen(unsigned_line);
+	if ((r = sign(a, unsigned_line, ulen, &sig, err)) < 0)
+		goto out;
+	/* The signed bytes are this line with its ,"sig":"..." member removed. */
+	if (asprintf(&line, "%.*s" SIG_MEMBER "%s\"}\n", (int)(ulen - 1), unsigned_line, sig) < 0) {
+		line = NULL;
+		r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (write_all(a->fd, line, strlen(line)) < 0 || fdatasync(a->fd) < 0) {
+		r = sg_error_set(err, SG_E_IO, "cannot write audit log '%s': %s", a->path,
+				 strerror(errno));
+		goto out;
+	}
+	if (ret_head) {
+		uint8_t h[SG_SHA256_LEN];
+
+		if ((r = sg_sha256(a->crypto, line, strlen(line) - 1, h, err)) < 0)
+			goto out;
+		sg_hex_encode(h, sizeof(h), ret_head);
+	}
+	syslog(LOG_INFO, "%.*s", (int)(strlen(line) - 1), line);
+	r = 0;
+out:
+	json_object_put(o);
+	flock(a->fd, LOCK_UN);
+	return r;
+}
+
+int
+sg_audit_checkpoint(struct sg_audit *a, char *ret_head, struct sg_error *err)
+{
+	struct sg_audit_event ev = { .event = "checkpoint" };
+
+	return sg_audit_append(a, &ev, ret_head, err);
+}
+
+static EVP_PKEY *
+load_pubkey(struct sg_crypto *c, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	EVP_PKEY *k;
+
+	if (!f)
+		return NULL;
+	k = PEM_read_PUBKEY_ex(f, NULL, NULL, NULL, sg_crypto_libctx(c), NULL);
+	fclose(f);
+	return k;
+}
+
+static bool
+sig_ok(struct sg_crypto *c, EVP_PKEY *pub, const char *msg, size_t len, const char *b64)
+{
+	uint8_t der[160];
+	size_t derlen = 0;
+	EVP_MD_CTX *md;
+	bool ok;
+
+	if (sg_base64_decode(b64, der, sizeof(der), &derlen, "sig", NULL) < 0)
+		return false;
+	md = EVP_MD_CTX_new();
+	ok = md &&
+	     EVP_DigestVerifyInit_ex(md, NULL, "SHA2-256", sg_crypto_libctx(c), NULL, pub, NULL) == 1 &&
+	     EVP_DigestVerify(md, der, derlen, (const uint8_t *)msg, len) == 1;
+	EVP_MD_CTX_free(md);
+	return ok;
+}
+
+int
+sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
+		const char *expect_head, size_t *ret_count, char *ret_head, struct sg_error *err)
+{
+	FILE *f = fopen(path, "re");
+	EVP_PKEY *pub = NULL;
+	char *line = NULL, prev[SG_AUDIT_HEAD_HEX + 1];
+	size_t cap = 0, count = 0, lineno = 0;
+	unsigned long long want_seq = 1;
+	ssize_t n;
+	int r = 0;
+
+	memset(prev, '0', SG_AUDIT_HEAD_HEX);
+	prev[SG_AUDIT_HEAD_HEX] = '\0';
+	if (!f)
+		return sg_error_set(err, SG_E_IO, "cannot read '%s': %s", path, strerror(errno));
+	if (!(pub = load_pubkey(c, pubkey_pem))) {
+		fclose(f);
+		return sg_error_set(err, SG_E_KEY, "cannot read public key '%s'", pubkey_pem);
+	}
+	while (r == 0 && (n = getline(&line, &cap, f)) > 0) {
+		char *sig, *end;
+		struct json_object *o, *v;
+		uint8_t h[SG_SHA256_LEN];
+		size_t len = (size_t)n;
+
+		lineno++;
+		if (line[len - 1] != '\n') {
+			/* A torn last record: written by a writer that died before its fsync. */
+			break;
+		}
+		line[--len] = '\0';
+		sig = strstr(line, SIG_MEMBER);
+		for (char *next = sig; next; next = strstr(next + 1, SIG_MEMBER))
+			sig = next;
+		if (!sig || len < 2 || line[len - 1] != '}' || line[len - 2] != '"') {
+			r = sg_error_set(err, SG_E_MISMATCH, "line %zu: not a signed audit record",
+					 lineno);
+			break;
+		}
+		/* The signed form: the line without its ,"sig":"..." member. */
+		*sig = '\0';
+		end = line + len - 2;
+		*end = '\0';
+		{
+			_cleanup_(sg_freep) char *signed_line = NULL;
+
+			if (asprintf(&signed_line, "%s}", line) < 0) {
+				r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+				break;
+			}
+			o = json_tokener_parse(signed_line);
+			if (!o || !json_object_object_get_ex(o, "seq", &v) ||
+			    json_object_get_uint64(v) != want_seq) {
+				r = sg_error_set(err, SG_E_MISMATCH,
+						 "record at line %zu: seq is not %llu (a record was "
+						 "deleted, inserted or reordered)",
+						 lineno, want_seq);
+			} else if (!json_object_object_get_ex(o, "prev", &v) ||
+				   !json_object_get_string(v) ||
+				   strcmp(json_object_get_string(v), prev)) {
+				r = sg_error_set(err, SG_E_MISMATCH,
+						 "record %llu (line %zu): prev does not match the record "
+						 "before it",
+						 want_seq, lineno);
+			} else if (!sig_ok(c, pub, signed_line, strlen(signed_line),
+					   sig + strlen(SIG_MEMBER))) {
+				r = sg_error_set(err, SG_E_MISMATCH,
+						 "record %llu (line %zu): signature does not verify",
+						 want_seq, lineno);
+			}
+			json_object_put(o);
+		}
+		if (r < 0)
+			break;
+		/* Restore the full line to chain the next record to it. */
+		*sig = ',';
+		*end = '"';
+		if ((r = sg_sha256(c, line, len, h, err)) < 0)
+			break;
+		sg_hex_encode(h, sizeof(h), prev);
+		count++;
+		want_seq++;
+	}
+	free(line);
+	fclose(f);
+	EVP_PKEY_free(pub);
+	if (r < 0)
+		return r;
+	if (expect_head && strcasecmp(expect_head, prev))
+		return sg_error_set(err, SG_E_MISMATCH,
+				    "the last record (seq %zu) is not the expected head: records were "
+				    "cut from the end",
+				    count);
+	if (ret_count)
+		*ret_count = count;
+	if (ret_head)
+		memcpy(ret_head, prev, SG_AUDIT_HEAD_HEX + 1);
+	return 0;
+}

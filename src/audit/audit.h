@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The audit log: JSON Lines, one signed, hash-chained record per event
+ * (verdict, release-intent, released, refused, checkpoint). A record is
+ * written and fsync'ed before what it records happens, so a secret never
+ * leaves without its release-intent record; appends take an exclusive
+ * lock, so concurrent writers never interleave or fork the chain.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/crypto.h"
+#include "key/key.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+
+#define SG_AUDIT_HEAD_HEX 64
+
+struct sg_audit;
+
+/* One record's content; NULL/absent members are written as null. */
+struct sg_audit_event {
+	const char *event; /* verdict | release-intent | released | refused | checkpoint */
+	const char *guest;
+	const uint8_t *manifest_sha256;
+	const uint8_t *firmware_sha256, *kernel_sha256, *initrd_sha256, *cmdline_sha256;
+	const uint8_t *measurement; /* 48 bytes */
+	bool have_platform;
+	uint8_t api_major, api_minor, build_id;
+	uint32_t policy;
+	const uint8_t *launch_digest;
+	const char *verdict;
+	const struct { const char *guid; size_t length; } *secrets;
+	size_t nsecrets;
+	const char *const *keys; /* key URIs or file: descriptions, never a PIN */
+	size_t nkeys;
+	const char *reason; /* refused: why */
+};
+
+/*
+ * Open @path for appending, signing with @key_spec: a PEM private key file
+ * (EC P-256) or a pkcs11: URI of a token EC key. The file is created 0600
+ * (and its directory fsync'ed) if it does not exist.
+ */
+int sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
+		  const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err);
+/* Append one record, fsync'ed before return; @ret_head (65 bytes) gets its hash, if non-NULL. */
+int sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_head,
+		    struct sg_error *err);
+/* The checkpoint record that closes a batch (seq and head of the chain). */
+int sg_audit_checkpoint(struct sg_audit *a, char *ret_head, struct sg_error *err);
+void sg_audit_close(struct sg_audit *a);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_audit *, sg_audit_close)
+
+/*
+ * Verify every record of @path: its signature (with @pubkey_pem), its seq
+ * and its link to the previous record; with @expect_head, that the last
+ * record has that hash (a cut tail). On failure the message names the first
+ * bad record by line and seq. @ret_count/@ret_head (optional) describe the log.
+ */
+int sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
+		    const char *expect_head, size_t *ret_count, char *ret_head,
+		    struct sg_error *err);
