@@ -1,0 +1,1120 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""
+YAML manifests and `sevgate batch` (docs/manifest.md).
+
+  manifest_test.py --sevgate PATH --fixtures DIR [--examples DIR] [--keep] [--seed N]
+
+Parts (each reports its own failures; the script goes on after a failure):
+  model     the Python model (sevmodel_mf.py) reproduces spec 13 TV1-TV3k
+  schema    every manifest error path: exact file:line:column, message, exit 2
+            (3 for a pin-value in a readable file), with `validate --manifest`
+            and inside a batch where the other manifests still run
+  limits    size (1 MiB), depth (32), alias expansions (10,000), one document
+  fleet     ~60 generated guests (SEV/SEV-ES, 1-8 vCPUs, kernels, pins, EPYC
+            types, both VMSA profiles) with known verdicts; report lines equal
+            `validate --manifest F --json`; summary; exit code
+  defaults  defaults.yaml merging, relative paths, kernel by its pin alone
+  cache     a firmware rewritten in place (same size, same inode, same mtime)
+            during a batch is not served from the run cache
+  output    human output and --format json
+  examples  config/examples/manifests parse (any exit but 2)
+
+Python 3 standard library plus `cryptography` (to open released secret
+packets). Exit 0 all passed, 1 a failure, 77 skipped (cryptography missing,
+unless CI=true).
+"""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sevmodel_mf as M  # noqa: E402
+
+FAILURES = []
+CHECKS = [0]
+
+
+def check(cond, what):
+    CHECKS[0] += 1
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL: " + what, flush=True)
+    return cond
+
+
+def run(argv, cwd=None, timeout=120, env=None):
+    p = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return p.returncode, p.stdout, p.stderr
+
+
+def write(path, data, mode=0o644):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+    os.chmod(path, mode)
+    return path
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def without(d, *keys):
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+# ---------------------------------------------------------------------------
+# Shared inputs: spec 13 (TV1, TIK 0x00.., TEK 0x10.., mnonce 0xa0..)
+
+TIK = bytes(range(16))
+TEK = bytes(range(16, 32))
+MNONCE = bytes(range(0xA0, 0xB0))
+TV1 = "Jtkm6DPHOLtKnVthiMCUs4dyWKB2Kb5yGoM6nUd3nvqgoaKjpKWmp6ipqqusra6v"
+
+
+class Env:
+    def __init__(self, args):
+        self.sevgate = os.path.abspath(args.sevgate)
+        self.fixtures = os.path.abspath(args.fixtures)
+        self.fw = os.path.join(self.fixtures, "fw_synth.bin")
+        self.kernel = os.path.join(self.fixtures, "kernel.bin")
+        self.initrd = os.path.join(self.fixtures, "initrd.bin")
+        self.tmp = tempfile.mkdtemp(prefix="sevgate-manifest-")
+        self.keep = args.keep
+        self.seed = args.seed
+        self.examples = args.examples
+        write(os.path.join(self.tmp, "keys", "tik.bin"), TIK, 0o600)
+        write(os.path.join(self.tmp, "keys", "tek.bin"), TEK, 0o600)
+
+    def sg(self, *argv, cwd=None, timeout=120):
+        return run([self.sevgate] + list(argv), cwd=cwd, timeout=timeout)
+
+    def tv1_lines(self, guest, keydir=None):
+        """A trusted TV1 manifest body (block style), absolute paths."""
+        keydir = keydir or os.path.join(self.tmp, "keys")
+        return [
+            "version: 1",
+            "guest: %s" % guest,
+            "measurement: %s" % TV1,
+            "api-major: 0",
+            "api-minor: 24",
+            "build-id: 15",
+            "policy: 3",
+            "firmware: %s" % self.fw,
+            "tik: %s/tik.bin" % keydir,
+            "tek: %s/tek.bin" % keydir,
+        ]
+
+    def validate_json(self, manifest, cwd=None):
+        rc, out, err = self.sg("validate", "--manifest", manifest, "--json", cwd=cwd)
+        try:
+            obj = json.loads(out)
+        except ValueError:
+            obj = None
+        return rc, obj, err
+
+
+# ---------------------------------------------------------------------------
+# model: the Python model against the spec's verified vectors
+
+def test_model(env):
+    fw = open(env.fw, "rb").read()
+    k = open(env.kernel, "rb").read()
+    i = open(env.initrd, "rb").read()
+    table = M.hashes_table(M.sha256(k), M.sha256(i), "console=ttyS0 root=/dev/vda1")
+    bsp, ap = M.vmsa_pair(M.cpu_sig(23, 49, 0), M.fw_reset_addr(fw))
+    want = {
+        "TV1": (3, M.launch_digest(fw), TV1),
+        "TV2": (3, M.launch_digest(fw, table),
+                "8aqg6GI6ehleI6dN5f8gp5YBR+fpfVgsIpynh1ounnmgoaKjpKWmp6ipqqusra6v"),
+        "TV2b": (3, M.launch_digest(fw, M.hashes_table(M.sha256(k))),
+                 "NVH7tC6Bi98gBuGcTAe5Um0jRQNR3sZYAuyRd7wGi3WgoaKjpKWmp6ipqqusra6v"),
+        "TV3": (7, M.launch_digest(fw, b"", bsp, ap, 2),
+                "wwFH+LARKpueawD/K5fckKHatM8S1XZ3eU2u267aqh2goaKjpKWmp6ipqqusra6v"),
+        "TV3k": (7, M.launch_digest(fw, table, bsp, ap, 4),
+                 "2Thm6QTDJLFGSHhD3aRoIaMj2smr4mP67YvbeCFLmoagoaKjpKWmp6ipqqusra6v"),
+    }
+    for name, (policy, ld, blob) in want.items():
+        check(M.measurement_blob(TIK, 0, 24, 15, policy, ld, MNONCE) == blob,
+              "model: %s measurement" % name)
+    check(M.sha256(bsp).hex().startswith("c0ad5dc8") and M.sha256(ap).hex().startswith("e6628101"),
+          "model: spec 13 VMSA page hashes")
+    check(M.make_firmware(8192, 1, 0, 0x0080B004) == fw, "model: fw_synth.bin layout")
+
+
+# ---------------------------------------------------------------------------
+# schema: error paths with their exact location
+
+def schema_cases(env):
+    """(name, text, (line, col) or None, message substring, exit code, mode)."""
+    head = "version: 1\nguest: %s\n"
+    c = []
+
+    def add(name, body, loc, msg, code=2, mode=0o644, prefix=True):
+        text = (head % name if prefix else "") + body
+        c.append((name, text, loc, msg, code, mode))
+
+    add("unknown-key", "polcy: 3\n", (3, 1), "unknown key 'polcy'")
+    add("unknown-key-cli-only", "inject-secret: luks-key:s.txt\n", (3, 1), "unknown key 'inject-secret'")
+    add("unknown-key-manifest", "manifest: other.yaml\n", (3, 1), "unknown key 'manifest'")
+    add("quoted-int", 'policy: "3"\n', (3, 9), "policy must be an integer, not a quoted string")
+    add("single-quoted-int", "api-minor: '24'\n", (3, 12), "api-minor must be an integer, not a quoted string")
+    add("quoted-version", 'version: "1"\nguest: quoted-version\n', (1, 10),
+        "version must be an integer, not a quoted string", prefix=False)
+    add("int-for-bool", "insecure: 1\n", (3, 11), "insecure must be true or false")
+    add("yes-for-bool", "insecure: yes\n", (3, 11), "insecure must be true or false")
+    add("no-for-bool", "ignore-config: no\n", (3, 16), "ignore-config must be true or false")
+    add("quoted-true", 'insecure: "true"\n', (3, 11), "insecure must be true or false")
+    add("list-for-bool", "insecure: [true]\n", (3, 11), "insecure must be true or false")
+    add("list-for-string", "cmdline: [console=ttyS0, quiet]\n", (3, 10), "cmdline must be a string")
+    add("map-for-path", "firmware: {path: fw.bin}\n", (3, 11), "firmware must be a string")
+    add("list-for-int", "policy: [3]\n", (3, 9), "policy must be an integer")
+    add("float-for-int", "policy: 3.0\n", (3, 9), "is not a decimal or 0x-hex integer")
+    add("underscore-int", "policy: 1_000\n", (3, 9), "is not a decimal or 0x-hex integer")
+    add("negative-int", "num-cpus: -1\n", (3, 11), "is not a decimal or 0x-hex integer")
+    add("octal-int", "policy: 0o7\n", (3, 9), "is not a decimal or 0x-hex integer")
+    add("map-for-secrets", "secrets: {guid: luks-key, file: s.txt}\n", (3, 10),
+        "secrets must be a list of {guid, file} or {guid, uri}")
+    add("string-secrets-entry", "secrets: [luks-key:s.txt]\n", (3, 11),
+        "a secrets entry must be a mapping")
+    add("duplicate-key", "policy: 3\napi-major: 0\npolicy: 7\n", (5, 1), "duplicate key: policy")
+    add("duplicate-key-in-entry", "secrets:\n  - {guid: luks-key, file: a, guid: luks-key}\n", (4, 31),
+        "duplicate key: guid")
+    add("api-major-256", "api-major: 256\n", (3, 12), "--api-major: 256 is out of range (max 255)")
+    add("policy-2-32", "policy: 4294967296\n", (3, 9), "--policy: 4294967296 is out of range")
+    add("policy-2-64", "policy: 18446744073709551616\n", (3, 9), "out of range")
+    add("num-cpus-0", "num-cpus: 0\n", (3, 11), "--num-cpus must be at least 1")
+    add("cpu-stepping-16", "cpu-stepping: 16\n", (3, 15), "--cpu-stepping: 16 is out of range")
+    add("missing-version", "guest: missing-version\npolicy: 3\n", (1, 1),
+        "missing required key 'version'", prefix=False)
+    add("wrong-version", "version: 2\nguest: wrong-version\n", (1, 10),
+        "version 2 is not supported", prefix=False)
+    add("missing-guest", "version: 1\npolicy: 3\n", (1, 1), "missing required key 'guest'", prefix=False)
+    add("empty-guest", 'version: 1\nguest: ""\n', (2, 8), "guest must not be empty", prefix=False)
+    add("null-guest", "version: 1\nguest:\npolicy: 3\n", (2, 7), "guest must not be empty", prefix=False)
+    add("list-guest", "version: 1\nguest: [a]\n", (2, 8), "guest must be a string", prefix=False)
+    add("merge-key", "base: &b {policy: 3}\nother:\n  <<: *b\n", (5, 3), "merge keys (<<) are not supported")
+    add("merge-key-top", "<<: {policy: 3}\n", (3, 1), "merge keys (<<) are not supported")
+    add("unknown-alias", "policy: *nope\n", (3, 9), "unknown alias: nope")
+    add("two-documents", "---\nversion: 1\nguest: two-documents\n---\npolicy: 3\n", (4, 1),
+        "only one YAML document is allowed", prefix=False)
+    add("syntax-mapping-in-scalar", "version: 1\nguest: a: b\n", (2, 9),
+        "YAML syntax error: mapping values are not allowed", prefix=False)
+    add("syntax-unclosed-flow", "version: 1\nguest: [a, b\n", (3, 1), "YAML syntax error", prefix=False)
+    add("syntax-tab", "policy: 3\n\tapi-major: 0\n", (4, 1), "YAML syntax error")
+    add("root-is-list", "- version: 1\n- guest: x\n", (1, 1),
+        "a manifest must be a mapping of option names to values", prefix=False)
+    add("complex-key", "? [a, b]\n: c\n", (3, 3), "mapping keys must be plain strings")
+    add("secrets-missing-guid", "secrets:\n  - file: s.txt\n", (4, 5),
+        "a secrets entry needs guid and one of file or uri")
+    add("secrets-file-and-uri", "secrets:\n  - guid: luks-key\n    file: s.txt\n    uri: pkcs11:object=s\n",
+        (4, 5), "a secrets entry needs guid and one of file or uri")
+    add("secrets-neither", "secrets:\n  - {guid: luks-key}\n", (4, 5),
+        "a secrets entry needs guid and one of file or uri")
+    add("secrets-unknown-key", "secrets:\n  - {guid: luks-key, file: s.txt, mode: 384}\n", (4, 35),
+        "unknown key 'mode' in a secrets entry")
+    add("secrets-uri-not-pkcs11", "secrets:\n  - {guid: luks-key, uri: 'file:///etc/key'}\n", (4, 5),
+        "a secret's uri must be a pkcs11: URI")
+    add("secrets-guid-list", "secrets:\n  - {guid: [luks-key], file: s.txt}\n", (4, 12),
+        "guid must be a string")
+    add("bad-vmsa-profile", "vmsa-profile: snp\n", (3, 15), "unknown VMSA profile 'snp'")
+    add("bad-measurement", "measurement: not-base64!\n", (3, 14), "--measurement is not valid base64")
+    add("bad-pin", "kernel-sha256: abcd\n", (3, 16), "--kernel-sha256 must be 64 hex digits")
+    # The error is the first in document order: line 3 stops the manifest before line 4.
+    add("first-error-wins", "policy: 'x'\npolcy: 3\n", (3, 9), "policy must be an integer")
+    # A pin-value (PKCS#11 PIN) in a key URI: only in a file group and others cannot read.
+    pin_uri = '"pkcs11:token=nosuch;object=tik?pin-value=1234"'
+    add("pin-value-readable", "tik: %s\n" % pin_uri, (3, 6),
+        "a pin-value is allowed only in a file that group and others cannot read", code=3)
+    add("pin-value-group-readable", "tk: %s\n" % pin_uri, (3, 5),
+        "a pin-value is allowed only in a file that group and others cannot read", code=3, mode=0o640)
+    return c
+
+
+def test_schema(env):
+    d = os.path.join(env.tmp, "schema")
+    cases = schema_cases(env)
+    for name, text, loc, msg, code, mode in cases:
+        write(os.path.join(d, name + ".yaml"), text, mode)
+    good = os.path.join(d, "zz-good.yaml")
+    write(good, "\n".join(env.tv1_lines("good")) + "\n")
+
+    # One at a time, as `sevgate validate --manifest F` (human and --json).
+    for name, text, loc, msg, code, mode in cases:
+        path = os.path.join(d, name + ".yaml")
+        rc, out, err = env.sg("validate", "--manifest", path)
+        prefix = "%s:%d:%d: " % (path, loc[0], loc[1])
+        check(rc == code, "schema %s: validate exit %d, want %d (%s)" % (name, rc, code, err.strip()))
+        check(err.startswith("error: " + prefix) and msg in err and err.count("\n") == 1,
+              "schema %s: want one line 'error: %s...%s', got %r" % (name, prefix, msg, err))
+        rc, obj, err = env.validate_json(path)
+        check(rc == code and obj and obj["exit"] == code and obj["verdict"] == "error"
+              and obj["message"].startswith(prefix) and msg in obj["message"]
+              and obj["guest"] is None and obj["launch_digest"] is None,
+              "schema %s: --json %r" % (name, obj))
+
+    # The same in one batch, with a good manifest among them: every manifest runs.
+    report = os.path.join(env.tmp, "schema-report.jsonl")
+    rc, out, err = env.sg("batch", "--jobs", "2", "--report", report, d)
+    lines = read_jsonl(report)
+    summary = lines[-1].get("summary", {}) if lines else {}
+    by = {os.path.basename(x.get("manifest", "")): x for x in lines[:-1]}
+    want_rc = max(code for *_, code, _m in cases)
+    check(rc == want_rc, "schema batch: exit %d, want %d" % (rc, want_rc))
+    check(len(lines) == len(cases) + 2, "schema batch: %d report lines, want %d" % (len(lines), len(cases) + 2))
+    check(summary.get("guests") == len(cases) + 1 and summary.get("trusted") == 1
+          and summary.get("error") == len(cases) and summary.get("mismatch") == 0,
+          "schema batch: summary %r" % summary)
+    g = by.get("zz-good.yaml")
+    check(g is not None and g["verdict"] == "trusted" and g["exit"] == 0,
+          "schema batch: the good manifest is trusted among the bad ones: %r" % g)
+    for name, text, loc, msg, code, mode in cases:
+        path = os.path.join(d, name + ".yaml")
+        x = by.get(name + ".yaml")
+        prefix = "%s:%d:%d: " % (path, loc[0], loc[1])
+        check(x is not None and x["exit"] == code and x["verdict"] == "error"
+              and x["message"].startswith(prefix) and msg in x["message"] and x["manifest"] == path,
+              "schema batch %s: %r" % (name, x))
+    # Human batch output names each bad manifest's location on stderr.
+    for name, text, loc, msg, code, mode in cases:
+        path = os.path.join(d, name + ".yaml")
+        check("error: %s:%d:%d: " % (path, loc[0], loc[1]) in err,
+              "schema batch %s: human line missing from stderr" % name)
+
+
+def test_schema_more(env):
+    """pin-value in a private file, secrets' uri, defaults.yaml as a path."""
+    d = os.path.join(env.tmp, "schema2")
+    os.makedirs(d)
+    tv1 = env.tv1_lines("pin")
+    # tik pin-value in a file only the owner can read: not refused as insecure (the token
+    # lookup fails instead: exit 6).
+    p = write(os.path.join(d, "private.yaml"),
+              "\n".join(tv1[:8] + ['tik: "pkcs11:token=nosuch;object=tik?pin-value=1234"', tv1[9]]) + "\n",
+              0o600)
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc != 3 and "pin-value" not in err,
+          "pin-value: a tik URI with pin-value in a 0600 manifest must not be refused as insecure "
+          "(rc %d, %s)" % (rc, err.strip()))
+    # secrets' uri: the same rule as tik/tek/tk (docs/hsm.md: pin-value only inside a file
+    # group and others cannot read).
+    for mode, insecure in ((0o644, True), (0o600, False)):
+        body = tv1 + ["secret-header: h.b64", "secret-payload: p.b64", "secrets:",
+                      '  - {guid: luks-key, uri: "pkcs11:token=nosuch;object=s;type=data?pin-value=1"}']
+        p = write(os.path.join(d, "secret-uri-%o.yaml" % mode), "\n".join(body) + "\n", mode)
+        rc, out, err = env.sg("validate", "--manifest", p)
+        if insecure:
+            check(rc == 3 and "pin-value" in err,
+                  "pin-value: a secret uri with pin-value in a %o manifest: exit 3 (rc %d, %s)"
+                  % (mode, rc, err.strip()))
+        else:
+            check(rc != 3,
+                  "pin-value: a secret uri with pin-value in a 0600 manifest is refused as insecure "
+                  "(rc %d, %s); tik/tek/tk URIs in the same file are allowed one" % (rc, err.strip()))
+
+    # defaults.yaml is never itself a guest, not even when named on the command line.
+    dd = os.path.join(env.tmp, "defaults-explicit")
+    write(os.path.join(dd, "defaults.yaml"), "\n".join(env.tv1_lines("from-defaults")) + "\n")
+    report = os.path.join(env.tmp, "defaults-explicit.jsonl")
+    rc, out, err = env.sg("batch", "--report", report, os.path.join(dd, "defaults.yaml"))
+    lines = read_jsonl(report) if os.path.exists(report) else []
+    guests = [x for x in lines if "summary" not in x]
+    check(not any(x.get("verdict") == "trusted" for x in guests) and rc != 0,
+          "defaults.yaml named as a batch PATH was validated as a guest (rc %d, %r)"
+          % (rc, [(x.get("guest"), x.get("verdict")) for x in guests]))
+
+
+# ---------------------------------------------------------------------------
+# limits: size, depth, aliases
+
+def test_limits(env):
+    d = os.path.join(env.tmp, "limits")
+    os.makedirs(d)
+    base = "\n".join(env.tv1_lines("limits")) + "\n"
+
+    def pad_to(text, size):
+        out = text
+        while len(out) < size:
+            n = min(size - len(out), 200)
+            out += ("#" + "x" * (n - 2) + "\n") if n >= 2 else "\n"
+        assert len(out.encode()) == size
+        return out
+
+    mib = 1 << 20
+    p = write(os.path.join(d, "exactly-1mib.yaml"), pad_to(base, mib))
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 0, "limits: a manifest of exactly 1 MiB is accepted (rc %d %s)" % (rc, err.strip()))
+    p = write(os.path.join(d, "over-1mib.yaml"), pad_to(base, mib + 1))
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 2 and p in err and "larger than 1048576 bytes" in err,
+          "limits: a manifest of 1 MiB + 1 is refused with exit 2 (rc %d %s)" % (rc, err.strip()))
+    # defaults.yaml has the same limit.
+    dd = os.path.join(d, "bigdefaults")
+    write(os.path.join(dd, "defaults.yaml"), pad_to("policy: 3\n", mib + 1))
+    p = write(os.path.join(dd, "g.yaml"), base)
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 2 and "defaults.yaml" in err and "larger than" in err,
+          "limits: a defaults.yaml over 1 MiB is refused (rc %d %s)" % (rc, err.strip()))
+
+    # Depth: 32 nested collections pass the parser (then 'x' is an unknown key); 33 do not.
+    head = "version: 1\nguest: depth\n"
+    p = write(os.path.join(d, "depth-32.yaml"), head + "x: " + "[" * 31 + "]" * 31 + "\n")
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 2 and ("%s:3:1: unknown key 'x'" % p) in err,
+          "limits: 32 levels parse (rc %d %s)" % (rc, err.strip()))
+    p = write(os.path.join(d, "depth-33.yaml"), head + "x: " + "[" * 32 + "]" * 32 + "\n")
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 2 and ("%s:3:35: document is nested deeper than 32 levels" % p) in err,
+          "limits: 33 levels refused at the 33rd (rc %d %s)" % (rc, err.strip()))
+    p = write(os.path.join(d, "depth-block.yaml"),
+              head + "".join("  " * i + "k%d:\n" % i for i in range(40)) + "  " * 40 + "v\n")
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 2 and "nested deeper than 32 levels" in err,
+          "limits: deep block mappings refused (rc %d %s)" % (rc, err.strip()))
+
+    # Aliases: each expansion is charged the size of what it names; the cap is 10,000 nodes.
+    def alias_doc(n_aliases):
+        items = ", ".join(["s"] * 99)  # seq of 99 scalars: 100 nodes
+        return head + "pad: &p [%s]\nuse: [%s]\n" % (items, ", ".join(["*p"] * n_aliases))
+    p = write(os.path.join(d, "alias-10000.yaml"), alias_doc(100))
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 2 and ("%s:3:1: unknown key 'pad'" % p) in err,
+          "limits: exactly 10,000 alias-expanded nodes parse (rc %d %s)" % (rc, err.strip()))
+    p = write(os.path.join(d, "alias-10100.yaml"), alias_doc(101))
+    rc, out, err = env.sg("validate", "--manifest", p)
+    col = len("use: [") + 100 * len("*p, ") + 1
+    check(rc == 2 and ("%s:4:%d: too many alias expansions" % (p, col)) in err,
+          "limits: the alias crossing 10,000 is refused at 4:%d (rc %d %s)" % (col, rc, err.strip()))
+
+    # Billion laughs: 10 x 10 x ... ; refused quickly, at the alias that crosses the cap.
+    lines = [head.rstrip("\n"), "l0: &a0 [%s]" % ", ".join(["lol"] * 10)]
+    weight = {0: 11}
+    total, where = 0, None
+    for lvl in range(1, 10):
+        prefix = "l%d: &a%d [" % (lvl, lvl)
+        for k in range(10):
+            total += weight[lvl - 1]
+            if where is None and total > 10000:
+                where = (len(lines) + 2, len(prefix) + k * len("*a0, ") + 1)
+        weight[lvl] = 1 + 10 * weight[lvl - 1]
+        lines.append(prefix + ", ".join(["*a%d" % (lvl - 1)] * 10) + "]")
+    p = write(os.path.join(d, "billion-laughs.yaml"), "\n".join(lines) + "\n")
+    t0 = time.monotonic()
+    rc, out, err = env.sg("validate", "--manifest", p, timeout=30)
+    check(rc == 2 and ("%s:%d:%d: too many alias expansions" % (p, where[0], where[1])) in err
+          and time.monotonic() - t0 < 10,
+          "limits: billion laughs refused at %d:%d (rc %d %s)" % (where[0], where[1], rc, err.strip()))
+
+    # Anchors and aliases work within a file: one secret file named twice.
+    write(os.path.join(d, "alias-ok", "secret.txt"), b"hunter2", 0o600)
+    body = env.tv1_lines("aliases") + [
+        "secret-header: out/h.b64", "secret-payload: out/p.b64", "secret-iv: &iv 404142434445464748494a4b4c4d4e4f",
+        "secrets:",
+        "  - {guid: luks-key, file: &sf secret.txt}",
+        "  - {guid: 0123abcd-0000-1111-2222-333344445555, file: *sf}",
+    ]
+    os.makedirs(os.path.join(d, "alias-ok", "out"))
+    p = write(os.path.join(d, "alias-ok", "m.yaml"), "\n".join(body) + "\n")
+    rc, obj, err = env.validate_json(p)
+    check(rc == 0 and obj and [s["length"] for s in obj["secrets_released"]] == [7, 7],
+          "limits: anchors/aliases within a file work (rc %d %r %s)" % (rc, obj, err.strip()))
+
+    # Flow style: the whole manifest, secrets too, in one flow mapping.
+    write(os.path.join(d, "flow", "s.txt"), b"flow-secret", 0o600)
+    os.makedirs(os.path.join(d, "flow", "out"))
+    fl = ("{version: 1, guest: flow, measurement: '%s', api-major: 0x0, api-minor: 24, build-id: 0xf,\n"
+          " policy: 0x3, firmware: %s, tik: %s, tek: %s, insecure: false,\n"
+          " secret-header: out/h, secret-payload: out/p, secrets: [{guid: luks-key, file: s.txt}]}\n"
+          % (TV1, env.fw, os.path.join(env.tmp, "keys", "tik.bin"), os.path.join(env.tmp, "keys", "tek.bin")))
+    p = write(os.path.join(d, "flow", "m.yaml"), fl)
+    rc, obj, err = env.validate_json(p)
+    check(rc == 0 and obj and obj["guest"] == "flow" and obj["build_id"] == 15
+          and [s["length"] for s in obj["secrets_released"]] == [11],
+          "limits: flow style works (rc %d %r %s)" % (rc, obj, err.strip()))
+
+
+# ---------------------------------------------------------------------------
+# fleet: generated guests with known verdicts
+
+EPYC_TYPES = ["EPYC", "EPYC-v4", "EPYC-IBPB", "EPYC-Rome", "EPYC-Rome-v2", "EPYC-Milan",
+              "EPYC-Milan-v2", "EPYC-Genoa", "EPYC-Turin"]
+SKUS = [(23, 1, 2), (23, 49, 0), (25, 1, 1), (25, 17, 0), (26, 0, 0), (25, 0x11, 1)]
+
+
+def yaml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def render(items, flow):
+    """items: list of (key, value) with value str/int-literal-string/bool or list of dicts."""
+    if flow:
+        parts = []
+        for k, v in items:
+            if isinstance(v, list):
+                v = "[" + ", ".join("{" + ", ".join("%s: %s" % kv for kv in e.items()) + "}" for e in v) + "]"
+            parts.append("%s: %s" % (k, yaml_value(v)))
+        return "{" + ",\n ".join(parts) + "}\n"
+    out = []
+    for k, v in items:
+        if isinstance(v, list):
+            out.append("%s:" % k)
+            for e in v:
+                first = True
+                for kk, vv in e.items():
+                    out.append(("  - " if first else "    ") + "%s: %s" % (kk, vv))
+                    first = False
+        else:
+            out.append("%s: %s" % (k, yaml_value(v)))
+    return "# generated by manifest_test.py\n" + "\n".join(out) + "\n"
+
+
+def intlit(rng, v):
+    return ("0x%x" % v) if rng.random() < 0.5 else str(v)
+
+
+def build_fleet(env, root, n=60):
+    """Write the guests' manifests under root/fleet; return {manifest basename: expectation}."""
+    rng = random.Random(env.seed)
+    inputs = os.path.join(root, "inputs")
+    fleet = os.path.join(root, "fleet")
+    os.makedirs(os.path.join(fleet, "keys"))
+    os.makedirs(os.path.join(fleet, "vmsa"))
+    fws = {
+        "fw_synth": open(env.fw, "rb").read(),
+        "fwA": M.make_firmware(12288, 7, 3, 0x0080A004),
+        "fwB": M.make_firmware(300 * 1024, 3, 11, 0x0081F00C),  # > 256 KiB: mapped, not read
+    }
+    fwpath = {"fw_synth": env.fw}
+    for name in ("fwA", "fwB"):
+        fwpath[name] = write(os.path.join(inputs, name + ".bin"), fws[name])
+    kernels = {"k1": open(env.kernel, "rb").read(), "k2": b"bzImage" * 777}
+    initrds = {"i1": open(env.initrd, "rb").read(), "i2": b"\x1f\x8b" + bytes(range(256)) * 9}
+    kpath = {"k1": env.kernel, "k2": write(os.path.join(inputs, "k2.bin"), kernels["k2"])}
+    ipath = {"i1": env.initrd, "i2": write(os.path.join(inputs, "i2.img"), initrds["i2"])}
+
+    kinds = (["correct"] * 38 + ["flip"] * 5 + ["badpin"] * 4 + ["wrongkey"] * 4
+             + ["wrongprofile"] * 5 + ["missing"] * 4)
+    kinds = kinds[:n] if n < len(kinds) else kinds
+    rng.shuffle(kinds)
+    expect = {}
+    for idx, kind in enumerate(kinds):
+        guest = "g%02d-%s" % (idx, kind)
+        es = rng.random() < 0.55 or kind == "wrongprofile"
+        vcpus = rng.randint(1, 8) if es else 0
+        policy = rng.choice([0x0, 0x1, 0x3, 0x11, 0x33, 0x10001]) & ~M.POLICY_ES
+        if es:
+            policy |= M.POLICY_ES
+        api = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
+        fwname = rng.choice(list(fws))
+        fw = fws[fwname]
+        items = [("version", 1), ("guest", guest)]
+        rel = lambda p: os.path.relpath(p, fleet) if rng.random() < 0.6 else p  # noqa: E731
+        items.append(("firmware", rel(fwpath[fwname])))
+        if rng.random() < 0.3:
+            items.append(("firmware-sha256", M.sha256(fw).hex()))
+        # direct kernel boot
+        table = b""
+        kernel_mode = rng.choice(["none", "none", "file", "pin", "file+pin"])
+        if kind == "badpin":
+            kernel_mode = "file+pin"
+        kernel_sha = initrd_sha = None
+        if kernel_mode != "none":
+            kn = rng.choice(list(kernels))
+            kernel_sha = M.sha256(kernels[kn])
+            if "file" in kernel_mode:
+                items.append(("kernel", rel(kpath[kn])))
+            if "pin" in kernel_mode:
+                pin = kernel_sha
+                if kind == "badpin":
+                    other = [k for k in kernels if k != kn][0]
+                    pin = M.sha256(kernels[other])
+                items.append(("kernel-sha256", pin.hex()))
+            imode = rng.choice(["none", "file", "pin", "file+pin"])
+            if imode != "none":
+                inn = rng.choice(list(initrds))
+                initrd_sha = M.sha256(initrds[inn])
+                if "file" in imode:
+                    items.append(("initrd", rel(ipath[inn])))
+                if "pin" in imode:
+                    items.append(("initrd-sha256", initrd_sha.hex().upper() if rng.random() < 0.3
+                                  else initrd_sha.hex()))
+            cmdline = rng.choice([None, "", "console=ttyS0", "root=/dev/vda1 quiet  splash"])
+            if cmdline is not None:
+                items.append(("cmdline", "'%s'" % cmdline))
+            table = M.hashes_table(kernel_sha, initrd_sha, cmdline)
+        # SEV-ES VMSAs
+        bsp = ap = None
+        profile = "legacy"
+        sev_features = 0
+        echo = ("legacy", 0)  # what --json echoes: VMSA files carry their own profile/features
+        if es:
+            items.append(("num-cpus", intlit(rng, vcpus)))
+            cpu_mode = rng.choice(["vcpu-type", "vcpu-type", "sku", "files"])
+            if kind == "wrongprofile":
+                cpu_mode = rng.choice(["vcpu-type", "sku"])
+            profile = rng.choice(["legacy", "nofpu", "init2", "fpu"])
+            sev_features = rng.choice([0, 0, 0x20])
+            if cpu_mode == "vcpu-type":
+                vt = rng.choice(EPYC_TYPES)
+                sig = M.cpu_sig(*M.vcpu_type_sku(vt))
+                items.append(("vcpu-type", vt))
+            else:
+                fam, mod, step = rng.choice(SKUS)
+                sig = M.cpu_sig(fam, mod, step)
+                if cpu_mode == "sku":
+                    items += [("cpu-family", intlit(rng, fam)), ("cpu-model", intlit(rng, mod)),
+                              ("cpu-stepping", step)]
+            bsp, ap = M.vmsa_pair(sig, M.fw_reset_addr(fw), profile, sev_features)
+            if cpu_mode == "files":
+                items.append(("vmsa-cpu0", "vmsa/%s-0.bin" % guest))
+                write(os.path.join(fleet, "vmsa", "%s-0.bin" % guest), bsp)
+                if vcpus > 1:
+                    items.append(("vmsa-cpu1", "vmsa/%s-1.bin" % guest))
+                    write(os.path.join(fleet, "vmsa", "%s-1.bin" % guest), ap)
+            else:
+                echo = (profile, sev_features)
+                if rng.random() < 0.7 or profile != "legacy":
+                    items.append(("vmsa-profile", profile))
+                if sev_features or rng.random() < 0.2:
+                    items.append(("sev-features", intlit(rng, sev_features)))
+        ld = M.launch_digest(fw, table, bsp, ap, vcpus)
+        # what the host measured
+        tik = bytes(rng.randrange(256) for _ in range(16))
+        tek = bytes(rng.randrange(256) for _ in range(16))
+        mnonce = bytes(rng.randrange(256) for _ in range(16))
+        host_ld = ld
+        if kind == "wrongprofile":
+            other = {"legacy": "init2", "nofpu": "fpu", "init2": "legacy", "fpu": "nofpu"}[profile]
+            hb, ha = M.vmsa_pair(sig, M.fw_reset_addr(fw), other, sev_features)
+            host_ld = M.launch_digest(fw, table, hb, ha, vcpus)
+        blob = M.measurement_blob(tik, api[0], api[1], api[2], policy, host_ld, mnonce)
+        if kind == "flip":
+            raw = bytearray(base64.b64decode(blob))
+            bit = rng.randrange(48 * 8)
+            raw[bit // 8] ^= 1 << (bit % 8)
+            blob = base64.b64encode(bytes(raw)).decode()
+        if kind == "wrongkey":
+            tik_file = bytearray(tik)
+            tik_file[rng.randrange(16)] ^= 0x01
+            tik_file = bytes(tik_file)
+        else:
+            tik_file = tik
+        if rng.random() < 0.3:
+            write(os.path.join(fleet, "keys", guest + "-tk.bin"), tek + tik_file, 0o600)
+            items.append(("tk", "keys/%s-tk.bin" % guest))
+        else:
+            write(os.path.join(fleet, "keys", guest + "-tik.bin"), tik_file, 0o600)
+            write(os.path.join(fleet, "keys", guest + "-tek.bin"), tek, 0o600)
+            items.append(("tik", "keys/%s-tik.bin" % guest))
+            items.append(("tek", "keys/%s-tek.bin" % guest))
+        items += [("measurement", blob), ("api-major", intlit(rng, api[0])), ("api-minor", api[1]),
+                  ("build-id", intlit(rng, api[2])), ("policy", intlit(rng, policy))]
+        if kind == "missing":
+            what = rng.choice(["firmware", "kernel", "initrd", "tik"])
+            if what == "tik" and not any(k == "tik" for k, _ in items):
+                what = "firmware"
+            missing = "does-not-exist/%s-%s.bin" % (guest, what)
+            items = [(k, v) for k, v in items if k != what] + [(what, missing)]
+            if what == "initrd" and not any(k in ("kernel", "kernel-sha256") for k, _ in items):
+                items.append(("kernel", rel(kpath["k1"])))
+        if rng.random() < 0.2:
+            items.append(("insecure", False))
+        head, rest = items[:2], items[2:]
+        rng.shuffle(rest)
+        ext = ".yml" if rng.random() < 0.2 else ".yaml"
+        name = guest + ext
+        write(os.path.join(fleet, name), render(head + rest, flow=rng.random() < 0.3))
+        verdict, code = {"correct": ("trusted", 0), "flip": ("mismatch", 1), "badpin": ("error", 2),
+                         "wrongkey": ("mismatch", 1), "wrongprofile": ("mismatch", 1),
+                         "missing": ("error", 6)}[kind]
+        expect[name] = {
+            "guest": guest, "kind": kind, "verdict": verdict, "exit": code,
+            "ld": ld.hex(), "fw_sha": M.sha256(fw).hex(), "fw_path": fwpath[fwname],
+            "kernel_sha": kernel_sha.hex() if kernel_sha else None,
+            "num_cpus": vcpus or None, "policy": policy, "api": api,
+            "profile": "init2" if echo[0] in ("init2", "fpu") else "legacy",
+            "sev_features": echo[1],
+        }
+    return fleet, expect
+
+
+def test_fleet(env):
+    root = os.path.join(env.tmp, "f")
+    fleet, expect = build_fleet(env, root)
+    report = os.path.join(env.tmp, "fleet-report.jsonl")
+    t0 = time.monotonic()
+    rc, out, err = env.sg("batch", "--report", report, "--jobs", "2", fleet, timeout=300)
+    wall = time.monotonic() - t0
+    lines = read_jsonl(report)
+    n = len(expect)
+    counts = {"trusted": 0, "mismatch": 0, "refused": 0, "error": 0}
+    for e in expect.values():
+        counts[e["verdict"]] += 1
+    check(rc == 1, "fleet: batch exit %d, want 1 (a guest mismatched)" % rc)
+    check(len(lines) == n + 1 and "summary" in lines[-1] and all("summary" not in x for x in lines[:-1]),
+          "fleet: %d report lines, want %d guests then the summary" % (len(lines), n))
+    s = lines[-1].get("summary", {}) if lines else {}
+    check(s.get("guests") == n and all(s.get(k) == v for k, v in counts.items()),
+          "fleet: summary %r, want %d guests %r" % (s, n, counts))
+    check(isinstance(s.get("wall_ms"), (int, float)) and 0 < s["wall_ms"] <= wall * 1000 + 50
+          and isinstance(s.get("guests_per_second"), (int, float))
+          and abs(s["guests_per_second"] - n * 1000.0 / s["wall_ms"]) < 0.01 * s["guests_per_second"] + 1e-6,
+          "fleet: summary wall_ms / guests_per_second %r" % s)
+    seen = set()
+    for x in lines[:-1]:
+        name = os.path.basename(x.get("manifest", ""))
+        e = expect.get(name)
+        if not check(e is not None and name not in seen, "fleet: unexpected report line %r" % x):
+            continue
+        seen.add(name)
+        check(x["manifest"] == os.path.join(fleet, name), "fleet %s: manifest %r" % (name, x["manifest"]))
+        ok = check(x["verdict"] == e["verdict"] and x["exit"] == e["exit"],
+                   "fleet %s (%s): verdict %s/%d, want %s/%d: %s"
+                   % (name, e["kind"], x["verdict"], x["exit"], e["verdict"], e["exit"], x["message"]))
+        if not ok:
+            continue
+        if e["kind"] in ("correct", "flip", "wrongkey", "wrongprofile"):
+            check(x["launch_digest"] == e["ld"], "fleet %s: launch digest %s, model %s"
+                  % (name, x["launch_digest"], e["ld"]))
+            fwin = x["inputs"]["firmware"] or {}
+            check(fwin.get("sha256") == e["fw_sha"]
+                  and os.path.realpath(fwin.get("path", "")) == os.path.realpath(e["fw_path"]),
+                  "fleet %s: firmware input %r" % (name, fwin))
+            kin = x["inputs"]["kernel"]
+            check((kin is None and e["kernel_sha"] is None) or (kin and kin["sha256"] == e["kernel_sha"]),
+                  "fleet %s: kernel input %r, want %s" % (name, kin, e["kernel_sha"]))
+            check(x["guest"] == e["guest"] and x["policy"] == e["policy"]
+                  and (x["api_major"], x["api_minor"], x["build_id"]) == e["api"]
+                  and x["num_cpus"] == e["num_cpus"] and x["sev_features"] == e["sev_features"],
+                  "fleet %s: echoed values %r" % (name, without(x, "inputs")))
+            if e["num_cpus"]:
+                check(x["vmsa_profile"] == e["profile"], "fleet %s: vmsa_profile %s want %s"
+                      % (name, x["vmsa_profile"], e["profile"]))
+        if e["kind"] == "correct":
+            check(x["message"] == "Looks good to me", "fleet %s: message %r" % (name, x["message"]))
+        elif e["kind"] in ("flip", "wrongkey", "wrongprofile"):
+            check("Measurement does not match" in x["message"], "fleet %s: message %r" % (name, x["message"]))
+        elif e["kind"] == "badpin":
+            check("does not match its pinned sha256" in x["message"] and x["launch_digest"] is None,
+                  "fleet %s: message %r" % (name, x["message"]))
+        elif e["kind"] == "missing":
+            check("does-not-exist" in x["message"], "fleet %s: message %r" % (name, x["message"]))
+    check(seen == set(expect), "fleet: guests missing from the report: %s" % sorted(set(expect) - seen))
+
+    # Each report line is exactly `sevgate validate --manifest F --json` plus "manifest".
+    for x in lines[:-1]:
+        rc1, obj, err1 = env.validate_json(x["manifest"])
+        check(obj is not None and rc1 == x["exit"]
+              and without(obj, "elapsed_ms") == without(x, "elapsed_ms", "manifest")
+              and list(obj) + ["manifest"] == list(x),
+              "fleet %s: report line != validate --json:\n  batch    %s\n  validate %s"
+              % (x.get("manifest"), json.dumps(without(x, "elapsed_ms")), json.dumps(obj)))
+        check(isinstance(x.get("elapsed_ms"), (int, float)) and x["elapsed_ms"] >= 0,
+              "fleet: elapsed_ms %r" % x.get("elapsed_ms"))
+    return fleet, expect
+
+
+# ---------------------------------------------------------------------------
+# output: human and --format json
+
+def test_output(env, fleet, expect):
+    rc, out, err = env.sg("batch", "--jobs", "3", fleet, timeout=300)
+    n = len(expect)
+    bad = {e["guest"]: e for e in expect.values() if e["verdict"] != "trusted"}
+    counts = {v: sum(1 for e in expect.values() if e["verdict"] == v) for v in ("trusted", "mismatch", "refused", "error")}
+    olines = out.splitlines()
+    check(rc == 1, "output: human batch exit %d" % rc)
+    check(len(olines) == 1 and olines[0].startswith(
+        "batch: %d guests: %d trusted, %d mismatch, %d refused, %d error in "
+        % (n, counts["trusted"], counts["mismatch"], counts["refused"], counts["error"]))
+        and olines[0].endswith(" guests/s)"),
+        "output: stdout is the summary line alone: %r" % out)
+    elines = err.splitlines()
+    check(len(elines) == len(bad), "output: %d stderr lines, want one per non-trusted guest (%d):\n%s"
+          % (len(elines), len(bad), err))
+    for g, e in bad.items():
+        want = ("mismatch: %s launch digest " % g) if e["verdict"] == "mismatch" else ("error: %s: " % g)
+        check(sum(1 for line in elines if line.startswith(want)) == 1,
+              "output: no single human line for %s (%s)" % (g, want))
+    for e in expect.values():
+        if e["verdict"] == "trusted":
+            check(e["guest"] + " " not in err and e["guest"] + ":" not in err and e["guest"] not in out,
+                  "output: trusted guest %s printed" % e["guest"])
+
+    # -q: nothing but the exit code
+    rc, out, err = env.sg("batch", "-q", "--jobs", "2", fleet, timeout=300)
+    check(rc == 1 and out == "" and err == "", "output: -q prints nothing (rc %d, %r, %r)" % (rc, out, err))
+
+    # --format json: the report lines on stdout (with --report too: the same lines).
+    report = os.path.join(env.tmp, "json-report.jsonl")
+    rc, out, err = env.sg("batch", "--format", "json", "--report", report, "--jobs", "2", fleet, timeout=300)
+    try:
+        jl = [json.loads(line) for line in out.splitlines()]
+    except ValueError:
+        jl = []
+    check(rc == 1 and len(jl) == n + 1 and "summary" in jl[-1] and err == "",
+          "output: --format json prints %d guest lines + summary, nothing on stderr (rc %d, %d lines, %r)"
+          % (n, rc, len(jl), err[:300]))
+    rl = read_jsonl(report)
+    norm = lambda ls: sorted(json.dumps(without(x, "elapsed_ms"), sort_keys=True) for x in ls if "summary" not in x)  # noqa: E731
+    check(norm(jl) == norm(rl), "output: --format json stdout differs from the --report file")
+    check(jl and rl and without(jl[-1]["summary"], "wall_ms", "guests_per_second")
+          == without(rl[-1]["summary"], "wall_ms", "guests_per_second"),
+          "output: summaries differ")
+    # --format json without --report
+    rc, out2, err = env.sg("batch", "--format", "json", fleet, timeout=300)
+    try:
+        jl2 = [json.loads(line) for line in out2.splitlines()]
+    except ValueError:
+        jl2 = []
+    check(rc == 1 and norm(jl2) == norm(rl), "output: --format json without --report")
+    # usage errors of batch itself
+    for argv, what in ((["--format", "xml", fleet], "--format must be human or json"),
+                       (["--jobs", "0", fleet], "--jobs must be 1 to 256"),
+                       (["--jobs", "257", fleet], "--jobs must be 1 to 256"),
+                       ([], "usage"),
+                       ([os.path.join(env.tmp, "no-such-dir")], "cannot read"),
+                       ([os.path.join(env.tmp, "keys")], "no manifests")):
+        rc, out, err = env.sg("batch", *argv)
+        check(rc == 2 and what in err, "output: batch %s: exit %d %r" % (argv, rc, err))
+
+
+# ---------------------------------------------------------------------------
+# defaults.yaml, relative paths, a kernel given by its pin alone
+
+def test_defaults(env):
+    root = os.path.join(env.tmp, "dflt")
+    d = os.path.join(root, "site", "guests")
+    fw = open(env.fw, "rb").read()
+    kernel = open(env.kernel, "rb").read()
+    write(os.path.join(root, "site", "fw", "fw.bin"), fw)
+    write(os.path.join(d, "keys", "tik.bin"), TIK, 0o600)
+    write(os.path.join(d, "keys", "tek.bin"), TEK, 0o600)
+    for name, data in (("a.txt", b"secret-A"), ("b.txt", b"secret-BB"), ("c.txt", b"secret-CCC")):
+        write(os.path.join(d, "s", name), data, 0o600)
+    os.makedirs(os.path.join(d, "out"))
+    ga, gb, gc = ("0123abcd-0000-1111-2222-33334444000a", "0123abcd-0000-1111-2222-33334444000b",
+                  "0123abcd-0000-1111-2222-33334444000c")
+    write(os.path.join(d, "defaults.yaml"), "\n".join([
+        "# merged under every manifest of this directory",
+        "version: 1",
+        "api-major: 0",
+        "api-minor: 24",
+        "build-id: 15",
+        "policy: 7",
+        "firmware: ../fw/fw.bin",
+        "tik: keys/tik.bin",
+        "tek: keys/tek.bin",
+        "cmdline: 'console=ttyS0 root=/dev/vda1'",
+        "vcpu-type: EPYC-Rome",
+        "secret-iv: 404142434445464748494a4b4c4d4e4f",
+        "secrets:",
+        "  - {guid: %s, file: s/a.txt}" % ga,
+        "  - {guid: %s, file: s/b.txt}" % gb,
+    ]) + "\n")
+
+    def blob(policy, ld):
+        return M.measurement_blob(TIK, 0, 24, 15, policy, ld, MNONCE)
+
+    table = M.hashes_table(M.sha256(kernel), None, "console=ttyS0 root=/dev/vda1")
+    # m1: SEV-ES from the defaults (policy 7, EPYC-Rome, 2 vCPUs), kernel by its pin alone,
+    # the defaults' two secrets.
+    bsp, ap = M.vmsa_pair(M.cpu_sig(23, 49, 0), M.fw_reset_addr(fw))
+    ld1 = M.launch_digest(fw, table, bsp, ap, 2)
+    write(os.path.join(d, "m1.yaml"), "\n".join([
+        "guest: m1", "num-cpus: 2", "kernel-sha256: %s" % M.sha256(kernel).hex(),
+        "measurement: %s" % blob(7, ld1),
+        "secret-header: out/m1.h", "secret-payload: out/m1.p"]) + "\n")
+    # m2: the manifest wins: policy 3 (plain SEV), its own cmdline, version restated,
+    # and its secrets list replaces the defaults' list.
+    ld2 = M.launch_digest(fw, M.hashes_table(M.sha256(kernel), None, "quiet"))
+    write(os.path.join(d, "m2.yaml"), "\n".join([
+        "version: 1", "guest: m2", "policy: 0x3", "cmdline: quiet", "kernel-sha256: %s" % M.sha256(kernel).hex(),
+        "measurement: %s" % blob(3, ld2),
+        "secret-header: out/m2.h", "secret-payload: out/m2.p",
+        "secrets:", "  - {guid: %s, file: s/c.txt}" % gc]) + "\n")
+    # m3: no secrets at all is not possible to say with a list, so an explicit empty list:
+    # it replaces the defaults' list too.
+    ld3 = M.launch_digest(fw, table, bsp, ap, 1)
+    write(os.path.join(d, "m3.yaml"), "\n".join([
+        "guest: m3", "num-cpus: 1", "kernel-sha256: %s" % M.sha256(kernel).hex(),
+        "measurement: %s" % blob(7, ld3), "secrets: []"]) + "\n")
+    # m4: a manifest key overriding a defaults key with a value of the wrong type is still
+    # the manifest's error, at the manifest's location.
+    write(os.path.join(d, "m4.yaml"), "guest: m4\npolicy: '7'\n")
+    # a subdirectory is not scanned (not recursive)
+    write(os.path.join(d, "sub", "ignored.yaml"), "version: 1\nguest: ignored\n")
+
+    report = os.path.join(env.tmp, "dflt-report.jsonl")
+    # Relative PATH and a cwd that is not the manifests' directory.
+    rc, out, err = env.sg("batch", "--report", report, "--jobs", "2", os.path.join("site", "guests"), cwd=root)
+    lines = read_jsonl(report)
+    by = {x.get("guest") or os.path.basename(x.get("manifest", "")): x for x in lines if "summary" not in x}
+    check(rc == 2, "defaults: batch exit %d, want 2 (m4 is malformed, no mismatch)" % rc)
+    check(set(by) == {"m1", "m2", "m3", "m4.yaml"},
+          "defaults: guests %s (defaults.yaml and sub/ must not run)" % sorted(by))
+    check(lines and lines[-1].get("summary", {}).get("guests") == 4, "defaults: summary %r" % (lines[-1:],))
+    m1, m2, m3, m4 = by.get("m1"), by.get("m2"), by.get("m3"), by.get("m4.yaml")
+    if check(m1 is not None and m1["verdict"] == "trusted",
+             "defaults m1: %r" % (m1 and m1["message"])):
+        check(m1["policy"] == 7 and m1["num_cpus"] == 2 and m1["launch_digest"] == ld1.hex()
+              and m1["inputs"]["kernel"] == {"path": None, "sha256": M.sha256(kernel).hex()},
+              "defaults m1: values %r" % m1)
+        check(os.path.realpath(os.path.join(root, m1["inputs"]["firmware"]["path"]))
+              == os.path.realpath(os.path.join(root, "site", "fw", "fw.bin")),
+              "defaults m1: firmware path %r resolved against the manifest's directory"
+              % m1["inputs"]["firmware"]["path"])
+        check([(s["guid"], s["length"]) for s in m1["secrets_released"]] == [(ga, 8), (gb, 9)],
+              "defaults m1: the defaults' secrets %r" % m1["secrets_released"])
+        opened = open_packet(d, "m1")
+        check(opened == {M._gle(ga): b"secret-A", M._gle(gb): b"secret-BB"},
+              "defaults m1: packet holds %r" % opened)
+    if check(m2 is not None and m2["verdict"] == "trusted", "defaults m2: %r" % (m2 and m2["message"])):
+        check(m2["policy"] == 3 and m2["num_cpus"] is None and m2["launch_digest"] == ld2.hex(),
+              "defaults m2: the manifest wins: %r" % without(m2, "inputs"))
+        check([(s["guid"], s["length"]) for s in m2["secrets_released"]] == [(gc, 10)],
+              "defaults m2: a secrets list replaces the defaults' list: %r" % m2["secrets_released"])
+        check(open_packet(d, "m2") == {M._gle(gc): b"secret-CCC"}, "defaults m2: packet")
+    check(m3 is not None and m3["verdict"] == "trusted" and m3["secrets_released"] == [],
+          "defaults m3: an empty secrets list replaces the defaults' list: %r" % m3)
+    m4p = os.path.join("site", "guests", "m4.yaml")
+    check(m4 is not None and m4["exit"] == 2 and m4["message"].startswith(m4p + ":2:9: policy must be an integer"),
+          "defaults m4: %r" % (m4 and m4["message"]))
+
+    # validate --manifest from another directory (relative and absolute manifest paths).
+    rc, obj, err = env.validate_json(os.path.join(d, "m1.yaml"), cwd="/")
+    check(rc == 0, "defaults: validate --manifest ABS from / (rc %d %s)" % (rc, err.strip()))
+    rc, obj, err = env.validate_json("m2.yaml", cwd=d)
+    check(rc == 0, "defaults: validate --manifest m2.yaml from its directory (rc %d %s)" % (rc, err.strip()))
+    # An error inside defaults.yaml names defaults.yaml's location, for every manifest.
+    d2 = os.path.join(root, "broken")
+    write(os.path.join(d2, "defaults.yaml"), "version: 1\npolicy: 3\nfirmware: [a]\n")
+    write(os.path.join(d2, "g.yaml"), "guest: g\n")
+    rc, obj, err = env.validate_json(os.path.join(d2, "g.yaml"))
+    check(rc == 2 and obj and obj["message"].startswith(os.path.join(d2, "defaults.yaml") + ":3:11: firmware must be a string"),
+          "defaults: an error in defaults.yaml: %r" % (obj and obj["message"]))
+    # ... but a key the manifest overrides is not even looked at.
+    write(os.path.join(d2, "h.yaml"), "\n".join(env.tv1_lines("h")[1:]) + "\n")
+    rc, obj, err = env.validate_json(os.path.join(d2, "h.yaml"))
+    check(rc == 0, "defaults: an overridden bad defaults key is not applied (rc %d %s)"
+          % (rc, obj and obj["message"]))
+
+
+def open_packet(d, name):
+    try:
+        h = open(os.path.join(d, "out", name + ".h")).read()
+        p = open(os.path.join(d, "out", name + ".p")).read()
+        return M.open_secret_payload(TEK, h, p)
+    except (OSError, ValueError) as e:
+        return "unreadable: %s" % e
+
+
+# ---------------------------------------------------------------------------
+# cache: a firmware rewritten during a batch
+
+def test_cache(env):
+    """
+    Guests a-00..a-11 use firmware F with content X; then m-pause.yaml; then z-00..z-11 use F
+    rewritten to content Y of the same size. --jobs 1 runs them in name order.
+
+    How the rewrite is placed between the a- and z- guests without a race: m-pause.yaml is a
+    FIFO. Opening it for reading blocks the batch's only worker until a writer opens it. A
+    thread here waits until the report holds the twelve a- lines (each line is flushed
+    before the worker takes the next manifest), so the worker is at (or about to be at)
+    m-pause.yaml and nothing reads F; the thread then rewrites F in place (same inode, same
+    size) and sets its mtime back to the old value, so only the ctime tells the cache that F
+    changed; then it writes m-pause's manifest (a Y guest) into the FIFO and the batch goes
+    on with the z- guests, which are trusted only if F is read again.
+    """
+    d = os.path.join(env.tmp, "cache")
+    os.makedirs(d)
+    fx = M.make_firmware(16384, 5, 1, 0x0080B004)
+    fy = M.make_firmware(16384, 9, 2, 0x0080C104)  # other bytes and another AP reset address
+    assert len(fx) == len(fy) and fx != fy
+    fpath = write(os.path.join(d, "fw", "F.bin"), fx)
+    write(os.path.join(d, "tik.bin"), TIK, 0o600)
+    write(os.path.join(d, "tek.bin"), TEK, 0o600)
+    rng = random.Random(env.seed + 1)
+
+    def manifest(guest, fw, i):
+        es = i % 2 == 1
+        vcpus = 1 + i % 4 if es else 0
+        policy = 0x7 if es else 0x3
+        bsp = ap = None
+        body = ["version: 1", "guest: %s" % guest, "firmware: fw/F.bin", "tik: tik.bin", "tek: tek.bin",
+                "api-major: 1", "api-minor: 55", "build-id: 21", "policy: %d" % policy]
+        if es:
+            bsp, ap = M.vmsa_pair(M.cpu_sig(25, 1, 1), M.fw_reset_addr(fw))
+            body += ["num-cpus: %d" % vcpus, "vcpu-type: EPYC-Milan"]
+        nonce = bytes(rng.randrange(256) for _ in range(16))
+        ld = M.launch_digest(fw, b"", bsp, ap, vcpus)
+        body.append("measurement: %s" % M.measurement_blob(TIK, 1, 55, 21, policy, ld, nonce))
+        return "\n".join(body) + "\n"
+
+    for i in range(12):
+        write(os.path.join(d, "a-%02d.yaml" % i), manifest("a-%02d" % i, fx, i))
+        write(os.path.join(d, "z-%02d.yaml" % i), manifest("z-%02d" % i, fy, i))
+    pause_text = manifest("m-pause", fy, 3)
+    fifo = os.path.join(d, "m-pause.yaml")
+    os.mkfifo(fifo)
+    report = os.path.join(env.tmp, "cache-report.jsonl")
+    st0 = os.stat(fpath)
+    state = {"rewritten": False, "error": None}
+
+    def rewriter():
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    with open(report) as f:
+                        if sum(1 for _ in f) >= 12:
+                            break
+                except OSError:
+                    pass
+                time.sleep(0.01)
+            else:
+                state["error"] = "the a- guests never finished"
+            time.sleep(0.05)  # let the ctime clock move on from F's creation
+            fd = os.open(fpath, os.O_WRONLY)
+            try:
+                os.pwrite(fd, fy, 0)
+            finally:
+                os.close(fd)
+            os.utime(fpath, ns=(st0.st_atime_ns, st0.st_mtime_ns))
+            st1 = os.stat(fpath)
+            state["rewritten"] = (st1.st_ino == st0.st_ino and st1.st_size == st0.st_size
+                                  and st1.st_mtime_ns == st0.st_mtime_ns and st1.st_ctime_ns != st0.st_ctime_ns)
+        except Exception as e:  # noqa: BLE001
+            state["error"] = repr(e)
+        finally:
+            # Always feed the FIFO (non-blocking open retried), so the batch cannot hang.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError:
+                    time.sleep(0.01)
+                    continue
+                try:
+                    os.set_blocking(fd, True)
+                    os.write(fd, pause_text.encode())
+                finally:
+                    os.close(fd)
+                break
+
+    th = threading.Thread(target=rewriter, daemon=True)
+    th.start()
+    rc, out, err = env.sg("batch", "--jobs", "1", "--report", report, d, timeout=180)
+    th.join(70)
+    lines = read_jsonl(report)
+    order = [x.get("guest") for x in lines if "summary" not in x]
+    check(state["error"] is None and state["rewritten"],
+          "cache: rewrite in place with the same inode, size and mtime (%r)" % state)
+    check(order == ["a-%02d" % i for i in range(12)] + ["m-pause"] + ["z-%02d" % i for i in range(12)],
+          "cache: --jobs 1 runs manifests in name order: %r" % order)
+    bad = [(x.get("guest"), x.get("verdict"), x.get("message")) for x in lines
+           if "summary" not in x and x.get("verdict") != "trusted"]
+    check(rc == 0 and not bad, "cache: every guest trusted (rc %d); not trusted: %r" % (rc, bad))
+    shy = M.sha256(fy).hex()
+    check(all((x["inputs"]["firmware"] or {}).get("sha256") == (M.sha256(fx).hex() if x["guest"].startswith("a-") else shy)
+              for x in lines if "summary" not in x and x.get("inputs")),
+          "cache: firmware sha256 of each guest is the content it was measured with")
+
+
+# ---------------------------------------------------------------------------
+# examples: config/examples/manifests parse
+
+def test_examples(env):
+    ex = env.examples
+    if not ex or not os.path.isdir(ex):
+        check(False, "examples: directory %r not found" % ex)
+        return
+    names = sorted(n for n in os.listdir(ex) if n.endswith((".yaml", ".yml")))
+    check("defaults.yaml" in names and len(names) >= 4, "examples: defaults.yaml and 3+ manifests: %r" % names)
+    for n in names:
+        if n == "defaults.yaml":
+            continue
+        rc, out, err = env.sg("validate", "--manifest", os.path.join(ex, n))
+        check(rc != 2, "examples: %s does not parse (exit 2): %s" % (n, err.strip()))
+        # a pin-value never belongs in an example (they are world-readable)
+        check(not re.search(r"[?&;]pin-value=", open(os.path.join(ex, n)).read()),
+              "examples: %s has a pin-value" % n)
+    # the examples directory as a batch: no manifest is malformed
+    report = os.path.join(env.tmp, "examples.jsonl")
+    rc, out, err = env.sg("batch", "--report", report, ex)
+    lines = read_jsonl(report)
+    check(len(lines) == len(names) and all(x.get("exit") != 2 for x in lines if "summary" not in x),
+          "examples: batch over the examples (%d lines): %r" % (len(lines), [x.get("message") for x in lines]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sevgate", required=True)
+    ap.add_argument("--fixtures", required=True)
+    ap.add_argument("--examples", default=os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "config", "examples", "manifests"))
+    ap.add_argument("--seed", type=int, default=20240613)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--only", action="append", help="run only these parts")
+    args = ap.parse_args()
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        print("SKIP: python3 'cryptography' is missing")
+        sys.exit(1 if os.environ.get("CI") == "true" else 77)
+    for f in ("fw_synth.bin", "kernel.bin", "initrd.bin"):
+        if not os.path.exists(os.path.join(args.fixtures, f)):
+            print("missing fixture %s (build the 'fixtures' target)" % f)
+            sys.exit(1)
+    env = Env(args)
+    print("seed %d, work directory %s" % (env.seed, env.tmp), flush=True)
+    parts = [("model", lambda: test_model(env)),
+             ("schema", lambda: test_schema(env)),
+             ("schema2", lambda: test_schema_more(env)),
+             ("limits", lambda: test_limits(env)),
+             ("defaults", lambda: test_defaults(env)),
+             ("cache", lambda: test_cache(env)),
+             ("fleet+output", lambda: test_output(env, *test_fleet(env))),
+             ("examples", lambda: test_examples(env))]
+    try:
+        for name, fn in parts:
+            if args.only and name not in args.only:
+                continue
+            before = len(FAILURES)
+            t0 = time.monotonic()
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001
+                import traceback
+                traceback.print_exc()
+                check(False, "%s: exception %r" % (name, e))
+            print("%-13s %s (%.1f s)" % (name, "ok" if len(FAILURES) == before else
+                                          "%d FAILED" % (len(FAILURES) - before), time.monotonic() - t0),
+                  flush=True)
+    finally:
+        if env.keep or FAILURES:
+            print("kept %s" % env.tmp)
+        else:
+            shutil.rmtree(env.tmp, ignore_errors=True)
+    print("%d checks, %d failed" % (CHECKS[0], len(FAILURES)))
+    sys.exit(1 if FAILURES else 0)
+
+
+if __name__ == "__main__":
+    main()
