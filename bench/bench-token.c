@@ -6,6 +6,12 @@
  * (the measurement is made here from the TIK file, as the PSP would, for
  * policy 0x3, API 0.24 build 15 and a zero MNONCE)
  *   bench-token --fill TOKEN-URI N     (add N filler AES keys, as a busy token has)
+ *   bench-token --fill-pairs TOKEN-URI CSV
+ *       (a fleet's own launch keys, one session: each CSV line NAME,TIK-FILE,TEK-FILE
+ *       becomes NAME-tik and NAME-tek as `sevgate keys import` makes them)
+ *   bench-token --probe TOKEN-URI NAME
+ *       (the token library's own memory: VmRSS before loading it, then after
+ *       logging in and opening NAME-tik and NAME-tek, as a batch run does)
  * Each "validation" is what a batch worker does per guest: open the keys
  * from their spec, take the firmware from the run's cache (one stat()),
  * compute the launch digest and check the measurement.
@@ -127,12 +133,174 @@ fill(const char *uri_s, long n)
 	return 0;
 }
 
+/* Bytes of the TIK value to store, as `sevgate keys import` does: the token's minimum HMAC key size. */
+static size_t
+tik_store_len(struct sg_p11_token *t)
+{
+	CK_MECHANISM_INFO mi;
+
+	if (t->fl->C_GetMechanismInfo(t->slot, CKM_SHA256_HMAC, &mi) != CKR_OK ||
+	    mi.ulMinKeySize <= 16)
+		return 16;
+	return mi.ulMinKeySize > 64 ? 64 : mi.ulMinKeySize;
+}
+
+static int
+read_key16(const char *path, uint8_t out[16])
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = f ? fread(out, 1, 16, f) : 0;
+	int extra = f ? fgetc(f) : EOF;
+
+	if (f)
+		fclose(f);
+	if (n != 16 || extra != EOF) {
+		fprintf(stderr, "bench-token: %s: expected a 16-byte key file\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The fleet's own TIK/TEK pairs, created in one session (import is one process per pair). */
+static int
+fill_pairs(const char *uri_s, const char *csv)
+{
+	struct sg_key_options o = { 0 };
+	struct sg_error err = { 0 };
+	struct sg_p11_token **toks = NULL;
+	P11KitUri *uri = NULL;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	FILE *in = fopen(csv, "r");
+	char line[4096];
+	long n = 0;
+
+	if (!in) {
+		perror(csv);
+		return 1;
+	}
+	if (sg_p11_uri_parse(uri_s, false, &uri, &err) < 0 ||
+	    sg_p11_tokens(uri, uri_s, &o, true, &toks, &err) < 1) {
+		fprintf(stderr, "bench-token: %s\n", err.msg);
+		return 1;
+	}
+	size_t tiklen = tik_store_len(toks[0]);
+
+	while (fgets(line, sizeof(line), in)) {
+		char *name = strtok(line, ",\n"), *ftik = strtok(NULL, ",\n"),
+		     *ftek = strtok(NULL, ",\n");
+		uint8_t tik[64] = { 0 }, tek[16], id[16];
+		char ltik[200], ltek[200];
+
+		if (!name || !*name)
+			continue;
+		if (!ftik || !ftek) {
+			fprintf(stderr, "bench-token: %s: expected NAME,TIK-FILE,TEK-FILE\n", csv);
+			return 1;
+		}
+		if (read_key16(ftik, tik) < 0 || read_key16(ftek, tek) < 0 ||
+		    sg_random_bytes(id, sizeof(id), &err) < 0)
+			return 1;
+		snprintf(ltik, sizeof(ltik), "%s-tik", name);
+		snprintf(ltek, sizeof(ltek), "%s-tek", name);
+		for (int k = 0; k < 2; k++) {
+			CK_KEY_TYPE type = k == 0 ? CKK_GENERIC_SECRET : CKK_AES;
+			const char *label = k == 0 ? ltik : ltek;
+			CK_ATTRIBUTE t[] = {
+				{ CKA_CLASS, &cls, sizeof(cls) },
+				{ CKA_KEY_TYPE, &type, sizeof(type) },
+				{ CKA_TOKEN, &yes, sizeof(yes) },
+				{ CKA_PRIVATE, &yes, sizeof(yes) },
+				{ CKA_SENSITIVE, &yes, sizeof(yes) },
+				{ CKA_EXTRACTABLE, &no, sizeof(no) },
+				{ CKA_ID, id, sizeof(id) },
+				{ CKA_LABEL, (void *)label, strlen(label) },
+				{ CKA_VALUE, k == 0 ? tik : tek, k == 0 ? tiklen : 16 },
+				{ k == 0 ? CKA_SIGN : CKA_ENCRYPT, &yes, sizeof(yes) },
+				{ k == 0 ? CKA_VERIFY : CKA_DECRYPT, &yes, sizeof(yes) },
+			};
+			CK_OBJECT_HANDLE h;
+			CK_RV rv = toks[0]->fl->C_CreateObject(toks[0]->session, t, SG_ELEMENTSOF(t),
+							       &h);
+
+			if (rv != CKR_OK) {
+				fprintf(stderr, "bench-token: C_CreateObject %s: %s\n", label,
+					sg_p11_rv_name(rv));
+				return 1;
+			}
+		}
+		memset(tik, 0, sizeof(tik));
+		memset(tek, 0, sizeof(tek));
+		n++;
+	}
+	fclose(in);
+	printf("pairs %ld\n", n);
+	free(toks);
+	p11_kit_uri_free(uri);
+	sg_p11_shutdown();
+	return 0;
+}
+
+static long
+vm_kib(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long v = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)))
+			v = atol(line + strlen(field) + 1);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* What the token library itself holds once a process has logged in and looked up keys. */
+static int
+probe(const char *uri_s, const char *name)
+{
+	struct sg_crypto *c = NULL;
+	struct sg_error err = { 0 };
+	struct sg_key *tik = NULL, *tek = NULL;
+	char *u1 = NULL, *u2 = NULL, attrs[256];
+	long before, after;
+
+	if (sg_crypto_new(&c, &err) < 0)
+		return 1;
+	before = vm_kib("VmRSS:");
+	snprintf(attrs, sizeof(attrs), "object=%s-tik;type=secret-key", name);
+	u1 = sg_p11_uri_extend(uri_s, attrs);
+	snprintf(attrs, sizeof(attrs), "object=%s-tek;type=secret-key", name);
+	u2 = sg_p11_uri_extend(uri_s, attrs);
+	/* Two lookups: the second reads the token's whole key index, as a batch run does. */
+	if (!u1 || !u2 || sg_key_open(c, u1, SG_KEY_TIK, &tik, &err) < 0 ||
+	    sg_key_open(c, u2, SG_KEY_TEK, &tek, &err) < 0) {
+		fprintf(stderr, "bench-token: %s\n", err.msg);
+		return 1;
+	}
+	after = vm_kib("VmRSS:");
+	printf("rss_before_kib %ld\nrss_after_kib %ld\ntoken_kib %ld\nhwm_kib %ld\n", before, after,
+	       after - before, vm_kib("VmHWM:"));
+	sg_key_free(tik);
+	sg_key_free(tek);
+	free(u1);
+	free(u2);
+	sg_p11_shutdown();
+	sg_crypto_free(c);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	sg_key_pkcs11_register(&sg_pkcs11_backend);
 	if (argc == 4 && !strcmp(argv[1], "--fill"))
 		return fill(argv[2], atol(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "--fill-pairs"))
+		return fill_pairs(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "--probe"))
+		return probe(argv[2], argv[3]);
 
 	struct sg_crypto *c = NULL;
 	struct sg_error err = { 0 };

@@ -62,7 +62,7 @@ read_stream(int fd, const char *path, size_t max, size_t hint, const char *what,
 	    size_t *ret_len, struct sg_error *err)
 {
 	_cleanup_(sg_freep) uint8_t *buf = NULL;
-	size_t len = 0, cap = 0, got;
+	size_t len = 0, cap = 0, got = 0;
 	int r;
 
 	for (;;) {

@@ -1,0 +1,741 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""sevgate bench, section (v): a generated fleet of SEV-ES guests.
+
+The fleet: 3 firmware images (Debian OVMF_CODE_4M.fd and OVMF_CODE.fd, plus the
+build's synthetic fw_synth.bin, the only one with a kernel-hashes table, so only
+its guests boot a kernel), 4 kernels (random bytes, 2-5 MiB), 1-64 vCPUs, 4 CPU
+types (vcpu-type EPYC-v4/-Rome/-Milan/-Genoa) and both VMSA profiles (legacy,
+init2). Every guest has its own random TIK/TEK and a measurement computed here
+by an independent implementation of the spec (sections 2-4), not by sevgate.
+
+Measured, for each fleet size (default 1,000 and 10,000 guests):
+  * `sevgate batch --jobs <cores> --report R.jsonl` with file keys: whole-process
+    wall time (median of 3 runs after a warm-up) and peak RSS (GNU time's
+    "Maximum resident set size", largest of the runs); every guest must be trusted.
+  * the same with every guest's own TIK/TEK pair in a throw-away SoftHSM2 token
+    (2 keys per guest); the time to load the keys into the token is reported apart.
+  * the reference, /usr/bin/virt-qemu-sev-validate, run once per guest: >= 20 runs on
+    randomly chosen legacy-profile guests (it has no --vcpu-type or profile: the
+    CPU type becomes --cpu-family/--cpu-model/--cpu-stepping); median x N is the
+    reference loop's time, against the batch run's wall time.
+Targets: >= 500x the reference loop with file keys, >= 200x with SoftHSM keys;
+file-key peak RSS <= 64 MiB at 10,000 guests and not growing with the fleet.
+
+  bench/fleet.py --sevgate PATH [--bench-token PATH] [--fw-synth FILE] [--sizes "1000 10000"]
+                 [--out FILE] [--ref-runs N] [--jobs N] [--no-token] [--keep DIR]
+"""
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+REFERENCE = "/usr/bin/virt-qemu-sev-validate"
+API_MAJOR, API_MINOR, BUILD_ID, POLICY = 1, 55, 21, 0x7  # SEV-ES (policy bit 2)
+
+# vcpu-type -> (CPUID signature, family, model, stepping), vectors README / spec 4.4
+CPUS = {
+    "EPYC-v4": (0x800F12, 23, 1, 2),
+    "EPYC-Rome": (0x830F10, 23, 49, 0),
+    "EPYC-Milan": (0xA00F11, 25, 1, 1),
+    "EPYC-Genoa": (0xA10F10, 25, 17, 0),
+}
+PROFILES = ("legacy", "init2")
+CMDLINES = ("console=ttyS0 root=/dev/vda1 ro",
+            "console=ttyS0 root=/dev/vda2 ro quiet",
+            "root=LABEL=rootfs ro mitigations=auto",
+            "")
+
+G = lambda s: uuid.UUID(s).bytes_le  # noqa: E731 (EFI GUIDs are stored mixed-endian)
+FOOTER_GUID = G("96b582de-1fb2-45f7-baea-a366c55a082d")
+RESET_GUID = G("00f771de-1a7e-4fcb-890e-68c77e2fb44e")
+HASHTAB_AREA_GUID = G("7255371f-3a3b-4b04-927b-1da6efa8d454")
+TABLE_GUID = G("9438d606-4f22-4cc9-b479-a793d411fd21")
+CMDLINE_GUID = G("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
+INITRD_GUID = G("44baf731-3a2f-4bd7-9af1-41e29169781d")
+KERNEL_GUID = G("4de79437-abd2-427f-b835-d5b172d2045b")
+
+
+def die(msg):
+    sys.exit("fleet: " + msg)
+
+
+# ---------------------------------------------------------------- the measurement (spec 2-4)
+
+def ovmf_entries(data):
+    """The OVMF footer GUID table (spec 3.1), walked backwards: {guid bytes: data}."""
+    if data[-48:-32] != FOOTER_GUID:
+        raise ValueError("OVMF footer GUID not found")
+    total = struct.unpack_from("<H", data, len(data) - 50)[0]
+    area = data[-(32 + total):-50]
+    out = {}
+    while len(area) >= 18:
+        guid = area[-16:]
+        elen = struct.unpack_from("<H", area, len(area) - 18)[0]
+        if elen < 18 or elen > len(area):
+            break
+        out.setdefault(guid, area[len(area) - elen:len(area) - 18])
+        area = area[:len(area) - elen]
+    return out
+
+
+def reset_addr(data):
+    return struct.unpack_from("<I", ovmf_entries(data)[RESET_GUID])[0]
+
+
+def has_kernel_hashes(data):
+    try:
+        e = ovmf_entries(data).get(HASHTAB_AREA_GUID)
+    except ValueError:
+        return False
+    return bool(e) and len(e) >= 8 and struct.unpack_from("<II", e) != (0, 0)
+
+
+def vmsa_page(sig, cs_base, rip, profile):
+    """One SEV-ES VMSA page (spec 4.2/4.3): legacy = nofpu, init2 = fpu."""
+    p = bytearray(4096)
+
+    def seg(off, sel, attrib, limit, base):
+        struct.pack_into("<HHIQ", p, off, sel, attrib, limit, base)
+
+    for off in (0x00, 0x20, 0x30, 0x40, 0x50):  # es ss ds fs gs
+        seg(off, 0, 0x93, 0xFFFF, 0)
+    seg(0x10, 0xF000, 0x9B, 0xFFFF, cs_base)     # cs
+    seg(0x60, 0, 0, 0xFFFF, 0)                   # gdtr
+    seg(0x70, 0, 0x82, 0xFFFF, 0)                # ldtr
+    seg(0x80, 0, 0, 0xFFFF, 0)                   # idtr
+    seg(0x90, 0, 0x8B, 0xFFFF, 0)                # tr
+    for off, val in ((0xD0, 0x1000), (0x148, 0x40), (0x158, 0x10), (0x160, 0x400),
+                     (0x168, 0xFFFF0FF0), (0x170, 0x2), (0x178, rip),
+                     (0x268, 0x0007040600070406), (0x310, sig), (0x3E8, 0x1)):
+        struct.pack_into("<Q", p, off, val)
+    if profile == "init2":
+        struct.pack_into("<I", p, 0x408, 0x1F80)  # mxcsr
+        struct.pack_into("<H", p, 0x410, 0x037F)  # x87 fcw
+    return bytes(p)
+
+
+def hashes_table(kernel_sha, initrd_sha, cmdline):
+    """QEMU's SevHashTable (spec 3.2): 168 bytes plus 8 of padding."""
+    ent = lambda g, h: g + struct.pack("<H", 50) + h  # noqa: E731
+    t = (TABLE_GUID + struct.pack("<H", 168) +
+         ent(CMDLINE_GUID, hashlib.sha256(cmdline.encode() + b"\0").digest()) +
+         ent(INITRD_GUID, initrd_sha) + ent(KERNEL_GUID, kernel_sha))
+    assert len(t) == 168
+    return t + bytes(8)
+
+
+class Measurer:
+    """Launch digests with each firmware hashed once (hashlib states are copied)."""
+
+    def __init__(self):
+        self.fw = {}      # path -> (sha256 state after the firmware, reset addr, hex digest)
+        self.blob = {}    # path -> sha256 hex of a kernel/initrd
+        self.pages = {}   # (cpu, profile, reset) -> (bsp, ap)
+
+    def firmware(self, path):
+        if path not in self.fw:
+            data = open(path, "rb").read()
+            h = hashlib.sha256(data)
+            self.fw[path] = (h, reset_addr(data), h.hexdigest())
+        return self.fw[path]
+
+    def file_sha(self, path):
+        if path not in self.blob:
+            self.blob[path] = hashlib.sha256(open(path, "rb").read()).digest()
+        return self.blob[path]
+
+    def vmsas(self, cpu, profile, reset):
+        k = (cpu, profile, reset)
+        if k not in self.pages:
+            sig = CPUS[cpu][0]
+            self.pages[k] = (vmsa_page(sig, 0xFFFF0000, 0xFFF0, profile),
+                             vmsa_page(sig, reset & 0xFFFF0000, reset & 0xFFFF, profile))
+        return self.pages[k]
+
+    def launch_digest(self, g):
+        state, reset, _ = self.firmware(g["firmware"])
+        h = state.copy()
+        if g.get("kernel"):
+            initrd = self.file_sha(g["initrd"]) if g.get("initrd") else hashlib.sha256(b"").digest()
+            h.update(hashes_table(self.file_sha(g["kernel"]), initrd, g.get("cmdline", "")))
+        bsp, ap = self.vmsas(g["cpu"], g["profile"], reset)
+        h.update(bsp)
+        if g["vcpus"] > 1:
+            h.update(ap * (g["vcpus"] - 1))
+        return h.digest()
+
+
+def measurement(tik, ld, mnonce):
+    """The 48-byte LAUNCH_MEASURE blob (spec 2.2), base64: HMAC-SHA256(TIK, msg) || MNONCE."""
+    msg = bytes([4, API_MAJOR, API_MINOR, BUILD_ID]) + struct.pack("<I", POLICY) + ld + mnonce
+    assert len(msg) == 56
+    return base64.b64encode(hmac.new(tik, msg, hashlib.sha256).digest() + mnonce).decode()
+
+
+def self_check(vectors_dir):
+    """Our VMSA pages against the vectors' sev-snp-measure dumps, when they are there."""
+    d = os.path.join(vectors_dir, "generated", "vmsa-seves-EPYC-v4-OVMF_CODE_4M")
+    if not os.path.isdir(d):
+        return "vectors not found, VMSA self-check skipped"
+    for prof, sub in (("legacy", "nofpu"), ("init2", "fpu")):
+        want = [open(os.path.join(d, sub, "vmsa%d.bin" % i), "rb").read() for i in (0, 1)]
+        got = [vmsa_page(0x800F12, 0xFFFF0000, 0xFFF0, prof),
+               vmsa_page(0x800F12, 0x808004 & 0xFFFF0000, 0x808004 & 0xFFFF, prof)]
+        if got != want:
+            die("our %s VMSA pages differ from the vectors' %s dumps" % (prof, sub))
+    return "VMSA pages match the vectors' sev-snp-measure dumps (nofpu, fpu)"
+
+
+def synth_firmware(path):
+    """An 8 KiB firmware with a kernel-hashes table, when the build's fw_synth.bin is absent."""
+    data = bytearray(b"\xff" * 8192)
+    reset = struct.pack("<I", 0x80B004) + struct.pack("<H", 22) + RESET_GUID
+    area = struct.pack("<II", 0x80C000, 0x400) + struct.pack("<H", 26) + HASHTAB_AREA_GUID
+    entries = area + reset
+    table = entries + struct.pack("<H", len(entries) + 18) + FOOTER_GUID
+    data[-32 - len(table):-32] = table
+    data[:16] = os.urandom(16)
+    open(path, "wb").write(bytes(data))
+
+
+# ---------------------------------------------------------------- the fleet
+
+def q(s):
+    return json.dumps(s)  # a YAML double-quoted scalar
+
+
+def write_secret(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+class Fleet:
+    def __init__(self, root, fw_synth, n, seed):
+        self.root = root
+        self.rng = random.Random(seed)
+        self.m = Measurer()
+        for sub in ("fw", "kernels", "keys"):
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
+        self.firmwares = []
+        for src in ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd"):
+            dst = os.path.join(root, "fw", os.path.basename(src))
+            shutil.copyfile(src, dst)
+            self.firmwares.append(dst)
+        dst = os.path.join(root, "fw", "fw_synth.bin")
+        if fw_synth and os.path.isfile(fw_synth):
+            shutil.copyfile(fw_synth, dst)
+        else:
+            synth_firmware(dst)
+        if not has_kernel_hashes(open(dst, "rb").read()):
+            die("%s has no kernel-hashes table" % dst)
+        self.firmwares.append(dst)
+        self.kernels = []
+        for i, mib in enumerate((2, 3, 4, 5)):
+            p = os.path.join(root, "kernels", "vmlinuz-%d" % i)
+            with open(p, "wb") as f:
+                f.write(os.urandom(mib << 20))
+            self.kernels.append(p)
+        self.initrd = os.path.join(root, "kernels", "initrd.img")
+        with open(self.initrd, "wb") as f:
+            f.write(os.urandom(1 << 20))
+        self.guests = [self._guest(i) for i in range(n)]
+
+    def _guest(self, i):
+        r = self.rng
+        g = {"name": "g%05d" % i,
+             "firmware": r.choice(self.firmwares),
+             "vcpus": r.randint(1, 64),
+             "cpu": r.choice(sorted(CPUS)),
+             "profile": r.choice(PROFILES)}
+        if g["firmware"].endswith("fw_synth.bin"):
+            g["kernel"] = r.choice(self.kernels)
+            g["cmdline"] = r.choice(CMDLINES)
+            if r.random() < 0.5:
+                g["initrd"] = self.initrd
+        g["tik"] = os.path.join(self.root, "keys", g["name"] + ".tik")
+        g["tek"] = os.path.join(self.root, "keys", g["name"] + ".tek")
+        tik, tek = os.urandom(16), os.urandom(16)
+        write_secret(g["tik"], tik)
+        write_secret(g["tek"], tek)
+        g["measurement"] = measurement(tik, self.m.launch_digest(g), os.urandom(16))
+        return g
+
+    def write_dir(self, name, guests, token=None, pins_only=False):
+        """A batch directory: defaults.yaml plus one manifest per guest (paths relative)."""
+        d = os.path.join(self.root, name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "defaults.yaml"), "w") as f:
+            f.write("api-major: %d\napi-minor: %d\nbuild-id: %d\npolicy: 0x%x\n" %
+                    (API_MAJOR, API_MINOR, BUILD_ID, POLICY))
+        rel = lambda p: os.path.relpath(p, d)  # noqa: E731
+        for g in guests:
+            L = ["version: 1", "guest: %s" % g["name"],
+                 "measurement: %s" % q(g["measurement"]),
+                 "firmware: %s" % q(rel(g["firmware"])),
+                 "firmware-sha256: %s" % self.m.firmware(g["firmware"])[2],
+                 "num-cpus: %d" % g["vcpus"],
+                 "vcpu-type: %s" % g["cpu"],
+                 "vmsa-profile: %s" % g["profile"]]
+            if g.get("kernel"):
+                # pins_only: the kernel and initrd given by their sha256 alone (nothing to read)
+                if not pins_only:
+                    L.append("kernel: %s" % q(rel(g["kernel"])))
+                L.append("kernel-sha256: %s" % self.m.file_sha(g["kernel"]).hex())
+                L.append("cmdline: %s" % q(g["cmdline"]))
+                if g.get("initrd"):
+                    if pins_only:
+                        L.append("initrd-sha256: %s" % self.m.file_sha(g["initrd"]).hex())
+                    else:
+                        L.append("initrd: %s" % q(rel(g["initrd"])))
+            if token:
+                L.append("tik: %s" % q(token % (g["name"] + "-tik")))
+                L.append("tek: %s" % q(token % (g["name"] + "-tek")))
+            else:
+                L.append("tik: %s" % q(rel(g["tik"])))
+                L.append("tek: %s" % q(rel(g["tek"])))
+            with open(os.path.join(d, g["name"] + ".yaml"), "w") as f:
+                f.write("\n".join(L) + "\n")
+        return d
+
+
+# ---------------------------------------------------------------- running things
+
+def max_rss_kib(path):
+    for line in open(path):
+        if "Maximum resident set size" in line:
+            return int(line.rsplit(":", 1)[1])
+    return 0
+
+
+def run_batch(sevgate, d, n, jobs, tmp, env=None, runs=3):
+    """Warm-up, then @runs timed runs: (wall seconds list, max RSS KiB, summary of the last)."""
+    walls, rss, summary = [], 0, None
+    report = os.path.join(tmp, "report.jsonl")
+    tfile = os.path.join(tmp, "time.txt")
+    for k in range(runs + 1):
+        argv = ["/usr/bin/time", "-v", "-o", tfile, sevgate, "batch", "-q", "--jobs", str(jobs),
+                "--report", report, d]
+        t0 = time.perf_counter()
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        wall = time.perf_counter() - t0
+        last = None
+        with open(report, "rb") as f:
+            f.seek(max(0, os.path.getsize(report) - 4096))
+            last = f.read().decode(errors="replace").strip().splitlines()[-1]
+        summary = json.loads(last).get("summary")
+        if p.returncode != 0 or not summary or summary["trusted"] != n or summary["guests"] != n:
+            bad = []
+            with open(report) as f:
+                for line in f:
+                    o = json.loads(line)
+                    if "summary" not in o and o.get("exit", 0) != 0 and len(bad) < 3:
+                        bad.append(line.strip()[:600])
+            die("batch %s: exit %d, summary %s\n%s\n%s" % (d, p.returncode, summary,
+                                                            p.stderr[-2000:], "\n".join(bad)))
+        if k == 0:
+            continue  # warm-up: page cache, token files
+        walls.append(wall)
+        rss = max(rss, max_rss_kib(tfile))
+    return walls, rss, summary
+
+
+def ref_argv(g):
+    c = CPUS[g["cpu"]]
+    a = ["/usr/bin/python3", REFERENCE, "--firmware", g["firmware"], "--num-cpus", str(g["vcpus"]),
+         "--cpu-family", str(c[1]), "--cpu-model", str(c[2]), "--cpu-stepping", str(c[3]),
+         "--tik", g["tik"], "--tek", g["tek"], "--measurement", g["measurement"],
+         "--api-major", str(API_MAJOR), "--api-minor", str(API_MINOR),
+         "--build-id", str(BUILD_ID), "--policy", str(POLICY)]
+    if g.get("kernel"):
+        a += ["--kernel", g["kernel"], "--cmdline", g["cmdline"]]
+        if g.get("initrd"):
+            a += ["--initrd", g["initrd"]]
+    return a
+
+
+def timed_spawn(argv, env=None):
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, env or os.environ,
+                         file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 1),
+                                       (os.POSIX_SPAWN_DUP2, devnull, 2)])
+    _, status = os.waitpid(pid, 0)
+    dt = time.perf_counter() - t0
+    os.close(devnull)
+    return dt, os.waitstatus_to_exitcode(status)
+
+
+def reference_times(guests, runs, rng):
+    """@runs reference runs on random legacy-profile guests (one warm-up first): seconds."""
+    pool = [g for g in guests if g["profile"] == "legacy"]
+    sample = [rng.choice(pool) for _ in range(runs + 1)]
+    times = []
+    for k, g in enumerate(sample):
+        dt, rc = timed_spawn(ref_argv(g))
+        if rc != 0:
+            die("the reference rejected guest %s (exit %d): %s" % (g["name"], rc,
+                                                                   " ".join(ref_argv(g))))
+        if k:
+            times.append((dt, g))
+    return times
+
+
+def validate_one(sevgate, manifest, env=None):
+    p = subprocess.run([sevgate, "validate", "--json", "--manifest", manifest],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    if p.returncode != 0:
+        die("sevgate validate --manifest %s: exit %d\n%s%s" % (manifest, p.returncode,
+                                                               p.stdout[-1500:], p.stderr[-1500:]))
+
+
+def make_token(root, name):
+    tokdir = os.path.join(root, "token-" + name)
+    p = subprocess.run([os.path.join(ROOT, "hsm", "softhsm-token.sh"), tokdir, name],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        return None, None, None
+    uri = p.stdout.strip().splitlines()[-1]
+    env = dict(os.environ, SOFTHSM2_CONF=os.path.join(tokdir, "softhsm2.conf"))
+    return tokdir, uri, env
+
+
+def obj_uri(token_uri, label):
+    base, _, query = token_uri.partition("?")
+    return "%s;object=%s;type=secret-key?%s" % (base, label, query)
+
+
+def fill_pairs(btoken, uri, env, guests, tmp):
+    csv = os.path.join(tmp, "pairs.csv")
+    with open(csv, "w") as f:
+        for g in guests:
+            f.write("%s,%s,%s\n" % (g["name"], g["tik"], g["tek"]))
+    t0 = time.perf_counter()
+    p = subprocess.run([btoken, "--fill-pairs", uri, csv], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0 or ("pairs %d" % len(guests)) not in p.stdout:
+        die("bench-token --fill-pairs: %s%s" % (p.stdout, p.stderr))
+    return dt
+
+
+def import_pairs(sevgate, uri, env, guests, budget):
+    """`sevgate keys import` per guest (one process each). Stops after @budget seconds: (secs, done)."""
+    t0 = time.perf_counter()
+    for k, g in enumerate(guests):
+        p = subprocess.run([sevgate, "keys", "import", "--tik", g["tik"], "--tek", g["tek"],
+                            "--token", uri, "--label", g["name"]], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            die("sevgate keys import %s: %s" % (g["name"], p.stderr))
+        if time.perf_counter() - t0 > budget:
+            return time.perf_counter() - t0, k + 1
+    return time.perf_counter() - t0, len(guests)
+
+
+def token_probe(btoken, uri, env, name):
+    p = subprocess.run([btoken, "--probe", uri, name], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        return None
+    return {k: int(v) for k, v in (l.split() for l in p.stdout.splitlines())}
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def composition_split(sevgate, fleet, guests, jobs, tmp, env=None):
+    """Batch wall time of the kernel guests and of the no-kernel guests, apart (median of 3)."""
+    out = {}
+    nok = [g for g in guests if not g.get("kernel")]
+    kern = [g for g in guests if g.get("kernel")]
+    for i, (label, sel, pins) in enumerate((
+            ("all (the fleet)", guests, False),
+            ("no kernel (Debian OVMF_CODE_4M.fd / OVMF_CODE.fd)", nok, False),
+            ("kernel (fw_synth.bin + 2-5 MiB kernel, 1 MiB initrd for half)", kern, False),
+            ("the same kernel guests, kernel/initrd given by kernel-sha256/initrd-sha256 "
+             "pins alone (no file to read)", kern, True))):
+        if not sel:
+            continue
+        d = fleet.write_dir("split-%d-%d" % (len(guests), i), sel, pins_only=pins)
+        os.sync()
+        walls, rss, s = run_batch(sevgate, d, len(sel), jobs, tmp, env)
+        out[label] = (len(sel), statistics.median(walls), rss)
+        shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sevgate", required=True)
+    ap.add_argument("--bench-token")
+    ap.add_argument("--fw-synth")
+    ap.add_argument("--sizes", default=os.environ.get("BENCH_FLEET_SIZES", "1000 10000"))
+    ap.add_argument("--out")
+    ap.add_argument("--ref-runs", type=int, default=int(os.environ.get("BENCH_FLEET_REF_RUNS", 24)))
+    ap.add_argument("--jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--no-token", action="store_true")
+    ap.add_argument("--import-budget", type=float, default=600,
+                    help="seconds `sevgate keys import` may take for the first fleet's keys")
+    ap.add_argument("--token-setup-budget", type=float, default=600,
+                    help="largest estimated key-loading time for a token fleet (seconds)")
+    ap.add_argument("--keep", help="generate the fleet here and keep it")
+    ap.add_argument("--seed", type=int, default=None)
+    a = ap.parse_args()
+    sizes = sorted({int(x) for x in a.sizes.replace(",", " ").split()})
+    if not sizes or sizes[0] < 1:
+        die("--sizes: positive guest counts")
+    if a.ref_runs < 20:
+        die("--ref-runs must be >= 20")
+    for p in ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd"):
+        if not os.path.isfile(p):
+            die("%s not found (apt-get install ovmf)" % p)
+    if not os.access("/usr/bin/time", os.X_OK):
+        die("/usr/bin/time not found (apt-get install time)")
+    have_ref = os.path.isfile(REFERENCE) and os.access("/usr/bin/python3", os.X_OK)
+    seed = a.seed if a.seed is not None else int.from_bytes(os.urandom(4), "little")
+    rng = random.Random(seed ^ 0x5EED)
+    jobs = max(1, a.jobs)
+    vectors = os.environ.get("BENCH_VECTORS_DIR") or os.path.join(ROOT, "..", "shared", "vectors")
+    check = self_check(vectors)
+
+    root = a.keep or tempfile.mkdtemp(prefix="sevgate-fleet.", dir=os.environ.get("TMPDIR", "/tmp"))
+    os.makedirs(root, exist_ok=True)
+    tmp = os.path.join(root, "tmp")
+    os.makedirs(tmp, exist_ok=True)
+    try:
+        return run(a, sizes, seed, rng, jobs, root, tmp, have_ref, check)
+    finally:
+        if not a.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def run(a, sizes, seed, rng, jobs, root, tmp, have_ref, check):
+    log = lambda *x: print("fleet:", *x, file=sys.stderr, flush=True)  # noqa: E731
+    t0 = time.perf_counter()
+    fleet = Fleet(root, a.fw_synth, sizes[-1], seed)
+    gen_s = time.perf_counter() - t0
+    os.sync()  # the generated files written back before anything is timed
+    log("generated %d guests in %.1f s (%s)" % (sizes[-1], gen_s, root))
+    guests = fleet.guests
+
+    dirs = {n: fleet.write_dir("fleet-%d" % n, guests[:n]) for n in sizes}
+    # A few guests through `sevgate validate --manifest` first: one of each firmware and profile.
+    picks = {}
+    for g in guests[:sizes[0]]:
+        picks.setdefault((os.path.basename(g["firmware"]), g["profile"]), g)
+    for g in picks.values():
+        validate_one(a.sevgate, os.path.join(dirs[sizes[0]], g["name"] + ".yaml"))
+    log("sevgate validate --manifest: %d sample guests trusted" % len(picks))
+    os.sync()
+
+    res = {}
+    for n in sizes:
+        walls, rss, s = run_batch(a.sevgate, dirs[n], n, jobs, tmp)
+        res[("file", n)] = (walls, rss, s)
+        log("file keys, %d guests: %s s, %d KiB" % (n, " / ".join("%.3f" % w for w in walls), rss))
+
+    split = composition_split(a.sevgate, fleet, guests[:sizes[0]], jobs, tmp)
+    for k, v in split.items():
+        log("composition %s: %d guests %.3f s" % (k, v[0], v[1]))
+
+    ref = []
+    if have_ref:
+        ref = reference_times(guests[:sizes[0]], a.ref_runs, rng)
+        log("reference: %d runs, median %.1f ms" % (len(ref), 1e3 * statistics.median(t for t, _ in ref)))
+
+    # SoftHSM: every guest's own pair.
+    tok = {}
+    tok_notes = []
+    if not a.no_token and a.bench_token and os.access(a.bench_token, os.X_OK):
+        first, fill_rate = True, 0.02
+        for n in sizes:
+            tokdir, uri, env = make_token(root, "fleet%d" % n)
+            if not uri:
+                tok_notes.append("SoftHSM2 not installed: token runs skipped")
+                break
+            sub = guests[:n]
+            load = {}
+            if first:
+                # The ordinary way first: one `sevgate keys import` process per guest.
+                secs, done = import_pairs(a.sevgate, uri, env, sub, a.import_budget)
+                load["import"] = (secs, done)
+                log("keys import: %d guests in %.1f s" % (done, secs))
+                if done < n:
+                    load["fill"] = (fill_pairs(a.bench_token, uri, env, sub[done:], tmp), n - done)
+                # The same keys through bench-token --fill-pairs, into a scratch token, to compare.
+                sdir, suri, senv = make_token(root, "scratch%d" % n)
+                load["fill_cmp"] = (fill_pairs(a.bench_token, suri, senv, sub, tmp), n)
+                shutil.rmtree(sdir, ignore_errors=True)
+                fill_rate = load["fill_cmp"][0] / n
+            else:
+                # SoftHSM's object store slows as it fills: allow half as much again per key.
+                est = 1.5 * fill_rate * n
+                if est > a.token_setup_budget:
+                    tok_notes.append("%d token guests not run: loading their keys was estimated "
+                                     "at %.0f s (> %.0f s)" % (n, est, a.token_setup_budget))
+                    shutil.rmtree(tokdir, ignore_errors=True)
+                    continue
+                load["fill"] = (fill_pairs(a.bench_token, uri, env, sub, tmp), n)
+            log("token %d loaded: %s" % (n, load))
+            d = fleet.write_dir("token-fleet-%d" % n, sub, token=obj_uri(uri, "%s"))
+            os.sync()
+            for g in sub[:2]:
+                validate_one(a.sevgate, os.path.join(d, g["name"] + ".yaml"), env)
+            walls, rss, s = run_batch(a.sevgate, d, n, jobs, tmp, env)
+            probe = token_probe(a.bench_token, uri, env, sub[0]["name"])
+            tok[n] = {"walls": walls, "rss": rss, "load": load, "probe": probe}
+            log("token keys, %d guests: %s s, %d KiB, probe %s" %
+                (n, " / ".join("%.3f" % w for w in walls), rss, probe))
+            first = False
+            shutil.rmtree(os.path.join(root, "token-fleet-%d" % n), ignore_errors=True)
+    elif not a.no_token:
+        tok_notes.append("no --bench-token: token runs skipped")
+
+    text, missed = report(a, sizes, seed, jobs, gen_s, check, fleet, res, split, ref, tok, tok_notes)
+    print(text)
+    if a.out:
+        with open(a.out, "a") as fh:
+            fh.write(text + "\n")
+        print("(appended to %s)" % a.out)
+    if missed and os.environ.get("BENCH_STRICT") == "1":
+        die("%d target(s) missed" % missed)
+    return 0
+
+
+def report(a, sizes, seed, jobs, gen_s, check, fleet, res, split, ref, tok, tok_notes):
+    guests = fleet.guests
+    med_ref = statistics.median(t for t, _ in ref) if ref else None
+    verdict = lambda ok: "met" if ok else "MISSED"  # noqa: E731
+    n_max = sizes[-1]
+    kern = sum(1 for g in guests if g.get("kernel"))
+    L = ["", "## (v) Generated fleet: sevgate batch against the reference run once per guest", ""]
+    L.append("%d SEV-ES guests (policy 0x%x, API %d.%d build %d) over 3 firmware images "
+             "(OVMF_CODE_4M.fd, OVMF_CODE.fd, fw_synth.bin), 4 kernels of 2-5 MiB (only the "
+             "fw_synth.bin guests, %d of %d, boot a kernel; half of those with a 1 MiB initrd), "
+             "1-64 vCPUs, 4 CPU types, both VMSA profiles; every guest its own TIK/TEK and a "
+             "measurement computed by bench/fleet.py's own implementation of the spec (%s). "
+             "Generated in %.1f s (seed %d). `sevgate batch --jobs %d`, whole-process wall time, "
+             "median of 3 runs after a warm-up; peak RSS = GNU time's \"Maximum resident set "
+             "size\", largest of the runs. Smaller fleets are the first N guests." %
+             (n_max, POLICY, API_MAJOR, API_MINOR, BUILD_ID, kern, n_max, check, gen_s, seed, jobs))
+    L.append("")
+    if med_ref is not None:
+        ts = sorted(t for t, _ in ref)
+        L.append("Reference loop: `python3 /usr/bin/virt-qemu-sev-validate` once per guest; %d runs "
+                 "on randomly chosen legacy-profile guests (vCPU type as --cpu-family/-model/"
+                 "-stepping), median **%.1f ms** (min %.1f, max %.1f), times N." %
+                 (len(ts), 1e3 * med_ref, 1e3 * ts[0], 1e3 * ts[-1]))
+    else:
+        L.append("Reference not installed (apt-get install libvirt-clients-qemu python3-libvirt "
+                 "python3-lxml): no ratios.")
+    L.append("")
+    L.append("| keys | guests | batch wall s (median; runs) | guests/s | reference loop s (est.) "
+             "| ratio | peak RSS MiB |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|")
+    targets = []
+    for n in sizes:
+        walls, rss, _ = res[("file", n)]
+        w = statistics.median(walls)
+        refloop = med_ref * n if med_ref else None
+        L.append("| file | %d | %.3f (%s) | %.0f | %s | %s | %.1f |" %
+                 (n, w, " / ".join("%.3f" % x for x in walls), n / w,
+                  "%.0f" % refloop if refloop else "-",
+                  "**%.0fx**" % (refloop / w) if refloop else "-", rss / 1024))
+    for n in sizes:
+        if n not in tok:
+            continue
+        t = tok[n]
+        w = statistics.median(t["walls"])
+        refloop = med_ref * n if med_ref else None
+        L.append("| SoftHSM2, 2 keys per guest | %d | %.3f (%s) | %.0f | %s | %s | %.1f |" %
+                 (n, w, " / ".join("%.3f" % x for x in t["walls"]), n / w,
+                  "%.0f" % refloop if refloop else "-",
+                  "**%.0fx**" % (refloop / w) if refloop else "-", t["rss"] / 1024))
+    L.append("")
+    if med_ref:
+        for n in sizes:
+            w = statistics.median(res[("file", n)][0])
+            r = med_ref * n / w
+            L.append("- file keys, %d guests: **%.0fx** the reference loop (target >= 500x: %s)" %
+                     (n, r, verdict(r >= 500)))
+            targets.append(r >= 500)
+        for n in sizes:
+            if n in tok:
+                w = statistics.median(tok[n]["walls"])
+                r = med_ref * n / w
+                L.append("- SoftHSM2 keys, %d guests: **%.0fx** the reference loop (target >= 200x: %s)"
+                         % (n, r, verdict(r >= 200)))
+                targets.append(r >= 200)
+    rss = {n: res[("file", n)][1] for n in sizes}
+    L.append("- file keys, peak RSS: %s; at %d guests **%.1f MiB** (target <= 64 MiB: %s)" %
+             (", ".join("%d guests %.1f MiB" % (n, rss[n] / 1024) for n in sizes), n_max,
+              rss[n_max] / 1024, verdict(rss[n_max] <= 64 * 1024)))
+    targets.append(rss[n_max] <= 64 * 1024)
+    if len(sizes) > 1:
+        grow = rss[sizes[-1]] - rss[sizes[0]]
+        ok = grow <= max(2048, rss[sizes[0]] // 10)
+        L.append("- file keys, RSS growth %d -> %d guests: %+.1f MiB (target: does not grow "
+                 "(within 10%%/2 MiB): %s)" % (sizes[0], sizes[-1], grow / 1024, verdict(ok)))
+        targets.append(ok)
+    for n in sizes:
+        if n in tok and tok[n]["probe"]:
+            p = tok[n]["probe"]
+            L.append("- SoftHSM2 token of %d guests (%d keys): the token library's own memory once "
+                     "logged in with the key index read (bench-token --probe, VmRSS after minus "
+                     "before): **%.1f MiB**; token run peak RSS minus file-key run: %+.1f MiB" %
+                     (n, 2 * n, p["token_kib"] / 1024,
+                      (tok[n]["rss"] - res[("file", n)][1]) / 1024))
+    for n in sizes:
+        if n in tok:
+            ld = tok[n]["load"]
+            parts = []
+            if "import" in ld:
+                s, k = ld["import"]
+                parts.append("`sevgate keys import` x %d (one process per guest): %.1f s "
+                             "(%.1f ms per guest)" % (k, s, 1e3 * s / max(1, k)))
+            for key, what in (("fill", ""), ("fill_cmp", " (into a scratch token, to compare)")):
+                if key in ld and ld[key][1]:
+                    s, k = ld[key]
+                    parts.append("bench-token --fill-pairs, %d guests in one session%s: %.1f s "
+                                 "(%.1f ms per guest)" % (k, what, s, 1e3 * s / max(1, k)))
+            L.append("- loading %d guests' keys into the token (not in the times above): %s" %
+                     (n, "; ".join(parts)))
+    for note in tok_notes:
+        L.append("- " + note)
+    if split:
+        L.append("")
+        L.append("Batch wall time by fleet composition (the first %d guests, file keys, median of 3):"
+                 % sizes[0])
+        L.append("")
+        L.append("| guests | count | wall s | ms per guest | peak RSS MiB |")
+        L.append("|---|---:|---:|---:|---:|")
+        for k, (cnt, w, r) in split.items():
+            L.append("| %s | %d | %.3f | %.3f | %.1f |" % (k, cnt, w, 1e3 * w / max(1, cnt), r / 1024))
+    if med_ref:
+        byk = {}
+        for t, g in ref:
+            byk.setdefault("kernel" if g.get("kernel") else "no kernel", []).append(t)
+        L.append("")
+        L.append("- reference sample by composition: " + "; ".join(
+            "%s: %d runs, median %.1f ms" % (k, len(v), 1e3 * statistics.median(v))
+            for k, v in sorted(byk.items())))
+    L.append("")
+    return "\n".join(L), targets.count(False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
