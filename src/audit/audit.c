@@ -9,6 +9,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,22 @@
 #define LINE_MAX_BYTES (64 * 1024)
 #define SIG_MEMBER ",\"sig\":\""
 
+/* A record waiting for the group commit. */
+struct pending {
+	const struct sg_audit_event *ev;
+	char *head;
+	struct sg_error *err;
+	int rc;
+	bool done;
+	struct pending *next;
+};
+
 struct sg_audit {
-	struct sg_crypto *crypto; /* borrowed */
+	struct sg_crypto *crypto; /* borrowed; used by the committing thread only */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct pending *queue, **tail;
+	bool committing;
 	int fd;
 	char *path;
 	EVP_PKEY *pkey;	   /* PEM signer */
@@ -73,6 +88,9 @@ sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	a->crypto = c;
 	a->fd = -1;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	a->tail = &a->queue;
 	if (kopts)
 		a->kopts = *kopts;
 	if (!(a->path = strdup(path)))
@@ -146,6 +164,8 @@ sg_audit_close(struct sg_audit *a)
 	EVP_PKEY_free(a->pkey);
 	free(a->key_uri);
 	free(a->path);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
 	free(a);
 }
 
@@ -340,52 +360,127 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * Write @batch under the file lock, chained and signed one after the other,
+ * then one fdatasync for all of them (group commit). Each record's outcome
+ * goes to its pending entry.
+ */
+static void
+commit(struct sg_audit *a, struct pending *batch)
+{
+	char prev[SG_AUDIT_HEAD_HEX + 1];
+	unsigned long long seq;
+	struct sg_error tmp = { 0 };
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int r;
+
+	if (flock(a->fd, LOCK_EX) < 0) {
+		r = sg_error_set(&tmp, SG_E_IO, "cannot lock audit log: %s", strerror(errno));
+		goto fail_all;
+	}
+	if ((r = read_tail(a, &seq, prev, &tmp)) < 0)
+		goto unlock_fail;
+	for (struct pending *p = batch; p; p = p->next) {
+		struct json_object *o = build(a, seq + 1, prev, p->ev);
+		const char *u = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								       JSON_C_TO_STRING_NOSLASHESCAPE);
+		size_t ulen = strlen(u), need;
+		char *sig = NULL;
+		uint8_t h[SG_SHA256_LEN];
+
+		p->rc = sign(a, u, ulen, &sig, p->err);
+		if (p->rc == 0) {
+			need = ulen + strlen(SIG_MEMBER) + strlen(sig) + 4;
+			if (cap - len < need) {
+				size_t ncap = (cap + need) * 2;
+				char *n = realloc(buf, ncap);
+
+				if (!n) {
+					p->rc = sg_error_set(p->err, SG_E_NOMEM, "out of memory");
+					goto next;
+				}
+				buf = n;
+				cap = ncap;
+			}
+			/* The signed bytes are the line with its ,"sig":"..." member removed. */
+			size_t start = len;
+
+			len += (size_t)snprintf(buf + len, cap - len, "%.*s" SIG_MEMBER "%s\"}\n",
+						(int)(ulen - 1), u, sig);
+			if ((p->rc = sg_sha256(a->crypto, buf + start, len - start - 1, h, p->err)) ==
+			    0) {
+				sg_hex_encode(h, sizeof(h), prev);
+				if (p->head)
+					memcpy(p->head, prev, SG_AUDIT_HEAD_HEX + 1);
+				seq++;
+			} else {
+				len = start;
+			}
+		}
+	next:
+		free(sig);
+		json_object_put(o);
+	}
+	if (len && (write_all(a->fd, buf, len) < 0 || fdatasync(a->fd) < 0)) {
+		r = sg_error_set(&tmp, SG_E_IO, "cannot write audit log '%s': %s", a->path,
+				 strerror(errno));
+		/* Part of it may be on disk: cut back to the last complete record. */
+		goto unlock_fail;
+	}
+	flock(a->fd, LOCK_UN);
+	for (size_t off = 0; off < len;) {
+		char *nl = memchr(buf + off, '\n', len - off);
+
+		syslog(LOG_INFO, "%.*s", (int)(nl - (buf + off)), buf + off);
+		off = (size_t)(nl - buf) + 1;
+	}
+	free(buf);
+	return;
+unlock_fail:
+	flock(a->fd, LOCK_UN);
+fail_all:
+	free(buf);
+	for (struct pending *p = batch; p; p = p->next)
+		if (p->rc == 0)
+			p->rc = sg_error_set(p->err, r, "%s", tmp.msg);
+}
+
 int
 sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_head,
 		struct sg_error *err)
 {
-	char prev[SG_AUDIT_HEAD_HEX + 1];
-	unsigned long long seq;
-	struct json_object *o = NULL;
-	_cleanup_(sg_freep) char *sig = NULL, *line = NULL;
-	const char *unsigned_line;
-	size_t ulen;
-	int r;
+	struct pending me = { .ev = ev, .head = ret_head, .err = err };
 
-	if (flock(a->fd, LOCK_EX) < 0)
-		return sg_error_set(err, SG_E_IO, "cannot lock audit log: %s", strerror(errno));
-	if ((r = read_tail(a, &seq, prev, err)) < 0)
-		goto out;
-	o = build(a, seq + 1, prev, ev);
-	unsigned_line = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								  JSON_C_TO_STRING_NOSLASHESCAPE);
-	ulen = strlen(unsigned_line);
-	if ((r = sign(a, unsigned_line, ulen, &sig, err)) < 0)
-		goto out;
-	/* The signed bytes are this line with its ,"sig":"..." member removed. */
-	if (asprintf(&line, "%.*s" SIG_MEMBER "%s\"}\n", (int)(ulen - 1), unsigned_line, sig) < 0) {
-		line = NULL;
-		r = sg_error_set(err, SG_E_NOMEM, "out of memory");
-		goto out;
-	}
-	if (write_all(a->fd, line, strlen(line)) < 0 || fdatasync(a->fd) < 0) {
-		r = sg_error_set(err, SG_E_IO, "cannot write audit log '%s': %s", a->path,
-				 strerror(errno));
-		goto out;
-	}
-	if (ret_head) {
-		uint8_t h[SG_SHA256_LEN];
+	/*
+	 * Group commit: whoever finds no commit under way writes everything queued
+	 * so far with one fdatasync; the others wait for their record to be durable.
+	 */
+	pthread_mutex_lock(&a->mu);
+	*a->tail = &me;
+	a->tail = &me.next;
+	while (!me.done) {
+		if (a->committing) {
+			pthread_cond_wait(&a->cv, &a->mu);
+			continue;
+		}
+		struct pending *batch = a->queue;
 
-		if ((r = sg_sha256(a->crypto, line, strlen(line) - 1, h, err)) < 0)
-			goto out;
-		sg_hex_encode(h, sizeof(h), ret_head);
+		a->queue = NULL;
+		a->tail = &a->queue;
+		a->committing = true;
+		pthread_mutex_unlock(&a->mu);
+		commit(a, batch);
+		pthread_mutex_lock(&a->mu);
+		for (struct pending *p = batch, *next; p; p = next) {
+			next = p->next;
+			p->done = true;
+		}
+		a->committing = false;
+		pthread_cond_broadcast(&a->cv);
 	}
-	syslog(LOG_INFO, "%.*s", (int)(strlen(line) - 1), line);
-	r = 0;
-out:
-	json_object_put(o);
-	flock(a->fd, LOCK_UN);
-	return r;
+	pthread_mutex_unlock(&a->mu);
+	return me.rc;
 }
 
 int

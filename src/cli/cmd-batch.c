@@ -21,13 +21,14 @@
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "cli/manifest.h"
+#include "cli/release.h"
 #include "key/key.h"
 #include "util/debug.h"
 #include "validate/fwcache.h"
 
 #define MAX_JOBS 256
 
-enum { O_JOBS = 256, O_REPORT, O_FORMAT, O_CONFIG, O_PIN_FILE, O_ALLOW };
+enum { O_JOBS = 256, O_REPORT, O_FORMAT, O_CONFIG, O_PIN_FILE, O_ALLOW, O_AUDIT_LOG, O_AUDIT_KEY };
 
 struct run {
 	char **paths;
@@ -35,6 +36,7 @@ struct run {
 	atomic_size_t next;
 	struct sg_fwcache *fwcache;
 	struct sg_key_options key_opts;
+	struct sg_audit *audit; /* or NULL */
 	bool json, quiet, progress;
 	FILE *report;
 	pthread_mutex_t out_lock;
@@ -58,8 +60,10 @@ usage(void)
 {
 	printf("usage: sevgate batch [--jobs N] [--report FILE] [--format human|json]\n"
 	       "                     [--config FILE] [--pin-file FILE] [--allow-exportable-keys]\n"
-	       "                     [-q] PATH...\n"
-	       "Validates every guest: PATH is a manifest or a directory of *.yaml/*.yml.\n");
+	       "                     [--audit-log FILE --audit-key KEY] [-q] PATH...\n"
+	       "Validates every guest: PATH is a manifest or a directory of *.yaml/*.yml.\n"
+	       "With an audit log, every verdict and release is recorded and a checkpoint\n"
+	       "closes the batch; its head hash is printed (keep it for audit verify).\n");
 }
 
 static int
@@ -200,7 +204,7 @@ worker(void *arg)
 		o.manifest = r->paths[i];
 		o.req.fwcache = r->fwcache;
 		o.req.key_opts = r->key_opts;
-		sg_guest_run(crypto, &o, &m, &out);
+		sg_guest_run(crypto, &o, r->audit, &m, &out);
 		record(r, &o, &out, r->paths[i]);
 		json_object_put(out.json);
 		sg_manifest_free(m);
@@ -222,11 +226,14 @@ sg_cmd_batch(int argc, char **argv)
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "pin-file", required_argument, NULL, O_PIN_FILE },
 		{ "allow-exportable-keys", no_argument, NULL, O_ALLOW },
+		{ "audit-log", required_argument, NULL, O_AUDIT_LOG },
+		{ "audit-key", required_argument, NULL, O_AUDIT_KEY },
 		{ NULL, 0, NULL, 0 },
 	};
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	struct run r = { .out_lock = PTHREAD_MUTEX_INITIALIZER };
-	const char *report = NULL, *config = NULL;
+	const char *report = NULL, *config = NULL, *audit_log = NULL, *audit_key = NULL;
+	char head[SG_AUDIT_HEAD_HEX + 1] = "";
 	struct sg_error err = { 0 };
 	pthread_t threads[MAX_JOBS];
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
@@ -257,6 +264,8 @@ sg_cmd_batch(int argc, char **argv)
 		case O_CONFIG: config = optarg; break;
 		case O_PIN_FILE: r.key_opts.pin_file = optarg; break;
 		case O_ALLOW: r.key_opts.allow_exportable_keys = true; break;
+		case O_AUDIT_LOG: audit_log = optarg; break;
+		case O_AUDIT_KEY: audit_key = optarg; break;
 		default:
 			return sg_cmd_fail("unrecognized option (sevgate batch --help)", SG_E_USAGE);
 		}
@@ -272,6 +281,9 @@ sg_cmd_batch(int argc, char **argv)
 	if (rc == 0 && (rc = sg_key_set_config(config, &err)) == 0 &&
 	    (rc = sg_crypto_new(&crypto, &err)) == 0)
 		rc = sg_fwcache_new(crypto, &r.fwcache, &err);
+	if (rc == 0)
+		rc = sg_cli_audit_open(crypto, audit_log, audit_key, config, &r.key_opts, &r.audit,
+				       &err);
 	if (rc == 0 && report) {
 		int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
@@ -287,6 +299,7 @@ sg_cmd_batch(int argc, char **argv)
 			free(r.paths[i]);
 		free(r.paths);
 		sg_fwcache_free(r.fwcache);
+		sg_audit_close(r.audit);
 		return sg_cmd_fail(err.msg, rc);
 	}
 	r.progress = !r.quiet && !r.json && isatty(STDERR_FILENO);
@@ -300,6 +313,12 @@ sg_cmd_batch(int argc, char **argv)
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	wall = now_ms() - t0;
+	/* The checkpoint closes the batch; its hash, kept elsewhere, later shows a cut tail. */
+	if (r.audit && sg_audit_checkpoint(r.audit, head, &err) < 0 && !r.fatal) {
+		r.fatal = err.code;
+		r.fatal_err = err;
+	}
+	sg_audit_close(r.audit);
 
 	struct json_object *sum = json_object_new_object(), *line = json_object_new_object();
 	sg_json_add(sum, "guests", json_object_new_int64((int64_t)r.done));
@@ -310,6 +329,8 @@ sg_cmd_batch(int argc, char **argv)
 	sg_json_add(sum, "wall_ms", json_object_new_double(wall));
 	sg_json_add(sum, "guests_per_second",
 		    json_object_new_double(wall > 0 ? (double)r.done * 1000.0 / wall : 0));
+	if (head[0])
+		sg_json_add(sum, "audit_head", json_object_new_string(head));
 	sg_json_add(line, "summary", sum);
 	const char *text =
 		json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -325,6 +346,8 @@ sg_cmd_batch(int argc, char **argv)
 		       "(%.0f guests/s)\n",
 		       r.done, r.trusted, r.mismatch, r.refused, r.error, wall,
 		       wall > 0 ? (double)r.done * 1000.0 / wall : 0);
+	if (!r.json && !r.quiet && head[0])
+		printf("audit: head %s\n", head);
 	json_object_put(line);
 	if (r.report)
 		fclose(r.report);

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/online.h"
 #include "cli/opts.h"
+#include "cli/release.h"
 #include "core/crypto.h"
 #include "key/key.h"
 #include "util/debug.h"
@@ -102,14 +103,15 @@ sg_guest_json(const struct sg_cli_opts *o, const struct sg_validate_result *res,
 }
 
 int
-sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_manifest **ret_manifest,
-	     struct sg_guest_outcome *out)
+sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_audit *audit,
+	     struct sg_manifest **ret_manifest, struct sg_guest_outcome *out)
 {
 	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
 	const struct sg_validate_result *res = NULL;
 	struct sg_cli_online on = { 0 };
 	struct sg_error *err = &out->err;
 	double t0 = now_ms();
+	bool attested = false, recorded = false;
 	int r = 0;
 
 	/* A manifest is the command line written down: its keys are applied over the options. */
@@ -117,13 +119,18 @@ sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_manifest
 		r = sg_manifest_apply(crypto, o->manifest, o, ret_manifest, err);
 	if (r == 0)
 		r = sg_cli_check_usage(o, err);
+	if (r == 0)
+		r = sg_cli_release_check_usage(o, err);
 	if (r == 0 && (r = sg_validation_new(crypto, &o->req, &v, err)) == 0) {
 		res = sg_validation_result(v);
 		if (o->domain)
 			r = sg_cli_online_prepare(o, v, &on, err);
-		if (r == 0 && (r = sg_validation_attest(v, err)) == 0 &&
-		    (r = sg_validation_release(v, err)) == 0 && o->domain)
-			r = sg_cli_online_inject(&on, res, err);
+		if (r == 0)
+			r = sg_validation_attest(v, err);
+		attested = r == 0 || r == SG_E_MISMATCH;
+		if (r == 0)
+			r = sg_cli_release(v, o, ret_manifest ? *ret_manifest : NULL, &on, audit,
+					   &recorded, err);
 	}
 	if (on.guest && !o->guest) {
 		/* Copied: the guest object goes away below. */
@@ -133,6 +140,16 @@ sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_manifest
 	/* Online, a guest is named by its domain even when it was never found. */
 	if (!o->guest && o->domain)
 		o->guest = o->domain;
+	/* Every attested guest leaves a record, even one with nothing to release. */
+	if (audit && attested && !recorded) {
+		struct sg_error aerr = { 0 };
+
+		if (sg_cli_audit_verdict(audit, o, ret_manifest ? *ret_manifest : NULL, res,
+					 r == 0 ? "trusted" : "mismatch", r == 0 ? NULL : err->msg,
+					 &aerr) < 0 &&
+		    r == 0)
+			r = sg_error_set(err, aerr.code, "%s", aerr.msg);
+	}
 	/* A guest that failed is never resumed; destroyed if asked to. */
 	if (r < 0)
 		sg_cli_online_failed(&on);
@@ -164,6 +181,8 @@ sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out)
 	else if (out->rc == SG_E_MISMATCH)
 		fprintf(stderr, "mismatch: %s launch digest %s: %s\n", who, out->digest,
 			out->err.msg);
+	else if (out->rc == SG_E_POLICY)
+		fprintf(stderr, "refused: %s: %s\n", who, out->err.msg);
 	else if (!o->guest && o->manifest && !strncmp(out->err.msg, o->manifest, strlen(o->manifest)))
 		/* A manifest error already starts with the manifest's file:line:column. */
 		fprintf(stderr, "error: %s\n", out->err.msg);
@@ -177,6 +196,7 @@ sg_cmd_validate(int argc, char **argv)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	_cleanup_(sg_manifest_freep) struct sg_manifest *manifest = NULL;
+	_cleanup_(sg_audit_closep) struct sg_audit *audit = NULL;
 	struct sg_guest_outcome out = { 0 };
 	struct sg_cli_opts o;
 	int r;
@@ -192,8 +212,11 @@ sg_cmd_validate(int argc, char **argv)
 		r = sg_crypto_new(&crypto, &out.err);
 	if (r == 0)
 		r = sg_key_set_config(o.config, &out.err);
+	if (r == 0)
+		r = sg_cli_audit_open(crypto, o.audit_log, o.audit_key, o.config, &o.req.key_opts,
+				      &audit, &out.err);
 	if (r == 0) {
-		sg_guest_run(crypto, &o, &manifest, &out);
+		sg_guest_run(crypto, &o, audit, &manifest, &out);
 	} else {
 		out.rc = r;
 		out.exit = sg_exit_sevgate(r);

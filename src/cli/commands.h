@@ -10,6 +10,7 @@
 #include "validate/validate.h"
 
 struct sg_manifest;
+struct sg_audit;
 
 /* What became of one guest. */
 struct sg_guest_outcome {
@@ -27,8 +28,8 @@ struct sg_guest_outcome {
  * Validate one guest from @o (and its manifest, if o->manifest): the whole
  * of `sevgate validate`, shared with batch. Returns the exit code.
  */
-int sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_manifest **ret_manifest,
-		 struct sg_guest_outcome *out);
+int sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_audit *audit,
+		 struct sg_manifest **ret_manifest, struct sg_guest_outcome *out);
 void sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out);
 struct json_object *sg_guest_json(const struct sg_cli_opts *o, const struct sg_validate_result *res,
 				  int exit_code, const char *message, double elapsed);
@@ -40,6 +41,7 @@ int sg_cmd_ovmf(int argc, char **argv);
 int sg_cmd_secret(int argc, char **argv);
 int sg_cmd_keys(int argc, char **argv);
 int sg_cmd_batch(int argc, char **argv);
+int sg_cmd_audit(int argc, char **argv);
 
 /* Add @val under @key, consuming @val even when the add fails (json-c keeps it then). */
 void sg_json_add(struct json_object *obj, const char *key, struct json_object *val);

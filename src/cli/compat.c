@@ -10,6 +10,7 @@
 
 #include "cli/exitcode.h"
 #include "cli/online.h"
+#include "core/policy.h"
 #include "cli/opts.h"
 #include "core/crypto.h"
 #include "key/key.h"
@@ -79,6 +80,12 @@ run(int argc, char **argv, struct sg_cli_online *on)
 		return fail(&o, &err, r);
 	if (o.req.nsecret_args > 0 && !o.quiet)
 		printf("OK: Injected %zu secrets\n", o.req.nsecret_args);
+	/* The reference releases to a guest whose owner can debug it: so do we, but say so. */
+	if (o.req.nsecret_args > 0 && !(o.req.platform.policy & SG_POLICY_NODBG) && !o.quiet)
+		fprintf(stderr,
+			"WARNING: guest policy 0x%x allows debugging (NODBG clear): its secrets "
+			"can be read from outside; sevgate validate would refuse them\n",
+			o.req.platform.policy);
 	return SG_EXIT_OK;
 }
 

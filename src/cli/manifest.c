@@ -14,7 +14,7 @@
 #include "manifest/yaml.h"
 #include "util/fileio.h"
 
-enum ktype { K_INT, K_STRING, K_PATH, K_KEY, K_BOOL, K_SECRETS, K_VERSION, K_GUEST };
+enum ktype { K_INT, K_STRING, K_PATH, K_KEY, K_BOOL, K_SECRETS, K_RELEASE, K_VERSION, K_GUEST };
 
 /* Manifest keys: the sevgate validate long options, plus version, guest and secrets. */
 static const struct {
@@ -38,7 +38,7 @@ static const struct {
 	{ "insecure", K_BOOL },		  { "ignore-config", K_BOOL },
 	{ "secret-header", K_PATH },	  { "secret-payload", K_PATH },
 	{ "secret-iv", K_STRING },	  { "secrets", K_SECRETS },
-	{ "on-failure", K_STRING },
+	{ "on-failure", K_STRING },	  { "release", K_RELEASE },
 };
 
 struct ctx {
@@ -144,11 +144,84 @@ apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
 		if (uri && strncmp(uri, "pkcs11:", 7))
 			return at(c, e->line, e->column, SG_E_FORMAT,
 				  "a secret's uri must be a pkcs11: URI of a data object");
+		if (uri && strstr(uri, "pin-value=")) {
+			/* As for tik/tek/tk: a PIN may sit only in a file others cannot read. */
+			if (!c->private_file)
+				return at(c, e->line, e->column, SG_E_INSECURE,
+					  "a pin-value is allowed only in a file that group and "
+					  "others cannot read (chmod go-rwx %s)",
+					  c->doc->file);
+			c->pin_value = true;
+		}
 		const char *target = uri ? uri : resolve(c, file);
 
 		if (!target || asprintf(&spec, "%s:%s", guid, target) < 0 || !keep(c->m, spec))
 			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
 		if ((r = apply_option(c, e, "inject-secret", spec)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* One scalar or a list of scalars, each applied as --@option. */
+static int
+apply_list(struct ctx *c, const struct sg_yaml_node *n, const char *key, const char *option)
+{
+	const struct sg_yaml_node *one = n;
+	size_t count = n->kind == SG_YAML_SEQ ? n->n : 1;
+
+	if (n->kind != SG_YAML_SEQ && n->kind != SG_YAML_SCALAR)
+		return at(c, n->line, n->column, SG_E_FORMAT, "%s must be a list of strings", key);
+	for (size_t i = 0; i < count; i++) {
+		int r;
+
+		if (n->kind == SG_YAML_SEQ)
+			one = n->items[i];
+		if (one->kind != SG_YAML_SCALAR)
+			return at(c, one->line, one->column, SG_E_FORMAT,
+				  "%s must be a list of strings", key);
+		if ((r = apply_option(c, one, option, one->value)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* release: the guest owner's release policy (docs/manifest.md). */
+static int
+apply_release(struct ctx *c, const struct sg_yaml_node *n)
+{
+	if (n->kind != SG_YAML_MAP)
+		return at(c, n->line, n->column, SG_E_FORMAT, "release must be a mapping");
+	for (size_t k = 0; k < n->n; k++) {
+		const struct sg_yaml_node *v = n->items[k];
+		const char *key = n->keys[k];
+		uint64_t u;
+		bool b;
+		int r;
+
+		if (!strcmp(key, "require-policy") || !strcmp(key, "allowed-firmware-sha256")) {
+			r = apply_list(c, v, key, key);
+		} else if (!strcmp(key, "allowed-launch-digests")) {
+			r = apply_list(c, v, key, "allowed-launch-digest");
+		} else if (!strcmp(key, "min-api")) {
+			if (v->kind != SG_YAML_SCALAR)
+				return at(c, v->line, v->column, SG_E_FORMAT,
+					  "min-api must be a string \"MAJOR.MINOR\"");
+			r = apply_option(c, v, key, v->value);
+		} else if (!strcmp(key, "min-build")) {
+			if ((r = sg_yaml_uint(c->doc, v, key, 0xff, &u, c->err)) == 0)
+				r = apply_option(c, v, key, v->value);
+		} else if (!strcmp(key, "allow-debug") || !strcmp(key, "destroy-keys")) {
+			if ((r = sg_yaml_bool(c->doc, v, key, &b, c->err)) == 0 && b)
+				r = apply_option(c, v, key, NULL);
+		} else {
+			return at(c, n->key_lines[k], n->key_columns[k], SG_E_FORMAT,
+				  "unknown key '%s' in release (require-policy, min-api, min-build, "
+				  "allowed-firmware-sha256, allowed-launch-digests, allow-debug, "
+				  "destroy-keys)",
+				  key);
+		}
+		if (r < 0)
 			return r;
 	}
 	return 0;
@@ -171,6 +244,8 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 	switch (keys[i].type) {
 	case K_SECRETS:
 		return apply_secrets(c, n);
+	case K_RELEASE:
+		return apply_release(c, n);
 	case K_BOOL:
 		if ((r = sg_yaml_bool(c->doc, n, key, &b, c->err)) < 0)
 			return r;
@@ -303,6 +378,15 @@ apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
 
 	if (!m || !(m->path = strdup(path)) || !(dircopy = strdup(path)))
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	{
+		const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+		if (!strcmp(base, "defaults.yaml") || !strcmp(base, "defaults.yml"))
+			return sg_error_set(err, SG_E_USAGE,
+					    "%s: defaults are merged under the manifests beside "
+					    "them; they are not a guest",
+					    path);
+	}
 	c.dir = dirname(dircopy);
 	if ((r = sg_file_map(path, SG_YAML_MAX_BYTES, "manifest", &f, err)) < 0 ||
 	    (r = sg_yaml_parse(path, f->data, f->len, &doc, err)) < 0)

@@ -43,6 +43,15 @@ enum {
 	OPT_INITRD_SHA256,
 	OPT_MANIFEST,
 	OPT_ALLOW_EXPORTABLE,
+	OPT_REQUIRE_POLICY,
+	OPT_MIN_API,
+	OPT_MIN_BUILD,
+	OPT_ALLOW_DEBUG,
+	OPT_ALLOWED_FIRMWARE,
+	OPT_ALLOWED_DIGEST,
+	OPT_DESTROY_KEYS,
+	OPT_AUDIT_LOG,
+	OPT_AUDIT_KEY,
 };
 
 /* Which front ends accept an option. */
@@ -96,6 +105,15 @@ static const struct {
 	{ { "kernel-sha256", required_argument, NULL, OPT_KERNEL_SHA256 }, V | D },
 	{ { "initrd-sha256", required_argument, NULL, OPT_INITRD_SHA256 }, V | D },
 	{ { "manifest", required_argument, NULL, OPT_MANIFEST }, V },
+	{ { "require-policy", required_argument, NULL, OPT_REQUIRE_POLICY }, V },
+	{ { "min-api", required_argument, NULL, OPT_MIN_API }, V },
+	{ { "min-build", required_argument, NULL, OPT_MIN_BUILD }, V },
+	{ { "allow-debug", no_argument, NULL, OPT_ALLOW_DEBUG }, V },
+	{ { "allowed-firmware-sha256", required_argument, NULL, OPT_ALLOWED_FIRMWARE }, V },
+	{ { "allowed-launch-digest", required_argument, NULL, OPT_ALLOWED_DIGEST }, V },
+	{ { "destroy-keys", no_argument, NULL, OPT_DESTROY_KEYS }, V },
+	{ { "audit-log", required_argument, NULL, OPT_AUDIT_LOG }, V },
+	{ { "audit-key", required_argument, NULL, OPT_AUDIT_KEY }, V },
 	{ { "json", no_argument, NULL, OPT_JSON }, V },
 	{ { "guest", required_argument, NULL, OPT_GUEST }, V },
 	{ { "sev", no_argument, NULL, OPT_SEV }, D },
@@ -259,6 +277,32 @@ handle(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 	case OPT_ASSUME_REMOTE: o->assume_remote = true; break;
 	case OPT_ASSUME_LOCAL: o->assume_local = true; break;
 	case OPT_ALLOW_EXPORTABLE: q->key_opts.allow_exportable_keys = true; break;
+	case OPT_REQUIRE_POLICY:
+		/* Repeatable (a manifest's list arrives one word at a time): the bits add up. */
+		if ((r = sg_release_require_parse(arg, &v32, err)) == 0)
+			o->release.require_bits |= v32;
+		break;
+	case OPT_MIN_API:
+		if ((r = sg_release_min_api_parse(arg, &o->release.min_api_major,
+						  &o->release.min_api_minor, err)) == 0)
+			o->release.have_min_api = true;
+		break;
+	case OPT_MIN_BUILD:
+		if ((r = parse_u8(arg, "--min-build", &o->release.min_build, err)) == 0)
+			o->release.have_min_build = true;
+		break;
+	case OPT_ALLOW_DEBUG: o->release.allow_debug = true; break;
+	case OPT_ALLOWED_FIRMWARE:
+		r = sg_release_allow_add(o->release.allowed_firmware, &o->release.nallowed_firmware,
+					 arg, "--allowed-firmware-sha256", err);
+		break;
+	case OPT_ALLOWED_DIGEST:
+		r = sg_release_allow_add(o->release.allowed_digests, &o->release.nallowed_digests,
+					 arg, "--allowed-launch-digest", err);
+		break;
+	case OPT_DESTROY_KEYS: o->release.destroy_keys = true; break;
+	case OPT_AUDIT_LOG: o->audit_log = arg; break;
+	case OPT_AUDIT_KEY: o->audit_key = arg; break;
 	case OPT_JSON: o->json = true; break;
 	case OPT_GUEST: o->guest = arg; break;
 	case OPT_SEV: o->mode = SG_MODE_SEV; break;
@@ -553,7 +597,22 @@ sg_cli_usage(enum sg_frontend fe, const char *prog)
 		       "and release its secrets.\n\n"
 		       "  -h, --help, -d, --debug, -q, --quiet\n"
 		       "      --json                one JSON object on stdout\n"
-		       "      --guest NAME          name for reports\n%s%s",
+		       "      --guest NAME          name for reports\n"
+		       "      --manifest FILE       a YAML manifest (the options written down)\n%s%s"
+		       "Release policy (a secret is released only if all hold; else exit 7):\n"
+		       "      --require-policy LIST policy bits that must be set "
+		       "(nodbg,noks,es,nosend,domain,sev)\n"
+		       "      --min-api MAJOR.MINOR, --min-build N  oldest SEV firmware accepted\n"
+		       "      --allow-debug         release to a guest whose policy allows "
+		       "debugging\n"
+		       "      --allowed-firmware-sha256 HEX, --allowed-launch-digest HEX  "
+		       "(repeatable)\n"
+		       "      --destroy-keys        delete the guest's token TIK/TEK once released\n"
+		       "Audit:\n"
+		       "      --audit-log FILE      signed, hash-chained record of every verdict "
+		       "and release\n"
+		       "      --audit-key KEY       pkcs11: URI or PEM file of the EC P-256 "
+		       "signing key\n",
 		       prog, state, inputs);
 		break;
 	case SG_FE_DIGEST:

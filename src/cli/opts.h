@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "validate/release-policy.h"
 #include "validate/validate.h"
 
 enum sg_frontend {
@@ -40,6 +41,9 @@ struct sg_cli_opts {
 	bool destroy_on_failure, assume_remote, assume_local;
 	enum sg_digest_mode mode;
 	enum sg_digest_format format;
+	/* sevgate only: what must hold before a secret leaves, and where that is recorded. */
+	struct sg_release_policy release;
+	const char *audit_log, *audit_key;
 };
 
 /* Defaults for @fe (what parse starts from). */

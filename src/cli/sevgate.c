@@ -18,6 +18,7 @@ static const struct {
 } commands[] = {
 	{ "validate", sg_cmd_validate, "check a guest's launch measurement; release its secrets" },
 	{ "batch", sg_cmd_batch, "validate every guest of a set of manifests" },
+	{ "audit", sg_cmd_audit, "verify or show the signed audit log (audit verify|show)" },
 	{ "digest", sg_cmd_digest, "print the launch digest of firmware, kernel and VMSAs" },
 	{ "vmsa", sg_cmd_vmsa, "build or show SEV-ES VMSA pages (vmsa build|show)" },
 	{ "ovmf", sg_cmd_ovmf, "show an OVMF image's footer table (ovmf show)" },

@@ -76,6 +76,17 @@ sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
 	for (size_t i = 0; root && i < root->n; i++) {
 		const struct sg_yaml_node *v = root->items[i];
 
+		if (!strcmp(root->keys[i], "audit-log") || !strcmp(root->keys[i], "audit-key")) {
+			char **dst = root->keys[i][6] == 'l' ? &c->audit_log : &c->audit_key;
+			const char *val;
+
+			if ((r = sg_yaml_string(d, v, root->keys[i], &val, err)) < 0)
+				return r;
+			free(*dst);
+			if (!(*dst = strdup(val)))
+				return sg_error_set(err, SG_E_NOMEM, "out of memory");
+			continue;
+		}
 		if (strcmp(root->keys[i], "pkcs11-modules"))
 			return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: unknown key '%s'", path,
 					    root->key_lines[i], root->key_columns[i],
@@ -107,6 +118,8 @@ sg_config_free(struct sg_config *c)
 		free(c->modules[i].path);
 		free(c->modules[i].init_args);
 	}
+	free(c->audit_log);
+	free(c->audit_key);
 	free(c->path);
 	free(c);
 }

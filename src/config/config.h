@@ -3,7 +3,8 @@
  * sevgate's configuration file (YAML; /etc/sevgate/sevgate.conf, or
  * --config FILE, or $SEVGATE_CONFIG). Today it names PKCS#11 modules that
  * need C_Initialize arguments a URI cannot carry (NSS softoken's
- * configdir); unknown keys are errors.
+ * configdir), and the default audit log and its signing key; unknown
+ * keys are errors.
  */
 #pragma once
 
@@ -26,6 +27,8 @@ struct sg_config {
 	char *path; /* NULL when no file was read */
 	struct sg_p11_module_conf modules[SG_CONFIG_MAX_MODULES];
 	size_t nmodules;
+	/* Defaults for sevgate validate/batch --audit-log and --audit-key. */
+	char *audit_log, *audit_key;
 };
 
 /*

@@ -322,7 +322,7 @@ sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
 
 /* The one object of @cls the URI names, on the one token it names. */
 static int
-find_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cls,
+find_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cls, bool rw,
 	 const char *what, struct sg_p11_token **ret_tok, CK_OBJECT_HANDLE *ret_obj,
 	 struct sg_error *err)
 {
@@ -339,7 +339,7 @@ find_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	if ((r = sg_p11_uri_parse(spec, opts && opts->allow_pin_value, &uri, err)) < 0)
 		return r;
-	ntok = sg_p11_tokens(uri, spec, opts, false, &toks, err);
+	ntok = sg_p11_tokens(uri, spec, opts, rw, &toks, err);
 	attrs = p11_kit_uri_get_attributes(uri, &nattrs);
 	for (CK_ULONG i = 0; i < nattrs && ntmpl < SG_ELEMENTSOF(tmpl) - 1; i++)
 		if (attrs[i].type != CKA_CLASS)
@@ -380,7 +380,7 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 	CK_RV rv;
 	int r;
 
-	if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, "audit key", &t, &o, err)) < 0)
+	if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, false, "audit key", &t, &o, err)) < 0)
 		return r;
 	rv = t->fl->C_SignInit(t->session, &mech, o);
 	if (rv == CKR_OK)
@@ -392,6 +392,25 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 				    sg_p11_rv_name(rv));
 	if (len != 64)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': the audit key is not P-256", t->label);
+	return 0;
+}
+
+/* Single-use keys: the one secret key @spec names is deleted from its token. */
+static int
+destroy_key(const char *spec, const struct sg_key_options *opts, struct sg_error *err)
+{
+	struct sg_p11_token *t = NULL;
+	CK_OBJECT_HANDLE o = 0;
+	CK_RV rv;
+	int r;
+
+	if ((r = find_one(spec, opts, CKO_SECRET_KEY, true, "key", &t, &o, err)) < 0)
+		return r;
+	rv = t->fl->C_DestroyObject(t->session, o);
+	sg_p11_index_invalidate(t);
+	if (rv != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': deleting a released key failed: %s",
+				    t->label, sg_p11_rv_name(rv));
 	return 0;
 }
 
@@ -479,4 +498,5 @@ const struct sg_pkcs11_api sg_pkcs11_backend = {
 	.shutdown = sg_p11_shutdown,
 	.read_data = read_data,
 	.ecdsa_sign = ecdsa_sign,
+	.destroy_key = destroy_key,
 };

@@ -117,6 +117,21 @@ sg_key_ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uin
 }
 
 int
+sg_key_destroy(const char *spec, const struct sg_key_options *opts, struct sg_error *err)
+{
+	int r;
+
+	if (!is_pkcs11(spec))
+		return sg_error_set(err, SG_E_USAGE, "destroy-keys needs token keys, not '%s'", spec);
+	pthread_mutex_lock(&pkcs11_lock);
+	r = load_pkcs11(err);
+	if (r == 0)
+		r = pkcs11->destroy_key(spec, opts, err);
+	pthread_mutex_unlock(&pkcs11_lock);
+	return r;
+}
+
+int
 sg_key_read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem **ret,
 		 struct sg_error *err)
 {

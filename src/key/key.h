@@ -52,6 +52,9 @@ struct sg_pkcs11_api {
 	/* ECDSA (CKM_ECDSA) over a SHA-256 digest with a token EC private key: raw r||s. */
 	int (*ecdsa_sign)(const char *spec, const struct sg_key_options *opts,
 			  const uint8_t digest[32], uint8_t rs[64], struct sg_error *err);
+	/* Delete the one secret key @spec names (a read-write session). */
+	int (*destroy_key)(const char *spec, const struct sg_key_options *opts,
+			   struct sg_error *err);
 	/* The value of a token data object (CKO_DATA): a secret that never touches disk. */
 	int (*read_data)(const char *spec, const struct sg_key_options *opts,
 			 struct sg_secmem **ret, struct sg_error *err);
@@ -71,6 +74,9 @@ int sg_key_set_config(const char *path, struct sg_error *err);
 /* Sign a SHA-256 digest with the token EC (P-256) key @spec names: a DER ECDSA signature. */
 int sg_key_ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
 		      uint8_t *der, size_t *der_len, struct sg_error *err);
+
+/* Delete the token secret key @spec names (release policy destroy-keys). */
+int sg_key_destroy(const char *spec, const struct sg_key_options *opts, struct sg_error *err);
 
 /* Read the secret a pkcs11: URI names (a data object) into locked memory. */
 int sg_key_read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem **ret,

@@ -835,6 +835,14 @@ def run_case(ctx, idx):
     if rc == 0 and not quiet and c.secrets and \
             ("OK: Injected %d secrets" % len(c.secrets)) not in oo:
         probs.append("ours: no 'OK: Injected %d secrets' line" % len(c.secrets))
+    # Issue 7: the drop-in releases to a debuggable guest as the reference does, but warns.
+    debuggable = not (int(c.cfg.get("policy", "1")) & 1) if str(c.cfg.get("policy", "1")).isdigit() else False
+    if oc == 0 and c.secrets and debuggable and not quiet:
+        wl = [l for l in oe.splitlines() if l.startswith("WARNING: ")]
+        if len(wl) != 1 or "allows debugging" not in wl[0]:
+            probs.append("ours: want one 'WARNING: ... allows debugging' line for policy %s: %r"
+                         % (c.cfg.get("policy"), oe[:300]))
+        oe = "\n".join(l for l in oe.splitlines() if not l.startswith("WARNING: "))
     probs += stderr_problems(oe, oc, quiet, "ours")
     # the reference may print a HINT-free single line too; checked loosely
     if not quiet and rc != 0 and not c.argparse_error and not re_.startswith("ERROR: "):
@@ -878,10 +886,21 @@ def run_case(ctx, idx):
     if ctx.sevgate and c.kind in ("ok", "mismatch") and rc == c.expect:
         argv = [ctx.sevgate, "validate", "--json"] + render(c, "sg", d, forced_long=True,
                                                             drop_quiet=True)
+        # sevgate refuses a debuggable guest its secrets (exit 7) unless --allow-debug.
+        allow = debuggable and c.secrets and (len(c.secrets) + len(d)) % 2 == 0
+        if allow:
+            argv.append("--allow-debug")
+        refused = rc == 0 and c.secrets and debuggable and not allow
+        want_rc = 7 if refused else rc
         cmds.append(argv)
         sc, so, se = run(argv)
-        if sc != rc:
-            probs.append("sevgate validate: exit %d, want %d (stderr %r)" % (sc, rc, se.strip()[:300]))
+        if sc != want_rc:
+            probs.append("sevgate validate: exit %d, want %d (stderr %r)" % (sc, want_rc, se.strip()[:300]))
+        if refused:
+            for p in (d + "/sg.hdr", d + "/sg.payload"):
+                cur = read_or_none(p)
+                if cur is not None and not (c.precreate and cur == junk):
+                    probs.append("sevgate validate: %s written although refused" % os.path.basename(p))
         try:
             j = json.loads(so.strip().splitlines()[-1]) if so.strip() else None
         except ValueError:
@@ -889,11 +908,13 @@ def run_case(ctx, idx):
         if j is None:
             probs.append("sevgate validate --json: no JSON object on stdout: %r" % so[:300])
         else:
-            want_verdict = "trusted" if rc == 0 else "mismatch"
+            want_verdict = "refused" if refused else "trusted" if rc == 0 else "mismatch"
             if j.get("verdict") != want_verdict:
                 probs.append("sevgate validate: verdict %r, want %r" % (j.get("verdict"), want_verdict))
-            if j.get("exit") != rc:
-                probs.append("sevgate validate: json exit %r, want %d" % (j.get("exit"), rc))
+            if j.get("exit") != want_rc:
+                probs.append("sevgate validate: json exit %r, want %d" % (j.get("exit"), want_rc))
+            if refused and "allows debugging" not in str(j.get("message", "")):
+                probs.append("sevgate validate: refusal message %r does not say why" % j.get("message"))
             ld = str(j.get("launch_digest", "")).lower()
             if ld != c.ld.hex():
                 probs.append("sevgate validate: launch_digest %s, model %s" % (ld, c.ld.hex()))

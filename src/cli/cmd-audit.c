@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sevgate audit verify|show: check and read the audit log. */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "cli/commands.h"
+#include "cli/exitcode.h"
+
+enum { O_PUBKEY = 256, O_EXPECT_HEAD, O_GUEST, O_SINCE };
+
+static void
+usage(void)
+{
+	printf("usage: sevgate audit verify FILE --pubkey PEM [--expect-head HEX]\n"
+	       "       sevgate audit show FILE [--guest NAME] [--since TIME]\n"
+	       "verify checks every record's signature, sequence and link to the one before;\n"
+	       "with --expect-head (a head kept elsewhere) also that no record was cut from the\n"
+	       "end. show prints the records, one per line.\n");
+}
+
+static const char *
+member(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int
+show(const char *path, const char *guest, const char *since)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	ssize_t n;
+
+	if (!f) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "cannot read '%s': %s", path, strerror(errno));
+		return sg_cmd_fail(msg, SG_E_IO);
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		struct json_object *o = json_tokener_parse(line), *secrets, *seq;
+		const char *t, *g, *ev, *verdict, *digest, *reason;
+		size_t nsec = 0;
+
+		lineno++;
+		if (!o || !json_object_object_get_ex(o, "seq", &seq)) {
+			fprintf(stderr, "warning: %s:%zu: not a record\n", path, lineno);
+			json_object_put(o);
+			continue;
+		}
+		t = member(o, "time");
+		g = member(o, "guest");
+		if ((guest && (!g || strcmp(g, guest))) || (since && (!t || strcmp(t, since) < 0))) {
+			json_object_put(o);
+			continue;
+		}
+		ev = member(o, "event");
+		verdict = member(o, "verdict");
+		digest = member(o, "launch_digest");
+		reason = member(o, "reason");
+		if (json_object_object_get_ex(o, "secrets", &secrets) &&
+		    json_object_is_type(secrets, json_type_array))
+			nsec = json_object_array_length(secrets);
+		printf("%-6s %s %-14s %-20s %-8s secrets=%zu digest=%s", json_object_get_string(seq),
+		       t ? t : "-", ev ? ev : "-", g ? g : "-", verdict ? verdict : "-", nsec,
+		       digest ? digest : "-");
+		for (size_t i = 0; i < nsec; i++) {
+			struct json_object *s = json_object_array_get_idx(secrets, i);
+			const char *guid = member(s, "guid"), *len = member(s, "length");
+
+			printf(" %s:%s", guid ? guid : "?", len ? len : "?");
+		}
+		if (reason)
+			printf(" reason=\"%s\"", reason);
+		putchar('\n');
+		json_object_put(o);
+	}
+	free(line);
+	fclose(f);
+	return SG_EXIT_OK;
+}
+
+int
+sg_cmd_audit(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "pubkey", required_argument, NULL, O_PUBKEY },
+		{ "expect-head", required_argument, NULL, O_EXPECT_HEAD },
+		{ "guest", required_argument, NULL, O_GUEST },
+		{ "since", required_argument, NULL, O_SINCE },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *pubkey = NULL, *expect = NULL, *guest = NULL, *since = NULL, *sub, *file;
+	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
+	struct sg_error err = { 0 };
+	char head[SG_AUDIT_HEAD_HEX + 1];
+	size_t count = 0;
+	int c;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage();
+		return SG_EXIT_OK;
+	}
+	if (argc < 3 || (strcmp(argv[1], "verify") && strcmp(argv[1], "show")))
+		return sg_cmd_fail("usage: sevgate audit verify|show FILE ... (sevgate audit --help)",
+				   SG_E_USAGE);
+	sub = argv[1];
+	opterr = 0;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage(); return SG_EXIT_OK;
+		case O_PUBKEY: pubkey = optarg; break;
+		case O_EXPECT_HEAD: expect = optarg; break;
+		case O_GUEST: guest = optarg; break;
+		case O_SINCE: since = optarg; break;
+		default:
+			return sg_cmd_fail("unrecognized option (sevgate audit --help)", SG_E_USAGE);
+		}
+	}
+	if (optind != argc - 1)
+		return sg_cmd_fail("sevgate audit takes exactly one FILE", SG_E_USAGE);
+	file = argv[optind];
+	if (!strcmp(sub, "show")) {
+		if (pubkey || expect)
+			return sg_cmd_fail("--pubkey and --expect-head are for audit verify", SG_E_USAGE);
+		return show(file, guest, since);
+	}
+	if (guest || since)
+		return sg_cmd_fail("--guest and --since are for audit show", SG_E_USAGE);
+	if (!pubkey)
+		return sg_cmd_fail("audit verify needs --pubkey PEM", SG_E_USAGE);
+	if (expect && strlen(expect) != SG_AUDIT_HEAD_HEX)
+		return sg_cmd_fail("--expect-head must be 64 hex digits", SG_E_USAGE);
+	if (sg_crypto_new(&crypto, &err) < 0 ||
+	    sg_audit_verify(crypto, file, pubkey, expect, &count, head, &err) < 0)
+		return sg_cmd_fail(err.msg, err.code);
+	printf("ok: %zu records verify; head %s\n", count, head);
+	return SG_EXIT_OK;
+}
