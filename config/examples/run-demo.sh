@@ -4,10 +4,12 @@
 # config/examples/guests/*.conf and reports their launch measurements; one host
 # misbehaves (it boots a guest on another firmware image). The guest owner moves
 # every guest's TIK/TEK into a throw-away SoftHSM2 token (sevgate keys import
-# --shred: the key files are gone), then validates every guest with `sevgate
-# validate`, one with the drop-in `virt-qemu-sev-validate` and a secret for it,
-# and checks the secret packet with `sevgate secret open`: all with the keys in
-# the token. Without SoftHSM2 the demo says so and uses the key files.
+# --shred: the key files are gone) and generates an audit signing key there,
+# then validates every guest with `sevgate validate`, releasing a disk key to
+# each trusted one under a signed, hash-chained audit log, runs the drop-in
+# `virt-qemu-sev-validate` on one with a secret, checks that packet with
+# `sevgate secret open`, and verifies the audit log: all with the keys in the
+# token. Without SoftHSM2 the demo says so and uses key files.
 #
 #   config/examples/run-demo.sh [BUILD_DIR]      (default: build)
 #
@@ -256,7 +258,22 @@ for name in "${names[@]}"; do
 done
 [ -z "$token" ] || echo
 
-echo "== guest owner: sevgate validate"
+# Every release is recorded first, in a signed, hash-chained audit log.
+audit_log=$tmp/audit.log
+if [ -n "$token" ]; then
+	out=$("$SEVGATE" keys generate-audit-key --token "$token" --label sevgate-audit \
+		--pubout "$tmp/audit-pub.pem") || die "keys generate-audit-key failed"
+	audit_key=$(printf '%s\n' "$out" | sed -n 's/^audit-key: //p')
+	echo "== guest owner: audit key generated in the token (${audit_key%%\?*})"
+else
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/audit.pem" 2>/dev/null
+	openssl pkey -in "$tmp/audit.pem" -pubout -out "$tmp/audit-pub.pem"
+	audit_key=$tmp/audit.pem
+	echo "== guest owner: audit key in a PEM file (no token)"
+fi
+echo
+
+echo "== guest owner: sevgate validate, releasing each trusted guest's disk key (audited)"
 for conf in "${confs[@]}"; do
 	load_guest "$conf"
 	name=${G[name]}
@@ -271,11 +288,15 @@ for conf in "${confs[@]}"; do
 			fail=1
 		fi
 	fi
+	(umask 077 && head -c 32 /dev/urandom >"$tmp/$name.disk-key")
 	set +e
 	"$SEVGATE" validate --guest "$name" --measurement "${measurement[$name]}" \
 		--api-major "${G[api_major]}" --api-minor "${G[api_minor]}" \
 		--build-id "${G[build_id]}" --policy "${G[policy]}" \
-		--tik "${ktik[$name]}" --tek "${ktek[$name]}" "${args[@]}" 2>&1 | sed 's/^/  /'
+		--tik "${ktik[$name]}" --tek "${ktek[$name]}" "${args[@]}" \
+		--inject-secret "luks-key:$tmp/$name.disk-key" \
+		--secret-header "$tmp/$name.sg-hdr" --secret-payload "$tmp/$name.sg-payload" \
+		--audit-log "$audit_log" --audit-key "$audit_key" 2>&1 | sed 's/^/  /'
 	rc=${PIPESTATUS[0]}
 	set -e
 	exitcode[$name]=$rc
@@ -342,6 +363,17 @@ if [ -z "$secret_guest" ]; then
 	echo "== no trusted guest asks for a secret: drop-in and secret steps skipped"
 	echo
 fi
+
+echo "== auditor: sevgate audit verify (every signature and the hash chain)"
+set +e
+"$SEVGATE" audit show "$audit_log" | sed 's/^/  /'
+"$SEVGATE" audit verify "$audit_log" --pubkey "$tmp/audit-pub.pem" 2>&1 | sed 's/^/  /'
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" = 0 ] || fail=1
+released=$(grep -c '"event":"released"' "$audit_log" || true)
+echo "  $released secrets released, each after its release-intent record"
+echo
 
 echo "== summary"
 printf '  %-14s %-10s %-10s %s\n' guest expected result exit

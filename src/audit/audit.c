@@ -373,6 +373,7 @@ commit(struct sg_audit *a, struct pending *batch)
 	struct sg_error tmp = { 0 };
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
+	off_t start_size = 0;
 	int r;
 
 	if (flock(a->fd, LOCK_EX) < 0) {
@@ -381,6 +382,10 @@ commit(struct sg_audit *a, struct pending *batch)
 	}
 	if ((r = read_tail(a, &seq, prev, &tmp)) < 0)
 		goto unlock_fail;
+	if ((start_size = lseek(a->fd, 0, SEEK_END)) < 0) {
+		r = sg_error_set(&tmp, SG_E_IO, "cannot seek audit log: %s", strerror(errno));
+		goto unlock_fail;
+	}
 	for (struct pending *p = batch; p; p = p->next) {
 		struct json_object *o = build(a, seq + 1, prev, p->ev);
 		const char *u = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
@@ -425,7 +430,12 @@ commit(struct sg_audit *a, struct pending *batch)
 	if (len && (write_all(a->fd, buf, len) < 0 || fdatasync(a->fd) < 0)) {
 		r = sg_error_set(&tmp, SG_E_IO, "cannot write audit log '%s': %s", a->path,
 				 strerror(errno));
-		/* Part of it may be on disk: cut back to the last complete record. */
+		/*
+		 * Part of it may be on disk: cut back, so no record claims an
+		 * intent whose secret we are about to withhold.
+		 */
+		if (ftruncate(a->fd, start_size) == 0)
+			(void)fdatasync(a->fd);
 		goto unlock_fail;
 	}
 	flock(a->fd, LOCK_UN);

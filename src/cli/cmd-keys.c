@@ -7,6 +7,10 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +39,12 @@ enum {
 	O_PIN_FILE,
 	O_PREFIX,
 	O_ALLOW,
-	O_CONFIG
+	O_CONFIG,
+	O_PUBOUT
 };
 
 struct keys_args {
-	const char *tik, *tek, *tk, *token, *label, *prefix, *config;
+	const char *tik, *tek, *tk, *token, *label, *prefix, *config, *pubout;
 	bool shred, allow_exportable, help;
 	struct sg_key_options kopts;
 	int first_arg;
@@ -59,6 +64,7 @@ parse(int argc, char **argv, struct keys_args *a, struct sg_error *err)
 		{ "label-prefix", required_argument, NULL, O_PREFIX },
 		{ "allow-exportable-keys", no_argument, NULL, O_ALLOW },
 		{ "config", required_argument, NULL, O_CONFIG },
+		{ "pubout", required_argument, NULL, O_PUBOUT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -81,6 +87,7 @@ parse(int argc, char **argv, struct keys_args *a, struct sg_error *err)
 		case O_PREFIX: a->prefix = optarg; break;
 		case O_ALLOW: a->kopts.allow_exportable_keys = true; break;
 		case O_CONFIG: a->config = optarg; break;
+		case O_PUBOUT: a->pubout = optarg; break;
 		default:
 			return sg_error_set(err, SG_E_USAGE, "unrecognized option '%s'",
 					    argv[optind - 1]);
@@ -485,6 +492,133 @@ keys_store_secret(int argc, char **argv)
 	return SG_EXIT_OK;
 }
 
+/* The uncompressed P-256 point inside CKA_EC_POINT (a DER OCTET STRING, or bare). */
+static int
+ec_point(const uint8_t *p, size_t n, const uint8_t **ret)
+{
+	if (n == 65 && p[0] == 0x04) {
+		*ret = p;
+		return 0;
+	}
+	if (n == 67 && p[0] == 0x04 && p[1] == 65 && p[2] == 0x04) {
+		*ret = p + 2;
+		return 0;
+	}
+	return -1;
+}
+
+/* Write the public half of a P-256 key as a PEM SubjectPublicKeyInfo, for audit verify. */
+static int
+write_pubkey_pem(const char *path, const uint8_t point[65], struct sg_error *err)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, 65),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *pk = NULL;
+	FILE *f = NULL;
+	int fd, r = 0;
+
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		r = sg_error_set(err, SG_E_CRYPTO, "the token's public key is not a P-256 point");
+		goto out;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		r = sg_error_set(err, SG_E_IO, "cannot write '%s'", path);
+		goto out;
+	}
+	if (PEM_write_PUBKEY(f, pk) != 1 || fflush(f) != 0 || fsync(fileno(f)) != 0)
+		r = sg_error_set(err, SG_E_IO, "cannot write '%s'", path);
+out:
+	if (f)
+		fclose(f);
+	EVP_PKEY_free(pk);
+	EVP_PKEY_CTX_free(ctx);
+	return r;
+}
+
+/* An EC P-256 signing key pair generated in the token: the audit log's signer. */
+static int
+keys_generate_audit_key(int argc, char **argv)
+{
+	/* DER of the prime256v1 OID, CKA_EC_PARAMS's namedCurve form. */
+	static const uint8_t p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	struct sg_error err = { 0 };
+	struct keys_args k;
+	struct sg_p11_token *t = NULL;
+	CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_OBJECT_HANDLE pub, priv;
+	uint8_t id[16], point_buf[80];
+	const uint8_t *point;
+	char attrs[LABEL_MAX + 40];
+	_cleanup_(sg_freep) char *uri = NULL;
+	CK_RV rv;
+	int r;
+
+	if ((r = parse(argc, argv, &k, &err)) < 0 || (r = load_config(&k, &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+	if (!k.token || !k.label || !k.pubout || k.first_arg != argc)
+		return sg_cmd_fail("usage: sevgate keys generate-audit-key --token URI --label NAME "
+				   "--pubout FILE.pem [--pin-file FILE]",
+				   SG_E_USAGE);
+	if (strlen(k.label) > LABEL_MAX || strpbrk(k.label, ";?%/ "))
+		return sg_cmd_fail("--label must be at most 128 characters without ; ? % / or "
+				   "spaces",
+				   SG_E_USAGE);
+	if ((r = sg_random_bytes(id, sizeof(id), &err)) < 0 ||
+	    (r = one_token(k.token, &k.kopts, true, &t, NULL, &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+
+	CK_ATTRIBUTE pub_tmpl[] = {
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_EC_PARAMS, (void *)p256, sizeof(p256) },
+		{ CKA_LABEL, (void *)k.label, strlen(k.label) },
+		{ CKA_ID, id, sizeof(id) },
+	};
+	CK_ATTRIBUTE priv_tmpl[] = {
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_SENSITIVE, &yes, sizeof(yes) },
+		{ CKA_EXTRACTABLE, &no, sizeof(no) },
+		{ CKA_SIGN, &yes, sizeof(yes) },
+		{ CKA_LABEL, (void *)k.label, strlen(k.label) },
+		{ CKA_ID, id, sizeof(id) },
+	};
+	rv = t->fl->C_GenerateKeyPair(t->session, &mech, pub_tmpl, SG_ELEMENTSOF(pub_tmpl),
+				      priv_tmpl, SG_ELEMENTSOF(priv_tmpl), &pub, &priv);
+	if (rv != CKR_OK) {
+		snprintf(err.msg, sizeof(err.msg), "token '%s': generating a P-256 key failed: %s",
+			 t->label, sg_p11_rv_name(rv));
+		return sg_cmd_fail(err.msg, SG_E_TOKEN);
+	}
+	CK_ATTRIBUTE get = { CKA_EC_POINT, point_buf, sizeof(point_buf) };
+
+	if (t->fl->C_GetAttributeValue(t->session, pub, &get, 1) != CKR_OK ||
+	    ec_point(point_buf, get.ulValueLen, &point) < 0) {
+		t->fl->C_DestroyObject(t->session, priv);
+		t->fl->C_DestroyObject(t->session, pub);
+		return sg_cmd_fail("the token returned no usable EC public point", SG_E_TOKEN);
+	}
+	if ((r = write_pubkey_pem(k.pubout, point, &err)) < 0) {
+		t->fl->C_DestroyObject(t->session, priv);
+		t->fl->C_DestroyObject(t->session, pub);
+		return sg_cmd_fail(err.msg, r);
+	}
+	snprintf(attrs, sizeof(attrs), "object=%s;type=private", k.label);
+	if (!(uri = sg_p11_uri_extend(k.token, attrs)))
+		return sg_cmd_fail("out of memory", SG_E_NOMEM);
+	printf("audit-key: %s\npublic key: %s\n", uri, k.pubout);
+	return SG_EXIT_OK;
+}
+
 static const char *
 key_type_name(CK_ULONG t)
 {
@@ -591,6 +725,8 @@ sg_cmd_keys(int argc, char **argv)
 		printf("usage: sevgate keys import --tik FILE --tek FILE | --tk FILE --token URI "
 		       "--label NAME [--shred]\n"
 		       "       sevgate keys store-secret FILE --token URI --label NAME [--shred]\n"
+		       "       sevgate keys generate-audit-key --token URI --label NAME --pubout "
+		       "FILE.pem\n"
 		       "       sevgate keys list [--token URI]\n"
 		       "       sevgate keys delete URI...\n"
 		       "       sevgate keys prune --label-prefix PREFIX [--token URI]\n"
@@ -601,6 +737,8 @@ sg_cmd_keys(int argc, char **argv)
 		return keys_import(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "store-secret"))
 		return keys_store_secret(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "generate-audit-key"))
+		return keys_generate_audit_key(argc - 1, argv + 1);
 	if ((r = parse(argc - 1, argv + 1, &k, &err)) < 0 || (r = load_config(&k, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
 	if (!strcmp(argv[1], "list")) {
