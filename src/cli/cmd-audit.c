@@ -33,6 +33,24 @@ member(struct json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
+/* A logged string as a terminal line shows it: control bytes escaped, so no record forges lines. */
+static void
+put_safe(const char *s, int width)
+{
+	int n = 0;
+
+	for (; *s; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f || c == '\\')
+			n += printf("\\x%02x", c) - 1;
+		else
+			putchar(c);
+	}
+	for (; n < width; n++)
+		putchar(' ');
+}
+
 static int
 show(const char *path, const char *guest, const char *since)
 {
@@ -71,17 +89,30 @@ show(const char *path, const char *guest, const char *since)
 		if (json_object_object_get_ex(o, "secrets", &secrets) &&
 		    json_object_is_type(secrets, json_type_array))
 			nsec = json_object_array_length(secrets);
-		printf("%-6s %s %-14s %-20s %-8s secrets=%zu digest=%s", json_object_get_string(seq),
-		       t ? t : "-", ev ? ev : "-", g ? g : "-", verdict ? verdict : "-", nsec,
-		       digest ? digest : "-");
+		printf("%-6s ", json_object_get_string(seq));
+		put_safe(t ? t : "-", 0);
+		putchar(' ');
+		put_safe(ev ? ev : "-", 14);
+		putchar(' ');
+		put_safe(g ? g : "-", 20);
+		putchar(' ');
+		put_safe(verdict ? verdict : "-", 8);
+		printf(" secrets=%zu digest=", nsec);
+		put_safe(digest ? digest : "-", 0);
 		for (size_t i = 0; i < nsec; i++) {
 			struct json_object *s = json_object_array_get_idx(secrets, i);
 			const char *guid = member(s, "guid"), *len = member(s, "length");
 
-			printf(" %s:%s", guid ? guid : "?", len ? len : "?");
+			putchar(' ');
+			put_safe(guid ? guid : "?", 0);
+			putchar(':');
+			put_safe(len ? len : "?", 0);
 		}
-		if (reason)
-			printf(" reason=\"%s\"", reason);
+		if (reason) {
+			printf(" reason=\"");
+			put_safe(reason, 0);
+			putchar('"');
+		}
 		putchar('\n');
 		json_object_put(o);
 	}

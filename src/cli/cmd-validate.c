@@ -145,7 +145,10 @@ sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_audit *a
 		struct sg_error aerr = { 0 };
 
 		if (sg_cli_audit_verdict(audit, o, ret_manifest ? *ret_manifest : NULL, res,
-					 r == 0 ? "trusted" : "mismatch", r == 0 ? NULL : err->msg,
+					 r == 0		      ? "trusted"
+					 : r == SG_E_MISMATCH ? "mismatch"
+							      : "error",
+					 r == 0 ? NULL : err->msg,
 					 &aerr) < 0 &&
 		    r == 0)
 			r = sg_error_set(err, aerr.code, "%s", aerr.msg);

@@ -28,6 +28,7 @@ rewrap(struct sg_error *err, int code, const char *fmt)
 	char old[sizeof(err->msg)];
 
 	memcpy(old, err->msg, sizeof(old));
+	sg_error_clear(err); /* sg_error_set keeps the first error */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	return sg_error_set(err, code, fmt, old);

@@ -2,6 +2,7 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,16 @@ write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Whether two paths name files in the same directory (textually). */
+static bool
+same_dir(const char *a, const char *b)
+{
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	size_t la = sa ? (size_t)(sa - a) : 0, lb = sb ? (size_t)(sb - b) : 0;
+
+	return la == lb && !strncmp(a, b, la);
+}
+
 int
 sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct sg_error *err)
 {
@@ -297,6 +308,27 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct 
 		if (tmp[i] && rename(tmp[i], outs[i].path) < 0)
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
+	/* The renames are durable only once their directory is: then the files exist after a crash. */
+	for (i = 0; i < n && r == 0; i++) {
+		_cleanup_(sg_freep) char *dir = NULL;
+		char *slash;
+		int dfd;
+
+		if (!tmp[i] || (i > 0 && tmp[i - 1] && same_dir(outs[i - 1].path, outs[i].path)))
+			continue;
+		if (!(dir = strdup(outs[i].path)))
+			break;
+		slash = strrchr(dir, '/');
+		if (slash == dir)
+			slash[1] = '\0';
+		else if (slash)
+			*slash = '\0';
+		dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	}
 	for (i = 0; i < n; i++) {
 		if (tmp[i] && r < 0)
 			unlink(tmp[i]);

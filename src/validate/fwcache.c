@@ -10,12 +10,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
-struct slot {
-	struct sg_fw_entry e;
+/* What says a file is still the one read: changed content moves mtime or ctime. */
+struct file_id {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
 	struct timespec mtime, ctime;
+};
+
+struct slot {
+	struct sg_fw_entry e;
+	struct file_id id;
+};
+
+/* A kernel or initrd: only its SHA-256 goes into the hashes table. */
+struct file_hash {
+	struct file_id id;
+	uint8_t sha256[SG_SHA256_LEN];
 };
 
 /* SHA-256 states along one launch: after the firmware and table, the BSP, and k AP pages. */
@@ -37,6 +48,8 @@ struct sg_fwcache {
 	size_t n;
 	struct chain *chains[SG_FWCACHE_MAX_CHAINS];
 	size_t nchains;
+	struct file_hash *hashes;
+	size_t nhashes;
 };
 
 int
@@ -70,16 +83,33 @@ sg_fwcache_free(struct sg_fwcache *fc)
 		free(ch->states);
 		free(ch);
 	}
+	free(fc->hashes);
 	pthread_mutex_destroy(&fc->lock);
 	free(fc);
 }
 
 static bool
-same(const struct slot *s, const struct stat *st)
+same_id(const struct file_id *s, const struct stat *st)
 {
 	return s->dev == st->st_dev && s->ino == st->st_ino && s->size == st->st_size &&
 	       s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec &&
 	       s->ctime.tv_sec == st->st_ctim.tv_sec && s->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static bool
+same(const struct slot *s, const struct stat *st)
+{
+	return same_id(&s->id, st);
+}
+
+static void
+set_id(struct file_id *id, const struct stat *st)
+{
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime = st->st_mtim;
+	id->ctime = st->st_ctim;
 }
 
 static int
@@ -95,11 +125,7 @@ fill(struct sg_fwcache *fc, const char *path, struct slot *s, struct sg_error *e
 	    (r = sg_sha256_dup(h, &fin, err)) < 0 ||
 	    (r = sg_sha256_final(fin, s->e.sha256, err)) < 0)
 		return r;
-	s->dev = f->st.st_dev;
-	s->ino = f->st.st_ino;
-	s->size = f->st.st_size;
-	s->mtime = f->st.st_mtim;
-	s->ctime = f->st.st_ctim;
+	set_id(&s->id, &f->st);
 	s->e.file = SG_TAKE_PTR(f);
 	s->e.state = SG_TAKE_PTR(h);
 	return 0;
@@ -259,4 +285,45 @@ sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uin
 		return sg_launch_digest(fc->crypto, &l, out, NULL, err);
 	}
 	return sg_sha256_final(h, out, err);
+}
+
+int
+sg_fwcache_file_sha256(struct sg_fwcache *fc, const char *path, const char *what,
+		       uint8_t out[SG_SHA256_LEN], struct sg_error *err)
+{
+	_cleanup_(sg_file_freep) struct sg_file *f = NULL;
+	_cleanup_(sg_sha256_freep) struct sg_sha256 *h = NULL;
+	struct stat st;
+	int r;
+
+	if (stat(path, &st) == 0) {
+		pthread_mutex_lock(&fc->lock);
+		for (size_t i = 0; i < fc->nhashes; i++)
+			if (same_id(&fc->hashes[i].id, &st)) {
+				memcpy(out, fc->hashes[i].sha256, SG_SHA256_LEN);
+				pthread_mutex_unlock(&fc->lock);
+				return 0;
+			}
+		pthread_mutex_unlock(&fc->lock);
+	}
+	/* A fresh context: sg_sha256() shares one per crypto, and workers share @fc. */
+	if ((r = sg_file_map(path, SG_FILE_MAX, what, &f, err)) < 0 ||
+	    (r = sg_sha256_new(fc->crypto, &h, err)) < 0 ||
+	    (r = sg_sha256_update(h, f->data, f->len, err)) < 0 ||
+	    (r = sg_sha256_final(h, out, err)) < 0)
+		return r;
+	pthread_mutex_lock(&fc->lock);
+	if (fc->nhashes < SG_FWCACHE_MAX_FILES) {
+		struct file_hash *n = fc->nhashes % 64 ? fc->hashes
+				      : realloc(fc->hashes, (fc->nhashes + 64) * sizeof(*n));
+
+		if (n) {
+			fc->hashes = n;
+			/* Keyed by what was read, not by the earlier stat(): no race with a rewrite. */
+			set_id(&n[fc->nhashes].id, &f->st);
+			memcpy(n[fc->nhashes++].sha256, out, SG_SHA256_LEN);
+		}
+	}
+	pthread_mutex_unlock(&fc->lock);
+	return 0;
 }

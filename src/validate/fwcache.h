@@ -18,6 +18,8 @@
 #define SG_FWCACHE_MAX 64
 /* Distinct (firmware, table, BSP, AP) prefixes a run keeps digest states for. */
 #define SG_FWCACHE_MAX_CHAINS 4096
+/* Kernels and initrds whose SHA-256 a run remembers (beyond, they are hashed each time). */
+#define SG_FWCACHE_MAX_FILES 4096
 
 struct sg_fwcache;
 
@@ -49,3 +51,10 @@ int sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const
  */
 int sg_fwcache_get(struct sg_fwcache *fc, const char *path, const struct sg_fw_entry **ret,
 		   struct sg_error *err);
+
+/*
+ * The SHA-256 of a kernel or initrd at @path, hashed once per run while the
+ * file stays the same (device, inode, size, mtime, ctime). Thread-safe.
+ */
+int sg_fwcache_file_sha256(struct sg_fwcache *fc, const char *path, const char *what,
+			   uint8_t out[SG_SHA256_LEN], struct sg_error *err);

@@ -100,8 +100,11 @@ hash_file(struct sg_validation *v, const char *path, const char *what, struct sg
 	_cleanup_(sg_file_freep) struct sg_file *f = NULL;
 	int r;
 
-	if ((r = sg_file_map(path, SG_FILE_MAX, what, &f, err)) < 0 ||
-	    (r = sg_sha256(v->crypto, f->data, f->len, ret->sha256, err)) < 0)
+	if (v->req->fwcache)
+		r = sg_fwcache_file_sha256(v->req->fwcache, path, what, ret->sha256, err);
+	else if ((r = sg_file_map(path, SG_FILE_MAX, what, &f, err)) == 0)
+		r = sg_sha256(v->crypto, f->data, f->len, ret->sha256, err);
+	if (r < 0)
 		return r;
 	ret->present = true;
 	ret->path = path;
