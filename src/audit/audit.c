@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "util/encode.h"
+#include "util/fileio.h"
 #include "util/secmem.h"
 
 /* A record line is at most this long; the tail read looks this far back for the last one. */
@@ -343,23 +344,6 @@ read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDI
 	return 0;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Write @batch under the file lock, chained and signed one after the other,
  * then one fdatasync for all of them (group commit). Each record's outcome
@@ -427,7 +411,7 @@ commit(struct sg_audit *a, struct pending *batch)
 		free(sig);
 		json_object_put(o);
 	}
-	if (len && (write_all(a->fd, buf, len) < 0 || fdatasync(a->fd) < 0)) {
+	if (len && (sg_write_all(a->fd, buf, len) < 0 || fdatasync(a->fd) < 0)) {
 		r = sg_error_set(&tmp, SG_E_IO, "cannot write audit log '%s': %s", a->path,
 				 strerror(errno));
 		/*

@@ -104,6 +104,13 @@ load_config(const struct keys_args *a, struct sg_error *err)
 }
 
 /* One token, opened read-write, from a URI naming it. */
+/* A label that goes into a pkcs11: URI unescaped. */
+static bool
+label_ok(const char *label)
+{
+	return strlen(label) <= LABEL_MAX && !strpbrk(label, ";?%/ ");
+}
+
 static int
 one_token(const char *spec, const struct sg_key_options *o, bool rw, struct sg_p11_token **ret,
 	  P11KitUri **ret_uri, struct sg_error *err)
@@ -349,7 +356,7 @@ keys_import(int argc, char **argv)
 		return sg_cmd_fail("usage: sevgate keys import --tik FILE --tek FILE | --tk FILE "
 				   "--token URI --label NAME [--shred] [--pin-file FILE]",
 				   SG_E_USAGE);
-	if (strlen(k.label) > LABEL_MAX || strpbrk(k.label, ";?%/ "))
+	if (!label_ok(k.label))
 		return sg_cmd_fail("--label must be at most 128 characters without ; ? % / or "
 				   "spaces",
 				   SG_E_USAGE);
@@ -461,7 +468,7 @@ keys_store_secret(int argc, char **argv)
 		return sg_cmd_fail("usage: sevgate keys store-secret FILE --token URI --label NAME "
 				   "[--shred] [--pin-file FILE]",
 				   SG_E_USAGE);
-	if (strlen(k.label) > LABEL_MAX || strpbrk(k.label, ";?%/ "))
+	if (!label_ok(k.label))
 		return sg_cmd_fail("--label must be at most 128 characters without ; ? % / or "
 				   "spaces",
 				   SG_E_USAGE);
@@ -568,7 +575,7 @@ keys_generate_audit_key(int argc, char **argv)
 		return sg_cmd_fail("usage: sevgate keys generate-audit-key --token URI --label NAME "
 				   "--pubout FILE.pem [--pin-file FILE]",
 				   SG_E_USAGE);
-	if (strlen(k.label) > LABEL_MAX || strpbrk(k.label, ";?%/ "))
+	if (!label_ok(k.label))
 		return sg_cmd_fail("--label must be at most 128 characters without ; ? % / or "
 				   "spaces",
 				   SG_E_USAGE);

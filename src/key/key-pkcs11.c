@@ -364,8 +364,8 @@ find_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 	if (ntok < 0)
 		return ntok;
 	if (total != 1)
-		return sg_error_set(err, SG_E_KEY, "%s URI '%s' matches %zu objects, expected 1", what,
-				    shown, total);
+		return sg_error_set(err, SG_E_KEY, "%s URI '%s' matches %zu %s, expected 1", what,
+				    shown, total, cls == CKO_DATA ? "data objects" : "objects");
 	return 0;
 }
 
@@ -420,48 +420,15 @@ read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem 
 	  struct sg_error *err)
 {
 	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
-	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
 	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
-	P11KitUri *uri = NULL;
-	CK_OBJECT_CLASS cls = CKO_DATA;
-	CK_ATTRIBUTE tmpl[8], *attrs;
-	CK_ULONG nattrs = 0, ntmpl = 0;
-	CK_OBJECT_HANDLE found[2], obj = 0;
 	struct sg_p11_token *tok = NULL;
-	size_t total = 0;
-	int ntok, r;
+	CK_OBJECT_HANDLE obj = 0;
+	int r;
 
 	if (!shown)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	if ((r = sg_p11_uri_parse(spec, opts && opts->allow_pin_value, &uri, err)) < 0)
+	if ((r = find_one(spec, opts, CKO_DATA, false, "secret", &tok, &obj, err)) < 0)
 		return r;
-	ntok = sg_p11_tokens(uri, spec, opts, false, &toks, err);
-	attrs = p11_kit_uri_get_attributes(uri, &nattrs);
-	for (CK_ULONG i = 0; i < nattrs && ntmpl < SG_ELEMENTSOF(tmpl) - 1; i++)
-		if (attrs[i].type != CKA_CLASS)
-			tmpl[ntmpl++] = attrs[i];
-	tmpl[ntmpl].type = CKA_CLASS;
-	tmpl[ntmpl].pValue = &cls;
-	tmpl[ntmpl++].ulValueLen = sizeof(cls);
-	for (int i = 0; i < ntok; i++) {
-		CK_ULONG got = 0;
-
-		if (toks[i]->fl->C_FindObjectsInit(toks[i]->session, tmpl, ntmpl) != CKR_OK)
-			continue;
-		toks[i]->fl->C_FindObjects(toks[i]->session, found, SG_ELEMENTSOF(found), &got);
-		toks[i]->fl->C_FindObjectsFinal(toks[i]->session);
-		if (got >= 1 && !tok) {
-			tok = toks[i];
-			obj = found[0];
-		}
-		total += got;
-	}
-	p11_kit_uri_free(uri);
-	if (ntok < 0)
-		return ntok;
-	if (total != 1)
-		return sg_error_set(err, SG_E_KEY, "secret URI '%s' matches %zu data objects, expected 1",
-				    shown, total);
 
 	CK_ATTRIBUTE at = { CKA_VALUE, NULL, 0 };
 	CK_RV rv = tok->fl->C_GetAttributeValue(tok->session, obj, &at, 1);

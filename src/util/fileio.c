@@ -232,8 +232,8 @@ sg_file_write(const char *path, const void *data, size_t len, mode_t mode, const
 }
 
 /* Write all of @len bytes to @fd. */
-static int
-write_all(int fd, const void *data, size_t len)
+int
+sg_write_all(int fd, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
@@ -289,7 +289,7 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct 
 			tmp[i] = NULL;
 			break;
 		}
-		if (fchmod(fd, mode) < 0 || write_all(fd, outs[i].data, outs[i].len) < 0 ||
+		if (fchmod(fd, mode) < 0 || sg_write_all(fd, outs[i].data, outs[i].len) < 0 ||
 		    fsync(fd) < 0) {
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));

@@ -53,6 +53,8 @@ struct sg_out_file {
  * payload). Targets that exist and are not regular files (/dev/stdout, a
  * FIFO) are written directly after the others are ready.
  */
+/* write(2) all of @data, retrying short writes and EINTR; -1 with errno set. */
+int sg_write_all(int fd, const void *data, size_t len);
 int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct sg_error *err);
 
 /*

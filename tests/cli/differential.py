@@ -664,6 +664,15 @@ def render_plan(r, c):
             # argparse takes a value that starts with '-' for an option; '=' is unambiguous.
             # An empty value cannot be attached to a short option.
             style = "long=" if v.startswith("-") else r.choice(["long", "long=", "short"])
+        if key == "cmdline" and v.startswith("=") and style == "short-attached":
+            # Not a reference bug but an ambiguity of this generator: "-e" + "=X" is the
+            # argv word "-e=X", which argparse (and our drop-in, see "short=" above and
+            # docs/dev/cli-contract.md) reads as the value "X" -- one leading '=' is dropped --
+            # while the model hashes "=X" (seed 151465573 case 703: both tools exit 1, the
+            # model expected 0). Spell it "-e==X" instead, which both read as "=X" and which
+            # still exercises the '='-stripping rule; no random draw, so the other choices of
+            # this case stay the same.
+            style = "short" if AVOID_SHORT_EQUALS else "short="
         plan.append((key, v, style))
     c.argv_order = plan
     if c.secrets:
