@@ -436,15 +436,24 @@ get_pin(P11KitUri *uri, const char *shown, const char *token, const struct sg_ke
 				token);
 		}
 		snprintf(prompt, sizeof(prompt), "PIN for token '%s': ", token);
-		if (write(fd, prompt, strlen(prompt)) < 0 || tcgetattr(fd, &old) < 0) {
+		if (tcgetattr(fd, &old) < 0) {
 			close(fd);
 			return sg_error_set(err, SG_E_TOKEN, "cannot prompt for the PIN");
 		}
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		/*
+		 * Echo off (and stale typeahead flushed) before the prompt shows:
+		 * an answer typed or pasted as soon as it appears is never flushed.
+		 */
 		tcsetattr(fd, TCSAFLUSH, &quiet);
+		if (write(fd, prompt, strlen(prompt)) < 0) {
+			tcsetattr(fd, TCSANOW, &old);
+			close(fd);
+			return sg_error_set(err, SG_E_TOKEN, "cannot prompt for the PIN");
+		}
 		ssize_t got = read(fd, pin->data, PIN_MAX - 1);
-		tcsetattr(fd, TCSAFLUSH, &old);
+		tcsetattr(fd, TCSANOW, &old);
 		if (write(fd, "\n", 1) < 0) {
 			/* nothing to do: the prompt's newline is cosmetic */
 		}
