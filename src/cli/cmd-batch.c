@@ -122,7 +122,7 @@ collect(struct run *r, const char *path, size_t *cap, struct sg_error *err)
 		rc = add_path(r, p, cap, err);
 	}
 	closedir(d);
-	if (rc == 0)
+	if (rc == 0 && r->npaths > first)
 		qsort(r->paths + first, r->npaths - first, sizeof(*r->paths), cmp_str);
 	return rc;
 }

@@ -177,15 +177,19 @@ parse_collection(struct parser *ps, yaml_event_t *start, unsigned depth, struct 
 			n->keys[n->n] = key;
 			n->key_lines[n->n] = kl;
 			n->key_columns[n->n] = kc;
-			if ((r = next(ps, &ev)) < 0)
+			if ((r = next(ps, &ev)) < 0) {
+				free(key);
 				return r;
+			}
 		}
 		r = parse_node(ps, &ev, depth + 1, &child);
 		yaml_event_delete(&ev);
-		if (r < 0)
+		/* The key counts only once its value is pushed: until then it is ours to free. */
+		if (r < 0 || (r = push(n, child)) < 0) {
+			if (map)
+				free(n->keys[n->n]);
 			return r;
-		if ((r = push(n, child)) < 0)
-			return r;
+		}
 	}
 	if ((r = remember_anchor(ps, (yaml_char_t *)anchor_copy, n)) < 0)
 		return r;
