@@ -186,9 +186,11 @@ load_inputs(struct sg_validation *v, struct sg_error *err)
 					   err);
 		if (r < 0)
 			return r;
-		if (sg_key_exportable(v->tik) || sg_key_exportable(v->tek))
-			res->exportable_key =
-				sg_key_describe(sg_key_exportable(v->tik) ? v->tik : v->tek);
+		if (sg_key_exportable(v->tik) || sg_key_exportable(v->tek)) {
+			snprintf(res->exportable_key_buf, sizeof(res->exportable_key_buf), "%s",
+				 sg_key_describe(sg_key_exportable(v->tik) ? v->tik : v->tek));
+			res->exportable_key = res->exportable_key_buf;
+		}
 		const char *ftik = sg_key_fingerprint(v->tik), *ftek = sg_key_fingerprint(v->tek);
 
 		sg_debug("TIK: %s (%s key, sha256 %s)", sg_key_describe(v->tik),
@@ -415,7 +417,7 @@ check_secret_area(struct sg_validation *v, size_t table_len, struct sg_error *er
 }
 
 int
-sg_validation_write_packet(struct sg_validation *v, struct sg_error *err)
+sg_validation_write_packet(struct sg_validation *v, unsigned flags, struct sg_error *err)
 {
 	const struct sg_validate_req *q = v->req;
 	const struct sg_validate_result *res = &v->res;
@@ -429,7 +431,7 @@ sg_validation_write_packet(struct sg_validation *v, struct sg_error *err)
 		  "secret payload" },
 	};
 
-	return sg_file_write_all(outs, SG_ELEMENTSOF(outs), 0600, err);
+	return sg_file_write_all(outs, SG_ELEMENTSOF(outs), 0600, flags, err);
 }
 
 int
@@ -437,7 +439,7 @@ sg_validation_release(struct sg_validation *v, struct sg_error *err)
 {
 	int r = sg_validation_build_packet(v, err);
 
-	return r < 0 ? r : sg_validation_write_packet(v, err);
+	return r < 0 ? r : sg_validation_write_packet(v, 0, err);
 }
 
 int
@@ -458,6 +460,8 @@ sg_validation_build_packet(struct sg_validation *v, struct sg_error *err)
 		return sg_error_set(err, SG_E_INTERNAL, "secret release before attestation");
 	if (q->nsecret_args == 0)
 		return 0;
+	if (!v->tik || !v->tek)
+		return sg_error_set(err, SG_E_INTERNAL, "secret packet built twice");
 
 	for (n = 0; n < q->nsecret_args; n++) {
 		const char *path;
@@ -513,6 +517,13 @@ sg_validation_build_packet(struct sg_validation *v, struct sg_error *err)
 		res->secrets[i].length = secrets[i].len;
 	}
 	res->nsecrets = n;
+	/*
+	 * The keys have done their work: dropped now, so a guest whose release
+	 * waits for its batch group holds no key material meanwhile.
+	 */
+	sg_key_free(v->tik);
+	sg_key_free(v->tek);
+	v->tik = v->tek = NULL;
 out:
 	for (size_t i = 0; i < SG_MAX_SECRETS; i++)
 		sg_secmem_free(files[i]);

@@ -106,6 +106,7 @@ struct sg_validate_result {
 	size_t nsecrets;
 	/* A key accepted with allow_exportable_keys although it can leave its token, or NULL. */
 	const char *exportable_key;
+	char exportable_key_buf[512]; /* where exportable_key points: it outlives the keys */
 	/* The packet, base64, once built (for online injection). */
 	char *secret_header_b64, *secret_payload_b64;
 };
@@ -142,8 +143,12 @@ int sg_validation_attest(struct sg_validation *v, struct sg_error *err);
 int sg_validation_release(struct sg_validation *v, struct sg_error *err);
 /* Build the table and packet into the result (base64); no side effects. */
 int sg_validation_build_packet(struct sg_validation *v, struct sg_error *err);
-/* Write the built packet to the request's header and payload files, both or neither. */
-int sg_validation_write_packet(struct sg_validation *v, struct sg_error *err);
+/*
+ * Write the built packet to the request's header and payload files, both or
+ * neither, durable on return; with SG_WRITE_NOSYNC the caller syncs them
+ * (a batch makes a whole group of releases durable with one sg_fs_sync).
+ */
+int sg_validation_write_packet(struct sg_validation *v, unsigned flags, struct sg_error *err);
 
 const struct sg_validate_result *sg_validation_result(const struct sg_validation *v);
 
