@@ -9,6 +9,9 @@
  *   bench-token --fill-pairs TOKEN-URI CSV
  *       (a fleet's own launch keys, one session: each CSV line NAME,TIK-FILE,TEK-FILE
  *       becomes NAME-tik and NAME-tek as `sevgate keys import` makes them)
+ *   bench-token --ecdsa-sign KEY-URI N
+ *       (N audit-record signatures, one after the other, through the key
+ *       interface as the audit log makes them: signatures per second)
  *   bench-token --probe TOKEN-URI NAME
  *       (the token library's own memory: VmRSS before loading it, then after
  *       logging in and opening NAME-tik and NAME-tek, as a batch run does)
@@ -291,6 +294,35 @@ probe(const char *uri_s, const char *name)
 	return 0;
 }
 
+/* The audit log's signing rate with a token key: each record waits for the last one's. */
+static int
+ecdsa_sign(const char *uri, long n)
+{
+	struct sg_error err = { 0 };
+	uint8_t digest[32] = { 0 }, der[128];
+	size_t derlen = sizeof(der);
+	double t0;
+
+	/* The first signature logs in and finds the key: not timed. */
+	if (n < 1 || sg_key_ecdsa_sign(uri, NULL, digest, der, &derlen, &err) < 0) {
+		fprintf(stderr, "bench-token: %s\n", n < 1 ? "N must be at least 1" : err.msg);
+		return 1;
+	}
+	t0 = now();
+	for (long i = 0; i < n; i++) {
+		digest[i % 32] ^= (uint8_t)i;
+		derlen = sizeof(der);
+		if (sg_key_ecdsa_sign(uri, NULL, digest, der, &derlen, &err) < 0) {
+			fprintf(stderr, "bench-token: %s\n", err.msg);
+			return 1;
+		}
+	}
+	printf("ecdsa_signs %ld\nseconds %.6f\nsigns_per_second %.1f\n", n, now() - t0,
+	       (double)n / (now() - t0));
+	sg_key_shutdown();
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -299,6 +331,8 @@ main(int argc, char **argv)
 		return fill(argv[2], atol(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "--fill-pairs"))
 		return fill_pairs(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "--ecdsa-sign"))
+		return ecdsa_sign(argv[2], atol(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "--probe"))
 		return probe(argv[2], argv[3]);
 

@@ -369,6 +369,30 @@ find_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 	return 0;
 }
 
+/*
+ * The audit key, looked up once: a batch signs every record with it, and
+ * a C_FindObjects per record would cost more than the signature.
+ * Callers hold key.c's token lock.
+ */
+static struct {
+	char *spec;
+	struct sg_p11_token *tok;
+	CK_OBJECT_HANDLE obj;
+	bool copied; /* obj is our session copy of the key */
+} signer;
+
+static void
+signer_forget(void)
+{
+	if (signer.copied && signer.tok)
+		(void)signer.tok->fl->C_DestroyObject(signer.tok->session, signer.obj);
+	signer.copied = false;
+	free(signer.spec);
+	signer.spec = NULL;
+	signer.tok = NULL;
+	signer.obj = 0;
+}
+
 static int
 ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
 	   uint8_t rs[64], struct sg_error *err)
@@ -380,11 +404,36 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 	CK_RV rv;
 	int r;
 
-	if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, false, "audit key", &t, &o, err)) < 0)
-		return r;
+	if (signer.spec && !strcmp(signer.spec, spec)) {
+		t = signer.tok;
+		o = signer.obj;
+	} else {
+		CK_BBOOL no = CK_FALSE;
+		CK_ATTRIBUTE session_copy = { CKA_TOKEN, &no, sizeof(no) };
+		CK_OBJECT_HANDLE copy = 0;
+
+		if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, false, "audit key", &t, &o, err)) < 0)
+			return r;
+		signer_forget();
+		/*
+		 * Sign with a session copy where the token allows one (CKA_COPYABLE):
+		 * the key stays inside the token, but a file-backed token such as
+		 * SoftHSM no longer rereads its object from disk for every record.
+		 */
+		if (t->fl->C_CopyObject(t->session, o, &session_copy, 1, &copy) == CKR_OK) {
+			o = copy;
+			signer.copied = true;
+		}
+		signer.spec = strdup(spec);
+		signer.tok = t;
+		signer.obj = o;
+	}
 	rv = t->fl->C_SignInit(t->session, &mech, o);
 	if (rv == CKR_OK)
 		rv = t->fl->C_Sign(t->session, (CK_BYTE_PTR)digest, 32, rs, &len);
+	if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID ||
+	    rv == CKR_SESSION_HANDLE_INVALID)
+		signer_forget(); /* the key or session went away: look it up afresh next time */
 	if (rv == CKR_MECHANISM_INVALID)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s' does not support CKM_ECDSA", t->label);
 	if (rv != CKR_OK)
@@ -458,11 +507,18 @@ set_config(const char *path, struct sg_error *err)
 	return sg_p11_set_config(path, err);
 }
 
+static void
+shutdown_tokens(void)
+{
+	signer_forget();
+	sg_p11_shutdown();
+}
+
 const struct sg_pkcs11_api sg_pkcs11_backend = {
 	.open = sg_key_pkcs11_open,
 	.open_pair = sg_key_pkcs11_open_pair,
 	.set_config = set_config,
-	.shutdown = sg_p11_shutdown,
+	.shutdown = shutdown_tokens,
 	.read_data = read_data,
 	.ecdsa_sign = ecdsa_sign,
 	.destroy_key = destroy_key,
