@@ -31,7 +31,7 @@
 
 /* A record waiting for the group commit. */
 struct pending {
-	const struct sg_audit_event *ev;
+	char *tail; /* the record's text from "event" on (render_tail) */
 	char *head;
 	struct sg_error *err;
 	int rc;
@@ -52,6 +52,7 @@ struct sg_audit {
 	struct sg_key_options kopts;
 	char user[64], host[256];
 	uid_t uid;
+	bool syslog; /* copy records to syslog */
 };
 
 static int
@@ -147,7 +148,13 @@ sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 	snprintf(a->user, sizeof(a->user), "%s", pw ? pw->pw_name : "?");
 	if (gethostname(a->host, sizeof(a->host) - 1) < 0)
 		snprintf(a->host, sizeof(a->host), "?");
-	openlog("sevgate", LOG_PID, LOG_AUTHPRIV);
+	/*
+	 * Without a syslog socket, syslog(3) would try to connect again for every
+	 * record (two system calls each, for nothing): copy only where one exists.
+	 */
+	a->syslog = access(_PATH_LOG, W_OK) == 0;
+	if (a->syslog)
+		openlog("sevgate", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	*ret = a;
 	return 0;
 nomem:
@@ -188,23 +195,20 @@ add(struct json_object *o, const char *k, struct json_object *v)
 		json_object_put(v);
 }
 
-/* The record without its sig member, members in the documented order. */
-static struct json_object *
-build(const struct sg_audit *a, unsigned long long seq, const char *prev,
-      const struct sg_audit_event *ev)
+/*
+ * The record from "event" on, without its sig member, members in the
+ * documented order, as one JSON object's text. Made by the caller's thread
+ * before the record is queued: only seq, time and prev (and the signature)
+ * wait for the log's turn, which is one record after the other.
+ */
+static char *
+render_tail(const struct sg_audit *a, const struct sg_audit_event *ev)
 {
 	struct json_object *o = json_object_new_object(), *in = json_object_new_object();
 	struct json_object *sec = json_object_new_array(), *keys = json_object_new_array();
 	struct json_object *actor = json_object_new_object();
-	char now[32], mb64[SG_B64_ENCODED_LEN(48) + 1];
-	time_t t = time(NULL);
-	struct tm tm;
+	char mb64[SG_B64_ENCODED_LEN(48) + 1], *text;
 
-	gmtime_r(&t, &tm);
-	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	add(o, "seq", json_object_new_uint64(seq));
-	add(o, "time", json_object_new_string(now));
-	add(o, "prev", json_object_new_string(prev));
 	add(o, "event", json_object_new_string(ev->event));
 	add(o, "guest", ev->guest ? json_object_new_string(ev->guest) : NULL);
 	add(o, "manifest_sha256", hex_or_null(ev->manifest_sha256, 32));
@@ -240,7 +244,10 @@ build(const struct sg_audit *a, unsigned long long seq, const char *prev,
 	add(actor, "host", json_object_new_string(a->host));
 	add(o, "actor", actor);
 	add(o, "sevgate_version", json_object_new_string(SEVGATE_VERSION));
-	return o;
+	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return text;
 }
 
 static int
@@ -371,13 +378,26 @@ commit(struct sg_audit *a, struct pending *batch)
 		goto unlock_fail;
 	}
 	for (struct pending *p = batch; p; p = p->next) {
-		struct json_object *o = build(a, seq + 1, prev, p->ev);
-		const char *u = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								       JSON_C_TO_STRING_NOSLASHESCAPE);
-		size_t ulen = strlen(u), need;
+		char *u = NULL, now[32];
+		size_t ulen, need;
 		char *sig = NULL;
 		uint8_t h[SG_SHA256_LEN];
+		time_t t = time(NULL);
+		struct tm tm;
+		int ul;
 
+		if (p->rc < 0)
+			continue; /* its text could not be made: not written */
+		gmtime_r(&t, &tm);
+		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		/* The tail is a whole object: its '{' gives way to the three members before it. */
+		ul = asprintf(&u, "{\"seq\":%llu,\"time\":\"%s\",\"prev\":\"%s\",%s", seq + 1, now,
+			      prev, p->tail + 1);
+		if (ul < 0) {
+			p->rc = sg_error_set(p->err, SG_E_NOMEM, "out of memory");
+			continue;
+		}
+		ulen = (size_t)ul;
 		p->rc = sign(a, u, ulen, &sig, p->err);
 		if (p->rc == 0) {
 			need = ulen + strlen(SIG_MEMBER) + strlen(sig) + 4;
@@ -409,7 +429,7 @@ commit(struct sg_audit *a, struct pending *batch)
 		}
 	next:
 		free(sig);
-		json_object_put(o);
+		free(u);
 	}
 	if (len && (sg_write_all(a->fd, buf, len) < 0 || fdatasync(a->fd) < 0)) {
 		r = sg_error_set(&tmp, SG_E_IO, "cannot write audit log '%s': %s", a->path,
@@ -423,7 +443,7 @@ commit(struct sg_audit *a, struct pending *batch)
 		goto unlock_fail;
 	}
 	flock(a->fd, LOCK_UN);
-	for (size_t off = 0; off < len;) {
+	for (size_t off = 0; a->syslog && off < len;) {
 		char *nl = memchr(buf + off, '\n', len - off);
 
 		syslog(LOG_INFO, "%.*s", (int)(nl - (buf + off)), buf + off);
@@ -441,19 +461,36 @@ fail_all:
 }
 
 int
-sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_head,
-		struct sg_error *err)
+sg_audit_append_many(struct sg_audit *a, struct sg_audit_entry *entries, size_t n)
 {
-	struct pending me = { .ev = ev, .head = ret_head, .err = err };
+	struct pending one, *ps;
+	int rc = 0;
 
+	if (n == 0)
+		return 0;
+	ps = n == 1 ? &one : calloc(n, sizeof(*ps));
+	if (!ps) {
+		for (size_t i = 0; i < n; i++)
+			entries[i].rc = sg_error_set(entries[i].err, SG_E_NOMEM, "out of memory");
+		return SG_E_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ps[i] = (struct pending){ .tail = render_tail(a, entries[i].ev),
+					  .head = entries[i].head,
+					  .err = entries[i].err,
+					  .next = i + 1 < n ? &ps[i + 1] : NULL };
+		if (!ps[i].tail)
+			ps[i].rc = sg_error_set(ps[i].err, SG_E_NOMEM, "out of memory");
+	}
 	/*
 	 * Group commit: whoever finds no commit under way writes everything queued
-	 * so far with one fdatasync; the others wait for their record to be durable.
+	 * so far with one fdatasync; the others wait for their records to be
+	 * durable. Our n records are queued together, so one commit takes them all.
 	 */
 	pthread_mutex_lock(&a->mu);
-	*a->tail = &me;
-	a->tail = &me.next;
-	while (!me.done) {
+	*a->tail = &ps[0];
+	a->tail = &ps[n - 1].next;
+	while (!ps[n - 1].done) {
 		if (a->committing) {
 			pthread_cond_wait(&a->cv, &a->mu);
 			continue;
@@ -474,7 +511,23 @@ sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_h
 		pthread_cond_broadcast(&a->cv);
 	}
 	pthread_mutex_unlock(&a->mu);
-	return me.rc;
+	for (size_t i = 0; i < n; i++) {
+		if ((entries[i].rc = ps[i].rc) < 0 && rc == 0)
+			rc = ps[i].rc;
+		free(ps[i].tail);
+	}
+	if (ps != &one)
+		free(ps);
+	return rc;
+}
+
+int
+sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_head,
+		struct sg_error *err)
+{
+	struct sg_audit_entry e = { .ev = ev, .head = ret_head, .err = err };
+
+	return sg_audit_append_many(a, &e, 1);
 }
 
 int

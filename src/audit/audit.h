@@ -50,6 +50,19 @@ int sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 /* Append one record, fsync'ed before return; @ret_head (65 bytes) gets its hash, if non-NULL. */
 int sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_head,
 		    struct sg_error *err);
+/* One record of sg_audit_append_many, and its outcome. */
+struct sg_audit_entry {
+	const struct sg_audit_event *ev;
+	char *head;	      /* optional: the record's hash (65 bytes) */
+	struct sg_error *err; /* this record's error */
+	int rc;		      /* out: 0 or this record's error code */
+};
+/*
+ * Append @n records in this order, all durable with one fdatasync before
+ * return (a batch's group commit). Each entry gets its own outcome; the
+ * return is the first error, or 0.
+ */
+int sg_audit_append_many(struct sg_audit *a, struct sg_audit_entry *entries, size_t n);
 /* The checkpoint record that closes a batch (seq and head of the chain). */
 int sg_audit_checkpoint(struct sg_audit *a, char *ret_head, struct sg_error *err);
 void sg_audit_close(struct sg_audit *a);

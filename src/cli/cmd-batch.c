@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
+#include "cli/guest.h"
 #include "cli/manifest.h"
 #include "cli/release.h"
 #include "key/key.h"
@@ -27,6 +28,18 @@
 #include "validate/fwcache.h"
 
 #define MAX_JOBS 256
+/*
+ * Guests whose release step waits for the releaser: one group costs two
+ * fdatasyncs of the log and one syncfs of the secret files however many
+ * guests it holds. The queue's bound keeps memory flat on a large fleet.
+ */
+#define GROUP_MAX 256
+#define QUEUE_MAX (2 * GROUP_MAX)
+/*
+ * Two releasers: while one signs its group's records (one after the other:
+ * each names the hash of the last), the other writes its group's files.
+ */
+#define RELEASERS 2
 
 enum { O_JOBS = 256, O_REPORT, O_FORMAT, O_CONFIG, O_PIN_FILE, O_ALLOW, O_AUDIT_LOG, O_AUDIT_KEY };
 
@@ -37,6 +50,13 @@ struct run {
 	struct sg_fwcache *fwcache;
 	struct sg_key_options key_opts;
 	struct sg_audit *audit; /* or NULL */
+	/* Attested guests waiting for the release step, oldest first. */
+	pthread_mutex_t queue_lock;
+	pthread_cond_t queue_filled, queue_drained;
+	struct sg_guest_job *queue[QUEUE_MAX];
+	size_t qhead, qlen;
+	bool attesting_done;
+	bool have_releaser; /* else each guest's release step runs on its worker */
 	bool json, quiet, progress;
 	FILE *report;
 	pthread_mutex_t out_lock;
@@ -143,12 +163,13 @@ progress(struct run *r)
 
 /* One guest's result: its report line, its human line, the tallies. */
 static void
-record(struct run *r, const struct sg_cli_opts *o, struct sg_guest_outcome *out,
-       const char *manifest)
+report(struct run *r, struct sg_guest_job *j)
 {
+	struct sg_guest_outcome *out = &j->out;
 	const char *line;
 
-	sg_json_add(out->json, "manifest", json_object_new_string(manifest));
+	sg_guest_finish(j);
+	sg_json_add(out->json, "manifest", json_object_new_string(j->o.manifest));
 	line = json_object_to_json_string_ext(out->json,
 					      JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	pthread_mutex_lock(&r->out_lock);
@@ -161,7 +182,7 @@ record(struct run *r, const struct sg_cli_opts *o, struct sg_guest_outcome *out,
 	if (r->json)
 		printf("%s\n", line);
 	else if (!r->quiet && out->rc != 0)
-		sg_guest_print(o, out);
+		sg_guest_print(&j->o, out);
 	r->done++;
 	switch (out->exit) {
 	case SG_EXIT_OK: r->trusted++; break;
@@ -172,6 +193,80 @@ record(struct run *r, const struct sg_cli_opts *o, struct sg_guest_outcome *out,
 	r->exit = sg_exit_combine(r->exit, out->exit);
 	if (r->progress)
 		progress(r);
+	pthread_mutex_unlock(&r->out_lock);
+	sg_guest_job_free(j);
+}
+
+/* The release step for @n guests at once, then their reports. */
+static void
+release_and_report(struct run *r, struct sg_guest_job **jobs, size_t n)
+{
+	sg_cli_release_group(jobs, n, r->audit);
+	for (size_t i = 0; i < n; i++)
+		report(r, jobs[i]);
+}
+
+/*
+ * An attested guest that owes the release step something is queued for the
+ * releaser; a full queue holds the worker back. Online guests hold a
+ * libvirt connection: they go alone, at once.
+ */
+static void
+release_later(struct run *r, struct sg_guest_job *j)
+{
+	if (j->step == SG_STEP_NONE || (!r->audit && j->step != SG_STEP_RELEASE) || j->o.domain ||
+	    !r->have_releaser) {
+		release_and_report(r, &j, 1);
+		return;
+	}
+	pthread_mutex_lock(&r->queue_lock);
+	while (r->qlen == QUEUE_MAX)
+		pthread_cond_wait(&r->queue_drained, &r->queue_lock);
+	r->queue[(r->qhead + r->qlen++) % QUEUE_MAX] = j;
+	pthread_cond_signal(&r->queue_filled);
+	pthread_mutex_unlock(&r->queue_lock);
+}
+
+/*
+ * The releaser: takes whatever the workers have queued (up to a group) and
+ * runs its release step while they attest on, so the log's signatures,
+ * which must be made one after the other, overlap the attestations. Groups
+ * size themselves: the longer a release step takes, the more wait for the next.
+ */
+static void *
+releaser(void *arg)
+{
+	struct run *r = arg;
+	struct sg_guest_job *group[GROUP_MAX];
+
+	for (;;) {
+		size_t n = 0;
+
+		pthread_mutex_lock(&r->queue_lock);
+		while (r->qlen == 0 && !r->attesting_done)
+			pthread_cond_wait(&r->queue_filled, &r->queue_lock);
+		while (r->qlen > 0 && n < GROUP_MAX) {
+			group[n++] = r->queue[r->qhead];
+			r->qhead = (r->qhead + 1) % QUEUE_MAX;
+			r->qlen--;
+		}
+		pthread_cond_broadcast(&r->queue_drained);
+		pthread_mutex_unlock(&r->queue_lock);
+		if (n == 0)
+			break;
+		release_and_report(r, group, n);
+	}
+	return NULL;
+}
+
+static void
+fail_run(struct run *r, const struct sg_error *err)
+{
+	pthread_mutex_lock(&r->out_lock);
+	if (!r->fatal) {
+		r->fatal = err->code;
+		r->fatal_err = *err;
+	}
 	pthread_mutex_unlock(&r->out_lock);
 }
 
@@ -184,18 +279,12 @@ worker(void *arg)
 
 	/* Each worker has its own OpenSSL contexts; the run cache is shared. */
 	if (sg_crypto_new(&crypto, &err) < 0) {
-		pthread_mutex_lock(&r->out_lock);
-		if (!r->fatal) {
-			r->fatal = err.code;
-			r->fatal_err = err;
-		}
-		pthread_mutex_unlock(&r->out_lock);
+		fail_run(r, &err);
 		return NULL;
 	}
 	for (;;) {
 		size_t i = atomic_fetch_add(&r->next, 1);
-		struct sg_manifest *m = NULL;
-		struct sg_guest_outcome out = { 0 };
+		struct sg_guest_job *j;
 		struct sg_cli_opts o;
 
 		if (i >= r->npaths || r->fatal)
@@ -204,10 +293,13 @@ worker(void *arg)
 		o.manifest = r->paths[i];
 		o.req.fwcache = r->fwcache;
 		o.req.key_opts = r->key_opts;
-		sg_guest_run(crypto, &o, r->audit, &m, &out);
-		record(r, &o, &out, r->paths[i]);
-		json_object_put(out.json);
-		sg_manifest_free(m);
+		if (!(j = sg_guest_job_new(&o))) {
+			sg_error_set(&err, SG_E_NOMEM, "out of memory");
+			fail_run(r, &err);
+			break;
+		}
+		sg_guest_attest(crypto, j);
+		release_later(r, j);
 	}
 	sg_crypto_free(crypto);
 	return NULL;
@@ -231,7 +323,12 @@ sg_cmd_batch(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
-	struct run r = { .out_lock = PTHREAD_MUTEX_INITIALIZER };
+	struct run r = { .out_lock = PTHREAD_MUTEX_INITIALIZER,
+			 .queue_lock = PTHREAD_MUTEX_INITIALIZER,
+			 .queue_filled = PTHREAD_COND_INITIALIZER,
+			 .queue_drained = PTHREAD_COND_INITIALIZER };
+	pthread_t releasers[RELEASERS];
+	size_t nreleasers = 0;
 	const char *report = NULL, *config = NULL, *audit_log = NULL, *audit_key = NULL;
 	char head[SG_AUDIT_HEAD_HEX + 1] = "";
 	struct sg_error err = { 0 };
@@ -305,6 +402,10 @@ sg_cmd_batch(int argc, char **argv)
 	r.progress = !r.quiet && !r.json && isatty(STDERR_FILENO);
 	if ((size_t)jobs > r.npaths)
 		jobs = (long)r.npaths;
+	for (size_t i = 0; i < RELEASERS; i++)
+		if (pthread_create(&releasers[nreleasers], NULL, releaser, &r) == 0)
+			nreleasers++;
+	r.have_releaser = nreleasers > 0;
 	for (long i = 0; i < jobs; i++)
 		if (pthread_create(&threads[i], NULL, worker, &r) == 0)
 			started++;
@@ -312,6 +413,12 @@ sg_cmd_batch(int argc, char **argv)
 		worker(&r);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	pthread_mutex_lock(&r.queue_lock);
+	r.attesting_done = true;
+	pthread_cond_broadcast(&r.queue_filled);
+	pthread_mutex_unlock(&r.queue_lock);
+	for (size_t i = 0; i < nreleasers; i++)
+		pthread_join(releasers[i], NULL);
 	wall = now_ms() - t0;
 	/* The checkpoint closes the batch; its hash, kept elsewhere, later shows a cut tail. */
 	if (r.audit && sg_audit_checkpoint(r.audit, head, &err) < 0 && !r.fatal) {

@@ -273,7 +273,7 @@ secret_build(struct sg_crypto *c, struct packet_args *a, struct sg_error *err)
 		{ a->header, header64, strlen(header64), "secret header" },
 		{ a->payload, payload64, strlen(payload64), "secret payload" },
 	};
-	return sg_file_write_all(outs, SG_ELEMENTSOF(outs), 0600, err);
+	return sg_file_write_all(outs, SG_ELEMENTSOF(outs), 0600, 0, err);
 }
 
 int

@@ -1,210 +1,29 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sevgate validate: one guest, a one-line verdict or one JSON object. */
 #include <stdio.h>
-#include <string.h>
-#include <time.h>
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
+#include "cli/guest.h"
 #include "cli/manifest.h"
-#include "cli/commands.h"
-#include "cli/online.h"
 #include "cli/opts.h"
 #include "cli/release.h"
 #include "core/crypto.h"
 #include "key/key.h"
 #include "util/debug.h"
-#include "util/encode.h"
-#include "validate/validate.h"
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static const char *
-verdict_name(int exit_code)
-{
-	switch (exit_code) {
-	case SG_EXIT_OK: return "trusted";
-	case SG_EXIT_MISMATCH: return "mismatch";
-	case SG_EXIT_REFUSED: return "refused";
-	default: return "error";
-	}
-}
-
-static struct json_object *
-json_input(const struct sg_input_digest *d)
-{
-	struct json_object *o;
-
-	if (!d->present)
-		return NULL;
-	o = json_object_new_object();
-	sg_json_add(o, "path", d->path ? json_object_new_string(d->path) : NULL);
-	sg_json_add(o, "sha256", sg_json_hex(d->sha256, sizeof(d->sha256)));
-	return o;
-}
-
-static struct json_object *
-json_u64_or_null(bool have, uint64_t v)
-{
-	return have ? json_object_new_int64((int64_t)v) : NULL;
-}
-
-struct json_object *
-sg_guest_json(const struct sg_cli_opts *o, const struct sg_validate_result *res, int exit_code,
-	      const char *message, double elapsed)
-{
-	const struct sg_validate_req *q = &o->req;
-	struct json_object *j = json_object_new_object(), *in = json_object_new_object();
-	struct json_object *secrets = json_object_new_array();
-
-	sg_json_add(j, "guest", o->guest ? json_object_new_string(o->guest) : NULL);
-	sg_json_add(j, "verdict", json_object_new_string(verdict_name(exit_code)));
-	sg_json_add(j, "exit", json_object_new_int(exit_code));
-	sg_json_add(j, "message", json_object_new_string(message));
-	sg_json_add(j, "launch_digest",
-		    res && res->have_launch_digest ?
-			    sg_json_hex(res->launch_digest, sizeof(res->launch_digest)) :
-			    NULL);
-	sg_json_add(j, "policy", json_u64_or_null(q->have_policy, q->platform.policy));
-	sg_json_add(j, "api_major", json_u64_or_null(q->have_api_major, q->platform.api_major));
-	sg_json_add(j, "api_minor", json_u64_or_null(q->have_api_minor, q->platform.api_minor));
-	sg_json_add(j, "build_id", json_u64_or_null(q->have_build_id, q->platform.build_id));
-	sg_json_add(j, "num_cpus", json_u64_or_null(q->num_cpus > 0, q->num_cpus));
-	sg_json_add(j, "vmsa_profile",
-		    json_object_new_string(sg_vmsa_profile_name(q->vmsa_profile)));
-	sg_json_add(j, "sev_features", json_object_new_uint64(q->sev_features));
-	sg_json_add(in, "firmware", res ? json_input(&res->firmware) : NULL);
-	sg_json_add(in, "kernel", res ? json_input(&res->kernel) : NULL);
-	sg_json_add(in, "initrd", res ? json_input(&res->initrd) : NULL);
-	sg_json_add(in, "cmdline_sha256",
-		    res && res->have_cmdline ?
-			    sg_json_hex(res->cmdline_sha256, sizeof(res->cmdline_sha256)) :
-			    NULL);
-	sg_json_add(j, "inputs", in);
-	for (size_t i = 0; res && i < res->nsecrets; i++) {
-		struct json_object *s = json_object_new_object();
-		char g[SG_GUID_STR_LEN + 1];
-
-		sg_guid_format(&res->secrets[i].guid, g);
-		sg_json_add(s, "guid", json_object_new_string(g));
-		sg_json_add(s, "length", json_object_new_int64((int64_t)res->secrets[i].length));
-		json_object_array_add(secrets, s);
-	}
-	sg_json_add(j, "secrets_released", secrets);
-	sg_json_add(j, "elapsed_ms", json_object_new_double(elapsed));
-	return j;
-}
-
-int
-sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_audit *audit,
-	     struct sg_manifest **ret_manifest, struct sg_guest_outcome *out)
-{
-	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
-	const struct sg_validate_result *res = NULL;
-	struct sg_cli_online on = { 0 };
-	struct sg_error *err = &out->err;
-	double t0 = now_ms();
-	bool attested = false, recorded = false;
-	int r = 0;
-
-	/* A manifest is the command line written down: its keys are applied over the options. */
-	if (o->manifest)
-		r = sg_manifest_apply(crypto, o->manifest, o, ret_manifest, err);
-	if (r == 0)
-		r = sg_cli_check_usage(o, err);
-	if (r == 0)
-		r = sg_cli_release_check_usage(o, err);
-	if (r == 0 && (r = sg_validation_new(crypto, &o->req, &v, err)) == 0) {
-		res = sg_validation_result(v);
-		if (o->domain)
-			r = sg_cli_online_prepare(o, v, &on, err);
-		if (r == 0)
-			r = sg_validation_attest(v, err);
-		attested = r == 0 || r == SG_E_MISMATCH;
-		if (r == 0)
-			r = sg_cli_release(v, o, ret_manifest ? *ret_manifest : NULL, &on, audit,
-					   &recorded, err);
-	}
-	if (on.guest && !o->guest) {
-		/* Copied: the guest object goes away below. */
-		snprintf(out->guest_name, sizeof(out->guest_name), "%s", on.api->name(on.guest));
-		o->guest = out->guest_name;
-	}
-	/* Online, a guest is named by its domain even when it was never found. */
-	if (!o->guest && o->domain)
-		o->guest = o->domain;
-	/* Every attested guest leaves a record, even one with nothing to release. */
-	if (audit && attested && !recorded) {
-		struct sg_error aerr = { 0 };
-
-		if (sg_cli_audit_verdict(audit, o, ret_manifest ? *ret_manifest : NULL, res,
-					 r == 0		      ? "trusted"
-					 : r == SG_E_MISMATCH ? "mismatch"
-							      : "error",
-					 r == 0 ? NULL : err->msg,
-					 &aerr) < 0 &&
-		    r == 0)
-			r = sg_error_set(err, aerr.code, "%s", aerr.msg);
-	}
-	/* A guest that failed is never resumed; destroyed if asked to. */
-	if (r < 0)
-		sg_cli_online_failed(&on);
-	out->rc = r;
-	out->exit = sg_exit_sevgate(r);
-	out->digest[0] = '\0';
-	if (res && res->have_launch_digest)
-		sg_hex_encode(res->launch_digest, SG_SHA256_LEN, out->digest);
-	out->exportable_key = res && res->exportable_key;
-	out->json = sg_guest_json(o, res, out->exit,
-				  r == 0 ? "Looks good to me"
-					 : (err->msg[0] ? err->msg : sg_error_name(r)),
-				  now_ms() - t0);
-	if (out->exportable_key)
-		snprintf(out->exportable_desc, sizeof(out->exportable_desc), "%s",
-			 res->exportable_key);
-	sg_cli_online_close(&on);
-	return out->exit;
-}
-
-/* The one-line human verdict of a guest. */
-void
-sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out)
-{
-	const char *who = o->guest ? o->guest : o->manifest ? o->manifest : "offline";
-
-	if (out->rc == 0)
-		printf("trusted: %s launch digest %s\n", who, out->digest);
-	else if (out->rc == SG_E_MISMATCH)
-		fprintf(stderr, "mismatch: %s launch digest %s: %s\n", who, out->digest,
-			out->err.msg);
-	else if (out->rc == SG_E_POLICY)
-		fprintf(stderr, "refused: %s: %s\n", who, out->err.msg);
-	else if (!o->guest && o->manifest && !strncmp(out->err.msg, o->manifest, strlen(o->manifest)))
-		/* A manifest error already starts with the manifest's file:line:column. */
-		fprintf(stderr, "error: %s\n", out->err.msg);
-	else
-		fprintf(stderr, "error: %s: %s\n", who,
-			out->err.msg[0] ? out->err.msg : sg_error_name(out->rc));
-}
 
 int
 sg_cmd_validate(int argc, char **argv)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
-	_cleanup_(sg_manifest_freep) struct sg_manifest *manifest = NULL;
 	_cleanup_(sg_audit_closep) struct sg_audit *audit = NULL;
-	struct sg_guest_outcome out = { 0 };
+	_cleanup_(sg_guest_job_freep) struct sg_guest_job *job = NULL;
+	struct sg_guest_outcome *out;
+	struct sg_error err = { 0 };
 	struct sg_cli_opts o;
 	int r;
 
-	r = sg_cli_parse(SG_FE_VALIDATE, argc, argv, &o, &out.err);
+	r = sg_cli_parse(SG_FE_VALIDATE, argc, argv, &o, &err);
 	if (r == 0 && o.help) {
 		sg_cli_usage(SG_FE_VALIDATE, "sevgate");
 		return SG_EXIT_OK;
@@ -212,29 +31,35 @@ sg_cmd_validate(int argc, char **argv)
 	if (o.debug)
 		sg_debug_enable(true);
 	if (r == 0)
-		r = sg_crypto_new(&crypto, &out.err);
+		r = sg_crypto_new(&crypto, &err);
 	if (r == 0)
-		r = sg_key_set_config(o.config, &out.err);
+		r = sg_key_set_config(o.config, &err);
 	if (r == 0)
 		r = sg_cli_audit_open(crypto, o.audit_log, o.audit_key, o.config, &o.req.key_opts,
-				      &audit, &out.err);
-	if (r == 0) {
-		sg_guest_run(crypto, &o, audit, &manifest, &out);
-	} else {
-		out.rc = r;
-		out.exit = sg_exit_sevgate(r);
-		out.json = sg_guest_json(&o, NULL, out.exit, out.err.msg, 0);
+				      &audit, &err);
+	if (!(job = sg_guest_job_new(&o))) {
+		fprintf(stderr, "error: out of memory\n");
+		return sg_exit_sevgate(SG_E_NOMEM);
 	}
-	if (out.exportable_key && !o.quiet)
+	out = &job->out;
+	if (r == 0) {
+		sg_guest_run(crypto, job, audit);
+	} else {
+		out->err = err;
+		out->rc = r;
+		out->exit = sg_exit_sevgate(r);
+		out->json = sg_guest_json(&job->o, NULL, out->exit, err.msg, 0);
+	}
+	if (out->exportable_key && !o.quiet)
 		fprintf(stderr,
 			"warning: key '%s' is extractable or not sensitive: its bytes can leave "
 			"the token\n",
-			out.exportable_desc);
-	if (o.json)
-		sg_json_print(out.json);
-	else
-		json_object_put(out.json);
+			out->exportable_desc);
+	if (o.json) {
+		sg_json_print(out->json);
+		out->json = NULL;
+	}
 	if (!o.json && !o.quiet)
-		sg_guest_print(&o, &out);
-	return out.exit;
+		sg_guest_print(&job->o, out);
+	return out->exit;
 }

@@ -9,31 +9,6 @@
 #include "core/digest.h"
 #include "validate/validate.h"
 
-struct sg_manifest;
-struct sg_audit;
-
-/* What became of one guest. */
-struct sg_guest_outcome {
-	int rc;   /* SG_E_* (0: trusted) */
-	int exit; /* sevgate exit code */
-	char digest[2 * SG_SHA256_LEN + 1];
-	struct sg_error err;
-	struct json_object *json; /* the `validate --json` object; the caller owns it */
-	bool exportable_key;
-	char exportable_desc[512];
-	char guest_name[256]; /* the domain's name, when online (o->guest may point here) */
-};
-
-/*
- * Validate one guest from @o (and its manifest, if o->manifest): the whole
- * of `sevgate validate`, shared with batch. Returns the exit code.
- */
-int sg_guest_run(struct sg_crypto *crypto, struct sg_cli_opts *o, struct sg_audit *audit,
-		 struct sg_manifest **ret_manifest, struct sg_guest_outcome *out);
-void sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out);
-struct json_object *sg_guest_json(const struct sg_cli_opts *o, const struct sg_validate_result *res,
-				  int exit_code, const char *message, double elapsed);
-
 int sg_cmd_validate(int argc, char **argv);
 int sg_cmd_digest(int argc, char **argv);
 int sg_cmd_vmsa(int argc, char **argv);

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/guest.h"
 #include "cli/manifest.h"
 #include "config/config.h"
 #include "key/p11.h"
+#include "util/fileio.h"
 
 /* Strings one event borrows, freed together. */
 struct event_buf {
@@ -101,30 +103,6 @@ event_done(struct event_buf *b)
 		free(b->keys[i]);
 }
 
-static int
-record(struct sg_audit *audit, const char *event, const char *verdict, const char *reason,
-       const struct sg_cli_opts *o, const struct sg_manifest *m,
-       const struct sg_validate_result *res, struct sg_error *err)
-{
-	struct event_buf b;
-	int r;
-
-	event_fill(&b, event, o, m, res);
-	b.ev.verdict = verdict;
-	b.ev.reason = reason;
-	r = sg_audit_append(audit, &b.ev, NULL, err);
-	event_done(&b);
-	return r;
-}
-
-int
-sg_cli_audit_verdict(struct sg_audit *audit, const struct sg_cli_opts *o,
-		     const struct sg_manifest *m, const struct sg_validate_result *res,
-		     const char *verdict, const char *reason, struct sg_error *err)
-{
-	return record(audit, "verdict", verdict, reason, o, m, res, err);
-}
-
 int
 sg_cli_release_check_usage(const struct sg_cli_opts *o, struct sg_error *err)
 {
@@ -135,44 +113,159 @@ sg_cli_release_check_usage(const struct sg_cli_opts *o, struct sg_error *err)
 }
 
 int
-sg_cli_release(struct sg_validation *v, const struct sg_cli_opts *o, const struct sg_manifest *m,
-	       struct sg_cli_online *on, struct sg_audit *audit, bool *ret_recorded,
-	       struct sg_error *err)
+sg_cli_release_prepare(struct sg_guest_job *j)
 {
-	const struct sg_validate_result *res = sg_validation_result(v);
-	struct sg_error tmp = { 0 };
+	const struct sg_validate_result *res = sg_validation_result(j->v);
+	struct sg_error *err = &j->out.err;
 	int r;
 
-	*ret_recorded = false;
-	if (o->req.nsecret_args == 0)
+	if (j->o.req.nsecret_args == 0)
 		return 0;
-	if ((r = sg_release_policy_check(&o->release, &o->req.platform, res, err)) < 0) {
-		if (audit) {
-			*ret_recorded = true;
-			if (record(audit, "refused", "refused", err->msg, o, m, res, &tmp) < 0)
-				return sg_error_set(err, tmp.code, "%s", tmp.msg);
-		}
+	if ((r = sg_release_policy_check(&j->o.release, &j->o.req.platform, res, err)) < 0) {
+		j->step = SG_STEP_REFUSED;
 		return r;
 	}
-	if ((r = sg_validation_build_packet(v, err)) < 0)
+	if ((r = sg_validation_build_packet(j->v, err)) < 0)
 		return r;
-	if (audit) {
-		*ret_recorded = true;
-		/* Durable before anything leaves: no record, no release. */
-		if ((r = record(audit, "release-intent", "trusted", NULL, o, m, res, err)) < 0)
-			return rewrap(err, r, "%s: nothing released");
-	}
-	if ((r = sg_validation_write_packet(v, err)) < 0)
-		return r;
-	if (o->domain && (r = sg_cli_online_inject(on, res, err)) < 0)
-		return r;
-	if (audit && (r = record(audit, "released", "trusted", NULL, o, m, res, err)) < 0)
-		return rewrap(err, r, "secret released but not recorded: %s");
-	if (o->release.destroy_keys &&
-	    ((r = sg_key_destroy(o->req.tik, &o->req.key_opts, err)) < 0 ||
-	     (r = sg_key_destroy(o->req.tek, &o->req.key_opts, err)) < 0))
-		return r;
+	j->step = SG_STEP_RELEASE;
 	return 0;
+}
+
+static bool
+releasing(const struct sg_guest_job *j)
+{
+	return j->step == SG_STEP_RELEASE && j->r == 0;
+}
+
+/* One record per job that owes one (@released: the released records), with one fdatasync. */
+static void
+record_group(struct sg_audit *audit, struct sg_guest_job **jobs, size_t n, bool released,
+	     struct event_buf *bufs, struct sg_audit_entry *ents, struct sg_error *errs)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct sg_guest_job *j = jobs[i];
+		const char *event, *verdict = "trusted", *reason = NULL;
+
+		if (released) {
+			if (!releasing(j))
+				continue;
+			event = "released";
+		} else {
+			switch (j->step) {
+			case SG_STEP_RELEASE: event = "release-intent"; break;
+			case SG_STEP_REFUSED:
+				event = verdict = "refused";
+				reason = j->out.err.msg;
+				break;
+			case SG_STEP_VERDICT:
+				event = "verdict";
+				verdict = j->r == 0		? "trusted"
+					  : j->r == SG_E_MISMATCH ? "mismatch"
+								  : "error";
+				reason = j->r == 0 ? NULL : j->out.err.msg;
+				break;
+			default: continue;
+			}
+		}
+		event_fill(&bufs[k], event, &j->o, j->m, sg_validation_result(j->v));
+		bufs[k].ev.verdict = verdict;
+		bufs[k].ev.reason = reason;
+		memset(&errs[k], 0, sizeof(errs[k]));
+		ents[k] = (struct sg_audit_entry){ .ev = &bufs[k].ev, .err = &errs[k] };
+		k++;
+	}
+	sg_audit_append_many(audit, ents, k);
+	k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct sg_guest_job *j = jobs[i];
+		struct sg_error *err = &j->out.err;
+
+		if (released ? !releasing(j) : j->step == SG_STEP_NONE)
+			continue;
+		event_done(&bufs[k]);
+		if (ents[k].rc < 0) {
+			struct sg_error *e = &errs[k];
+
+			if (released)
+				j->r = sg_error_set(err, e->code, "secret released but not recorded: %s",
+						    e->msg);
+			else if (j->step == SG_STEP_RELEASE)
+				j->r = sg_error_set(err, e->code, "%s: nothing released", e->msg);
+			else if (j->r == 0)
+				j->r = sg_error_set(err, e->code, "%s", e->msg);
+			else if (j->step == SG_STEP_REFUSED)
+				/* A refusal nobody can prove later is an error, as is its cause. */
+				j->r = rewrap(err, e->code, "%s (and the audit log failed)");
+			/* A mismatch or error stays what it is: nothing was to leave anyway. */
+		}
+		k++;
+	}
+}
+
+void
+sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audit)
+{
+	/* Alone, a release syncs its own files; in a group, one syncfs covers them all. */
+	unsigned flags = n > 1 ? SG_WRITE_NOSYNC : 0;
+	struct event_buf *bufs = NULL;
+	struct sg_audit_entry *ents = NULL;
+	struct sg_error *errs = NULL;
+	const char **paths = NULL;
+	size_t npaths = 0;
+
+	if (audit && (!(bufs = calloc(n, sizeof(*bufs))) || !(ents = calloc(n, sizeof(*ents))) ||
+		      !(errs = calloc(n, sizeof(*errs))))) {
+		for (size_t i = 0; i < n; i++)
+			if (jobs[i]->step != SG_STEP_NONE) {
+				jobs[i]->r = sg_error_set(&jobs[i]->out.err, SG_E_NOMEM, "out of memory");
+				jobs[i]->step = SG_STEP_NONE;
+			}
+		goto out;
+	}
+	if (flags & SG_WRITE_NOSYNC && !(paths = calloc(2 * n, sizeof(*paths))))
+		flags = 0;
+	/* Durable before anything leaves: no record, no release. */
+	if (audit)
+		record_group(audit, jobs, n, false, bufs, ents, errs);
+	for (size_t i = 0; i < n; i++) {
+		struct sg_guest_job *j = jobs[i];
+
+		if (!releasing(j))
+			continue;
+		j->r = sg_validation_write_packet(j->v, flags, &j->out.err);
+		if (j->r == 0 && j->o.domain)
+			j->r = sg_cli_online_inject(&j->on, sg_validation_result(j->v), &j->out.err);
+		if (j->r == 0 && paths && j->o.req.secret_header) {
+			paths[npaths++] = j->o.req.secret_header;
+			paths[npaths++] = j->o.req.secret_payload;
+		}
+	}
+	if (npaths) {
+		struct sg_error tmp = { 0 };
+
+		if (sg_fs_sync(paths, npaths, "secret file", &tmp) < 0)
+			for (size_t i = 0; i < n; i++)
+				if (releasing(jobs[i]) && jobs[i]->o.req.secret_header)
+					jobs[i]->r = sg_error_set(&jobs[i]->out.err, tmp.code, "%s",
+								  tmp.msg);
+	}
+	if (audit)
+		record_group(audit, jobs, n, true, bufs, ents, errs);
+	for (size_t i = 0; i < n; i++) {
+		struct sg_guest_job *j = jobs[i];
+
+		if (releasing(j) && j->o.release.destroy_keys &&
+		    ((j->r = sg_key_destroy(j->o.req.tik, &j->o.req.key_opts, &j->out.err)) < 0 ||
+		     (j->r = sg_key_destroy(j->o.req.tek, &j->o.req.key_opts, &j->out.err)) < 0))
+			continue;
+	}
+out:
+	free(paths);
+	free(errs);
+	free(ents);
+	free(bufs);
 }
 
 int

@@ -14,19 +14,24 @@
 
 struct sg_manifest;
 
-/*
- * Release @v's secrets as @o asks. @audit may be NULL (no log). On return
- * *@ret_recorded says whether a record for this guest went to the log (so
- * the caller need not write a verdict record).
- */
-int sg_cli_release(struct sg_validation *v, const struct sg_cli_opts *o,
-		   const struct sg_manifest *m, struct sg_cli_online *on, struct sg_audit *audit,
-		   bool *ret_recorded, struct sg_error *err);
+struct sg_guest_job;
 
-/* The verdict record of a guest whose run ended without a release (trusted, mismatch, error). */
-int sg_cli_audit_verdict(struct sg_audit *audit, const struct sg_cli_opts *o,
-			 const struct sg_manifest *m, const struct sg_validate_result *res,
-			 const char *verdict, const char *reason, struct sg_error *err);
+/*
+ * For an attested guest with secrets: the release policy, then the packet.
+ * Sets j->step to SG_STEP_RELEASE (ready), or SG_STEP_REFUSED with the
+ * policy's error. A guest with no secrets is left as it is.
+ */
+int sg_cli_release_prepare(struct sg_guest_job *j);
+
+/*
+ * The release step for @n attested guests at once: their release-intent,
+ * refused and verdict records (one fdatasync), then each secret out (files,
+ * injection), then one sync of all the files, then their released records
+ * (one fdatasync), then single-use keys destroyed. @audit may be NULL.
+ * Each job's r and error say how it ended; a failure before its intent
+ * record is durable releases nothing.
+ */
+void sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audit);
 
 /*
  * Open the audit log @log (else the configuration file's audit-log; none:

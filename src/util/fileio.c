@@ -262,8 +262,10 @@ same_dir(const char *a, const char *b)
 }
 
 int
-sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct sg_error *err)
+sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigned flags,
+		  struct sg_error *err)
 {
+	bool sync = !(flags & SG_WRITE_NOSYNC);
 	char *tmp[8] = { 0 };
 	int r = 0;
 	size_t i;
@@ -290,7 +292,7 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct 
 			break;
 		}
 		if (fchmod(fd, mode) < 0 || sg_write_all(fd, outs[i].data, outs[i].len) < 0 ||
-		    fsync(fd) < 0) {
+		    (sync && fsync(fd) < 0)) {
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 			close(fd);
@@ -309,7 +311,7 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct 
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 	/* The renames are durable only once their directory is: then the files exist after a crash. */
-	for (i = 0; i < n && r == 0; i++) {
+	for (i = 0; i < n && r == 0 && sync; i++) {
 		_cleanup_(sg_freep) char *dir = NULL;
 		char *slash;
 		int dfd;
@@ -335,4 +337,45 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct 
 		free(tmp[i]);
 	}
 	return r;
+}
+
+int
+sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_error *err)
+{
+	dev_t done[16];
+	size_t ndone = 0;
+	const char *last = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		size_t j;
+		int fd;
+
+		if (!paths[i])
+			continue;
+		/* A batch writes its files into a few directories: one stat per run of them. */
+		if (last && same_dir(last, paths[i]))
+			continue;
+		if (stat(paths[i], &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		last = paths[i];
+		for (j = 0; j < ndone && done[j] != st.st_dev; j++)
+			;
+		if (j < ndone)
+			continue;
+		fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 || syncfs(fd) < 0) {
+			int e = errno;
+
+			if (fd >= 0)
+				close(fd);
+			return sg_error_set(err, SG_E_IO, "cannot make %s '%s' durable: %s", what,
+					    paths[i], strerror(e));
+		}
+		close(fd);
+		/* Past the table's end, every later file syncs its own filesystem again: slower, never wrong. */
+		if (ndone < SG_ELEMENTSOF(done))
+			done[ndone++] = st.st_dev;
+	}
+	return 0;
 }

@@ -55,7 +55,24 @@ struct sg_out_file {
  */
 /* write(2) all of @data, retrying short writes and EINTR; -1 with errno set. */
 int sg_write_all(int fd, const void *data, size_t len);
-int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, struct sg_error *err);
+/*
+ * Each file is fsync'ed before its rename and the directory after, unless
+ * @flags has SG_WRITE_NOSYNC: then the caller makes many files durable at
+ * once (sg_fs_sync) before it relies on them.
+ */
+#define SG_WRITE_NOSYNC 1u
+int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigned flags,
+		      struct sg_error *err);
+
+/*
+ * Make the files @paths (written with SG_WRITE_NOSYNC) and their directory
+ * entries durable: one syncfs(2) per filesystem they are on, so a thousand
+ * files cost one flush, not two thousand. Consecutive paths in one
+ * directory are taken to be on its filesystem (a file bind-mounted over
+ * one of them is not looked at). Paths that are not regular files
+ * (/dev/stdout) are skipped. @what names them in an error.
+ */
+int sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_error *err);
 
 /*
  * Create or truncate @path with @mode (applied also to an existing file we
