@@ -662,7 +662,7 @@ def audited_release(a, fleet, guests, jobs, root, tmp, log):
         if os.path.exists(alog):
             os.unlink(alog)
         packet_dir(k.endswith("t"))
-        k = k[0]
+        kk, k = k, k[0]
         if k == "d":
             wall = audit_batch(a.sevgate, rel, n, jobs, tmp)[0]
             if len(os.listdir(odir)) != 2 * n:
@@ -674,7 +674,7 @@ def audited_release(a, fleet, guests, jobs, root, tmp, log):
         wall, summary, head = audit_batch(a.sevgate, d, n, jobs, tmp, env, alog, key)
         c = check_audit_run(a.sevgate, fleet, guests, alog, head, summary,
                             None if k == "e" else odir, pub, env)
-        checks.setdefault(k, []).append(c)
+        checks.setdefault(kk, []).append(c)
         return wall
 
     for k in runs:  # warm-up: page cache, token files, the secrets
