@@ -50,11 +50,14 @@ import time
 from collections import OrderedDict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "manifest"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import secretscan  # noqa: E402
 import sevmodel_mf as M  # noqa: E402
 
 FAILURES = []
 CHECKS = [0]
 SKIPPED = []
+SCAN = secretscan.Scanner()
 
 
 def check(cond, what):
@@ -76,6 +79,7 @@ def skip(what):
 
 def run(argv, cwd=None, timeout=120, env=None):
     p = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    SCAN.proc(argv, p.stdout, p.stderr)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -167,33 +171,8 @@ def py_verify(pub, lines, where, t0=None, t1=None):
 
 def no_secrets(texts, secrets, where):
     """No secret in any form (raw, hex either case, base64 at each alignment) in @texts."""
-    forms = []
-    for name, s in secrets:
-        if len(s) < 8:
-            continue
-        try:
-            txt = s.decode()
-            if txt.isprintable():
-                forms.append((name + " raw", txt))
-        except UnicodeDecodeError:
-            pass
-        forms.append((name + " hex", s.hex()))
-        forms.append((name + " HEX", s.hex().upper()))
-        for shift in range(3):
-            b = base64.b64encode(s[shift:]).decode().rstrip("=")
-            forms.append((name + " base64/%d" % shift, b[1:-3]))
-            b = base64.urlsafe_b64encode(s[shift:]).decode().rstrip("=")
-            forms.append((name + " base64url/%d" % shift, b[1:-3]))
-    for tname, text in texts:
-        if isinstance(text, bytes):
-            raw = text
-            text = text.decode("latin-1")
-        else:
-            raw = text.encode()
-        for fname, f in forms:
-            check(f not in text, "%s: %s holds the %s" % (where, tname, fname))
-        for name, s in secrets:
-            check(s not in raw, "%s: %s holds the raw bytes of %s" % (where, tname, name))
+    found = secretscan.find(texts, secrets)
+    check(not found, "%s: %s" % (where, "; ".join(found)))
 
 
 # ---------------------------------------------------------------------------
@@ -214,8 +193,8 @@ class Env:
         self.tik = bytes(self.rng.randrange(256) for _ in range(16))
         self.tek = bytes(self.rng.randrange(256) for _ in range(16))
         self.keys = os.path.join(self.tmp, "keys")
-        write(os.path.join(self.keys, "tik.bin"), self.tik, 0o600)
-        write(os.path.join(self.keys, "tek.bin"), self.tek, 0o600)
+        SCAN.register("TIK", self.tik, write(os.path.join(self.keys, "tik.bin"), self.tik, 0o600))
+        SCAN.register("TEK", self.tek, write(os.path.join(self.keys, "tek.bin"), self.tek, 0o600))
         self.key = self.genkey("audit.pem")
         self.pubkey = os.path.join(self.keys, "audit.pub.pem")
         p = subprocess.run(["openssl", "pkey", "-in", self.key, "-pubout", "-out", self.pubkey],
@@ -234,6 +213,9 @@ class Env:
         if p.returncode != 0:
             raise RuntimeError("openssl genpkey: " + p.stderr)
         os.chmod(path, 0o600)
+        from cryptography.hazmat.primitives import serialization
+        d = serialization.load_pem_private_key(open(path, "rb").read(), None).private_numbers().private_value
+        SCAN.register("audit key %s (private scalar)" % name, d.to_bytes(32, "big"), path)
         return path
 
     def sg(self, *argv, cwd=None, timeout=120, env=None):
@@ -264,6 +246,7 @@ class Env:
         if release:
             lines += ["release:"] + ["  " + x for x in release]
         write(path, "\n".join(lines) + "\n")
+        SCAN.inputs(path)
         return path
 
     def audit(self, log=None, key=None):
@@ -277,7 +260,9 @@ class Env:
 
 
 def secret_file(env, name, data):
-    return write(os.path.join(env.tmp, "secrets", name), data, 0o600)
+    path = write(os.path.join(env.tmp, "secrets", name), data, 0o600)
+    SCAN.register("secret " + name, data, path)
+    return path
 
 
 def lines_of(path):
@@ -723,6 +708,12 @@ def test_policy(env):
                 check(open_packet(env, out, guest) == {M.LUKS_KEY_GUID: sdata}, w + "released packet")
                 check([(r["event"], r["guest"]) for r in new] == [("release-intent", guest), ("released", guest)],
                       w + "records %r" % [(r["event"], r["guest"]) for r in new])
+    # --debug prints the most: a release and a refusal with it (the secret scan reads both)
+    for guest, kw, want in (("debug-release", {}, 0), ("debug-refused", {"policy": 2}, 7)):
+        rc, o, e = env.sg("validate", *env.guest_args(guest, secret=sec, out=out, **kw), "--debug", *env.audit(log))
+        check(rc == want and "Measured-data" in e,
+              "policy %s: exit %d, want %d, with debug lines (%r)" % (guest, rc, want, e[-300:]))
+    check(open_packet(env, out, "debug-release") == {M.LUKS_KEY_GUID: sdata}, "policy debug-release: released packet")
     # A trusted guest whose secret cannot be read: an error, not a mismatch, in the log.
     guest = "unreadable-secret"
     before = len(lines_of(log))
@@ -831,8 +822,10 @@ def test_crash(env, kills=22, n=300):
         ilog = log if it % 5 != 4 else os.path.join(d, "audit-%s.jsonl" % tag)
         before = len(lines_of(ilog))
         size0 = os.path.getsize(ilog) if os.path.exists(ilog) else 0
-        p = subprocess.Popen([env.sevgate, "batch", "--jobs", "2", "-q", *env.audit(ilog), md],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # what a killed batch printed stays in the work directory for the secret scan
+        with open(os.path.join(d, tag + ".stdout"), "wb") as so, open(os.path.join(d, tag + ".stderr"), "wb") as se:
+            p = subprocess.Popen([env.sevgate, "batch", "--jobs", "2", "-q", *env.audit(ilog), md],
+                                 stdout=so, stderr=se)
         t = time.monotonic()
         if it % 2 == 0:
             # by progress: once the log has grown by a random amount
@@ -1026,6 +1019,7 @@ def test_diskfull(env):
         py_verify(env.pub, lines_of(log), "diskfull after")
         released_not_recorded(env, d, mnt, log, out, sec)
     finally:
+        SCAN.tree(mnt)  # the log on the tmpfs goes with it
         umount(mnt)
 
     # An immutable log (chattr +i).
@@ -1066,7 +1060,8 @@ def test_token(env, script):
 
     d = os.path.join(env.tmp, "token")
     os.makedirs(d)
-    pin = "%08d" % env.rng.randrange(10 ** 8)
+    pin = "%016d" % env.rng.randrange(10 ** 16)  # 8 digits could turn up in 15 MB of hex by chance
+    SCAN.register("token PIN", pin, os.path.join(d, "hsm"))
     p = subprocess.run(["bash", script, os.path.join(d, "hsm"), "audtok", pin], capture_output=True, text=True)
     if p.returncode != 0:
         skip("token: no SoftHSM2 token (%s)" % p.stderr.strip()[:200])
@@ -1124,7 +1119,13 @@ def test_token(env, script):
     for r in recs[:-1]:
         check(len(r["keys"]) == 2 and all(k.startswith("pkcs11:") and "object=g-t" in k for k in r["keys"]),
               "token: record %d keys %r" % (r["seq"], r["keys"]))
-    text = open(log).read() + o1 + e1 + o2 + e2
+    # --debug prints the most (PKCS#11 sessions, keys, the packet): on a log of its own
+    mf = tmanifest(os.path.join(d, "tok-debug.yaml"), "tok-debug", sec)
+    rc, o3, e3 = env.sg("validate", "--manifest", mf, "--debug", *env.audit(os.path.join(d, "debug.jsonl"), akey),
+                        env=tenv)
+    check(rc == 0 and "PKCS#11" in e3 and open_packet(env, out, "tok-debug") == {M.LUKS_KEY_GUID: sdata},
+          "token: --debug release: rc %d %s" % (rc, e3.strip()[-300:]))
+    text = open(log).read() + o1 + e1 + o2 + e2 + o3 + e3
     check(pin not in text and "pin-value" not in text, "token: the PIN is in the log or the output")
     no_secrets([("log", text)], [("secret", sdata), ("TIK", env.tik), ("TEK", env.tek)], "token")
 
@@ -1151,11 +1152,13 @@ def test_concurrent(env, n=40):
     heads = []
     for tag, out, p in procs:
         o, e = p.communicate(timeout=300)
+        SCAN.proc(p.args, o, e)
         m = re.search(r"^audit: head ([0-9a-f]{64})$", o, re.M)
         check(p.returncode == 0 and m, "concurrent %s: batch rc %d %r" % (tag, p.returncode, e[-300:]))
         heads.append(m.group(1) if m else None)
     for p in vprocs:
         o, e = p.communicate(timeout=120)
+        SCAN.proc(p.args, o, e)
         check(p.returncode == 0, "concurrent validate rc %d %r" % (p.returncode, e))
     lines, torn = parse_log(log)
     check(torn == b"", "concurrent: a torn tail")
@@ -1204,6 +1207,8 @@ def main():
         print("missing fixture fw_synth.bin (build the 'fixtures' target)")
         sys.exit(1)
     os.environ.pop("SEVGATE_CONFIG", None)
+    for p in secretscan.selfcheck():
+        check(False, p)
     env = Env(args)
     print("seed %d, work directory %s" % (env.seed, env.tmp), flush=True)
     state = {}
@@ -1230,6 +1235,11 @@ def main():
             print("%-11s %s (%.1f s)" % (name, "ok" if len(FAILURES) == before else
                                          "%d FAILED" % (len(FAILURES) - before), time.monotonic() - t0),
                   flush=True)
+        # every log, report, packet and captured output the parts left (inputs excluded)
+        SCAN.tree(env.tmp)
+        for p in SCAN.problems():
+            check(False, p)
+        print(SCAN.summary(), flush=True)
     finally:
         if env.keep or FAILURES:
             print("kept %s" % env.tmp)

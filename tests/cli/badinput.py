@@ -28,15 +28,22 @@ import tempfile
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 SKIP = 77
 try:
     import sevmodel as M
 except ImportError as e:
     print("SKIP: cannot import the Python model (%s)" % e)
     sys.exit(1 if os.environ.get("CI") == "true" else SKIP)
+import secretscan  # noqa: E402
 
 TIK = bytes(range(16))
 TEK = bytes(range(16, 32))
+SECRET = b"hunter2-correct-horse"
+SCAN = secretscan.Scanner()
+SCAN.register("TIK", TIK)
+SCAN.register("TEK", TEK)
+SCAN.register("secret", SECRET)
 NONCE = bytes(range(0xA0, 0xB0))
 API = (0, 24, 15)
 
@@ -80,12 +87,14 @@ class Runner:
             fh.write(data)
         if mode is not None:
             os.chmod(p, mode)
+        SCAN.inputs(p)  # the firmware's filler bytes count up through the TIK's and the TEK's
         return p
 
     def run(self, argv):
         env = dict(os.environ, LC_ALL="C.UTF-8")
         try:
             p = subprocess.run(argv, capture_output=True, timeout=60, env=env)
+            SCAN.proc(argv, p.stdout, p.stderr)
             return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
         except subprocess.TimeoutExpired:
             return -999, "", "TIMEOUT"
@@ -149,6 +158,14 @@ class Runner:
             self.passed += 1
             if self.verbose:
                 print("ok   %s: exit %d %s" % (label, code, lines[0] if lines else ""))
+        if tool in ("compat", "validate", "digest"):
+            # once more with --debug, which prints the most, for the secret scan
+            n = 1 if tool == "compat" else 2  # after the program (and the subcommand)
+            code, out, err = self.run(argv[:n] + ["--debug"] + argv[n:])
+            if code < 0 or code >= 128 or any(bad in err for bad in ("AddressSanitizer", "runtime error",
+                                                                       "LeakSanitizer")):
+                self.failed += 1
+                print("FAIL %s with --debug: crashed or a sanitizer report (exit %d): %r" % (label, code, err[-600:]))
 
 
 def main():
@@ -167,8 +184,16 @@ def main():
 
     top = tempfile.mkdtemp(prefix="sevgate-bad-")
     R = Runner(a.ours, a.sevgate, top, a.verbose)
+    for p in secretscan.selfcheck():
+        R.failed += 1
+        print("FAIL %s" % p)
     try:
         cases(R)
+        SCAN.tree(top)  # whatever a failing run left behind (inputs excluded)
+        for p in SCAN.problems():
+            R.failed += 1
+            print("FAIL %s" % p)
+        print(SCAN.summary())
     finally:
         if a.keep:
             print("files kept in %s" % top)
@@ -189,7 +214,7 @@ def cases(R):
     hdr, pay = R.path("out/hdr"), R.path("out/payload")
     os.makedirs(R.path("out"), exist_ok=True)
     outs = (hdr, pay)
-    secret = W("secret.txt", b"hunter2")
+    secret = W("secret.txt", SECRET)
 
     def base(fwpath=fwp, blob=None, policy=3, fwbytes=fw, extra=(), keyargs=None):
         if blob is None:

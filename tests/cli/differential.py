@@ -42,6 +42,8 @@ import uuid
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import secretscan  # noqa: E402
 
 SKIP = 77
 
@@ -711,12 +713,14 @@ class Ctx:
     pass
 
 
-def run(argv, timeout=120):
+def run(argv, scan, timeout=120):
+    """@scan: the case's secret scanner, fed the raw output."""
     env = dict(os.environ)
     env["LC_ALL"] = "C.UTF-8"
     env.pop("PYTHONPATH", None)
     try:
         p = subprocess.run(argv, capture_output=True, timeout=timeout, env=env)
+        scan.proc(argv, p.stdout, p.stderr)
         return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
     except subprocess.TimeoutExpired:
         return -999, "", "TIMEOUT after %ds" % timeout
@@ -791,7 +795,7 @@ def sevgate_open(ctx, c, d, hdr_path, pay_path, who, probs, cmds):
         "--measurement", base64.b64encode(c.blob).decode(), "--header", hdr_path,
         "--payload", pay_path]
     cmds.append(argv)
-    code, out, err = run(argv)
+    code, out, err = run(argv, c.scan)
     if code != 0:
         probs.append("sevgate secret open (%s): exit %d: %s" % (who, code, err.strip()[:300]))
         return
@@ -811,9 +815,15 @@ def run_case(ctx, idx):
     c = gen_case(ctx.seed, idx, ctx.fixtures)
     d = os.path.join(ctx.top, "case%05d" % idx)
     os.makedirs(d)
+    # Both tools' outputs are scanned: the reference prints key material only with -d,
+    # which this test never gives it.
+    c.scan = secretscan.Scanner()
     for name, data in c.files.items():
         with open(os.path.join(d, name), "wb") as fh:
             fh.write(data)
+        c.scan.inputs(os.path.join(d, name))
+        if name.startswith(("tik", "tek", "tk", "secret", "decoy-t")):
+            c.scan.register(name, data)
     tools = {"ref": [ctx.refpy, ctx.reference], "ours": [ctx.ours]}
     argvs = {t: tools[t] + render(c, t, d) for t in tools}
     cmds = [argvs["ref"], argvs["ours"]]
@@ -828,7 +838,7 @@ def run_case(ctx, idx):
 
     res = {}
     for t in ("ref", "ours"):
-        res[t] = run(argvs[t])
+        res[t] = run(argvs[t], c.scan)
     rc, ro, re_ = res["ref"]
     oc, oo, oe = res["ours"]
 
@@ -899,10 +909,12 @@ def run_case(ctx, idx):
         allow = debuggable and c.secrets and (len(c.secrets) + len(d)) % 2 == 0
         if allow:
             argv.append("--allow-debug")
+        if idx % 2:
+            argv.append("--debug")  # prints the most: for the secret scan
         refused = rc == 0 and c.secrets and debuggable and not allow
         want_rc = 7 if refused else rc
         cmds.append(argv)
-        sc, so, se = run(argv)
+        sc, so, se = run(argv, c.scan)
         if sc != want_rc:
             probs.append("sevgate validate: exit %d, want %d (stderr %r)" % (sc, want_rc, se.strip()[:300]))
         if refused:
@@ -932,6 +944,8 @@ def run_case(ctx, idx):
         probs += [p for p in stderr_problems(se, sc if sc > 1 else 0, True, "sevgate validate")
                   if "sanitizer" in p or "crashed" in p]
 
+    c.scan.tree(d)  # the packets the three tools wrote, the inputs excluded
+    probs += c.scan.problems()
     if not ctx.keep:
         shutil.rmtree(d, ignore_errors=True)
     return c, probs, cmds
@@ -1010,6 +1024,10 @@ def main():
     indices = a.only if a.only else list(range(a.cases))
     passed = failed = 0
     kinds = {}
+    scanned = secretscan.Scanner()  # the cases' scans, added up
+    for p in secretscan.selfcheck():
+        failed += 1
+        print("FAIL %s" % p)
     t0 = time.time()
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
@@ -1024,6 +1042,7 @@ def main():
                     print("FAIL case %d: harness exception %s\n%s" % (i, e, traceback.format_exc()))
                     continue
                 kinds[c.kind] = kinds.get(c.kind, 0) + 1
+                scanned.add(c.scan)
                 if probs:
                     failed += 1
                     print("FAIL case %d [%s] %s" % (i, c.kind, "; ".join(c.desc)))
@@ -1042,6 +1061,7 @@ def main():
             print("differential: files kept in %s" % ctx.top)
     print("differential: seed %d, %.1f s, case kinds %s" % (
         seed, time.time() - t0, ", ".join("%s=%d" % kv for kv in sorted(kinds.items()))))
+    print(scanned.summary())
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

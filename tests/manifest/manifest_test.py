@@ -41,10 +41,13 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import secretscan  # noqa: E402
 import sevmodel_mf as M  # noqa: E402
 
 FAILURES = []
 CHECKS = [0]
+SCAN = secretscan.Scanner()
 
 
 def check(cond, what):
@@ -57,14 +60,18 @@ def check(cond, what):
 
 def run(argv, cwd=None, timeout=120, env=None):
     p = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    SCAN.proc(argv, p.stdout, p.stderr)
     return p.returncode, p.stdout, p.stderr
 
 
 def write(path, data, mode=0o644):
+    """An input of the test: left out of the secret scan of the work directory (sevgate's
+    reports and packets are what it scans)."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "wb" if isinstance(data, bytes) else "w") as f:
         f.write(data)
     os.chmod(path, mode)
+    SCAN.inputs(path)
     return path
 
 
@@ -84,6 +91,10 @@ TIK = bytes(range(16))
 TEK = bytes(range(16, 32))
 MNONCE = bytes(range(0xA0, 0xB0))
 TV1 = "Jtkm6DPHOLtKnVthiMCUs4dyWKB2Kb5yGoM6nUd3nvqgoaKjpKWmp6ipqqusra6v"
+PIN = "5eb63bbbe01eeed0"  # the pin-value of the manifests' token URIs (no token has it)
+SCAN.register("TIK", TIK)
+SCAN.register("TEK", TEK)
+SCAN.register("pin-value PIN", PIN)
 
 
 class Env:
@@ -237,7 +248,7 @@ def schema_cases(env):
     # The error is the first in document order: line 3 stops the manifest before line 4.
     add("first-error-wins", "policy: 'x'\npolcy: 3\n", (3, 9), "policy must be an integer")
     # A pin-value (PKCS#11 PIN) in a key URI: only in a file group and others cannot read.
-    pin_uri = '"pkcs11:token=nosuch;object=tik?pin-value=1234"'
+    pin_uri = '"pkcs11:token=nosuch;object=tik?pin-value=%s"' % PIN
     add("pin-value-readable", "tik: %s\n" % pin_uri, (3, 6),
         "a pin-value is allowed only in a file that group and others cannot read", code=3)
     add("pin-value-group-readable", "tk: %s\n" % pin_uri, (3, 5),
@@ -304,7 +315,7 @@ def test_schema_more(env):
     # tik pin-value in a file only the owner can read: not refused as insecure (the token
     # lookup fails instead: exit 6).
     p = write(os.path.join(d, "private.yaml"),
-              "\n".join(tv1[:8] + ['tik: "pkcs11:token=nosuch;object=tik?pin-value=1234"', tv1[9]]) + "\n",
+              "\n".join(tv1[:8] + ['tik: "pkcs11:token=nosuch;object=tik?pin-value=%s"' % PIN, tv1[9]]) + "\n",
               0o600)
     rc, out, err = env.sg("validate", "--manifest", p)
     check(rc != 3 and "pin-value" not in err,
@@ -314,7 +325,7 @@ def test_schema_more(env):
     # group and others cannot read).
     for mode, insecure in ((0o644, True), (0o600, False)):
         body = tv1 + ["secret-header: h.b64", "secret-payload: p.b64", "secrets:",
-                      '  - {guid: luks-key, uri: "pkcs11:token=nosuch;object=s;type=data?pin-value=1"}']
+                      '  - {guid: luks-key, uri: "pkcs11:token=nosuch;object=s;type=data?pin-value=%s"}' % PIN]
         p = write(os.path.join(d, "secret-uri-%o.yaml" % mode), "\n".join(body) + "\n", mode)
         rc, out, err = env.sg("validate", "--manifest", p)
         if insecure:
@@ -420,7 +431,7 @@ def test_limits(env):
           "limits: billion laughs refused at %d:%d (rc %d %s)" % (where[0], where[1], rc, err.strip()))
 
     # Anchors and aliases work within a file: one secret file named twice.
-    write(os.path.join(d, "alias-ok", "secret.txt"), b"hunter2", 0o600)
+    SCAN.register("secret hunter2", write(os.path.join(d, "alias-ok", "secret.txt"), b"hunter2", 0o600))
     body = env.tv1_lines("aliases") + [
         "secret-header: out/h.b64", "secret-payload: out/p.b64", "secret-iv: &iv 404142434445464748494a4b4c4d4e4f",
         "secrets:",
@@ -434,7 +445,7 @@ def test_limits(env):
           "limits: anchors/aliases within a file work (rc %d %r %s)" % (rc, obj, err.strip()))
 
     # Flow style: the whole manifest, secrets too, in one flow mapping.
-    write(os.path.join(d, "flow", "s.txt"), b"flow-secret", 0o600)
+    SCAN.register("secret flow-secret", write(os.path.join(d, "flow", "s.txt"), b"flow-secret", 0o600))
     os.makedirs(os.path.join(d, "flow", "out"))
     fl = ("{version: 1, guest: flow, measurement: '%s', api-major: 0x0, api-minor: 24, build-id: 0xf,\n"
           " policy: 0x3, firmware: %s, tik: %s, tek: %s, insecure: false,\n"
@@ -597,6 +608,8 @@ def build_fleet(env, root, n=60):
         # what the host measured
         tik = bytes(rng.randrange(256) for _ in range(16))
         tek = bytes(rng.randrange(256) for _ in range(16))
+        SCAN.register(guest + " TIK", tik)
+        SCAN.register(guest + " TEK", tek)
         mnonce = bytes(rng.randrange(256) for _ in range(16))
         host_ld = ld
         if kind == "wrongprofile":
@@ -613,6 +626,7 @@ def build_fleet(env, root, n=60):
             tik_file = bytearray(tik)
             tik_file[rng.randrange(16)] ^= 0x01
             tik_file = bytes(tik_file)
+            SCAN.register(guest + " TIK file", tik_file)
         else:
             tik_file = tik
         if rng.random() < 0.3:
@@ -807,7 +821,7 @@ def test_defaults(env):
     write(os.path.join(d, "keys", "tik.bin"), TIK, 0o600)
     write(os.path.join(d, "keys", "tek.bin"), TEK, 0o600)
     for name, data in (("a.txt", b"secret-A"), ("b.txt", b"secret-BB"), ("c.txt", b"secret-CCC")):
-        write(os.path.join(d, "s", name), data, 0o600)
+        SCAN.register("secret " + name, data, write(os.path.join(d, "s", name), data, 0o600))
     os.makedirs(os.path.join(d, "out"))
     ga, gb, gc = ("0123abcd-0000-1111-2222-33334444000a", "0123abcd-0000-1111-2222-33334444000b",
                   "0123abcd-0000-1111-2222-33334444000c")
@@ -896,6 +910,11 @@ def test_defaults(env):
     m4p = os.path.join("site", "guests", "m4.yaml")
     check(m4 is not None and m4["exit"] == 2 and m4["message"].startswith(m4p + ":2:9: policy must be an integer"),
           "defaults m4: %r" % (m4 and m4["message"]))
+    # --debug prints the most: the same releases with it (for the secret scan), JSON too
+    rc, out, err = env.sg("batch", "--debug", "--format", "json", "--report", os.path.join(env.tmp, "dflt-debug.jsonl"),
+                          os.path.join("site", "guests"), cwd=root)
+    check(rc == 2 and "Measured-data" in err and open_packet(d, "m2") == {M._gle(gc): b"secret-CCC"},
+          "defaults: batch --debug: rc %d %s" % (rc, err[-300:]))
 
     # validate --manifest from another directory (relative and absolute manifest paths).
     rc, obj, err = env.validate_json(os.path.join(d, "m1.yaml"), cwd="/")
@@ -1082,6 +1101,8 @@ def main():
         if not os.path.exists(os.path.join(args.fixtures, f)):
             print("missing fixture %s (build the 'fixtures' target)" % f)
             sys.exit(1)
+    for p in secretscan.selfcheck():
+        check(False, p)
     env = Env(args)
     print("seed %d, work directory %s" % (env.seed, env.tmp), flush=True)
     parts = [("model", lambda: test_model(env)),
@@ -1107,6 +1128,11 @@ def main():
             print("%-13s %s (%.1f s)" % (name, "ok" if len(FAILURES) == before else
                                           "%d FAILED" % (len(FAILURES) - before), time.monotonic() - t0),
                   flush=True)
+        # the reports and packets sevgate wrote (write() marks the inputs)
+        SCAN.tree(env.tmp)
+        for p in SCAN.problems():
+            check(False, p)
+        print(SCAN.summary(), flush=True)
     finally:
         if env.keep or FAILURES:
             print("kept %s" % env.tmp)

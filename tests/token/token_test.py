@@ -9,6 +9,9 @@ Exit 77 (skip) when SoftHSM or NSS is missing, unless CI=true.
 """
 import argparse, base64, hashlib, os, shutil, struct, subprocess, sys, tempfile, uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import secretscan  # noqa: E402
+
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 NSS = "/usr/lib/x86_64-linux-gnu/libsoftokn3.so"
 TIK = bytes(range(16))
@@ -33,6 +36,9 @@ IV_HEX = bytes(range(0x40, 0x50)).hex()
 
 passed = failed = 0
 outputs = []  # every byte any run printed or wrote, for the custody scan
+SCAN = secretscan.Scanner()
+SCAN.register("TIK", TIK)
+SCAN.register("TEK", TEK)
 
 
 def check(name, ok, detail=""):
@@ -48,6 +54,7 @@ def run(cmd, env=None):
     p = subprocess.run(cmd, capture_output=True, env=env, timeout=120)
     outputs.append(p.stdout)
     outputs.append(p.stderr)
+    SCAN.proc(cmd, p.stdout, p.stderr)
     return p
 
 
@@ -82,9 +89,16 @@ def main():
     if not shutil.which("certutil") or not os.path.exists(NSS):
         skip("NSS softoken or certutil is not installed (apt-get install libnss3 libnss3-tools)")
 
+    for p in secretscan.selfcheck():
+        check("secret scan self-check", False, p)
     tmp = tempfile.mkdtemp(prefix="sevgate-token-")
     try:
         suite(a, tmp)
+        # the packets, shim log and outputs left in the work directory (inputs excluded)
+        SCAN.tree(tmp)
+        for p in SCAN.problems():
+            check("secret scan", False, p)
+        print(SCAN.summary())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
@@ -102,17 +116,21 @@ def suite(a, tmp):
     open(j("tek"), "wb").write(TEK)
     open(j("tk"), "wb").write(TEK + TIK)
     open(j("hunter"), "wb").write(b"hunter2")
+    # inputs: the firmware's filler bytes count up through the TIK's and the TEK's
+    SCAN.inputs(*map(j, ("fw.bin", "kernel", "initrd", "tik", "tek", "tk", "hunter", "softhsm", "nss")))
 
     # --- SoftHSM token
     out = subprocess.run(["bash", a.hsm_script, j("softhsm"), "sevgate-test"], capture_output=True,
                          text=True, check=True).stdout.split("\n")
     env["SOFTHSM2_CONF"] = out[0].split("=", 1)[1]
     soft_token = out[1]
+    SCAN.register("SoftHSM PIN", open(j("softhsm", "pin")).read())
     # --- NSS softoken token, configured through sevgate.conf (it needs C_Initialize arguments)
     out = subprocess.run(["bash", a.nss_script, j("nss")], capture_output=True, text=True,
                          check=True).stdout.split("\n")
     nss_conf = out[0].split(" ", 1)[1]
     nss_token = out[1]
+    SCAN.register("NSS PIN", open(j("nss", "pin")).read().strip())
     conf = ["--config", nss_conf]
 
     def imp(token, label, extra=()):
@@ -160,6 +178,15 @@ def suite(a, tmp):
             check(f"{bname} header mode 0600", os.stat(hdr).st_mode & 0o777 == 0o600)
             outputs.append(open(hdr, "rb").read() + open(pay, "rb").read())
 
+    # --debug prints the most (keys, tokens, the packet): every back end, both front ends
+    for bname, (keys, cfg) in backends.items():
+        for tool, extra in ((a.compat, ["--debug"]), (a.sevgate, ["validate", "--debug"])):
+            p = run([tool, *extra, *common, "--policy", "3", *keys, *cfg, "--measurement", TV["TV1"][2],
+                     "--inject-secret", "luks-key:" + j("hunter"), "--secret-header", j("dbg.hdr"),
+                     "--secret-payload", j("dbg.pay")], env)
+            check(f"{bname} --debug ({os.path.basename(tool)})", p.returncode == 0 and b"TIK: " in p.stderr,
+                  p.stderr.decode())
+
     if a.vectors and os.path.isdir(a.vectors):
         sevctl_vectors(a, env, j, {"softhsm": (soft_token, []), "nss": (nss_token, conf)})
     elif os.environ.get("CI") == "true":
@@ -185,6 +212,8 @@ def sevctl_vectors(a, env, j, tokens):
     keysets = {"sb": (os.path.join(sec, "tik1.bin"), os.path.join(sec, "tek1.bin")),
                "ms": (os.path.join(dat, "measurement/tik1.bin"), os.path.join(sec, "tek1.bin"))}
     backends = {f"file/{k}": (["--tik", t, "--tek", e], []) for k, (t, e) in keysets.items()}
+    for path in [*keysets["sb"], keysets["ms"][0]] + [os.path.join(sec, "secret%d.txt" % i) for i in (1, 2, 4)]:
+        SCAN.register("sevctl " + os.path.basename(path), open(path, "rb").read())
     for bname, (token, extra) in tokens.items():
         for k, (t, e) in keysets.items():
             p = run([a.sevgate, "keys", "import", "--tik", t, "--tek", e, "--token", token,
@@ -263,10 +292,12 @@ def faults(a, env, j, soft_token, soft, common):
                  soft["tek"]], 6, "is not a generic secret")
     expect_error("URI matches two keys", [a.sevgate, "validate", *base, "--tik", soft["tk"],
                  "--tek", soft["tek"]], 6, "matches 2 keys, expected 1")
+    pin = "9f86d081884c7d65"  # long enough for the secret scan: the refusal must not echo it
+    SCAN.register("pin-value PIN", pin)
     expect_error("pin-value on the command line", [a.sevgate, "validate", *base, "--tk",
-                 "pkcs11:token=x;pin-value=1234"], 3, "pin-value")
+                 "pkcs11:token=x;pin-value=" + pin], 3, "pin-value")
     expect_error("compat: pin-value refused", [a.compat, *base, "--tk",
-                 "pkcs11:token=x;pin-value=1234"], 3, "pin-value")
+                 "pkcs11:token=x;pin-value=" + pin], 3, "pin-value")
     sec = ["--inject-secret", "luks-key:" + j("hunter"), "--secret-header", j("f.hdr"),
            "--secret-payload", j("f.pay")]
     expect_error("mechanism not supported", [a.compat, *base, "--tk", shimmed(soft["tk"]), *sec], 6,
@@ -413,6 +444,7 @@ def pin_prompt(a, env, soft, common):
             sent = True
     _, status = os.waitpid(pid, 0)
     outputs.append(out)
+    SCAN.text("the PIN prompt's terminal", out)
     check("PIN prompt on the terminal", sent and os.waitstatus_to_exitcode(status) == 0
           and b"trusted:" in out and pin.encode() not in out, repr(out))
 

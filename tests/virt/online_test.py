@@ -40,6 +40,9 @@ try:
 except ImportError:  # pragma: no cover
     Cipher = None
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import secretscan  # noqa: E402
+
 # ============================================================== model (spec 2-5)
 
 FOOTER_GUID = "96b582de-1fb2-45f7-baea-a366c55a082d"
@@ -59,6 +62,10 @@ API_MAJOR, API_MINOR, BUILD_ID = 0, 24, 15
 KERNEL = b"KERNEL" * 1000
 INITRD = b"INITRD" * 500
 CMDLINE = "console=ttyS0 root=/dev/vda1"
+# Every run's stdout and stderr, and at the end the work directory: shim logs, captured
+# packets, the audit log, libvirtd's logs. The reference runs without -d (with it, it
+# prints the TIK and TEK in hex by design), so its outputs are held to the same rule.
+SCAN = secretscan.Scanner()
 
 
 def gle(s):
@@ -361,6 +368,10 @@ class Env:
                            ("vmsa1.bin", vmsa_page(SIG_ROME, 0x0080B004))):
             with open(os.path.join(d, name), "wb") as f:
                 f.write(data)
+            # inputs: the firmware's filler bytes count up through the TIK's and the TEK's
+            SCAN.inputs(os.path.join(d, name))
+            if name.startswith(("tik", "tek", "tk", "secret")):
+                SCAN.register(name, data)
         with open(self.path("node.xml"), "w") as f:
             f.write(node_xml(d))
         self.uri = "test://" + self.path("node.xml")
@@ -404,11 +415,13 @@ class Env:
         try:
             p = subprocess.run(argv, env=e, capture_output=True, timeout=timeout,
                                stdin=subprocess.DEVNULL, cwd=rd)
+            SCAN.proc(argv, p.stdout, p.stderr)
             rc = p.returncode
             out = p.stdout.decode(errors="backslashreplace")
             err = p.stderr.decode(errors="backslashreplace")
         except subprocess.TimeoutExpired as ex:
             rc, out, err = "timeout", ex.stdout or "", ex.stderr or ""
+            SCAN.proc(argv, out, err)
             out = out.decode(errors="replace") if isinstance(out, bytes) else out
             err = err.decode(errors="replace") if isinstance(err, bytes) else err
         log = []
@@ -955,6 +968,53 @@ def run_cases(E, T, cases, a):
         if r.rc != 0:
             p.append("exit %s" % r.rc)
         T.check("sevgate/json", p, r)
+    # --debug prints the most: an injection through both front ends (for the secret scan)
+    if not a.only or re.search(a.only, "debug"):
+        sec1 = ["--inject-secret", "luks-key:" + E.path("secret.txt")]
+        for kind, flag in (("ours", "-d"), ("sevgate", "--debug")):
+            r = E.run(kind, ["--connect", E.uri, "--domain", "sevguest", "--tik", E.path("tik.bin"),
+                             "--tek", E.path("tek.bin"), "--insecure", flag] + sec1, shim_env(M_KIC))
+            p = ([] if r.rc == 0 else ["exit %s" % r.rc]) + injected(M_KIC, {LUKS_KEY_GUID: b"hunter2"})(r, kind)
+            if "Measured-data" not in r.err:
+                p.append("no debug lines on stderr")
+            T.check("%s/debug" % kind, p, r)
+    if not a.only or re.search(a.only, "sevgate-audit"):
+        run_audit(E, T)
+
+
+def run_audit(E, T):
+    """Online without --guest, every audit record names the guest by its domain's name,
+    however the domain was given (ID, UUID, name)."""
+    key = E.path("audit.pem")
+    p = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-out", key], capture_output=True, text=True)
+    if p.returncode != 0:
+        T.check("sevgate/audit-key", ["openssl genpkey: %s" % p.stderr.strip()])
+        return
+    from cryptography.hazmat.primitives import serialization
+    d = serialization.load_pem_private_key(open(key, "rb").read(), None).private_numbers().private_value
+    SCAN.register("audit key (private scalar)", d.to_bytes(32, "big"), key)
+    log = E.path("audit.jsonl")
+    S1 = {LUKS_KEY_GUID: b"hunter2"}
+    for name, dom, extra, env, rc, events in (
+            ("release", "1", ["--inject-secret", "luks-key:" + E.path("secret.txt")], shim_env(M_KIC), 0,
+             ["release-intent", "released"]),
+            ("mismatch", SEVGUEST_UUID, ["--inject-secret", "luks-key:" + E.path("secret.txt")],
+             shim_env(corrupt(M_KIC)), 1, ["verdict"]),
+            ("verdict", "sevguest", [], shim_env(M_KIC), 0, ["verdict"])):
+        before = len(open(log).readlines()) if os.path.exists(log) else 0
+        r = E.run("sevgate", ["--connect", E.uri, "--domain", dom, "--tik", E.path("tik.bin"), "--tek",
+                              E.path("tek.bin"), "--insecure", "--audit-log", log, "--audit-key", key] + extra, env)
+        p = [] if r.rc == rc else ["exit %s, expected %s" % (r.rc, rc)]
+        try:
+            got = [(x["event"], x["guest"]) for x in map(json.loads, open(log).readlines()[before:])]
+        except (OSError, ValueError, KeyError) as ex:
+            got = ["unreadable: %s" % ex]
+        if got != [(ev, "sevguest") for ev in events]:
+            p.append("records %r, expected %r" % (got, [(ev, "sevguest") for ev in events]))
+        if name == "release":
+            p += injected(M_KIC, S1)(r, "sevgate")
+        T.check("sevgate/audit-guest-%s (--domain %s)" % (name, dom), p, r)
 
 
 # ============================================================== end to end (libvirtd)
@@ -1172,11 +1232,13 @@ def main():
         print("SKIP: python module cryptography missing")
         return 1 if ci else 77
     self_check()
+    selfcheck = secretscan.selfcheck()
     for p in ([a.shim] if a.reference_only else [a.ours, a.sevgate, a.shim]):
         if not os.access(p, os.X_OK if p != a.shim else os.R_OK):
             print("FAIL: %s not found" % p)
             return 1
     T = Tally(a.verbose)
+    T.check("secret-scan/self-check", selfcheck)
     E = Env(a)
     E.have_ref = False
     if not os.path.exists(a.reference):
@@ -1213,6 +1275,9 @@ def main():
         run_cases(E, T, cases, a)
         if not a.no_e2e and (not a.only or re.search(a.only, "e2e")):
             run_e2e(E, T, a)
+        SCAN.tree(E.tmp)  # the inputs excluded
+        T.check("secret-scan", SCAN.problems())
+        print(SCAN.summary(), flush=True)
     except Exception:  # a harness bug is a failure, with the trace
         traceback.print_exc()
         T.failed += 1
