@@ -48,6 +48,8 @@ test_pkgs=(
 	libvirt-clients-qemu # /usr/bin/virt-qemu-sev-validate, the reference tool (differential tests, benchmark)
 	python3-libvirt python3-lxml # what the reference tool imports
 	libvirt-daemon       # libvirtd for the end-to-end online test (test driver over a unix socket)
+	systemd              # systemd-analyze: the units in deploy/systemd are verified and scored
+	python3-seccomp      # tests/deploy/sandbox.py: sevgate under the units' system call filter
 )
 want=("${pkgs[@]}")
 if [ "$with_test" = 1 ]; then

@@ -799,7 +799,7 @@ def check_intents(log, out, tag, w):
     return len(on_disk), len(intent)
 
 
-def test_crash(env, kills=22, n=300):
+def test_crash(env, kills=22, n=600):
     d = os.path.join(env.tmp, "crash")
     os.makedirs(d)
     sec = secret_file(env, "crash.txt", ("crash-secret-%08x" % env.rng.getrandbits(32)).encode())
@@ -814,6 +814,10 @@ def test_crash(env, kills=22, n=300):
     check_intents(log, out, "full0", "crash full run")
     print("  crash: a %d-guest batch takes %.2f s" % (n, full), flush=True)
     est = max(full, 0.05)
+    # Until the process is up nothing can be written: time-based kills land after that.
+    t = time.monotonic()
+    subprocess.run([env.sevgate, "--version"], capture_output=True)
+    startup = time.monotonic() - t
     stats = []
     for it in range(kills):
         tag = "k%02d" % it
@@ -834,8 +838,8 @@ def test_crash(env, kills=22, n=300):
                 time.sleep(0.0005)
             time.sleep(env.rng.uniform(0, 0.003))
         else:
-            # by time, within the fastest run seen
-            time.sleep(env.rng.uniform(0.0, est))
+            # by time, within the fastest run seen, once the process has started
+            time.sleep(env.rng.uniform(min(startup, est), est))
         delay = time.monotonic() - t
         finished = p.poll() is not None
         if not finished:
