@@ -4,7 +4,9 @@
 # executable exists) and scores their hardening offline; the exposure level
 # must stay at or under 0.4 (its level on bookworm's systemd 252), so a
 # setting dropped by mistake fails.
-#   units_test.sh BUILT-UNIT-DIR SEVGATE-BINARY
+#   units_test.sh BUILT-UNIT-DIR SEVGATE-BINARY [CMAKE-BUILD-DIR]
+# With CMAKE-BUILD-DIR, the build is also installed into a staging directory
+# with another prefix: the installed units must name the installed binary.
 set -euo pipefail
 
 units=${1:?usage: units_test.sh BUILT-UNIT-DIR SEVGATE-BINARY}
@@ -57,4 +59,24 @@ for u in sevgate-batch.service sevgate-validate@.service; do
 		grep -qx "$want" "$units/$u" || { echo "FAIL: $u lacks $want" >&2; fail=1; }
 	done
 done
+if [ -n "${3:-}" ]; then
+	stage=$tmp/stage
+	if ! DESTDIR=$stage cmake --install "$3" --prefix /opt/sg >"$tmp/install.log" 2>&1; then
+		echo "FAIL: cmake --install: $(tail -3 "$tmp/install.log")" >&2
+		exit 1
+	fi
+	for u in sevgate-batch.service sevgate-validate@.service; do
+		f=$stage/opt/sg/lib/systemd/system/$u
+		if [ -f "$f" ] && grep -q '^ExecStart=/opt/sg/bin/sevgate ' "$f" &&
+			[ -x "$stage/opt/sg/bin/sevgate" ] && ! grep -q '@[A-Z_]*@' "$f" &&
+			grep -qx 'ProtectSystem=strict' "$f"; then
+			echo "ok: $u installed under the install-time prefix, naming its sevgate"
+		else
+			echo "FAIL: installed $u: $(grep '^ExecStart' "$f" 2>&1)" >&2
+			fail=1
+		fi
+	done
+	[ -f "$stage/opt/sg/lib/sysusers.d/sevgate.conf" ] ||
+		{ echo "FAIL: sysusers.d/sevgate.conf not installed" >&2; fail=1; }
+fi
 exit $fail
