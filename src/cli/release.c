@@ -137,38 +137,45 @@ releasing(const struct sg_guest_job *j)
 	return j->step == SG_STEP_RELEASE && j->r == 0;
 }
 
-/* One record per job that owes one (@released: the released records), with one fdatasync. */
+/*
+ * The record @j owes in the first pass (intent, refused, verdict) or, with
+ * @released, the second; NULL for none. Sets its verdict and reason.
+ */
+static const char *
+owed_event(const struct sg_guest_job *j, bool released, const char **ret_verdict,
+	   const char **ret_reason)
+{
+	*ret_verdict = "trusted";
+	*ret_reason = NULL;
+	if (released)
+		return releasing(j) ? "released" : NULL;
+	switch (j->step) {
+	case SG_STEP_RELEASE: return "release-intent";
+	case SG_STEP_REFUSED:
+		*ret_verdict = "refused";
+		*ret_reason = j->out.err.msg;
+		return "refused";
+	case SG_STEP_VERDICT:
+		*ret_verdict = j->r == 0 ? "trusted" : j->r == SG_E_MISMATCH ? "mismatch" : "error";
+		*ret_reason = j->r == 0 ? NULL : j->out.err.msg;
+		return "verdict";
+	default: return NULL;
+	}
+}
+
+/* The records @jobs owe in one pass (see owed_event), with one fdatasync. */
 static void
 record_group(struct sg_audit *audit, struct sg_guest_job **jobs, size_t n, bool released,
 	     struct event_buf *bufs, struct sg_audit_entry *ents, struct sg_error *errs)
 {
+	const char *event, *verdict, *reason;
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct sg_guest_job *j = jobs[i];
-		const char *event, *verdict = "trusted", *reason = NULL;
 
-		if (released) {
-			if (!releasing(j))
-				continue;
-			event = "released";
-		} else {
-			switch (j->step) {
-			case SG_STEP_RELEASE: event = "release-intent"; break;
-			case SG_STEP_REFUSED:
-				event = verdict = "refused";
-				reason = j->out.err.msg;
-				break;
-			case SG_STEP_VERDICT:
-				event = "verdict";
-				verdict = j->r == 0		? "trusted"
-					  : j->r == SG_E_MISMATCH ? "mismatch"
-								  : "error";
-				reason = j->r == 0 ? NULL : j->out.err.msg;
-				break;
-			default: continue;
-			}
-		}
+		if (!(event = owed_event(j, released, &verdict, &reason)))
+			continue;
 		event_fill(&bufs[k], event, &j->o, j->m, sg_validation_result(j->v));
 		bufs[k].ev.verdict = verdict;
 		bufs[k].ev.reason = reason;
@@ -180,27 +187,23 @@ record_group(struct sg_audit *audit, struct sg_guest_job **jobs, size_t n, bool 
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct sg_guest_job *j = jobs[i];
-		struct sg_error *err = &j->out.err;
+		struct sg_error *err = &j->out.err, *e = &errs[k];
 
-		if (released ? !releasing(j) : j->step == SG_STEP_NONE)
+		if (!owed_event(j, released, &verdict, &reason))
 			continue;
 		event_done(&bufs[k]);
-		if (ents[k].rc < 0) {
-			struct sg_error *e = &errs[k];
-
-			if (released)
-				j->r = sg_error_set(err, e->code, "secret released but not recorded: %s",
-						    e->msg);
-			else if (j->step == SG_STEP_RELEASE)
-				j->r = sg_error_set(err, e->code, "%s: nothing released", e->msg);
-			else if (j->r == 0)
-				j->r = sg_error_set(err, e->code, "%s", e->msg);
-			else if (j->step == SG_STEP_REFUSED)
-				/* A refusal nobody can prove later is an error, as is its cause. */
-				j->r = rewrap(err, e->code, "%s (and the audit log failed)");
-			/* A mismatch or error stays what it is: nothing was to leave anyway. */
-		}
-		k++;
+		if (ents[k++].rc == 0)
+			continue;
+		if (released)
+			j->r = sg_error_set(err, e->code, "secret released but not recorded: %s", e->msg);
+		else if (j->step == SG_STEP_RELEASE)
+			j->r = sg_error_set(err, e->code, "%s: nothing released", e->msg);
+		else if (j->r == 0)
+			j->r = sg_error_set(err, e->code, "%s", e->msg);
+		else if (j->step == SG_STEP_REFUSED)
+			/* A refusal nobody can prove later is an error, as is its cause. */
+			j->r = rewrap(err, e->code, "%s (and the audit log failed)");
+		/* A mismatch or error stays what it is: nothing was to leave anyway. */
 	}
 }
 
