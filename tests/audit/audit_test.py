@@ -17,14 +17,19 @@ Parts (each reports its own failures; the script goes on after a failure):
               allowed firmware, allowed launch digests) on the command line and in a
               manifest: exit 7, one line, no secret files, a `refused` record; the
               allowed cases release
-  crash       a 200-guest batch (--jobs 2, a secret each) SIGKILLed at random moments
-              20+ times: the log verifies, every secret on disk has its release-intent
-              record first; a torn last line is tolerated at the end only
+  crash       a 600-guest batch (--jobs 2, a secret each, so several release groups)
+              SIGKILLed at random moments 20+ times: the log verifies, every secret on
+              disk has its release-intent record first; a torn last line is tolerated
+              at the end only
   diskfull    the log on a full 256k tmpfs (before release-intent, and between it
               and released), immutable (chattr +i), on a read-only bind
               mount: a release fails with one clear line, nothing released (root; 77
               without mount unless CI=true)
   concurrent  two batches (and several validates) on one log at once
+  syslog      with a /dev/log of the test's own (a private mount namespace): every
+              record reaches syslog as its exact line, in order, as authpriv.info from
+              sevgate[PID]; without /dev/log nothing is sent and the log is written
+              (root; 77 without unshare unless CI=true)
   token       a SoftHSM2 EC audit key (pkcs11: URI) and token TIK/TEK with pin-value:
               the log verifies with the token's public key, no PIN anywhere (skipped
               without softhsm2)
@@ -1057,6 +1062,76 @@ def test_diskfull(env):
 
 
 # ---------------------------------------------------------------------------
+# syslog: every record, as its exact line, to authpriv.info; nothing without a socket
+
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "syslog_probe.py")
+SYSLOG_LINE = re.compile(r"^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d sevgate\[(\d+)\]: (.*)$", re.S)
+
+
+def probe(env, d, tag, argv, socket_=True):
+    """Run sevgate @argv with its own /dev/log (a private mount namespace): the probe's result."""
+    res = os.path.join(d, tag + ".json")
+    cmd = ["unshare", "--mount", "--propagation", "private", sys.executable, PROBE, res, d]
+    cmd += ([] if socket_ else ["--no-socket"]) + ["--", env.sevgate, *argv]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if p.returncode != 0 or not os.path.exists(res):
+        return None, p.stderr.strip()[-300:]
+    r = json.load(open(res))
+    SCAN.proc([env.sevgate, *argv], r["stdout"], r["stderr"])
+    for i, m in enumerate(r["messages"]):
+        SCAN.text("%s: syslog message %d" % (tag, i), m)
+    return r, None
+
+
+def test_syslog(env):
+    if shutil.which("unshare") is None:
+        skip("syslog: no unshare(1) (util-linux)")
+        return
+    d = os.path.join(env.tmp, "syslog")
+    md, out = os.path.join(d, "m"), os.path.join(d, "out")
+    for x in (md, out):
+        os.makedirs(x)
+    sec = secret_file(env, "syslog.txt", b"syslog-secret-%08x" % env.rng.getrandbits(32))
+    for i in range(6):  # half release a secret, half only get a verdict
+        env.manifest(os.path.join(md, "sl-%d.yaml" % i), "sl-%d" % i, secret=sec if i % 2 == 0 else None,
+                     out=out)
+    log = os.path.join(d, "audit.jsonl")
+    r, why = probe(env, d, "batch", ["batch", "--jobs", "2", *env.audit(log), md])
+    if r is None:
+        skip("syslog: cannot make a private /dev/log (%s)" % why)
+        return
+    lines = lines_of(log)
+    check(r["rc"] == 0 and len(lines) == 3 * 2 + 3 + 1, "syslog: batch rc %d, %d records %r" %
+          (r["rc"], len(lines), r["stderr"][-300:]))
+    got, pids = [], set()
+    for m in r["messages"]:
+        mm = SYSLOG_LINE.match(m)
+        if check(mm, "syslog: not a syslog(3) message: %r" % m[:200]):
+            check(int(mm.group(1)) == (10 << 3) | 6, "syslog: priority <%s>, want authpriv.info <86>" % mm.group(1))
+            pids.add(mm.group(2))
+            got.append(mm.group(3))
+    check(got == lines, "syslog: %d messages for %d records, or other lines or order: %r" %
+          (len(got), len(lines), [x[:60] for x in got[:3]]))
+    check(len(pids) == 1, "syslog: messages from %d processes" % len(pids))
+    # validate appends to the same log: its two records follow, and reach syslog too
+    r, why = probe(env, d, "validate", ["validate", *env.guest_args("sl-v", secret=sec, out=out), *env.audit(log)])
+    lines2 = lines_of(log)
+    if check(r is not None, "syslog: validate probe failed: %s" % why):
+        msgs = [SYSLOG_LINE.match(m) for m in r["messages"]]
+        check(r["rc"] == 0 and [m and m.group(3) for m in msgs] == lines2[len(lines):] and len(msgs) == 2,
+              "syslog: validate sent %d messages for its %d records" % (len(msgs), len(lines2) - len(lines)))
+    # no syslog socket: the log is written all the same, and nothing is tried
+    log3 = os.path.join(d, "nosock.jsonl")
+    r, why = probe(env, d, "nosock", ["validate", *env.guest_args("sl-n", secret=sec, out=out), *env.audit(log3)],
+                   socket_=False)
+    if check(r is not None, "syslog: no-socket probe failed: %s" % why):
+        check(r["rc"] == 0 and len(lines_of(log3)) == 2 and r["messages"] == [],
+              "syslog: without /dev/log: rc %d, %d records" % (r["rc"], len(lines_of(log3))))
+    rc, o, e = env.verify(log)
+    check(rc == 0, "syslog: the log verifies: %r" % (o + e))
+
+
+# ---------------------------------------------------------------------------
 # token: a SoftHSM2 EC audit key (pkcs11: URI), token TIK/TEK with a PIN in the URI
 
 def test_token(env, script):
@@ -1223,6 +1298,7 @@ def main():
              ("crash", lambda: test_crash(env, kills=args.kills)),
              ("diskfull", lambda: test_diskfull(env)),
              ("concurrent", lambda: test_concurrent(env)),
+             ("syslog", lambda: test_syslog(env)),
              ("token", lambda: test_token(env, args.hsm_script))]
     try:
         for name, fn in parts:
