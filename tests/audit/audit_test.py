@@ -26,6 +26,11 @@ Parts (each reports its own failures; the script goes on after a failure):
               mount: a release fails with one clear line, nothing released (root; 77
               without mount unless CI=true)
   concurrent  two batches (and several validates) on one log at once
+  faults      with fault-shim.so preloaded (--fault-shim): the packet files' syncfs/fsync
+              failing makes every guest of a batch an error with its intent but no
+              released record; the
+              log's flush failing after the first makes the first group "released
+              but not recorded" and releases nothing after it
   syslog      with a /dev/log of the test's own (a private mount namespace): every
               record reaches syslog as its exact line, in order, as authpriv.info from
               sevgate[PID]; without /dev/log nothing is sent and the log is written
@@ -1062,6 +1067,78 @@ def test_diskfull(env):
 
 
 # ---------------------------------------------------------------------------
+# faults: a batch's group flushes failing (LD_PRELOAD fault-shim)
+
+def preload(env, shim):
+    """LD_PRELOAD for @shim into sevgate; a sanitized sevgate needs libasan first."""
+    ldd = subprocess.run(["ldd", env.sevgate], capture_output=True, text=True).stdout
+    if "libasan" not in ldd:
+        return shim
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    return os.path.realpath(asan) + ":" + shim
+
+
+def fault_batch(env, d, tag, n, sec, fault):
+    md, out = crash_manifests(env, d, tag, n, sec)
+    log, rep = os.path.join(d, tag + ".jsonl"), os.path.join(d, tag + "-report.jsonl")
+    # the log exists already: creating one fsyncs it, and the faults are about releases
+    os.close(os.open(log, os.O_CREAT | os.O_WRONLY, 0o600))
+    e = dict(os.environ, LD_PRELOAD=preload(env, env.fault_shim), **fault)
+    p = subprocess.run([env.sevgate, "batch", "--jobs", "2", "--report", rep, *env.audit(log), md],
+                       capture_output=True, text=True, env=e, timeout=300)
+    SCAN.proc(p.args, p.stdout, p.stderr)
+    guests = {}
+    for line in open(rep) if os.path.exists(rep) else []:
+        r = json.loads(line)
+        if "guest" in r:
+            guests[r["guest"]] = r
+    recs = [json.loads(x) for x in lines_of(log)]
+    files = {f[:-2] for f in os.listdir(out) if f.endswith(".h")}
+    return p, guests, recs, files, log
+
+
+def test_faults(env, shim):
+    if not shim:
+        print("  faults: no --fault-shim given: not run", flush=True)
+        return
+    env.fault_shim = shim
+    d = os.path.join(env.tmp, "faults")
+    os.makedirs(d)
+    sec = secret_file(env, "faults.txt", b"fault-secret-%08x" % env.rng.getrandbits(32))
+    n = 40
+    # 1. the packet files' flushes fail (syncfs for a group, fsync for a group of one):
+    # no guest's release is recorded as done
+    p, guests, recs, files, log = fault_batch(env, d, "fs", n, sec, {"SEVGATE_FAULT_FILE_SYNC": "1"})
+    ev = lambda e: {r["guest"] for r in recs if r["event"] == e}  # noqa: E731
+    check(p.returncode == 6 and len(guests) == n, "faults/file-sync: batch rc %d, %d guests reported %r" %
+          (p.returncode, len(guests), p.stderr[-300:]))
+    bad = [g for g, r in guests.items() if not (r["exit"] == 6 and "Input/output error" in r["message"])]
+    check(not bad, "faults/file-sync: guests not failed with the sync error: %s" %
+          [(g, guests[g]["message"]) for g in bad[:3]])
+    check(len(ev("release-intent")) == n and not ev("released"),
+          "faults/file-sync: %d intents, %d released records (want %d, 0)" %
+          (len(ev("release-intent")), len(ev("released")), n))
+    check(env.verify(log)[0] == 0, "faults/file-sync: the log does not verify")
+    # 2. the log's flushes fail after the first: the first group's secrets are out but not
+    # recorded as released; every later group releases nothing
+    p, guests, recs, files, log = fault_batch(env, d, "fd", n, sec, {"SEVGATE_FAULT_FDATASYNC_AFTER": "1"})
+    out_not_rec = {g for g, r in guests.items() if r["exit"] == 6 and "released but not recorded" in r["message"]}
+    nothing = {g for g, r in guests.items() if r["exit"] == 6 and r["message"].endswith("nothing released")}
+    check(p.returncode == 6 and len(guests) == n and out_not_rec and out_not_rec | nothing == set(guests),
+          "faults/fdatasync: rc %d; %d released-not-recorded, %d nothing-released of %d: %r" %
+          (p.returncode, len(out_not_rec), len(nothing), len(guests),
+           sorted({r["message"] for r in guests.values()})[:3]))
+    check(files == out_not_rec, "faults/fdatasync: secret files %s, want exactly the first group's %s" %
+          (sorted(files - out_not_rec)[:3], sorted(out_not_rec - files)[:3]))
+    check(ev("release-intent") == out_not_rec and not ev("released"),
+          "faults/fdatasync: intents for %d guests, %d released records" %
+          (len(ev("release-intent")), len(ev("released"))))
+    check(env.verify(log)[0] == 0, "faults/fdatasync: the log does not verify")
+    print("  faults: the first group (%d of %d guests) released but not recorded, the rest held back"
+          % (len(out_not_rec), n), flush=True)
+
+
+# ---------------------------------------------------------------------------
 # syslog: every record, as its exact line, to authpriv.info; nothing without a socket
 
 PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "syslog_probe.py")
@@ -1269,6 +1346,7 @@ def main():
     ap.add_argument("--kills", type=int, default=22)
     ap.add_argument("--hsm-script", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "hsm", "softhsm-token.sh"))
+    ap.add_argument("--fault-shim", help="tests/audit/fault-shim.so: the flush-failure part")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--only", action="append", help="run only these parts")
     args = ap.parse_args()
@@ -1299,6 +1377,7 @@ def main():
              ("diskfull", lambda: test_diskfull(env)),
              ("concurrent", lambda: test_concurrent(env)),
              ("syslog", lambda: test_syslog(env)),
+             ("faults", lambda: test_faults(env, args.fault_shim)),
              ("token", lambda: test_token(env, args.hsm_script))]
     try:
         for name, fn in parts:
