@@ -61,6 +61,7 @@ from collections import OrderedDict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "manifest"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import asanpreload  # noqa: E402
 import secretscan  # noqa: E402
 import sevmodel_mf as M  # noqa: E402
 
@@ -1069,21 +1070,12 @@ def test_diskfull(env):
 # ---------------------------------------------------------------------------
 # faults: a batch's group flushes failing (LD_PRELOAD fault-shim)
 
-def preload(env, shim):
-    """LD_PRELOAD for @shim into sevgate; a sanitized sevgate needs libasan first."""
-    ldd = subprocess.run(["ldd", env.sevgate], capture_output=True, text=True).stdout
-    if "libasan" not in ldd:
-        return shim
-    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-    return os.path.realpath(asan) + ":" + shim
-
-
 def fault_batch(env, d, tag, n, sec, fault):
     md, out = crash_manifests(env, d, tag, n, sec)
     log, rep = os.path.join(d, tag + ".jsonl"), os.path.join(d, tag + "-report.jsonl")
     # the log exists already: creating one fsyncs it, and the faults are about releases
     os.close(os.open(log, os.O_CREAT | os.O_WRONLY, 0o600))
-    e = dict(os.environ, LD_PRELOAD=preload(env, env.fault_shim), **fault)
+    e = dict(os.environ, LD_PRELOAD=asanpreload.preload(env.sevgate, env.fault_shim), **fault)
     p = subprocess.run([env.sevgate, "batch", "--jobs", "2", "--report", rep, *env.audit(log), md],
                        capture_output=True, text=True, env=e, timeout=300)
     SCAN.proc(p.args, p.stdout, p.stderr)

@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover
     Cipher = None
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import asanpreload  # noqa: E402
 import secretscan  # noqa: E402
 
 # ============================================================== model (spec 2-5)
@@ -339,21 +340,9 @@ class Env:
         self.a = a
         self.tmp = tempfile.mkdtemp(prefix="sgvirt-", dir="/tmp")
         self.nrun = 0
-        self.ours_asan = self._is_asan(a.ours) or self._is_asan(a.sevgate)
-        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                              text=True).stdout.strip() if self.ours_asan else ""
-        self.libasan = os.path.realpath(asan) if asan else ""
-        if self.ours_asan and not os.path.isabs(asan):
-            raise SystemExit("ASan build under test but libasan.so not found by gcc")
-        self.shim_asan = self._is_asan(a.shim)
-
-    @staticmethod
-    def _is_asan(path):
-        try:
-            r = subprocess.run(["ldd", path], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-        return "libasan" in r.stdout
+        self.ours_asan = asanpreload.is_asan(a.ours) or asanpreload.is_asan(a.sevgate)
+        self.shim_asan = asanpreload.is_asan(a.shim)
+        self.libasan = asanpreload.libasan() if self.ours_asan or self.shim_asan else ""
 
     def path(self, *p):
         return os.path.join(self.tmp, *p)
@@ -405,11 +394,11 @@ class Env:
         if kind == "ref":
             argv = [self.a.ref_python, self.a.reference] + args
             if self.shim_asan:
-                pre.insert(0, self.libasan_for_shim())
+                pre.insert(0, self.libasan)
         else:
             argv = ([self.a.ours] if kind == "ours" else [self.a.sevgate, "validate"]) + args
             if self.ours_asan or self.shim_asan:
-                pre.insert(0, self.libasan or self.libasan_for_shim())
+                pre.insert(0, self.libasan)
                 e.setdefault("ASAN_OPTIONS", "detect_leaks=0")
         e["LD_PRELOAD"] = ":".join(pre)
         try:
@@ -433,10 +422,6 @@ class Env:
             with open(os.path.join(cap, n)) as f:
                 caps[n] = f.read()
         return Result(rc, out, err, log, caps, argv)
-
-    def libasan_for_shim(self):
-        r = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True)
-        return os.path.realpath(r.stdout.strip())
 
 
 class Tally:
