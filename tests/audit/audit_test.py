@@ -1005,13 +1005,14 @@ def test_diskfull(env):
         msg = release_fails(env, log, "full-1", out, sec, "diskfull")
         check("No space left" in msg, "diskfull: the error names ENOSPC: %r" % msg)
         check("nothing released" in msg, "diskfull: the error does not say that nothing was released: %r" % msg)
-        # docs/audit.md "Fail closed": a trusted verdict that cannot be recorded is an error (6),
-        # a mismatch stays a mismatch (1), a refusal that cannot be recorded is an error (6)
+        # docs/audit.md "Fail closed": a verdict (trusted or mismatch) or a refusal that cannot
+        # be recorded is an error (6)
         rc, o, e = env.sg("validate", *env.guest_args("full-v"), *env.audit(log))
         check(rc == 6 and o == "" and len(e.strip().splitlines()) == 1 and "No space left" in e,
               "diskfull: an unrecorded trusted verdict: rc %d %r %r" % (rc, o, e))
         rc, o, e = env.sg("validate", *env.guest_args("full-m", good=False), *env.audit(log))
-        check(rc == 1, "diskfull: an unrecorded mismatch stays a mismatch: rc %d %r" % (rc, e))
+        check(rc == 6 and o == "" and len(e.strip().splitlines()) == 1 and "No space left" in e,
+              "diskfull: an unrecorded mismatch is an error: rc %d %r" % (rc, e))
         rc, o, e = env.sg("validate", *env.guest_args("full-r", policy=2, secret=sec, out=out), *env.audit(log))
         check(rc == 6 and len(e.strip().splitlines()) == 1 and not os.path.exists(os.path.join(out, "full-r.h")),
               "diskfull: an unrecorded refusal: rc %d %r" % (rc, e))
@@ -1089,6 +1090,36 @@ def fault_batch(env, d, tag, n, sec, fault):
     return p, guests, recs, files, log
 
 
+def verdict_write_fails(env, d):
+    """A mismatch whose verdict record fails (every fdatasync fails): exit 6, one error line, no record."""
+    log = os.path.join(d, "vm.jsonl")
+    os.close(os.open(log, os.O_CREAT | os.O_WRONLY, 0o600))
+    e = dict(os.environ, LD_PRELOAD=asanpreload.preload(env.sevgate, env.fault_shim),
+             SEVGATE_FAULT_FDATASYNC_AFTER="0")
+    rc, o, err = env.sg("validate", *env.guest_args("fault-mm", good=False), *env.audit(log), env=e)
+    lines = err.strip().splitlines()
+    check(rc == 6 and o == "" and len(lines) == 1 and lines[0].startswith("error: fault-mm: ") and
+          "cannot write audit log" in lines[0] and "Input/output error" in lines[0],
+          "faults/verdict: an unrecorded mismatch: rc %d, stdout %r, stderr %r (want 6, one error line)"
+          % (rc, o, err))
+    check(os.path.getsize(log) == 0, "faults/verdict: the log is not empty after the failed write")
+    # batch: the guest's report line is an error, and the batch exits 6
+    bd = os.path.join(d, "vm-batch")
+    env.manifest(os.path.join(bd, "mm.yaml"), "fault-bmm")
+    m = open(os.path.join(bd, "mm.yaml")).read()
+    write(os.path.join(bd, "mm.yaml"),
+          re.sub(r"^measurement: .*$", "measurement: " + env.blob(3 ^ 0x10), m, flags=re.M))
+    rep = os.path.join(d, "vm-report.jsonl")
+    rc, o, err = env.sg("batch", "--report", rep, *env.audit(log), bd, env=e)
+    guests = [json.loads(x) for x in open(rep)] if os.path.exists(rep) else []
+    guests = [g for g in guests if "guest" in g]
+    check(rc == 6 and len(guests) == 1 and guests[0]["exit"] == 6 and
+          "cannot write audit log" in guests[0]["message"],
+          "faults/verdict: batch with an unrecorded mismatch: rc %d, report %r, stderr %r"
+          % (rc, guests, err[-300:]))
+    check(os.path.getsize(log) == 0, "faults/verdict: the batch left records although every flush failed")
+
+
 def test_faults(env, shim):
     if not shim:
         print("  faults: no --fault-shim given: not run", flush=True)
@@ -1126,6 +1157,8 @@ def test_faults(env, shim):
           "faults/fdatasync: intents for %d guests, %d released records" %
           (len(ev("release-intent")), len(ev("released"))))
     check(env.verify(log)[0] == 0, "faults/fdatasync: the log does not verify")
+    # 3. a mismatch's verdict record cannot be written: never silent, the guest is an error
+    verdict_write_fails(env, d)
     print("  faults: the first group (%d of %d guests) released but not recorded, the rest held back"
           % (len(out_not_rec), n), flush=True)
 

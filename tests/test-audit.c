@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* src/audit/audit.c: record bounds (free text cut to 1 KiB, no line over the reader's bound). */
+#include <json-c/json.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vectors.h"
+#include "audit/audit.h"
+
+/* The documented bounds (docs/audit.md, "Records"). */
+#define TEXT_MAX 1024
+#define MARKER "...[truncated]"
+
+struct fixture {
+	char *key, *pub, *log;
+	struct sg_crypto *crypto;
+};
+
+static int counter;
+
+/* A fresh P-256 key pair (PEM files) and an empty log path. */
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	char name[64];
+	FILE *fp;
+	struct sg_error err = { 0 };
+
+	assert_non_null(f);
+	assert_non_null(k);
+	snprintf(name, sizeof(name), "audit-key-%d.pem", counter);
+	f->key = tv_tmp(name);
+	snprintf(name, sizeof(name), "audit-pub-%d.pem", counter);
+	f->pub = tv_tmp(name);
+	snprintf(name, sizeof(name), "audit-%d.jsonl", counter++);
+	f->log = tv_tmp(name);
+	assert_non_null(fp = fopen(f->key, "w"));
+	assert_int_equal(PEM_write_PrivateKey(fp, k, NULL, NULL, 0, NULL, NULL), 1);
+	fclose(fp);
+	assert_non_null(fp = fopen(f->pub, "w"));
+	assert_int_equal(PEM_write_PUBKEY(fp, k), 1);
+	fclose(fp);
+	EVP_PKEY_free(k);
+	TV_ASSERT_OK(sg_crypto_new(&f->crypto, &err), &err);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	sg_crypto_free(f->crypto);
+	unlink(f->key);
+	unlink(f->pub);
+	unlink(f->log);
+	free(f->key);
+	free(f->pub);
+	free(f->log);
+	free(f);
+	return 0;
+}
+
+/* Line @n (1-based) of the log, parsed. */
+static struct json_object *
+record(const char *log, size_t n)
+{
+	size_t len;
+	uint8_t *data = tv_read(log, &len);
+	char *p = (char *)data, *nl;
+	struct json_object *o;
+
+	for (size_t i = 1; i < n; i++) {
+		assert_non_null(nl = memchr(p, '\n', len - (size_t)(p - (char *)data)));
+		p = nl + 1;
+	}
+	assert_non_null(nl = memchr(p, '\n', len - (size_t)(p - (char *)data)));
+	*nl = '\0';
+	o = json_tokener_parse(p);
+	free(data);
+	assert_non_null(o);
+	return o;
+}
+
+static const char *
+string_member(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	assert_true(json_object_object_get_ex(o, k, &v));
+	assert_true(json_object_is_type(v, json_type_string));
+	return json_object_get_string(v);
+}
+
+static void
+assert_verifies(struct fixture *f, size_t want)
+{
+	struct sg_error err = { 0 };
+	size_t count = 0;
+	char head[SG_AUDIT_HEAD_HEX + 1];
+
+	TV_ASSERT_OK(sg_audit_verify(f->crypto, f->log, f->pub, NULL, &count, head, &err), &err);
+	assert_int_equal(count, want);
+}
+
+/* A 70,000-byte reason is stored as its first 1 KiB and the marker; the log goes on. */
+static void
+test_long_reason_truncated(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_audit *a = NULL;
+	struct sg_error err = { 0 };
+	char *reason = malloc(70001);
+	struct sg_audit_event ev = { .event = "verdict", .guest = "g1", .verdict = "mismatch" };
+	struct json_object *o;
+	const char *stored;
+
+	assert_non_null(reason);
+	memset(reason, 'r', 70000);
+	reason[70000] = '\0';
+	ev.reason = reason;
+	TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+	TV_ASSERT_OK(sg_audit_append(a, &ev, NULL, &err), &err);
+	o = record(f->log, 1);
+	stored = string_member(o, "reason");
+	assert_int_equal(strlen(stored), TEXT_MAX + strlen(MARKER));
+	assert_memory_equal(stored, reason, TEXT_MAX);
+	assert_string_equal(stored + TEXT_MAX, MARKER);
+	assert_string_equal(string_member(o, "guest"), "g1");
+	json_object_put(o);
+	/* The log is not poisoned: later appends work, from this process and a new one. */
+	TV_ASSERT_OK(sg_audit_checkpoint(a, NULL, &err), &err);
+	sg_audit_close(a);
+	a = NULL;
+	TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+	TV_ASSERT_OK(sg_audit_checkpoint(a, NULL, &err), &err);
+	sg_audit_close(a);
+	assert_verifies(f, 3);
+	free(reason);
+}
+
+/* The cut falls on a UTF-8 boundary: a 2-byte character across byte 1024 is dropped whole. */
+static void
+test_truncation_utf8_boundary(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_audit *a = NULL;
+	struct sg_error err = { 0 };
+	char reason[2048];
+	struct sg_audit_event ev = { .event = "verdict", .verdict = "mismatch", .reason = reason };
+	struct json_object *o;
+	const char *stored;
+
+	memset(reason, 'a', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	memcpy(reason + TEXT_MAX - 1, "\xc3\xa9", 2); /* U+00E9 at bytes 1023..1024 */
+	TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+	TV_ASSERT_OK(sg_audit_append(a, &ev, NULL, &err), &err);
+	sg_audit_close(a);
+	o = record(f->log, 1);
+	stored = string_member(o, "reason");
+	assert_int_equal(strlen(stored), TEXT_MAX - 1 + strlen(MARKER));
+	assert_memory_equal(stored, reason, TEXT_MAX - 1);
+	assert_string_equal(stored + TEXT_MAX - 1, MARKER);
+	json_object_put(o);
+	assert_verifies(f, 1);
+}
+
+/* Text of exactly 1 KiB is stored whole, without a marker; a guest name is cut like a reason. */
+static void
+test_text_at_bound_and_guest(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_audit *a = NULL;
+	struct sg_error err = { 0 };
+	char reason[TEXT_MAX + 1], guest[5000];
+	struct sg_audit_event ev = {
+		.event = "verdict", .verdict = "mismatch", .reason = reason, .guest = guest
+	};
+	struct json_object *o;
+
+	memset(reason, 'x', TEXT_MAX);
+	reason[TEXT_MAX] = '\0';
+	memset(guest, 'g', sizeof(guest) - 1);
+	guest[sizeof(guest) - 1] = '\0';
+	TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+	TV_ASSERT_OK(sg_audit_append(a, &ev, NULL, &err), &err);
+	sg_audit_close(a);
+	o = record(f->log, 1);
+	assert_string_equal(string_member(o, "reason"), reason);
+	assert_int_equal(strlen(string_member(o, "guest")), TEXT_MAX + strlen(MARKER));
+	json_object_put(o);
+	assert_verifies(f, 1);
+}
+
+/*
+ * A record whose line would exceed the reader's bound (here: many long key
+ * names of control bytes, each escaped 6-fold) is an error: nothing is
+ * written, the log stays as it was and still takes the next record.
+ */
+static void
+test_oversize_record_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_audit *a = NULL;
+	struct sg_error err = { 0 };
+	enum {
+		NKEYS = 40
+	};
+	char key[TEXT_MAX + 1];
+	const char *keys[NKEYS];
+	struct sg_audit_event ev = {
+		.event = "release-intent", .verdict = "trusted", .keys = keys, .nkeys = NKEYS
+	};
+	struct stat st1, st2;
+	int r;
+
+	memset(key, 0x01, TEXT_MAX);
+	key[TEXT_MAX] = '\0';
+	for (size_t i = 0; i < NKEYS; i++)
+		keys[i] = key;
+	TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+	TV_ASSERT_OK(sg_audit_checkpoint(a, NULL, &err), &err);
+	assert_int_equal(stat(f->log, &st1), 0);
+	r = sg_audit_append(a, &ev, NULL, &err);
+	TV_ASSERT_ERR(r, &err, SG_E_LIMIT);
+	assert_non_null(strstr(err.msg, "65536"));
+	assert_int_equal(stat(f->log, &st2), 0);
+	assert_int_equal(st2.st_size, st1.st_size);
+	sg_error_clear(&err);
+	TV_ASSERT_OK(sg_audit_checkpoint(a, NULL, &err), &err);
+	sg_audit_close(a);
+	assert_verifies(f, 2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_long_reason_truncated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncation_utf8_boundary, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_text_at_bound_and_guest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversize_record_refused, setup, teardown),
+	};
+
+	return tv_main(argc, argv, "audit", tests, sizeof(tests) / sizeof(tests[0]), NULL, 0);
+}
