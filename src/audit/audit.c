@@ -25,8 +25,6 @@
 #include "util/fileio.h"
 #include "util/secmem.h"
 
-/* A record line is at most this long; the tail read looks this far back for the last one. */
-#define LINE_MAX_BYTES (64 * 1024)
 #define SIG_MEMBER ",\"sig\":\""
 
 /* A record waiting for the group commit. */
@@ -188,6 +186,35 @@ hex_or_null(const uint8_t *p, size_t len)
 	return json_object_new_string(buf);
 }
 
+/*
+ * Free text from outside as a record holds it: at most SG_AUDIT_TEXT_MAX
+ * bytes, cut before a UTF-8 character that would cross the bound (at most 3
+ * continuation bytes back), then SG_AUDIT_TRUNCATED. Never a reason to
+ * refuse a record.
+ */
+static struct json_object *
+text_or_null(const char *s)
+{
+	struct json_object *o;
+	size_t n;
+	char *buf;
+
+	if (!s)
+		return NULL;
+	if ((n = strlen(s)) <= SG_AUDIT_TEXT_MAX)
+		return json_object_new_string(s);
+	n = SG_AUDIT_TEXT_MAX;
+	for (int k = 0; k < 3 && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; k++)
+		n--;
+	if (!(buf = malloc(n + sizeof(SG_AUDIT_TRUNCATED))))
+		return NULL;
+	memcpy(buf, s, n);
+	memcpy(buf + n, SG_AUDIT_TRUNCATED, sizeof(SG_AUDIT_TRUNCATED));
+	o = json_object_new_string(buf);
+	free(buf);
+	return o;
+}
+
 static void
 add(struct json_object *o, const char *k, struct json_object *v)
 {
@@ -210,7 +237,7 @@ render_tail(const struct sg_audit *a, const struct sg_audit_event *ev)
 	char mb64[SG_B64_ENCODED_LEN(48) + 1], *text;
 
 	add(o, "event", json_object_new_string(ev->event));
-	add(o, "guest", ev->guest ? json_object_new_string(ev->guest) : NULL);
+	add(o, "guest", text_or_null(ev->guest));
 	add(o, "manifest_sha256", hex_or_null(ev->manifest_sha256, 32));
 	add(in, "firmware", hex_or_null(ev->firmware_sha256, 32));
 	add(in, "kernel", hex_or_null(ev->kernel_sha256, 32));
@@ -235,13 +262,13 @@ render_tail(const struct sg_audit *a, const struct sg_audit_event *ev)
 	}
 	add(o, "secrets", sec);
 	for (size_t i = 0; i < ev->nkeys; i++)
-		json_object_array_add(keys, json_object_new_string(ev->keys[i]));
+		json_object_array_add(keys, text_or_null(ev->keys[i]));
 	add(o, "keys", keys);
 	if (ev->reason)
-		add(o, "reason", json_object_new_string(ev->reason));
+		add(o, "reason", text_or_null(ev->reason));
 	add(actor, "uid", json_object_new_int64(a->uid));
-	add(actor, "user", json_object_new_string(a->user));
-	add(actor, "host", json_object_new_string(a->host));
+	add(actor, "user", text_or_null(a->user));
+	add(actor, "host", text_or_null(a->host));
 	add(o, "actor", actor);
 	add(o, "sevgate_version", json_object_new_string(SEVGATE_VERSION));
 	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
@@ -304,7 +331,7 @@ read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDI
 		return sg_error_set(err, SG_E_IO, "cannot stat audit log: %s", strerror(errno));
 	if (st.st_size == 0)
 		return 0;
-	want = st.st_size < LINE_MAX_BYTES ? (size_t)st.st_size : LINE_MAX_BYTES;
+	want = st.st_size < SG_AUDIT_LINE_MAX ? (size_t)st.st_size : SG_AUDIT_LINE_MAX;
 	off = st.st_size - (off_t)want;
 	if (!(buf = malloc(want + 1)))
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
@@ -325,15 +352,17 @@ read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDI
 	if (end == 0) {
 		if (off == 0)
 			return 0; /* only a torn first record: start afresh */
-		return sg_error_set(err, SG_E_FORMAT, "audit log's last record is longer than %d bytes",
-				    LINE_MAX_BYTES);
+		return sg_error_set(err, SG_E_FORMAT,
+				    "audit log's last record is longer than %d bytes",
+				    SG_AUDIT_LINE_MAX);
 	}
 	start = end - 1;
 	while (start > 0 && buf[start - 1] != '\n')
 		start--;
 	if (start == 0 && off != 0)
-		return sg_error_set(err, SG_E_FORMAT, "audit log's last record is longer than %d bytes",
-				    LINE_MAX_BYTES);
+		return sg_error_set(err, SG_E_FORMAT,
+				    "audit log's last record is longer than %d bytes",
+				    SG_AUDIT_LINE_MAX);
 	buf[end - 1] = '\0';
 	{
 		struct json_object *o = json_tokener_parse(buf + start), *seq;
@@ -379,7 +408,7 @@ commit(struct sg_audit *a, struct pending *batch)
 	}
 	for (struct pending *p = batch; p; p = p->next) {
 		char *u = NULL, now[32];
-		size_t ulen, need;
+		size_t ulen, need = 0;
 		char *sig = NULL;
 		uint8_t h[SG_SHA256_LEN];
 		time_t t = time(NULL);
@@ -399,8 +428,16 @@ commit(struct sg_audit *a, struct pending *batch)
 		}
 		ulen = (size_t)ul;
 		p->rc = sign(a, u, ulen, &sig, p->err);
+		/* The line: u without its '}', the sig member, '"}' and '\n'. */
+		if (p->rc == 0 &&
+		    (need = ulen - 1 + strlen(SIG_MEMBER) + strlen(sig) + 3) > SG_AUDIT_LINE_MAX)
+			p->rc = sg_error_set(
+				p->err, SG_E_LIMIT,
+				"an audit record of %zu bytes is longer than the log's "
+				"%d-byte bound: not written",
+				need, SG_AUDIT_LINE_MAX);
 		if (p->rc == 0) {
-			need = ulen + strlen(SIG_MEMBER) + strlen(sig) + 4;
+			need += 1; /* snprintf's NUL */
 			if (cap - len < need) {
 				size_t ncap = (cap + need) * 2;
 				char *n = realloc(buf, ncap);

@@ -18,6 +18,19 @@
 #include "util/error.h"
 
 #define SG_AUDIT_HEAD_HEX 64
+/*
+ * The longest record line, its '\n' included: the writer refuses a longer
+ * record (nothing written) and the readers (the tail read before an
+ * append, audit verify and show) read no further for one line.
+ */
+#define SG_AUDIT_LINE_MAX (64 * 1024)
+/*
+ * Free text from outside (a reason, a guest name, a key name) is cut to at
+ * most this many bytes, on a UTF-8 character boundary, and marked by
+ * SG_AUDIT_TRUNCATED after the cut.
+ */
+#define SG_AUDIT_TEXT_MAX 1024
+#define SG_AUDIT_TRUNCATED "...[truncated]"
 
 struct sg_audit;
 
@@ -47,7 +60,11 @@ struct sg_audit_event {
  */
 int sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 		  const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err);
-/* Append one record, fsync'ed before return; @ret_head (65 bytes) gets its hash, if non-NULL. */
+/*
+ * Append one record, fsync'ed before return; @ret_head (65 bytes) gets its
+ * hash, if non-NULL. A record whose line would be longer than
+ * SG_AUDIT_LINE_MAX is SG_E_LIMIT, with nothing written.
+ */
 int sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_head,
 		    struct sg_error *err);
 /* One record of sg_audit_append_many, and its outcome. */

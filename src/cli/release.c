@@ -23,18 +23,16 @@ struct event_buf {
 	const char *keyp[3];
 };
 
-/* @err's message with @fmt around it ("%s" stands for the old message). */
+/* @err (the guest's own failure, @verdict) could not be recorded: the log's error @e, then it. */
 static int
-rewrap(struct sg_error *err, int code, const char *fmt)
+not_recorded(struct sg_error *err, const struct sg_error *e, const char *verdict)
 {
 	char old[sizeof(err->msg)];
 
 	memcpy(old, err->msg, sizeof(old));
 	sg_error_clear(err); /* sg_error_set keeps the first error */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-	return sg_error_set(err, code, fmt, old);
-#pragma GCC diagnostic pop
+	return sg_error_set(err, e->code, "%s: the %s verdict is not recorded (%s)", e->msg,
+			    verdict, old);
 }
 
 static bool
@@ -200,10 +198,12 @@ record_group(struct sg_audit *audit, struct sg_guest_job **jobs, size_t n, bool 
 			j->r = sg_error_set(err, e->code, "%s: nothing released", e->msg);
 		else if (j->r == 0)
 			j->r = sg_error_set(err, e->code, "%s", e->msg);
-		else if (j->step == SG_STEP_REFUSED)
-			/* A refusal nobody can prove later is an error, as is its cause. */
-			j->r = rewrap(err, e->code, "%s (and the audit log failed)");
-		/* A mismatch or error stays what it is: nothing was to leave anyway. */
+		else
+			/*
+			 * A refusal, mismatch or error nobody can prove later is an
+			 * error: never silent, and the exit code says so (6).
+			 */
+			j->r = not_recorded(err, e, verdict);
 	}
 }
 
