@@ -35,6 +35,8 @@ Parts (each reports its own failures; the script goes on after a failure):
               record reaches syslog as its exact line, in order, as authpriv.info from
               sevgate[PID]; without /dev/log nothing is sent and the log is written
               (root; 77 without unshare unless CI=true)
+  bounds      hostile logs: `audit show` escapes every member whatever its JSON type and
+              skips a 200 MiB line in bounded memory
   token       a SoftHSM2 EC audit key (pkcs11: URI) and token TIK/TEK with pin-value:
               the log verifies with the token's public key, no PIN anywhere (skipped
               without softhsm2)
@@ -1120,6 +1122,96 @@ def verdict_write_fails(env, d):
     check(os.path.getsize(log) == 0, "faults/verdict: the batch left records although every flush failed")
 
 
+# ---------------------------------------------------------------------------
+# bounds: hostile logs for `audit show` and `audit verify` (bounded reads, escaping)
+
+def run_watched(argv, limit_mb=150, timeout=60):
+    """Run @argv; kill it when its RSS passes @limit_mb. Returns rc, stdout, stderr, peak MiB, killed."""
+    import threading
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak, killed = [0], [False]
+
+    def watch():
+        while p.poll() is None:
+            try:
+                for ln in open("/proc/%d/status" % p.pid):
+                    if ln.startswith("VmRSS:"):
+                        mb = int(ln.split()[1]) // 1024
+                        peak[0] = max(peak[0], mb)
+                        if mb > limit_mb:
+                            killed[0] = True
+                            p.kill()
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.02)
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        o, e = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        o, e = p.communicate()
+        killed[0] = True
+    t.join()
+    SCAN.proc(argv, o.decode(errors="replace"), e.decode(errors="replace"))
+    return p.returncode, o, e, peak[0], killed[0]
+
+
+# What no line `audit show` prints may hold: C0 controls but none, DEL, C1 (as UTF-8), bidi overrides.
+UNSAFE = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def bounds_log(env, d, name, n=2):
+    log = os.path.join(d, name)
+    for i in range(n):
+        rc, o, e = env.sg("validate", *env.guest_args("b-%s-%d" % (name, i)), *env.audit(log))
+        check(rc == 0, "bounds: making %s: rc %d %r" % (name, rc, e))
+    return log
+
+
+def test_bounds_show(env, d):
+    log = bounds_log(env, d, "show.jsonl")
+    good = lines_of(log)
+    forged = []
+    for seq in ('"\\u001b]0;owned\\u0007\\u001b[2J"', '["\\u009b31m", "\\u202e"]', '{"a": "\\u001b[1m"}',
+                '1.5e300', 'true'):
+        forged.append(re.sub(r'^\{"seq":[0-9]+,', lambda m, s=seq: '{"seq":%s,' % s, good[0]))
+    r = json.loads(good[1], object_pairs_hook=OrderedDict)
+    r["time"] = 17
+    r["event"] = ["\u001b[31mverdict"]
+    r["guest"] = {"x": "\u009b2J"}
+    r["verdict"] = "\u202etrusted"
+    r["secrets"] = [{"guid": "\u001bP", "length": "\u001b[5m"}, {"guid": 7, "length": [1]}]
+    r["reason"] = "a\rb\u0085c\u2028d"
+    forged.append(json.dumps(r, separators=(",", ":"), ensure_ascii=False))
+    p = write(os.path.join(d, "forged.jsonl"), ("\n".join(forged) + "\n").encode())
+    rc, o, e, _, _ = run_watched([env.sevgate, "audit", "show", p])
+    out = o.splitlines()
+    check(rc == 0 and len(out) == len(forged), "bounds/show: forged log: rc %d, %d lines %r %r" %
+          (rc, len(out), o[:300], e[:300]))
+    bad = [ln for ln in out if UNSAFE.search(ln)]
+    check(not bad, "bounds/show: control bytes reach the terminal: %r" % bad[:3])
+    check(out and out[0].startswith(b"\\x1b]0;owned\\x07\\x1b[2J "),
+          "bounds/show: a string seq is not shown escaped: %r" % out[:1])
+    # a 200 MiB line (a sparse file, no newline): bounded memory, skipped with one warning
+    big = os.path.join(d, "big.jsonl")
+    with open(big, "wb") as f:
+        f.write(b"\n".join(good[i].encode() for i in range(2)) + b"\n")
+        f.truncate(f.tell() + 200 * 1024 * 1024)
+    rc, o, e, peak, killed = run_watched([env.sevgate, "audit", "show", big])
+    el = e.decode(errors="replace").strip().splitlines()
+    check(not killed and peak < 150, "bounds/show: a 200 MiB line: peak RSS %d MiB (killed: %s)" % (peak, killed))
+    check(rc == 0 and len(o.splitlines()) == 2 and len(el) == 1 and
+          el[0] == "warning: %s:3: longer than 65536 bytes: skipped" % big,
+          "bounds/show: a 200 MiB line: rc %d, stdout %r, stderr %r" % (rc, o[-200:], el[:3]))
+
+
+def test_bounds(env):
+    d = os.path.join(env.tmp, "bounds")
+    os.makedirs(d)
+    test_bounds_show(env, d)
+
+
 def test_faults(env, shim):
     if not shim:
         print("  faults: no --fault-shim given: not run", flush=True)
@@ -1403,6 +1495,7 @@ def main():
              ("concurrent", lambda: test_concurrent(env)),
              ("syslog", lambda: test_syslog(env)),
              ("faults", lambda: test_faults(env, args.fault_shim)),
+             ("bounds", lambda: test_bounds(env)),
              ("token", lambda: test_token(env, args.hsm_script))]
     try:
         for name, fn in parts:
