@@ -36,7 +36,9 @@ Parts (each reports its own failures; the script goes on after a failure):
               sevgate[PID]; without /dev/log nothing is sent and the log is written
               (root; 77 without unshare unless CI=true)
   bounds      hostile logs: `audit show` escapes every member whatever its JSON type and
-              skips a 200 MiB line in bounded memory
+              skips a 200 MiB line in bounded memory; `audit verify` on a directory,
+              /dev/zero, a NUL in the last record, a non-hex --expect-head; a torn tail
+              over 64 KiB refused (file untouched), under it cut exactly
   token       a SoftHSM2 EC audit key (pkcs11: URI) and token TIK/TEK with pin-value:
               the log verifies with the token's public key, no PIN anywhere (skipped
               without softhsm2)
@@ -1206,10 +1208,62 @@ def test_bounds_show(env, d):
           "bounds/show: a 200 MiB line: rc %d, stdout %r, stderr %r" % (rc, o[-200:], el[:3]))
 
 
+def one_line(rc, e, want_rc, part, what):
+    el = e.strip().splitlines()
+    ok = rc == want_rc and len(el) == 1 and el[0].startswith("error: ") and part in el[0]
+    check(ok, "bounds/%s: rc %d (want %d), stderr %r (want one error line with %r)" % (what, rc, want_rc, el[:3], part))
+
+
+def test_bounds_verify(env, d):
+    # a directory is not a log: an unreadable log (6)
+    rc, o, e = env.verify(d)
+    check(o == "", "bounds/dir: stdout %r" % o)
+    one_line(rc, e, 6, "cannot read '%s': Is a directory" % d, "dir")
+    # unsigned bytes after a NUL inside the last record's sig: the line does not verify
+    log = bounds_log(env, d, "nul.jsonl")
+    data = open(log, "rb").read()
+    assert data.endswith(b'"}\n')
+    write(log, data[:-3] + b'\0unsigned"}\n', 0o600)
+    rc, o, e = env.verify(log)
+    one_line(rc, e, 1, "line 2", "nul")
+    # --expect-head: 64 characters that are not hex digits are a usage error
+    log = bounds_log(env, d, "head.jsonl", 1)
+    rc, o, e = env.verify(log, expect="z" * 64)
+    one_line(rc, e, 2, "--expect-head", "expect-head")
+    # a file without a newline: bounded memory, one line, a bad log (1)
+    rc, o, e, peak, killed = run_watched([env.sevgate, "audit", "verify", "/dev/zero", "--pubkey", env.pubkey],
+                                         timeout=60)
+    check(not killed and peak < 150, "bounds/dev-zero: peak RSS %d MiB (killed: %s)" % (peak, killed))
+    one_line(rc, e.decode(errors="replace"), 1, "line 1: longer than 65536 bytes", "dev-zero")
+    # a torn tail longer than any record: the writer refuses, the file stays as it is, every
+    # time; verify names the line
+    log = bounds_log(env, d, "torn.jsonl")
+    with open(log, "ab") as f:
+        f.write(b"x" * 70000)
+    before = open(log, "rb").read()
+    for i in range(2):
+        rc, o, e = env.sg("validate", *env.guest_args("b-torn-%d" % i), *env.audit(log))
+        one_line(rc, e, 6, "70000 bytes after its last newline", "torn-%d" % i)
+        check(open(log, "rb").read() == before, "bounds/torn-%d: the log was changed" % i)
+    rc, o, e = env.verify(log)
+    one_line(rc, e, 1, "line 3: longer than 65536 bytes", "torn-verify")
+    # a torn tail of 60,000 bytes is a torn record: cut exactly, the log goes on
+    log = bounds_log(env, d, "torn-short.jsonl")
+    good = open(log, "rb").read()
+    with open(log, "ab") as f:
+        f.write(b"y" * 60000)
+    rc, o, e = env.sg("validate", *env.guest_args("b-torn-short"), *env.audit(log))
+    check(rc == 0, "bounds/torn-short: rc %d %r" % (rc, e))
+    check(open(log, "rb").read().startswith(good + b'{"seq":3,'), "bounds/torn-short: not cut to the last newline")
+    rc, o, e = env.verify(log)
+    check(rc == 0 and o.startswith("ok: 3 records"), "bounds/torn-short: verify %r" % (o + e))
+
+
 def test_bounds(env):
     d = os.path.join(env.tmp, "bounds")
     os.makedirs(d)
     test_bounds_show(env, d)
+    test_bounds_verify(env, d)
 
 
 def test_faults(env, shim):
