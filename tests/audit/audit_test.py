@@ -38,7 +38,8 @@ Parts (each reports its own failures; the script goes on after a failure):
   bounds      hostile logs: `audit show` escapes every member whatever its JSON type and
               skips a 200 MiB line in bounded memory; `audit verify` on a directory,
               /dev/zero, a NUL in the last record, a non-hex --expect-head; a torn tail
-              over 64 KiB refused (file untouched), under it cut exactly
+              over 64 KiB refused (file untouched), under it cut exactly; a P-384 audit
+              key or public key refused (exit 2)
   token       a SoftHSM2 EC audit key (pkcs11: URI) and token TIK/TEK with pin-value:
               the log verifies with the token's public key, no PIN anywhere (skipped
               without softhsm2)
@@ -1259,11 +1260,30 @@ def test_bounds_verify(env, d):
     check(rc == 0 and o.startswith("ok: 3 records"), "bounds/torn-short: verify %r" % (o + e))
 
 
+def test_bounds_curve(env, d):
+    """A P-384 audit key (private or public) is refused where it is loaded: exit 2, naming the curve."""
+    key = os.path.join(d, "p384.pem")
+    pub = os.path.join(d, "p384.pub.pem")
+    p = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384",
+                        "-out", key], capture_output=True, text=True)
+    p2 = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], capture_output=True, text=True)
+    if not check(p.returncode == 0 and p2.returncode == 0, "bounds/p384: openssl %r" % (p.stderr + p2.stderr)):
+        return
+    log = os.path.join(d, "p384.jsonl")
+    rc, o, e = env.sg("validate", *env.guest_args("b-p384"), *env.audit(log, key=key))
+    one_line(rc, e, 2, "secp384r1", "p384-key")
+    check(not os.path.exists(log), "bounds/p384-key: a log was created")
+    good = bounds_log(env, d, "p384-verify.jsonl", 1)
+    rc, o, e = env.verify(good, pub=pub)
+    one_line(rc, e, 2, "secp384r1", "p384-pubkey")
+
+
 def test_bounds(env):
     d = os.path.join(env.tmp, "bounds")
     os.makedirs(d)
     test_bounds_show(env, d)
     test_bounds_verify(env, d)
+    test_bounds_curve(env, d)
 
 
 def test_faults(env, shim):
