@@ -575,6 +575,37 @@ sg_audit_checkpoint(struct sg_audit *a, char *ret_head, struct sg_error *err)
 	return sg_audit_append(a, &ev, ret_head, err);
 }
 
+enum sg_audit_line
+sg_audit_read_line(FILE *f, char *buf, size_t *ret_len, bool skip_long)
+{
+	size_t n = 0;
+	int c;
+
+	*ret_len = 0;
+	buf[0] = '\0';
+	while ((c = getc_unlocked(f)) != EOF) {
+		if (n == SG_AUDIT_LINE_MAX) {
+			while (skip_long && c != '\n' && (c = getc_unlocked(f)) != EOF)
+				;
+			if (ferror(f))
+				return SG_AUDIT_LINE_ERROR;
+			buf[n] = '\0';
+			*ret_len = n;
+			return SG_AUDIT_LINE_LONG;
+		}
+		buf[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	if (c == EOF && ferror(f))
+		return SG_AUDIT_LINE_ERROR;
+	buf[n] = '\0';
+	*ret_len = n;
+	if (c == '\n')
+		return SG_AUDIT_LINE_OK;
+	return n ? SG_AUDIT_LINE_TORN : SG_AUDIT_LINE_EOF;
+}
+
 static EVP_PKEY *
 load_pubkey(struct sg_crypto *c, const char *path)
 {
@@ -612,28 +643,40 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 {
 	FILE *f = fopen(path, "re");
 	EVP_PKEY *pub = NULL;
-	char *line = NULL, prev[SG_AUDIT_HEAD_HEX + 1];
-	size_t cap = 0, count = 0, lineno = 0;
+	char *line = malloc(SG_AUDIT_LINE_MAX + 1), prev[SG_AUDIT_HEAD_HEX + 1];
+	size_t count = 0, lineno = 0, len;
 	unsigned long long want_seq = 1;
-	ssize_t n;
+	enum sg_audit_line got;
 	int r = 0;
 
 	memset(prev, '0', SG_AUDIT_HEAD_HEX);
 	prev[SG_AUDIT_HEAD_HEX] = '\0';
-	if (!f)
-		return sg_error_set(err, SG_E_IO, "cannot read '%s': %s", path, strerror(errno));
+	if (!f || !line) {
+		r = sg_error_set(err, f ? SG_E_NOMEM : SG_E_IO, "cannot read '%s': %s", path,
+				 strerror(errno));
+		if (f)
+			fclose(f);
+		free(line);
+		return r;
+	}
 	if (!(pub = load_pubkey(c, pubkey_pem))) {
 		fclose(f);
+		free(line);
 		return sg_error_set(err, SG_E_KEY, "cannot read public key '%s'", pubkey_pem);
 	}
-	while (r == 0 && (n = getline(&line, &cap, f)) > 0) {
+	while (r == 0 && (got = sg_audit_read_line(f, line, &len, false)) != SG_AUDIT_LINE_EOF &&
+	       got != SG_AUDIT_LINE_ERROR) {
 		char *sig, *end;
 		struct json_object *o, *v;
 		uint8_t h[SG_SHA256_LEN];
-		size_t len = (size_t)n;
 
 		lineno++;
-		if (line[len - 1] != '\n') {
+		if (got == SG_AUDIT_LINE_LONG) {
+			r = sg_error_set(err, SG_E_MISMATCH, "line %zu: longer than %d bytes",
+					 lineno, SG_AUDIT_LINE_MAX);
+			break;
+		}
+		if (got == SG_AUDIT_LINE_TORN) {
 			/* A torn last record: written by a writer that died before its fsync. */
 			break;
 		}

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/crypto.h"
 #include "key/key.h"
@@ -84,6 +85,23 @@ int sg_audit_append_many(struct sg_audit *a, struct sg_audit_entry *entries, siz
 int sg_audit_checkpoint(struct sg_audit *a, char *ret_head, struct sg_error *err);
 void sg_audit_close(struct sg_audit *a);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_audit *, sg_audit_close)
+
+/* What sg_audit_read_line found. */
+enum sg_audit_line {
+	SG_AUDIT_LINE_OK,    /* a line ending in '\n' */
+	SG_AUDIT_LINE_EOF,   /* nothing more */
+	SG_AUDIT_LINE_TORN,  /* the last bytes of the file, without a '\n' */
+	SG_AUDIT_LINE_LONG,  /* longer than SG_AUDIT_LINE_MAX */
+	SG_AUDIT_LINE_ERROR, /* a read error (errno) */
+};
+/*
+ * Read one line from @f into @buf (SG_AUDIT_LINE_MAX + 1 bytes), never more
+ * than SG_AUDIT_LINE_MAX bytes: @ret_len gets its length ('\n' included) and
+ * @buf is NUL-terminated after it. A longer line is SG_AUDIT_LINE_LONG, with
+ * @f after its first SG_AUDIT_LINE_MAX + 1 bytes or, with @skip_long, after
+ * its '\n'.
+ */
+enum sg_audit_line sg_audit_read_line(FILE *f, char *buf, size_t *ret_len, bool skip_long);
 
 /*
  * Verify every record of @path: its signature (with @pubkey_pem), its seq

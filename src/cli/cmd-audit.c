@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,55 +24,117 @@ usage(void)
 	       "end. show prints the records, one per line.\n");
 }
 
+/*
+ * The length of the UTF-8 character at @s (at most @n bytes) and its code
+ * point, or 0 when @s does not start a valid, shortest-form one.
+ */
+static size_t
+utf8_char(const unsigned char *s, size_t n, uint32_t *ret)
+{
+	size_t len;
+	uint32_t cp, min;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (len > n)
+		return 0;
+	cp = s[0] & (0x7f >> len);
+	min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*ret = cp;
+	return len;
+}
+
+/* Characters a terminal acts on or that reorder or break a line: C1, bidi controls, separators. */
+static bool
+unsafe_cp(uint32_t cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
+}
+
+/*
+ * A logged value as a terminal line shows it: every byte of a control
+ * character (C0, DEL, C1), a bidi control or line separator, invalid UTF-8
+ * and the backslash as \xHH, so no record forges lines or moves the cursor.
+ */
+static void
+put_safe(const char *str, int width)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str);
+	int cols = 0;
+
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = 0;
+		size_t len = s[i] < 0x80 ? 1 : utf8_char(s + i, n - i, &cp);
+
+		if (len == 1 && (s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\')) {
+			cols += printf("\\x%02x", s[i]);
+		} else if (len == 0 || (len > 1 && unsafe_cp(cp))) {
+			for (size_t k = 0; k < (len ? len : 1); k++)
+				cols += printf("\\x%02x", s[i + k]);
+			len = len ? len : 1;
+		} else {
+			fwrite(s + i, 1, len, stdout);
+			cols++;
+		}
+		i += len;
+	}
+	for (; cols < width; cols++)
+		putchar(' ');
+}
+
+/* Member @k of @o as text, whatever its JSON type (a non-string as its JSON text); NULL if null. */
 static const char *
 member(struct json_object *o, const char *k)
 {
 	struct json_object *v;
 
-	if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, k, &v) ||
+	    json_object_is_type(v, json_type_null))
 		return NULL;
 	return json_object_get_string(v);
-}
-
-/* A logged string as a terminal line shows it: control bytes escaped, so no record forges lines. */
-static void
-put_safe(const char *s, int width)
-{
-	int n = 0;
-
-	for (; *s; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x20 || c == 0x7f || c == '\\')
-			n += printf("\\x%02x", c) - 1;
-		else
-			putchar(c);
-	}
-	for (; n < width; n++)
-		putchar(' ');
 }
 
 static int
 show(const char *path, const char *guest, const char *since)
 {
 	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	ssize_t n;
+	_cleanup_(sg_freep) char *line = malloc(SG_AUDIT_LINE_MAX + 1);
+	size_t len, lineno = 0;
+	enum sg_audit_line got;
+	char msg[512];
 
-	if (!f) {
-		char msg[512];
-
+	if (!f || !line) {
 		snprintf(msg, sizeof(msg), "cannot read '%s': %s", path, strerror(errno));
+		if (f)
+			fclose(f);
 		return sg_cmd_fail(msg, SG_E_IO);
 	}
-	while ((n = getline(&line, &cap, f)) > 0) {
-		struct json_object *o = json_tokener_parse(line), *secrets, *seq;
+	while ((got = sg_audit_read_line(f, line, &len, true)) != SG_AUDIT_LINE_EOF &&
+	       got != SG_AUDIT_LINE_ERROR) {
+		struct json_object *o = NULL, *secrets, *seq;
 		const char *t, *g, *ev, *verdict, *digest, *reason;
 		size_t nsec = 0;
 
 		lineno++;
-		if (!o || !json_object_object_get_ex(o, "seq", &seq)) {
+		if (got == SG_AUDIT_LINE_LONG) {
+			fprintf(stderr, "warning: %s:%zu: longer than %d bytes: skipped\n", path,
+				lineno, SG_AUDIT_LINE_MAX);
+			continue;
+		}
+		if (!memchr(line, '\0', len))
+			o = json_tokener_parse(line);
+		if (!o || !json_object_is_type(o, json_type_object) ||
+		    !json_object_object_get_ex(o, "seq", &seq)) {
 			fprintf(stderr, "warning: %s:%zu: not a record\n", path, lineno);
 			json_object_put(o);
 			continue;
@@ -89,7 +152,8 @@ show(const char *path, const char *guest, const char *since)
 		if (json_object_object_get_ex(o, "secrets", &secrets) &&
 		    json_object_is_type(secrets, json_type_array))
 			nsec = json_object_array_length(secrets);
-		printf("%-6s ", json_object_get_string(seq));
+		put_safe(json_object_get_string(seq), 6);
+		putchar(' ');
 		put_safe(t ? t : "-", 0);
 		putchar(' ');
 		put_safe(ev ? ev : "-", 14);
@@ -101,12 +165,12 @@ show(const char *path, const char *guest, const char *since)
 		put_safe(digest ? digest : "-", 0);
 		for (size_t i = 0; i < nsec; i++) {
 			struct json_object *s = json_object_array_get_idx(secrets, i);
-			const char *guid = member(s, "guid"), *len = member(s, "length");
+			const char *guid = member(s, "guid"), *slen = member(s, "length");
 
 			putchar(' ');
 			put_safe(guid ? guid : "?", 0);
 			putchar(':');
-			put_safe(len ? len : "?", 0);
+			put_safe(slen ? slen : "?", 0);
 		}
 		if (reason) {
 			printf(" reason=\"");
@@ -116,7 +180,11 @@ show(const char *path, const char *guest, const char *since)
 		putchar('\n');
 		json_object_put(o);
 	}
-	free(line);
+	if (got == SG_AUDIT_LINE_ERROR) {
+		snprintf(msg, sizeof(msg), "cannot read '%s': %s", path, strerror(errno));
+		fclose(f);
+		return sg_cmd_fail(msg, SG_E_IO);
+	}
 	fclose(f);
 	return SG_EXIT_OK;
 }
