@@ -310,13 +310,17 @@ sign(struct sg_audit *a, const char *line, size_t len, char **ret_b64, struct sg
 
 /*
  * Under the lock: the last complete record's seq and hash. A torn last line
- * (a crash mid-write, before its fsync) is cut off: it recorded nothing that
- * happened.
+ * (a crash mid-write, before its fsync) is cut off, exactly back to the last
+ * newline: it recorded nothing that happened. Bytes after the last newline
+ * that no record could be (more than SG_AUDIT_LINE_MAX) are not a torn
+ * record but damage: refused, with the file left as it is.
  */
 static int
 read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDIT_HEAD_HEX + 1],
 	  struct sg_error *err)
 {
+	/* The longest torn line, then the longest record and the newline before it. */
+	const size_t window = 2 * (size_t)SG_AUDIT_LINE_MAX + 1;
 	struct stat st;
 	_cleanup_(sg_freep) char *buf = NULL;
 	size_t want, got = 0, end, start;
@@ -329,9 +333,11 @@ read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDI
 	*ret_seq = 0;
 	if (fstat(a->fd, &st) < 0)
 		return sg_error_set(err, SG_E_IO, "cannot stat audit log: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return sg_error_set(err, SG_E_IO, "audit log '%s' is not a regular file", a->path);
 	if (st.st_size == 0)
 		return 0;
-	want = st.st_size < SG_AUDIT_LINE_MAX ? (size_t)st.st_size : SG_AUDIT_LINE_MAX;
+	want = (uintmax_t)st.st_size < window ? (size_t)st.st_size : window;
 	off = st.st_size - (off_t)want;
 	if (!(buf = malloc(want + 1)))
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
@@ -346,37 +352,47 @@ read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDI
 	end = want;
 	while (end > 0 && buf[end - 1] != '\n')
 		end--;
-	if (end < want && ftruncate(a->fd, off + (off_t)end) < 0)
-		return sg_error_set(err, SG_E_IO, "cannot cut the torn end of the audit log: %s",
-				    strerror(errno));
-	if (end == 0) {
-		if (off == 0)
-			return 0; /* only a torn first record: start afresh */
-		return sg_error_set(err, SG_E_FORMAT,
-				    "audit log's last record is longer than %d bytes",
-				    SG_AUDIT_LINE_MAX);
+	if (want - end > SG_AUDIT_LINE_MAX) {
+		if (end == 0)
+			return sg_error_set(
+				err, SG_E_FORMAT,
+				"audit log '%s' ends in more than %zu bytes after its last "
+				"newline: not a torn record; the log is left as it is",
+				a->path, want);
+		return sg_error_set(
+			err, SG_E_FORMAT,
+			"audit log '%s' ends in %zu bytes after its last newline: not a "
+			"torn record; the log is left as it is",
+			a->path, want - end);
 	}
-	start = end - 1;
-	while (start > 0 && buf[start - 1] != '\n')
-		start--;
-	if (start == 0 && off != 0)
-		return sg_error_set(err, SG_E_FORMAT,
-				    "audit log's last record is longer than %d bytes",
-				    SG_AUDIT_LINE_MAX);
-	buf[end - 1] = '\0';
-	{
-		struct json_object *o = json_tokener_parse(buf + start), *seq;
+	if (end > 0) {
+		start = end - 1;
+		while (start > 0 && buf[start - 1] != '\n')
+			start--;
+		if ((start == 0 && off != 0) || end - start > SG_AUDIT_LINE_MAX)
+			return sg_error_set(err, SG_E_FORMAT,
+					    "audit log's last record is longer than %d bytes",
+					    SG_AUDIT_LINE_MAX);
+		buf[end - 1] = '\0';
+		struct json_object *o = NULL, *seq;
 
-		if (!o || !json_object_object_get_ex(o, "seq", &seq)) {
+		if (!memchr(buf + start, '\0', end - 1 - start))
+			o = json_tokener_parse(buf + start);
+		if (!o || !json_object_is_type(o, json_type_object) ||
+		    !json_object_object_get_ex(o, "seq", &seq)) {
 			json_object_put(o);
 			return sg_error_set(err, SG_E_FORMAT, "audit log's last record is not a record");
 		}
 		*ret_seq = json_object_get_uint64(seq);
 		json_object_put(o);
+		if ((r = sg_sha256(a->crypto, buf + start, end - 1 - start, h, err)) < 0)
+			return r;
+		sg_hex_encode(h, sizeof(h), ret_prev);
 	}
-	if ((r = sg_sha256(a->crypto, buf + start, end - 1 - start, h, err)) < 0)
-		return r;
-	sg_hex_encode(h, sizeof(h), ret_prev);
+	/* end == 0 here: the file is only a torn first record; start afresh. */
+	if (end < want && ftruncate(a->fd, off + (off_t)end) < 0)
+		return sg_error_set(err, SG_E_IO, "cannot cut the torn end of the audit log: %s",
+				    strerror(errno));
 	return 0;
 }
 
@@ -680,6 +696,13 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 			/* A torn last record: written by a writer that died before its fsync. */
 			break;
 		}
+		if (memchr(line, '\0', len)) {
+			/* Text after a NUL would be outside what the checks below read. */
+			r = sg_error_set(err, SG_E_MISMATCH,
+					 "line %zu: not a signed audit record (a NUL byte)",
+					 lineno);
+			break;
+		}
 		line[--len] = '\0';
 		sig = strstr(line, SIG_MEMBER);
 		for (char *next = sig; next; next = strstr(next + 1, SIG_MEMBER))
@@ -733,6 +756,8 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 		count++;
 		want_seq++;
 	}
+	if (r == 0 && got == SG_AUDIT_LINE_ERROR)
+		r = sg_error_set(err, SG_E_IO, "cannot read '%s': %s", path, strerror(errno));
 	free(line);
 	fclose(f);
 	EVP_PKEY_free(pub);

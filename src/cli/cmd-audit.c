@@ -240,7 +240,8 @@ sg_cmd_audit(int argc, char **argv)
 		return sg_cmd_fail("--guest and --since are for audit show", SG_E_USAGE);
 	if (!pubkey)
 		return sg_cmd_fail("audit verify needs --pubkey PEM", SG_E_USAGE);
-	if (expect && strlen(expect) != SG_AUDIT_HEAD_HEX)
+	if (expect && (strlen(expect) != SG_AUDIT_HEAD_HEX ||
+		       strspn(expect, "0123456789abcdefABCDEF") != SG_AUDIT_HEAD_HEX))
 		return sg_cmd_fail("--expect-head must be 64 hex digits", SG_E_USAGE);
 	if (sg_crypto_new(&crypto, &err) < 0 ||
 	    sg_audit_verify(crypto, file, pubkey, expect, &count, head, &err) < 0)
