@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <libgen.h>
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -76,6 +77,32 @@ fsync_dir(const char *path)
 	return r;
 }
 
+/*
+ * The audit log is signed with ECDSA P-256 only (docs/audit.md): any other
+ * key is a usage error, named with its curve, where it is loaded.
+ */
+static int
+check_p256(EVP_PKEY *k, const char *what, const char *path, struct sg_error *err)
+{
+	char group[80];
+	size_t len = 0;
+
+	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC)
+		return sg_error_set(err, SG_E_USAGE, "%s '%s' is a %s key, not an EC P-256 key",
+				    what, path,
+				    EVP_PKEY_get0_type_name(k) ? EVP_PKEY_get0_type_name(k) : "?");
+	if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+					   &len) != 1)
+		snprintf(group, sizeof(group), "explicit curve parameters");
+	if (strcmp(group, "prime256v1") && strcmp(group, "P-256"))
+		return sg_error_set(
+			err, SG_E_USAGE,
+			"%s '%s' is an EC key on %s: the audit log is signed with P-256 "
+			"(prime256v1) only",
+			what, path, group);
+	return 0;
+}
+
 int
 sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 	      const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err)
@@ -83,6 +110,7 @@ sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 	struct sg_audit *a = calloc(1, sizeof(*a));
 	struct passwd *pw;
 	bool created = false;
+	int r;
 
 	if (!a)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
@@ -110,11 +138,15 @@ sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 		}
 		a->pkey = PEM_read_PrivateKey_ex(f, NULL, NULL, NULL, sg_crypto_libctx(c), NULL);
 		fclose(f);
-		if (!a->pkey || EVP_PKEY_get_base_id(a->pkey) != EVP_PKEY_EC) {
+		if (!a->pkey) {
 			sg_audit_close(a);
 			return sg_error_set(err, SG_E_KEY,
 					    "audit key '%s' is not a PEM EC (P-256) private key",
 					    key_spec);
+		}
+		if ((r = check_p256(a->pkey, "audit key", key_spec, err)) < 0) {
+			sg_audit_close(a);
+			return r;
 		}
 	}
 	a->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
@@ -622,17 +654,24 @@ sg_audit_read_line(FILE *f, char *buf, size_t *ret_len, bool skip_long)
 	return n ? SG_AUDIT_LINE_TORN : SG_AUDIT_LINE_EOF;
 }
 
-static EVP_PKEY *
-load_pubkey(struct sg_crypto *c, const char *path)
+static int
+load_pubkey(struct sg_crypto *c, const char *path, EVP_PKEY **ret, struct sg_error *err)
 {
 	FILE *f = fopen(path, "re");
-	EVP_PKEY *k;
+	int r;
 
 	if (!f)
-		return NULL;
-	k = PEM_read_PUBKEY_ex(f, NULL, NULL, NULL, sg_crypto_libctx(c), NULL);
+		return sg_error_set(err, SG_E_KEY, "cannot read public key '%s': %s", path,
+				    strerror(errno));
+	*ret = PEM_read_PUBKEY_ex(f, NULL, NULL, NULL, sg_crypto_libctx(c), NULL);
 	fclose(f);
-	return k;
+	if (!*ret)
+		return sg_error_set(err, SG_E_KEY, "cannot read public key '%s'", path);
+	if ((r = check_p256(*ret, "public key", path, err)) < 0) {
+		EVP_PKEY_free(*ret);
+		*ret = NULL;
+	}
+	return r;
 }
 
 static bool
@@ -675,10 +714,10 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 		free(line);
 		return r;
 	}
-	if (!(pub = load_pubkey(c, pubkey_pem))) {
+	if ((r = load_pubkey(c, pubkey_pem, &pub, err)) < 0) {
 		fclose(f);
 		free(line);
-		return sg_error_set(err, SG_E_KEY, "cannot read public key '%s'", pubkey_pem);
+		return r;
 	}
 	while (r == 0 && (got = sg_audit_read_line(f, line, &len, false)) != SG_AUDIT_LINE_EOF &&
 	       got != SG_AUDIT_LINE_ERROR) {
