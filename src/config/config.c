@@ -56,7 +56,7 @@ sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
 
 	if (!c)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	if (!path && (path = getenv("SEVGATE_CONFIG")) && *path)
+	if (!path && (path = secure_getenv("SEVGATE_CONFIG")) && *path)
 		explicit = true;
 	if (!path || !*path)
 		path = SG_CONFIG_DEFAULT_PATH;

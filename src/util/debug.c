@@ -17,7 +17,7 @@ bool
 sg_debug_enabled(void)
 {
 	if (debug_state < 0) {
-		const char *e = getenv("SEVGATE_DEBUG");
+		const char *e = secure_getenv("SEVGATE_DEBUG");
 
 		debug_state = e && *e && *e != '0';
 	}

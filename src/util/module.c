@@ -11,7 +11,7 @@
 static const char *
 module_dir(void)
 {
-	const char *dir = getenv("SEVGATE_MODULE_DIR");
+	const char *dir = secure_getenv("SEVGATE_MODULE_DIR");
 	static char exe[PATH_MAX];
 	ssize_t n;
 
