@@ -3,28 +3,38 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char *
-module_dir(void)
+/*
+ * PATH = the directory of the modules, "/", NAME. $SEVGATE_MODULE_DIR (ignored with
+ * AT_SECURE) or the directory SEVGATE_MODULE_RELDIR away from the running program's:
+ * the installed layout (${bindir} to ${libdir}/sevgate), which the build tree copies,
+ * so a relocated installation finds its modules and no build path is compiled in.
+ * The installed directory when /proc/self/exe cannot be read. False when PATH is too short.
+ */
+static bool
+module_path(char *path, size_t size, const char *name)
 {
 	const char *dir = secure_getenv("SEVGATE_MODULE_DIR");
-	static char exe[PATH_MAX];
+	char exe[PATH_MAX], *slash;
 	ssize_t n;
 
 	if (dir && *dir)
-		return dir;
-	/* A program in the build tree loads the modules built beside it. */
+		return (size_t)snprintf(path, size, "%s/%s", dir, name) < size;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = '\0';
-		if (!strncmp(exe, SEVGATE_BUILD_DIR "/", strlen(SEVGATE_BUILD_DIR) + 1))
-			return SEVGATE_BUILD_MODULE_DIR;
+		if ((slash = strrchr(exe, '/'))) {
+			*slash = '\0';
+			return (size_t)snprintf(path, size, "%s/%s/%s", exe, SEVGATE_MODULE_RELDIR,
+						name) < size;
+		}
 	}
-	return SEVGATE_MODULE_DIR;
+	return (size_t)snprintf(path, size, "%s/%s", SEVGATE_MODULE_DIR, name) < size;
 }
 
 int
@@ -34,7 +44,9 @@ sg_module_load(const char *name, const char *symbol, const char *what, const voi
 	char path[PATH_MAX];
 	void *handle, *sym;
 
-	snprintf(path, sizeof(path), "%s/%s", module_dir(), name);
+	if (!module_path(path, sizeof(path), name))
+		return sg_error_set(err, SG_E_INTERNAL, "%s need %s: its path is too long", what,
+				    name);
 	/* Never unloaded: libraries it pulls in may have registered exit handlers. */
 	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!handle)
