@@ -20,6 +20,9 @@ without a reset block) and never passes -d.
 Usage: differential.py [--seed N] [--cases N] [--jobs N] [--only I ...] [--keep]
        [--ours PATH] [--sevgate PATH] [--reference PATH] [--ref-python PATH]
        [--vectors DIR]
+Without --seed: $SEVGATE_DIFF_SEED, else a new seed, printed first (CTest:
+cli-differential has a fixed seed, cli-differential-long a new one each run;
+SEVGATE_DIFF_SEED=N ctest -R cli-differential-long reruns seed N).
 Exit: 0 all passed, 1 failures, 77 reference tool unavailable (unless CI=true).
 """
 
@@ -965,7 +968,8 @@ def reference_available(refpy, reference):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=None,
+                    help="default: $SEVGATE_DIFF_SEED, else a new one (printed)")
     ap.add_argument("--cases", type=int, default=1500)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", type=int, action="append", default=[])
@@ -985,6 +989,8 @@ def main():
     global AVOID_SHORT_EQUALS
     AVOID_SHORT_EQUALS = a.avoid_short_equals
 
+    if a.seed is None and os.environ.get("SEVGATE_DIFF_SEED"):
+        a.seed = int(os.environ["SEVGATE_DIFF_SEED"])
     seed = a.seed if a.seed is not None else int(time.time() * 1000) % (1 << 31)
     print("differential: seed %d (replay: --seed %d)" % (seed, seed), flush=True)
 
