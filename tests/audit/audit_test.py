@@ -4,6 +4,7 @@
 The signed, hash-chained audit log (`--audit-log`/`--audit-key`, `sevgate audit`).
 
   audit_test.py --sevgate PATH --fixtures DIR [--keep] [--seed N] [--only PART]
+                [--kills N] [--crash-guests N]
 
 Parts (each reports its own failures; the script goes on after a failure):
   format      every record checked independently (member order, prev chain, ECDSA
@@ -18,7 +19,9 @@ Parts (each reports its own failures; the script goes on after a failure):
               manifest: exit 7, one line, no secret files, a `refused` record; the
               allowed cases release
   crash       a 600-guest batch (--jobs 2, a secret each, so several release groups)
-              SIGKILLed at random moments 20+ times: the log verifies, every secret on
+              SIGKILLed at random moments 22 times (--crash-guests, --kills: CTest's
+              audit-log runs 300 and 10, audit-crash-long, label long, the full
+              size): the log verifies, every secret on
               disk has its release-intent record first; a torn last line is tolerated
               at the end only
   diskfull    the log on a full 256k tmpfs (before release-intent, and between it
@@ -1534,7 +1537,8 @@ def main():
     ap.add_argument("--sevgate", required=True)
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--kills", type=int, default=22)
+    ap.add_argument("--kills", type=int, default=22, help="crash: SIGKILLs")
+    ap.add_argument("--crash-guests", type=int, default=600, help="crash: guests per batch")
     ap.add_argument("--hsm-script", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "hsm", "softhsm-token.sh"))
     ap.add_argument("--fault-shim", help="tests/audit/fault-shim.so: the flush-failure part")
@@ -1564,7 +1568,7 @@ def main():
              ("tamper", lambda: test_tamper(env, state["log"]) if state.get("log") else
               check(False, "tamper: no log from format")),
              ("policy", lambda: test_policy(env)),
-             ("crash", lambda: test_crash(env, kills=args.kills)),
+             ("crash", lambda: test_crash(env, kills=args.kills, n=args.crash_guests)),
              ("diskfull", lambda: test_diskfull(env)),
              ("concurrent", lambda: test_concurrent(env)),
              ("syslog", lambda: test_syslog(env)),
