@@ -9,6 +9,9 @@ sevgate units (deploy/systemd/hardening.conf), without systemd as PID 1:
   MemoryDenyWriteExecute=yes: prctl(PR_SET_MDWE), kept across execve;
   LimitCORE=0 and NoNewPrivileges=yes.
   sandbox.py PROGRAM [ARG...]
+  sandbox.py --list        the allowed calls, one a line
+With $SANDBOX_ALLOWED naming a file of that list (sandbox_test.sh makes it once),
+systemd-analyze is not asked again at every exec (it is most of the cost).
 Needs python3-seccomp (Debian's /usr/bin/python3) and systemd-analyze.
 """
 import ctypes
@@ -40,10 +43,22 @@ def group(name, seen=None):
     return calls
 
 
+def allowed_calls():
+    return group("@system-service") - group("@privileged") - group("@resources")
+
+
 def main():
     if len(sys.argv) < 2:
-        sys.exit("usage: sandbox.py PROGRAM [ARG...]")
-    allowed = group("@system-service") - group("@privileged") - group("@resources")
+        sys.exit("usage: sandbox.py PROGRAM [ARG...] | sandbox.py --list")
+    if sys.argv[1] == "--list":
+        print("\n".join(sorted(allowed_calls())))
+        return
+    cache = os.environ.get("SANDBOX_ALLOWED")
+    if cache:
+        with open(cache) as f:
+            allowed = set(f.read().split())
+    else:
+        allowed = allowed_calls()
     f = seccomp.SyscallFilter(defaction=seccomp.ERRNO(errno.EPERM))
     for call in sorted(allowed):
         try:

@@ -7,12 +7,27 @@
 # sevgate and virt-qemu-sev-validate they run wrapped in it. A call the filter
 # denies fails with EPERM, so whatever sevgate needs and the units forbid shows
 # up here as a failed check.
-#   sandbox_test.sh BUILD-DIR SOURCE-DIR PYTHON3
+#   sandbox_test.sh BUILD-DIR SOURCE-DIR PYTHON3 [smoke|full]
+# smoke (the default; CTest deploy-sandbox): the demo and a subset of each harness
+# that between them make every kind of call sevgate makes: a multi-threaded
+# batch over a fleet (manifest: fleet+output), the signed log and its syslog copy
+# (audit: format, syslog), libvirt directly and over a real libvirtd's unix
+# socket, with secret injection (online: lookup-name, sevgate-json, e2e). full (CTest
+# deploy-sandbox-long, label long): the three harnesses whole.
 set -uo pipefail
 
-build=${1:?usage: sandbox_test.sh BUILD-DIR SOURCE-DIR PYTHON3}
-src=${2:?usage: sandbox_test.sh BUILD-DIR SOURCE-DIR PYTHON3}
-py=${3:?usage: sandbox_test.sh BUILD-DIR SOURCE-DIR PYTHON3}
+usage="usage: sandbox_test.sh BUILD-DIR SOURCE-DIR PYTHON3 [smoke|full]"
+build=${1:?$usage}
+src=${2:?$usage}
+py=${3:?$usage}
+mode=${4:-smoke}
+case $mode in
+smoke | full) ;;
+*)
+	echo "$usage" >&2
+	exit 2
+	;;
+esac
 skip() {
 	if [ "${CI:-}" = true ]; then
 		echo "FAIL: $1 and CI=true" >&2
@@ -26,6 +41,10 @@ command -v systemd-analyze >/dev/null || skip "systemd-analyze not found (apt-ge
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The allowed calls, asked of systemd-analyze once, not at every exec.
+/usr/bin/python3 "$src/tests/deploy/sandbox.py" --list >"$tmp/allowed" ||
+	{ echo "FAIL: sandbox.py --list" >&2; exit 1; }
+export SANDBOX_ALLOWED=$tmp/allowed
 for prog in sevgate virt-qemu-sev-validate; do
 	printf '#!/bin/sh\nexec /usr/bin/python3 %q %q "$@"\n' "$src/tests/deploy/sandbox.py" \
 		"$build/src/$prog" >"$tmp/$prog"
@@ -57,10 +76,17 @@ part() {
 }
 part demo env SEVGATE="$tmp/sevgate" SEVGATE_COMPAT="$tmp/virt-qemu-sev-validate" \
 	"$src/config/examples/run-demo.sh" "$build"
+m_only=() a_only=() o_only=()
+if [ "$mode" = smoke ]; then
+	m_only=(--only fleet+output)
+	a_only=(--only format --only syslog)
+	o_only=(--only '^lookup-name$|sevgate-json|e2e')
+fi
 part manifest "$py" "$src/tests/manifest/manifest_test.py" --sevgate "$tmp/sevgate" \
-	--fixtures "$build/fixtures" --examples "$src/config/examples/manifests"
+	--fixtures "$build/fixtures" --examples "$src/config/examples/manifests" "${m_only[@]}"
 part audit "$py" "$src/tests/audit/audit_test.py" --sevgate "$tmp/sevgate" \
-	--fixtures "$build/fixtures" --hsm-script "$src/hsm/softhsm-token.sh"
+	--fixtures "$build/fixtures" --hsm-script "$src/hsm/softhsm-token.sh" "${a_only[@]}"
 part online "$py" "$src/tests/virt/online_test.py" --ours "$tmp/virt-qemu-sev-validate" \
-	--sevgate "$tmp/sevgate" --shim "$build/tests/virt/virt-shim.so" --fixtures "$build/fixtures"
+	--sevgate "$tmp/sevgate" --shim "$build/tests/virt/virt-shim.so" --fixtures "$build/fixtures" \
+	"${o_only[@]}"
 exit $fail
