@@ -3,7 +3,11 @@
 #
 #   make demo      install the dependencies, build build/, run the demo
 #   make check     install the test dependencies, build build/ and build-asan/
-#                  (ASan + UBSan), run the demo and the test suite in both
+#                  (ASan + UBSan), run the demo and the test suite in both,
+#                  without the tests labelled `long` (tests/README.md)
+#   make check-full  make check, then the `long` tests in both builds
+#   make check-long  only the `long` tests, in both builds (what check-full adds)
+#   make format-check  clang-format-14 --dry-run over src/, tests/*.c, bench/*.c
 #   make bench     build build/ and run the benchmark (writes build/bench-results.md)
 #   make install   build build/ and install it (PREFIX=/usr/local, DESTDIR honoured)
 #   make clean     remove build/ and build-asan/
@@ -19,9 +23,12 @@ CMAKE_FLAGS ?=
 
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+CTEST = ctest --output-on-failure -j$(JOBS)
+CLANG_FORMAT ?= clang-format-14
+FORMAT_FILES = $(shell git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c' 2>/dev/null)
 
-.PHONY: all build build-asan deps deps-test demo demo-run check test test-asan bench install \
-	clean help
+.PHONY: all build build-asan deps deps-test demo demo-run check check-full check-long test \
+	test-asan test-long test-asan-long format-check bench install clean help
 
 all: build
 
@@ -57,18 +64,46 @@ demo-run:
 	fi
 
 test:
-	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	cd $(BUILD) && $(CTEST) -LE long
 
 test-asan:
-	cd $(ASAN_BUILD) && $(ASAN_ENV) ctest --output-on-failure -j$(JOBS)
+	cd $(ASAN_BUILD) && $(ASAN_ENV) $(CTEST) -LE long
 
-# Sequential on purpose: deps, both builds, the demo, then the two test runs.
+test-long:
+	cd $(BUILD) && $(CTEST) -L long
+
+test-asan-long:
+	cd $(ASAN_BUILD) && $(ASAN_ENV) $(CTEST) -L long
+
+# Sequential on purpose: deps, both builds, the demo, then the two test runs
+# (each ctest -j$(JOBS); a test that runs two processes at once says PROCESSORS 2).
 check: deps-test
 	$(MAKE) --no-print-directory build
 	$(MAKE) --no-print-directory build-asan
 	$(MAKE) --no-print-directory demo-run
 	$(MAKE) --no-print-directory test
 	$(MAKE) --no-print-directory test-asan
+
+# The long runs: the 1,500-case differential with a new seed, the full kill loop,
+# the sandbox over whole harnesses (plain build only).
+check-long: deps-test
+	$(MAKE) --no-print-directory build
+	$(MAKE) --no-print-directory build-asan
+	$(MAKE) --no-print-directory test-long
+	$(MAKE) --no-print-directory test-asan-long
+
+check-full: check
+	$(MAKE) --no-print-directory check-long
+
+# The files clang-format-14 would change (.clang-format), listed; exit 1 if any.
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || \
+		{ echo "format-check: $(CLANG_FORMAT) not found (deploy/install-deps.sh --test)"; exit 1; }
+	@bad=0; for f in $(FORMAT_FILES); do \
+		$(CLANG_FORMAT) --dry-run -Werror "$$f" >/dev/null 2>&1 || { echo "$$f"; bad=$$((bad + 1)); }; \
+	done; \
+	if [ $$bad -ne 0 ]; then echo "format-check: $$bad files differ from .clang-format"; exit 1; fi; \
+	echo "format-check: OK"
 
 bench: deps-test
 	$(MAKE) --no-print-directory build
