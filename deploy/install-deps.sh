@@ -7,7 +7,8 @@
 # the package lists are missing or older than a day.
 #
 #   deploy/install-deps.sh [--test] [--dry-run]
-#     --test     also the reference tool for the differential tests and benchmark
+#     --test     also the reference tool for the differential tests and benchmark,
+#                and the test suite's other tools (libvirtd, systemd-analyze, clang-format-14)
 #     --dry-run  print the packages that are missing and exit (0: none missing, 1: some)
 set -euo pipefail
 
@@ -50,6 +51,7 @@ test_pkgs=(
 	libvirt-daemon       # libvirtd for the end-to-end online test (test driver over a unix socket)
 	systemd              # systemd-analyze: the units in deploy/systemd are verified and scored
 	python3-seccomp      # tests/deploy/sandbox.py: sevgate under the units' system call filter
+	clang-format-14      # make format-check (.ci/run): the tree against .clang-format
 )
 want=("${pkgs[@]}")
 if [ "$with_test" = 1 ]; then
