@@ -25,7 +25,7 @@ ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 CTEST = ctest --output-on-failure -j$(JOBS)
 CLANG_FORMAT ?= clang-format-14
-FORMAT_FILES = $(shell git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c' 2>/dev/null)
+FORMAT_FILES = $(sort $(shell find src -name '*.[ch]') $(shell find tests bench -name '*.c'))
 
 .PHONY: all build build-asan deps deps-test demo demo-run check check-full check-long test \
 	test-asan test-long test-asan-long format-check bench install clean help
