@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* src/util/fileio.c: mapping inputs, reading secrets, writing 0600 outputs. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vectors.h"
@@ -236,11 +240,351 @@ test_write_to_directory(void **state)
 		      SG_E_IO);
 }
 
+/* --- The output policy (issue 11): symlinks, modes, the header/payload pair. --- */
+
+static void
+tv_write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *
+fresh_dir(const char *name)
+{
+	char *d = tv_tmp(name);
+
+	assert_int_equal(mkdir(d, 0700), 0);
+	return d;
+}
+
+static char *
+join(const char *dir, const char *name)
+{
+	char *p = NULL;
+
+	assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
+	return p;
+}
+
+/* The names in @dir, sorted, joined by spaces ("" when empty). */
+static char *
+listing(const char *dir)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort);
+	size_t len = 1;
+	char *out;
+
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++)
+		len += strlen(ents[i]->d_name) + 1;
+	out = calloc(1, len);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, "..")) {
+			if (*out)
+				strcat(out, " ");
+			strcat(out, ents[i]->d_name);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return out;
+}
+
+static void
+assert_listing(const char *dir, const char *want)
+{
+	char *got = listing(dir);
+
+	if (strcmp(got, want))
+		fail_msg("%s holds '%s', want '%s'", dir, got, want);
+	free(got);
+}
+
+static void
+test_out_symlink_refused(void **state)
+{
+	char *d = fresh_dir("out-symlink"), *target = join(d, "target"), *link = join(d, "link");
+	char *dangling = join(d, "dangling"), *nowhere = join(d, "nowhere");
+	struct sg_error err = { 0 };
+
+	(void)state;
+	tv_write_file(target, "precious", 8);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(symlink(nowhere, dangling), 0);
+	TV_ASSERT_ERR(sg_file_write(link, "x", 1, 0644, "VMSA", &err), &err, SG_E_IO);
+	assert_non_null(strstr(err.msg, link));
+	assert_non_null(strstr(err.msg, "symbolic link"));
+	check_contents(target, "precious");
+	err = (struct sg_error){ 0 };
+	TV_ASSERT_ERR(sg_out_open(dangling, 0600, 0, "report", &err), &err, SG_E_IO);
+	assert_non_null(strstr(err.msg, "symbolic link"));
+	assert_false(tv_exists(nowhere));
+	free(d);
+	free(target);
+	free(link);
+	free(dangling);
+	free(nowhere);
+}
+
+static void
+test_write_all_symlink_refused(void **state)
+{
+	char *d = fresh_dir("wa-symlink"), *target = join(d, "target"), *link = join(d, "h");
+	char *payload = join(d, "p");
+	struct sg_error err = { 0 };
+	struct sg_out_file outs[] = {
+		{ link, "HDR", 3, "secret header" },
+		{ payload, "PAY", 3, "secret payload" },
+	};
+
+	(void)state;
+	tv_write_file(target, "precious", 8);
+	assert_int_equal(symlink(target, link), 0);
+	TV_ASSERT_ERR(sg_file_write_all(outs, 2, 0600, 0, &err), &err, SG_E_IO);
+	assert_non_null(strstr(err.msg, link));
+	assert_non_null(strstr(err.msg, "symbolic link"));
+	check_contents(target, "precious");
+	assert_listing(d, "h target"); /* no payload, no temporary file */
+	free(d);
+	free(target);
+	free(link);
+	free(payload);
+}
+
+static void
+test_out_open_checks_before_truncating(void **state)
+{
+	char *path = tv_tmp_write("out-existing", "old contents", 12);
+	struct sg_error err = { 0 };
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_int_equal(chmod(path, 0644), 0);
+	fd = sg_out_open(path, 0600, 0, "report", &err);
+	TV_ASSERT_OK(fd < 0 ? fd : 0, &err);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(st.st_size, 0);
+	close(fd);
+	/* A directory is refused with its name, and stays. */
+	err = (struct sg_error){ 0 };
+	TV_ASSERT_ERR(sg_out_open(tv_tmpdir(), 0600, 0, "report", &err), &err, SG_E_IO);
+	assert_non_null(strstr(err.msg, "report"));
+	free(path);
+}
+
+static void
+test_out_open_dash(void **state)
+{
+	struct sg_error err = { 0 };
+	struct stat a, b;
+	int fd;
+
+	(void)state;
+	/* "-" is standard output only where the caller says so; else a file named "-". */
+	fd = sg_out_open("-", 0600, SG_OUT_DASH, "report", &err);
+	TV_ASSERT_OK(fd < 0 ? fd : 0, &err);
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(fstat(1, &b), 0);
+	assert_true(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+	close(fd);
+}
+
+static int place_calls, place_fail_at;
+
+static int
+failing_place(const char *path)
+{
+	(void)path;
+	if (place_calls++ == place_fail_at) {
+		errno = EXDEV;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+second_place_fails(const char *name, bool old_files)
+{
+	char *d = fresh_dir(name), *h = join(d, "h"), *p = join(d, "p");
+	struct sg_error err = { 0 };
+	struct sg_out_file outs[] = {
+		{ h, "NEWHDR", 6, "secret header" },
+		{ p, "NEWPAY", 6, "secret payload" },
+	};
+
+	if (old_files) {
+		tv_write_file(h, "OLDHDR", 6);
+		tv_write_file(p, "OLDPAY", 6);
+	}
+	place_calls = 0;
+	place_fail_at = 1;
+	sg_fileio_hooks.place = failing_place;
+	TV_ASSERT_ERR(sg_file_write_all(outs, 2, 0600, 0, &err), &err, SG_E_IO);
+	sg_fileio_hooks.place = NULL;
+	assert_int_equal(place_calls, 2);
+	assert_non_null(strstr(err.msg, "secret payload"));
+	/* No new header without its payload: the new header is gone again. */
+	if (old_files) {
+		assert_listing(d, "p");
+		check_contents(p, "OLDPAY");
+	} else {
+		assert_listing(d, "");
+	}
+	free(d);
+	free(h);
+	free(p);
+}
+
+static void
+test_write_all_second_place_fails(void **state)
+{
+	(void)state;
+	second_place_fails("wa-place-new", false);
+}
+
+static void
+test_write_all_second_place_fails_over_old(void **state)
+{
+	(void)state;
+	second_place_fails("wa-place-old", true);
+}
+
+static int
+failing_dir_fsync(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		errno = EIO;
+		return -1;
+	}
+	return fsync(fd);
+}
+
+static void
+test_write_all_dir_fsync_fails(void **state)
+{
+	char *d = fresh_dir("wa-dirsync"), *h = join(d, "h"), *p = join(d, "p");
+	struct sg_error err = { 0 };
+	struct sg_out_file outs[] = {
+		{ h, "HDR", 3, "secret header" },
+		{ p, "PAY", 3, "secret payload" },
+	};
+
+	(void)state;
+	sg_fileio_hooks.fsync = failing_dir_fsync;
+	TV_ASSERT_ERR(sg_file_write_all(outs, 2, 0600, 0, &err), &err, SG_E_IO);
+	sg_fileio_hooks.fsync = NULL;
+	assert_non_null(strstr(err.msg, "Input/output error"));
+	assert_non_null(strstr(err.msg, d));
+	free(d);
+	free(h);
+	free(p);
+}
+
+static int
+dying_fsync(int fd)
+{
+	(void)fd;
+	_exit(9); /* as if SIGKILLed with the temporary files written */
+}
+
+static void
+test_write_all_kill_leaves_nothing(void **state)
+{
+	char *d = fresh_dir("wa-kill"), *h = join(d, "h"), *p = join(d, "p");
+	struct sg_out_file outs[] = {
+		{ h, "HDR", 3, "secret header" },
+		{ p, "PAY", 3, "secret payload" },
+	};
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sg_error err = { 0 };
+
+		sg_fileio_hooks.fsync = dying_fsync;
+		(void)sg_file_write_all(outs, 2, 0600, 0, &err);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 9);
+	assert_listing(d, ""); /* no h.XXXXXX left behind */
+	free(d);
+	free(h);
+	free(p);
+}
+
+static const char *resize_path;
+static int read_calls;
+static off_t resize_to;
+
+/* The file changes size on the first read (shrinks) or after the last (grows). */
+static ssize_t
+resizing_read(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (read_calls++ == 0 && resize_to < 1000)
+		assert_int_equal(truncate(resize_path, resize_to), 0);
+	n = read(fd, buf, len);
+	if (n == 0 && resize_to >= 1000)
+		assert_int_equal(truncate(resize_path, resize_to), 0);
+	return n;
+}
+
+static void
+read_secret_resized(const char *name, off_t to)
+{
+	uint8_t *data = pattern(100);
+	char *path = tv_tmp_write(name, data, 100);
+	struct sg_secmem *m = (struct sg_secmem *)0x1;
+	struct sg_error err = { 0 };
+
+	resize_path = path;
+	read_calls = 0;
+	resize_to = to;
+	sg_fileio_hooks.read = resizing_read;
+	TV_ASSERT_ERR(sg_file_read_secret(path, 65536, "secret", &m, &err), &err, SG_E_IO);
+	sg_fileio_hooks.read = NULL;
+	assert_true(read_calls > 0);
+	assert_ptr_equal(m, (struct sg_secmem *)0x1);
+	assert_non_null(strstr(err.msg, path));
+	assert_non_null(strstr(err.msg, "changed size while it was read"));
+	free(data);
+	free(path);
+}
+
+static void
+test_read_secret_shrinks(void **state)
+{
+	(void)state;
+	read_secret_resized("secret-shrinks", 10);
+}
+
+static void
+test_read_secret_grows(void **state)
+{
+	(void)state;
+	read_secret_resized("secret-grows", 4000);
+}
+
 
 int
 main(int argc, char **argv)
 {
-	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) + 6];
+	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) + 17];
 	size_t n = 0;
 
 	for (size_t i = 0; i < SG_ELEMENTSOF(map_cases); i++)
@@ -253,5 +597,15 @@ main(int argc, char **argv)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_empty);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_no_dir);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_to_directory);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_symlink_refused);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_symlink_refused);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_open_checks_before_truncating);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_open_dash);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_second_place_fails);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_second_place_fails_over_old);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_dir_fsync_fails);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_kill_leaves_nothing);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_secret_shrinks);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_secret_grows);
 	return tv_main(argc, argv, "fileio", tests, n, NULL, 0);
 }

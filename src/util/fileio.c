@@ -379,3 +379,17 @@ sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_error
 	}
 	return 0;
 }
+
+struct sg_fileio_hooks sg_fileio_hooks;
+
+int
+sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what, struct sg_error *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode);
+
+	(void)flags;
+	if (fd < 0)
+		return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
+				    strerror(errno));
+	return fd;
+}

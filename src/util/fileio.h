@@ -80,3 +80,21 @@ int sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_e
  */
 int sg_file_write(const char *path, const void *data, size_t len, mode_t mode, const char *what,
 		  struct sg_error *err);
+
+/* With SG_OUT_DASH, a @path of "-" is standard output. */
+#define SG_OUT_DASH 2u
+/* Open @path for writing with @mode; the fd, or a negative SG_E_* code. */
+int sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what,
+		struct sg_error *err);
+
+/*
+ * Fault injection for tests/test-fileio.c only: a NULL member is the real
+ * call. @place runs before a written file is put at its path (a link or a
+ * rename); -1 with errno set fails that step.
+ */
+struct sg_fileio_hooks {
+	ssize_t (*read)(int fd, void *buf, size_t len);
+	int (*fsync)(int fd);
+	int (*place)(const char *path);
+};
+extern struct sg_fileio_hooks sg_fileio_hooks;
