@@ -580,7 +580,6 @@ test_read_secret_grows(void **state)
 	read_secret_resized("secret-grows", 4000);
 }
 
-
 int
 main(int argc, char **argv)
 {
@@ -602,7 +601,8 @@ main(int argc, char **argv)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_open_checks_before_truncating);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_open_dash);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_second_place_fails);
-	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_second_place_fails_over_old);
+	tests[n++] =
+		(struct CMUnitTest)cmocka_unit_test(test_write_all_second_place_fails_over_old);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_dir_fsync_fails);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_kill_leaves_nothing);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_secret_shrinks);

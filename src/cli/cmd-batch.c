@@ -25,6 +25,7 @@
 #include "cli/release.h"
 #include "key/key.h"
 #include "util/debug.h"
+#include "util/fileio.h"
 #include "validate/fwcache.h"
 
 #define MAX_JOBS 256
@@ -382,11 +383,12 @@ sg_cmd_batch(int argc, char **argv)
 		rc = sg_cli_audit_open(crypto, audit_log, audit_key, config, &r.key_opts, &r.audit,
 				       &err);
 	if (rc == 0 && report) {
-		int fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int fd = sg_out_open(report, 0600, 0, "report", &err);
 
-		if (fd < 0 || !(r.report = fdopen(fd, "w"))) {
-			if (fd >= 0)
-				close(fd);
+		if (fd < 0) {
+			rc = fd;
+		} else if (!(r.report = fdopen(fd, "w"))) {
+			close(fd);
 			rc = sg_error_set(&err, SG_E_IO, "cannot write '%s': %s", report,
 					  strerror(errno));
 		}

@@ -533,10 +533,12 @@ write_pubkey_pem(const char *path, const uint8_t point[65], struct sg_error *err
 		r = sg_error_set(err, SG_E_CRYPTO, "the token's public key is not a P-256 point");
 		goto out;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		if (fd >= 0)
-			close(fd);
+	if ((fd = sg_out_open(path, 0644, 0, "public key", err)) < 0) {
+		r = fd;
+		goto out;
+	}
+	if (!(f = fdopen(fd, "w"))) {
+		close(fd);
 		r = sg_error_set(err, SG_E_IO, "cannot write '%s'", path);
 		goto out;
 	}

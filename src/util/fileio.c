@@ -13,6 +13,20 @@
 /* Below this size a file is read, not mapped. */
 #define SMALL_FILE ((size_t)256 << 10)
 
+struct sg_fileio_hooks sg_fileio_hooks;
+
+static ssize_t
+do_read(int fd, void *buf, size_t len)
+{
+	return sg_fileio_hooks.read ? sg_fileio_hooks.read(fd, buf, len) : read(fd, buf, len);
+}
+
+static int
+do_fsync(int fd)
+{
+	return sg_fileio_hooks.fsync ? sg_fileio_hooks.fsync(fd) : fsync(fd);
+}
+
 static int
 open_input(const char *path, const char *what, struct stat *st, struct sg_error *err)
 {
@@ -42,7 +56,7 @@ read_fully(int fd, uint8_t *buf, size_t cap, size_t *ret_len)
 	size_t len = 0;
 
 	while (len < cap) {
-		ssize_t n = read(fd, buf + len, cap - len);
+		ssize_t n = do_read(fd, buf + len, cap - len);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -186,48 +200,103 @@ sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_se
 	if (len > max)
 		return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes", what, path,
 				    max);
-	if (len == cap)
+	/* A file that changed under us is neither its old nor its new contents: check the fd. */
+	if (S_ISREG(st.st_mode)) {
+		struct stat after;
+
+		if (fstat(fd, &after) < 0)
+			return sg_error_set(err, SG_E_IO, "cannot stat %s '%s': %s", what, path,
+					    strerror(errno));
+		if ((uint64_t)st.st_size != len || (uint64_t)after.st_size != len)
+			return sg_error_set(err, SG_E_IO, "%s '%s' changed size while it was read",
+					    what, path);
+	} else if (len == cap) {
 		return sg_error_set(err, SG_E_IO, "%s '%s' grew while it was read", what, path);
+	}
 	m->len = len;
 	*ret = SG_TAKE_PTR(m);
 	return 0;
+}
+
+static int
+refuse_link(const char *path, const char *what, struct sg_error *err)
+{
+	return sg_error_set(err, SG_E_IO, "refusing to write %s '%s': it is a symbolic link", what,
+			    path);
+}
+
+int
+sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what, struct sg_error *err)
+{
+	struct stat st;
+	int fd;
+
+	if ((flags & SG_OUT_DASH) && !strcmp(path, "-")) {
+		fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return sg_error_set(err, SG_E_IO, "cannot write %s to standard output: %s",
+					    what, strerror(errno));
+		return fd;
+	}
+	/* No O_TRUNC: nothing is lost before the checks below pass. */
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode);
+	if (fd < 0 && errno == ELOOP)
+		return refuse_link(path, what, err);
+	if (fd < 0)
+		return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
+				    strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+
+		close(fd);
+		return sg_error_set(err, SG_E_IO, "cannot stat %s '%s': %s", what, path,
+				    strerror(e));
+	}
+	if (S_ISREG(st.st_mode)) {
+		/* An existing file keeps its old mode on O_CREAT; tighten it, then empty it. */
+		if (((st.st_mode & 07777) != mode && fchmod(fd, mode) < 0) ||
+		    ftruncate(fd, 0) < 0) {
+			int e = errno;
+
+			close(fd);
+			return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
+					    strerror(e));
+		}
+	} else if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+		close(fd);
+		return sg_error_set(err, SG_E_IO,
+				    "cannot write %s '%s': not a regular file, FIFO or device",
+				    what, path);
+	}
+	/* O_NONBLOCK kept a FIFO's open from waiting; writes block as usual. */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		int e = errno;
+
+		close(fd);
+		return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
+				    strerror(e));
+	}
+	return fd;
 }
 
 int
 sg_file_write(const char *path, const void *data, size_t len, mode_t mode, const char *what,
 	      struct sg_error *err)
 {
-	_cleanup_(sg_closep) int fd = -1;
-	const uint8_t *p = data;
-	struct stat st;
+	int fd = sg_out_open(path, mode, 0, what, err);
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode);
 	if (fd < 0)
-		return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
-				    strerror(errno));
-	/* An existing regular file keeps its old mode on O_CREAT; tighten it. */
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) != mode &&
-	    fchmod(fd, mode) < 0)
-		return sg_error_set(err, SG_E_IO, "cannot set mode of %s '%s': %s", what, path,
-				    strerror(errno));
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		return fd;
+	if (sg_write_all(fd, data, len) < 0) {
+		int e = errno;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
-					    strerror(errno));
-		}
-		p += n;
-		len -= (size_t)n;
+		close(fd);
+		return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
+				    strerror(e));
 	}
-	if (close(fd) < 0) {
-		fd = -1;
+	if (close(fd) < 0)
 		return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
 				    strerror(errno));
-	}
-	fd = -1;
 	return 0;
 }
 
@@ -261,80 +330,207 @@ same_dir(const char *a, const char *b)
 	return la == lb && !strncmp(a, b, la);
 }
 
+/* The directory of @path ("." for a bare name); NULL when out of memory. */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/* One file of a set being written: unnamed until it is put in place. */
+struct pending {
+	int fd;	   /* the written file, or -1 */
+	char *tmp; /* its name when O_TMPFILE was not available */
+	bool direct, placed;
+};
+
+/* A name beside @path no one has: @path.XXXXXX. */
+static char *
+spare_name(const char *path)
+{
+	static const char chars[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	uint8_t rnd[6];
+	char *name;
+
+	if (getentropy(rnd, sizeof(rnd)) < 0 || asprintf(&name, "%s.XXXXXX", path) < 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		name[strlen(path) + 1 + i] = chars[rnd[i] % (sizeof(chars) - 1)];
+	return name;
+}
+
+/*
+ * Create the file that will become @path: unnamed (O_TMPFILE) in @path's
+ * directory, so a process killed before it is linked leaves nothing; where
+ * the filesystem has no O_TMPFILE, a named @path.XXXXXX.
+ */
+static int
+create_pending(const char *path, mode_t mode, struct pending *pd)
+{
+	_cleanup_(sg_freep) char *dir = dir_of(path);
+
+	if (!dir)
+		return -ENOMEM;
+	pd->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	if (pd->fd >= 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	if (asprintf(&pd->tmp, "%s.XXXXXX", path) < 0) {
+		pd->tmp = NULL;
+		return -ENOMEM;
+	}
+	pd->fd = mkostemp(pd->tmp, O_CLOEXEC);
+	if (pd->fd < 0) {
+		int e = errno;
+
+		free(pd->tmp);
+		pd->tmp = NULL;
+		return -e;
+	}
+	return 0;
+}
+
+/* Give the written file its name: link the unnamed file, or rename the named one. */
+static int
+place(struct pending *pd, const char *path)
+{
+	char proc[64];
+	_cleanup_(sg_freep) char *spare = NULL;
+
+	if (sg_fileio_hooks.place && sg_fileio_hooks.place(path) < 0)
+		return -1;
+	if (pd->tmp)
+		return rename(pd->tmp, path);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pd->fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	/* An old file is replaced in one step: link beside it, then rename over it. */
+	for (int tries = 0; tries < 16; tries++) {
+		free(spare);
+		if (!(spare = spare_name(path))) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, spare, AT_SYMLINK_FOLLOW) == 0)
+			break;
+		if (errno != EEXIST)
+			return -1;
+	}
+	if (rename(spare, path) < 0) {
+		int e = errno;
+
+		unlink(spare);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sync_dir(const char *path, const char *what, struct sg_error *err)
+{
+	_cleanup_(sg_freep) char *dir = dir_of(path);
+	int fd, e;
+
+	if (!dir)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && do_fsync(fd) == 0) {
+		close(fd);
+		return 0;
+	}
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	return sg_error_set(err, SG_E_IO, "cannot make %s '%s' durable: directory '%s': %s", what,
+			    path, dir, strerror(e));
+}
+
 int
 sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigned flags,
 		  struct sg_error *err)
 {
 	bool sync = !(flags & SG_WRITE_NOSYNC);
-	char *tmp[8] = { 0 };
+	struct pending pd[8];
 	int r = 0;
 	size_t i;
 
-	if (n > SG_ELEMENTSOF(tmp))
+	if (n > SG_ELEMENTSOF(pd))
 		return sg_error_set(err, SG_E_INTERNAL, "too many output files");
+	for (i = 0; i < n; i++)
+		pd[i] = (struct pending){ .fd = -1 };
 	for (i = 0; i < n && r == 0; i++) {
 		struct stat st;
-		int fd;
+		int e;
 
-		if (stat(outs[i].path, &st) == 0 && !S_ISREG(st.st_mode))
-			continue; /* written directly below */
-		if (asprintf(&tmp[i], "%s.XXXXXX", outs[i].path) < 0) {
-			tmp[i] = NULL;
-			r = sg_error_set(err, SG_E_NOMEM, "out of memory");
-			break;
+		if (lstat(outs[i].path, &st) == 0) {
+			if (S_ISLNK(st.st_mode)) {
+				r = refuse_link(outs[i].path, outs[i].what, err);
+				break;
+			}
+			if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+				pd[i].direct = true; /* written in place below */
+				continue;
+			}
+			if (!S_ISREG(st.st_mode)) {
+				r = sg_error_set(err, SG_E_IO,
+						 "cannot write %s '%s': not a regular file, FIFO "
+						 "or device",
+						 outs[i].what, outs[i].path);
+				break;
+			}
 		}
-		fd = mkostemp(tmp[i], O_CLOEXEC);
-		if (fd < 0) {
+		if ((e = create_pending(outs[i].path, mode, &pd[i])) < 0) {
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
-					 outs[i].path, strerror(errno));
-			free(tmp[i]);
-			tmp[i] = NULL;
+					 outs[i].path, strerror(-e));
 			break;
 		}
-		if (fchmod(fd, mode) < 0 || sg_write_all(fd, outs[i].data, outs[i].len) < 0 ||
-		    (sync && fsync(fd) < 0)) {
-			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
-					 outs[i].path, strerror(errno));
-			close(fd);
-			break;
-		}
-		if (close(fd) < 0)
+		if (fchmod(pd[i].fd, mode) < 0 ||
+		    sg_write_all(pd[i].fd, outs[i].data, outs[i].len) < 0 ||
+		    (sync && do_fsync(pd[i].fd) < 0))
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 	}
 	for (i = 0; i < n && r == 0; i++)
-		if (!tmp[i])
+		if (pd[i].direct)
 			r = sg_file_write(outs[i].path, outs[i].data, outs[i].len, mode,
 					  outs[i].what, err);
-	for (i = 0; i < n && r == 0; i++)
-		if (tmp[i] && rename(tmp[i], outs[i].path) < 0)
+	for (i = 0; i < n && r == 0; i++) {
+		if (pd[i].direct)
+			continue;
+		if (place(&pd[i], outs[i].path) < 0) {
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
-	/* The renames are durable only once their directory is: then the files exist after a crash. */
-	for (i = 0; i < n && r == 0 && sync; i++) {
-		_cleanup_(sg_freep) char *dir = NULL;
-		char *slash;
-		int dfd;
-
-		if (!tmp[i] || (i > 0 && tmp[i - 1] && same_dir(outs[i - 1].path, outs[i].path)))
-			continue;
-		if (!(dir = strdup(outs[i].path)))
 			break;
-		slash = strrchr(dir, '/');
-		if (slash == dir)
-			slash[1] = '\0';
-		else if (slash)
-			*slash = '\0';
-		dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
 		}
+		pd[i].placed = true;
+		free(pd[i].tmp);
+		pd[i].tmp = NULL;
 	}
+	/* The names are durable only once their directory is: then the files exist after a crash. */
+	for (i = 0; i < n && r == 0 && sync; i++)
+		if (!pd[i].direct &&
+		    !(i > 0 && !pd[i - 1].direct && same_dir(outs[i - 1].path, outs[i].path)))
+			r = sync_dir(outs[i].path, outs[i].what, err);
 	for (i = 0; i < n; i++) {
-		if (tmp[i] && r < 0)
-			unlink(tmp[i]);
-		free(tmp[i]);
+		/* No half-new set: what was put in place goes again when a later one failed. */
+		if (r < 0 && pd[i].placed)
+			unlink(outs[i].path);
+		if (pd[i].tmp)
+			unlink(pd[i].tmp);
+		free(pd[i].tmp);
+		if (pd[i].fd >= 0)
+			close(pd[i].fd);
 	}
 	return r;
 }
@@ -378,18 +574,4 @@ sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_error
 			done[ndone++] = st.st_dev;
 	}
 	return 0;
-}
-
-struct sg_fileio_hooks sg_fileio_hooks;
-
-int
-sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what, struct sg_error *err)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode);
-
-	(void)flags;
-	if (fd < 0)
-		return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
-				    strerror(errno));
-	return fd;
 }

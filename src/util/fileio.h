@@ -46,17 +46,21 @@ struct sg_out_file {
 	const char *what;
 };
 
-/*
- * Write several files as one step: each regular target goes to a temporary
- * file beside it, and only when every one is written are they renamed into
- * place, so a failure leaves no partial set (a secret header without its
- * payload). Targets that exist and are not regular files (/dev/stdout, a
- * FIFO) are written directly after the others are ready.
- */
 /* write(2) all of @data, retrying short writes and EINTR; -1 with errno set. */
 int sg_write_all(int fd, const void *data, size_t len);
 /*
- * Each file is fsync'ed before its rename and the directory after, unless
+ * Write several files as one step, under the output policy (sg_out_open):
+ * each regular target is written to an unnamed file in its directory
+ * (O_TMPFILE; a named PATH.XXXXXX where the filesystem has none), and only
+ * when every one is written are they linked into place, so a failure leaves
+ * no partial set: when a later file cannot be put in place, those already
+ * placed are removed again (no new secret header without its payload), and
+ * a process killed on the way leaves no temporary file. A symbolic link is
+ * refused; a FIFO or character device is written directly once the others
+ * are ready.
+ *
+ * Each file is fsync'ed before it is placed and the directory after (a
+ * failure of either is an error), unless
  * @flags has SG_WRITE_NOSYNC: then the caller makes many files durable at
  * once (sg_fs_sync) before it relies on them.
  */
@@ -75,17 +79,25 @@ int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, uns
 int sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_error *err);
 
 /*
- * Create or truncate @path with @mode (applied also to an existing file we
- * own) and write @len bytes. No trailing newline is added.
+ * Write @len bytes to @path under the output policy (sg_out_open): created
+ * with @mode, an existing file gets @mode and is emptied only after the
+ * checks. No trailing newline is added.
  */
 int sg_file_write(const char *path, const void *data, size_t len, mode_t mode, const char *what,
 		  struct sg_error *err);
 
-/* With SG_OUT_DASH, a @path of "-" is standard output. */
+/*
+ * The output policy, for every file sevgate writes: open @path for writing
+ * (O_NOFOLLOW | O_CLOEXEC), never through a symbolic link (refused naming
+ * @path, SG_E_IO); the checks are made on the open fd: a regular file is
+ * created with @mode, an existing one gets @mode and only then is emptied;
+ * a FIFO or a character device (/dev/null) is written as it is; anything
+ * else is refused. With SG_OUT_DASH a @path of "-" is standard output (a
+ * duplicate of fd 1). Returns the fd, or a negative SG_E_* code.
+ */
 #define SG_OUT_DASH 2u
-/* Open @path for writing with @mode; the fd, or a negative SG_E_* code. */
-int sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what,
-		struct sg_error *err);
+int
+sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what, struct sg_error *err);
 
 /*
  * Fault injection for tests/test-fileio.c only: a NULL member is the real
