@@ -73,7 +73,7 @@ run(int argc, char **argv, struct sg_cli_online *on)
 			sg_validation_result(v)->exportable_key);
 	if (!o.quiet)
 		printf("OK: Looks good to me\n");
-	fflush(stdout);
+	sg_stdout_flush();
 
 	if ((r = sg_validation_release(v, &err)) < 0 ||
 	    (o.domain && (r = sg_cli_online_inject(on, sg_validation_result(v), &err)) < 0))
@@ -105,6 +105,7 @@ main(int argc, char **argv)
 	if (code != SG_EXIT_OK)
 		sg_cli_online_failed(&on);
 	sg_cli_online_close(&on);
+	code = sg_exit_stdout(code, "ERROR: ");
 
 	/* Close token sessions while every module is still loaded. */
 	sg_key_shutdown();

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli/exitcode.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "util/error.h"
 
 static const struct {
@@ -44,4 +48,27 @@ sg_exit_combine(int a, int b)
 	if (a == SG_EXIT_MISMATCH || b == SG_EXIT_MISMATCH)
 		return SG_EXIT_MISMATCH;
 	return a > b ? a : b;
+}
+
+/* Why an earlier flush of stdout failed: ferror() keeps that it did, not why. */
+static int stdout_errno;
+
+void
+sg_stdout_flush(void)
+{
+	if (fflush(stdout) != 0 && !stdout_errno)
+		stdout_errno = errno;
+}
+
+int
+sg_exit_stdout(int code, const char *prefix)
+{
+	int e;
+
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return code;
+	e = stdout_errno ? stdout_errno : errno ? errno : EIO;
+	fprintf(stderr, "%swriting standard output: %s\n", prefix, strerror(e));
+	return code == SG_EXIT_OK ? SG_EXIT_OTHER : code;
 }

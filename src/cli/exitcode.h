@@ -19,3 +19,14 @@ int sg_exit_compat(int sg_error_code);
 int sg_exit_sevgate(int sg_error_code);
 /* A command over many guests: 1 if any mismatched, else the highest other code. */
 int sg_exit_combine(int a, int b);
+
+/*
+ * The last step of both programs' main: a write error on standard output
+ * (a full disk, /dev/full, a closed pipe) is an error. It is reported once
+ * on stderr as "@prefix writing standard output: REASON" and turns a
+ * successful @code into SG_EXIT_OTHER (6); a failing @code is kept. Returns
+ * the exit code.
+ */
+int sg_exit_stdout(int code, const char *prefix);
+/* fflush(stdout) on the way, remembering why it failed for sg_exit_stdout. */
+void sg_stdout_flush(void);

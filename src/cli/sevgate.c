@@ -104,8 +104,8 @@ main(int argc, char **argv)
 	sg_key_pkcs11_register(&sg_pkcs11_backend);
 	code = run(argc, argv);
 
+	code = sg_exit_stdout(code, "error: ");
 	/* Close token sessions while every module is still loaded. */
-	fflush(stdout);
 	sg_key_shutdown();
 	return code;
 }
