@@ -41,7 +41,8 @@ json_input(const struct sg_input_digest *d)
 		return NULL;
 	o = json_object_new_object();
 	sg_json_add(o, "path", d->path ? json_object_new_string(d->path) : NULL);
-	sg_json_add(o, "sha256", sg_json_hex(d->sha256, sizeof(d->sha256)));
+	/* An input named but never hashed (the run failed first) has no hash to show. */
+	sg_json_add(o, "sha256", d->hashed ? sg_json_hex(d->sha256, sizeof(d->sha256)) : NULL);
 	return o;
 }
 

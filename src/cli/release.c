@@ -67,9 +67,9 @@ event_fill(struct event_buf *b, const char *event, const struct sg_cli_opts *o,
 	ev->guest = o->guest ? o->guest : m ? m->guest : NULL;
 	ev->manifest_sha256 = m ? m->sha256 : NULL;
 	if (res) {
-		ev->firmware_sha256 = res->firmware.present ? res->firmware.sha256 : NULL;
-		ev->kernel_sha256 = res->kernel.present ? res->kernel.sha256 : NULL;
-		ev->initrd_sha256 = res->initrd.present ? res->initrd.sha256 : NULL;
+		ev->firmware_sha256 = res->firmware.hashed ? res->firmware.sha256 : NULL;
+		ev->kernel_sha256 = res->kernel.hashed ? res->kernel.sha256 : NULL;
+		ev->initrd_sha256 = res->initrd.hashed ? res->initrd.sha256 : NULL;
 		ev->cmdline_sha256 = res->have_cmdline ? res->cmdline_sha256 : NULL;
 		ev->launch_digest = res->have_launch_digest ? res->launch_digest : NULL;
 		for (size_t i = 0; i < res->nsecrets; i++) {

@@ -107,6 +107,7 @@ hash_file(struct sg_validation *v, const char *path, const char *what, struct sg
 	if (r < 0)
 		return r;
 	ret->present = true;
+	ret->hashed = true;
 	ret->path = path;
 	return 0;
 }
@@ -125,6 +126,7 @@ load_pinned(struct sg_validation *v, const char *path, const struct sg_pin *pin,
 	if (!path) {
 		memcpy(ret->sha256, pin->sha256, SG_SHA256_LEN);
 		ret->present = true;
+		ret->hashed = true;
 		ret->path = NULL;
 		return 0;
 	}
@@ -351,6 +353,7 @@ sg_validation_attest(struct sg_validation *v, struct sg_error *err)
 		return r;
 	if (v->fw)
 		memcpy(res->firmware.sha256, v->fw->sha256, SG_SHA256_LEN);
+	res->firmware.hashed = true;
 	if (q->firmware_pin.set &&
 	    !sg_memeq_consttime(q->firmware_pin.sha256, res->firmware.sha256, SG_SHA256_LEN))
 		return sg_error_set(err, SG_E_USAGE, "firmware '%s' does not match its pinned sha256",

@@ -84,6 +84,8 @@ struct sg_validate_req {
 
 struct sg_input_digest {
 	bool present;
+	/* @sha256 holds the input's hash (a validation that failed early may not have one). */
+	bool hashed;
 	const char *path;
 	uint8_t sha256[SG_SHA256_LEN];
 };
