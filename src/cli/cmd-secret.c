@@ -249,6 +249,9 @@ secret_build(struct sg_crypto *c, struct packet_args *a, struct sg_error *err)
 		if ((r = sg_secret_arg_parse(a->secrets[i], &secrets[i].guid, &path, err)) == 0 &&
 		    (r = sg_file_read_secret(path, SG_SECRET_FILE_MAX, "secret", &files[i], err)) ==
 			    0) {
+			if (files[i]->len == 0)
+				r = sg_error_set(err, SG_E_USAGE, "secret file '%s' is empty",
+						 path);
 			secrets[i].data = files[i]->data;
 			secrets[i].len = files[i]->len;
 		}

@@ -382,6 +382,11 @@ def test_empty(env):
                                            "--secret-header", h, "--secret-payload", pl])
     check(p.returncode == 2 and empty in p.stderr and not os.path.exists(h),
           "empty: the drop-in, a 0-byte secret file: rc %d (want 2), %r" % (p.returncode, p.stderr))
+    p = env.sg("secret", "build", "--tik", env.tik, "--tek", env.tek, "--measurement", TV1,
+               "--header", h, "--payload", pl, "--secret", "luks-key:" + empty)
+    check(p.returncode == 2 and lines(p.stderr) == ["error: secret file '%s' is empty" % empty]
+          and not os.path.exists(h),
+          "empty: secret build, a 0-byte secret file: rc %d (want 2), %r" % (p.returncode, p.stderr))
 
 
 def main():
