@@ -483,10 +483,12 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 				continue;
 			}
 			if (!S_ISREG(st.st_mode)) {
-				r = sg_error_set(err, SG_E_IO,
-						 "cannot write %s '%s': not a regular file, FIFO "
-						 "or device",
-						 outs[i].what, outs[i].path);
+				r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s",
+						 outs[i].what, outs[i].path,
+						 S_ISDIR(st.st_mode) ?
+							 strerror(EISDIR) :
+							 "not a regular file, FIFO or "
+							 "device");
 				break;
 			}
 		}
