@@ -22,6 +22,7 @@
 #include "cli/exitcode.h"
 #include "cli/guest.h"
 #include "cli/manifest.h"
+#include "cli/outputs.h"
 #include "cli/release.h"
 #include "key/key.h"
 #include "util/debug.h"
@@ -382,6 +383,10 @@ sg_cmd_batch(int argc, char **argv)
 	if (rc == 0)
 		rc = sg_cli_audit_open(crypto, audit_log, audit_key, config, &r.key_opts, &r.audit,
 				       &err);
+	/* No guest's packet may be written over a manifest of the run. */
+	for (size_t i = 0; rc == 0 && i < r.npaths; i++)
+		rc = sg_cli_protect(r.paths[i], "a manifest of this batch", &err);
+	sg_cli_protect_seal();
 	if (rc == 0 && report) {
 		int fd = sg_out_open(report, 0600, 0, "report", &err);
 

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "cli/manifest.h"
+#include "cli/outputs.h"
 #include "cli/release.h"
 #include "util/encode.h"
 
@@ -136,6 +137,8 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 		r = sg_cli_check_usage(o, err);
 	if (r == 0)
 		r = sg_cli_release_check_usage(o, err);
+	if (r == 0)
+		r = sg_cli_check_outputs(o, j->m, err);
 	if (r == 0 && (r = sg_validation_new(crypto, &o->req, &j->v, err)) == 0) {
 		if (o->domain)
 			r = sg_cli_online_prepare(o, j->v, &j->on, err);

@@ -291,6 +291,15 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 					  c->doc->file);
 			c->pin_value = true;
 		}
+		if (!strcmp(key, "secret-header") || !strcmp(key, "secret-payload")) {
+			struct sg_manifest_loc *loc =
+				key[7] == 'h' ? &c->m->header_loc : &c->m->payload_loc;
+
+			if (!(loc->file = keep(c->m, strdup(c->doc->file))))
+				return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+			loc->line = kl;
+			loc->col = kc;
+		}
 		return apply_option(c, n, key, v);
 	}
 	default: {

@@ -16,10 +16,18 @@
 
 #define SG_MANIFEST_VERSION 1
 
+/* Where a key was set: the manifest or its defaults.yaml, line and column. */
+struct sg_manifest_loc {
+	const char *file; /* NULL: not set by the manifest */
+	unsigned line, col;
+};
+
 struct sg_manifest {
 	char *path;
 	char *guest;
 	uint8_t sha256[32]; /* of the manifest's bytes */
+	/* secret-header and secret-payload, for sg_cli_check_outputs. */
+	struct sg_manifest_loc header_loc, payload_loc;
 	/* Strings @o points at (resolved paths, secret specs): freed with the manifest. */
 	char **strings;
 	size_t nstrings, capstrings;

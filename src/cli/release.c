@@ -7,6 +7,7 @@
 
 #include "cli/guest.h"
 #include "cli/manifest.h"
+#include "cli/outputs.h"
 #include "config/config.h"
 #include "key/p11.h"
 #include "util/fileio.h"
@@ -276,6 +277,7 @@ sg_cli_audit_open(struct sg_crypto *crypto, const char *log, const char *key, co
 		  const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err)
 {
 	_cleanup_(sg_config_freep) struct sg_config *conf = NULL;
+	const char *env;
 	int r;
 
 	*ret = NULL;
@@ -287,11 +289,25 @@ sg_cli_audit_open(struct sg_crypto *crypto, const char *log, const char *key, co
 		if (!key)
 			key = conf->audit_key;
 	}
+	/* The machine's own files: no packet output may name them (outputs.h). */
+	if (!config)
+		config = (env = secure_getenv("SEVGATE_CONFIG")) && *env ? env :
+									   SG_CONFIG_DEFAULT_PATH;
+	if ((r = sg_cli_protect(conf ? conf->path : config, "the configuration file", err)) < 0)
+		return r;
 	if (!log)
 		return 0;
 	if (!key)
 		return sg_error_set(err, SG_E_USAGE,
 				    "an audit log needs a signing key (--audit-key or audit-key in "
 				    "the configuration)");
-	return sg_audit_open(crypto, log, key, kopts, ret, err);
+	if ((r = sg_audit_open(crypto, log, key, kopts, ret, err)) < 0 ||
+	    (r = sg_cli_protect(log, "the audit log", err)) < 0 ||
+	    (strncmp(key, "pkcs11:", 7) &&
+	     (r = sg_cli_protect(key, "the audit signing key", err)) < 0)) {
+		sg_audit_close(*ret);
+		*ret = NULL;
+		return r;
+	}
+	return 0;
 }

@@ -537,6 +537,36 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 	return r;
 }
 
+/* @path with its directory resolved; @path as it is when that directory does not resolve. */
+static char *
+resolve_dir(const char *path)
+{
+	_cleanup_(sg_freep) char *dir = dir_of(path), *real = NULL;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char *out;
+
+	if (!dir)
+		return NULL;
+	if (!(real = realpath(dir, NULL)))
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", strcmp(real, "/") ? real : "", base) < 0)
+		return NULL;
+	return out;
+}
+
+bool
+sg_path_same_file(const char *a, const char *b)
+{
+	_cleanup_(sg_freep) char *ra = NULL, *rb = NULL;
+	struct stat sa, sb;
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	ra = resolve_dir(a);
+	rb = resolve_dir(b);
+	return ra && rb ? !strcmp(ra, rb) : !strcmp(a, b);
+}
+
 int
 sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_error *err)
 {

@@ -2,6 +2,7 @@
 /* Whole-file input and secret-safe output. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -98,6 +99,13 @@ int sg_file_write(const char *path, const void *data, size_t len, mode_t mode, c
 #define SG_OUT_DASH 2u
 int
 sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what, struct sg_error *err);
+
+/*
+ * Whether @a and @b name one file: the same device and inode when both
+ * exist, else the same path once their directories are resolved (symbolic
+ * links, "..", "." and a relative path taken out).
+ */
+bool sg_path_same_file(const char *a, const char *b);
 
 /*
  * Fault injection for tests/test-fileio.c only: a NULL member is the real

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "cli/outputs.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/manifest.h"
+#include "util/fileio.h"
+
+struct protected
+{
+	dev_t dev;
+	ino_t ino;
+	const char *what;
+};
+
+static struct protected *prot;
+static size_t nprot, capprot;
+static bool sealed;
+
+static int
+cmp_prot(const void *pa, const void *pb)
+{
+	const struct protected *a = pa, *b = pb;
+
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	return a->ino < b->ino ? -1 : a->ino > b->ino;
+}
+
+int
+sg_cli_protect(const char *path, const char *what, struct sg_error *err)
+{
+	struct stat st;
+
+	if (!path || stat(path, &st) < 0)
+		return 0;
+	if (nprot == capprot) {
+		size_t ncap = capprot ? capprot * 2 : 8;
+		struct protected *n = realloc(prot, ncap * sizeof(*n));
+
+		if (!n)
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		prot = n;
+		capprot = ncap;
+	}
+	prot[nprot++] = (struct protected){ st.st_dev, st.st_ino, what };
+	sealed = false;
+	return 0;
+}
+
+void
+sg_cli_protect_seal(void)
+{
+	if (nprot > 1)
+		qsort(prot, nprot, sizeof(*prot), cmp_prot);
+	sealed = true;
+}
+
+static const char *
+protected_as(const struct stat *st)
+{
+	struct protected key = { st->st_dev, st->st_ino, NULL }, *hit;
+
+	if (sealed) {
+		hit = bsearch(&key, prot, nprot, sizeof(*prot), cmp_prot);
+		return hit ? hit->what : NULL;
+	}
+	for (size_t i = 0; i < nprot; i++)
+		if (!cmp_prot(&key, &prot[i]))
+			return prot[i].what;
+	return NULL;
+}
+
+static bool
+same_inode(const struct stat *st, const char *path)
+{
+	struct stat o;
+
+	return path && stat(path, &o) == 0 && o.st_dev == st->st_dev && o.st_ino == st->st_ino;
+}
+
+/* What @path is of the machine's own files (or @m's), NULL when none. */
+static const char *
+collides(const char *path, const struct sg_manifest *m)
+{
+	_cleanup_(sg_freep) char *defaults = NULL;
+	const char *slash;
+	struct stat st;
+
+	/* One that does not exist yet cannot be any of them: they all exist by now. */
+	if (stat(path, &st) < 0)
+		return NULL;
+	if (m && same_inode(&st, m->path))
+		return "the manifest itself";
+	if (m && (slash = strrchr(m->path, '/')) &&
+	    asprintf(&defaults, "%.*s/defaults.yaml", (int)(slash - m->path), m->path) > 0 &&
+	    same_inode(&st, defaults))
+		return "the manifest's defaults.yaml";
+	if (m && !slash && same_inode(&st, "defaults.yaml"))
+		return "the manifest's defaults.yaml";
+	return protected_as(&st);
+}
+
+static int
+refuse(const struct sg_manifest_loc *loc, const char *key, const char *path, const char *why,
+       struct sg_error *err)
+{
+	if (loc && loc->file)
+		return sg_error_set(err, SG_E_USAGE, "%s:%u:%u: %s '%s' is %s", loc->file,
+				    loc->line, loc->col, key, path, why);
+	return sg_error_set(err, SG_E_USAGE, "--%s '%s' is %s", key, path, why);
+}
+
+int
+sg_cli_check_outputs(const struct sg_cli_opts *o, const struct sg_manifest *m, struct sg_error *err)
+{
+	static const char rule[] = "a packet output never overwrites the audit log, its key, the "
+				   "configuration or a manifest";
+	const char *h = o->req.secret_header, *p = o->req.secret_payload, *what;
+	const struct sg_manifest_loc *hloc = m ? &m->header_loc : NULL;
+	const struct sg_manifest_loc *ploc = m ? &m->payload_loc : NULL;
+	char why[256];
+
+	/* Online the packet is injected: these files are not written. */
+	if (o->domain || (!h && !p))
+		return 0;
+	if (h && (what = collides(h, m))) {
+		snprintf(why, sizeof(why), "%s: %s", what, rule);
+		return refuse(hloc, "secret-header", h, why, err);
+	}
+	if (p && (what = collides(p, m))) {
+		snprintf(why, sizeof(why), "%s: %s", what, rule);
+		return refuse(ploc, "secret-payload", p, why, err);
+	}
+	if (h && p && sg_path_same_file(h, p)) {
+		if (hloc && hloc->file && !(ploc && ploc->file))
+			return refuse(hloc, "secret-header", h,
+				      "also the secret payload: the header and the payload need "
+				      "two files",
+				      err);
+		return refuse(ploc, "secret-payload", p,
+			      "also the secret header: the header and the payload need two files",
+			      err);
+	}
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The machine's own files, which no packet output may name: the audit log,
+ * its key, the configuration file, the manifests of the run. A manifest
+ * never chooses where or whether its releases are recorded.
+ */
+#pragma once
+
+#include "cli/opts.h"
+#include "util/error.h"
+
+struct sg_manifest;
+
+/*
+ * Note @path (an existing file; a missing one is skipped) as @what ("the
+ * audit log"). Called before any guest runs: the list is read by worker
+ * threads afterwards without a lock.
+ */
+int sg_cli_protect(const char *path, const char *what, struct sg_error *err);
+/* Sort the list once every file is noted (a batch of many manifests). */
+void sg_cli_protect_seal(void);
+
+/*
+ * The secret header and payload of @o, when it writes them: refused (exit
+ * 2) when either is a noted file, @m's manifest or the defaults.yaml beside
+ * it (by device and inode), or when both are one file (by device and inode,
+ * or by resolved path while they do not exist). In a manifest the error
+ * names the key's FILE:LINE:COL.
+ */
+int sg_cli_check_outputs(const struct sg_cli_opts *o, const struct sg_manifest *m,
+			 struct sg_error *err);
