@@ -8,8 +8,8 @@ Parts (each reports its own failures):
   stdout     a write error on standard output (/dev/full) is exit 6 with one line, in both
              programs and every command that prints (defect 4)
   symlink    no output follows a symbolic link: vmsa build, batch --report, the secret
-             packet, keys generate-audit-key --pubout (with SoftHSM2) are exit 6 naming the
-             path, the link's target unchanged (defect 6)
+             packet, the audit log, keys generate-audit-key --pubout (with SoftHSM2) are
+             exit 6 naming the path, the link's target unchanged (defect 6)
   json       an errored validate --json has "sha256": null for inputs it never hashed, the
              real hex for the ones it did (defect 11)
   collide    a packet output that is the audit log, its key, the configuration or a
@@ -219,6 +219,20 @@ def test_symlink(env):
               and read(t) == b"precious\n" and not os.path.exists(other),
               "symlink: --secret-%s a symlink: rc %d, %r, target %r, other written %s"
               % (which, p.returncode, p.stderr, read(t), os.path.exists(other)))
+
+    # The audit log: appended to, never through a symbolic link either.
+    if env.akey:
+        t, l = symlink_pair(d, "audit-log")
+        p = env.sg(*env.validate(), "--audit-log", l, "--audit-key", env.akey)
+        check(p.returncode == 6 and one_line_naming(p, l) and read(t) == b"precious\n",
+              "symlink: --audit-log a symlink: rc %d, %r, target now %d bytes"
+              % (p.returncode, p.stderr, len(read(t))))
+        dangling = os.path.join(d, "dangling-log")
+        os.symlink(os.path.join(d, "log-would-be-created"), dangling)
+        p = env.sg(*env.validate(), "--audit-log", dangling, "--audit-key", env.akey)
+        check(p.returncode == 6 and one_line_naming(p, dangling)
+              and not os.path.exists(os.path.join(d, "log-would-be-created")),
+              "symlink: --audit-log a dangling symlink: rc %d, %r" % (p.returncode, p.stderr))
 
     # keys generate-audit-key --pubout: needs a token.
     if not env.hsm or not shutil.which("softhsm2-util"):
