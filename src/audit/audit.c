@@ -153,18 +153,23 @@ sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 	if (a->fd >= 0)
 		created = true;
 	else if (errno == EEXIST)
-		a->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+		a->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (a->fd < 0 || (created && (fsync(a->fd) < 0 || fsync_dir(path) < 0))) {
 		int e = errno;
 
 		sg_audit_close(a);
+		/* The output policy (fileio.h): never through a symbolic link. */
+		if (e == ELOOP)
+			return sg_error_set(
+				err, SG_E_IO,
+				"refusing to write audit log '%s': it is a symbolic link", path);
 		return sg_error_set(err, SG_E_IO, "cannot open audit log '%s': %s", path,
 				    strerror(e));
 	}
 	if (created) {
 		/* O_WRONLY was for O_EXCL; reading the tail needs O_RDWR. */
 		close(a->fd);
-		a->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+		a->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 		if (a->fd < 0) {
 			int e = errno;
 
