@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vectors.h"
@@ -526,6 +528,52 @@ test_write_all_kill_leaves_nothing(void **state)
 	free(p);
 }
 
+static void
+age(const char *path, time_t secs)
+{
+	struct timeval tv[2];
+
+	gettimeofday(&tv[0], NULL);
+	tv[0].tv_sec -= secs;
+	tv[1] = tv[0];
+	assert_int_equal(utimes(path, tv), 0);
+}
+
+static void
+test_write_all_no_tmpfile_cleans_stale(void **state)
+{
+	char *d = fresh_dir("wa-notmpfile"), *h = join(d, "h"), *p = join(d, "p");
+	char *stale = join(d, "h.Ab3xQ9"), *fresh = join(d, "p.Zz01yy"), *other = join(d, "h.bak");
+	struct sg_error err = { 0 };
+	struct sg_out_file outs[] = {
+		{ h, "HDR", 3, "secret header" },
+		{ p, "PAY", 3, "secret payload" },
+	};
+
+	(void)state;
+	/* Left by a writer killed an hour ago; one that may still be writing; a user's file. */
+	tv_write_file(stale, "old", 3);
+	assert_int_equal(chmod(stale, 0600), 0);
+	age(stale, 3600);
+	tv_write_file(fresh, "new", 3);
+	assert_int_equal(chmod(fresh, 0600), 0);
+	tv_write_file(other, "bak", 3);
+	assert_int_equal(chmod(other, 0600), 0);
+	age(other, 3600);
+	sg_fileio_hooks.no_tmpfile = true;
+	TV_ASSERT_OK(sg_file_write_all(outs, 2, 0600, 0, &err), &err);
+	sg_fileio_hooks.no_tmpfile = false;
+	check_contents(h, "HDR");
+	check_contents(p, "PAY");
+	assert_listing(d, "h h.bak p p.Zz01yy");
+	free(d);
+	free(h);
+	free(p);
+	free(stale);
+	free(fresh);
+	free(other);
+}
+
 static const char *resize_path;
 static int read_calls;
 static off_t resize_to;
@@ -583,7 +631,7 @@ test_read_secret_grows(void **state)
 int
 main(int argc, char **argv)
 {
-	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) + 17];
+	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) + 18];
 	size_t n = 0;
 
 	for (size_t i = 0; i < SG_ELEMENTSOF(map_cases); i++)
@@ -605,6 +653,7 @@ main(int argc, char **argv)
 		(struct CMUnitTest)cmocka_unit_test(test_write_all_second_place_fails_over_old);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_dir_fsync_fails);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_kill_leaves_nothing);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_no_tmpfile_cleans_stale);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_secret_shrinks);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_secret_grows);
 	return tv_main(argc, argv, "fileio", tests, n, NULL, 0);

@@ -116,5 +116,7 @@ struct sg_fileio_hooks {
 	ssize_t (*read)(int fd, void *buf, size_t len);
 	int (*fsync)(int fd);
 	int (*place)(const char *path);
+	/* Behave as on a filesystem without O_TMPFILE. */
+	bool no_tmpfile;
 };
 extern struct sg_fileio_hooks sg_fileio_hooks;
