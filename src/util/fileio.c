@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "fileio.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -8,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Below this size a file is read, not mapped. */
@@ -366,10 +369,51 @@ spare_name(const char *path)
 	return name;
 }
 
+/* A temporary file this old is a killed writer's: no write takes minutes. */
+#define STALE_SECONDS 300
+
+/*
+ * Without O_TMPFILE a writer killed between creating @path.XXXXXX and its
+ * rename leaves that file behind: remove the ones of @path that are ours,
+ * 0600 and older than STALE_SECONDS (a younger one may be another writer's
+ * at work). Best effort: a name that cannot be removed stays.
+ */
+static void
+remove_stale(const char *dir, const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	size_t blen = strlen(base);
+	time_t now = time(NULL);
+	struct dirent *e;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		const char *tail = e->d_name + blen + 1;
+		struct stat st;
+		bool ok = !strncmp(e->d_name, base, blen) && e->d_name[blen] == '.' &&
+			  strlen(tail) == 6;
+
+		for (size_t i = 0; ok && i < 6; i++)
+			ok = isalnum((unsigned char)tail[i]);
+		if (ok && fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 07777) == 0600 &&
+		    st.st_mtime + STALE_SECONDS < now)
+			(void)unlinkat(dfd, e->d_name, 0);
+	}
+	closedir(d);
+}
+
 /*
  * Create the file that will become @path: unnamed (O_TMPFILE) in @path's
  * directory, so a process killed before it is linked leaves nothing; where
- * the filesystem has no O_TMPFILE, a named @path.XXXXXX.
+ * the filesystem has no O_TMPFILE, a named @path.XXXXXX (and the stale
+ * ones of earlier killed writers are removed first).
  */
 static int
 create_pending(const char *path, mode_t mode, struct pending *pd)
@@ -378,11 +422,17 @@ create_pending(const char *path, mode_t mode, struct pending *pd)
 
 	if (!dir)
 		return -ENOMEM;
-	pd->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	if (sg_fileio_hooks.no_tmpfile) {
+		errno = EOPNOTSUPP;
+		pd->fd = -1;
+	} else {
+		pd->fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	}
 	if (pd->fd >= 0)
 		return 0;
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
+	remove_stale(dir, path);
 	if (asprintf(&pd->tmp, "%s.XXXXXX", path) < 0) {
 		pd->tmp = NULL;
 		return -ENOMEM;
