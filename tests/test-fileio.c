@@ -2,6 +2,7 @@
 /* src/util/fileio.c: mapping inputs, reading secrets, writing 0600 outputs. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -398,6 +399,39 @@ test_out_open_dash(void **state)
 	close(fd);
 }
 
+static void
+test_out_fifo(void **state)
+{
+	char *d = fresh_dir("out-fifo"), *fifo = join(d, "fifo"), *h = join(d, "h");
+	struct sg_error err = { 0 };
+	struct sg_out_file outs[] = {
+		{ h, "HDR", 3, "secret header" },
+		{ fifo, "PAY", 3, "secret payload" },
+	};
+	char buf[8] = { 0 };
+	int status;
+	pid_t pid;
+
+	(void)state;
+	/* A FIFO is written as it is, waiting for its reader as open(2) does. */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(fifo, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+
+		_exit(n == 3 && !memcmp(buf, "PAY", 3) ? 0 : 1);
+	}
+	TV_ASSERT_OK(sg_file_write_all(outs, 2, 0600, 0, &err), &err);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	check_contents(h, "HDR");
+	free(d);
+	free(fifo);
+	free(h);
+}
+
 static int place_calls, place_fail_at;
 
 static int
@@ -631,7 +665,7 @@ test_read_secret_grows(void **state)
 int
 main(int argc, char **argv)
 {
-	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) + 18];
+	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) + 19];
 	size_t n = 0;
 
 	for (size_t i = 0; i < SG_ELEMENTSOF(map_cases); i++)
@@ -648,6 +682,7 @@ main(int argc, char **argv)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_symlink_refused);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_open_checks_before_truncating);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_open_dash);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_fifo);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_second_place_fails);
 	tests[n++] =
 		(struct CMUnitTest)cmocka_unit_test(test_write_all_second_place_fails_over_old);

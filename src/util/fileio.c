@@ -242,7 +242,7 @@ sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what, str
 		return fd;
 	}
 	/* No O_TRUNC: nothing is lost before the checks below pass. */
-	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, mode);
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
 	if (fd < 0 && errno == ELOOP)
 		return refuse_link(path, what, err);
 	if (fd < 0)
@@ -270,14 +270,6 @@ sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what, str
 		return sg_error_set(err, SG_E_IO,
 				    "cannot write %s '%s': not a regular file, FIFO or device",
 				    what, path);
-	}
-	/* O_NONBLOCK kept a FIFO's open from waiting; writes block as usual. */
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
-		int e = errno;
-
-		close(fd);
-		return sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", what, path,
-				    strerror(e));
 	}
 	return fd;
 }
