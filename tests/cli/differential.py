@@ -15,7 +15,7 @@ docs/dev/cli-contract.md (hex/signed ints, ranges, malformed base64,
 1 vCPU with only --vmsa-cpu0, SKU with a non-ES policy, ':' in secret
 paths, --domain/--connect, secret tables larger than the firmware area,
 a kernel with firmware lacking a kernel-hashes table, SKU on firmware
-without a reset block) and never passes -d.
+without a reset block, empty secret files) and never passes -d.
 
 Usage: differential.py [--seed N] [--cases N] [--jobs N] [--only I ...] [--keep]
        [--ours PATH] [--sevgate PATH] [--reference PATH] [--ref-python PATH]
@@ -216,8 +216,9 @@ def secret_sizes(r, nsec, budget):
         sizes = []
         for _ in range(nsec):
             k = r.random()
+            # No 0-byte secret: the drop-in refuses one (cli-contract.md), the reference not.
             if k < 0.1:
-                sizes.append(0)
+                sizes.append(r.randint(1, 4))
             elif k < 0.6:
                 sizes.append(r.randint(1, 64))
             elif k < 0.9:
@@ -226,7 +227,7 @@ def secret_sizes(r, nsec, budget):
                 sizes.append(r.randint(1, budget))
         if M.pad_reference(M.secret_table_unpadded_len(sizes)) <= budget:
             return sizes
-    return [r.randint(0, 32) for _ in range(nsec)]
+    return [r.randint(1, 32) for _ in range(nsec)]
 
 
 class Case:
