@@ -381,6 +381,20 @@ def test_collide(env):
               and not os.path.exists(d + "/same"),
               "collide: validate %s: rc %d (want 2), %r" % (name, p.returncode, p.stderr))
         restore()
+    # batch --report is an output too: never the audit log, its key, the configuration or a
+    # manifest of the run (exit 2 before any guest runs).
+    env.manifest(mpath, ["secret-header: %s/h" % d, "secret-payload: %s/p" % d])
+    mbytes = read(mpath)
+    for name, rep in (("the audit log", log), ("the audit key", key), ("the configuration", conf),
+                      ("a manifest of the run", mpath)):
+        p = env.sg("batch", "--report", rep, *audit, "--config", conf, mpath)
+        check(p.returncode == 2 and len(lines(p.stderr)) == 1 and rep in p.stderr
+              and snapshot() == before and read(mpath) == mbytes
+              and not os.path.exists(d + "/h"),
+              "collide: batch --report %s: rc %d (want 2), %r" % (name, p.returncode, p.stderr))
+        restore()
+        if read(mpath) != mbytes:
+            env.manifest(mpath, ["secret-header: %s/h" % d, "secret-payload: %s/p" % d])
     # After all of it the log still verifies, every record in place.
     pub = os.path.join(d, "audit-pub.pem")
     subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True,
