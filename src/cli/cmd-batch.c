@@ -387,6 +387,8 @@ sg_cmd_batch(int argc, char **argv)
 	for (size_t i = 0; rc == 0 && i < r.npaths; i++)
 		rc = sg_cli_protect(r.paths[i], "a manifest of this batch", &err);
 	sg_cli_protect_seal();
+	if (rc == 0 && report)
+		rc = sg_cli_check_output(report, "--report", &err);
 	if (rc == 0 && report) {
 		int fd = sg_out_open(report, 0600, 0, "report", &err);
 

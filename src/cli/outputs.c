@@ -86,7 +86,7 @@ static const char *
 collides(const char *path, const struct sg_manifest *m)
 {
 	_cleanup_(sg_freep) char *defaults = NULL;
-	const char *slash;
+	const char *slash = NULL;
 	struct stat st;
 
 	/* One that does not exist yet cannot be any of them: they all exist by now. */
@@ -101,6 +101,20 @@ collides(const char *path, const struct sg_manifest *m)
 	if (m && !slash && same_inode(&st, "defaults.yaml"))
 		return "the manifest's defaults.yaml";
 	return protected_as(&st);
+}
+
+int
+sg_cli_check_output(const char *path, const char *what, struct sg_error *err)
+{
+	struct stat st;
+	const char *is;
+
+	if (!path || stat(path, &st) < 0 || !(is = protected_as(&st)))
+		return 0;
+	return sg_error_set(err, SG_E_USAGE,
+			    "%s '%s' is %s: an output never overwrites the audit log, its key, "
+			    "the configuration or a manifest",
+			    what, path, is);
 }
 
 static int

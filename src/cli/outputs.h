@@ -21,6 +21,12 @@ int sg_cli_protect(const char *path, const char *what, struct sg_error *err);
 void sg_cli_protect_seal(void);
 
 /*
+ * An output named on the command line (batch --report): refused (exit 2)
+ * when it is one of the noted files. @what names the option in the error.
+ */
+int sg_cli_check_output(const char *path, const char *what, struct sg_error *err);
+
+/*
  * The secret header and payload of @o, when it writes them: refused (exit
  * 2) when either is a noted file, @m's manifest or the defaults.yaml beside
  * it (by device and inode), or when both are one file (by device and inode,
