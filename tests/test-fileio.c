@@ -432,6 +432,32 @@ test_out_fifo(void **state)
 	free(h);
 }
 
+static void
+test_path_same_file(void **state)
+{
+	char *d = fresh_dir("same-file"), *a = join(d, "a"), *b = join(d, "b"), *n = join(d, "new");
+	char *dotted = join(d, "../same-file/./new"), *other = join(d, "other");
+	char cwd[4096];
+
+	(void)state;
+	tv_write_file(a, "x", 1);
+	assert_int_equal(link(a, b), 0);
+	assert_true(sg_path_same_file(a, b)); /* one inode, two names */
+	assert_false(sg_path_same_file(a, n));
+	assert_true(sg_path_same_file(n, dotted)); /* neither exists: resolved directories */
+	assert_false(sg_path_same_file(n, other));
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(d), 0);
+	assert_true(sg_path_same_file("new", n)); /* relative and absolute */
+	assert_int_equal(chdir(cwd), 0);
+	free(d);
+	free(a);
+	free(b);
+	free(n);
+	free(dotted);
+	free(other);
+}
+
 static int place_calls, place_fail_at;
 
 static int
@@ -665,7 +691,7 @@ test_read_secret_grows(void **state)
 int
 main(int argc, char **argv)
 {
-	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) + 19];
+	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) + 20];
 	size_t n = 0;
 
 	for (size_t i = 0; i < SG_ELEMENTSOF(map_cases); i++)
@@ -683,6 +709,7 @@ main(int argc, char **argv)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_open_checks_before_truncating);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_open_dash);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_out_fifo);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_path_same_file);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_second_place_fails);
 	tests[n++] =
 		(struct CMUnitTest)cmocka_unit_test(test_write_all_second_place_fails_over_old);
