@@ -254,6 +254,16 @@ def test_symlink(env):
           and read(t) == b"precious\n",
           "symlink: generate-audit-key --pubout a symlink: rc %d, %r, target now %d bytes"
           % (p.returncode, p.stderr, len(read(t))))
+    # The same token for defect 4: keys list (of keys it now has) to a full standard output.
+    p = env.sg("keys", "import", "--tik", env.tik, "--tek", env.tek, "--token", out[1],
+               "--label", "g1", env=tenv)
+    check(p.returncode == 0, "stdout: keys import: rc %d, %r" % (p.returncode, p.stderr))
+    p = env.sg("keys", "list", "--token", out[1], env=tenv)
+    check(p.returncode == 0 and "g1" in p.stdout, "stdout: keys list: %r" % p.stdout)
+    with open("/dev/full", "w") as full:
+        p = env.sg("keys", "list", "--token", out[1], env=tenv, stdout=full)
+    check(p.returncode == 6 and lines(p.stderr) == ["error: " + FULL],
+          "stdout: sevgate keys list >/dev/full: rc %d (want 6), stderr %r" % (p.returncode, p.stderr))
 
 
 # ---------------------------------------------------------------------------
