@@ -277,7 +277,6 @@ sg_cli_audit_open(struct sg_crypto *crypto, const char *log, const char *key, co
 		  const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err)
 {
 	_cleanup_(sg_config_freep) struct sg_config *conf = NULL;
-	const char *env;
 	int r;
 
 	*ret = NULL;
@@ -290,10 +289,8 @@ sg_cli_audit_open(struct sg_crypto *crypto, const char *log, const char *key, co
 			key = conf->audit_key;
 	}
 	/* The machine's own files: no packet output may name them (outputs.h). */
-	if (!config)
-		config = (env = secure_getenv("SEVGATE_CONFIG")) && *env ? env :
-									   SG_CONFIG_DEFAULT_PATH;
-	if ((r = sg_cli_protect(conf ? conf->path : config, "the configuration file", err)) < 0)
+	if ((r = sg_cli_protect(conf && conf->path ? conf->path : sg_config_path(config, NULL),
+				"the configuration file", err)) < 0)
 		return r;
 	if (!log)
 		return 0;

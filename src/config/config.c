@@ -45,21 +45,30 @@ load_module(const struct sg_yaml_doc *d, const struct sg_yaml_node *m,
 	return 0;
 }
 
+const char *
+sg_config_path(const char *path, bool *ret_explicit)
+{
+	const char *env;
+
+	if (!path && (env = secure_getenv("SEVGATE_CONFIG")) && *env)
+		path = env;
+	if (ret_explicit)
+		*ret_explicit = path != NULL;
+	return path && *path ? path : SG_CONFIG_DEFAULT_PATH;
+}
+
 int
 sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
 {
 	_cleanup_(sg_config_freep) struct sg_config *c = calloc(1, sizeof(*c));
 	_cleanup_(sg_yaml_freep) struct sg_yaml_doc *d = NULL;
-	bool explicit = path != NULL;
+	bool explicit;
 	const struct sg_yaml_node *root;
 	int r;
 
 	if (!c)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	if (!path && (path = secure_getenv("SEVGATE_CONFIG")) && *path)
-		explicit = true;
-	if (!path || !*path)
-		path = SG_CONFIG_DEFAULT_PATH;
+	path = sg_config_path(path, &explicit);
 	if (!explicit && access(path, F_OK) < 0 && errno == ENOENT) {
 		*ret = SG_TAKE_PTR(c);
 		return 0;

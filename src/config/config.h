@@ -32,7 +32,15 @@ struct sg_config {
 };
 
 /*
- * Load @path, or if NULL $SEVGATE_CONFIG, or if unset the default path.
+ * The configuration file sevgate reads: @path when given, else a non-empty
+ * $SEVGATE_CONFIG (ignored in a set-id process), else SG_CONFIG_DEFAULT_PATH.
+ * Never NULL; *ret_explicit (may be NULL) says whether a file was named (an
+ * empty @path names the default).
+ */
+const char *sg_config_path(const char *path, bool *ret_explicit);
+
+/*
+ * Load sg_config_path(@path).
  * A missing file is an error only when it was named explicitly.
  */
 int sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err);
