@@ -7,7 +7,7 @@ usage: token_test.py --sevgate BIN --compat BIN --shim SO --probe BIN --hsm-scri
                      --nss-script SH [--vectors DIR]
 Exit 77 (skip) when SoftHSM or NSS is missing, unless CI=true.
 """
-import argparse, base64, hashlib, os, shutil, struct, subprocess, sys, tempfile, uuid
+import argparse, base64, hashlib, json, os, shutil, struct, subprocess, sys, tempfile, uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import secretscan  # noqa: E402
@@ -198,6 +198,7 @@ def suite(a, tmp):
     keys_admin(a, env, j, soft_token, common)
     data_secret(a, env, j, soft_token, soft, common)
     pin_prompt(a, env, soft, common)
+    batch_token(a, env, j, soft)
     custody(a, env, j, soft_token)
 
 
@@ -447,6 +448,26 @@ def pin_prompt(a, env, soft, common):
     SCAN.text("the PIN prompt's terminal", out)
     check("PIN prompt on the terminal", sent and os.waitstatus_to_exitcode(status) == 0
           and b"trusted:" in out and pin.encode() not in out, repr(out))
+
+
+def batch_token(a, env, j, soft):
+    """Issue 11 #1: worker threads share the token: 3 runs of 40 guests with --jobs 8, every
+    guest's --tk a pair on the SoftHSM token (open_pair once ran without the token lock)."""
+    d = j("batch-tk")
+    os.makedirs(d)
+    extra, policy, meas = TV["TV1"]
+    for i in range(40):
+        open(os.path.join(d, "g%02d.yaml" % i), "w").write(
+            "version: 1\nguest: g%02d\nfirmware: %s\napi-major: 0\napi-minor: 24\nbuild-id: 15\n"
+            "policy: %d\nmeasurement: %s\ntk: '%s'\n" % (i, j("fw.bin"), policy, meas, soft["tk"]))
+    for n in range(3):
+        report = j("batch-tk-%d.jsonl" % n)
+        p = run([a.sevgate, "batch", "--jobs", "8", "--report", report, d], env)
+        lines = open(report).read().splitlines() if os.path.exists(report) else []
+        verdicts = [json.loads(l).get("verdict") for l in lines[:-1]]
+        check(f"batch --jobs 8 over 40 token pairs, run {n + 1}",
+              p.returncode == 0 and len(verdicts) == 40 and verdicts.count("trusted") == 40,
+              f"rc={p.returncode} verdicts={verdicts} stderr={p.stderr.decode()[-600:]!r}")
 
 
 def custody(a, env, j, soft_token):
