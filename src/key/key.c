@@ -57,8 +57,8 @@ load_pkcs11(struct sg_error *err)
 	return 0;
 }
 
-int
-sg_key_set_config(const char *path, struct sg_error *err)
+static int
+set_config_locked(const char *path, struct sg_error *err)
 {
 	int r;
 
@@ -75,6 +75,17 @@ sg_key_set_config(const char *path, struct sg_error *err)
 	if ((r = pkcs11->set_config(path, err)) < 0)
 		return r;
 	return 0;
+}
+
+int
+sg_key_set_config(const char *path, struct sg_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&pkcs11_lock);
+	r = set_config_locked(path, err);
+	pthread_mutex_unlock(&pkcs11_lock);
+	return r;
 }
 
 int
@@ -153,9 +164,9 @@ sg_key_shutdown(void)
 	pthread_mutex_lock(&pkcs11_lock);
 	if (pkcs11)
 		pkcs11->shutdown();
-	pthread_mutex_unlock(&pkcs11_lock);
 	free(pkcs11_config);
 	pkcs11_config = NULL;
+	pthread_mutex_unlock(&pkcs11_lock);
 	/* The module stays mapped: p11-kit may have registered exit handlers in it. */
 }
 
@@ -182,10 +193,15 @@ sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_o
 {
 	int r;
 
-	if (is_pkcs11(spec))
-		return (r = load_pkcs11(err)) < 0 ?
-			       r :
-			       pkcs11->open_pair(spec, opts, ret_tik, ret_tek, err);
+	if (is_pkcs11(spec)) {
+		/* The threads of a batch share the token's session: one caller at a time. */
+		pthread_mutex_lock(&pkcs11_lock);
+		r = load_pkcs11(err);
+		if (r == 0)
+			r = pkcs11->open_pair(spec, opts, ret_tik, ret_tek, err);
+		pthread_mutex_unlock(&pkcs11_lock);
+		return r;
+	}
 	return sg_key_file_open_pair(c, file_path(spec), ret_tik, ret_tek, err);
 }
 
@@ -253,7 +269,11 @@ sg_key_hmac_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 			pthread_mutex_unlock(&pkcs11_lock);
 		return r;
 	}
+	if (k->ops->serialize)
+		pthread_mutex_lock(&pkcs11_lock);
 	r = k->ops->hmac_sha256(k, iov, niov, computed, err);
+	if (k->ops->serialize)
+		pthread_mutex_unlock(&pkcs11_lock);
 	if (r < 0)
 		return r;
 	r = sg_memeq_consttime(computed, mac, SG_SHA256_LEN) ? 0 : SG_E_MISMATCH;
