@@ -4,12 +4,13 @@
 and an NSS softoken token; fault injection through a PKCS#11 shim; custody.
 
 usage: token_test.py --sevgate BIN --compat BIN --shim SO --probe BIN --hsm-script SH
-                     --nss-script SH [--vectors DIR]
+                     --nss-script SH --sysconf-shim SO [--vectors DIR]
 Exit 77 (skip) when SoftHSM or NSS is missing, unless CI=true.
 """
 import argparse, base64, hashlib, json, os, shutil, struct, subprocess, sys, tempfile, uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import asanpreload  # noqa: E402
 import secretscan  # noqa: E402
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
@@ -80,7 +81,7 @@ def skip(msg):
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("sevgate", "compat", "shim", "probe", "hsm_script", "nss_script"):
+    for a in ("sevgate", "compat", "shim", "probe", "hsm_script", "nss_script", "sysconf_shim"):
         ap.add_argument("--" + a.replace("_", "-"), required=True)
     ap.add_argument("--vectors")
     a = ap.parse_args()
@@ -199,6 +200,7 @@ def suite(a, tmp):
     data_secret(a, env, j, soft_token, soft, common)
     pin_prompt(a, env, soft, common)
     batch_token(a, env, j, soft)
+    batch_many_cpus(a, env, j)
     custody(a, env, j, soft_token)
 
 
@@ -468,6 +470,29 @@ def batch_token(a, env, j, soft):
         check(f"batch --jobs 8 over 40 token pairs, run {n + 1}",
               p.returncode == 0 and len(verdicts) == 40 and verdicts.count("trusted") == 40,
               f"rc={p.returncode} verdicts={verdicts} stderr={p.stderr.decode()[-600:]!r}")
+
+
+def batch_many_cpus(a, env, j):
+    """Issue 11 #2: 1024 online CPUs (a sysconf shim) and 300 manifests: the batch runs at most
+    256 worker threads (it once wrote 300 thread handles into a 256-slot array)."""
+    d = j("batch-cpus")
+    os.makedirs(d)
+    extra, policy, meas = TV["TV1"]
+    for i in range(300):
+        open(os.path.join(d, "c%03d.yaml" % i), "w").write(
+            "version: 1\nguest: c%03d\nfirmware: %s\napi-major: 0\napi-minor: 24\nbuild-id: 15\n"
+            "policy: %d\nmeasurement: %s\ntik: %s\ntek: %s\n" % (i, j("fw.bin"), policy, meas,
+                                                              j("tik"), j("tek")))
+    report = j("batch-cpus.jsonl")
+    e = dict(env, SEVGATE_SHIM_NCPUS="1024", LD_PRELOAD=asanpreload.preload(a.sevgate, a.sysconf_shim))
+    p = run([a.sevgate, "batch", "--report", report, d], e)
+    lines = open(report).read().splitlines() if os.path.exists(report) else []
+    verdicts = [json.loads(l).get("verdict") for l in lines[:-1]]
+    check("batch: 1024 CPUs, 300 manifests", p.returncode == 0 and verdicts.count("trusted") == 300
+          and len(verdicts) == 300, f"rc={p.returncode} stderr={p.stderr.decode()[-400:]!r}")
+    # the shim itself works: with 4 CPUs the same run is just as trusted
+    p = run([a.sevgate, "batch", "-q", d], dict(e, SEVGATE_SHIM_NCPUS="4"))
+    check("batch: 4 CPUs by the shim, 300 manifests", p.returncode == 0, p.stderr.decode()[-400:])
 
 
 def custody(a, env, j, soft_token):
