@@ -409,8 +409,11 @@ sg_cmd_batch(int argc, char **argv)
 		return sg_cmd_fail(err.msg, rc);
 	}
 	r.progress = !r.quiet && !r.json && isatty(STDERR_FILENO);
+	/* min(--jobs or the online CPUs, manifests, MAX_JOBS): threads[] holds MAX_JOBS. */
 	if ((size_t)jobs > r.npaths)
 		jobs = (long)r.npaths;
+	if (jobs > MAX_JOBS)
+		jobs = MAX_JOBS;
 	for (size_t i = 0; i < RELEASERS; i++)
 		if (pthread_create(&releasers[nreleasers], NULL, releaser, &r) == 0)
 			nreleasers++;
