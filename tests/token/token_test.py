@@ -201,6 +201,7 @@ def suite(a, tmp):
     pin_prompt(a, env, soft, common)
     batch_token(a, env, j, soft)
     batch_many_cpus(a, env, j)
+    pin_value_query(a, env, j, common)
     custody(a, env, j, soft_token)
 
 
@@ -493,6 +494,47 @@ def batch_many_cpus(a, env, j):
     # the shim itself works: with 4 CPUs the same run is just as trusted
     p = run([a.sevgate, "batch", "-q", d], dict(e, SEVGATE_SHIM_NCPUS="4"))
     check("batch: 4 CPUs by the shim, 300 manifests", p.returncode == 0, p.stderr.decode()[-400:])
+
+
+def pin_value_query(a, env, j, common):
+    """Issue 11 #15: a pin-value holding '?' (legal in an RFC 7512 query value) leaves no part of
+    the PIN in the audit log's keys member, --debug output or anything else sevgate prints."""
+    pin = "PIN4?tail-9x"
+    d = j("pq")
+    out = subprocess.run(["bash", a.hsm_script, d, "pq-token", pin], capture_output=True,
+                         text=True, check=True).stdout.split("\n")
+    e = dict(env, SOFTHSM2_CONF=out[0].split("=", 1)[1])
+    SCAN.register("pin-value PIN with '?'", pin, d)
+    p = run([a.sevgate, "keys", "import", "--tik", j("tik"), "--tek", j("tek"), "--token", out[1],
+             "--label", "pq"], e)
+    check("pq: import", p.returncode == 0, p.stderr.decode())
+    if p.returncode:
+        return
+    tk = dict(l.split(": ", 1) for l in p.stdout.decode().splitlines())["tk"]
+    uri = tk.split("?")[0] + "?module-path=" + SOFTHSM + "&pin-value=" + pin
+    man = j("pq.yaml")
+    fd = os.open(man, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, ("version: 1\nguest: pq\nfirmware: %s\napi-major: 0\napi-minor: 24\n"
+                  "build-id: 15\npolicy: 3\nmeasurement: %s\ntk: '%s'\n"
+                  % (j("fw.bin"), TV["TV1"][2], uri)).encode())
+    os.close(fd)
+    SCAN.inputs(man)
+    akey = j("pq-audit.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-out", akey], capture_output=True, check=True)
+    os.chmod(akey, 0o600)
+    SCAN.inputs(akey)
+    log = j("pq-audit.jsonl")
+    p = run([a.sevgate, "validate", "--debug", "--manifest", man, "--audit-log", log,
+             "--audit-key", akey], e)
+    text = open(log, "rb").read() if os.path.exists(log) else b""
+    keys = [k for l in text.splitlines() for k in json.loads(l).get("keys", [])]
+    pieces = (b"PIN4", b"tail-9x", b"pin-value")
+    check("pq: trusted with a '?' in the pin-value", p.returncode == 0, p.stderr.decode())
+    check("pq: the audit log names the keys", len(keys) == 1 and "pq-token" in keys[0], repr(keys))
+    for where, data in (("audit log", text), ("--debug stderr", p.stderr), ("stdout", p.stdout)):
+        check(f"pq: no part of the PIN in the {where}", not any(x in data for x in pieces),
+              data.decode(errors="replace")[-800:])
 
 
 def custody(a, env, j, soft_token):
