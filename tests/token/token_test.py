@@ -300,6 +300,9 @@ def faults(a, env, j, soft_token, soft, common):
     SCAN.register("pin-value PIN", pin)
     expect_error("pin-value on the command line", [a.sevgate, "validate", *base, "--tk",
                  "pkcs11:token=x;pin-value=" + pin], 3, "pin-value")
+    # issue 11 #15: a query attribute sevgate does not know is a usage error naming it
+    expect_error("unknown query attribute", [a.sevgate, "validate", *base, "--tk",
+                 soft["tk"] + "&colour=red"], 2, "query attribute 'colour' sevgate does not know")
     expect_error("compat: pin-value refused", [a.compat, *base, "--tk",
                  "pkcs11:token=x;pin-value=" + pin], 3, "pin-value")
     sec = ["--inject-secret", "luks-key:" + j("hunter"), "--secret-header", j("f.hdr"),
