@@ -200,24 +200,261 @@ sg_p11_mech_name(CK_MECHANISM_TYPE m)
 	}
 }
 
+/*
+ * @spec taken apart as p11-kit's parser reads it: whitespace dropped, the path up to the first
+ * '?' split at ';', the query after it split at '&' (so a query value may hold '?' and ';').
+ */
+struct uri_parts {
+	char *rest;	       /* @spec without its pin-value attributes */
+	struct sg_secmem *pin; /* the last pin-value, %-decoded (p11-kit keeps the last) */
+	bool had_pin;	       /* a pin-value attribute, whether or not it decodes */
+	bool bad_pin;	       /* a pin-value that is not valid %-encoding */
+	char unknown[64];      /* the first query attribute sevgate does not know, or "" */
+	char unknown_path[64]; /* the same for the path (p11-kit does not know it) */
+};
+
+static void
+uri_parts_done(struct uri_parts *p)
+{
+	free(p->rest);
+	sg_secmem_free(p->pin);
+	memset(p, 0, sizeof(*p));
+}
+
+static bool
+name_is(const char *name, size_t len, const char *const *names)
+{
+	for (size_t i = 0; names[i]; i++)
+		if (strlen(names[i]) == len && !memcmp(names[i], name, len))
+			return true;
+	return false;
+}
+
+static const char *const known_query[] = { "pin-value",	  "pin-source",	 "pinfile",
+					   "module-name", "module-path", NULL };
+static const char *const known_path[] = { "id",
+					  "object",
+					  "type",
+					  "token",
+					  "manufacturer",
+					  "serial",
+					  "model",
+					  "library-manufacturer",
+					  "library-description",
+					  "library-version",
+					  "slot-description",
+					  "slot-manufacturer",
+					  "slot-id",
+					  "pin-value",
+					  "pin-source",
+					  "pinfile",
+					  NULL };
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A pin-value's value [v, end) decoded into locked memory, as p11_url_decode would. */
+static void
+take_pin(struct uri_parts *p, const char *v, const char *end)
+{
+	struct sg_secmem *m = sg_secmem_new(PIN_MAX);
+	size_t n = 0;
+
+	p->had_pin = true;
+	sg_secmem_free(p->pin);
+	p->pin = NULL;
+	p->bad_pin = false;
+	if (!m) {
+		p->bad_pin = true;
+		return;
+	}
+	while (v < end) {
+		int hi, lo;
+
+		if (n == PIN_MAX - 1) {
+			n = PIN_MAX; /* too long: get_pin says so */
+			break;
+		}
+		if (*v != '%') {
+			m->data[n++] = (uint8_t)*v++;
+			continue;
+		}
+		if (end - v < 3 || (hi = hexval(v[1])) < 0 || (lo = hexval(v[2])) < 0) {
+			p->bad_pin = true;
+			break;
+		}
+		m->data[n++] = (uint8_t)(hi << 4 | lo);
+		v += 3;
+	}
+	m->len = n;
+	p->pin = m;
+}
+
+static void
+note_unknown(char *out, size_t size, const char *name, size_t len)
+{
+	if (out[0] || len >= size ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz"
+			 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") < len)
+		return;
+	memcpy(out, name, len);
+	out[len] = '\0';
+}
+
+static bool
+is_pin_value(const char *name, const char *eq, const char *end)
+{
+	return eq && eq > name && eq < end && eq - name == 9 && !memcmp(name, "pin-value", 9);
+}
+
+/* Append the attribute [a, b) to @w after @sep (none when @sep is 0). */
+static char *
+put(char *w, char sep, const char *a, const char *b)
+{
+	if (sep)
+		*w++ = sep;
+	memcpy(w, a, (size_t)(b - a));
+	return w + (b - a);
+}
+
+static int
+uri_split(const char *spec, struct uri_parts *p)
+{
+	size_t len = strlen(spec);
+	_cleanup_(sg_secmem_freep) struct sg_secmem *text = sg_secmem_new(len + 1);
+	const char *s, *spos, *epos;
+	char *w;
+	bool first = true;
+
+	memset(p, 0, sizeof(*p));
+	p->rest = malloc(len + 2);
+	if (!text || !p->rest) {
+		uri_parts_done(p);
+		return SG_E_NOMEM;
+	}
+	/* p11_kit_uri_parse drops " \n\r\v" anywhere; the copy may hold the PIN: locked memory. */
+	text->len = 0;
+	for (const char *c = spec; *c; c++)
+		if (!strchr(" \n\r\v", *c))
+			text->data[text->len++] = (uint8_t)*c;
+	s = (const char *)text->data;
+	w = p->rest;
+	if (!(epos = strchr(s, ':'))) {
+		memcpy(w, s, text->len + 1); /* no scheme: p11-kit refuses it, holding no PIN */
+		return 0;
+	}
+	w = put(w, 0, s, epos + 1);
+	s = epos + 1;
+	/* The path, as p11_kit_uri_parse walks it: attributes up to the first '?', split at ';'. */
+	for (;;) {
+		spos = s + strcspn(s, ";?");
+		if (spos == s)
+			break;
+		epos = strchr(s, '=');
+		if (is_pin_value(s, epos, spos)) {
+			take_pin(p, epos + 1, spos);
+		} else {
+			if (epos && epos > s && epos < spos &&
+			    !name_is(s, (size_t)(epos - s), known_path))
+				note_unknown(p->unknown_path, sizeof(p->unknown_path), s,
+					     (size_t)(epos - s));
+			w = put(w, first ? 0 : ';', s, spos);
+			first = false;
+		}
+		s = spos;
+		if (*s == '\0' || *s == '?')
+			break;
+		s++;
+	}
+	/* The query: split at '&' only, so a value may hold '?' and ';'. */
+	first = true;
+	while (*s) {
+		s++;
+		spos = strchr(s, '&');
+		if (!spos) {
+			spos = s + strlen(s);
+			if (spos == s)
+				break;
+		}
+		epos = strchr(s, '=');
+		if (is_pin_value(s, epos, spos)) {
+			take_pin(p, epos + 1, spos);
+		} else {
+			if (epos && epos > s && epos < spos &&
+			    !name_is(s, (size_t)(epos - s), known_query))
+				note_unknown(p->unknown, sizeof(p->unknown), s, (size_t)(epos - s));
+			w = put(w, first ? '?' : '&', s, spos);
+			first = false;
+		}
+		s = spos;
+	}
+	*w = '\0';
+	return 0;
+}
+
+/* A new URI holding only what sevgate knows of @uri: no PIN, no vendor query, formatted. */
+static char *
+format_known(P11KitUri *uri)
+{
+	P11KitUri *k = p11_kit_uri_new();
+	CK_ATTRIBUTE_PTR attrs;
+	CK_ULONG nattrs = 0;
+	char *out = NULL;
+
+	if (!k)
+		return NULL;
+	*p11_kit_uri_get_module_info(k) = *p11_kit_uri_get_module_info(uri);
+	*p11_kit_uri_get_slot_info(k) = *p11_kit_uri_get_slot_info(uri);
+	*p11_kit_uri_get_token_info(k) = *p11_kit_uri_get_token_info(uri);
+	p11_kit_uri_set_slot_id(k, p11_kit_uri_get_slot_id(uri));
+	attrs = p11_kit_uri_get_attributes(uri, &nattrs);
+	if (nattrs)
+		p11_kit_uri_set_attributes(k, attrs, nattrs);
+	p11_kit_uri_set_pin_source(k, p11_kit_uri_get_pin_source(uri));
+	p11_kit_uri_set_module_name(k, p11_kit_uri_get_module_name(uri));
+	p11_kit_uri_set_module_path(k, p11_kit_uri_get_module_path(uri));
+	if (p11_kit_uri_format(k, P11_KIT_URI_FOR_ANY, &out) != P11_KIT_URI_OK)
+		out = NULL;
+	p11_kit_uri_free(k);
+	return out;
+}
+
+/*
+ * Redaction parses: the PIN (as p11-kit would read it) never reaches p11-kit, and what is
+ * shown is p11-kit's own formatting of the rest. A URI with no PIN and nothing unknown is
+ * shown as written; an invalid one that held a PIN is not shown at all.
+ */
 char *
 sg_p11_uri_redact(const char *spec)
 {
-	/* Drop any pin-value attribute, wherever it sits (path or query). */
-	char *out = strdup(spec), *p;
+	struct uri_parts p;
+	P11KitUri *uri;
+	char *out = NULL;
 
-	if (!out)
+	if (uri_split(spec, &p) < 0)
 		return NULL;
-	while ((p = strstr(out, "pin-value=")) != NULL) {
-		char *end = p + strcspn(p, ";?&");
-		char *start = p;
-
-		if (*end)
-			end++; /* swallow the separator after it */
-		else if (start > out && (start[-1] == '?' || start[-1] == '&' || start[-1] == ';'))
-			start--; /* last attribute: swallow the separator before it */
-		memmove(start, end, strlen(end) + 1);
+	uri = p11_kit_uri_new();
+	if (!uri) {
+		uri_parts_done(&p);
+		return NULL;
 	}
+	if (p11_kit_uri_parse(p.rest, P11_KIT_URI_FOR_ANY, uri) != P11_KIT_URI_OK)
+		out = strdup(p.had_pin ? "pkcs11:(an invalid URI holding a PIN, not shown)" : spec);
+	else if (!p.had_pin && !p.unknown[0] && !p11_kit_uri_any_unrecognized(uri))
+		out = strdup(spec);
+	else
+		out = format_known(uri);
+	p11_kit_uri_free(uri);
+	uri_parts_done(&p);
 	return out;
 }
 
@@ -248,29 +485,39 @@ sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct
 {
 	P11KitUri *uri = p11_kit_uri_new();
 	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
+	struct uri_parts parts;
 	int r;
 
-	if (!uri || !shown) {
+	if (!uri || !shown || uri_split(spec, &parts) < 0) {
 		p11_kit_uri_free(uri);
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	}
 	r = p11_kit_uri_parse(spec, P11_KIT_URI_FOR_ANY, uri);
-	if (r != P11_KIT_URI_OK) {
+	if (r != P11_KIT_URI_OK)
+		r = sg_error_set(err, SG_E_USAGE, "invalid PKCS#11 URI '%s': %s", shown,
+				 p11_kit_uri_message(r));
+	else if (p11_kit_uri_any_unrecognized(uri) && parts.unknown_path[0])
+		r = sg_error_set(err, SG_E_USAGE,
+				 "PKCS#11 URI '%s' has an attribute sevgate does not know: '%s'",
+				 shown, parts.unknown_path);
+	else if (p11_kit_uri_any_unrecognized(uri))
+		r = sg_error_set(err, SG_E_USAGE,
+				 "PKCS#11 URI '%s' has an attribute sevgate does not know", shown);
+	else if (parts.unknown[0])
+		/* p11-kit keeps any other query attribute as a vendor query: fail closed. */
+		r = sg_error_set(
+			err, SG_E_USAGE,
+			"PKCS#11 URI '%s' has a query attribute '%s' sevgate does not know "
+			"(module-name, module-path, pin-source, pin-value)",
+			shown, parts.unknown);
+	else if (p11_kit_uri_get_pin_value(uri) && !allow_pin_value)
+		r = sg_error_set(err, SG_E_INSECURE,
+				 "pin-value in a URI on the command line would show in ps: use "
+				 "pin-source=file:PATH in the URI or --pin-file PATH");
+	uri_parts_done(&parts);
+	if (r < 0) {
 		p11_kit_uri_free(uri);
-		return sg_error_set(err, SG_E_USAGE, "invalid PKCS#11 URI '%s': %s", shown,
-				    p11_kit_uri_message(r));
-	}
-	if (p11_kit_uri_any_unrecognized(uri)) {
-		p11_kit_uri_free(uri);
-		return sg_error_set(err, SG_E_USAGE,
-				    "PKCS#11 URI '%s' has an attribute sevgate does not know",
-				    shown);
-	}
-	if (p11_kit_uri_get_pin_value(uri) && !allow_pin_value) {
-		p11_kit_uri_free(uri);
-		return sg_error_set(err, SG_E_INSECURE,
-				    "pin-value in a URI on the command line would show in ps: use "
-				    "pin-source=file:PATH in the URI or --pin-file PATH");
+		return r;
 	}
 	*ret = uri;
 	return 0;
