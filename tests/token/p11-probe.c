@@ -7,13 +7,20 @@
  * It also makes the odd keys the fault tests need (sevgate keys import
  * never creates them):
  *   p11-probe --create TOKEN-URI LABEL aes|generic BYTES SENSITIVE EXTRACTABLE
+ * and looks for copies of the PIN left in its own memory after the login:
+ *   p11-probe --pin-scan URI-FILE PIN-XOR-HEX [PIN-FILE]
+ * (the URI is read from a file and the PIN given XORed with 0x5a, so neither
+ * argv nor the probe's own buffers hold the PIN in clear).
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "key/key.h"
 #include "key/p11.h"
+#include "util/secmem.h"
 
 static int
 create(char **argv)
@@ -59,6 +66,107 @@ create(char **argv)
 	return 0;
 }
 
+#define XOR 0x5a
+#define WINDOW 12 /* any 12 consecutive bytes of the PIN count as a copy */
+
+static unsigned char chunk[1 << 20];
+
+/*
+ * Every readable mapping of this process, read through /proc/self/mem, XORed
+ * and searched for every WINDOW-byte piece of the XORed PIN: the chunk buffer
+ * holds only XORed bytes and is wiped after each search, so the scan itself
+ * never puts the PIN in memory.
+ */
+static int
+scan(const unsigned char *xpin, size_t n)
+{
+	FILE *maps = fopen("/proc/self/maps", "re");
+	int mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	char line[512];
+	int found = 0;
+
+	if (!maps || mem < 0) {
+		fprintf(stderr, "p11-probe: cannot read /proc/self/maps or mem\n");
+		exit(2);
+	}
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[5], name[256] = "";
+
+		if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %255[^\n]", &lo, &hi, perms, name) < 3 ||
+		    perms[0] != 'r' || strstr(name, "[vvar") || strstr(name, "[vsyscall]"))
+			continue;
+		for (unsigned long off = lo; off < hi;) {
+			size_t want = hi - off < sizeof(chunk) ? hi - off : sizeof(chunk);
+			ssize_t got = pread(mem, chunk, want, (off_t)off);
+
+			if (got <= 0)
+				break;
+			for (ssize_t i = 0; i < got; i++)
+				chunk[i] ^= XOR;
+			for (size_t w = 0; w + WINDOW <= n; w++)
+				if (memmem(chunk, (size_t)got, xpin + w, WINDOW)) {
+					printf("PIN piece %zu found in %lx-%lx %s %s\n", w, lo, hi,
+					       perms, name);
+					found++;
+					break;
+				}
+			memset(chunk, 0, (size_t)got);
+			/* overlap the next chunk, so a copy across the boundary is seen */
+			off += (size_t)got > 64 && (size_t)got == want && off + want < hi ?
+				       (size_t)got - 64 :
+				       (size_t)got;
+		}
+	}
+	fclose(maps);
+	close(mem);
+	return found;
+}
+
+static int
+pin_scan(int argc, char **argv)
+{
+	struct sg_key_options o = { .pin_file = argc > 4 ? argv[4] : NULL,
+				    .allow_pin_value = true };
+	struct sg_error err = { 0 };
+	struct sg_p11_token **toks = NULL;
+	P11KitUri *uri = NULL;
+	unsigned char xpin[256];
+	size_t n = strlen(argv[3]) / 2;
+	char *spec = calloc(1, 4096);
+	int fd = open(argv[2], O_RDONLY | O_CLOEXEC), found;
+	ssize_t got;
+
+	if (!spec || fd < 0 || n > sizeof(xpin) || n < WINDOW ||
+	    (got = read(fd, spec, 4095)) <= 0) {
+		fprintf(stderr, "usage: p11-probe --pin-scan URI-FILE PIN-XOR-HEX [PIN-FILE]\n");
+		return 2;
+	}
+	close(fd);
+	while (got > 0 && (spec[got - 1] == '\n'))
+		spec[--got] = '\0';
+	for (size_t i = 0; i < n; i++)
+		sscanf(argv[3] + 2 * i, "%2hhx", &xpin[i]);
+	if (sg_p11_uri_parse(spec, true, &uri, &err) < 0 ||
+	    sg_p11_tokens(uri, spec, &o, false, &toks, &err) < 1) {
+		fprintf(stderr, "p11-probe: %s\n", err.msg);
+		return 2;
+	}
+	if (!toks[0]->logged_in) {
+		fprintf(stderr, "p11-probe: the token needed no login\n");
+		return 2;
+	}
+	free(toks);
+	p11_kit_uri_free(uri);
+	/* the caller's own copy of the URI is the caller's to wipe */
+	sg_wipe(spec, 4096);
+	free(spec);
+	found = scan(xpin, n);
+	printf("logged in; %d mappings hold a piece of the PIN\n", found);
+	sg_p11_shutdown();
+	return found ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -70,6 +178,8 @@ main(int argc, char **argv)
 
 	if (argc == 8 && !strcmp(argv[1], "--create"))
 		return create(argv);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "--pin-scan"))
+		return pin_scan(argc, argv);
 	if (argc < 2) {
 		fprintf(stderr, "usage: p11-probe URI [PIN-FILE]\n");
 		return 2;

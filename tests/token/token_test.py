@@ -199,9 +199,11 @@ def suite(a, tmp):
     keys_admin(a, env, j, soft_token, common)
     data_secret(a, env, j, soft_token, soft, common)
     pin_prompt(a, env, soft, common)
+    pin_prompt_interrupted(a, env, soft, common)
     batch_token(a, env, j, soft)
     batch_many_cpus(a, env, j)
     pin_value_query(a, env, j, common)
+    pin_memory(a, env, j)
     custody(a, env, j, soft_token)
 
 
@@ -538,6 +540,74 @@ def pin_value_query(a, env, j, common):
     for where, data in (("audit log", text), ("--debug stderr", p.stderr), ("stdout", p.stdout)):
         check(f"pq: no part of the PIN in the {where}", not any(x in data for x in pieces),
               data.decode(errors="replace")[-800:])
+
+
+def pin_memory(a, env, j):
+    """Issue 11 #8: after C_Login no copy of the PIN is left in the process, whether it came from
+    a PIN file (--pin-file, pin-source=file:) or a pin-value: p11-probe logs in, then searches its
+    own readable mappings for any 12-byte piece of it."""
+    import random, string
+    pin = "".join(random.SystemRandom().choice(string.ascii_letters + string.digits) for _ in range(40))
+    d = j("pm")
+    out = subprocess.run(["bash", a.hsm_script, d, "pm-token", pin], capture_output=True,
+                         text=True, check=True).stdout.split("\n")
+    e = dict(env, SOFTHSM2_CONF=out[0].split("=", 1)[1])
+    SCAN.register("PIN of the memory scan", pin, d)
+    token = out[1]
+    xored = bytes(c ^ 0x5A for c in pin.encode()).hex()
+    bare = token.split("&pin-source=")[0]
+    cases = {
+        "pin-source=file:": token,
+        "--pin-file": bare,
+        "pin-value in the query": bare + "&pin-value=" + pin,
+        "pin-value in the path": bare.replace("?", ";pin-value=" + pin + "?", 1),
+    }
+    for name, uri in cases.items():
+        f = j("pm-uri")
+        fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, uri.encode())
+        os.close(fd)
+        SCAN.inputs(f)
+        argv = [a.probe, "--pin-scan", f, xored] + ([os.path.join(d, "pin")] if name == "--pin-file" else [])
+        p = run(argv, e)
+        check(f"no copy of the PIN in memory after login ({name})", p.returncode == 0
+              and b"0 mappings hold a piece of the PIN" in p.stdout,
+              p.stdout.decode() + p.stderr.decode())
+        os.unlink(f)
+
+
+def pin_prompt_interrupted(a, env, soft, common):
+    """Issue 11 #8: SIGINT or SIGTERM at the PIN prompt leaves the terminal echoing again."""
+    import fcntl, select, signal, termios
+    uri = soft["tk"].split("&pin-source=")[0]
+    argv = [a.sevgate, "validate", *common, "--policy", "3", "--measurement", TV["TV1"][2],
+            "--tk", uri]
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        master, slave = os.openpty()
+        pid = os.fork()
+        if pid == 0:
+            os.close(master)
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            for fd in (0, 1, 2):
+                os.dup2(slave, fd)
+            os.execve(argv[0], argv, env)
+        out = b""
+        while b"PIN for token" not in out:
+            r, _, _ = select.select([master], [], [], 10)
+            if not r:
+                break
+            out += os.read(master, 4096)
+        echo_off = not termios.tcgetattr(slave)[3] & termios.ECHO
+        os.kill(pid, sig)
+        _, status = os.waitpid(pid, 0)
+        echo = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+        os.close(master)
+        os.close(slave)
+        name = signal.Signals(sig).name
+        check(f"PIN prompt: echo back on after {name}", b"PIN for token" in out and echo_off and echo
+              and os.WIFSIGNALED(status) and os.WTERMSIG(status) == sig,
+              f"prompt={out!r} echo_off_at_prompt={echo_off} echo_after={echo} status={status}")
 
 
 def custody(a, env, j, soft_token):
