@@ -375,7 +375,7 @@ find_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
  * Callers hold key.c's token lock.
  */
 static struct {
-	char *spec;
+	struct sg_secmem *spec; /* the URI may hold a pin-value: locked memory, wiped */
 	struct sg_p11_token *tok;
 	CK_OBJECT_HANDLE obj;
 	bool copied; /* obj is our session copy of the key */
@@ -387,7 +387,7 @@ signer_forget(void)
 	if (signer.copied && signer.tok)
 		(void)signer.tok->fl->C_DestroyObject(signer.tok->session, signer.obj);
 	signer.copied = false;
-	free(signer.spec);
+	sg_secmem_free(signer.spec);
 	signer.spec = NULL;
 	signer.tok = NULL;
 	signer.obj = 0;
@@ -401,10 +401,12 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 	CK_OBJECT_HANDLE o = 0;
 	CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
 	CK_ULONG len = 64;
+	size_t speclen = strlen(spec);
 	CK_RV rv;
 	int r;
 
-	if (signer.spec && !strcmp(signer.spec, spec)) {
+	if (signer.spec && signer.spec->len == speclen + 1 &&
+	    !memcmp(signer.spec->data, spec, speclen + 1)) {
 		t = signer.tok;
 		o = signer.obj;
 	} else {
@@ -424,7 +426,8 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 			o = copy;
 			signer.copied = true;
 		}
-		signer.spec = strdup(spec);
+		if ((signer.spec = sg_secmem_new(speclen + 1)))
+			memcpy(signer.spec->data, spec, speclen + 1);
 		signer.tok = t;
 		signer.obj = o;
 	}

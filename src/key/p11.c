@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "key/p11.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -492,10 +495,16 @@ sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct
 		p11_kit_uri_free(uri);
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	}
-	r = p11_kit_uri_parse(spec, P11_KIT_URI_FOR_ANY, uri);
+	/* p11-kit gets the URI without its PIN: its copies could not be wiped. */
+	r = p11_kit_uri_parse(parts.rest, P11_KIT_URI_FOR_ANY, uri);
 	if (r != P11_KIT_URI_OK)
 		r = sg_error_set(err, SG_E_USAGE, "invalid PKCS#11 URI '%s': %s", shown,
 				 p11_kit_uri_message(r));
+	else if (parts.bad_pin)
+		r = sg_error_set(
+			err, SG_E_USAGE,
+			"invalid PKCS#11 URI '%s': its pin-value is not valid percent-encoding",
+			shown);
 	else if (p11_kit_uri_any_unrecognized(uri) && parts.unknown_path[0])
 		r = sg_error_set(err, SG_E_USAGE,
 				 "PKCS#11 URI '%s' has an attribute sevgate does not know: '%s'",
@@ -510,7 +519,7 @@ sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct
 			"PKCS#11 URI '%s' has a query attribute '%s' sevgate does not know "
 			"(module-name, module-path, pin-source, pin-value)",
 			shown, parts.unknown);
-	else if (p11_kit_uri_get_pin_value(uri) && !allow_pin_value)
+	else if (parts.had_pin && !allow_pin_value)
 		r = sg_error_set(err, SG_E_INSECURE,
 				 "pin-value in a URI on the command line would show in ps: use "
 				 "pin-source=file:PATH in the URI or --pin-file PATH");
@@ -620,96 +629,177 @@ single:
 	return 0;
 }
 
-/* Read the PIN: URI pin-value, URI pin-source, --pin-file, then a TTY prompt. */
+/*
+ * A PIN file, read by us into locked memory (p11-kit's file callback leaves its copy in freed
+ * heap). The whole file but trailing newlines is the PIN.
+ */
 static int
-get_pin(P11KitUri *uri, const char *shown, const char *token, const struct sg_key_options *o,
+read_pin_file(const char *path, const char *what, struct sg_secmem *pin, size_t *ret_n,
+	      struct sg_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	size_t n = 0;
+
+	if (fd < 0)
+		return sg_error_set(err, SG_E_TOKEN, "cannot read the PIN from %s '%s': %s", what,
+				    path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return sg_error_set(err, SG_E_TOKEN, "cannot read the PIN from %s '%s': %s", what,
+				    path, "not a regular file");
+	}
+	for (;;) {
+		ssize_t got = read(fd, pin->data + n, PIN_MAX - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			int e = errno;
+
+			close(fd);
+			return sg_error_set(err, SG_E_TOKEN, "cannot read the PIN from %s '%s': %s",
+					    what, path, strerror(e));
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+		if (n == PIN_MAX) {
+			close(fd);
+			return sg_error_set(err, SG_E_USAGE, "PIN is too long");
+		}
+	}
+	close(fd);
+	while (n > 0 && (pin->data[n - 1] == '\n' || pin->data[n - 1] == '\r'))
+		pin->data[--n] = 0;
+	*ret_n = n;
+	return 0;
+}
+
+/* The terminal of an interrupted prompt gets its echo back before the signal takes effect. */
+static struct {
+	volatile sig_atomic_t active;
+	int fd;
+	struct termios old;
+} prompt_tty;
+
+static void
+prompt_signal(int sig)
+{
+	if (prompt_tty.active)
+		tcsetattr(prompt_tty.fd, TCSANOW, &prompt_tty.old);
+	prompt_tty.active = 0;
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static int
+prompt_pin(const char *token, struct sg_secmem *pin, size_t *ret_n, struct sg_error *err)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	struct sigaction sa = { .sa_handler = prompt_signal }, saved[SG_ELEMENTSOF(prompt_signals)];
+	struct termios old, quiet;
+	char prompt[128];
+	ssize_t got;
+	size_t n;
+
+	if (fd < 0 || !isatty(STDIN_FILENO)) {
+		if (fd >= 0)
+			close(fd);
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s' needs a PIN: use pin-source=file:PATH in the "
+				    "URI or --pin-file",
+				    token);
+	}
+	snprintf(prompt, sizeof(prompt), "PIN for token '%s': ", token);
+	if (tcgetattr(fd, &old) < 0) {
+		close(fd);
+		return sg_error_set(err, SG_E_TOKEN, "cannot prompt for the PIN");
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	prompt_tty.fd = fd;
+	prompt_tty.old = old;
+	prompt_tty.active = 1;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < SG_ELEMENTSOF(prompt_signals); i++)
+		sigaction(prompt_signals[i], &sa, &saved[i]);
+	/*
+	 * Echo off (and stale typeahead flushed) before the prompt shows:
+	 * an answer typed or pasted as soon as it appears is never flushed.
+	 */
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	if (write(fd, prompt, strlen(prompt)) < 0)
+		got = -1;
+	else
+		do
+			got = read(fd, pin->data, PIN_MAX - 1);
+		while (got < 0 && errno == EINTR);
+	tcsetattr(fd, TCSANOW, &old);
+	prompt_tty.active = 0;
+	for (size_t i = 0; i < SG_ELEMENTSOF(prompt_signals); i++)
+		sigaction(prompt_signals[i], &saved[i], NULL);
+	if (write(fd, "\n", 1) < 0) {
+		/* nothing to do: the prompt's newline is cosmetic */
+	}
+	close(fd);
+	if (got < 0)
+		return sg_error_set(err, SG_E_TOKEN, "cannot prompt for the PIN");
+	if (got == 0)
+		return sg_error_set(err, SG_E_TOKEN, "no PIN entered");
+	n = (size_t)got;
+	while (n > 0 && (pin->data[n - 1] == '\n' || pin->data[n - 1] == '\r'))
+		pin->data[--n] = 0;
+	*ret_n = n;
+	return 0;
+}
+
+/*
+ * The PIN, in locked memory: the URI's pin-value (taken from @spec by sevgate itself; p11-kit
+ * never had it), the URI's pin-source, --pin-file, then a prompt on the terminal.
+ */
+static int
+get_pin(P11KitUri *uri, const char *spec, const char *token, const struct sg_key_options *o,
 	struct sg_secmem **ret, struct sg_error *err)
 {
 	_cleanup_(sg_secmem_freep) struct sg_secmem *pin = sg_secmem_new(PIN_MAX);
-	const char *v = p11_kit_uri_get_pin_value(uri), *src = p11_kit_uri_get_pin_source(uri);
+	const char *src = p11_kit_uri_get_pin_source(uri);
+	struct uri_parts parts;
 	size_t n = 0;
+	int r;
 
-	if (!pin)
+	if (!pin || uri_split(spec, &parts) < 0)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	if (v) {
-		n = strlen(v);
-		if (n >= PIN_MAX)
-			return sg_error_set(err, SG_E_USAGE, "PIN is too long");
-		memcpy(pin->data, v, n);
-	} else if (src || (o && o->pin_file)) {
-		static bool registered;
-		P11KitPin *p;
-		const unsigned char *pv;
-
-		const char *path;
-
-		/* p11-kit's file callback takes a bare path; RFC 7512 writes it as file:PATH. */
-		if (!registered) {
-			p11_kit_pin_register_callback(P11_KIT_PIN_FALLBACK,
-						      p11_kit_pin_file_callback, NULL, NULL);
-			registered = true;
-		}
+	if (parts.had_pin) {
+		r = 0;
+		if (!o || !o->allow_pin_value)
+			r = sg_error_set(err, SG_E_INSECURE,
+					 "pin-value in a URI on the command line would show in ps: "
+					 "use pin-source=file:PATH in the URI or --pin-file PATH");
+		else if (!parts.pin || parts.bad_pin)
+			r = sg_error_set(err, SG_E_USAGE, "the URI's pin-value is not valid");
+		else if ((n = parts.pin->len) >= PIN_MAX)
+			r = sg_error_set(err, SG_E_USAGE, "PIN is too long");
+		else
+			memcpy(pin->data, parts.pin->data, n);
+		uri_parts_done(&parts);
+		if (r < 0)
+			return r;
+	} else {
+		uri_parts_done(&parts);
 		if (src && strncmp(src, "file:", 5))
 			return sg_error_set(err, SG_E_USAGE,
 					    "pin-source '%s' is not supported: use file:PATH", src);
-		path = src ? src + 5 : o->pin_file;
-		src = src ? src : "--pin-file";
-		p = p11_kit_pin_request(path, uri, token, P11_KIT_PIN_FLAGS_USER_LOGIN);
-		if (!p)
-			return sg_error_set(err, SG_E_TOKEN, "cannot read the PIN for '%s' from %s",
-					    shown, src);
-		pv = p11_kit_pin_get_value(p, &n);
-		if (n >= PIN_MAX) {
-			p11_kit_pin_unref(p);
-			return sg_error_set(err, SG_E_USAGE, "PIN is too long");
-		}
-		memcpy(pin->data, pv, n);
-		p11_kit_pin_unref(p);
-		/* PIN files commonly end with a newline; it is not part of the PIN. */
-		while (n > 0 && (pin->data[n - 1] == '\n' || pin->data[n - 1] == '\r'))
-			pin->data[--n] = 0;
-	} else {
-		int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-		struct termios old, quiet;
-		char prompt[128];
-
-		if (fd < 0 || !isatty(STDIN_FILENO)) {
-			if (fd >= 0)
-				close(fd);
-			return sg_error_set(
-				err, SG_E_TOKEN,
-				"token '%s' needs a PIN: use pin-source=file:PATH in the "
-				"URI or --pin-file",
-				token);
-		}
-		snprintf(prompt, sizeof(prompt), "PIN for token '%s': ", token);
-		if (tcgetattr(fd, &old) < 0) {
-			close(fd);
-			return sg_error_set(err, SG_E_TOKEN, "cannot prompt for the PIN");
-		}
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		/*
-		 * Echo off (and stale typeahead flushed) before the prompt shows:
-		 * an answer typed or pasted as soon as it appears is never flushed.
-		 */
-		tcsetattr(fd, TCSAFLUSH, &quiet);
-		if (write(fd, prompt, strlen(prompt)) < 0) {
-			tcsetattr(fd, TCSANOW, &old);
-			close(fd);
-			return sg_error_set(err, SG_E_TOKEN, "cannot prompt for the PIN");
-		}
-		ssize_t got = read(fd, pin->data, PIN_MAX - 1);
-		tcsetattr(fd, TCSANOW, &old);
-		if (write(fd, "\n", 1) < 0) {
-			/* nothing to do: the prompt's newline is cosmetic */
-		}
-		close(fd);
-		if (got <= 0)
-			return sg_error_set(err, SG_E_TOKEN, "no PIN entered");
-		n = (size_t)got;
-		while (n > 0 && (pin->data[n - 1] == '\n' || pin->data[n - 1] == '\r'))
-			pin->data[--n] = 0;
+		if (src)
+			r = read_pin_file(src + 5, "pin-source", pin, &n, err);
+		else if (o && o->pin_file)
+			r = read_pin_file(o->pin_file, "--pin-file", pin, &n, err);
+		else
+			r = prompt_pin(token, pin, &n, err);
+		if (r < 0)
+			return r;
 	}
 	pin->len = n;
 	*ret = SG_TAKE_PTR(pin);
@@ -729,7 +819,7 @@ copy_label(char out[33], const unsigned char in[32])
 
 static int
 open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11KitUri *uri,
-	   const char *shown, const struct sg_key_options *o, bool rw, struct sg_p11_token **ret,
+	   const char *spec, const struct sg_key_options *o, bool rw, struct sg_p11_token **ret,
 	   struct sg_error *err)
 {
 	struct sg_p11_token *t = NULL;
@@ -756,7 +846,7 @@ open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11Ki
 				    t->label, sg_p11_rv_name(rv));
 	if (ti->flags & CKF_LOGIN_REQUIRED) {
 		_cleanup_(sg_secmem_freep) struct sg_secmem *pin = NULL;
-		int r = get_pin(uri, shown, t->label, o, &pin, err);
+		int r = get_pin(uri, spec, t->label, o, &pin, err);
 
 		if (r < 0) {
 			fl->C_CloseSession(t->session);
@@ -818,8 +908,8 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 				    !p11_kit_uri_match_token_info(uri, &sc->ti[s]) ||
 				    !(sc->ti[s].flags & CKF_TOKEN_INITIALIZED))
 					continue;
-				if ((r = open_token(mods[m], sc->slots[s], &sc->ti[s], uri, shown,
-						    o, rw, &list[n], err)) < 0)
+				if ((r = open_token(mods[m], sc->slots[s], &sc->ti[s], uri, spec, o,
+						    rw, &list[n], err)) < 0)
 					return r;
 				n++;
 			}
