@@ -204,6 +204,7 @@ def suite(a, tmp):
     batch_many_cpus(a, env, j)
     pin_value_query(a, env, j, common)
     pin_memory(a, env, j)
+    pin_file_mode_and_labels(a, env, j, soft_token, soft, common)
     custody(a, env, j, soft_token)
 
 
@@ -612,6 +613,45 @@ def pin_prompt_interrupted(a, env, soft, common):
         check(f"PIN prompt: echo back on after {name}", b"PIN for token" in out and echo_off and echo
               and os.WIFSIGNALED(status) and os.WTERMSIG(status) == sig,
               f"prompt={out!r} echo_off_at_prompt={echo_off} echo_after={echo} status={status}")
+
+
+def pin_file_mode_and_labels(a, env, j, soft_token, soft, common):
+    """Issue 11 #19: a PIN file group or others can read is refused (as ssh refuses such a key),
+    naming the file and its mode; keys import refuses a --label that is not printable UTF-8."""
+    base = [*common, "--policy", "3", "--measurement", TV["TV1"][2]]
+    pin = open(soft["tk"].split("pin-source=file:")[1], "rb").read()
+    bare = soft["tk"].split("&pin-source=")[0]
+    for mode in (0o644, 0o640, 0o604):
+        f = j("pin-%o" % mode)
+        open(f, "wb").write(pin)
+        os.chmod(f, mode)
+        SCAN.inputs(f)
+        for how, argv in (("pin-source", ["--tk", bare + "&pin-source=file:" + f]),
+                          ("--pin-file", ["--tk", bare, "--pin-file", f])):
+            p = run([a.sevgate, "validate", *base, *argv], env)
+            err = p.stderr.decode()
+            check(f"PIN file mode {mode:04o} refused ({how})", p.returncode == 2
+                  and len(err.splitlines()) == 1 and f in err and "%04o" % mode in err, repr(err))
+    f = j("pin-600")
+    open(f, "wb").write(pin)
+    os.chmod(f, 0o600)
+    SCAN.inputs(f)
+    p = run([a.sevgate, "validate", *base, "--tk", bare, "--pin-file", f], env)
+    check("PIN file mode 0600 accepted", p.returncode == 0, p.stderr.decode())
+
+    for label in (b"esc\x1b[31mred", b"tab\tx", b"cr\rx", b"del\x7fx", b"c1\xc2\x9bx",
+                  b"rlo\xe2\x80\xaex", b"bad\xffutf8", b"overlong\xc0\xafx"):
+        p = run([a.sevgate.encode(), b"keys", b"import", b"--tik", j("tik").encode(), b"--tek",
+                 j("tek").encode(), b"--token", soft_token.encode(), b"--label", label], env)
+        err = p.stderr.decode(errors="replace")
+        check(f"--label {label!r} refused", p.returncode == 2 and len(err.splitlines()) == 1
+              and "printable UTF-8" in err and p.stdout == b"", repr(err))
+    p = run([a.sevgate, "keys", "list", "--token", soft_token], env)
+    check("no key with a refused label", p.returncode == 0 and not any(
+        x in p.stdout for x in (b"esc", b"\x1b", b"rlo", b"c1\xc2", b"bad\xff")), repr(p.stdout))
+    p = run([a.sevgate, "keys", "import", "--tik", j("tik"), "--tek", j("tek"), "--token",
+             soft_token, "--label", "g\u00e4st-\u00fc"], env)
+    check("--label in printable UTF-8 accepted", p.returncode == 0, p.stderr.decode())
 
 
 def custody(a, env, j, soft_token):
