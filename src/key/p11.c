@@ -649,6 +649,14 @@ read_pin_file(const char *path, const char *what, struct sg_secmem *pin, size_t 
 		return sg_error_set(err, SG_E_TOKEN, "cannot read the PIN from %s '%s': %s", what,
 				    path, "not a regular file");
 	}
+	/* As ssh refuses a private key file others can read: checked on the open file. */
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		close(fd);
+		return sg_error_set(err, SG_E_USAGE,
+				    "PIN file '%s' (%s) has mode %04o: group and others must have "
+				    "no access (chmod go-rwx)",
+				    path, what, (unsigned)(st.st_mode & 07777));
+	}
 	for (;;) {
 		ssize_t got = read(fd, pin->data + n, PIN_MAX - n);
 

@@ -289,6 +289,7 @@ def faults(a, env, j, soft_token, soft, common):
 
     wrong = j("wrong-pin")
     open(wrong, "w").write("0000")
+    os.chmod(wrong, 0o600)  # a PIN file others can read is refused before any login
     uri_wrong = soft["tk"].split("?")[0] + "?module-path=" + SOFTHSM + "&pin-source=file:" + wrong
     expect_error("wrong PIN", [a.sevgate, "validate", *base, "--tk", uri_wrong], 6, "CKR_PIN_INCORRECT")
     expect_error("no such token", [a.sevgate, "validate", *base, "--tk",
