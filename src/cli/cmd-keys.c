@@ -104,11 +104,55 @@ load_config(const struct keys_args *a, struct sg_error *err)
 }
 
 /* One token, opened read-write, from a URI naming it. */
+/*
+ * Printable UTF-8: well-formed (no overlong forms, surrogates or values past U+10FFFF), and no
+ * C0 or C1 control, DEL, or bidirectional override/isolate (U+200E, U+200F, U+202A-U+202E,
+ * U+2066-U+2069): a label is shown by keys list and in every URI naming the key.
+ */
+static bool
+printable_utf8(const unsigned char *s)
+{
+	while (*s) {
+		uint32_t c;
+		size_t n;
+
+		if (*s < 0x80) {
+			c = *s;
+			n = 1;
+		} else if ((*s & 0xe0) == 0xc0) {
+			c = *s & 0x1f;
+			n = 2;
+		} else if ((*s & 0xf0) == 0xe0) {
+			c = *s & 0x0f;
+			n = 3;
+		} else if ((*s & 0xf8) == 0xf0) {
+			c = *s & 0x07;
+			n = 4;
+		} else {
+			return false;
+		}
+		for (size_t i = 1; i < n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			c = c << 6 | (s[i] & 0x3f);
+		}
+		if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+		    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return false;
+		if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x200e || c == 0x200f ||
+		    (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
+			return false;
+		s += n;
+	}
+	return true;
+}
+
 /* A label that goes into a pkcs11: URI unescaped. */
 static bool
 label_ok(const char *label)
 {
-	return strlen(label) <= LABEL_MAX && !strpbrk(label, ";?%/ ");
+	return strlen(label) <= LABEL_MAX && !strpbrk(label, ";?%/ ") &&
+	       printable_utf8((const unsigned char *)label);
 }
 
 static int
@@ -357,9 +401,10 @@ keys_import(int argc, char **argv)
 				   "--token URI --label NAME [--shred] [--pin-file FILE]",
 				   SG_E_USAGE);
 	if (!label_ok(k.label))
-		return sg_cmd_fail("--label must be at most 128 characters without ; ? % / or "
-				   "spaces",
-				   SG_E_USAGE);
+		return sg_cmd_fail(
+			"--label must be printable UTF-8 of at most 128 bytes, without ; ? "
+			"% / or spaces",
+			SG_E_USAGE);
 	if ((r = sg_crypto_new(&crypto, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
 	if (k.tk) {
@@ -469,9 +514,10 @@ keys_store_secret(int argc, char **argv)
 				   "[--shred] [--pin-file FILE]",
 				   SG_E_USAGE);
 	if (!label_ok(k.label))
-		return sg_cmd_fail("--label must be at most 128 characters without ; ? % / or "
-				   "spaces",
-				   SG_E_USAGE);
+		return sg_cmd_fail(
+			"--label must be printable UTF-8 of at most 128 bytes, without ; ? "
+			"% / or spaces",
+			SG_E_USAGE);
 	if ((r = sg_file_read_secret(argv[k.first_arg], 1 << 20, "secret", &data, &err)) < 0 ||
 	    (r = one_token(k.token, &k.kopts, true, &t, NULL, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
@@ -578,9 +624,10 @@ keys_generate_audit_key(int argc, char **argv)
 				   "--pubout FILE.pem [--pin-file FILE]",
 				   SG_E_USAGE);
 	if (!label_ok(k.label))
-		return sg_cmd_fail("--label must be at most 128 characters without ; ? % / or "
-				   "spaces",
-				   SG_E_USAGE);
+		return sg_cmd_fail(
+			"--label must be printable UTF-8 of at most 128 bytes, without ; ? "
+			"% / or spaces",
+			SG_E_USAGE);
 	if ((r = sg_random_bytes(id, sizeof(id), &err)) < 0 ||
 	    (r = one_token(k.token, &k.kopts, true, &t, NULL, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
