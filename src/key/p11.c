@@ -214,6 +214,7 @@ struct uri_parts {
 	bool bad_pin;	       /* a pin-value that is not valid %-encoding */
 	char unknown[64];      /* the first query attribute sevgate does not know, or "" */
 	char unknown_path[64]; /* the same for the path (p11-kit does not know it) */
+	bool any_unknown;      /* an attribute (path or query) sevgate does not know */
 };
 
 static void
@@ -333,26 +334,30 @@ static int
 uri_split(const char *spec, struct uri_parts *p)
 {
 	size_t len = strlen(spec);
-	_cleanup_(sg_secmem_freep) struct sg_secmem *text = sg_secmem_new(len + 1);
-	const char *s, *spos, *epos;
+	_cleanup_(sg_secmem_freep) struct sg_secmem *text = NULL;
+	const char *s = spec, *spos, *epos;
 	char *w;
 	bool first = true;
 
 	memset(p, 0, sizeof(*p));
 	p->rest = malloc(len + 2);
-	if (!text || !p->rest) {
-		uri_parts_done(p);
+	if (!p->rest)
 		return SG_E_NOMEM;
-	}
 	/* p11_kit_uri_parse drops " \n\r\v" anywhere; the copy may hold the PIN: locked memory. */
-	text->len = 0;
-	for (const char *c = spec; *c; c++)
-		if (!strchr(" \n\r\v", *c))
-			text->data[text->len++] = (uint8_t)*c;
-	s = (const char *)text->data;
+	if (strpbrk(spec, " \n\r\v")) {
+		if (!(text = sg_secmem_new(len + 1))) {
+			uri_parts_done(p);
+			return SG_E_NOMEM;
+		}
+		text->len = 0;
+		for (const char *c = spec; *c; c++)
+			if (*c != ' ' && *c != '\n' && *c != '\r' && *c != '\v')
+				text->data[text->len++] = (uint8_t)*c;
+		s = (const char *)text->data;
+	}
 	w = p->rest;
 	if (!(epos = strchr(s, ':'))) {
-		memcpy(w, s, text->len + 1); /* no scheme: p11-kit refuses it, holding no PIN */
+		memcpy(w, s, strlen(s) + 1); /* no scheme: p11-kit refuses it, holding no PIN */
 		return 0;
 	}
 	w = put(w, 0, s, epos + 1);
@@ -367,9 +372,11 @@ uri_split(const char *spec, struct uri_parts *p)
 			take_pin(p, epos + 1, spos);
 		} else {
 			if (epos && epos > s && epos < spos &&
-			    !name_is(s, (size_t)(epos - s), known_path))
+			    !name_is(s, (size_t)(epos - s), known_path)) {
+				p->any_unknown = true;
 				note_unknown(p->unknown_path, sizeof(p->unknown_path), s,
 					     (size_t)(epos - s));
+			}
 			w = put(w, first ? 0 : ';', s, spos);
 			first = false;
 		}
@@ -393,8 +400,10 @@ uri_split(const char *spec, struct uri_parts *p)
 			take_pin(p, epos + 1, spos);
 		} else {
 			if (epos && epos > s && epos < spos &&
-			    !name_is(s, (size_t)(epos - s), known_query))
+			    !name_is(s, (size_t)(epos - s), known_query)) {
+				p->any_unknown = true;
 				note_unknown(p->unknown, sizeof(p->unknown), s, (size_t)(epos - s));
+			}
 			w = put(w, first ? '?' : '&', s, spos);
 			first = false;
 		}
@@ -445,6 +454,11 @@ sg_p11_uri_redact(const char *spec)
 
 	if (uri_split(spec, &p) < 0)
 		return NULL;
+	if (!p.had_pin && !p.any_unknown) {
+		/* Nothing p11-kit would take for a PIN and nothing unknown: shown as written. */
+		uri_parts_done(&p);
+		return strdup(spec);
+	}
 	uri = p11_kit_uri_new();
 	if (!uri) {
 		uri_parts_done(&p);
@@ -487,17 +501,21 @@ int
 sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct sg_error *err)
 {
 	P11KitUri *uri = p11_kit_uri_new();
-	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
+	_cleanup_(sg_freep) char *shown = NULL; /* for messages only: made when needed */
 	struct uri_parts parts;
 	int r;
 
-	if (!uri || !shown || uri_split(spec, &parts) < 0) {
+	if (!uri || uri_split(spec, &parts) < 0) {
 		p11_kit_uri_free(uri);
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	}
 	/* p11-kit gets the URI without its PIN: its copies could not be wiped. */
 	r = p11_kit_uri_parse(parts.rest, P11_KIT_URI_FOR_ANY, uri);
-	if (r != P11_KIT_URI_OK)
+	if ((r != P11_KIT_URI_OK || parts.bad_pin || p11_kit_uri_any_unrecognized(uri) ||
+	     parts.unknown[0]) &&
+	    !(shown = sg_p11_uri_redact(spec)))
+		r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+	else if (r != P11_KIT_URI_OK)
 		r = sg_error_set(err, SG_E_USAGE, "invalid PKCS#11 URI '%s': %s", shown,
 				 p11_kit_uri_message(r));
 	else if (parts.bad_pin)
@@ -879,7 +897,7 @@ int
 sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, bool rw,
 	      struct sg_p11_token ***ret, struct sg_error *err)
 {
-	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
+	_cleanup_(sg_freep) char *shown = NULL; /* for messages only: made when needed */
 	_cleanup_(sg_freep) struct sg_p11_token **list = NULL;
 	CK_FUNCTION_LIST **mods = NULL, *one[1];
 	size_t nmods = 0, n = 0;
@@ -890,7 +908,7 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	if ((r = load_modules(uri, &mods, &nmods, one, err)) < 0)
 		return r;
 	list = calloc(MAX_TOKENS, sizeof(*list));
-	if (!list || !shown)
+	if (!list)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	for (int pass = 0; pass < 2 && n == 0; pass++) {
 		/* A second pass re-reads the slots, for a token inserted since the first look. */
@@ -923,6 +941,8 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 			}
 		}
 	}
+	if (n == 0 && !(shown = sg_p11_uri_redact(spec)))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	if (n == 0 && failed_call)
 		return sg_error_set(err, SG_E_TOKEN,
 				    "no PKCS#11 token matches '%s' (%s failed: %s)", shown,
