@@ -65,8 +65,10 @@ const char *sg_p11_rv_name(CK_RV rv);
 const char *sg_p11_mech_name(CK_MECHANISM_TYPE m);
 
 /*
- * Parse @spec (a "pkcs11:" URI). Refuses unknown attributes (fail closed)
- * and, unless @allow_pin_value, a pin-value (it would show in `ps`).
+ * Parse @spec (a "pkcs11:" URI). Refuses unknown attributes, path or query (fail closed)
+ * and, unless @allow_pin_value, a pin-value (it would show in `ps`). The pin-value is taken
+ * out before p11-kit parses the rest: *ret never holds it (get_pin reads it from @spec into
+ * locked memory when the token needs a login).
  */
 int sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct sg_error *err);
 
@@ -76,7 +78,12 @@ int sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, st
  */
 char *sg_p11_uri_extend(const char *base, const char *attrs);
 
-/* @spec with any pin-value removed, for messages and logs. Caller frees. */
+/*
+ * @spec for messages and logs, never holding any part of a PIN: as written when p11-kit
+ * would find no pin-value and no unknown attribute in it; else parsed (the PIN taken out
+ * first) and formatted again by p11-kit with only what sevgate knows; an invalid URI that
+ * holds a PIN is not shown at all. Caller frees; NULL on OOM.
+ */
 char *sg_p11_uri_redact(const char *spec);
 
 /*
