@@ -1477,6 +1477,23 @@ def test_token(env, script):
           "token: --debug release: rc %d %s" % (rc, e3.strip()[-300:]))
     text = open(log).read() + o1 + e1 + o2 + e2 + o3 + e3
     check(pin not in text and "pin-value" not in text, "token: the PIN is in the log or the output")
+    # A token audit key on another curve is refused when the log is opened, as a PEM one
+    # is: exit 2 naming the curve, before any record (or the log file) exists.
+    p384 = os.path.join(d, "p384.pem")
+    pk8 = os.path.join(d, "p384.pk8")
+    ok = all(subprocess.run(argv, capture_output=True, env=tenv).returncode == 0 for argv in (
+        ["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", p384],
+        ["openssl", "pkcs8", "-topk8", "-nocrypt", "-in", p384, "-out", pk8],
+        ["softhsm2-util", "--import", pk8, "--token", "audtok", "--label", "audit-p384",
+         "--id", "0384", "--pin", pin]))
+    if check(ok and "object=audit" in akey, "token: importing a P-384 key into the token"):
+        p384_uri = akey.replace("object=audit", "object=audit-p384")
+        plog = os.path.join(d, "p384.jsonl")
+        rc, o, e = env.sg("validate", "--manifest", tmanifest(os.path.join(d, "tok-p384.yaml"),
+                                                              "tok-p384", None),
+                          *env.audit(plog, p384_uri), env=tenv)
+        one_line(rc, e, 2, "secp384r1", "token-p384")
+        check(not os.path.exists(plog), "token: a log was created for a P-384 token key")
     no_secrets([("log", text)], [("secret", sdata), ("TIK", env.tik), ("TEK", env.tek)], "token")
 
 
