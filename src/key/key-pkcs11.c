@@ -4,6 +4,8 @@
  * checked with C_Verify (CKM_SHA256_HMAC), the packet MAC is C_Sign and
  * the payload is C_Encrypt (CKM_AES_CTR); no key byte leaves the token.
  */
+#include <openssl/asn1.h>
+#include <openssl/objects.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -393,6 +395,40 @@ signer_forget(void)
 	signer.obj = 0;
 }
 
+/*
+ * The audit log is signed with P-256 only (docs/audit.md): a private key on
+ * another curve is refused when it is looked up, naming the curve, rather
+ * than failing at its first signature.
+ */
+static int
+check_p256(struct sg_p11_token *t, CK_OBJECT_HANDLE o, struct sg_error *err)
+{
+	static const uint8_t p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+					    0x3d, 0x03, 0x01, 0x07 };
+	uint8_t params[64];
+	CK_ATTRIBUTE a = { CKA_EC_PARAMS, params, sizeof(params) };
+	const unsigned char *p = params;
+	ASN1_OBJECT *oid;
+	const char *curve = NULL;
+	CK_RV rv;
+
+	rv = t->fl->C_GetAttributeValue(t->session, o, &a, 1);
+	if (rv == CKR_OK && a.ulValueLen == sizeof(p256_oid) &&
+	    !memcmp(params, p256_oid, sizeof(p256_oid)))
+		return 0;
+	if (rv == CKR_OK && (oid = d2i_ASN1_OBJECT(NULL, &p, (long)a.ulValueLen))) {
+		curve = OBJ_nid2sn(OBJ_obj2nid(oid));
+		ASN1_OBJECT_free(oid);
+	}
+	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': cannot read the audit key's curve: %s",
+				    t->label, sg_p11_rv_name(rv));
+	return sg_error_set(err, SG_E_USAGE,
+			    "token '%s': the audit key is an EC key on %s: the audit log is signed "
+			    "with P-256 (prime256v1) only",
+			    t->label, curve && strcmp(curve, "UNDEF") ? curve : "another curve");
+}
+
 static int
 ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
 	   uint8_t rs[64], struct sg_error *err)
@@ -414,7 +450,8 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 		CK_ATTRIBUTE session_copy = { CKA_TOKEN, &no, sizeof(no) };
 		CK_OBJECT_HANDLE copy = 0;
 
-		if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, false, "audit key", &t, &o, err)) < 0)
+		if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, false, "audit key", &t, &o, err)) < 0 ||
+		    (r = check_p256(t, o, err)) < 0)
 			return r;
 		signer_forget();
 		/*
