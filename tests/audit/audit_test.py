@@ -1126,6 +1126,16 @@ def verdict_write_fails(env, d):
           "faults/verdict: batch with an unrecorded mismatch: rc %d, report %r, stderr %r"
           % (rc, guests, err[-300:]))
     check(os.path.getsize(log) == 0, "faults/verdict: the batch left records although every flush failed")
+    # the checkpoint alone fails (the verdict's flush succeeds): the log does not end where the
+    # batch did, so the batch exits 6 even though its one guest mismatched (exit 1)
+    e1 = dict(e, SEVGATE_FAULT_FDATASYNC_AFTER="1")
+    rc, o, err = env.sg("batch", "--report", rep, *env.audit(log), bd, env=e1)
+    recs = [json.loads(x) for x in lines_of(log)]
+    lines = err.strip().splitlines()
+    check(rc == 6 and [r["event"] for r in recs] == ["verdict"] and lines and
+          lines[-1] == "error: cannot write audit log '%s': Input/output error" % log,
+          "faults/checkpoint: batch whose checkpoint fails: rc %d (want 6), events %r, stderr %r"
+          % (rc, [r["event"] for r in recs], err[-300:]))
 
 
 # ---------------------------------------------------------------------------
