@@ -474,9 +474,13 @@ sg_cmd_batch(int argc, char **argv)
 		free(r.paths[i]);
 	free(r.paths);
 	sg_fwcache_free(r.fwcache);
+	/*
+	 * The run itself failed (the report or the audit log): that is the answer, whatever
+	 * the guests' codes, so a failed record is never mistaken for a guest's mismatch.
+	 */
 	if (r.fatal) {
 		sg_cmd_fail(r.fatal_err.msg, r.fatal);
-		return sg_exit_combine(r.exit, sg_exit_sevgate(r.fatal));
+		return sg_exit_sevgate(r.fatal);
 	}
 	return r.exit;
 }
