@@ -31,6 +31,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import stat
 import struct
@@ -1057,6 +1058,39 @@ def test_cache(env):
 
 
 # ---------------------------------------------------------------------------
+# issue 11: names, help, secret open, the pin-value owner, the trust model, big mappings
+
+def test_big_mapping(env):
+    """Issue 11 (17): 95,000 keys in one mapping are refused in well under a second of CPU."""
+    d = os.path.join(env.tmp, "big")
+    head = "version: 1\nguest: big\n"
+    text = head + "".join("k%05d: 1\n" % i for i in range(95000))
+    p = write(os.path.join(d, "m.yaml"), text)
+    check(len(text) > 900000, "big: the manifest is %d bytes" % len(text))
+    t0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rc, out, err = env.sg("validate", "--manifest", p, timeout=300)
+    t1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (t1.ru_utime + t1.ru_stime) - (t0.ru_utime + t0.ru_stime)
+    check(rc == 2 and err == "error: %s:3:1: unknown key 'k00000'\n" % p,
+          "big: 95,000 keys: refused at the first unknown key (rc %d %r)" % (rc, err[:200]))
+    check(cpu < 5.0, "big: 95,000 keys took %.1f s of CPU (want < 5)" % cpu)
+    # With a defaults.yaml of as many keys beside it (the override check is no longer n*m).
+    write(os.path.join(d, "defaults.yaml"), "".join("k%05d: 1\n" % i for i in range(95000)))
+    t0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rc, out, err = env.sg("validate", "--manifest", p, timeout=300)
+    t1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (t1.ru_utime + t1.ru_stime) - (t0.ru_utime + t0.ru_stime)
+    check(rc == 2 and err == "error: %s:3:1: unknown key 'k00000'\n" % p,
+          "big: with defaults.yaml: refused at the manifest's first key (rc %d %r)" % (rc, err[:200]))
+    check(cpu < 5.0, "big: 95,000 keys over a 95,000-key defaults.yaml took %.1f s of CPU" % cpu)
+    dup = head + "".join("k%05d: 1\n" % i for i in range(95000)) + "k00007: 2\n"
+    p = write(os.path.join(d, "dup", "m.yaml"), dup)
+    rc, out, err = env.sg("validate", "--manifest", p, timeout=300)
+    check(rc == 2 and err == "error: %s:95003:1: duplicate key: k00007\n" % p,
+          "big: a duplicate after 95,000 keys is found at its line (rc %d %r)" % (rc, err[:200]))
+
+
+# ---------------------------------------------------------------------------
 # examples: config/examples/manifests parse
 
 def test_examples(env):
@@ -1112,7 +1146,8 @@ def main():
              ("defaults", lambda: test_defaults(env)),
              ("cache", lambda: test_cache(env)),
              ("fleet+output", lambda: test_output(env, *test_fleet(env))),
-             ("examples", lambda: test_examples(env))]
+             ("examples", lambda: test_examples(env)),
+             ("big", lambda: test_big_mapping(env))]
     try:
         for name, fn in parts:
             if args.only and name not in args.only:
