@@ -1060,6 +1060,131 @@ def test_cache(env):
 # ---------------------------------------------------------------------------
 # issue 11: names, help, secret open, the pin-value owner, the trust model, big mappings
 
+def run_bytes(argv, timeout=120):
+    """Like run(), for arguments and outputs that need not be UTF-8."""
+    p = subprocess.run(argv, capture_output=True, timeout=timeout)
+    SCAN.proc([os.fsdecode(a) for a in argv], p.stdout.decode("utf-8", "replace"),
+              p.stderr.decode("utf-8", "replace"))
+    return p.returncode, p.stdout, p.stderr
+
+
+def audit_key(env):
+    path = os.path.join(env.tmp, "keys", "audit.pem")
+    if not os.path.exists(path):
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-out", path], check=True, capture_output=True)
+        os.chmod(path, 0o600)
+    return path
+
+
+def tv1_argv(env):
+    keys = os.path.join(env.tmp, "keys")
+    return ["--measurement", TV1, "--api-major", "0", "--api-minor", "24", "--build-id", "15",
+            "--policy", "3", "--firmware", env.fw, "--tik", os.path.join(keys, "tik.bin"),
+            "--tek", os.path.join(keys, "tek.bin")]
+
+
+NAME_RULE = ("must be printable UTF-8 (no control characters, C1 controls, bidirectional "
+             "overrides or invalid bytes)")
+
+
+def test_names(env):
+    """Issue 11 (3, 18): the name rule, and names from outside escaped on a terminal."""
+    d = os.path.join(env.tmp, "names")
+    os.makedirs(d)
+    key = audit_key(env)
+    log = os.path.join(d, "audit.log")
+    base = [env.sevgate, "validate"] + tv1_argv(env) + ["--audit-log", log, "--audit-key", key]
+
+    # A 70,000-byte --guest: a usage error before any record is written; later runs append.
+    rc, out, err = run_bytes(base + ["--guest", "g" * 70000])
+    check(rc == 2 and err == b"error: --guest is longer than 255 bytes (70000)\n" and out == b""
+          and not os.path.exists(log),
+          "names: a 70,000-byte --guest: exit 2, one line, no log (rc %d %r, log %s)"
+          % (rc, err[:200], os.path.exists(log)))
+    rc, out, err = run_bytes(base + ["--guest", "db1"])
+    check(rc == 0 and os.path.exists(log) and out.startswith(b"trusted: db1 launch digest "),
+          "names: a valid run after the refused one: rc %d %r %r" % (rc, out, err))
+    before = open(log, "rb").read() if os.path.exists(log) else b""
+    rc, out, err = run_bytes(base + ["--guest", "g" * 256])
+    check(rc == 2 and err == b"error: --guest is longer than 255 bytes (256)\n"
+          and open(log, "rb").read() == before,
+          "names: a 256-byte --guest leaves the log unchanged (rc %d %r)" % (rc, err[:200]))
+    rc, out, err = run_bytes(base + ["--guest", "g" * 255])
+    after = open(log, "rb").read()
+    check(rc == 0 and len(after) > len(before) and after.startswith(before),
+          "names: a 255-byte --guest is fine and appends (rc %d %r)" % (rc, err[:200]))
+    check(after.count(b"\n") >= 2 and after.endswith(b"\n"), "names: the log has its records")
+
+    # --json is valid UTF-8 whatever the command line holds (here a manifest path).
+    rc, out, err = run_bytes([env.sevgate, "validate", "--json", "--manifest",
+                              os.fsencode(d) + b"/no\xffsuch\x1b.yaml"])
+    try:
+        obj = json.loads(out.decode("utf-8", "strict"))
+    except ValueError:
+        obj = None
+    check(rc == 6 and obj is not None and obj["exit"] == 6 and "no\ufffdsuch\x1b.yaml" in obj["message"],
+          "names: --json with a non-UTF-8 path is valid UTF-8 JSON (rc %d %r)" % (rc, out[:300]))
+    check(b"\x1b" not in err, "names: the path's ESC is escaped on stderr: %r" % err[:300])
+
+    # Terminal escapes, C1, RLO, CR/LF and invalid UTF-8 in --guest: exit 2, nothing raw on stderr.
+    for label, name in (("ESC CSI", b"db1\x1b[2J"), ("OSC", b"\x1b]0;pwned\x07"), ("CR", b"db1\rok"),
+                        ("LF", b"db1\ntrusted: x"), ("C1 CSI", b"db1\xc2\x9b31m"),
+                        ("RLO", b"db1\xe2\x80\xaeexe"), ("invalid UTF-8", b"db1\xff"),
+                        ("DEL", b"db1\x7f")):
+        rc, out, err = run_bytes([env.sevgate, "validate"] + tv1_argv(env) + ["--guest", name])
+        check(rc == 2 and err == b"error: --guest " + NAME_RULE.encode() + b"\n" and out == b"",
+              "names: --guest with %s: exit 2 and the rule's one line (rc %d %r %r)" % (label, rc, out, err))
+        rc, out, err = run_bytes([env.sevgate, "validate", "--json"] + tv1_argv(env) + ["--guest", name])
+        try:
+            obj = json.loads(out.decode("utf-8", "strict"))
+        except ValueError:
+            obj = None
+        check(rc == 2 and obj is not None and obj["guest"] is None and obj["exit"] == 2
+              and obj["message"] == "--guest " + NAME_RULE,
+              "names: --json --guest with %s: valid UTF-8 JSON, exit 2 (rc %d %r)" % (label, rc, out[:300]))
+
+    # In a manifest: the same rule at the guest's file:line:col (YAML escapes too).
+    cases = [
+        ("long", "g" * 256, (2, 8), "guest is longer than 255 bytes (256)"),
+        ("esc", '"db1\\e[2J"', (2, 8), "guest " + NAME_RULE),
+        ("c1", '"db1\\x9b31m"', (2, 8), "guest " + NAME_RULE),
+        ("rlo", '"db1\\u202eexe"', (2, 8), "guest " + NAME_RULE),
+        ("lf", '"db1\\ntrusted"', (2, 8), "guest " + NAME_RULE),
+        ("nul", '"db1\\0evil"', (2, 8), "a string must not contain a NUL character (\\0)"),
+        ("nul-x", '"db1\\x00evil"', (2, 8), "a string must not contain a NUL character (\\0)"),
+    ]
+    for label, value, loc, msg in cases:
+        lines = env.tv1_lines("x")
+        lines[1] = "guest: " + value
+        p = write(os.path.join(d, "guest-%s.yaml" % label), "\n".join(lines) + "\n")
+        rc, out, err = env.sg("validate", "--manifest", p)
+        check(rc == 2 and err == "error: %s:%d:%d: %s\n" % (p, loc[0], loc[1], msg) and out == "",
+              "names: manifest guest %s: want exit 2 'error: %s:%d:%d: %s', got rc %d %r"
+              % (label, p, loc[0], loc[1], msg, rc, err))
+
+    # A manifest key with an escape, echoed in the error: escaped on the terminal, raw in JSON.
+    lines = env.tv1_lines("keyesc") + ['"pol\\ecy\\u202e": 3']
+    p = write(os.path.join(d, "key-esc.yaml"), "\n".join(lines) + "\n")
+    rc, out, err = run_bytes([env.sevgate, "validate", "--manifest", p])
+    want = ("error: %s:11:1: unknown key 'pol\\x1bcy\\u{202e}'\n" % p).encode()
+    check(rc == 2 and err == want, "names: an escaped key on the terminal: want %r, got rc %d %r" % (want, rc, err))
+    rc, out, err = run_bytes([env.sevgate, "validate", "--manifest", p, "--json"])
+    try:
+        obj = json.loads(out.decode("utf-8", "strict"))
+    except ValueError:
+        obj = None
+    check(rc == 2 and obj is not None and obj["message"] == "%s:11:1: unknown key 'pol\x1bcy\u202e'" % p,
+          "names: the key in --json is the key itself (rc %d %r)" % (rc, out[:300]))
+    # The same in a batch's human output.
+    bd = os.path.join(d, "batch")
+    write(os.path.join(bd, "key-esc.yaml"), "\n".join(lines) + "\n")
+    rc, out, err = run_bytes([env.sevgate, "batch", bd])
+    check(rc == 2 and b"\x1b" not in err and b"\xe2\x80\xae" not in err
+          and b"unknown key 'pol\\x1bcy\\u{202e}'" in err,
+          "names: batch human output escapes the key (rc %d %r)" % (rc, err[:300]))
+
+
 def test_big_mapping(env):
     """Issue 11 (17): 95,000 keys in one mapping are refused in well under a second of CPU."""
     d = os.path.join(env.tmp, "big")
@@ -1147,6 +1272,7 @@ def main():
              ("cache", lambda: test_cache(env)),
              ("fleet+output", lambda: test_output(env, *test_fleet(env))),
              ("examples", lambda: test_examples(env)),
+             ("names", lambda: test_names(env)),
              ("big", lambda: test_big_mapping(env))]
     try:
         for name, fn in parts:
