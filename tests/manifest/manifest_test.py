@@ -1185,6 +1185,49 @@ def test_names(env):
           "names: batch human output escapes the key (rc %d %r)" % (rc, err[:300]))
 
 
+def test_cli_messages(env):
+    """Issue 11 (12): help on stdout, and no 'offline' name for an unnamed guest."""
+    rc, out, err = env.sg("validate")
+    check(rc == 2 and out == "" and err == "error: Either --tk or both of --tek/--tik are required\n",
+          "cli: bare validate: want exit 2 and one unprefixed line, got rc %d %r" % (rc, err))
+    rc, out, err = env.sg("validate", "--tk", "/nonexistent/tk.bin")
+    check(rc == 2 and "offline" not in err and err.startswith("error: Either --measurement"),
+          "cli: an unnamed guest has no name prefix: rc %d %r" % (rc, err))
+    keys_usage = (
+        "usage: sevgate keys import --tik FILE --tek FILE | --tk FILE --token URI --label NAME [--shred]\n"
+        "       sevgate keys store-secret FILE --token URI --label NAME [--shred]\n"
+        "       sevgate keys generate-audit-key --token URI --label NAME --pubout FILE.pem\n"
+        "       sevgate keys list [--token URI]\n"
+        "       sevgate keys delete URI...\n"
+        "       sevgate keys prune --label-prefix PREFIX [--token URI]\n"
+        "common: [--pin-file FILE] [--config FILE] [--allow-exportable-keys]\n")
+    secret_usage = (
+        "usage: sevgate secret build --tik K --tek K | --tk K --measurement B64\n"
+        "       --secret GUID-OR-ALIAS:FILE... --header FILE --payload FILE\n"
+        "       [--iv HEX] [--padding align16|libvirt] [--pin-file FILE] [--config FILE]\n"
+        "usage: sevgate secret open --tik K --tek K | --tk K --measurement B64\n"
+        "       --header FILE --payload FILE [--pin-file FILE] [--config FILE]\n")
+    vmsa_usage = (
+        "usage: sevgate vmsa build [--cpu-family F --cpu-model M --cpu-stepping S |\n"
+        "                           --vcpu-type NAME | --cpu-sig N]\n"
+        "                          [--vmsa-profile legacy|init2] [--sev-features N]\n"
+        "                          [--firmware FW | --reset-addr N] BSP_OUT [AP_OUT]\n"
+        "Writes the boot CPU's VMSA page to BSP_OUT and, given AP_OUT, the other CPUs'\n"
+        "page (its reset address from --firmware's SEV-ES reset block or --reset-addr).\n"
+        "usage: sevgate vmsa show FILE\n")
+    for cmd, want in (("keys", keys_usage), ("secret", secret_usage), ("vmsa", vmsa_usage)):
+        for h in ("--help", "-h"):
+            rc, out, err = env.sg(cmd, h)
+            check(rc == 0 and out == want and err == "",
+                  "cli: sevgate %s %s: want exit 0, the usage on stdout, got rc %d out %r err %r"
+                  % (cmd, h, rc, out, err))
+    # Without a subcommand it is still a usage error (exit 2, one line on stderr).
+    for cmd in ("keys", "secret", "vmsa"):
+        rc, out, err = env.sg(cmd)
+        check(rc == 2 and out == "" and err.startswith("error: usage: sevgate %s " % cmd)
+              and err.count("\n") == 1, "cli: bare sevgate %s: rc %d %r" % (cmd, rc, err))
+
+
 def test_big_mapping(env):
     """Issue 11 (17): 95,000 keys in one mapping are refused in well under a second of CPU."""
     d = os.path.join(env.tmp, "big")
@@ -1273,6 +1316,7 @@ def main():
              ("fleet+output", lambda: test_output(env, *test_fleet(env))),
              ("examples", lambda: test_examples(env)),
              ("names", lambda: test_names(env)),
+             ("cli", lambda: test_cli_messages(env)),
              ("big", lambda: test_big_mapping(env))]
     try:
         for name, fn in parts:
