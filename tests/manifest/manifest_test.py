@@ -1228,6 +1228,21 @@ def test_cli_messages(env):
               and err.count("\n") == 1, "cli: bare sevgate %s: rc %d %r" % (cmd, rc, err))
 
 
+def test_secret_open(env):
+    """Issue 11 (9): secret open prints each entry's GUID and length, never a hash of the
+    decrypted secret (an unsalted SHA-256 of a passphrase is guessable offline)."""
+    d = os.path.join(env.tmp, "secret-open")
+    hp = write(os.path.join(d, "h.b64"), "AAAAAEBBQkNERUZHSElKS0xNTk+XLEg6t73UNReUKG4IViCgCPPl+gb/QzkUgWxVs+/zVQ==\n")
+    pp = write(os.path.join(d, "p.b64"), "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu\n")
+    keys = os.path.join(env.tmp, "keys")
+    rc, out, err = env.sg("secret", "open", "--tik", os.path.join(keys, "tik.bin"), "--tek",
+                          os.path.join(keys, "tek.bin"), "--measurement", TV1, "--header", hp, "--payload", pp)
+    want = '{"table_length":48,"entries":[{"guid":"736869e5-84f0-4973-92ec-06879ce3da0b","length":7}]}\n'
+    check(rc == 0 and out == want and err == "" and "sha256" not in out
+          and "f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7" not in out,
+          "cli: secret open: want exactly %r, got rc %d %r %r" % (want, rc, out, err))
+
+
 def test_big_mapping(env):
     """Issue 11 (17): 95,000 keys in one mapping are refused in well under a second of CPU."""
     d = os.path.join(env.tmp, "big")
@@ -1317,6 +1332,7 @@ def main():
              ("examples", lambda: test_examples(env)),
              ("names", lambda: test_names(env)),
              ("cli", lambda: test_cli_messages(env)),
+             ("secret-open", lambda: test_secret_open(env)),
              ("big", lambda: test_big_mapping(env))]
     try:
         for name, fn in parts:
