@@ -1243,6 +1243,60 @@ def test_secret_open(env):
           "cli: secret open: want exactly %r, got rc %d %r %r" % (want, rc, out, err))
 
 
+def test_pin_owner(env):
+    """Issue 11 (10): a pin-value only in a file others cannot read *or replace*: mode and owner
+    from the open file, and that file's permission covers its own URIs only."""
+    d = os.path.join(env.tmp, "pinown")
+    os.makedirs(d)
+    os.chmod(d, 0o755)
+    tv1 = env.tv1_lines("pinown")
+    pin_tik = 'tik: "pkcs11:token=nosuch;object=tik?pin-value=%s"' % PIN
+    body = "\n".join(tv1[:8] + [pin_tik, tv1[9]]) + "\n"
+    msg = "a pin-value is allowed only in a file that group and others cannot read"
+    # group-readable: refused (insecure usage, exit 3) at the URI.
+    p = write(os.path.join(d, "g.yaml"), body, 0o640)
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 3 and err.startswith("error: %s:9:6: %s" % (p, msg)),
+          "pin owner: a group-readable manifest: rc %d %r" % (rc, err))
+    # 0600 but owned by someone else (nobody): refused the same way.
+    if os.geteuid() == 0:
+        p = write(os.path.join(d, "nobody.yaml"), body, 0o600)
+        os.chown(p, 65534, 65534)
+        rc, out, err = env.sg("validate", "--manifest", p)
+        check(rc == 3 and err.startswith("error: %s:9:6: a pin-value is allowed only in a file owned by "
+                                         "you or root" % p),
+              "pin owner: a 0600 manifest owned by nobody: rc %d %r" % (rc, err))
+    else:
+        print("pin owner: not root, the other-owner case is skipped")
+    # 0600 owned by the caller: allowed (the token lookup fails instead: exit 6, not 2 or 3).
+    p = write(os.path.join(d, "mine.yaml"), body, 0o600)
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 6 and "pin-value" not in err, "pin owner: a 0600 manifest of mine: rc %d %r" % (rc, err))
+
+    # The permission covers that file's URIs only: a private manifest does not let a pin-value
+    # through on the command line ...
+    cli_tek = "pkcs11:token=nosuch;object=tek?pin-value=%s" % PIN
+    p = write(os.path.join(d, "mine-tik-only.yaml"), "\n".join(tv1[:8] + [pin_tik]) + "\n", 0o600)
+    rc, out, err = env.sg("validate", "--manifest", p, "--tek", cli_tek)
+    check(rc == 3 and "pin-value in a URI on the command line would show in ps" in err,
+          "pin owner: a command-line pin-value is not covered by a private manifest: rc %d %r" % (rc, err))
+    # ... and a private defaults.yaml does not cover a readable manifest's pin-value (nor the reverse).
+    dd = os.path.join(d, "dflt")
+    write(os.path.join(dd, "defaults.yaml"), pin_tik + "\n", 0o600)
+    p = write(os.path.join(dd, "g.yaml"), "\n".join(tv1[:8] + [
+        'tek: "pkcs11:token=nosuch;object=tek?pin-value=%s"' % PIN]) + "\n", 0o644)
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 3 and err.startswith("error: %s:9:6: %s" % (p, msg)),
+          "pin owner: a private defaults.yaml does not cover the manifest: rc %d %r" % (rc, err))
+    dd = os.path.join(d, "dflt2")
+    dp = write(os.path.join(dd, "defaults.yaml"), pin_tik + "\n", 0o644)
+    p = write(os.path.join(dd, "g.yaml"), "\n".join(tv1[:8] + [
+        'tek: "pkcs11:token=nosuch;object=tek?pin-value=%s"' % PIN]) + "\n", 0o600)
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 3 and ("%s:1:6: %s" % (dp, msg)) in err and err.count("\n") == 1,
+          "pin owner: a private manifest does not cover its defaults.yaml: rc %d %r" % (rc, err))
+
+
 def test_big_mapping(env):
     """Issue 11 (17): 95,000 keys in one mapping are refused in well under a second of CPU."""
     d = os.path.join(env.tmp, "big")
@@ -1333,6 +1387,7 @@ def main():
              ("names", lambda: test_names(env)),
              ("cli", lambda: test_cli_messages(env)),
              ("secret-open", lambda: test_secret_open(env)),
+             ("pin-owner", lambda: test_pin_owner(env)),
              ("big", lambda: test_big_mapping(env))]
     try:
         for name, fn in parts:
