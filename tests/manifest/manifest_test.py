@@ -1297,6 +1297,92 @@ def test_pin_owner(env):
           "pin owner: a private manifest does not cover its defaults.yaml: rc %d %r" % (rc, err))
 
 
+def test_trust(env):
+    """Issue 11 (14): the machine's own files are never a secret source; secret-dirs; module-path."""
+    d = os.path.join(env.tmp, "trust")
+    os.makedirs(os.path.join(d, "out"))
+    key = audit_key(env)
+    log = os.path.join(d, "audit.log")
+    pin = write(os.path.join(d, "pin.txt"), "1234\n", 0o600)
+    conf = write(os.path.join(d, "sevgate.conf"), "audit-log: %s\naudit-key: %s\n" % (log, key), 0o644)
+    ok = write(os.path.join(d, "s", "ok.txt"), b"fine-secret", 0o600)
+    SCAN.register("secret fine-secret", b"fine-secret")
+    link = os.path.join(d, "s", "key-hardlink")
+    os.link(key, link)
+
+    def manifest(name, secret_file, extra=()):
+        body = env.tv1_lines(name) + list(extra) + [
+            "secret-header: out/%s.h" % name, "secret-payload: out/%s.p" % name, "secrets:",
+            "  - {guid: luks-key, file: %s}" % secret_file]
+        return write(os.path.join(d, name + ".yaml"), "\n".join(body) + "\n")
+
+    loc = "14:5"
+    own = "a secret file must not be one of sevgate's own files (the audit log, its key, the " \
+          "configuration or a PIN file)"
+    for name, target, argv in (
+            ("audit-key", key, ["--audit-log", log, "--audit-key", key]),
+            ("audit-key-link", link, ["--audit-log", log, "--audit-key", key]),
+            ("audit-key-conf", key, ["--config", conf]),
+            ("audit-log", log, ["--audit-log", log, "--audit-key", key]),
+            ("config", conf, ["--config", conf]),
+            ("pin-file", pin, ["--pin-file", pin])):
+        if name == "audit-log" and not os.path.exists(log):
+            rc, out, err = env.sg("validate", *(tv1_argv(env) + ["--audit-log", log, "--audit-key", key]))
+            check(rc == 0 and os.path.exists(log), "trust: set up the log (rc %d %s)" % (rc, err))
+        p = manifest(name, target)
+        rc, out, err = env.sg("validate", "--manifest", p, *argv)
+        check(rc == 2 and err == "error: %s:%s: %s: %s\n" % (p, loc, own, target)
+              and not os.path.exists(os.path.join(d, "out", name + ".p")),
+              "trust: a manifest's secret file is %s: want exit 2 at %s, got rc %d %r" % (name, loc, rc, err))
+    p = manifest("plain-ok", ok)
+    rc, out, err = env.sg("validate", "--manifest", p, "--audit-log", log, "--audit-key", key)
+    check(rc == 0, "trust: an ordinary secret file is released (rc %d %r)" % (rc, err))
+
+    # secret-dirs: in sevgate.conf, the directories manifest secret files must lie under.
+    outside = write(os.path.join(d, "elsewhere", "x.txt"), b"fine-secret", 0o600)
+    os.symlink(outside, os.path.join(d, "s", "escape-link"))
+    sd = write(os.path.join(d, "sd.conf"), "secret-dirs:\n  - %s\n" % os.path.join(d, "s"))
+    for name, target, want in (("sd-inside", ok, 0), ("sd-outside", outside, 2),
+                               ("sd-dotdot", os.path.join(d, "s", "..", "elsewhere", "x.txt"), 2),
+                               ("sd-symlink-out", os.path.join(d, "s", "escape-link"), 2)):
+        p = manifest(name, target)
+        rc, out, err = env.sg("validate", "--manifest", p, "--config", sd)
+        if want == 0:
+            check(rc == 0, "trust: secret-dirs, a file inside: rc %d %r" % (rc, err))
+        else:
+            check(rc == 2 and err == "error: %s:%s: secret file %s is not under a secret-dirs directory "
+                  "of %s\n" % (p, loc, target, sd),
+                  "trust: secret-dirs, %s: want exit 2, got rc %d %r" % (name, rc, err))
+    bad = write(os.path.join(d, "sd-bad.conf"), "secret-dirs: /tmp\n")
+    rc, out, err = env.sg("validate", "--manifest", manifest("sd-conf", ok), "--config", bad)
+    check(rc != 0 and ("%s:1:14: secret-dirs must be a list of absolute directories\n" % bad) in err
+          and err.count("\n") == 1,
+          "trust: secret-dirs must be a list: rc %d %r" % (rc, err))
+
+    # module-path= in a manifest's URI is refused; the command line keeps it.
+    for key_name, col in (("tik", 6), ("tk", 5)):
+        lines = env.tv1_lines("modpath-" + key_name)[:8]
+        lines.append('%s: "pkcs11:token=t;object=k?module-path=%s/evil.so"' % (key_name, d))
+        if key_name == "tik":
+            lines.append(env.tv1_lines("x")[9])
+        p = write(os.path.join(d, "modpath-%s.yaml" % key_name), "\n".join(lines) + "\n")
+        rc, out, err = env.sg("validate", "--manifest", p)
+        check(rc == 2 and err == "error: %s:9:%d: a key URI in a manifest names its module by module-name= "
+              "(a module of sevgate.conf or p11-kit), not module-path=\n" % (p, col),
+              "trust: module-path= in a manifest's %s: rc %d %r" % (key_name, rc, err))
+    lines = env.tv1_lines("modpath-secret") + [
+        "secret-header: out/mp.h", "secret-payload: out/mp.p", "secrets:",
+        '  - {guid: luks-key, uri: "pkcs11:object=s;type=data?module-path=/x/evil.so"}']
+    p = write(os.path.join(d, "modpath-secret.yaml"), "\n".join(lines) + "\n")
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 2 and err.startswith("error: %s:14:5: a key URI in a manifest names its module" % p),
+          "trust: module-path= in a secret uri: rc %d %r" % (rc, err))
+    rc, out, err = env.sg("validate", *(tv1_argv(env)[:-2] + [
+        "--tek", "pkcs11:token=t;object=k?module-path=/nonexistent/evil.so"]))
+    check(rc == 6 and "cannot load PKCS#11 module '/nonexistent/evil.so'" in err,
+          "trust: module-path= on the command line stays allowed: rc %d %r" % (rc, err))
+
+
 def test_big_mapping(env):
     """Issue 11 (17): 95,000 keys in one mapping are refused in well under a second of CPU."""
     d = os.path.join(env.tmp, "big")
@@ -1388,6 +1474,7 @@ def main():
              ("cli", lambda: test_cli_messages(env)),
              ("secret-open", lambda: test_secret_open(env)),
              ("pin-owner", lambda: test_pin_owner(env)),
+             ("trust", lambda: test_trust(env)),
              ("big", lambda: test_big_mapping(env))]
     try:
         for name, fn in parts:
