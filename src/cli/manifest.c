@@ -324,12 +324,7 @@ apply_doc(struct ctx *c, const struct sg_yaml_doc *doc, const struct sg_yaml_nod
 			  "a manifest must be a mapping of option names to values");
 	for (size_t i = 0; i < root->n; i++) {
 		/* defaults.yaml: a key the manifest sets itself is the manifest's (lists too). */
-		bool overridden = false;
-
-		for (size_t k = 0; skip_from && k < skip_from->n; k++)
-			if (!strcmp(skip_from->keys[k], root->keys[i]))
-				overridden = true;
-		if (overridden)
+		if (skip_from && sg_yaml_map_get(skip_from, root->keys[i]))
 			continue;
 		if ((r = apply_key(c, root->keys[i], root->key_lines[i], root->key_columns[i],
 				   root->items[i])) < 0)

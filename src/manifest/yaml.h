@@ -2,7 +2,7 @@
 /*
  * A small YAML document tree over libyaml's event parser, for manifests
  * and the configuration file. Strict and bounded: duplicate keys, merge
- * keys, non-scalar keys, multiple documents, documents over 1 MiB or 32
+ * keys, non-scalar keys, strings with a NUL, multiple documents, documents over 1 MiB or 32
  * levels deep, and more than a fixed number of alias expansions are all
  * errors carrying file:line:column.
  */
@@ -35,7 +35,9 @@ struct sg_yaml_node {
 	struct sg_yaml_node **items;
 	char **keys;
 	unsigned *key_lines, *key_columns;
-	size_t n;
+	size_t n, cap;
+	/* Maps: the indices of keys[] in strcmp order (sg_yaml_map_get). */
+	size_t *order;
 };
 
 struct sg_yaml_doc {
@@ -53,6 +55,9 @@ int sg_yaml_parse(const char *file, const uint8_t *data, size_t len, struct sg_y
 int sg_yaml_load(const char *path, struct sg_yaml_doc **ret, struct sg_error *err);
 void sg_yaml_free(struct sg_yaml_doc *d);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_yaml_doc *, sg_yaml_free)
+
+/* The value of @key in the mapping @map, or NULL (O(log n)). */
+const struct sg_yaml_node *sg_yaml_map_get(const struct sg_yaml_node *map, const char *key);
 
 /* Typed scalar reads; errors name file:line:column and @what. */
 int sg_yaml_string(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what,
