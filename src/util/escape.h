@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Names from outside (guest names, manifest keys, libvirt domain names,
+ * paths) on a terminal: one escaper for all human output, and the rule a
+ * name must follow before sevgate records it.
+ *
+ * Escaped: C0 controls, DEL and NUL as \xHH; C1 controls (U+0080-U+009F),
+ * bidirectional marks, embeddings, overrides and isolates (U+061C,
+ * U+200E/F, U+202A-U+202E, U+2066-U+2069) and the line/paragraph
+ * separators U+2028/U+2029 as \u{HEX}; each byte of invalid UTF-8
+ * (overlong, surrogate, above U+10FFFF, truncated) as \xHH. Everything
+ * else, backslash included, is copied.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/error.h"
+
+/* The longest name sevgate records (a guest name), in bytes. */
+#define SG_NAME_MAX 255
+
+/*
+ * Escape @len bytes of @s into @out (@size bytes, NUL-terminated; cut
+ * before an escape or character that does not fit). Returns the length the
+ * whole result needs, as snprintf does; @out may be NULL when @size is 0.
+ */
+size_t sg_str_escape(const char *s, size_t len, char *out, size_t size);
+/* The escaped copy of the string @s (malloc'ed), or NULL without memory. */
+char *sg_str_escape_dup(const char *s);
+/* True when @len bytes of @s would be printed unchanged (and hold no NUL). */
+bool sg_str_printable(const char *s, size_t len);
+
+/* True when @len bytes of @s are valid UTF-8. */
+bool sg_utf8_valid(const char *s, size_t len);
+/* A copy of @s with each invalid UTF-8 byte replaced by U+FFFD (for JSON), or NULL. */
+char *sg_utf8_sanitize(const char *s);
+
+/*
+ * The name rule: at most SG_NAME_MAX bytes of printable UTF-8 (what
+ * sg_str_printable accepts). SG_E_USAGE naming @what ("--guest"), never
+ * the name itself.
+ */
+int sg_name_check(const char *name, const char *what, struct sg_error *err);
