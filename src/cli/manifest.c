@@ -12,6 +12,7 @@
 
 #include "core/crypto.h"
 #include "manifest/yaml.h"
+#include "util/escape.h"
 #include "util/fileio.h"
 
 enum ktype { K_INT, K_STRING, K_PATH, K_KEY, K_BOOL, K_SECRETS, K_RELEASE, K_VERSION, K_GUEST };
@@ -230,6 +231,7 @@ apply_release(struct ctx *c, const struct sg_yaml_node *n)
 static int
 apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct sg_yaml_node *n)
 {
+	struct sg_error tmp = { 0 };
 	size_t i;
 	uint64_t u;
 	bool b;
@@ -273,6 +275,8 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 	case K_GUEST:
 		if (!*n->value)
 			return at(c, n->line, n->column, SG_E_FORMAT, "guest must not be empty");
+		if (sg_name_check(n->value, "guest", &tmp) < 0)
+			return at(c, n->line, n->column, SG_E_FORMAT, "%s", tmp.msg);
 		free(c->m->guest);
 		c->m->guest = strdup(n->value);
 		c->have_guest = true;

@@ -9,6 +9,7 @@
 #include "core/digest.h"
 #include "core/policy.h"
 #include "util/encode.h"
+#include "util/escape.h"
 #include "util/numparse.h"
 
 enum {
@@ -304,7 +305,11 @@ handle(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 	case OPT_AUDIT_LOG: o->audit_log = arg; break;
 	case OPT_AUDIT_KEY: o->audit_key = arg; break;
 	case OPT_JSON: o->json = true; break;
-	case OPT_GUEST: o->guest = arg; break;
+	case OPT_GUEST:
+		/* Recorded in the audit log: the name rule before anything is written. */
+		if ((r = sg_name_check(arg, "--guest", err)) == 0)
+			o->guest = arg;
+		break;
 	case OPT_SEV: o->mode = SG_MODE_SEV; break;
 	case OPT_SEV_ES: o->mode = SG_MODE_SEV_ES; break;
 	case OPT_FORMAT:

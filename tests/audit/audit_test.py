@@ -342,11 +342,15 @@ def test_format(env):
     mf = env.manifest(os.path.join(d, "m", "fmt-mf.yaml"), "fmt-mf", secret=f_bin, out=out)
     rc, o, e = v("--manifest", mf, "--json", *env.audit(log))
     check(rc == 0, "format: manifest release exit %d (%s)" % (rc, e.strip()))
-    # odd guest names: quotes (a fake sig member), a newline, UTF-8, backslash, slash
-    odd = ['evil","sig":"MEUCIQ', "two\nlines", "g\u00e4st/\u2713\\x"]
+    # odd guest names: quotes (a fake sig member), spaces, UTF-8, backslash, slash
+    odd = ['evil","sig":"MEUCIQ', "two  lines", "g\u00e4st/\u2713\\x"]
     for g in odd:
         rc, o, e = v(*env.guest_args(g), *env.audit(log))
         check(rc == 0, "format: guest %r: exit %d %s" % (g, rc, e.strip()))
+    # a newline is no name (issue 11: printable UTF-8 only): refused before any record
+    n0 = len(lines_of(log))
+    rc, o, e = v(*env.guest_args("two\nlines"), *env.audit(log))
+    check(rc == 2 and len(lines_of(log)) == n0, "format: guest 'two\\nlines': exit %d %s" % (rc, e.strip()))
     # 6: a batch with a report, human, then JSON
     bd = os.path.join(d, "batch")
     env.manifest(os.path.join(bd, "b1.yaml"), "fmt-b1", secret=f_text, out=out)
@@ -959,7 +963,7 @@ def released_not_recorded(env, d, mnt, log, out, sec):
         room = 4096 - os.path.getsize(log) % 4096
         if lo <= room <= hi:
             break
-        name = "p%02d-%s" % (i, "x" * env.rng.randrange(1, 300))
+        name = "p%02d-%s" % (i, "x" * env.rng.randrange(1, 250))  # a name is at most 255 bytes
         rc, o, e = env.sg("validate", *env.guest_args(name), *env.audit(log))
         if not check(rc == 0, "diskfull: padding: %s" % e.strip()):
             return
