@@ -777,7 +777,8 @@ sg_cmd_keys(int argc, char **argv)
 
 	if (argc < 2)
 		return sg_cmd_fail("usage: sevgate keys import|store-secret|list|delete|prune ...", SG_E_USAGE);
-	if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+	if ((argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) ||
+	    (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))) {
 		printf("usage: sevgate keys import --tik FILE --tek FILE | --tk FILE --token URI "
 		       "--label NAME [--shred]\n"
 		       "       sevgate keys store-secret FILE --token URI --label NAME [--shred]\n"

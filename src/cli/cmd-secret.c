@@ -287,6 +287,11 @@ sg_cmd_secret(int argc, char **argv)
 	struct sg_error err = { 0 };
 	int r;
 
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(true);
+		usage(false);
+		return SG_EXIT_OK;
+	}
 	if (argc < 2 || (strcmp(argv[1], "build") && strcmp(argv[1], "open")))
 		return sg_cmd_fail("usage: sevgate secret build|open ...", SG_E_USAGE);
 	a.build = !strcmp(argv[1], "build");

@@ -184,6 +184,11 @@ vmsa_show(int argc, char **argv)
 int
 sg_cmd_vmsa(int argc, char **argv)
 {
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		build_usage();
+		printf("usage: sevgate vmsa show FILE\n");
+		return SG_EXIT_OK;
+	}
 	if (argc >= 2 && !strcmp(argv[1], "build"))
 		return vmsa_build(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "show"))

@@ -198,24 +198,26 @@ sg_guest_run(struct sg_crypto *crypto, struct sg_guest_job *j, struct sg_audit *
 	return j->out.exit;
 }
 
-/* The one-line human verdict of a guest. */
+/* The one-line human verdict of a guest. An unnamed guest (offline, no --guest) has no name. */
 void
 sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out)
 {
-	const char *who = o->guest ? o->guest : o->manifest ? o->manifest : "offline";
+	const char *who = o->guest ? o->guest : o->manifest;
+	const char *sep = who ? " " : "", *colon = who ? ": " : "";
 
+	if (!who)
+		who = "";
 	if (out->rc == 0)
-		printf("trusted: %s launch digest %s\n", who, out->digest);
+		printf("trusted: %s%slaunch digest %s\n", who, sep, out->digest);
 	else if (out->rc == SG_E_MISMATCH)
-		fprintf(stderr, "mismatch: %s launch digest %s: %s\n", who, out->digest,
+		fprintf(stderr, "mismatch: %s%slaunch digest %s: %s\n", who, sep, out->digest,
 			out->err.msg);
 	else if (out->rc == SG_E_POLICY)
-		fprintf(stderr, "refused: %s: %s\n", who, out->err.msg);
+		fprintf(stderr, "refused: %s%s%s\n", who, colon, out->err.msg);
 	else if (!o->guest && o->manifest && !strncmp(out->err.msg, o->manifest, strlen(o->manifest)))
 		/* A manifest error already starts with the manifest's file:line:column. */
 		fprintf(stderr, "error: %s\n", out->err.msg);
 	else
-		fprintf(stderr, "error: %s: %s\n", who,
+		fprintf(stderr, "error: %s%s%s\n", who, colon,
 			out->err.msg[0] ? out->err.msg : sg_error_name(out->rc));
 }
-
