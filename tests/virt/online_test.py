@@ -290,6 +290,10 @@ class Dom:
         return "\n".join(x)
 
 
+EVIL_NAME = "evil\u009b31m\u202egnp"
+EVIL_SHOWN = "evil\\u{9b}31m\\u{202e}gnp"  # sevgate's human output: escaped
+
+
 # Order matters: running/paused domains get IDs 1, 2, ... in file order.
 DOMS = [
     Dom("sevguest", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff01", kernel=True, initrd=True,
@@ -310,6 +314,8 @@ DOMS = [
     Dom("deadbeef-cafe-0123", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff0e"),
     Dom("0badcafe-1111-2222-3333-444455556666", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff0f"),
     Dom("shutoff", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff10", runstate=5),
+    # A remote host names its domains: C1 CSI and RLO reach sevgate's terminal (issue 11).
+    Dom(EVIL_NAME, "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff11"),
 ]
 SEVGUEST_UUID = DOMS[0].uid
 
@@ -421,7 +427,9 @@ class Env:
         for n in os.listdir(cap):
             with open(os.path.join(cap, n)) as f:
                 caps[n] = f.read()
-        return Result(rc, out, err, log, caps, argv)
+        r = Result(rc, out, err, log, caps, argv)
+        r.env, r.cwd = e, rd
+        return r
 
 
 class Tally:
@@ -660,6 +668,24 @@ def build_cases(E):
     add(Case("xml-nvram-secure", "withnvram", R + ["--firmware", fw], e_fw, rc=3,
              msg="Domain firmware with NVRAM cannot be securely measured", ref=None))
     add(Case("xml-nvram-insecure", "withnvram", I, e_fw, ld=LD_FW))
+
+    def evil_escaped(r, kind):
+        if kind != "sevgate":
+            return []
+        p = []
+        if "\u009b" in r.out + r.err or "\u202e" in r.out + r.err or "\x1b" in r.out + r.err:
+            p.append("a raw C1/RLO from the domain's name on the terminal: %r" % (r.out + r.err))
+        js = subprocess.run(r.argv + ["--json"], capture_output=True, env=r.env, cwd=r.cwd,
+                            stdin=subprocess.DEVNULL, timeout=60)
+        try:
+            obj = json.loads(js.stdout.decode("utf-8", "strict"))
+        except ValueError:
+            obj = None
+        if not obj or obj.get("guest") != EVIL_NAME or obj.get("verdict") != "trusted":
+            p.append("--json: the domain's name is the name itself, as JSON: %r" % js.stdout[:300])
+        return p
+    add(Case("name-escaped", EVIL_NAME, I, e_fw, ld=LD_FW, guest=EVIL_SHOWN, ref=None,
+             check=evil_escaped))
     add(Case("xml-no-loader", "noloader", I, e_fw, rc=4, msg="Domain must have one firmware path"))
     add(Case("xml-no-loader-ignored", "noloader", I + ["--ignore-config"], e_fw, rc=2,
              msg="--firmware not specified and no firmware path found"))
