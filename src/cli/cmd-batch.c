@@ -171,7 +171,7 @@ report(struct run *r, struct sg_guest_job *j)
 	const char *line;
 
 	sg_guest_finish(j);
-	sg_json_add(out->json, "manifest", json_object_new_string(j->o.manifest));
+	sg_json_add(out->json, "manifest", sg_json_str(j->o.manifest));
 	line = json_object_to_json_string_ext(out->json,
 					      JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	pthread_mutex_lock(&r->out_lock);

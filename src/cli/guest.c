@@ -12,6 +12,7 @@
 #include "cli/outputs.h"
 #include "cli/release.h"
 #include "util/encode.h"
+#include "util/escape.h"
 
 static double
 now_ms(void)
@@ -41,7 +42,7 @@ json_input(const struct sg_input_digest *d)
 	if (!d->present)
 		return NULL;
 	o = json_object_new_object();
-	sg_json_add(o, "path", d->path ? json_object_new_string(d->path) : NULL);
+	sg_json_add(o, "path", sg_json_str(d->path));
 	/* An input named but never hashed (the run failed first) has no hash to show. */
 	sg_json_add(o, "sha256", d->hashed ? sg_json_hex(d->sha256, sizeof(d->sha256)) : NULL);
 	return o;
@@ -61,10 +62,10 @@ sg_guest_json(const struct sg_cli_opts *o, const struct sg_validate_result *res,
 	struct json_object *j = json_object_new_object(), *in = json_object_new_object();
 	struct json_object *secrets = json_object_new_array();
 
-	sg_json_add(j, "guest", o->guest ? json_object_new_string(o->guest) : NULL);
+	sg_json_add(j, "guest", sg_json_str(o->guest));
 	sg_json_add(j, "verdict", json_object_new_string(verdict_name(exit_code)));
 	sg_json_add(j, "exit", json_object_new_int(exit_code));
-	sg_json_add(j, "message", json_object_new_string(message));
+	sg_json_add(j, "message", sg_json_str(message));
 	sg_json_add(j, "launch_digest",
 		    res && res->have_launch_digest ?
 			    sg_json_hex(res->launch_digest, sizeof(res->launch_digest)) :
@@ -198,26 +199,33 @@ sg_guest_run(struct sg_crypto *crypto, struct sg_guest_job *j, struct sg_audit *
 	return j->out.exit;
 }
 
-/* The one-line human verdict of a guest. An unnamed guest (offline, no --guest) has no name. */
+/*
+ * The one-line human verdict of a guest. An unnamed guest (offline, no --guest) has no name.
+ * The name and the message come from outside (--guest, a manifest, a libvirt host): escaped.
+ */
 void
 sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out)
 {
-	const char *who = o->guest ? o->guest : o->manifest;
-	const char *sep = who ? " " : "", *colon = who ? ": " : "";
+	const char *name = o->guest ? o->guest : o->manifest;
+	const char *msg = out->err.msg[0] ? out->err.msg : sg_error_name(out->rc);
+	_cleanup_(sg_freep) char *who = sg_str_escape_dup(name ? name : "");
+	_cleanup_(sg_freep) char *text = sg_str_escape_dup(msg);
+	const char *sep = name ? " " : "", *colon = name ? ": " : "";
 
-	if (!who)
-		who = "";
+	if (!who || !text) {
+		fprintf(stderr, "error: out of memory\n");
+		return;
+	}
 	if (out->rc == 0)
 		printf("trusted: %s%slaunch digest %s\n", who, sep, out->digest);
 	else if (out->rc == SG_E_MISMATCH)
 		fprintf(stderr, "mismatch: %s%slaunch digest %s: %s\n", who, sep, out->digest,
-			out->err.msg);
+			text);
 	else if (out->rc == SG_E_POLICY)
-		fprintf(stderr, "refused: %s%s%s\n", who, colon, out->err.msg);
+		fprintf(stderr, "refused: %s%s%s\n", who, colon, text);
 	else if (!o->guest && o->manifest && !strncmp(out->err.msg, o->manifest, strlen(o->manifest)))
 		/* A manifest error already starts with the manifest's file:line:column. */
-		fprintf(stderr, "error: %s\n", out->err.msg);
+		fprintf(stderr, "error: %s\n", text);
 	else
-		fprintf(stderr, "error: %s%s%s\n", who, colon,
-			out->err.msg[0] ? out->err.msg : sg_error_name(out->rc));
+		fprintf(stderr, "error: %s%s%s\n", who, colon, text);
 }

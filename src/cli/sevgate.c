@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sevgate: the main command line, one subcommand per job. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "key/key.h"
 #include "util/encode.h"
 #include "util/error.h"
+#include "util/escape.h"
 
 static const struct {
 	const char *name;
@@ -44,6 +46,23 @@ sg_json_add(struct json_object *obj, const char *key, struct json_object *val)
 }
 
 struct json_object *
+sg_json_str(const char *s)
+{
+	struct json_object *o;
+	char *clean;
+
+	if (!s)
+		return NULL;
+	if (sg_utf8_valid(s, strlen(s)))
+		return json_object_new_string(s);
+	if (!(clean = sg_utf8_sanitize(s)))
+		return NULL;
+	o = json_object_new_string(clean);
+	free(clean);
+	return o;
+}
+
+struct json_object *
 sg_json_hex(const unsigned char *p, size_t len)
 {
 	char buf[2 * 4096 + 1];
@@ -62,10 +81,22 @@ sg_json_print(struct json_object *obj)
 	json_object_put(obj);
 }
 
+/* @s on @f with terminal controls escaped (names and messages come from outside). */
+void
+sg_fputs_escaped(const char *s, FILE *f)
+{
+	char *e = sg_str_escape_dup(s);
+
+	fputs(e ? e : "(out of memory)", f);
+	free(e);
+}
+
 int
 sg_cmd_fail(const char *msg, int code)
 {
-	fprintf(stderr, "error: %s\n", msg && *msg ? msg : sg_error_name(code));
+	fputs("error: ", stderr);
+	sg_fputs_escaped(msg && *msg ? msg : sg_error_name(code), stderr);
+	fputc('\n', stderr);
 	return sg_exit_sevgate(code);
 }
 
