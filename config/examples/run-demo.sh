@@ -347,10 +347,10 @@ for conf in "${confs[@]}"; do
 	rc=$?
 	set -e
 	echo "  $out"
-	want_sha=$(openssl dgst -sha256 -r "$tmp/$name.secret" | cut -d' ' -f1)
 	want_len=$(stat -c %s "$tmp/$name.secret")
-	if [ "$rc" = 0 ] && [[ $out == *"\"length\":$want_len,\"sha256\":\"$want_sha\""* ]]; then
-		echo "  the packet verifies and holds the $want_len-byte secret (sha256 ${want_sha:0:16}...)"
+	# GUID and length only: a hash of a decrypted secret would be guessable offline.
+	if [ "$rc" = 0 ] && [[ $out == *"\"length\":$want_len}"* && $out != *sha256* ]]; then
+		echo "  the packet verifies and holds one $want_len-byte secret"
 		secret_ok=1
 	else
 		echo "  the packet did not verify (exit $rc)" >&2

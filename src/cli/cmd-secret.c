@@ -3,7 +3,8 @@
  * sevgate secret build|open: the LAUNCH_SECRET packet on its own.
  * build makes a packet for a measurement checked elsewhere (sevctl's
  * "secret build"); open checks a packet's MAC and decrypts it, as the PSP
- * will, and prints each entry's GUID, length and SHA-256, never its bytes,
+ * will, and prints each entry's GUID and length, never its bytes nor a
+ * hash of them (an unsalted hash of a passphrase is guessable offline),
  * so an operator can confirm a packet before it is sent.
  */
 #include <getopt.h>
@@ -178,7 +179,7 @@ read_b64(const char *path, const char *what, uint8_t **ret, size_t *ret_len, str
 }
 
 static int
-print_entries(struct sg_crypto *c, const struct sg_secmem *table, struct sg_error *err)
+print_entries(const struct sg_secmem *table, struct sg_error *err)
 {
 	struct sg_secret entries[256];
 	struct json_object *j, *arr;
@@ -194,18 +195,12 @@ print_entries(struct sg_crypto *c, const struct sg_secmem *table, struct sg_erro
 	sg_json_add(j, "entries", arr);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_new_object();
-		uint8_t sha[SG_SHA256_LEN];
 		char g[SG_GUID_STR_LEN + 1];
 
 		json_object_array_add(arr, e);
-		if ((r = sg_sha256(c, entries[i].data, entries[i].len, sha, err)) < 0) {
-			json_object_put(j);
-			return r;
-		}
 		sg_guid_format(&entries[i].guid, g);
 		sg_json_add(e, "guid", json_object_new_string(g));
 		sg_json_add(e, "length", json_object_new_int64((int64_t)entries[i].len));
-		sg_json_add(e, "sha256", sg_json_hex(sha, sizeof(sha)));
 	}
 	sg_json_print(j);
 	return 0;
@@ -226,7 +221,7 @@ secret_open(struct sg_crypto *c, const struct packet_args *a, struct sg_error *e
 	    (r = sg_packet_open(tik, tek, header, header_len, payload, payload_len, a->blob, &table,
 				err)) < 0)
 		return r;
-	return print_entries(c, table, err);
+	return print_entries(table, err);
 }
 
 static int
