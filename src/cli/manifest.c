@@ -47,8 +47,12 @@ struct ctx {
 	struct sg_cli_opts *o;
 	const struct sg_yaml_doc *doc;
 	const char *dir;
-	bool private_file; /* not readable by group or others: may hold a pin-value */
+	/* The file being applied, from its open fd: may it hold a pin-value? */
+	const struct stat *st;
 	bool have_version, have_guest, pin_value;
+	/* The URIs with a pin-value this manifest's own files vouched for (nothing else). */
+	const char *pin_uris[SG_MAX_SECRETS + 3];
+	size_t npin_uris;
 	struct sg_error *err;
 };
 
@@ -95,6 +99,31 @@ resolve(struct ctx *c, const char *p)
 	if (asprintf(&out, "%s/%s", c->dir, p) < 0)
 		return NULL;
 	return keep(c->m, out);
+}
+
+/*
+ * A pin-value only in a file others can neither read nor replace (OpenSSH's
+ * rule for keys): no group or other permission, owned by the caller or root.
+ * It covers the URIs of that file only.
+ */
+static int
+allow_pin_value(struct ctx *c, const struct sg_yaml_node *n, const char *uri)
+{
+	if (c->st->st_mode & 077)
+		return at(c, n->line, n->column, SG_E_INSECURE,
+			  "a pin-value is allowed only in a file that group and others cannot "
+			  "read (chmod go-rwx %s)",
+			  c->doc->file);
+	if (c->st->st_uid != geteuid() && c->st->st_uid != 0)
+		return at(c, n->line, n->column, SG_E_INSECURE,
+			  "a pin-value is allowed only in a file owned by you or root (%s is owned "
+			  "by uid %u)",
+			  c->doc->file, (unsigned)c->st->st_uid);
+	if (c->npin_uris == SG_ELEMENTSOF(c->pin_uris))
+		return at(c, n->line, n->column, SG_E_LIMIT, "too many URIs with a pin-value");
+	c->pin_uris[c->npin_uris++] = uri;
+	c->pin_value = true;
+	return 0;
 }
 
 static int
@@ -145,19 +174,13 @@ apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
 		if (uri && strncmp(uri, "pkcs11:", 7))
 			return at(c, e->line, e->column, SG_E_FORMAT,
 				  "a secret's uri must be a pkcs11: URI of a data object");
-		if (uri && strstr(uri, "pin-value=")) {
-			/* As for tik/tek/tk: a PIN may sit only in a file others cannot read. */
-			if (!c->private_file)
-				return at(c, e->line, e->column, SG_E_INSECURE,
-					  "a pin-value is allowed only in a file that group and "
-					  "others cannot read (chmod go-rwx %s)",
-					  c->doc->file);
-			c->pin_value = true;
-		}
 		const char *target = uri ? uri : resolve(c, file);
 
 		if (!target || asprintf(&spec, "%s:%s", guid, target) < 0 || !keep(c->m, spec))
 			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+		/* As for tik/tek/tk: a PIN may sit only in a file others cannot read. */
+		if (uri && strstr(uri, "pin-value=") && (r = allow_pin_value(c, e, spec)) < 0)
+			return r;
 		if ((r = apply_option(c, e, "inject-secret", spec)) < 0)
 			return r;
 	}
@@ -287,14 +310,9 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 
 		if (!v)
 			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
-		if (keys[i].type == K_KEY && strstr(v, "pin-value=")) {
-			if (!c->private_file)
-				return at(c, n->line, n->column, SG_E_INSECURE,
-					  "a pin-value is allowed only in a file that group and "
-					  "others cannot read (chmod go-rwx %s)",
-					  c->doc->file);
-			c->pin_value = true;
-		}
+		if (keys[i].type == K_KEY && strstr(v, "pin-value=") &&
+		    (r = allow_pin_value(c, n, v)) < 0)
+			return r;
 		if (!strcmp(key, "secret-header") || !strcmp(key, "secret-payload")) {
 			struct sg_manifest_loc *loc =
 				key[7] == 'h' ? &c->m->header_loc : &c->m->payload_loc;
@@ -337,12 +355,34 @@ apply_doc(struct ctx *c, const struct sg_yaml_doc *doc, const struct sg_yaml_nod
 	return 0;
 }
 
-static bool
-group_or_other_readable(const char *path)
+/*
+ * After the manifest: a pin-value its files did not vouch for came from the
+ * command line, where it would show in ps. Refused as the key layer refuses
+ * one without a manifest.
+ */
+static int
+check_pin_uris(struct ctx *c)
 {
-	struct stat st;
+	const struct sg_validate_req *q = &c->o->req;
+	const char *uris[SG_MAX_SECRETS + 3] = { q->tik, q->tek, q->tk };
+	size_t n = 3;
 
-	return stat(path, &st) != 0 || (st.st_mode & 077);
+	for (size_t i = 0; i < q->nsecret_args; i++)
+		uris[n++] = q->secret_args[i];
+	for (size_t i = 0; i < n; i++) {
+		bool vouched = false;
+
+		if (!uris[i] || !strstr(uris[i], "pin-value="))
+			continue;
+		for (size_t k = 0; k < c->npin_uris; k++)
+			vouched |= c->pin_uris[k] == uris[i];
+		if (!vouched)
+			return sg_error_set(
+				c->err, SG_E_INSECURE,
+				"pin-value in a URI on the command line would show in ps: "
+				"use pin-source=file:PATH in the URI or --pin-file PATH");
+	}
+	return 0;
 }
 
 bool
@@ -379,7 +419,7 @@ apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
 {
 	_cleanup_(sg_manifest_freep) struct sg_manifest *m = calloc(1, sizeof(*m));
 	_cleanup_(sg_yaml_freep) struct sg_yaml_doc *doc = NULL, *defaults = NULL;
-	_cleanup_(sg_file_freep) struct sg_file *f = NULL;
+	_cleanup_(sg_file_freep) struct sg_file *f = NULL, *df = NULL;
 	_cleanup_(sg_freep) char *dircopy = NULL, *dpath = NULL;
 	struct ctx c = { .m = m, .o = o, .err = err };
 	int r;
@@ -408,15 +448,17 @@ apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	}
 	if (access(dpath, F_OK) == 0) {
-		if ((r = sg_yaml_load(dpath, &defaults, err)) < 0)
+		/* Its permission from the fd it is read from, not another look at the path. */
+		if ((r = sg_file_map(dpath, SG_YAML_MAX_BYTES, "YAML file", &df, err)) < 0 ||
+		    (r = sg_yaml_parse(dpath, df->data, df->len, &defaults, err)) < 0)
 			return r;
-		c.private_file = !group_or_other_readable(dpath);
+		c.st = &df->st;
 		if ((r = apply_doc(&c, defaults, doc->root && doc->root->kind == SG_YAML_MAP
 							 ? doc->root
 							 : NULL)) < 0)
 			return r;
 	}
-	c.private_file = !group_or_other_readable(path);
+	c.st = &f->st;
 	if ((r = apply_doc(&c, doc, NULL)) < 0)
 		return r;
 	c.doc = doc;
@@ -425,6 +467,8 @@ apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
 	if (!c.have_guest)
 		return at(&c, 1, 1, SG_E_USAGE, "missing required key 'guest'");
 	/* A pin-value from a file group and others cannot read is no worse than --pin-file. */
+	if ((r = check_pin_uris(&c)) < 0)
+		return r;
 	if (c.pin_value)
 		o->req.key_opts.allow_pin_value = true;
 	o->guest = m->guest;
