@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "core/crypto.h"
 #include "manifest/yaml.h"
 #include "util/escape.h"
@@ -53,6 +54,11 @@ struct ctx {
 	/* The URIs with a pin-value this manifest's own files vouched for (nothing else). */
 	const char *pin_uris[SG_MAX_SECRETS + 3];
 	size_t npin_uris;
+	/* The trust model's inputs, loaded at the first secret file. */
+	struct sg_config *conf;
+	bool have_own;
+	struct stat own[8]; /* audit log and key, configuration, PIN files */
+	size_t nown;
 	struct sg_error *err;
 };
 
@@ -137,6 +143,131 @@ apply_option(struct ctx *c, const struct sg_yaml_node *n, const char *name, cons
 	return 0;
 }
 
+/* Whether a pkcs11: URI has the attribute @name (in its path or its query). */
+static bool
+uri_has_attr(const char *uri, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(uri, "pkcs11:", 7))
+		return false;
+	for (const char *p = uri + 7; *p;) {
+		size_t n = strcspn(p, ";?&");
+
+		if (n > len && !strncmp(p, name, len) && p[len] == '=')
+			return true;
+		p += n;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+/* A manifest's URI names its module by module-name=, never by a path to load (docs/manifest.md). */
+static int
+check_module(struct ctx *c, const struct sg_yaml_node *n, const char *uri)
+{
+	if (uri_has_attr(uri, "module-path"))
+		return at(c, n->line, n->column, SG_E_FORMAT,
+			  "a key URI in a manifest names its module by module-name= (a module of "
+			  "sevgate.conf or p11-kit), not module-path=");
+	return 0;
+}
+
+static void
+add_own(struct ctx *c, const char *path)
+{
+	if (path && *path && strncmp(path, "pkcs11:", 7) && c->nown < SG_ELEMENTSOF(c->own) &&
+	    stat(path, &c->own[c->nown]) == 0)
+		c->nown++;
+}
+
+/* The PIN file a URI names (pin-source=file:PATH or pin-source=PATH), into @buf. */
+static void
+add_pin_source(struct ctx *c, const char *uri)
+{
+	const char *p = uri ? strstr(uri, "pin-source=") : NULL;
+	char buf[4096];
+	size_t n;
+
+	if (!p || strncmp(uri, "pkcs11:", 7))
+		return;
+	p += strlen("pin-source=");
+	if (!strncmp(p, "file:", 5))
+		p += 5;
+	n = strcspn(p, ";?&");
+	if (n == 0 || n >= sizeof(buf))
+		return;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	add_own(c, buf);
+}
+
+/* sevgate's own files, by device and inode: never a secret source. */
+static int
+load_own(struct ctx *c)
+{
+	const struct sg_validate_req *q = &c->o->req;
+	int r;
+
+	if (c->have_own)
+		return 0;
+	if ((r = sg_config_load(c->o->config, &c->conf, c->err)) < 0)
+		return r;
+	add_own(c, c->o->audit_log ? c->o->audit_log : c->conf->audit_log);
+	add_own(c, c->o->audit_key ? c->o->audit_key : c->conf->audit_key);
+	add_own(c, c->conf->path);
+	add_own(c, q->key_opts.pin_file);
+	add_pin_source(c, q->tik);
+	add_pin_source(c, q->tek);
+	add_pin_source(c, q->tk);
+	c->have_own = true;
+	return 0;
+}
+
+/* Whether @real (a resolved path) lies under one of secret-dirs. */
+static bool
+under_secret_dirs(const struct sg_config *conf, const char *real)
+{
+	for (size_t i = 0; i < conf->nsecret_dirs; i++) {
+		_cleanup_(sg_freep) char *dir = realpath(conf->secret_dirs[i], NULL);
+		size_t n = dir ? strlen(dir) : 0;
+
+		if (dir && !strncmp(real, dir, n) && (real[n] == '/' || (n == 1 && dir[0] == '/')))
+			return true;
+	}
+	return false;
+}
+
+/* The trust model for a manifest's secret file (docs/manifest.md). */
+static int
+check_secret_file(struct ctx *c, const struct sg_yaml_node *e, const char *path)
+{
+	_cleanup_(sg_freep) char *real = NULL;
+	struct stat st;
+	int r;
+
+	if ((r = load_own(c)) < 0)
+		return r;
+	if (stat(path, &st) == 0)
+		for (size_t i = 0; i < c->nown; i++)
+			if (st.st_dev == c->own[i].st_dev && st.st_ino == c->own[i].st_ino)
+				return at(
+					c, e->line, e->column, SG_E_FORMAT,
+					"a secret file must not be one of sevgate's own files (the "
+					"audit log, its key, the configuration or a PIN file): %s",
+					path);
+	if (!c->conf->have_secret_dirs)
+		return 0;
+	/* Symlinks and .. resolved: the file itself must lie under a directory. */
+	real = realpath(path, NULL);
+	if (!real || !under_secret_dirs(c->conf, real))
+		return at(c, e->line, e->column, SG_E_FORMAT,
+			  "secret file %s is not under a secret-dirs directory of %s", path,
+			  c->conf->path);
+	return 0;
+}
+
 static int
 apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
 {
@@ -178,6 +309,8 @@ apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
 
 		if (!target || asprintf(&spec, "%s:%s", guid, target) < 0 || !keep(c->m, spec))
 			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+		if ((r = uri ? check_module(c, e, uri) : check_secret_file(c, e, target)) < 0)
+			return r;
 		/* As for tik/tek/tk: a PIN may sit only in a file others cannot read. */
 		if (uri && strstr(uri, "pin-value=") && (r = allow_pin_value(c, e, spec)) < 0)
 			return r;
@@ -310,6 +443,8 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 
 		if (!v)
 			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+		if (keys[i].type == K_KEY && (r = check_module(c, n, v)) < 0)
+			return r;
 		if (keys[i].type == K_KEY && strstr(v, "pin-value=") &&
 		    (r = allow_pin_value(c, n, v)) < 0)
 			return r;
@@ -395,6 +530,12 @@ sg_manifest_name_ok(const char *name)
 	return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
 }
 
+static void
+ctx_done(struct ctx *c)
+{
+	sg_config_free(c->conf);
+}
+
 static int apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
 		 struct sg_manifest **ret, struct sg_error *err);
 
@@ -421,7 +562,7 @@ apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
 	_cleanup_(sg_yaml_freep) struct sg_yaml_doc *doc = NULL, *defaults = NULL;
 	_cleanup_(sg_file_freep) struct sg_file *f = NULL, *df = NULL;
 	_cleanup_(sg_freep) char *dircopy = NULL, *dpath = NULL;
-	struct ctx c = { .m = m, .o = o, .err = err };
+	_cleanup_(ctx_done) struct ctx c = { .m = m, .o = o, .err = err };
 	int r;
 
 	if (!m || !(m->path = strdup(path)) || !(dircopy = strdup(path)))

@@ -57,6 +57,34 @@ sg_config_path(const char *path, bool *ret_explicit)
 	return path && *path ? path : SG_CONFIG_DEFAULT_PATH;
 }
 
+/* secret-dirs: a list of absolute directories (docs/manifest.md, trust model). */
+static int
+load_secret_dirs(const struct sg_yaml_doc *d, const struct sg_yaml_node *v, struct sg_config *c,
+		 struct sg_error *err)
+{
+	if (v->kind != SG_YAML_SEQ)
+		return sg_error_set(err, SG_E_FORMAT,
+				    "%s:%u:%u: secret-dirs must be a list of absolute directories",
+				    d->file, v->line, v->column);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct sg_yaml_node *e = v->items[i];
+
+		if (e->kind != SG_YAML_SCALAR || e->value[0] != '/')
+			return sg_error_set(err, SG_E_FORMAT,
+					    "%s:%u:%u: secret-dirs must be a list of absolute "
+					    "directories",
+					    d->file, e->line, e->column);
+		if (c->nsecret_dirs == SG_CONFIG_MAX_SECRET_DIRS)
+			return sg_error_set(err, SG_E_LIMIT, "%s:%u:%u: more than %d secret-dirs",
+					    d->file, e->line, e->column, SG_CONFIG_MAX_SECRET_DIRS);
+		if (!(c->secret_dirs[c->nsecret_dirs] = strdup(e->value)))
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		c->nsecret_dirs++;
+	}
+	c->have_secret_dirs = true;
+	return 0;
+}
+
 int
 sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
 {
@@ -96,6 +124,11 @@ sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
 				return sg_error_set(err, SG_E_NOMEM, "out of memory");
 			continue;
 		}
+		if (!strcmp(root->keys[i], "secret-dirs")) {
+			if ((r = load_secret_dirs(d, v, c, err)) < 0)
+				return r;
+			continue;
+		}
 		if (strcmp(root->keys[i], "pkcs11-modules"))
 			return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: unknown key '%s'", path,
 					    root->key_lines[i], root->key_columns[i],
@@ -127,6 +160,8 @@ sg_config_free(struct sg_config *c)
 		free(c->modules[i].path);
 		free(c->modules[i].init_args);
 	}
+	for (size_t i = 0; i < c->nsecret_dirs; i++)
+		free(c->secret_dirs[i]);
 	free(c->audit_log);
 	free(c->audit_key);
 	free(c->path);

@@ -3,8 +3,9 @@
  * sevgate's configuration file (YAML; /etc/sevgate/sevgate.conf, or
  * --config FILE, or $SEVGATE_CONFIG). Today it names PKCS#11 modules that
  * need C_Initialize arguments a URI cannot carry (NSS softoken's
- * configdir), and the default audit log and its signing key; unknown
- * keys are errors.
+ * configdir), the default audit log and its signing key, and the
+ * directories manifest secret files must come from; unknown keys are
+ * errors.
  */
 #pragma once
 
@@ -16,6 +17,7 @@
 
 #define SG_CONFIG_DEFAULT_PATH "/etc/sevgate/sevgate.conf"
 #define SG_CONFIG_MAX_MODULES 16
+#define SG_CONFIG_MAX_SECRET_DIRS 16
 
 struct sg_p11_module_conf {
 	char *name;	 /* matched by a URI's module-name= */
@@ -29,6 +31,10 @@ struct sg_config {
 	size_t nmodules;
 	/* Defaults for sevgate validate/batch --audit-log and --audit-key. */
 	char *audit_log, *audit_key;
+	/* secret-dirs: when set, a manifest's secret files must lie under one of these. */
+	bool have_secret_dirs;
+	char *secret_dirs[SG_CONFIG_MAX_SECRET_DIRS];
+	size_t nsecret_dirs;
 };
 
 /*

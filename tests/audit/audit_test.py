@@ -65,6 +65,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections import OrderedDict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "manifest"))
@@ -1444,9 +1445,15 @@ def test_token(env, script):
     km = dict(re.findall(r"^(tik|tek): (pkcs11:\S+)$", o, re.M))
     if not check(rc == 0 and "tik" in km and "tek" in km, "token: keys import: rc %d %r %r" % (rc, o, e)):
         return
-    # the PIN in the URI itself (pin-value), not a file
-    tik = km["tik"].split("&pin-source=")[0] + "&pin-value=" + pin
-    tek = km["tek"].split("&pin-source=")[0] + "&pin-value=" + pin
+    # the PIN in the URI itself (pin-value), not a file; a manifest names its module by
+    # module-name= of sevgate.conf (a module-path= there is refused: issue 11)
+    mp = re.search(r"module-path=([^;?&]+)", km["tik"])
+    conf = write(os.path.join(d, "sevgate.conf"), "pkcs11-modules:\n  - {name: audit-softhsm, path: '%s'}\n"
+                 % urllib.parse.unquote(mp.group(1) if mp else ""))
+    tik = re.sub(r"module-path=[^;?&]+", "module-name=audit-softhsm",
+                 km["tik"].split("&pin-source=")[0]) + "&pin-value=" + pin
+    tek = re.sub(r"module-path=[^;?&]+", "module-name=audit-softhsm",
+                 km["tek"].split("&pin-source=")[0]) + "&pin-value=" + pin
     sdata = ("token-secret-%010x" % env.rng.getrandbits(40)).encode()
     sec = secret_file(env, "token.txt", sdata)
     out = os.path.join(d, "out")
@@ -1463,13 +1470,13 @@ def test_token(env, script):
         return path
 
     mf = tmanifest(os.path.join(d, "tok-1.yaml"), "tok-1", sec)
-    rc, o1, e1 = env.sg("validate", "--manifest", mf, *env.audit(log, akey), env=tenv)
+    rc, o1, e1 = env.sg("validate", "--manifest", mf, "--config", conf, *env.audit(log, akey), env=tenv)
     check(rc == 0 and open_packet(env, out, "tok-1") == {M.LUKS_KEY_GUID: sdata},
           "token: release with token keys and a token audit key: rc %d %s" % (rc, e1.strip()))
     bd = os.path.join(d, "batch")
     for i in range(6):
         tmanifest(os.path.join(bd, "b%d.yaml" % i), "tok-b%d" % i, sec if i % 2 else None)
-    rc, o2, e2 = env.sg("batch", "--jobs", "3", *env.audit(log, akey), bd, env=tenv)
+    rc, o2, e2 = env.sg("batch", "--jobs", "3", "--config", conf, *env.audit(log, akey), bd, env=tenv)
     mh = re.search(r"^audit: head ([0-9a-f]{64})$", o2, re.M)
     check(rc == 0 and mh, "token: batch with a token audit key: rc %d %s" % (rc, e2.strip()))
     pub = serialization.load_pem_public_key(open(pubout, "rb").read())
@@ -1485,7 +1492,7 @@ def test_token(env, script):
               "token: record %d keys %r" % (r["seq"], r["keys"]))
     # --debug prints the most (PKCS#11 sessions, keys, the packet): on a log of its own
     mf = tmanifest(os.path.join(d, "tok-debug.yaml"), "tok-debug", sec)
-    rc, o3, e3 = env.sg("validate", "--manifest", mf, "--debug", *env.audit(os.path.join(d, "debug.jsonl"), akey),
+    rc, o3, e3 = env.sg("validate", "--manifest", mf, "--debug", "--config", conf, *env.audit(os.path.join(d, "debug.jsonl"), akey),
                         env=tenv)
     check(rc == 0 and "PKCS#11" in e3 and open_packet(env, out, "tok-debug") == {M.LUKS_KEY_GUID: sdata},
           "token: --debug release: rc %d %s" % (rc, e3.strip()[-300:]))

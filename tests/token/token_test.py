@@ -460,16 +460,27 @@ def pin_prompt(a, env, soft, common):
           and b"trusted:" in out and pin.encode() not in out, repr(out))
 
 
+def manifest_env(env, j, uri):
+    """A manifest names its module by module-name= of sevgate.conf (a module-path= there is
+    refused): @uri with SoftHSM's module-path= so rewritten, and @env with that sevgate.conf."""
+    conf = j("manifest-sevgate.conf")
+    if not os.path.exists(conf):
+        open(conf, "w").write("pkcs11-modules:\n  - {name: softhsm, path: '%s'}\n" % SOFTHSM)
+    assert "module-path=" + SOFTHSM in uri, uri
+    return uri.replace("module-path=" + SOFTHSM, "module-name=softhsm"), dict(env, SEVGATE_CONFIG=conf)
+
+
 def batch_token(a, env, j, soft):
     """Issue 11 #1: worker threads share the token: 3 runs of 40 guests with --jobs 8, every
     guest's --tk a pair on the SoftHSM token (open_pair once ran without the token lock)."""
     d = j("batch-tk")
     os.makedirs(d)
     extra, policy, meas = TV["TV1"]
+    tk, env = manifest_env(env, j, soft["tk"])
     for i in range(40):
         open(os.path.join(d, "g%02d.yaml" % i), "w").write(
             "version: 1\nguest: g%02d\nfirmware: %s\napi-major: 0\napi-minor: 24\nbuild-id: 15\n"
-            "policy: %d\nmeasurement: %s\ntk: '%s'\n" % (i, j("fw.bin"), policy, meas, soft["tk"]))
+            "policy: %d\nmeasurement: %s\ntk: '%s'\n" % (i, j("fw.bin"), policy, meas, tk))
     for n in range(3):
         report = j("batch-tk-%d.jsonl" % n)
         p = run([a.sevgate, "batch", "--jobs", "8", "--report", report, d], env)
@@ -518,7 +529,7 @@ def pin_value_query(a, env, j, common):
     if p.returncode:
         return
     tk = dict(l.split(": ", 1) for l in p.stdout.decode().splitlines())["tk"]
-    uri = tk.split("?")[0] + "?module-path=" + SOFTHSM + "&pin-value=" + pin
+    uri, e = manifest_env(e, j, tk.split("?")[0] + "?module-path=" + SOFTHSM + "&pin-value=" + pin)
     man = j("pq.yaml")
     fd = os.open(man, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, ("version: 1\nguest: pq\nfirmware: %s\napi-major: 0\napi-minor: 24\n"
