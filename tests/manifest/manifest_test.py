@@ -1334,6 +1334,16 @@ def test_trust(env):
         check(rc == 2 and err == "error: %s:%s: %s: %s\n" % (p, loc, own, target)
               and not os.path.exists(os.path.join(d, "out", name + ".p")),
               "trust: a manifest's secret file is %s: want exit 2 at %s, got rc %d %r" % (name, loc, rc, err))
+    # A PIN file named by the manifest's own key URI, after its secrets: refused all the same.
+    body = env.tv1_lines("pin-source")[:8] + [
+        "secret-header: out/ps.h", "secret-payload: out/ps.p", "secrets:",
+        "  - {guid: luks-key, file: %s}" % pin,
+        'tik: "pkcs11:token=t;object=k?module-name=nosuch&pin-source=file:%s"' % pin,
+        "tek: %s" % os.path.join(env.tmp, "keys", "tek.bin")]
+    p = write(os.path.join(d, "pin-source.yaml"), "\n".join(body) + "\n")
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 2 and err == "error: %s:12:5: %s: %s\n" % (p, own, pin),
+          "trust: a secret file that is the manifest's own pin-source: rc %d %r" % (rc, err))
     p = manifest("plain-ok", ok)
     rc, out, err = env.sg("validate", "--manifest", p, "--audit-log", log, "--audit-key", key)
     check(rc == 0, "trust: an ordinary secret file is released (rc %d %r)" % (rc, err))
