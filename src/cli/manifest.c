@@ -59,6 +59,13 @@ struct ctx {
 	bool have_own;
 	struct stat own[8]; /* audit log and key, configuration, PIN files */
 	size_t nown;
+	/* Secret files, checked once every key is applied (a PIN file may come later). */
+	struct {
+		const struct sg_yaml_doc *doc;
+		const struct sg_yaml_node *entry;
+		const char *path;
+	} files[SG_MAX_SECRETS];
+	size_t nfiles;
 	struct sg_error *err;
 };
 
@@ -309,8 +316,13 @@ apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
 
 		if (!target || asprintf(&spec, "%s:%s", guid, target) < 0 || !keep(c->m, spec))
 			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
-		if ((r = uri ? check_module(c, e, uri) : check_secret_file(c, e, target)) < 0)
+		if (uri && (r = check_module(c, e, uri)) < 0)
 			return r;
+		if (!uri && c->nfiles < SG_ELEMENTSOF(c->files)) {
+			c->files[c->nfiles].doc = c->doc;
+			c->files[c->nfiles].entry = e;
+			c->files[c->nfiles++].path = target;
+		}
 		/* As for tik/tek/tk: a PIN may sit only in a file others cannot read. */
 		if (uri && strstr(uri, "pin-value=") && (r = allow_pin_value(c, e, spec)) < 0)
 			return r;
@@ -607,6 +619,12 @@ apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
 		return at(&c, 1, 1, SG_E_USAGE, "missing required key 'version'");
 	if (!c.have_guest)
 		return at(&c, 1, 1, SG_E_USAGE, "missing required key 'guest'");
+	for (size_t i = 0; i < c.nfiles; i++) {
+		c.doc = c.files[i].doc;
+		if ((r = check_secret_file(&c, c.files[i].entry, c.files[i].path)) < 0)
+			return r;
+	}
+	c.doc = doc;
 	/* A pin-value from a file group and others cannot read is no worse than --pin-file. */
 	if ((r = check_pin_uris(&c)) < 0)
 		return r;
