@@ -130,6 +130,22 @@ test_utf8_valid(void **state)
 	assert_int_equal(sg_utf8_valid("a\xff", 2), false);
 }
 
+/* A cut at @max bytes never splits a character. */
+static void
+test_utf8_cut(void **state)
+{
+	(void)state;
+	assert_int_equal(sg_utf8_cut("abc", 2), 2);
+	assert_int_equal(sg_utf8_cut("abc", 5), 3);
+	assert_int_equal(sg_utf8_cut("a\xc3\xa9", 2), 1);
+	assert_int_equal(sg_utf8_cut("a\xc3\xa9", 3), 3);
+	assert_int_equal(sg_utf8_cut("\xe2\x80\xae", 2), 0);
+	assert_int_equal(sg_utf8_cut("\xf0\x9f\x98\x80x", 4), 4);
+	assert_int_equal(sg_utf8_cut("\xf0\x9f\x98\x80x", 3), 0);
+	/* Invalid bytes are not characters to keep whole: cut where asked. */
+	assert_int_equal(sg_utf8_cut("\xff\xff\xff", 2), 2);
+}
+
 /* The name rule: at most 255 bytes of printable UTF-8; the message never echoes the name. */
 static void
 test_name_check(void **state)
@@ -162,7 +178,7 @@ test_name_check(void **state)
 int
 main(int argc, char **argv)
 {
-	struct CMUnitTest tests[SG_ELEMENTSOF(cases) + 3];
+	struct CMUnitTest tests[SG_ELEMENTSOF(cases) + 4];
 	size_t n = 0;
 
 	for (size_t i = 0; i < SG_ELEMENTSOF(cases); i++)
@@ -171,6 +187,7 @@ main(int argc, char **argv)
 						  .initial_state = (void *)&cases[i] };
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_truncate);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_utf8_valid);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_utf8_cut);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_name_check);
 	return tv_main(argc, argv, "escape", tests, n, NULL, 0);
 }

@@ -292,6 +292,7 @@ class Dom:
 
 EVIL_NAME = "evil\u009b31m\u202egnp"
 EVIL_SHOWN = "evil\\u{9b}31m\\u{202e}gnp"  # sevgate's human output: escaped
+LONG_NAME = "\u00e9" * 150
 
 
 # Order matters: running/paused domains get IDs 1, 2, ... in file order.
@@ -316,6 +317,8 @@ DOMS = [
     Dom("shutoff", "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff10", runstate=5),
     # A remote host names its domains: C1 CSI and RLO reach sevgate's terminal (issue 11).
     Dom(EVIL_NAME, "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff11"),
+    # 300 bytes of U+00E9: sevgate keeps 255 bytes of a name, cut on a character boundary.
+    Dom(LONG_NAME, "c0ffee00-aaaa-4bbb-8ccc-ddddeeeeff12"),
 ]
 SEVGUEST_UUID = DOMS[0].uid
 
@@ -686,6 +689,21 @@ def build_cases(E):
         return p
     add(Case("name-escaped", EVIL_NAME, I, e_fw, ld=LD_FW, guest=EVIL_SHOWN, ref=None,
              check=evil_escaped))
+
+    def long_cut(r, kind):
+        if kind != "sevgate":
+            return []
+        js = subprocess.run(r.argv + ["--json"], capture_output=True, env=r.env, cwd=r.cwd,
+                            stdin=subprocess.DEVNULL, timeout=60)
+        try:
+            obj = json.loads(js.stdout.decode("utf-8", "strict"))
+        except ValueError:
+            obj = None
+        if not obj or obj.get("guest") != LONG_NAME[:127]:
+            return ["--json: a long domain name is cut to 127 characters (254 bytes): %r" % js.stdout[:400]]
+        return []
+    add(Case("name-long-cut", LONG_NAME, I, e_fw, ld=LD_FW, guest=LONG_NAME[:127], ref=None,
+             check=long_cut))
     add(Case("xml-no-loader", "noloader", I, e_fw, rc=4, msg="Domain must have one firmware path"))
     add(Case("xml-no-loader-ignored", "noloader", I + ["--ignore-config"], e_fw, rc=2,
              msg="--firmware not specified and no firmware path found"))
