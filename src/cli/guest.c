@@ -144,9 +144,14 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 		if (o->domain)
 			r = sg_cli_online_prepare(o, j->v, &j->on, err);
 		if (j->on.guest && !o->guest) {
-			/* Named before any record is written; copied, the domain goes away at the end. */
-			snprintf(j->out.guest_name, sizeof(j->out.guest_name), "%s",
-				 j->on.api->name(j->on.guest));
+			/*
+			 * Named before any record is written; copied, the domain goes away at the
+			 * end. A remote host's name: at most 255 bytes, cut between characters.
+			 */
+			const char *dn = j->on.api->name(j->on.guest);
+
+			snprintf(j->out.guest_name, sizeof(j->out.guest_name), "%.*s",
+				 (int)sg_utf8_cut(dn, sizeof(j->out.guest_name) - 1), dn);
 			o->guest = j->out.guest_name;
 		}
 		if (r == 0)

@@ -133,6 +133,28 @@ sg_utf8_valid(const char *str, size_t len)
 	return true;
 }
 
+size_t
+sg_utf8_cut(const char *str, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t len = strnlen(str, max + 1), i = 0;
+
+	if (len <= max)
+		return len;
+	/* Walk whole characters (an invalid byte counts as one) until the next would not fit. */
+	while (i < max) {
+		uint32_t cp;
+		size_t n = utf8_next(s + i, len - i, &cp);
+
+		if (n == 0)
+			n = 1;
+		if (i + n > max)
+			break;
+		i += n;
+	}
+	return i;
+}
+
 char *
 sg_utf8_sanitize(const char *str)
 {

@@ -34,6 +34,8 @@ bool sg_str_printable(const char *s, size_t len);
 
 /* True when @len bytes of @s are valid UTF-8. */
 bool sg_utf8_valid(const char *s, size_t len);
+/* The longest prefix of @s, at most @max bytes, that does not end inside a UTF-8 character. */
+size_t sg_utf8_cut(const char *s, size_t max);
 /* A copy of @s with each invalid UTF-8 byte replaced by U+FFFD (for JSON), or NULL. */
 char *sg_utf8_sanitize(const char *s);
 
