@@ -1344,6 +1344,12 @@ def test_trust(env):
     rc, out, err = env.sg("validate", "--manifest", p)
     check(rc == 2 and err == "error: %s:12:5: %s: %s\n" % (p, own, pin),
           "trust: a secret file that is the manifest's own pin-source: rc %d %r" % (rc, err))
+    # ... also when the URI percent-encodes the path (RFC 7512: %2F is '/').
+    body[-2] = 'tik: "pkcs11:token=t;object=k?module-name=nosuch&pin-source=file:%s"' % pin.replace("/", "%2F")
+    p = write(os.path.join(d, "pin-source-pct.yaml"), "\n".join(body) + "\n")
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 2 and err == "error: %s:12:5: %s: %s\n" % (p, own, pin),
+          "trust: a secret file that is the manifest's percent-encoded pin-source: rc %d %r" % (rc, err))
     p = manifest("plain-ok", ok)
     rc, out, err = env.sg("validate", "--manifest", p, "--audit-log", log, "--audit-key", key)
     check(rc == 0, "trust: an ordinary secret file is released (rc %d %r)" % (rc, err))
