@@ -189,25 +189,37 @@ add_own(struct ctx *c, const char *path)
 		c->nown++;
 }
 
-/* The PIN file a URI names (pin-source=file:PATH or pin-source=PATH), into @buf. */
+static int
+hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' :
+	       ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+	       ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 :
+					-1;
+}
+
+/* The PIN file a URI names (pin-source=file:PATH, percent-decoded as p11-kit does). */
 static void
 add_pin_source(struct ctx *c, const char *uri)
 {
 	const char *p = uri ? strstr(uri, "pin-source=") : NULL;
 	char buf[4096];
-	size_t n;
+	size_t n, o = 0;
 
 	if (!p || strncmp(uri, "pkcs11:", 7))
 		return;
 	p += strlen("pin-source=");
-	if (!strncmp(p, "file:", 5))
-		p += 5;
 	n = strcspn(p, ";?&");
-	if (n == 0 || n >= sizeof(buf))
-		return;
-	memcpy(buf, p, n);
-	buf[n] = '\0';
-	add_own(c, buf);
+	for (size_t i = 0; i < n && o + 1 < sizeof(buf); i++) {
+		if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+			buf[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+			i += 2;
+		} else {
+			buf[o++] = p[i];
+		}
+	}
+	buf[o] = '\0';
+	add_own(c, !strncmp(buf, "file:", 5) ? buf + 5 : buf);
 }
 
 /* sevgate's own files, by device and inode: never a secret source. */
