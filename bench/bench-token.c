@@ -223,8 +223,8 @@ fill_pairs(const char *uri_s, const char *csv)
 				{ k == 0 ? CKA_VERIFY : CKA_DECRYPT, &yes, sizeof(yes) },
 			};
 			CK_OBJECT_HANDLE h;
-			CK_RV rv = toks[0]->fl->C_CreateObject(toks[0]->session, t, SG_ELEMENTSOF(t),
-							       &h);
+			CK_RV rv = toks[0]->fl->C_CreateObject(toks[0]->session, t,
+							       SG_ELEMENTSOF(t), &h);
 
 			if (rv != CKR_OK) {
 				fprintf(stderr, "bench-token: C_CreateObject %s: %s\n", label,

@@ -120,7 +120,6 @@ test_names(void **state)
 	assert_non_null(strstr(names, "EPYC-Turin"));
 }
 
-
 int
 main(int argc, char **argv)
 {

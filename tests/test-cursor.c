@@ -237,7 +237,6 @@ test_sequence(void **state)
 	assert_int_equal(sg_cur_remaining(&c), 0);
 }
 
-
 int
 main(int argc, char **argv)
 {

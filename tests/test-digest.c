@@ -299,7 +299,6 @@ test_one_vcpu(void **state)
 	sg_crypto_free(c);
 }
 
-
 int
 main(int argc, char **argv)
 {

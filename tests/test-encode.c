@@ -225,7 +225,6 @@ test_b64_roundtrip(void **state)
 	}
 }
 
-
 int
 main(int argc, char **argv)
 {

@@ -121,7 +121,7 @@ test_digest_chain(void **state)
 
 				TV_ASSERT_OK(sg_launch_digest(c, &l, direct, NULL, &err), &err);
 				TV_ASSERT_OK(sg_fwcache_digest(fc, e, tp, order[i], bsp, app,
-								cached, &err),
+							       cached, &err),
 					     &err);
 				assert_memory_equal(direct, cached, 32);
 			}

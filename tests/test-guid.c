@@ -136,7 +136,6 @@ test_roundtrip_patterns(void **state)
 	}
 }
 
-
 int
 main(int argc, char **argv)
 {

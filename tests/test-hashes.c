@@ -144,7 +144,6 @@ test_constants(void **state)
 	assert_int_equal(SG_HASHES_TABLE_PADDED_LEN, 176);
 }
 
-
 int
 main(int argc, char **argv)
 {

@@ -323,7 +323,6 @@ test_free_null(void **state)
 	sg_key_free(NULL);
 }
 
-
 int
 main(int argc, char **argv)
 {

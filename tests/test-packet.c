@@ -386,7 +386,6 @@ test_free_null(void **state)
 	sg_packet_free(NULL);
 }
 
-
 int
 main(int argc, char **argv)
 {

@@ -346,7 +346,6 @@ test_guid(void **state)
 	assert_memory_equal(&g, &before, sizeof(g));
 }
 
-
 int
 main(int argc, char **argv)
 {

@@ -604,7 +604,6 @@ test_arg(void **state)
 	assert_memory_equal(&g, &before, sizeof(g));
 }
 
-
 int
 main(int argc, char **argv)
 {

@@ -312,7 +312,6 @@ test_field_table(void **state)
 	}
 }
 
-
 int
 main(int argc, char **argv)
 {

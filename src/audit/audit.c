@@ -46,8 +46,8 @@ struct sg_audit {
 	bool committing;
 	int fd;
 	char *path;
-	EVP_PKEY *pkey;	   /* PEM signer */
-	char *key_uri;	   /* or a token key */
+	EVP_PKEY *pkey; /* PEM signer */
+	char *key_uri;	/* or a token key */
 	struct sg_key_options kopts;
 	char user[64], host[256];
 	uid_t uid;
@@ -145,8 +145,8 @@ sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 			int e = errno;
 
 			sg_audit_close(a);
-			return sg_error_set(err, SG_E_IO, "cannot read audit key '%s': %s", key_spec,
-					    strerror(e));
+			return sg_error_set(err, SG_E_IO, "cannot read audit key '%s': %s",
+					    key_spec, strerror(e));
 		}
 		a->pkey = PEM_read_PrivateKey_ex(f, NULL, NULL, NULL, sg_crypto_libctx(c), NULL);
 		fclose(f);
@@ -321,7 +321,7 @@ render_tail(const struct sg_audit *a, const struct sg_audit_event *ev)
 	add(o, "actor", actor);
 	add(o, "sevgate_version", json_object_new_string(SEVGATE_VERSION));
 	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							    JSON_C_TO_STRING_NOSLASHESCAPE));
+								JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return text;
 }
@@ -430,7 +430,8 @@ read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDI
 		if (!o || !json_object_is_type(o, json_type_object) ||
 		    !json_object_object_get_ex(o, "seq", &seq)) {
 			json_object_put(o);
-			return sg_error_set(err, SG_E_FORMAT, "audit log's last record is not a record");
+			return sg_error_set(err, SG_E_FORMAT,
+					    "audit log's last record is not a record");
 		}
 		*ret_seq = json_object_get_uint64(seq);
 		json_object_put(o);
@@ -519,8 +520,8 @@ commit(struct sg_audit *a, struct pending *batch)
 
 			len += (size_t)snprintf(buf + len, cap - len, "%.*s" SIG_MEMBER "%s\"}\n",
 						(int)(ulen - 1), u, sig);
-			if ((p->rc = sg_sha256(a->crypto, buf + start, len - start - 1, h, p->err)) ==
-			    0) {
+			if ((p->rc = sg_sha256(a->crypto, buf + start, len - start - 1, h,
+					       p->err)) == 0) {
 				sg_hex_encode(h, sizeof(h), prev);
 				if (p->head)
 					memcpy(p->head, prev, SG_AUDIT_HEAD_HEX + 1);
@@ -529,7 +530,7 @@ commit(struct sg_audit *a, struct pending *batch)
 				len = start;
 			}
 		}
-	next:
+next:
 		free(sig);
 		free(u);
 	}
@@ -703,7 +704,8 @@ sig_ok(struct sg_crypto *c, EVP_PKEY *pub, const char *msg, size_t len, const ch
 		return false;
 	md = EVP_MD_CTX_new();
 	ok = md &&
-	     EVP_DigestVerifyInit_ex(md, NULL, "SHA2-256", sg_crypto_libctx(c), NULL, pub, NULL) == 1 &&
+	     EVP_DigestVerifyInit_ex(md, NULL, "SHA2-256", sg_crypto_libctx(c), NULL, pub, NULL) ==
+		     1 &&
 	     EVP_DigestVerify(md, der, derlen, (const uint8_t *)msg, len) == 1;
 	EVP_MD_CTX_free(md);
 	return ok;
@@ -782,22 +784,25 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 			o = json_tokener_parse(signed_line);
 			if (!o || !json_object_object_get_ex(o, "seq", &v) ||
 			    json_object_get_uint64(v) != want_seq) {
-				r = sg_error_set(err, SG_E_MISMATCH,
-						 "record at line %zu: seq is not %llu (a record was "
-						 "deleted, inserted or reordered)",
-						 lineno, want_seq);
+				r = sg_error_set(
+					err, SG_E_MISMATCH,
+					"record at line %zu: seq is not %llu (a record was "
+					"deleted, inserted or reordered)",
+					lineno, want_seq);
 			} else if (!json_object_object_get_ex(o, "prev", &v) ||
 				   !json_object_get_string(v) ||
 				   strcmp(json_object_get_string(v), prev)) {
-				r = sg_error_set(err, SG_E_MISMATCH,
-						 "record %llu (line %zu): prev does not match the record "
-						 "before it",
-						 want_seq, lineno);
+				r = sg_error_set(
+					err, SG_E_MISMATCH,
+					"record %llu (line %zu): prev does not match the record "
+					"before it",
+					want_seq, lineno);
 			} else if (!sig_ok(c, pub, signed_line, strlen(signed_line),
 					   sig + strlen(SIG_MEMBER))) {
-				r = sg_error_set(err, SG_E_MISMATCH,
-						 "record %llu (line %zu): signature does not verify",
-						 want_seq, lineno);
+				r = sg_error_set(
+					err, SG_E_MISMATCH,
+					"record %llu (line %zu): signature does not verify",
+					want_seq, lineno);
 			}
 			json_object_put(o);
 		}
@@ -820,10 +825,11 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 	if (r < 0)
 		return r;
 	if (expect_head && strcasecmp(expect_head, prev))
-		return sg_error_set(err, SG_E_MISMATCH,
-				    "the last record (seq %zu) is not the expected head: records were "
-				    "cut from the end",
-				    count);
+		return sg_error_set(
+			err, SG_E_MISMATCH,
+			"the last record (seq %zu) is not the expected head: records were "
+			"cut from the end",
+			count);
 	if (ret_count)
 		*ret_count = count;
 	if (ret_head)

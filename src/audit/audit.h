@@ -47,7 +47,10 @@ struct sg_audit_event {
 	uint32_t policy;
 	const uint8_t *launch_digest;
 	const char *verdict;
-	const struct { const char *guid; size_t length; } *secrets;
+	const struct {
+		const char *guid;
+		size_t length;
+	} * secrets;
 	size_t nsecrets;
 	const char *const *keys; /* key URIs or file: descriptions, never a PIN */
 	size_t nkeys;
@@ -109,6 +112,6 @@ enum sg_audit_line sg_audit_read_line(FILE *f, char *buf, size_t *ret_len, bool 
  * record has that hash (a cut tail). On failure the message names the first
  * bad record by line and seq. @ret_count/@ret_head (optional) describe the log.
  */
-int sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
-		    const char *expect_head, size_t *ret_count, char *ret_head,
-		    struct sg_error *err);
+int
+sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
+		const char *expect_head, size_t *ret_count, char *ret_head, struct sg_error *err);

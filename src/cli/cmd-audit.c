@@ -12,7 +12,12 @@
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 
-enum { O_PUBKEY = 256, O_EXPECT_HEAD, O_GUEST, O_SINCE };
+enum {
+	O_PUBKEY = 256,
+	O_EXPECT_HEAD,
+	O_GUEST,
+	O_SINCE
+};
 
 static void
 usage(void)
@@ -141,7 +146,8 @@ show(const char *path, const char *guest, const char *since)
 		}
 		t = member(o, "time");
 		g = member(o, "guest");
-		if ((guest && (!g || strcmp(g, guest))) || (since && (!t || strcmp(t, since) < 0))) {
+		if ((guest && (!g || strcmp(g, guest))) ||
+		    (since && (!t || strcmp(t, since) < 0))) {
 			json_object_put(o);
 			continue;
 		}
@@ -212,8 +218,9 @@ sg_cmd_audit(int argc, char **argv)
 		return SG_EXIT_OK;
 	}
 	if (argc < 3 || (strcmp(argv[1], "verify") && strcmp(argv[1], "show")))
-		return sg_cmd_fail("usage: sevgate audit verify|show FILE ... (sevgate audit --help)",
-				   SG_E_USAGE);
+		return sg_cmd_fail(
+			"usage: sevgate audit verify|show FILE ... (sevgate audit --help)",
+			SG_E_USAGE);
 	sub = argv[1];
 	opterr = 0;
 	optind = 2;
@@ -225,7 +232,8 @@ sg_cmd_audit(int argc, char **argv)
 		case O_GUEST: guest = optarg; break;
 		case O_SINCE: since = optarg; break;
 		default:
-			return sg_cmd_fail("unrecognized option (sevgate audit --help)", SG_E_USAGE);
+			return sg_cmd_fail("unrecognized option (sevgate audit --help)",
+					   SG_E_USAGE);
 		}
 	}
 	if (optind != argc - 1)
@@ -233,7 +241,8 @@ sg_cmd_audit(int argc, char **argv)
 	file = argv[optind];
 	if (!strcmp(sub, "show")) {
 		if (pubkey || expect)
-			return sg_cmd_fail("--pubkey and --expect-head are for audit verify", SG_E_USAGE);
+			return sg_cmd_fail("--pubkey and --expect-head are for audit verify",
+					   SG_E_USAGE);
 		return show(file, guest, since);
 	}
 	if (guest || since)

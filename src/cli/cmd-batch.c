@@ -43,7 +43,16 @@
  */
 #define RELEASERS 2
 
-enum { O_JOBS = 256, O_REPORT, O_FORMAT, O_CONFIG, O_PIN_FILE, O_ALLOW, O_AUDIT_LOG, O_AUDIT_KEY };
+enum {
+	O_JOBS = 256,
+	O_REPORT,
+	O_FORMAT,
+	O_CONFIG,
+	O_PIN_FILE,
+	O_ALLOW,
+	O_AUDIT_LOG,
+	O_AUDIT_KEY
+};
 
 struct run {
 	char **paths;
@@ -127,7 +136,8 @@ collect(struct run *r, const char *path, size_t *cap, struct sg_error *err)
 	if (!S_ISDIR(st.st_mode)) {
 		char *p = strdup(path);
 
-		return p ? add_path(r, p, cap, err) : sg_error_set(err, SG_E_NOMEM, "out of memory");
+		return p ? add_path(r, p, cap, err) :
+			   sg_error_set(err, SG_E_NOMEM, "out of memory");
 	}
 	d = opendir(path);
 	if (!d)
@@ -172,11 +182,11 @@ report(struct run *r, struct sg_guest_job *j)
 
 	sg_guest_finish(j);
 	sg_json_add(out->json, "manifest", sg_json_str(j->o.manifest));
-	line = json_object_to_json_string_ext(out->json,
-					      JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	line = json_object_to_json_string_ext(out->json, JSON_C_TO_STRING_PLAIN |
+								 JSON_C_TO_STRING_NOSLASHESCAPE);
 	pthread_mutex_lock(&r->out_lock);
-	if (r->report && !r->fatal && (fputs(line, r->report) < 0 || fputc('\n', r->report) < 0 ||
-				       fflush(r->report) != 0)) {
+	if (r->report && !r->fatal &&
+	    (fputs(line, r->report) < 0 || fputc('\n', r->report) < 0 || fflush(r->report) != 0)) {
 		r->fatal = SG_E_IO;
 		sg_error_set(&r->fatal_err, SG_E_IO, "cannot write the report: %s",
 			     strerror(errno));
@@ -366,7 +376,8 @@ sg_cmd_batch(int argc, char **argv)
 		case O_AUDIT_LOG: audit_log = optarg; break;
 		case O_AUDIT_KEY: audit_key = optarg; break;
 		default:
-			return sg_cmd_fail("unrecognized option (sevgate batch --help)", SG_E_USAGE);
+			return sg_cmd_fail("unrecognized option (sevgate batch --help)",
+					   SG_E_USAGE);
 		}
 	}
 	if (jobs < 1)
@@ -451,8 +462,8 @@ sg_cmd_batch(int argc, char **argv)
 	if (head[0])
 		sg_json_add(sum, "audit_head", json_object_new_string(head));
 	sg_json_add(line, "summary", sum);
-	const char *text =
-		json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *text = json_object_to_json_string_ext(
+		line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (r.report && !r.fatal &&
 	    (fprintf(r.report, "%s\n", text) < 0 || fflush(r.report) != 0 ||
 	     fsync(fileno(r.report)) != 0))

@@ -74,9 +74,7 @@ parse(int argc, char **argv, struct keys_args *a, struct sg_error *err)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'h':
-			a->help = true;
-			break;
+		case 'h': a->help = true; break;
 		case O_TIK: a->tik = optarg; break;
 		case O_TEK: a->tek = optarg; break;
 		case O_TK: a->tk = optarg; break;
@@ -565,7 +563,8 @@ static int
 write_pubkey_pem(const char *path, const uint8_t point[65], struct sg_error *err)
 {
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0),
+		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1",
+						 0),
 		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, 65),
 		OSSL_PARAM_construct_end(),
 	};
@@ -603,7 +602,9 @@ static int
 keys_generate_audit_key(int argc, char **argv)
 {
 	/* DER of the prime256v1 OID, CKA_EC_PARAMS's namedCurve form. */
-	static const uint8_t p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	static const uint8_t p256[] = {
+		0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
+	};
 	struct sg_error err = { 0 };
 	struct keys_args k;
 	struct sg_p11_token *t = NULL;
@@ -620,9 +621,10 @@ keys_generate_audit_key(int argc, char **argv)
 	if ((r = parse(argc, argv, &k, &err)) < 0 || (r = load_config(&k, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
 	if (!k.token || !k.label || !k.pubout || k.first_arg != argc)
-		return sg_cmd_fail("usage: sevgate keys generate-audit-key --token URI --label NAME "
-				   "--pubout FILE.pem [--pin-file FILE]",
-				   SG_E_USAGE);
+		return sg_cmd_fail(
+			"usage: sevgate keys generate-audit-key --token URI --label NAME "
+			"--pubout FILE.pem [--pin-file FILE]",
+			SG_E_USAGE);
 	if (!label_ok(k.label))
 		return sg_cmd_fail(
 			"--label must be printable UTF-8 of at most 128 bytes, without ; ? "
@@ -776,7 +778,8 @@ sg_cmd_keys(int argc, char **argv)
 	int r;
 
 	if (argc < 2)
-		return sg_cmd_fail("usage: sevgate keys import|store-secret|list|delete|prune ...", SG_E_USAGE);
+		return sg_cmd_fail("usage: sevgate keys import|store-secret|list|delete|prune ...",
+				   SG_E_USAGE);
 	if ((argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) ||
 	    (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))) {
 		printf("usage: sevgate keys import --tik FILE --tek FILE | --tk FILE --token URI "
@@ -822,7 +825,8 @@ sg_cmd_keys(int argc, char **argv)
 		for (int i = k.first_arg + 1; i < argc && r == 0; i++)
 			r = walk(argv[i], &k, true, false, NULL, &n, &err);
 	} else {
-		return sg_cmd_fail("usage: sevgate keys import|store-secret|list|delete|prune ...", SG_E_USAGE);
+		return sg_cmd_fail("usage: sevgate keys import|store-secret|list|delete|prune ...",
+				   SG_E_USAGE);
 	}
 	if (r < 0)
 		return sg_cmd_fail(err.msg, r);

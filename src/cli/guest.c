@@ -186,8 +186,8 @@ sg_guest_finish(struct sg_guest_job *j)
 	out->exportable_key = res && res->exportable_key;
 	json_object_put(out->json);
 	out->json = sg_guest_json(&j->o, res, out->exit,
-				  r == 0 ? "Looks good to me"
-					 : (out->err.msg[0] ? out->err.msg : sg_error_name(r)),
+				  r == 0 ? "Looks good to me" :
+					   (out->err.msg[0] ? out->err.msg : sg_error_name(r)),
 				  now_ms() - j->t0);
 	if (out->exportable_key)
 		snprintf(out->exportable_desc, sizeof(out->exportable_desc), "%s",
@@ -228,7 +228,8 @@ sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out)
 			text);
 	else if (out->rc == SG_E_POLICY)
 		fprintf(stderr, "refused: %s%s%s\n", who, colon, text);
-	else if (!o->guest && o->manifest && !strncmp(out->err.msg, o->manifest, strlen(o->manifest)))
+	else if (!o->guest && o->manifest &&
+		 !strncmp(out->err.msg, o->manifest, strlen(o->manifest)))
 		/* A manifest error already starts with the manifest's file:line:column. */
 		fprintf(stderr, "error: %s\n", text);
 	else

@@ -20,7 +20,7 @@ struct sg_manifest;
 
 /* What became of one guest. */
 struct sg_guest_outcome {
-	int rc;   /* SG_E_* (0: trusted) */
+	int rc;	  /* SG_E_* (0: trusted) */
 	int exit; /* sevgate exit code */
 	char digest[2 * SG_SHA256_LEN + 1];
 	struct sg_error err;

@@ -16,31 +16,59 @@
 #include "util/escape.h"
 #include "util/fileio.h"
 
-enum ktype { K_INT, K_STRING, K_PATH, K_KEY, K_BOOL, K_SECRETS, K_RELEASE, K_VERSION, K_GUEST };
+enum ktype {
+	K_INT,
+	K_STRING,
+	K_PATH,
+	K_KEY,
+	K_BOOL,
+	K_SECRETS,
+	K_RELEASE,
+	K_VERSION,
+	K_GUEST
+};
 
 /* Manifest keys: the sevgate validate long options, plus version, guest and secrets. */
 static const struct {
 	const char *key;
 	enum ktype type;
 } keys[] = {
-	{ "version", K_VERSION },	  { "guest", K_GUEST },
-	{ "measurement", K_STRING },	  { "api-major", K_INT },
-	{ "api-minor", K_INT },		  { "build-id", K_INT },
-	{ "policy", K_INT },		  { "sev-features", K_INT },
-	{ "firmware", K_PATH },		  { "kernel", K_PATH },
-	{ "initrd", K_PATH },		  { "vmsa-cpu0", K_PATH },
-	{ "vmsa-cpu1", K_PATH },	  { "firmware-sha256", K_STRING },
-	{ "kernel-sha256", K_STRING },	  { "initrd-sha256", K_STRING },
-	{ "cmdline", K_STRING },	  { "num-cpus", K_INT },
-	{ "cpu-family", K_INT },	  { "cpu-model", K_INT },
-	{ "cpu-stepping", K_INT },	  { "vcpu-type", K_STRING },
-	{ "vmsa-profile", K_STRING },	  { "tik", K_KEY },
-	{ "tek", K_KEY },		  { "tk", K_KEY },
-	{ "connect", K_STRING },	  { "domain", K_STRING },
-	{ "insecure", K_BOOL },		  { "ignore-config", K_BOOL },
-	{ "secret-header", K_PATH },	  { "secret-payload", K_PATH },
-	{ "secret-iv", K_STRING },	  { "secrets", K_SECRETS },
-	{ "on-failure", K_STRING },	  { "release", K_RELEASE },
+	{ "version", K_VERSION },
+	{ "guest", K_GUEST },
+	{ "measurement", K_STRING },
+	{ "api-major", K_INT },
+	{ "api-minor", K_INT },
+	{ "build-id", K_INT },
+	{ "policy", K_INT },
+	{ "sev-features", K_INT },
+	{ "firmware", K_PATH },
+	{ "kernel", K_PATH },
+	{ "initrd", K_PATH },
+	{ "vmsa-cpu0", K_PATH },
+	{ "vmsa-cpu1", K_PATH },
+	{ "firmware-sha256", K_STRING },
+	{ "kernel-sha256", K_STRING },
+	{ "initrd-sha256", K_STRING },
+	{ "cmdline", K_STRING },
+	{ "num-cpus", K_INT },
+	{ "cpu-family", K_INT },
+	{ "cpu-model", K_INT },
+	{ "cpu-stepping", K_INT },
+	{ "vcpu-type", K_STRING },
+	{ "vmsa-profile", K_STRING },
+	{ "tik", K_KEY },
+	{ "tek", K_KEY },
+	{ "tk", K_KEY },
+	{ "connect", K_STRING },
+	{ "domain", K_STRING },
+	{ "insecure", K_BOOL },
+	{ "ignore-config", K_BOOL },
+	{ "secret-header", K_PATH },
+	{ "secret-payload", K_PATH },
+	{ "secret-iv", K_STRING },
+	{ "secrets", K_SECRETS },
+	{ "on-failure", K_STRING },
+	{ "release", K_RELEASE },
 };
 
 struct ctx {
@@ -304,10 +332,10 @@ apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
 				  "a secrets entry must be a mapping {guid, file} or {guid, uri}");
 		for (size_t k = 0; k < e->n; k++) {
 			const struct sg_yaml_node *v = e->items[k];
-			const char **slot = !strcmp(e->keys[k], "guid")	  ? &guid
-					    : !strcmp(e->keys[k], "file") ? &file
-					    : !strcmp(e->keys[k], "uri")  ? &uri
-									  : NULL;
+			const char **slot = !strcmp(e->keys[k], "guid") ? &guid :
+					    !strcmp(e->keys[k], "file") ? &file :
+					    !strcmp(e->keys[k], "uri")	? &uri :
+									  NULL;
 
 			if (!slot)
 				return at(c, e->key_lines[k], e->key_columns[k], SG_E_FORMAT,
@@ -396,11 +424,12 @@ apply_release(struct ctx *c, const struct sg_yaml_node *n)
 			if ((r = sg_yaml_bool(c->doc, v, key, &b, c->err)) == 0 && b)
 				r = apply_option(c, v, key, NULL);
 		} else {
-			return at(c, n->key_lines[k], n->key_columns[k], SG_E_FORMAT,
-				  "unknown key '%s' in release (require-policy, min-api, min-build, "
-				  "allowed-firmware-sha256, allowed-launch-digests, allow-debug, "
-				  "destroy-keys)",
-				  key);
+			return at(
+				c, n->key_lines[k], n->key_columns[k], SG_E_FORMAT,
+				"unknown key '%s' in release (require-policy, min-api, min-build, "
+				"allowed-firmware-sha256, allowed-launch-digests, allow-debug, "
+				"destroy-keys)",
+				key);
 		}
 		if (r < 0)
 			return r;
@@ -424,10 +453,8 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 		return at(c, kl, kc, SG_E_FORMAT, "unknown key '%s'", key);
 
 	switch (keys[i].type) {
-	case K_SECRETS:
-		return apply_secrets(c, n);
-	case K_RELEASE:
-		return apply_release(c, n);
+	case K_SECRETS: return apply_secrets(c, n);
+	case K_RELEASE: return apply_release(c, n);
 	case K_BOOL:
 		if ((r = sg_yaml_bool(c->doc, n, key, &b, c->err)) < 0)
 			return r;
@@ -439,15 +466,15 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 			return r;
 		if (keys[i].type == K_VERSION) {
 			if (u != SG_MANIFEST_VERSION)
-				return at(c, n->line, n->column, SG_E_FORMAT,
-					  "version %s is not supported (this sevgate reads version 1)",
-					  n->value);
+				return at(
+					c, n->line, n->column, SG_E_FORMAT,
+					"version %s is not supported (this sevgate reads version 1)",
+					n->value);
 			c->have_version = true;
 			return 0;
 		}
 		return apply_option(c, n, key, n->value);
-	default:
-		break;
+	default: break;
 	}
 	if (n->kind != SG_YAML_SCALAR)
 		return at(c, n->line, n->column, SG_E_FORMAT, "%s must be a string", key);
@@ -486,7 +513,8 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 	default: {
 		const char *v = keep(c->m, strdup(n->value));
 
-		return v ? apply_option(c, n, key, v) : sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+		return v ? apply_option(c, n, key, v) :
+			   sg_error_set(c->err, SG_E_NOMEM, "out of memory");
 	}
 	}
 }
@@ -551,7 +579,8 @@ sg_manifest_name_ok(const char *name)
 
 	if (!strcmp(name, "defaults.yaml") || !strcmp(name, "defaults.yml") || name[0] == '.')
 		return false;
-	return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
+	return (n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+	       (n > 4 && !strcmp(name + n - 4, ".yml"));
 }
 
 static void
@@ -579,8 +608,8 @@ sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts
 }
 
 static int
-apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
-      struct sg_manifest **ret, struct sg_error *err)
+apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o, struct sg_manifest **ret,
+      struct sg_error *err)
 {
 	_cleanup_(sg_manifest_freep) struct sg_manifest *m = calloc(1, sizeof(*m));
 	_cleanup_(sg_yaml_freep) struct sg_yaml_doc *doc = NULL, *defaults = NULL;
@@ -618,9 +647,9 @@ apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
 		    (r = sg_yaml_parse(dpath, df->data, df->len, &defaults, err)) < 0)
 			return r;
 		c.st = &df->st;
-		if ((r = apply_doc(&c, defaults, doc->root && doc->root->kind == SG_YAML_MAP
-							 ? doc->root
-							 : NULL)) < 0)
+		if ((r = apply_doc(&c, defaults,
+				   doc->root && doc->root->kind == SG_YAML_MAP ? doc->root :
+										 NULL)) < 0)
 			return r;
 	}
 	c.st = &f->st;

@@ -10,9 +10,9 @@ sg_cli_online_prepare(struct sg_cli_opts *o, struct sg_validation *v, struct sg_
 		.domain = o->domain,
 		.insecure = o->insecure,
 		.ignore_config = o->ignore_config,
-		.locality = o->assume_remote  ? SG_LOCALITY_REMOTE
-			    : o->assume_local ? SG_LOCALITY_LOCAL
-					      : SG_LOCALITY_AUTO,
+		.locality = o->assume_remote ? SG_LOCALITY_REMOTE :
+			    o->assume_local  ? SG_LOCALITY_LOCAL :
+					       SG_LOCALITY_AUTO,
 		.destroy_on_failure = o->destroy_on_failure,
 	};
 	int r;

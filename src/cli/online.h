@@ -15,8 +15,8 @@ struct sg_cli_online {
  * Load the command line's inputs, then connect, find and check the domain
  * and fill the rest of the request from it (spec 6.4, 7.3).
  */
-int sg_cli_online_prepare(struct sg_cli_opts *o, struct sg_validation *v,
-			  struct sg_cli_online *on, struct sg_error *err);
+int sg_cli_online_prepare(struct sg_cli_opts *o, struct sg_validation *v, struct sg_cli_online *on,
+			  struct sg_error *err);
 /* Inject the built packet and resume the domain. */
 int sg_cli_online_inject(struct sg_cli_online *on, const struct sg_validate_result *res,
 			 struct sg_error *err);

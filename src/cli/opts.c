@@ -257,20 +257,21 @@ handle(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 		else if (!strcmp(arg, "destroy"))
 			o->destroy_on_failure = true;
 		else
-			return sg_error_set(err, SG_E_USAGE, "--on-failure must be keep or destroy");
+			return sg_error_set(err, SG_E_USAGE,
+					    "--on-failure must be keep or destroy");
 		break;
 	case OPT_FIRMWARE_SHA256:
 	case OPT_KERNEL_SHA256:
 	case OPT_INITRD_SHA256: {
-		struct sg_pin *pin = c == OPT_FIRMWARE_SHA256 ? &q->firmware_pin
-				     : c == OPT_KERNEL_SHA256 ? &q->kernel_pin
-							       : &q->initrd_pin;
+		struct sg_pin *pin = c == OPT_FIRMWARE_SHA256 ? &q->firmware_pin :
+				     c == OPT_KERNEL_SHA256   ? &q->kernel_pin :
+								&q->initrd_pin;
 
 		if (sg_hex_decode(arg, pin->sha256, sizeof(pin->sha256), NULL) < 0)
 			return sg_error_set(err, SG_E_USAGE, "--%s must be 64 hex digits",
-					    c == OPT_FIRMWARE_SHA256 ? "firmware-sha256"
-					    : c == OPT_KERNEL_SHA256 ? "kernel-sha256"
-								     : "initrd-sha256");
+					    c == OPT_FIRMWARE_SHA256 ? "firmware-sha256" :
+					    c == OPT_KERNEL_SHA256   ? "kernel-sha256" :
+								       "initrd-sha256");
 		pin->set = true;
 		break;
 	}
@@ -337,8 +338,7 @@ sg_cli_init(enum sg_frontend fe, struct sg_cli_opts *o)
 }
 
 int
-sg_cli_set_option(struct sg_cli_opts *o, const char *name, const char *value,
-		  struct sg_error *err)
+sg_cli_set_option(struct sg_cli_opts *o, const char *name, const char *value, struct sg_error *err)
 {
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct option *op = &table[i].opt;

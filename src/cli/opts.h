@@ -54,8 +54,8 @@ void sg_cli_init(enum sg_frontend fe, struct sg_cli_opts *o);
  * line (@value NULL for a flag): how a manifest, the command line written
  * down, is read. SG_E_USAGE for an option @o's front end does not have.
  */
-int sg_cli_set_option(struct sg_cli_opts *o, const char *name, const char *value,
-		      struct sg_error *err);
+int
+sg_cli_set_option(struct sg_cli_opts *o, const char *name, const char *value, struct sg_error *err);
 /* Whether @fe has --@name, and if it takes a value. */
 bool sg_cli_option_takes_value(enum sg_frontend fe, const char *name, bool *ret_takes);
 

@@ -194,7 +194,8 @@ record_group(struct sg_audit *audit, struct sg_guest_job **jobs, size_t n, bool 
 		if (ents[k++].rc == 0)
 			continue;
 		if (released)
-			j->r = sg_error_set(err, e->code, "secret released but not recorded: %s", e->msg);
+			j->r = sg_error_set(err, e->code, "secret released but not recorded: %s",
+					    e->msg);
 		else if (j->step == SG_STEP_RELEASE)
 			j->r = sg_error_set(err, e->code, "%s: nothing released", e->msg);
 		else if (j->r == 0)
@@ -223,7 +224,8 @@ sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audi
 		      !(errs = calloc(n, sizeof(*errs))))) {
 		for (size_t i = 0; i < n; i++)
 			if (jobs[i]->step != SG_STEP_NONE) {
-				jobs[i]->r = sg_error_set(&jobs[i]->out.err, SG_E_NOMEM, "out of memory");
+				jobs[i]->r = sg_error_set(&jobs[i]->out.err, SG_E_NOMEM,
+							  "out of memory");
 				jobs[i]->step = SG_STEP_NONE;
 			}
 		goto out;
@@ -240,7 +242,8 @@ sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audi
 			continue;
 		j->r = sg_validation_write_packet(j->v, flags, &j->out.err);
 		if (j->r == 0 && j->o.domain)
-			j->r = sg_cli_online_inject(&j->on, sg_validation_result(j->v), &j->out.err);
+			j->r = sg_cli_online_inject(&j->on, sg_validation_result(j->v),
+						    &j->out.err);
 		if (j->r == 0 && paths && j->o.req.secret_header) {
 			paths[npaths++] = j->o.req.secret_header;
 			paths[npaths++] = j->o.req.secret_payload;

@@ -37,9 +37,9 @@ void sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit 
  * Open the audit log @log (else the configuration file's audit-log; none:
  * *@ret = NULL) signed with @key (else the configuration's audit-key).
  */
-int sg_cli_audit_open(struct sg_crypto *crypto, const char *log, const char *key,
-		      const char *config, const struct sg_key_options *kopts,
-		      struct sg_audit **ret, struct sg_error *err);
+int
+sg_cli_audit_open(struct sg_crypto *crypto, const char *log, const char *key, const char *config,
+		  const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err);
 
 /* destroy-keys needs token TIK and TEK URIs: checked before anything runs. */
 int sg_cli_release_check_usage(const struct sg_cli_opts *o, struct sg_error *err);

@@ -403,8 +403,8 @@ signer_forget(void)
 static int
 check_p256(struct sg_p11_token *t, CK_OBJECT_HANDLE o, struct sg_error *err)
 {
-	static const uint8_t p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
-					    0x3d, 0x03, 0x01, 0x07 };
+	static const uint8_t p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48,
+					    0xce, 0x3d, 0x03, 0x01, 0x07 };
 	uint8_t params[64];
 	CK_ATTRIBUTE a = { CKA_EC_PARAMS, params, sizeof(params) };
 	const unsigned char *p = params;
@@ -421,8 +421,9 @@ check_p256(struct sg_p11_token *t, CK_OBJECT_HANDLE o, struct sg_error *err)
 		ASN1_OBJECT_free(oid);
 	}
 	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s': cannot read the audit key's curve: %s",
-				    t->label, sg_p11_rv_name(rv));
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s': cannot read the audit key's curve: %s", t->label,
+				    sg_p11_rv_name(rv));
 	return sg_error_set(err, SG_E_USAGE,
 			    "token '%s': the audit key is an EC key on %s: the audit log is signed "
 			    "with P-256 (prime256v1) only",
@@ -450,7 +451,8 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 		CK_ATTRIBUTE session_copy = { CKA_TOKEN, &no, sizeof(no) };
 		CK_OBJECT_HANDLE copy = 0;
 
-		if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, false, "audit key", &t, &o, err)) < 0 ||
+		if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, false, "audit key", &t, &o, err)) <
+			    0 ||
 		    (r = check_p256(t, o, err)) < 0)
 			return r;
 		signer_forget();
@@ -475,12 +477,14 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 	    rv == CKR_SESSION_HANDLE_INVALID)
 		signer_forget(); /* the key or session went away: look it up afresh next time */
 	if (rv == CKR_MECHANISM_INVALID)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s' does not support CKM_ECDSA", t->label);
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' does not support CKM_ECDSA",
+				    t->label);
 	if (rv != CKR_OK)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s': ECDSA signing failed: %s", t->label,
-				    sg_p11_rv_name(rv));
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': ECDSA signing failed: %s",
+				    t->label, sg_p11_rv_name(rv));
 	if (len != 64)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s': the audit key is not P-256", t->label);
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': the audit key is not P-256",
+				    t->label);
 	return 0;
 }
 
@@ -498,8 +502,9 @@ destroy_key(const char *spec, const struct sg_key_options *opts, struct sg_error
 	rv = t->fl->C_DestroyObject(t->session, o);
 	sg_p11_index_invalidate(t);
 	if (rv != CKR_OK)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s': deleting a released key failed: %s",
-				    t->label, sg_p11_rv_name(rv));
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s': deleting a released key failed: %s", t->label,
+				    sg_p11_rv_name(rv));
 	return 0;
 }
 
@@ -523,8 +528,8 @@ read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem 
 	CK_RV rv = tok->fl->C_GetAttributeValue(tok->session, obj, &at, 1);
 
 	if (rv != CKR_OK || at.ulValueLen == (CK_ULONG)-1)
-		return sg_error_set(err, SG_E_TOKEN, "secret '%s': cannot read its value: %s", shown,
-				    sg_p11_rv_name(rv));
+		return sg_error_set(err, SG_E_TOKEN, "secret '%s': cannot read its value: %s",
+				    shown, sg_p11_rv_name(rv));
 	if (at.ulValueLen > SG_SECRET_OBJECT_MAX)
 		return sg_error_set(err, SG_E_LIMIT, "secret '%s' is larger than %d bytes", shown,
 				    SG_SECRET_OBJECT_MAX);
@@ -534,8 +539,8 @@ read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem 
 	at.pValue = m->data;
 	rv = tok->fl->C_GetAttributeValue(tok->session, obj, &at, 1);
 	if (rv != CKR_OK)
-		return sg_error_set(err, SG_E_TOKEN, "secret '%s': cannot read its value: %s", shown,
-				    sg_p11_rv_name(rv));
+		return sg_error_set(err, SG_E_TOKEN, "secret '%s': cannot read its value: %s",
+				    shown, sg_p11_rv_name(rv));
 	m->len = at.ulValueLen;
 	*ret = SG_TAKE_PTR(m);
 	return 0;

@@ -133,7 +133,8 @@ sg_key_destroy(const char *spec, const struct sg_key_options *opts, struct sg_er
 	int r;
 
 	if (!is_pkcs11(spec))
-		return sg_error_set(err, SG_E_USAGE, "destroy-keys needs token keys, not '%s'", spec);
+		return sg_error_set(err, SG_E_USAGE, "destroy-keys needs token keys, not '%s'",
+				    spec);
 	pthread_mutex_lock(&pkcs11_lock);
 	r = load_pkcs11(err);
 	if (r == 0)

@@ -36,8 +36,8 @@ struct chain {
 	uint8_t table[SG_HASHES_TABLE_PADDED_LEN];
 	bool have_bsp, have_ap;
 	uint8_t bsp[SG_VMSA_SIZE], ap[SG_VMSA_SIZE];
-	struct sg_sha256 *head;       /* after firmware and table */
-	struct sg_sha256 **states;    /* states[k]: after the BSP and k AP pages */
+	struct sg_sha256 *head;	   /* after firmware and table */
+	struct sg_sha256 **states; /* states[k]: after the BSP and k AP pages */
 	size_t nstates, capstates;
 };
 
@@ -180,9 +180,9 @@ chain_matches(const struct chain *ch, const struct sg_fw_entry *fw, const uint8_
 	      const uint8_t *bsp, const uint8_t *ap)
 {
 	return ch->fw == fw && ch->have_table == !!table &&
-	       (!table || !memcmp(ch->table, table, sizeof(ch->table))) &&
-	       ch->have_bsp == !!bsp && (!bsp || !memcmp(ch->bsp, bsp, SG_VMSA_SIZE)) &&
-	       ch->have_ap == !!ap && (!ap || !memcmp(ch->ap, ap, SG_VMSA_SIZE));
+	       (!table || !memcmp(ch->table, table, sizeof(ch->table))) && ch->have_bsp == !!bsp &&
+	       (!bsp || !memcmp(ch->bsp, bsp, SG_VMSA_SIZE)) && ch->have_ap == !!ap &&
+	       (!ap || !memcmp(ch->ap, ap, SG_VMSA_SIZE));
 }
 
 static struct chain *
@@ -241,8 +241,8 @@ chain_extend(struct chain *ch, size_t k, struct sg_error *err)
 		else
 			r = sg_sha256_dup(ch->states[ch->nstates - 1], &next, err);
 		if (r == 0)
-			r = sg_sha256_update(next, ch->nstates == 0 ? ch->bsp : ch->ap, SG_VMSA_SIZE,
-					     err);
+			r = sg_sha256_update(next, ch->nstates == 0 ? ch->bsp : ch->ap,
+					     SG_VMSA_SIZE, err);
 		if (r < 0) {
 			sg_sha256_free(next);
 			return r;
@@ -254,8 +254,8 @@ chain_extend(struct chain *ch, size_t k, struct sg_error *err)
 
 int
 sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uint8_t *table,
-		  unsigned vcpus, const uint8_t *bsp, const uint8_t *ap,
-		  uint8_t out[SG_SHA256_LEN], struct sg_error *err)
+		  unsigned vcpus, const uint8_t *bsp, const uint8_t *ap, uint8_t out[SG_SHA256_LEN],
+		  struct sg_error *err)
 {
 	_cleanup_(sg_sha256_freep) struct sg_sha256 *h = NULL;
 	struct chain *ch;
@@ -314,8 +314,9 @@ sg_fwcache_file_sha256(struct sg_fwcache *fc, const char *path, const char *what
 		return r;
 	pthread_mutex_lock(&fc->lock);
 	if (fc->nhashes < SG_FWCACHE_MAX_FILES) {
-		struct file_hash *n = fc->nhashes % 64 ? fc->hashes
-				      : realloc(fc->hashes, (fc->nhashes + 64) * sizeof(*n));
+		struct file_hash *n = fc->nhashes % 64 ?
+					      fc->hashes :
+					      realloc(fc->hashes, (fc->nhashes + 64) * sizeof(*n));
 
 		if (n) {
 			fc->hashes = n;

@@ -13,7 +13,7 @@ static const struct {
 	const char *name;
 	uint32_t bit;
 } bits[] = {
-	{ "nodbg", SG_POLICY_NODBG }, { "noks", SG_POLICY_NOKS },     { "es", SG_POLICY_ES },
+	{ "nodbg", SG_POLICY_NODBG },	{ "noks", SG_POLICY_NOKS },	{ "es", SG_POLICY_ES },
 	{ "nosend", SG_POLICY_NOSEND }, { "domain", SG_POLICY_DOMAIN }, { "sev", SG_POLICY_SEV },
 };
 
@@ -103,9 +103,9 @@ sg_release_policy_check(const struct sg_release_policy *p, const struct sg_platf
 					    "release refused: guest policy 0x%x lacks required "
 					    "bit %s",
 					    plat->policy, bits[i].name);
-	if (p->have_min_api && (plat->api_major < p->min_api_major ||
-				(plat->api_major == p->min_api_major &&
-				 plat->api_minor < p->min_api_minor)))
+	if (p->have_min_api &&
+	    (plat->api_major < p->min_api_major ||
+	     (plat->api_major == p->min_api_major && plat->api_minor < p->min_api_minor)))
 		return sg_error_set(err, SG_E_POLICY,
 				    "release refused: SEV API %u.%u is older than min-api %u.%u",
 				    plat->api_major, plat->api_minor, p->min_api_major,
@@ -122,7 +122,8 @@ sg_release_policy_check(const struct sg_release_policy *p, const struct sg_platf
 	if (p->nallowed_digests &&
 	    (!res->have_launch_digest ||
 	     !listed(p->allowed_digests, p->nallowed_digests, res->launch_digest)))
-		return sg_error_set(err, SG_E_POLICY,
-				    "release refused: launch digest is not in allowed-launch-digests");
+		return sg_error_set(
+			err, SG_E_POLICY,
+			"release refused: launch digest is not in allowed-launch-digests");
 	return 0;
 }

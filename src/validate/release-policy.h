@@ -17,11 +17,11 @@
 #define SG_RELEASE_ALLOWED_MAX 64
 
 struct sg_release_policy {
-	uint32_t require_bits;	/* policy bits that must be set (SG_POLICY_*) */
+	uint32_t require_bits; /* policy bits that must be set (SG_POLICY_*) */
 	bool have_min_api, have_min_build;
 	uint8_t min_api_major, min_api_minor, min_build;
-	bool allow_debug;	/* release even when NODBG is clear */
-	bool destroy_keys;	/* delete the guest's TIK/TEK once released */
+	bool allow_debug;  /* release even when NODBG is clear */
+	bool destroy_keys; /* delete the guest's TIK/TEK once released */
 	uint8_t allowed_firmware[SG_RELEASE_ALLOWED_MAX][SG_SHA256_LEN];
 	size_t nallowed_firmware;
 	uint8_t allowed_digests[SG_RELEASE_ALLOWED_MAX][SG_SHA256_LEN];

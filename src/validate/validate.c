@@ -118,8 +118,8 @@ hash_file(struct sg_validation *v, const char *path, const char *what, struct sg
  * the hash).
  */
 static int
-load_pinned(struct sg_validation *v, const char *path, const struct sg_pin *pin,
-	    const char *what, struct sg_input_digest *ret, struct sg_error *err)
+load_pinned(struct sg_validation *v, const char *path, const struct sg_pin *pin, const char *what,
+	    struct sg_input_digest *ret, struct sg_error *err)
 {
 	int r;
 
@@ -202,13 +202,15 @@ load_inputs(struct sg_validation *v, struct sg_error *err)
 	}
 
 	if ((q->kernel || q->kernel_pin.set) && !v->have_kernel) {
-		if ((r = load_pinned(v, q->kernel, &q->kernel_pin, "kernel", &res->kernel, err)) < 0)
+		if ((r = load_pinned(v, q->kernel, &q->kernel_pin, "kernel", &res->kernel, err)) <
+		    0)
 			return r;
 		memcpy(v->hashes.kernel, res->kernel.sha256, SG_SHA256_LEN);
 		v->have_kernel = true;
 	}
 	if ((q->initrd || q->initrd_pin.set) && !res->initrd.present) {
-		if ((r = load_pinned(v, q->initrd, &q->initrd_pin, "initrd", &res->initrd, err)) < 0)
+		if ((r = load_pinned(v, q->initrd, &q->initrd_pin, "initrd", &res->initrd, err)) <
+		    0)
 			return r;
 		memcpy(v->hashes.initrd, res->initrd.sha256, SG_SHA256_LEN);
 	}
@@ -356,8 +358,8 @@ sg_validation_attest(struct sg_validation *v, struct sg_error *err)
 	res->firmware.hashed = true;
 	if (q->firmware_pin.set &&
 	    !sg_memeq_consttime(q->firmware_pin.sha256, res->firmware.sha256, SG_SHA256_LEN))
-		return sg_error_set(err, SG_E_USAGE, "firmware '%s' does not match its pinned sha256",
-				    q->firmware);
+		return sg_error_set(err, SG_E_USAGE,
+				    "firmware '%s' does not match its pinned sha256", q->firmware);
 	res->have_launch_digest = true;
 	debug_hex("Firmware(sha256)", res->firmware.sha256, SG_SHA256_LEN);
 	debug_hex("Measured-data(sha256)", res->launch_digest, SG_SHA256_LEN);

@@ -53,8 +53,7 @@ quiet_handler(void *ud, virErrorPtr e)
 	(void)e;
 }
 
-static void __attribute__((format(printf, 2, 3)))
-xml_quiet(void *ud, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) xml_quiet(void *ud, const char *fmt, ...)
 {
 	(void)ud;
 	(void)fmt;
@@ -248,11 +247,13 @@ guest_open(const struct sg_virt_opts *o, struct sg_virt_guest **ret, struct sg_e
 	if (active < 0)
 		return virt_error(err, "cannot read the domain state");
 	if (!active)
-		return sg_error_set(err, SG_E_STATE, "Domain must be running to validate measurement");
+		return sg_error_set(err, SG_E_STATE,
+				    "Domain must be running to validate measurement");
 	if (virDomainGetState(g->dom, &state, &reason, 0) < 0)
 		return virt_error(err, "cannot read the domain state");
 	if (state != VIR_DOMAIN_PAUSED && g->secure)
-		return sg_error_set(err, SG_E_STATE, "Domain must be paused to validate measurement");
+		return sg_error_set(err, SG_E_STATE,
+				    "Domain must be paused to validate measurement");
 	return 0;
 fail:
 	guest_close(g);
@@ -351,8 +352,8 @@ param_u8(virTypedParameterPtr p, int n, const char *name, uint8_t *ret, struct s
 	unsigned int v;
 
 	if (virTypedParamsGetUInt(p, n, name, &v) != 1)
-		return sg_error_set(err, SG_E_VIRT, "'%s' not reported in domain launch security info",
-				    name);
+		return sg_error_set(err, SG_E_VIRT,
+				    "'%s' not reported in domain launch security info", name);
 	if (v > 0xff)
 		return sg_error_set(err, SG_E_VIRT, "'%s' %u reported by the host is out of range",
 				    name, v);
@@ -409,8 +410,9 @@ fill_launch_state(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg_
 		goto out;
 	if (!q->have_policy) {
 		if (virTypedParamsGetUInt(p, n, "sev-policy", &u) != 1) {
-			r = sg_error_set(err, SG_E_VIRT,
-					 "'sev-policy' not reported in domain launch security info");
+			r = sg_error_set(
+				err, SG_E_VIRT,
+				"'sev-policy' not reported in domain launch security info");
 			goto out;
 		}
 		q->platform.policy = u;
@@ -423,8 +425,8 @@ out:
 
 /* Spec 6.4 steps 6-9: a file from the XML only when local and insecure. */
 static int
-from_xml(struct sg_virt_guest *g, const char *expr, const char *what, bool is_path,
-	 char **slot, struct sg_error *err)
+from_xml(struct sg_virt_guest *g, const char *expr, const char *what, bool is_path, char **slot,
+	 struct sg_error *err)
 {
 	char *text;
 
@@ -434,8 +436,8 @@ from_xml(struct sg_virt_guest *g, const char *expr, const char *what, bool is_pa
 		return sg_error_set(err, SG_E_USAGE, "Cannot access %s path remotely", what);
 	if (g->secure)
 		return sg_error_set(err, SG_E_INSECURE,
-				    is_path ? "Using %s path from XML is not secure"
-					    : "Using %s string from XML is not secure",
+				    is_path ? "Using %s path from XML is not secure" :
+					      "Using %s string from XML is not secure",
 				    what);
 	text = xp_text(g, expr);
 	if (!text)
@@ -467,9 +469,10 @@ fill_cpu_signature(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg
 
 		xmlXPathFreeObject(m);
 		if (!pt)
-			return sg_error_set(err, SG_E_USAGE,
-					    "Using CPU family/model/stepping from host not possible "
-					    "unless 'host-passthrough' is used");
+			return sg_error_set(
+				err, SG_E_USAGE,
+				"Using CPU family/model/stepping from host not possible "
+				"unless 'host-passthrough' is used");
 	}
 	xml = virConnectGetCapabilities(g->conn);
 	if (!xml)
@@ -478,7 +481,8 @@ fill_cpu_signature(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg
 		goto out;
 	o = xmlXPathEvalExpression((const xmlChar *)"/capabilities/host/cpu/signature", xp);
 	if (!o || o->type != XPATH_NODESET || !o->nodesetval || o->nodesetval->nodeNr != 1) {
-		r = sg_error_set(err, SG_E_USAGE, "Libvirt is too old to report host CPU signature");
+		r = sg_error_set(err, SG_E_USAGE,
+				 "Libvirt is too old to report host CPU signature");
 		goto out;
 	}
 	{
@@ -487,8 +491,7 @@ fill_cpu_signature(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg
 		xmlChar *mo = xmlGetProp(sig, (const xmlChar *)"model");
 		xmlChar *st = xmlGetProp(sig, (const xmlChar *)"stepping");
 
-		if (!f || !mo || !st ||
-		    sg_parse_uint((const char *)f, 0xfff, "family", &fam) < 0 ||
+		if (!f || !mo || !st || sg_parse_uint((const char *)f, 0xfff, "family", &fam) < 0 ||
 		    sg_parse_uint((const char *)mo, 0xff, "model", &model) < 0 ||
 		    sg_parse_uint((const char *)st, 0xff, "stepping", &step) < 0)
 			r = sg_error_set(err, SG_E_VIRT, "the host CPU signature is malformed");
@@ -535,7 +538,8 @@ guest_fill(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg_error *
 		virDomainInfo info;
 
 		if (g->secure)
-			return sg_error_set(err, SG_E_INSECURE, "Using CPU count from guest is not secure");
+			return sg_error_set(err, SG_E_INSECURE,
+					    "Using CPU count from guest is not secure");
 		if (virDomainGetInfo(g->dom, &info) < 0)
 			return virt_error(err, "cannot read the domain info");
 		q->num_cpus = info.nrVirtCpu;
@@ -543,7 +547,8 @@ guest_fill(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg_error *
 	if (!q->firmware) {
 		/* The reference's order: remote, then secure, then a missing loader. */
 		if (g->remote)
-			return sg_error_set(err, SG_E_USAGE, "Cannot access firmware path remotely");
+			return sg_error_set(err, SG_E_USAGE,
+					    "Cannot access firmware path remotely");
 		if (g->secure)
 			return sg_error_set(err, SG_E_INSECURE,
 					    "Using firmware path from XML is not secure");
@@ -555,14 +560,14 @@ guest_fill(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg_error *
 	}
 	/* B4 fixed: the kernel, initrd and cmdline are measured only with kernelHashes='yes'. */
 	if (measure_kernel) {
-		if (!q->kernel && (r = from_xml(g, "/domain/os/kernel", "kernel", true, &g->kernel,
-						err)) < 0)
+		if (!q->kernel &&
+		    (r = from_xml(g, "/domain/os/kernel", "kernel", true, &g->kernel, err)) < 0)
 			return r;
-		if (!q->initrd && (r = from_xml(g, "/domain/os/initrd", "initrd", true, &g->initrd,
-						err)) < 0)
+		if (!q->initrd &&
+		    (r = from_xml(g, "/domain/os/initrd", "initrd", true, &g->initrd, err)) < 0)
 			return r;
-		if (!q->cmdline && (r = from_xml(g, "/domain/os/cmdline", "cmdline", false,
-						 &g->cmdline, err)) < 0)
+		if (!q->cmdline &&
+		    (r = from_xml(g, "/domain/os/cmdline", "cmdline", false, &g->cmdline, err)) < 0)
 			return r;
 		if (g->kernel)
 			q->kernel = g->kernel;
