@@ -89,6 +89,53 @@ test_nul_in_scalar(void **state)
 	}
 }
 
+/* The bytes a test watches while the tree is freed, and whether they were wiped first. */
+static struct {
+	const char *p;
+	size_t len;
+	bool seen, wiped;
+} watch[2];
+
+static void
+watching_free(void *p)
+{
+	for (size_t i = 0; p && i < SG_ELEMENTSOF(watch); i++) {
+		if (p != watch[i].p)
+			continue;
+		watch[i].seen = true;
+		watch[i].wiped = true;
+		for (size_t k = 0; k <= watch[i].len; k++)
+			watch[i].wiped &= watch[i].p[k] == 0;
+	}
+	free(p);
+}
+
+/* A PIN read from a file is wiped, value and key, before its memory is freed. */
+static void
+test_free_wipes_scalars(void **state)
+{
+	static const char text[] = "tk: \"pkcs11:token=t;id=%01;pin-value=PIN4?tail-9x\"\n"
+				   "PIN-as-key-7q: 1\n";
+	struct sg_yaml_doc *d = NULL;
+	struct sg_error err = { 0 };
+	char *path = tv_tmp_write("pin.yaml", text, strlen(text));
+
+	(void)state;
+	TV_ASSERT_OK(sg_yaml_load(path, &d, &err), &err);
+	assert_string_equal(d->root->items[0]->value,
+			    "pkcs11:token=t;id=%01;pin-value=PIN4?tail-9x");
+	watch[0].p = d->root->items[0]->value;
+	watch[0].len = strlen(watch[0].p);
+	watch[1].p = d->root->keys[1];
+	watch[1].len = strlen(watch[1].p);
+	sg_yaml_free_with(d, watching_free);
+	for (size_t i = 0; i < SG_ELEMENTSOF(watch); i++) {
+		assert_true(watch[i].seen);
+		assert_true(watch[i].wiped);
+	}
+	free(path);
+}
+
 static char *
 many_keys(size_t n, const char *tail)
 {
@@ -153,6 +200,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_keys_kept_in_order),
 		cmocka_unit_test(test_nul_in_scalar),
 		cmocka_unit_test(test_many_keys),
+		cmocka_unit_test(test_free_wipes_scalars),
 	};
 
 	return tv_main(argc, argv, "yaml", tests, SG_ELEMENTSOF(tests), NULL, 0);

@@ -381,26 +381,32 @@ sg_yaml_load(const char *path, struct sg_yaml_doc **ret, struct sg_error *err)
 }
 
 void
-sg_yaml_free(struct sg_yaml_doc *d)
+sg_yaml_free_with(struct sg_yaml_doc *d, void (*release)(void *p))
 {
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->nall; i++) {
 		struct sg_yaml_node *n = d->all[i];
 
-		free(n->value);
+		release(n->value);
 		for (size_t k = 0; n->keys && k < n->n; k++)
-			free(n->keys[k]);
-		free(n->keys);
-		free(n->key_lines);
-		free(n->key_columns);
-		free(n->order);
-		free(n->items);
-		free(n);
+			release(n->keys[k]);
+		release(n->keys);
+		release(n->key_lines);
+		release(n->key_columns);
+		release(n->order);
+		release(n->items);
+		release(n);
 	}
-	free(d->all);
-	free(d->file);
-	free(d);
+	release(d->all);
+	release(d->file);
+	release(d);
+}
+
+void
+sg_yaml_free(struct sg_yaml_doc *d)
+{
+	sg_yaml_free_with(d, free);
 }
 
 const struct sg_yaml_node *

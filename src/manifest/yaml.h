@@ -54,6 +54,11 @@ int sg_yaml_parse(const char *file, const uint8_t *data, size_t len, struct sg_y
 /* Read and parse @path (refusing files over SG_YAML_MAX_BYTES). */
 int sg_yaml_load(const char *path, struct sg_yaml_doc **ret, struct sg_error *err);
 void sg_yaml_free(struct sg_yaml_doc *d);
+/*
+ * sg_yaml_free, handing each block to @release (free) instead: the tests
+ * look at a scalar's bytes before they are released.
+ */
+void sg_yaml_free_with(struct sg_yaml_doc *d, void (*release)(void *p));
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_yaml_doc *, sg_yaml_free)
 
 /* The value of @key in the mapping @map, or NULL (O(log n)). */
