@@ -15,6 +15,7 @@
 #include "manifest/yaml.h"
 #include "util/escape.h"
 #include "util/fileio.h"
+#include "util/secmem.h"
 
 enum ktype {
 	K_INT,
@@ -107,7 +108,7 @@ keep(struct sg_manifest *m, char *s)
 		char **n = realloc(m->strings, cap * sizeof(*n));
 
 		if (!n) {
-			free(s);
+			sg_str_wipe_free(s);
 			return NULL;
 		}
 		m->strings = n;
@@ -613,7 +614,7 @@ apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o, struct 
 {
 	_cleanup_(sg_manifest_freep) struct sg_manifest *m = calloc(1, sizeof(*m));
 	_cleanup_(sg_yaml_freep) struct sg_yaml_doc *doc = NULL, *defaults = NULL;
-	_cleanup_(sg_file_freep) struct sg_file *f = NULL, *df = NULL;
+	_cleanup_(sg_file_wipe_freep) struct sg_file *f = NULL, *df = NULL;
 	_cleanup_(sg_freep) char *dircopy = NULL, *dpath = NULL;
 	_cleanup_(ctx_done) struct ctx c = { .m = m, .o = o, .err = err };
 	int r;
@@ -681,10 +682,11 @@ sg_manifest_free(struct sg_manifest *m)
 {
 	if (!m)
 		return;
+	/* Key URIs may hold a pin-value: every kept string is wiped (manifests are small). */
 	for (size_t i = 0; i < m->nstrings; i++)
-		free(m->strings[i]);
+		sg_str_wipe_free(m->strings[i]);
 	free(m->strings);
-	free(m->path);
-	free(m->guest);
+	sg_str_wipe_free(m->path);
+	sg_str_wipe_free(m->guest);
 	free(m);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "manifest/yaml.h"
+#include "util/secmem.h"
 
 static int
 load_module(const struct sg_yaml_doc *d, const struct sg_yaml_node *m,
@@ -119,7 +120,7 @@ sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
 
 			if ((r = sg_yaml_string(d, v, root->keys[i], &val, err)) < 0)
 				return r;
-			free(*dst);
+			sg_str_wipe_free(*dst);
 			if (!(*dst = strdup(val)))
 				return sg_error_set(err, SG_E_NOMEM, "out of memory");
 			continue;
@@ -156,14 +157,14 @@ sg_config_free(struct sg_config *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->nmodules; i++) {
-		free(c->modules[i].name);
-		free(c->modules[i].path);
-		free(c->modules[i].init_args);
+		sg_str_wipe_free(c->modules[i].name);
+		sg_str_wipe_free(c->modules[i].path);
+		sg_str_wipe_free(c->modules[i].init_args);
 	}
 	for (size_t i = 0; i < c->nsecret_dirs; i++)
-		free(c->secret_dirs[i]);
-	free(c->audit_log);
-	free(c->audit_key);
-	free(c->path);
+		sg_str_wipe_free(c->secret_dirs[i]);
+	sg_str_wipe_free(c->audit_log);
+	sg_str_wipe_free(c->audit_key);
+	sg_str_wipe_free(c->path);
 	free(c);
 }

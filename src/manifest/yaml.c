@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include <yaml.h>
 
 #include "util/fileio.h"
@@ -372,7 +373,7 @@ sg_yaml_parse(const char *file, const uint8_t *data, size_t len, struct sg_yaml_
 int
 sg_yaml_load(const char *path, struct sg_yaml_doc **ret, struct sg_error *err)
 {
-	_cleanup_(sg_file_freep) struct sg_file *f = NULL;
+	_cleanup_(sg_file_wipe_freep) struct sg_file *f = NULL;
 	int r;
 
 	if ((r = sg_file_map(path, SG_YAML_MAX_BYTES, "YAML file", &f, err)) < 0)
@@ -388,9 +389,15 @@ sg_yaml_free_with(struct sg_yaml_doc *d, void (*release)(void *p))
 	for (size_t i = 0; i < d->nall; i++) {
 		struct sg_yaml_node *n = d->all[i];
 
+		/* Any scalar may be a pin-value: wiped, value and key, before it is released. */
+		if (n->value)
+			OPENSSL_cleanse(n->value, strlen(n->value) + 1);
 		release(n->value);
-		for (size_t k = 0; n->keys && k < n->n; k++)
+		for (size_t k = 0; n->keys && k < n->n; k++) {
+			if (n->keys[k])
+				OPENSSL_cleanse(n->keys[k], strlen(n->keys[k]) + 1);
 			release(n->keys[k]);
+		}
 		release(n->keys);
 		release(n->key_lines);
 		release(n->key_columns);

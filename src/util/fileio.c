@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -173,6 +174,14 @@ sg_file_free(struct sg_file *f)
 		munmap(f->mapping, f->len);
 	free(f->heap);
 	free(f);
+}
+
+void
+sg_file_wipe_free(struct sg_file *f)
+{
+	if (f && f->heap)
+		OPENSSL_cleanse(f->heap, f->len);
+	sg_file_free(f);
 }
 
 int

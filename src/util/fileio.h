@@ -35,6 +35,9 @@ int sg_file_map(const char *path, size_t max, const char *what, struct sg_file *
 		struct sg_error *err);
 void sg_file_free(struct sg_file *f);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_free)
+/* sg_file_free, wiping the bytes read into memory first (a manifest that may hold a PIN). */
+void sg_file_wipe_free(struct sg_file *f);
+SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_wipe_free)
 
 /* Read a small secret file (a key, a secret payload) into locked memory. */
 int sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_secmem **ret,

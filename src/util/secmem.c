@@ -96,3 +96,12 @@ sg_wipe(void *p, size_t len)
 	if (p && len)
 		OPENSSL_cleanse(p, len);
 }
+
+void
+sg_str_wipe_free(char *s)
+{
+	if (!s)
+		return;
+	OPENSSL_cleanse(s, strlen(s) + 1);
+	free(s);
+}

@@ -25,3 +25,5 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_secmem *, sg_secmem_free)
 
 /* Wipe @len bytes at @p (a stack copy of a secret, say). */
 void sg_wipe(void *p, size_t len);
+/* Wipe the string @s (strlen + 1 bytes) and free it; NULL is a no-op. */
+void sg_str_wipe_free(char *s);
