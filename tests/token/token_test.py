@@ -381,6 +381,23 @@ def keys_admin(a, env, j, soft_token, common):
     # its value is not the TIK, so this is a mismatch, after a warning that names the key
     check("extractable TIK allowed with a warning", p.returncode == 1
           and b"warning: key" in p.stderr and b"loose-tik" in p.stderr, p.stderr.decode())
+    # Issue 11 #18: the key named in that warning is escaped, however the URI spells it
+    check("create extractable ESC label",
+          probe("esc\x1b[31mtik", "generic", "32", "1", "1").returncode == 0)
+    for spec in ("object=esc\x1b[31mtik", "object=esc%1b[31mtik"):
+        p = run([a.sevgate, "validate", *base, "--tik", uri(spec), "--tek",
+                 uri("object=shredded-tek"), "--allow-exportable-keys"], env)
+        warn = [l for l in p.stderr.split(b"\n") if l.startswith(b"warning: key")]
+        shown = b"esc%1b[31mtik" if "%" in spec else b"esc\\x1b[31mtik"
+        check(f"extractable key warning escaped ({spec!r})", p.returncode == 1
+              and len(warn) == 1 and shown in warn[0] and b"\x1b" not in p.stderr,
+              repr(p.stderr))
+    p = run([a.sevgate, "keys", "list", "--token", soft_token], env)
+    check("keys list escapes a label", p.returncode == 0 and b"\x1b" not in p.stdout
+          and b"esc\\x1b[31mtik\tid=" in p.stdout, repr(p.stdout))
+    p = run([a.sevgate, "keys", "delete", uri("object=esc%1b[31mtik")], env)
+    check("keys delete escapes a label", p.returncode == 0 and b"\x1b" not in p.stdout
+          and b"object=esc\\x1b[31mtik " in p.stdout, repr(p.stdout))
     p = run([a.sevgate, "validate", *base, "--tik", uri("object=short-tik"), "--tek",
              uri("object=shredded-tek")], env)
     check("TIK below the token's HMAC minimum", p.returncode == 6
