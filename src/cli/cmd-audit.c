@@ -132,15 +132,19 @@ show(const char *path, const char *guest, const char *since)
 
 		lineno++;
 		if (got == SG_AUDIT_LINE_LONG) {
-			fprintf(stderr, "warning: %s:%zu: longer than %d bytes: skipped\n", path,
-				lineno, SG_AUDIT_LINE_MAX);
+			fputs("warning: ", stderr);
+			sg_fputs_escaped(path, stderr);
+			fprintf(stderr, ":%zu: longer than %d bytes: skipped\n", lineno,
+				SG_AUDIT_LINE_MAX);
 			continue;
 		}
 		if (!memchr(line, '\0', len))
 			o = json_tokener_parse(line);
 		if (!o || !json_object_is_type(o, json_type_object) ||
 		    !json_object_object_get_ex(o, "seq", &seq)) {
-			fprintf(stderr, "warning: %s:%zu: not a record\n", path, lineno);
+			fputs("warning: ", stderr);
+			sg_fputs_escaped(path, stderr);
+			fprintf(stderr, ":%zu: not a record\n", lineno);
 			json_object_put(o);
 			continue;
 		}

@@ -458,14 +458,22 @@ keys_import(int argc, char **argv)
 		    (!k.tk && (r = shred_file(k.tek, &err)) < 0))
 			return sg_cmd_fail(err.msg, r);
 	}
-	printf("tik: %s\ntek: %s\n", uri_tik, uri_tek);
-	if (shared)
-		printf("tk: %s\n", uri_tk);
-	else
-		fprintf(stderr,
-			"note: token '%s' cannot hold two keys with one CKA_ID, so the pair "
-			"has no single --tk URI: use --tik and --tek\n",
-			t->label);
+	fputs("tik: ", stdout);
+	sg_fputs_escaped(uri_tik, stdout);
+	fputs("\ntek: ", stdout);
+	sg_fputs_escaped(uri_tek, stdout);
+	fputc('\n', stdout);
+	if (shared) {
+		fputs("tk: ", stdout);
+		sg_fputs_escaped(uri_tk, stdout);
+		fputc('\n', stdout);
+	} else {
+		fputs("note: token '", stderr);
+		sg_fputs_escaped(t->label, stderr);
+		fputs("' cannot hold two keys with one CKA_ID, so the pair has no single --tk "
+		      "URI: use --tik and --tek\n",
+		      stderr);
+	}
 	return SG_EXIT_OK;
 }
 
@@ -539,7 +547,9 @@ keys_store_secret(int argc, char **argv)
 		return sg_cmd_fail("out of memory", SG_E_NOMEM);
 	if (k.shred && (r = shred_file(argv[k.first_arg], &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
-	printf("secret: %s\n", uri);
+	fputs("secret: ", stdout);
+	sg_fputs_escaped(uri, stdout);
+	fputc('\n', stdout);
 	return SG_EXIT_OK;
 }
 
@@ -673,7 +683,11 @@ keys_generate_audit_key(int argc, char **argv)
 	snprintf(attrs, sizeof(attrs), "object=%s;type=private", k.label);
 	if (!(uri = sg_p11_uri_extend(k.token, attrs)))
 		return sg_cmd_fail("out of memory", SG_E_NOMEM);
-	printf("audit-key: %s\npublic key: %s\n", uri, k.pubout);
+	fputs("audit-key: ", stdout);
+	sg_fputs_escaped(uri, stdout);
+	fputs("\npublic key: ", stdout);
+	sg_fputs_escaped(k.pubout, stdout);
+	fputc('\n', stdout);
 	return SG_EXIT_OK;
 }
 
@@ -745,8 +759,11 @@ walk(const char *spec, const struct keys_args *k, bool del, bool count_only, con
 							 toks[i]->label, label, sg_p11_rv_name(rv));
 					break;
 				}
-				printf("deleted: token=%s object=%s id=%s\n", toks[i]->label, label,
-				       idhex);
+				fputs("deleted: token=", stdout);
+				sg_fputs_escaped(toks[i]->label, stdout);
+				fputs(" object=", stdout);
+				sg_fputs_escaped(label, stdout);
+				printf(" id=%s\n", idhex);
 				continue;
 			}
 			sg_p11_get_bool(toks[i], e->handle, CKA_PRIVATE, &priv);
@@ -754,9 +771,10 @@ walk(const char *spec, const struct keys_args *k, bool del, bool count_only, con
 
 			pct_encode(toks[i]->label, etok, sizeof(etok));
 			pct_encode(label, elab, sizeof(elab));
-			printf("%s\tid=%s\t%s\t%lu bytes\t%s,%s,%s\tpkcs11:token=%s;object=%s;"
+			sg_fputs_escaped(label, stdout);
+			printf("\tid=%s\t%s\t%lu bytes\t%s,%s,%s\tpkcs11:token=%s;object=%s;"
 			       "type=secret-key\n",
-			       label, idhex, key_type_name(e->type), (unsigned long)e->value_len,
+			       idhex, key_type_name(e->type), (unsigned long)e->value_len,
 			       e->sensitive == CK_TRUE ? "sensitive" : "NOT-sensitive",
 			       e->extractable != CK_FALSE ? "EXTRACTABLE" : "non-extractable",
 			       priv ? "private" : "public", etok, elab);

@@ -11,6 +11,7 @@
 #include "core/crypto.h"
 #include "key/key.h"
 #include "util/debug.h"
+#include "util/escape.h"
 
 int
 sg_cmd_validate(int argc, char **argv)
@@ -50,11 +51,14 @@ sg_cmd_validate(int argc, char **argv)
 		out->exit = sg_exit_sevgate(r);
 		out->json = sg_guest_json(&job->o, NULL, out->exit, err.msg, 0);
 	}
-	if (out->exportable_key && !o.quiet)
+	if (out->exportable_key && !o.quiet) {
+		_cleanup_(sg_freep) char *desc = sg_str_escape_dup(out->exportable_desc);
+
 		fprintf(stderr,
 			"warning: key '%s' is extractable or not sensitive: its bytes can leave "
 			"the token\n",
-			out->exportable_desc);
+			desc ? desc : "(out of memory)");
+	}
 	if (o.json) {
 		sg_json_print(out->json);
 		out->json = NULL;

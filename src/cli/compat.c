@@ -15,13 +15,18 @@
 #include "core/crypto.h"
 #include "key/key.h"
 #include "util/debug.h"
+#include "util/escape.h"
 #include "validate/validate.h"
 
 static int
 fail(const struct sg_cli_opts *o, const struct sg_error *err, int code)
 {
-	if (!o->quiet)
-		fprintf(stderr, "ERROR: %s\n", err->msg[0] ? err->msg : sg_error_name(code));
+	if (!o->quiet) {
+		_cleanup_(sg_freep) char *msg =
+			sg_str_escape_dup(err->msg[0] ? err->msg : sg_error_name(code));
+
+		fprintf(stderr, "ERROR: %s\n", msg ? msg : "out of memory");
+	}
 	return sg_exit_compat(code);
 }
 
@@ -66,11 +71,15 @@ run(int argc, char **argv, struct sg_cli_online *on)
 				"measure --kernel/--initrd/--cmdline\n");
 		return code;
 	}
-	if (sg_validation_result(v)->exportable_key && !o.quiet)
+	if (sg_validation_result(v)->exportable_key && !o.quiet) {
+		_cleanup_(sg_freep) char *desc =
+			sg_str_escape_dup(sg_validation_result(v)->exportable_key);
+
 		fprintf(stderr,
 			"WARNING: key '%s' is extractable or not sensitive: its bytes can leave "
 			"the token\n",
-			sg_validation_result(v)->exportable_key);
+			desc ? desc : "(out of memory)");
+	}
 	if (!o.quiet)
 		printf("OK: Looks good to me\n");
 	sg_stdout_flush();

@@ -118,7 +118,9 @@ run(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "error: unknown command '%s' (sevgate --help lists them)\n", argv[1]);
+	fputs("error: unknown command '", stderr);
+	sg_fputs_escaped(argv[1], stderr);
+	fputs("' (sevgate --help lists them)\n", stderr);
 	return SG_EXIT_USAGE;
 }
 
