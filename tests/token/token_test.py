@@ -7,7 +7,7 @@ usage: token_test.py --sevgate BIN --compat BIN --shim SO --probe BIN --hsm-scri
                      --nss-script SH --sysconf-shim SO [--vectors DIR]
 Exit 77 (skip) when SoftHSM or NSS is missing, unless CI=true.
 """
-import argparse, base64, hashlib, json, os, shutil, struct, subprocess, sys, tempfile, uuid
+import argparse, base64, hashlib, json, os, shutil, struct, subprocess, sys, threading, tempfile, uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import asanpreload  # noqa: E402
@@ -198,6 +198,7 @@ def suite(a, tmp):
     faults(a, env, j, soft_token, soft, common)
     keys_admin(a, env, j, soft_token, common)
     data_secret(a, env, j, soft_token, soft, common)
+    store_empty_and_shred_kinds(a, env, j, soft_token)
     pin_prompt(a, env, soft, common)
     pin_prompt_interrupted(a, env, soft, common)
     batch_token(a, env, j, soft)
@@ -443,6 +444,56 @@ def data_secret(a, env, j, soft_token, soft, common):
              j("x.hdr"), "--secret-payload", j("x.pay")], env)
     check("secret URI matching nothing", p.returncode == 6 and b"matches 0 data objects" in p.stderr
           and not os.path.exists(j("x.hdr")), p.stderr.decode())
+
+
+def store_empty_and_shred_kinds(a, env, j, soft_token):
+    """keys store-secret refuses an empty file (exit 2, one line naming it); --shred writes
+    only through a regular file: a symlink or a FIFO is exit 6 naming the path, untouched."""
+    open(j("empty-pass"), "wb").close()
+    p = run([a.sevgate, "keys", "store-secret", j("empty-pass"), "--token", soft_token,
+             "--label", "empty1"], env)
+    err = p.stderr.decode()
+    check("keys store-secret: empty file refused", p.returncode == 2
+          and len(err.splitlines()) == 1 and j("empty-pass") in err and "empty" in err
+          and p.stdout == b"", repr(err))
+    p = run([a.sevgate, "keys", "list", "--token", soft_token], env)
+    check("no data object from an empty file", b"empty1" not in p.stdout, repr(p.stdout))
+
+    # a symlink: the key is read through it, but shredding it must not write the target
+    open(j("victim"), "wb").write(TIK)
+    os.symlink(j("victim"), j("tik-link"))
+    open(j("tek-real"), "wb").write(TEK)
+    SCAN.inputs(j("victim"), j("tek-real"))
+    p = run([a.sevgate, "keys", "import", "--tik", j("tik-link"), "--tek", j("tek-real"),
+             "--token", soft_token, "--label", "linked", "--shred"], env)
+    err = p.stderr.decode()
+    check("--shred of a symlink refused", p.returncode == 6 and len(err.splitlines()) == 1
+          and j("tik-link") in err and open(j("victim"), "rb").read() == TIK
+          and os.path.islink(j("tik-link")), repr(err))
+    os.symlink(j("victim"), j("pass-link"))
+    p = run([a.sevgate, "keys", "store-secret", j("pass-link"), "--token", soft_token,
+             "--label", "linked-pass", "--shred"], env)
+    err = p.stderr.decode()
+    check("store-secret --shred of a symlink refused", p.returncode == 6
+          and len(err.splitlines()) == 1 and j("pass-link") in err
+          and open(j("victim"), "rb").read() == TIK and os.path.islink(j("pass-link")),
+          repr(err))
+
+    # a FIFO: fed once, so the secret is read; shredding it must neither hang nor unlink it
+    fifo = j("pass-fifo")
+    os.mkfifo(fifo)
+    feeder = threading.Thread(target=lambda: open(fifo, "wb").write(b"fifo-pass"), daemon=True)
+    feeder.start()
+    try:
+        p = subprocess.run([a.sevgate, "keys", "store-secret", fifo, "--token", soft_token,
+                            "--label", "fifo-pass", "--shred"], capture_output=True, env=env,
+                           timeout=20)
+        err = p.stderr.decode()
+        ok = p.returncode == 6 and len(err.splitlines()) == 1 and fifo in err
+    except subprocess.TimeoutExpired:
+        err, ok = "timed out (blocked opening the FIFO for writing)", False
+    feeder.join(5)
+    check("store-secret --shred of a FIFO refused", ok and os.path.exists(fifo), repr(err))
 
 
 def pin_prompt(a, env, soft, common):
