@@ -5,6 +5,7 @@
  * sensitive, non-extractable token objects, and keep the token tidy (SEV
  * launch keys are single-use, so tokens fill up).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <openssl/core_names.h>
@@ -323,14 +324,26 @@ create_pair(struct sg_p11_token *t, const uint8_t *tikval, size_t tiklen, const 
 static int
 shred_file(const char *path, struct sg_error *err)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Only a regular file: never through a link, never blocking on a FIFO or zeroing a device. */
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
 	uint8_t zero[4096] = { 0 };
 
+	if (fd < 0 && errno == ELOOP)
+		return sg_error_set(err, SG_E_IO,
+				    "cannot shred '%s': a symbolic link (not followed)", path);
+	if (fd < 0 && errno == ENXIO)
+		return sg_error_set(err, SG_E_IO, "cannot shred '%s': not a regular file", path);
 	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+
 		if (fd >= 0)
 			close(fd);
-		return sg_error_set(err, SG_E_IO, "cannot shred '%s'", path);
+		return sg_error_set(err, SG_E_IO, "cannot shred '%s': %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return sg_error_set(err, SG_E_IO, "cannot shred '%s': not a regular file", path);
 	}
 	for (off_t off = 0; off < st.st_size; off += (off_t)sizeof(zero)) {
 		size_t n = (size_t)(st.st_size - off) < sizeof(zero) ? (size_t)(st.st_size - off) :
@@ -524,8 +537,14 @@ keys_store_secret(int argc, char **argv)
 			"--label must be printable UTF-8 of at most 128 bytes, without ; ? "
 			"% / or spaces",
 			SG_E_USAGE);
-	if ((r = sg_file_read_secret(argv[k.first_arg], 1 << 20, "secret", &data, &err)) < 0 ||
-	    (r = one_token(k.token, &k.kopts, true, &t, NULL, &err)) < 0)
+	if ((r = sg_file_read_secret(argv[k.first_arg], 1 << 20, "secret", &data, &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
+	/* As an empty --inject-secret file is: a data object with no bytes releases nothing. */
+	if (data->len == 0) {
+		sg_error_set(&err, SG_E_USAGE, "secret file '%s' is empty", argv[k.first_arg]);
+		return sg_cmd_fail(err.msg, SG_E_USAGE);
+	}
+	if ((r = one_token(k.token, &k.kopts, true, &t, NULL, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
 
 	CK_ATTRIBUTE tmpl[] = {
