@@ -16,6 +16,8 @@ Parts (each reports its own failures):
              manifest, or a header and payload at one path, is exit 2 (FILE:LINE:COL in a
              manifest) and the audit log stays byte-identical (defect 13)
   empty      a 0-byte secret file is exit 2 naming it, nothing written (defect 19)
+  dash       batch --report - and keys generate-audit-key --pubout - write to standard
+             output (defect 6)
 
 Python 3 standard library; the openssl tool for an audit key (the parts that need one are
 skipped without it). Exit 0 all passed, 1 a failure.
@@ -443,6 +445,55 @@ def test_empty(env):
           "empty: secret build, a 0-byte secret file: rc %d (want 2), %r" % (p.returncode, p.stderr))
 
 
+def test_dash(env):
+    """'-' is standard output where an option documents it: batch --report - writes the JSON
+    Lines report there (and no human summary), --pubout - prints the PEM (issue 11 #6)."""
+    import json
+    d = os.path.join(env.tmp, "dash")
+    mdir = os.path.join(d, "manifests")
+    os.makedirs(mdir)
+    for i in (1, 2):
+        m = env.manifest(os.path.join(mdir, "m%d.yaml" % i),
+                         ["secret-header: %s/m%d.h" % (d, i), "secret-payload: %s/m%d.p" % (d, i)])
+        with open(m) as f:
+            text = f.read().replace("guest: m1", "guest: m%d" % i)
+        write(m, text)
+    p = env.sg("batch", "--report", "-", mdir, cwd=d)
+    out = lines(p.stdout)
+    try:
+        recs = [json.loads(x) for x in out]
+    except ValueError:
+        recs = None
+    check(p.returncode == 0 and recs is not None and len(recs) == 3
+          and "summary" in recs[-1] and recs[-1]["summary"]["trusted"] == 2
+          and not os.path.exists(os.path.join(d, "-")),
+          "dash: batch --report -: rc %d, stdout %r, stderr %r"
+          % (p.returncode, p.stdout, p.stderr))
+
+    if not env.hsm or not shutil.which("softhsm2-util"):
+        print("note: no SoftHSM2: --pubout - not tested")
+        return
+    hd = os.path.join(d, "hsm")
+    pin = "2718281828459045"
+    SCAN.register("token PIN", pin, hd)
+    p = subprocess.run(["bash", env.hsm, hd, "dashtok", pin], capture_output=True, text=True)
+    if p.returncode != 0:
+        print("note: no SoftHSM2 token (%s): --pubout - not tested" % p.stderr.strip())
+        return
+    out = p.stdout.strip().splitlines()
+    tenv = dict(os.environ, SOFTHSM2_CONF=out[0].split("=", 1)[1])
+    p = env.sg("keys", "generate-audit-key", "--token", out[1], "--label", "audit",
+               "--pubout", "-", env=tenv, cwd=d)
+    pem = p.stdout[p.stdout.find("-----BEGIN"):p.stdout.find("-----END PUBLIC KEY-----") + 24]
+    q = subprocess.run(["openssl", "pkey", "-pubin", "-noout", "-text"], input=pem,
+                       capture_output=True, text=True) if shutil.which("openssl") else None
+    check(p.returncode == 0 and p.stdout.startswith("-----BEGIN PUBLIC KEY-----\n")
+          and "audit-key: pkcs11:" in p.stdout and not os.path.exists(os.path.join(d, "-"))
+          and (q is None or (q.returncode == 0 and "prime256v1" in q.stdout)),
+          "dash: generate-audit-key --pubout -: rc %d, stdout %r, stderr %r"
+          % (p.returncode, p.stdout, p.stderr))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sevgate", required=True)
@@ -453,7 +504,8 @@ def main():
     a = ap.parse_args()
     env = Env(a)
     try:
-        for part in (test_stdout, test_symlink, test_json, test_collide, test_empty):
+        for part in (test_stdout, test_symlink, test_json, test_collide, test_empty,
+                     test_dash):
             try:
                 part(env)
             except Exception as e:  # a part that crashes is a failure, the others still run
