@@ -70,6 +70,7 @@ struct run {
 	bool have_releaser; /* else each guest's release step runs on its worker */
 	bool json, quiet, progress;
 	FILE *report;
+	bool report_stdout; /* --report -: standard output holds the JSON Lines only */
 	pthread_mutex_t out_lock;
 	size_t done, trusted, mismatch, refused, error;
 	int exit;
@@ -191,7 +192,7 @@ report(struct run *r, struct sg_guest_job *j)
 		sg_error_set(&r->fatal_err, SG_E_IO, "cannot write the report: %s",
 			     strerror(errno));
 	}
-	if (r->json)
+	if (r->json && !r->report_stdout)
 		printf("%s\n", line);
 	else if (!r->quiet && out->rc != 0)
 		sg_guest_print(&j->o, out);
@@ -398,10 +399,12 @@ sg_cmd_batch(int argc, char **argv)
 	for (size_t i = 0; rc == 0 && i < r.npaths; i++)
 		rc = sg_cli_protect(r.paths[i], "a manifest of this batch", &err);
 	sg_cli_protect_seal();
-	if (rc == 0 && report)
+	/* --report -: the JSON Lines go to standard output, and nothing else does. */
+	r.report_stdout = report && !strcmp(report, "-");
+	if (rc == 0 && report && !r.report_stdout)
 		rc = sg_cli_check_output(report, "--report", &err);
 	if (rc == 0 && report) {
-		int fd = sg_out_open(report, 0600, 0, "report", &err);
+		int fd = sg_out_open(report, 0600, SG_OUT_DASH, "report", &err);
 
 		if (fd < 0) {
 			rc = fd;
@@ -466,17 +469,18 @@ sg_cmd_batch(int argc, char **argv)
 		line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (r.report && !r.fatal &&
 	    (fprintf(r.report, "%s\n", text) < 0 || fflush(r.report) != 0 ||
-	     fsync(fileno(r.report)) != 0))
+	     (!r.report_stdout && fsync(fileno(r.report)) != 0)))
 		sg_error_set(&r.fatal_err, r.fatal = SG_E_IO, "cannot write the report: %s",
 			     strerror(errno));
-	if (r.json)
+	/* --report -: the summary line above closed the stream; nothing follows it. */
+	if (r.json && !r.report_stdout)
 		printf("%s\n", text);
-	else if (!r.quiet)
+	else if (!r.json && !r.quiet && !r.report_stdout)
 		printf("batch: %zu guests: %zu trusted, %zu mismatch, %zu refused, %zu error in %.0f ms "
 		       "(%.0f guests/s)\n",
 		       r.done, r.trusted, r.mismatch, r.refused, r.error, wall,
 		       wall > 0 ? (double)r.done * 1000.0 / wall : 0);
-	if (!r.json && !r.quiet && head[0])
+	if (!r.json && !r.quiet && !r.report_stdout && head[0])
 		printf("audit: head %s\n", head);
 	json_object_put(line);
 	if (r.report)

@@ -607,7 +607,7 @@ write_pubkey_pem(const char *path, const uint8_t point[65], struct sg_error *err
 		r = sg_error_set(err, SG_E_CRYPTO, "the token's public key is not a P-256 point");
 		goto out;
 	}
-	if ((fd = sg_out_open(path, 0644, 0, "public key", err)) < 0) {
+	if ((fd = sg_out_open(path, 0644, SG_OUT_DASH, "public key", err)) < 0) {
 		r = fd;
 		goto out;
 	}
@@ -616,7 +616,9 @@ write_pubkey_pem(const char *path, const uint8_t point[65], struct sg_error *err
 		r = sg_error_set(err, SG_E_IO, "cannot write '%s'", path);
 		goto out;
 	}
-	if (PEM_write_PUBKEY(f, pk) != 1 || fflush(f) != 0 || fsync(fileno(f)) != 0)
+	/* A pipe or terminal (--pubout -) cannot be synced: only a file is. */
+	if (PEM_write_PUBKEY(f, pk) != 1 || fflush(f) != 0 ||
+	    (strcmp(path, "-") && fsync(fileno(f)) != 0))
 		r = sg_error_set(err, SG_E_IO, "cannot write '%s'", path);
 out:
 	if (f)
@@ -704,8 +706,11 @@ keys_generate_audit_key(int argc, char **argv)
 		return sg_cmd_fail("out of memory", SG_E_NOMEM);
 	fputs("audit-key: ", stdout);
 	sg_fputs_escaped(uri, stdout);
-	fputs("\npublic key: ", stdout);
-	sg_fputs_escaped(k.pubout, stdout);
+	/* --pubout -: the PEM is already on standard output, above this line. */
+	if (strcmp(k.pubout, "-")) {
+		fputs("\npublic key: ", stdout);
+		sg_fputs_escaped(k.pubout, stdout);
+	}
 	fputc('\n', stdout);
 	return SG_EXIT_OK;
 }
