@@ -16,6 +16,7 @@ Parts (each reports its own failures):
              manifest, or a header and payload at one path, is exit 2 (FILE:LINE:COL in a
              manifest) and the audit log stays byte-identical (defect 13)
   empty      a 0-byte secret file is exit 2 naming it, nothing written (defect 19)
+  shared     two guests of one batch naming one packet file: the later one is exit 2
   dash       batch --report - and keys generate-audit-key --pubout - write to standard
              output (defect 6)
 
@@ -445,6 +446,43 @@ def test_empty(env):
           "empty: secret build, a 0-byte secret file: rc %d (want 2), %r" % (p.returncode, p.stderr))
 
 
+def test_shared_packet(env):
+    """Two guests of one batch whose packet files are one file: the later manifest is refused
+    (exit 2, naming both manifests at the key), before anything is written; the first runs."""
+    d = os.path.join(env.tmp, "shared")
+    mdir = os.path.join(d, "manifests")
+    os.makedirs(mdir)
+    m1 = env.manifest(os.path.join(mdir, "m1.yaml"),
+                      ["secret-header: %s/a.h" % d, "secret-payload: %s/a.p" % d])
+    m2 = env.manifest(os.path.join(mdir, "m2.yaml"),
+                      ["secret-header: %s/b.h" % d, "secret-payload: %s/./a.p" % d])
+    with open(m2) as f:
+        text = f.read().replace("guest: m1", "guest: m2")
+    write(m2, text)
+    p = env.sg("batch", "--jobs", "1", mdir)
+    want = ("%s:14:1: secret-payload '%s/./a.p' is also the secret-payload of %s:14:1"
+            % (m2, d, m1))
+    check(p.returncode == 2 and want in p.stderr and os.path.exists(os.path.join(d, "a.h"))
+          and os.path.exists(os.path.join(d, "a.p")) and not os.path.exists(os.path.join(d, "b.h"))
+          and "1 trusted" in p.stdout,
+          "shared: two guests, one payload file (new): rc %d, stdout %r, stderr %r"
+          % (p.returncode, p.stdout, p.stderr))
+    # Now a.h exists: a third manifest naming it by another path (same inode) is refused too.
+    os.symlink(d, os.path.join(d, "alias"))
+    m3 = env.manifest(os.path.join(mdir, "m3.yaml"),
+                      ["secret-header: %s/alias/a.h" % d, "secret-payload: %s/c.p" % d])
+    with open(m3) as f:
+        text = f.read().replace("guest: m1", "guest: m3")
+    write(m3, text)
+    os.unlink(m2)
+    p = env.sg("batch", "--jobs", "2", mdir)
+    want = "%s:13:1: secret-header '%s/alias/a.h' is also the secret-header of %s:13:1" % (m3, d, m1)
+    check(p.returncode == 2 and want in p.stderr and not os.path.exists(os.path.join(d, "c.p"))
+          and "1 trusted" in p.stdout,
+          "shared: two guests, one header file (by inode): rc %d, stdout %r, stderr %r"
+          % (p.returncode, p.stdout, p.stderr))
+
+
 def test_dash(env):
     """'-' is standard output where an option documents it: batch --report - writes the JSON
     Lines report there (and no human summary), --pubout - prints the PEM (issue 11 #6)."""
@@ -505,7 +543,7 @@ def main():
     env = Env(a)
     try:
         for part in (test_stdout, test_symlink, test_json, test_collide, test_empty,
-                     test_dash):
+                     test_dash, test_shared_packet):
             try:
                 part(env)
             except Exception as e:  # a part that crashes is a failure, the others still run
