@@ -9,8 +9,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,12 @@ struct run {
 	pthread_mutex_t out_lock;
 	size_t done, trusted, mismatch, refused, error;
 	int exit;
+	/* Manifests applied before the run (NULL: the worker applies it), their options. */
+	struct sg_manifest **pre_m;
+	struct sg_cli_opts *pre_o;
+	/* Every packet file of the run, sorted by file then guest (check_claims). */
+	struct claim *claims;
+	size_t nclaims;
 	int fatal; /* a report write failed: stop */
 	struct sg_error fatal_err;
 };
@@ -283,6 +291,164 @@ fail_run(struct run *r, const struct sg_error *err)
 	pthread_mutex_unlock(&r->out_lock);
 }
 
+/* One packet file a manifest names: by inode when it exists, else by its resolved path. */
+struct claim {
+	char *id;
+	size_t guest;
+	char *where; /* "KEY of FILE:LINE:COL": the manifest that names it */
+};
+
+static char *
+file_id(const char *path)
+{
+	_cleanup_(sg_freep) char *dcopy = strdup(path), *bcopy = strdup(path), *dir = NULL;
+	struct stat st;
+	char *id = NULL;
+
+	if (!dcopy || !bcopy)
+		return NULL;
+	if (stat(path, &st) == 0)
+		return asprintf(&id, "i %ju %ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino) < 0 ?
+			       NULL :
+			       id;
+	if (!(dir = realpath(dirname(dcopy), NULL)))
+		return strdup(path); /* cannot be written anyway: the guest fails on its own */
+	return asprintf(&id, "p %s/%s", dir, basename(bcopy)) < 0 ? NULL : id;
+}
+
+static int
+cmp_claim(const void *pa, const void *pb)
+{
+	const struct claim *a = pa, *b = pb;
+	int c = strcmp(a->id, b->id);
+
+	return c ? c : (a->guest > b->guest) - (a->guest < b->guest);
+}
+
+static int
+cmp_claim_id(const void *pa, const void *pb)
+{
+	return strcmp(((const struct claim *)pa)->id, ((const struct claim *)pb)->id);
+}
+
+/* "FILE:LINE:COL: KEY" of a guest's own key, or "KEY of FILE:LINE:COL" (@of) for another's. */
+static char *
+where(const struct sg_manifest *m, const char *manifest, int w, bool of)
+{
+	const struct sg_manifest_loc *loc = w ? &m->payload_loc : &m->header_loc;
+	const char *key = w ? "secret-payload" : "secret-header";
+	char at[64] = "", *s = NULL;
+
+	if (loc->file)
+		snprintf(at, sizeof(at), ":%u:%u", loc->line, loc->col);
+	if (of)
+		return asprintf(&s, "%s of %s%s", key, loc->file ? loc->file : manifest, at) < 0 ?
+			       NULL :
+			       s;
+	return asprintf(&s, "%s%s: %s", loc->file ? loc->file : manifest, at, key) < 0 ? NULL : s;
+}
+
+/*
+ * Every guest, once its manifest is applied: a packet file the claim table
+ * gives to another guest (the first of the run to name it) is refused, naming
+ * both manifests. The table is read-only once the workers start: no lock.
+ */
+static int
+check_claims(void *arg, size_t idx, const struct sg_cli_opts *o, const struct sg_manifest *m,
+	     struct sg_error *err)
+{
+	const struct run *r = arg;
+
+	for (int w = 0; w < 2 && m; w++) {
+		const char *path = w ? o->req.secret_payload : o->req.secret_header;
+		_cleanup_(sg_freep) char *id = NULL, *self = NULL;
+		struct claim key = { 0 }, *hit = NULL;
+
+		if (!path)
+			continue;
+		if (!(id = file_id(path)) || !(self = where(m, o->manifest, w, false)))
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		key.id = id;
+		if (r->nclaims)
+			hit = bsearch(&key, r->claims, r->nclaims, sizeof(*r->claims),
+				      cmp_claim_id);
+		/* The first claim of that file: the lowest guest index (cmp_claim's order). */
+		while (hit && hit > r->claims && !strcmp(hit[-1].id, id))
+			hit--;
+		if (hit && hit->guest != idx)
+			return sg_error_set(err, SG_E_USAGE,
+					    "%s '%s' is also the %s: two guests of a batch never "
+					    "write one packet file",
+					    self, path, hit->where);
+	}
+	return 0;
+}
+
+/*
+ * Before any guest runs: each manifest that is a regular file is applied once
+ * (the worker takes it as it is: no second read), and its packet files are
+ * claimed in the run's order. A manifest that is not a regular file, or that
+ * fails here, is applied by its worker and checked against the same table.
+ */
+static int
+claim_outputs(struct run *r, struct sg_crypto *crypto, struct sg_error *err)
+{
+	size_t n = 0;
+
+	r->pre_o = calloc(r->npaths, sizeof(*r->pre_o));
+	r->pre_m = calloc(r->npaths, sizeof(*r->pre_m));
+	r->claims = calloc(2 * r->npaths, sizeof(*r->claims));
+	if (!r->pre_o || !r->pre_m || !r->claims)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < r->npaths; i++) {
+		struct sg_cli_opts *o = &r->pre_o[i];
+		struct sg_error tmp = { 0 };
+		struct stat st;
+
+		if (stat(r->paths[i], &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		sg_cli_init(SG_FE_VALIDATE, o);
+		o->manifest = r->paths[i];
+		o->req.fwcache = r->fwcache;
+		o->req.key_opts = r->key_opts;
+		if (sg_manifest_apply(crypto, r->paths[i], o, &r->pre_m[i], &tmp) < 0) {
+			sg_manifest_free(r->pre_m[i]);
+			r->pre_m[i] = NULL;
+			continue;
+		}
+		for (int w = 0; w < 2 && !o->domain; w++) {
+			const char *path = w ? o->req.secret_payload : o->req.secret_header;
+
+			if (!path)
+				continue;
+			r->claims[n] =
+				(struct claim){ .id = file_id(path),
+						.guest = i,
+						.where = where(r->pre_m[i], r->paths[i], w, true) };
+			if (!r->claims[n].id || !r->claims[n++].where)
+				return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		}
+	}
+	r->nclaims = n;
+	if (n > 1)
+		qsort(r->claims, n, sizeof(*r->claims), cmp_claim);
+	return 0;
+}
+
+static void
+claims_free(struct run *r)
+{
+	for (size_t i = 0; r->claims && i < 2 * r->npaths; i++) {
+		free(r->claims[i].id);
+		free(r->claims[i].where);
+	}
+	free(r->claims);
+	for (size_t i = 0; r->pre_m && i < r->npaths; i++)
+		sg_manifest_free(r->pre_m[i]);
+	free(r->pre_m);
+	free(r->pre_o);
+}
+
 static void *
 worker(void *arg)
 {
@@ -302,15 +468,26 @@ worker(void *arg)
 
 		if (i >= r->npaths || r->fatal)
 			break;
-		sg_cli_init(SG_FE_VALIDATE, &o);
-		o.manifest = r->paths[i];
-		o.req.fwcache = r->fwcache;
-		o.req.key_opts = r->key_opts;
+		if (r->pre_m && r->pre_m[i]) {
+			o = r->pre_o[i];
+		} else {
+			sg_cli_init(SG_FE_VALIDATE, &o);
+			o.manifest = r->paths[i];
+			o.req.fwcache = r->fwcache;
+			o.req.key_opts = r->key_opts;
+		}
 		if (!(j = sg_guest_job_new(&o))) {
 			sg_error_set(&err, SG_E_NOMEM, "out of memory");
 			fail_run(r, &err);
 			break;
 		}
+		if (r->pre_m) {
+			j->m = r->pre_m[i];
+			r->pre_m[i] = NULL;
+		}
+		j->check_claims = check_claims;
+		j->claims_arg = r;
+		j->idx = i;
 		sg_guest_attest(crypto, j);
 		release_later(r, j);
 	}
@@ -399,6 +576,8 @@ sg_cmd_batch(int argc, char **argv)
 	for (size_t i = 0; rc == 0 && i < r.npaths; i++)
 		rc = sg_cli_protect(r.paths[i], "a manifest of this batch", &err);
 	sg_cli_protect_seal();
+	if (rc == 0)
+		rc = claim_outputs(&r, crypto, &err);
 	/* --report -: the JSON Lines go to standard output, and nothing else does. */
 	r.report_stdout = report && !strcmp(report, "-");
 	if (rc == 0 && report && !r.report_stdout)
@@ -415,6 +594,7 @@ sg_cmd_batch(int argc, char **argv)
 		}
 	}
 	if (rc < 0) {
+		claims_free(&r);
 		for (size_t i = 0; i < r.npaths; i++)
 			free(r.paths[i]);
 		free(r.paths);
@@ -485,6 +665,7 @@ sg_cmd_batch(int argc, char **argv)
 	json_object_put(line);
 	if (r.report)
 		fclose(r.report);
+	claims_free(&r);
 	for (size_t i = 0; i < r.npaths; i++)
 		free(r.paths[i]);
 	free(r.paths);

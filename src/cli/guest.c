@@ -132,7 +132,7 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 	int r = 0;
 
 	/* A manifest is the command line written down: its keys are applied over the options. */
-	if (o->manifest)
+	if (o->manifest && !j->m) /* a batch may have applied it already */
 		r = sg_manifest_apply(crypto, o->manifest, o, &j->m, err);
 	if (r == 0)
 		r = sg_cli_check_usage(o, err);
@@ -140,6 +140,8 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 		r = sg_cli_release_check_usage(o, err);
 	if (r == 0)
 		r = sg_cli_check_outputs(o, j->m, err);
+	if (r == 0 && j->check_claims && !o->domain)
+		r = j->check_claims(j->claims_arg, j->idx, o, j->m, err);
 	if (r == 0 && (r = sg_validation_new(crypto, &o->req, &j->v, err)) == 0) {
 		if (o->domain)
 			r = sg_cli_online_prepare(o, j->v, &j->on, err);

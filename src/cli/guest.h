@@ -47,6 +47,14 @@ struct sg_guest_job {
 	enum sg_guest_step step;
 	int r; /* the guest's result so far (0, SG_E_*) */
 	double t0;
+	/*
+	 * A batch's check of the guest's outputs against the other guests' (after its
+	 * manifest is applied, before anything runs), or NULL; its @arg and the guest's index.
+	 */
+	int (*check_claims)(void *arg, size_t idx, const struct sg_cli_opts *o,
+			    const struct sg_manifest *m, struct sg_error *err);
+	void *claims_arg;
+	size_t idx;
 };
 
 /* A job for the guest @o describes (o->manifest, or the command line). */
