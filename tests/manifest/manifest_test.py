@@ -1399,6 +1399,58 @@ def test_trust(env):
           "trust: module-path= on the command line stays allowed: rc %d %r" % (rc, err))
 
 
+def test_connect(env):
+    """A manifest's connect: never makes sevgate run a local program of the manifest's choosing:
+    the ext transport, a command= parameter (however spelled), an embedded driver and URIs the
+    loader cannot read are exit 2 at FILE:LINE:COL; other remote URIs get past the check."""
+    d = os.path.join(env.tmp, "connect")
+    os.makedirs(d, exist_ok=True)
+    keys = os.path.join(env.tmp, "keys")
+
+    def manifest(name, uri):
+        body = ["version: 1", "guest: %s" % name, "firmware: %s" % env.fw,
+                "tik: %s/tik.bin" % keys, "tek: %s/tek.bin" % keys, "domain: g1",
+                "connect: '%s'" % uri]
+        return write(os.path.join(d, name + ".yaml"), "\n".join(body) + "\n")
+
+    refused = [
+        "qemu+ext:///system?command=/bin/true",
+        "qemu+EXT:///system",
+        "qemu+ext:///system",
+        "qemu+ssh://127.0.0.1:1/system?command=/tmp/evil",
+        "qemu+ssh://127.0.0.1:1/system?com%6Dand=/tmp/evil",
+        "qemu+libssh2://127.0.0.1:1/system?COMMAND=/tmp/evil",
+        "qemu+libssh://127.0.0.1:1/system?no_tty=1&command=/tmp/evil",
+        "qemu+ssh://127.0.0.1:1/system?no_tty=1;command=/tmp/evil",
+        "qemu+ssh://127.0.0.1:1/system?command",
+        "qemu+ssh://127.0.0.1:1/system?c%6fmmand%3d=x",
+        "qemu+ssh://127.0.0.1:1/system?%zzcommand=x",
+        "qemu+ssh://127.0.0.1:1/system#?command=x",
+        "qemu+foo://127.0.0.1:1/system",
+        "qemu+ssh+ext://127.0.0.1:1/system",
+        "qemu:///embed?root=/tmp/evil",
+    ]
+    for i, uri in enumerate(refused):
+        p = manifest("cr%02d" % i, uri)
+        rc, out, err = env.sg("validate", "--manifest", p, timeout=60)
+        check(rc == 2 and err.startswith("error: %s:7:10: connect: " % p) and err.count("\n") == 1,
+              "connect: %r refused in a manifest: rc %d %r" % (uri, rc, err))
+    for i, uri in enumerate(["qemu+ssh://127.0.0.1:1/system",
+                             "qemu+tls://127.0.0.1:1/system?no_tty=1",
+                             "qemu+ssh://127.0.0.1:1/system?keyfile=/nonexistent/k&netcat=nc"]):
+        p = manifest("ca%02d" % i, uri)
+        rc, out, err = env.sg("validate", "--manifest", p, timeout=60)
+        check(rc == 6 and "connect: " not in err,
+              "connect: %r gets past the manifest check (fails connecting): rc %d %r"
+              % (uri, rc, err))
+    # The command line chooses its own transport: --connect with ext is not refused as usage.
+    rc, out, err = env.sg("validate", "--domain", "g1", "--connect",
+                          "qemu+ext:///system?command=/nonexistent/helper", "--firmware", env.fw,
+                          "--tik", os.path.join(keys, "tik.bin"), "--tek",
+                          os.path.join(keys, "tek.bin"), timeout=60)
+    check(rc == 6, "connect: --connect ext on the command line stays allowed: rc %d %r" % (rc, err))
+
+
 def test_big_mapping(env):
     """Issue 11 (17): 95,000 keys in one mapping are refused in well under a second of CPU."""
     d = os.path.join(env.tmp, "big")
@@ -1491,6 +1543,7 @@ def main():
              ("secret-open", lambda: test_secret_open(env)),
              ("pin-owner", lambda: test_pin_owner(env)),
              ("trust", lambda: test_trust(env)),
+             ("connect", lambda: test_connect(env)),
              ("big", lambda: test_big_mapping(env))]
     try:
         for name, fn in parts:
