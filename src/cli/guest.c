@@ -132,8 +132,14 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 	int r = 0;
 
 	/* A manifest is the command line written down: its keys are applied over the options. */
-	if (o->manifest && !j->m) /* a batch may have applied it already */
+	if (o->manifest && !j->m) { /* a batch may have applied it already */
+		struct sg_cli_opts before = *o;
+
 		r = sg_manifest_apply(crypto, o->manifest, o, &j->m, err);
+		/* A failed manifest is freed: none of its strings may stay in the options. */
+		if (r < 0)
+			*o = before;
+	}
 	if (r == 0)
 		r = sg_cli_check_usage(o, err);
 	if (r == 0)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -179,6 +180,120 @@ apply_option(struct ctx *c, const struct sg_yaml_node *n, const char *name, cons
 	return 0;
 }
 
+static int
+hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' :
+	       ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+	       ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 :
+					-1;
+}
+
+/*
+ * A libvirt URI in a manifest must not make sevgate run a local program of
+ * the manifest's choosing (docs/manifest.md, trust model): the ext transport
+ * runs its command=, the ssh, libssh2 and libssh transports run command= as
+ * their ssh binary, and an embedded driver (/embed) runs in-process from a
+ * root= directory's configuration. libvirt compares transport and parameter
+ * names without case and percent-decodes names, splitting the query at & and
+ * ;: so does this strict parse, and anything it cannot read is refused.
+ */
+static const char *
+connect_problem(const char *uri)
+{
+	static const char *const transports[] = {
+		"unix", "ssh", "tcp", "tls", "libssh2", "libssh"
+	};
+	const char *p, *scheme_end, *plus, *q;
+	bool known = false;
+
+	for (p = uri; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '#' ||
+		    *p == '\\')
+			return "not a URI this check can read (a space, control, non-ASCII, # or "
+			       "backslash)";
+	/* A libvirt.conf alias (letters, digits, _ and -): the administrator's, not the manifest's. */
+	if (!strchr(uri, ':'))
+		return strspn(uri,
+			      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
+					       strlen(uri) &&
+				       *uri ?
+			       NULL :
+			       "not a URI this check can read";
+	scheme_end = strchr(uri, ':');
+	if (scheme_end == uri || strspn(uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					     "0123456789+.-") != (size_t)(scheme_end - uri))
+		return "not a URI this check can read (its scheme)";
+	plus = memchr(uri, '+', (size_t)(scheme_end - uri));
+	if (plus) {
+		size_t tlen = (size_t)(scheme_end - plus - 1);
+
+		if (memchr(plus + 1, '+', tlen))
+			return "more than one transport in the scheme";
+		if (tlen == 3 && !strncasecmp(plus + 1, "ext", 3))
+			return "the ext transport runs a local command";
+		for (size_t i = 0; i < SG_ELEMENTSOF(transports); i++)
+			known |= strlen(transports[i]) == tlen &&
+				 !strncasecmp(plus + 1, transports[i], tlen);
+		if (!known)
+			return "an unknown transport";
+	}
+	q = strchr(scheme_end, '?');
+	/* The path, after "//authority" when there is one. */
+	p = scheme_end + 1;
+	if (!strncmp(p, "//", 2))
+		p += 2 + strcspn(p + 2, "/?");
+	if ((size_t)(q ? q - p : (ptrdiff_t)strlen(p)) == 6 && !strncasecmp(p, "/embed", 6))
+		return "an embedded driver (/embed) runs in sevgate from its root= configuration";
+	if (!q)
+		return NULL;
+	for (q++; *q;) {
+		size_t n = strcspn(q, "&;"), nlen = strcspn(q, "=");
+		char name[64];
+		size_t o = 0;
+
+		if (nlen > n)
+			nlen = n;
+		for (size_t i = 0; i < nlen; i++) {
+			char ch = q[i];
+
+			if (ch == '%') {
+				if (i + 2 >= nlen || hexval(q[i + 1]) < 0 || hexval(q[i + 2]) < 0)
+					return "a bad percent-escape in a parameter name";
+				ch = (char)(hexval(q[i + 1]) * 16 + hexval(q[i + 2]));
+				i += 2;
+			} else if (ch == '+') {
+				ch = ' ';
+			}
+			if (o + 1 >= sizeof(name))
+				break; /* longer than any parameter libvirt knows: not command */
+			name[o++] = ch;
+		}
+		name[o] = '\0';
+		if (memchr(name, '=', o) || strlen(name) != o)
+			return "a parameter name with an encoded = or NUL";
+		if (!strcasecmp(name, "command"))
+			return "the command= parameter runs a local program";
+		q += n;
+		if (*q)
+			q++;
+	}
+	return NULL;
+}
+
+static int
+check_connect(struct ctx *c, const struct sg_yaml_node *n, const char *uri)
+{
+	const char *why = connect_problem(uri);
+
+	if (why)
+		return at(c, n->line, n->column, SG_E_FORMAT,
+			  "connect: %s: refused in a manifest, which must not choose a program "
+			  "for sevgate to run (give --connect on the command line)",
+			  why);
+	return 0;
+}
+
 /* Whether a pkcs11: URI has the attribute @name (in its path or its query). */
 static bool
 uri_has_attr(const char *uri, const char *name)
@@ -216,15 +331,6 @@ add_own(struct ctx *c, const char *path)
 	if (path && *path && strncmp(path, "pkcs11:", 7) && c->nown < SG_ELEMENTSOF(c->own) &&
 	    stat(path, &c->own[c->nown]) == 0)
 		c->nown++;
-}
-
-static int
-hexval(char ch)
-{
-	return ch >= '0' && ch <= '9' ? ch - '0' :
-	       ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-	       ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 :
-					-1;
 }
 
 /* The PIN file a URI names (pin-source=file:PATH, percent-decoded as p11-kit does). */
@@ -512,7 +618,11 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 		return apply_option(c, n, key, v);
 	}
 	default: {
-		const char *v = keep(c->m, strdup(n->value));
+		const char *v;
+
+		if (!strcmp(key, "connect") && (r = check_connect(c, n, n->value)) < 0)
+			return r;
+		v = keep(c->m, strdup(n->value));
 
 		return v ? apply_option(c, n, key, v) :
 			   sg_error_set(c->err, SG_E_NOMEM, "out of memory");
