@@ -138,15 +138,89 @@ test_parse(void **state)
 	assert_null(strstr(err.msg, "1234"));
 }
 
+/* ---- sg_p11_uri_inspect: what p11-kit would act on, as it parses it ---- */
+
+struct case_inspect {
+	const char *id;
+	const char *spec;
+	int rc;
+	bool pin_value, unknown;
+	const char *module_path, *module_name, *pin_source;
+};
+
+static const struct case_inspect inspect_cases[] = {
+	{ "plain", "pkcs11:token=t;object=k", 0, false, false, NULL, NULL, NULL },
+	{ "space-in-module-path", "pkcs11:token=t;object=k?mod ule-path=/tmp/evil.so", 0, false,
+	  false, "/tmp/evil.so", NULL, NULL },
+	{ "space-before-equals", "pkcs11:token=t?module-path =/tmp/evil.so", 0, false, false,
+	  "/tmp/evil.so", NULL, NULL },
+	{ "newline-in-name", "pkcs11:token=t?module-\npath=/tmp/evil.so", 0, false, false,
+	  "/tmp/evil.so", NULL, NULL },
+	{ "encoded-value", "pkcs11:token=t?module-path=%2Ftmp%2Fevil.so", 0, false, false,
+	  "/tmp/evil.so", NULL, NULL },
+	{ "encoded-name-is-invalid", "pkcs11:token=t?module%2Dpath=/tmp/evil.so", SG_E_USAGE, false,
+	  false, NULL, NULL, NULL },
+	{ "duplicate-module-path", "pkcs11:token=t?module-path=/a.so&module-path=/b.so", 0, false,
+	  false, "/b.so", NULL, NULL },
+	{ "vendor-query-is-unknown", "pkcs11:token=t?x-vendor=1", 0, false, true, NULL, NULL,
+	  NULL },
+	{ "module-name", "pkcs11:token=t?module-name=softhsm2", 0, false, false, NULL, "softhsm2",
+	  NULL },
+	{ "space-in-pin-value", "pkcs11:token=t?pin -value=1234", 0, true, false, NULL, NULL,
+	  NULL },
+	{ "pin-value-in-path", "pkcs11:token=t;pin-value=1234", 0, true, false, NULL, NULL, NULL },
+	{ "duplicate-pin-value", "pkcs11:token=t?pin-value=1&pin-value=2", 0, true, false, NULL,
+	  NULL, NULL },
+	{ "space-in-pin-source", "pkcs11:token=t?pin -source=file:%2Fetc%2Fp.pin", 0, false, false,
+	  NULL, NULL, "file:/etc/p.pin" },
+	{ "pinfile-alias", "pkcs11:token=t;pinfile=file:/etc/q.pin", 0, false, false, NULL, NULL,
+	  "file:/etc/q.pin" },
+	{ "invalid", "pkcs11:token=t;object=%zz", SG_E_USAGE, false, false, NULL, NULL, NULL },
+};
+
+static void
+assert_str_or_null(const char *want, const char *got)
+{
+	if (!want)
+		assert_null(got);
+	else
+		assert_string_equal(want, got);
+}
+
+static void
+test_inspect(void **state)
+{
+	const struct case_inspect *t = *state;
+	struct sg_error err = { 0 };
+	struct sg_p11_uri_facts f;
+	int rc = sg_p11_uri_inspect(t->spec, &f, &err);
+
+	if (t->rc) {
+		TV_ASSERT_ERR(rc, &err, t->rc);
+		assert_null(strstr(err.msg, "1234"));
+		return;
+	}
+	TV_ASSERT_OK(rc, &err);
+	assert_int_equal(f.has_pin_value, t->pin_value);
+	assert_int_equal(f.any_unknown, t->unknown);
+	assert_str_or_null(t->module_path, f.module_path);
+	assert_str_or_null(t->module_name, f.module_name);
+	assert_str_or_null(t->pin_source, f.pin_source);
+	sg_p11_uri_facts_done(&f);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct CMUnitTest unit[SG_ELEMENTSOF(redact_cases) + SG_ELEMENTSOF(parse_cases)];
+	struct CMUnitTest unit[SG_ELEMENTSOF(redact_cases) + SG_ELEMENTSOF(parse_cases) +
+			       SG_ELEMENTSOF(inspect_cases)];
 	size_t n = 0;
 
 	for (size_t i = 0; i < SG_ELEMENTSOF(redact_cases); i++)
 		unit[n++] = ROW(test_redact, redact_cases, i);
 	for (size_t i = 0; i < SG_ELEMENTSOF(parse_cases); i++)
 		unit[n++] = ROW(test_parse, parse_cases, i);
+	for (size_t i = 0; i < SG_ELEMENTSOF(inspect_cases); i++)
+		unit[n++] = ROW(test_inspect, inspect_cases, i);
 	return tv_main(argc, argv, "p11", unit, n, NULL, 0);
 }

@@ -952,3 +952,17 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	*ret = SG_TAKE_PTR(list);
 	return (int)n;
 }
+
+int
+sg_p11_uri_inspect(const char *uri, struct sg_p11_uri_facts *ret, struct sg_error *err)
+{
+	(void)uri;
+	memset(ret, 0, sizeof(*ret));
+	return sg_error_set(err, SG_E_INTERNAL, "not implemented");
+}
+
+void
+sg_p11_uri_facts_done(struct sg_p11_uri_facts *f)
+{
+	(void)f;
+}

@@ -110,3 +110,19 @@ void sg_p11_index_invalidate(struct sg_p11_token *t);
 CK_RV
 sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, CK_ULONG *ret);
 CK_RV sg_p11_get_bool(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, bool *ret);
+
+/*
+ * What p11-kit would act on in @uri (a "pkcs11:" URI), read as sevgate's key layer and p11-kit
+ * read it (whitespace dropped anywhere, the last of duplicates, values percent-decoded), never by
+ * searching its text: whether it holds a pin-value, the module path and name, the PIN source,
+ * and whether it has an attribute sevgate does not know. Free with sg_p11_uri_facts_done.
+ */
+struct sg_p11_uri_facts {
+	bool has_pin_value;
+	bool any_unknown;
+	char *module_path; /* NULL when none */
+	char *module_name;
+	char *pin_source; /* as given: "file:PATH" */
+};
+int sg_p11_uri_inspect(const char *uri, struct sg_p11_uri_facts *ret, struct sg_error *err);
+void sg_p11_uri_facts_done(struct sg_p11_uri_facts *f);

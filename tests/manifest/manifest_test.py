@@ -1258,6 +1258,20 @@ def test_pin_owner(env):
     rc, out, err = env.sg("validate", "--manifest", p)
     check(rc == 3 and err.startswith("error: %s:9:6: %s" % (p, msg)),
           "pin owner: a group-readable manifest: rc %d %r" % (rc, err))
+    # ... also when whitespace splits the name ("pin -value": p11-kit drops the space).
+    for i, spelling in enumerate(("pin -value=", "pin-value =")):
+        ws = 'tik: "pkcs11:token=nosuch;object=tik?%s%s"' % (spelling, PIN)
+        p = write(os.path.join(d, "g-ws%d.yaml" % i), "\n".join(tv1[:8] + [ws, tv1[9]]) + "\n", 0o640)
+        rc, out, err = env.sg("validate", "--manifest", p)
+        check(rc == 3 and err.startswith("error: %s:9:6: %s" % (p, msg)),
+              "pin owner: %r in a group-readable manifest: rc %d %r" % (spelling, rc, err))
+    dd = os.path.join(d, "dflt-ws")
+    write(os.path.join(dd, "defaults.yaml"),
+          'tik: "pkcs11:token=nosuch;object=tik?pin -value=%s"\n' % PIN, 0o640)
+    p = write(os.path.join(dd, "g.yaml"), "\n".join(tv1[:8] + [tv1[9]]) + "\n", 0o600)
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 3 and ("%s:1:6: %s" % (os.path.join(dd, "defaults.yaml"), msg)) in err,
+          "pin owner: 'pin -value' in a group-readable defaults.yaml: rc %d %r" % (rc, err))
     # 0600 but owned by someone else (nobody): refused the same way.
     if os.geteuid() == 0:
         p = write(os.path.join(d, "nobody.yaml"), body, 0o600)
@@ -1350,6 +1364,12 @@ def test_trust(env):
     rc, out, err = env.sg("validate", "--manifest", p)
     check(rc == 2 and err == "error: %s:12:5: %s: %s\n" % (p, own, pin),
           "trust: a secret file that is the manifest's percent-encoded pin-source: rc %d %r" % (rc, err))
+    # ... and when whitespace splits the attribute's name (p11-kit drops it).
+    body[-2] = 'tik: "pkcs11:token=t;object=k?module-name=nosuch&pin -source=file:%s"' % pin
+    p = write(os.path.join(d, "pin-source-ws.yaml"), "\n".join(body) + "\n")
+    rc, out, err = env.sg("validate", "--manifest", p)
+    check(rc == 2 and err == "error: %s:12:5: %s: %s\n" % (p, own, pin),
+          "trust: a secret file that is the manifest's 'pin -source': rc %d %r" % (rc, err))
     p = manifest("plain-ok", ok)
     rc, out, err = env.sg("validate", "--manifest", p, "--audit-log", log, "--audit-key", key)
     check(rc == 0, "trust: an ordinary secret file is released (rc %d %r)" % (rc, err))
@@ -1386,6 +1406,15 @@ def test_trust(env):
         check(rc == 2 and err == "error: %s:9:%d: a key URI in a manifest names its module by module-name= "
               "(a module of sevgate.conf or p11-kit), not module-path=\n" % (p, col),
               "trust: module-path= in a manifest's %s: rc %d %r" % (key_name, rc, err))
+    # p11-kit drops whitespace inside attribute names: "mod ule-path" and "module-path =" too.
+    for i, spelling in enumerate(("mod ule-path=", "module-path =", "module-\\npath=")):
+        lines = env.tv1_lines("modpath-ws%d" % i)[:8]
+        lines.append('tk: "pkcs11:token=t;object=k?%s%s/evil.so"' % (spelling, d))
+        p = write(os.path.join(d, "modpath-ws%d.yaml" % i), "\n".join(lines) + "\n")
+        rc, out, err = env.sg("validate", "--manifest", p)
+        check(rc == 2 and err == "error: %s:9:5: a key URI in a manifest names its module by module-name= "
+              "(a module of sevgate.conf or p11-kit), not module-path=\n" % p,
+              "trust: %r in a manifest's tk: rc %d %r" % (spelling, rc, err))
     lines = env.tv1_lines("modpath-secret") + [
         "secret-header: out/mp.h", "secret-payload: out/mp.p", "secrets:",
         '  - {guid: luks-key, uri: "pkcs11:object=s;type=data?module-path=/x/evil.so"}']
