@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "core/crypto.h"
+#include "key/p11.h"
 #include "manifest/yaml.h"
 #include "util/escape.h"
 #include "util/fileio.h"
@@ -294,35 +295,44 @@ check_connect(struct ctx *c, const struct sg_yaml_node *n, const char *uri)
 	return 0;
 }
 
-/* Whether a pkcs11: URI has the attribute @name (in its path or its query). */
-static bool
-uri_has_attr(const char *uri, const char *name)
+/*
+ * What p11-kit would act on in a key URI of the manifest, parsed as the key layer parses it (no
+ * text search: p11-kit drops whitespace inside names). Not a pkcs11: URI: nothing.
+ */
+static int
+inspect(struct ctx *c, const struct sg_yaml_node *n, const char *uri, struct sg_p11_uri_facts *f)
 {
-	size_t len = strlen(name);
+	struct sg_error tmp = { 0 };
 
-	if (strncmp(uri, "pkcs11:", 7))
-		return false;
-	for (const char *p = uri + 7; *p;) {
-		size_t n = strcspn(p, ";?&");
-
-		if (n > len && !strncmp(p, name, len) && p[len] == '=')
-			return true;
-		p += n;
-		if (*p)
-			p++;
-	}
-	return false;
+	memset(f, 0, sizeof(*f));
+	if (!uri || strncmp(uri, "pkcs11:", 7))
+		return 0;
+	if (sg_p11_uri_inspect(uri, f, &tmp) < 0)
+		return n ? at(c, n->line, n->column, tmp.code, "%s", tmp.msg) :
+			   sg_error_set(c->err, tmp.code, "%s", tmp.msg);
+	return 0;
 }
 
-/* A manifest's URI names its module by module-name=, never by a path to load (docs/manifest.md). */
+/*
+ * A manifest's key URI: its module by module-name=, never by a path to load (docs/manifest.md);
+ * a pin-value only in a file that may hold one.
+ */
 static int
-check_module(struct ctx *c, const struct sg_yaml_node *n, const char *uri)
+check_uri(struct ctx *c, const struct sg_yaml_node *n, const char *uri, const char *vouch)
 {
-	if (uri_has_attr(uri, "module-path"))
-		return at(c, n->line, n->column, SG_E_FORMAT,
-			  "a key URI in a manifest names its module by module-name= (a module of "
-			  "sevgate.conf or p11-kit), not module-path=");
-	return 0;
+	struct sg_p11_uri_facts f;
+	int r;
+
+	if ((r = inspect(c, n, uri, &f)) < 0)
+		return r;
+	if (f.module_path)
+		r = at(c, n->line, n->column, SG_E_FORMAT,
+		       "a key URI in a manifest names its module by module-name= (a module of "
+		       "sevgate.conf or p11-kit), not module-path=");
+	else if (f.has_pin_value)
+		r = allow_pin_value(c, n, vouch);
+	sg_p11_uri_facts_done(&f);
+	return r;
 }
 
 static void
@@ -333,28 +343,19 @@ add_own(struct ctx *c, const char *path)
 		c->nown++;
 }
 
-/* The PIN file a URI names (pin-source=file:PATH, percent-decoded as p11-kit does). */
-static void
+/* The PIN file a URI names (pin-source=file:PATH, as p11-kit decodes it). */
+static int
 add_pin_source(struct ctx *c, const char *uri)
 {
-	const char *p = uri ? strstr(uri, "pin-source=") : NULL;
-	char buf[4096];
-	size_t n, o = 0;
+	struct sg_p11_uri_facts f;
+	int r;
 
-	if (!p || strncmp(uri, "pkcs11:", 7))
-		return;
-	p += strlen("pin-source=");
-	n = strcspn(p, ";?&");
-	for (size_t i = 0; i < n && o + 1 < sizeof(buf); i++) {
-		if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-			buf[o++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
-			i += 2;
-		} else {
-			buf[o++] = p[i];
-		}
-	}
-	buf[o] = '\0';
-	add_own(c, !strncmp(buf, "file:", 5) ? buf + 5 : buf);
+	if ((r = inspect(c, NULL, uri, &f)) < 0)
+		return r;
+	if (f.pin_source)
+		add_own(c, !strncmp(f.pin_source, "file:", 5) ? f.pin_source + 5 : f.pin_source);
+	sg_p11_uri_facts_done(&f);
+	return 0;
 }
 
 /* sevgate's own files, by device and inode: never a secret source. */
@@ -372,9 +373,9 @@ load_own(struct ctx *c)
 	add_own(c, c->o->audit_key ? c->o->audit_key : c->conf->audit_key);
 	add_own(c, c->conf->path);
 	add_own(c, q->key_opts.pin_file);
-	add_pin_source(c, q->tik);
-	add_pin_source(c, q->tek);
-	add_pin_source(c, q->tk);
+	if ((r = add_pin_source(c, q->tik)) < 0 || (r = add_pin_source(c, q->tek)) < 0 ||
+	    (r = add_pin_source(c, q->tk)) < 0)
+		return r;
 	c->have_own = true;
 	return 0;
 }
@@ -463,16 +464,13 @@ apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
 
 		if (!target || asprintf(&spec, "%s:%s", guid, target) < 0 || !keep(c->m, spec))
 			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
-		if (uri && (r = check_module(c, e, uri)) < 0)
+		if (uri && (r = check_uri(c, e, uri, spec)) < 0)
 			return r;
 		if (!uri && c->nfiles < SG_ELEMENTSOF(c->files)) {
 			c->files[c->nfiles].doc = c->doc;
 			c->files[c->nfiles].entry = e;
 			c->files[c->nfiles++].path = target;
 		}
-		/* As for tik/tek/tk: a PIN may sit only in a file others cannot read. */
-		if (uri && strstr(uri, "pin-value=") && (r = allow_pin_value(c, e, spec)) < 0)
-			return r;
 		if ((r = apply_option(c, e, "inject-secret", spec)) < 0)
 			return r;
 	}
@@ -601,10 +599,7 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 
 		if (!v)
 			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
-		if (keys[i].type == K_KEY && (r = check_module(c, n, v)) < 0)
-			return r;
-		if (keys[i].type == K_KEY && strstr(v, "pin-value=") &&
-		    (r = allow_pin_value(c, n, v)) < 0)
+		if (keys[i].type == K_KEY && (r = check_uri(c, n, v, v)) < 0)
 			return r;
 		if (!strcmp(key, "secret-header") || !strcmp(key, "secret-payload")) {
 			struct sg_manifest_loc *loc =
@@ -668,9 +663,19 @@ check_pin_uris(struct ctx *c)
 	for (size_t i = 0; i < q->nsecret_args; i++)
 		uris[n++] = q->secret_args[i];
 	for (size_t i = 0; i < n; i++) {
-		bool vouched = false;
+		const char *u = uris[i];
+		struct sg_p11_uri_facts f;
+		bool vouched = false, has_pin;
+		int r;
 
-		if (!uris[i] || !strstr(uris[i], "pin-value="))
+		/* A secret's spec is GUID:pkcs11:...; a file path holds no pin-value. */
+		if (u && i >= 3 && strchr(u, ':'))
+			u = strchr(u, ':') + 1;
+		if ((r = inspect(c, NULL, u, &f)) < 0)
+			return r;
+		has_pin = f.has_pin_value;
+		sg_p11_uri_facts_done(&f);
+		if (!has_pin)
 			continue;
 		for (size_t k = 0; k < c->npin_uris; k++)
 			vouched |= c->pin_uris[k] == uris[i];

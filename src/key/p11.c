@@ -953,16 +953,57 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	return (int)n;
 }
 
+static char *
+dup_or_null(const char *s, bool *oom)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		*oom = true;
+	return d;
+}
+
+/* uri_split as the key layer runs it, then p11-kit's own parse of the rest: no text search. */
 int
 sg_p11_uri_inspect(const char *uri, struct sg_p11_uri_facts *ret, struct sg_error *err)
 {
-	(void)uri;
+	P11KitUri *u = p11_kit_uri_new();
+	struct uri_parts parts;
+	bool oom = false;
+	int r;
+
 	memset(ret, 0, sizeof(*ret));
-	return sg_error_set(err, SG_E_INTERNAL, "not implemented");
+	if (!u || uri_split(uri, &parts) < 0) {
+		p11_kit_uri_free(u);
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	}
+	r = p11_kit_uri_parse(parts.rest, P11_KIT_URI_FOR_ANY, u);
+	if (r != P11_KIT_URI_OK) {
+		_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(uri);
+
+		r = shown ? sg_error_set(err, SG_E_USAGE, "invalid PKCS#11 URI '%s': %s", shown,
+					 p11_kit_uri_message(r)) :
+			    sg_error_set(err, SG_E_NOMEM, "out of memory");
+	} else {
+		ret->has_pin_value = parts.had_pin;
+		ret->any_unknown = parts.any_unknown || p11_kit_uri_any_unrecognized(u);
+		ret->module_path = dup_or_null(p11_kit_uri_get_module_path(u), &oom);
+		ret->module_name = dup_or_null(p11_kit_uri_get_module_name(u), &oom);
+		ret->pin_source = dup_or_null(p11_kit_uri_get_pin_source(u), &oom);
+		r = oom ? sg_error_set(err, SG_E_NOMEM, "out of memory") : 0;
+	}
+	uri_parts_done(&parts);
+	p11_kit_uri_free(u);
+	if (r < 0)
+		sg_p11_uri_facts_done(ret);
+	return r;
 }
 
 void
 sg_p11_uri_facts_done(struct sg_p11_uri_facts *f)
 {
-	(void)f;
+	free(f->module_path);
+	free(f->module_name);
+	free(f->pin_source);
+	memset(f, 0, sizeof(*f));
 }
