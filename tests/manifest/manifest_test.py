@@ -1370,6 +1370,25 @@ def test_trust(env):
     rc, out, err = env.sg("validate", "--manifest", p)
     check(rc == 2 and err == "error: %s:12:5: %s: %s\n" % (p, own, pin),
           "trust: a secret file that is the manifest's 'pin -source': rc %d %r" % (rc, err))
+    # The audit key's own pin-source (a token key) is a PIN file too (no log: no token needed).
+    ak_pin = write(os.path.join(d, "audit.pin"), "4321\n", 0o600)
+    ak_uri = "pkcs11:token=t;object=audit?module-name=nosuch&pin-source=file:%s" % ak_pin
+    p = manifest("audit-pin", ak_pin)
+    rc, out, err = env.sg("validate", "--manifest", p, "--audit-key", ak_uri)
+    check(rc == 2 and err == "error: %s:%s: %s: %s\n" % (p, loc, own, ak_pin),
+          "trust: a secret file that is the audit key URI's pin-source: rc %d %r" % (rc, err))
+    # ... and so are the PIN sources of the secrets' own uri: entries, however many there are.
+    pins = [write(os.path.join(d, "sec%d.pin" % i), "1111\n", 0o600) for i in range(12)]
+    body = env.tv1_lines("secret-pins") + [
+        "secret-header: out/sp.h", "secret-payload: out/sp.p", "secrets:"] + [
+        '  - {guid: %s, uri: "pkcs11:object=s%d;type=data?module-name=nosuch&pin-source=file:%s"}'
+        % ("00000000-0000-0000-0000-%012d" % i, i, pins[i]) for i in range(12)] + [
+        "  - {guid: luks-key, file: %s}" % pins[11]]
+    p = write(os.path.join(d, "secret-pins.yaml"), "\n".join(body) + "\n")
+    rc, out, err = env.sg("validate", "--manifest", p, "--audit-log", log, "--audit-key", key,
+                          "--pin-file", pin, "--config", conf)
+    check(rc == 2 and err == "error: %s:26:5: %s: %s\n" % (p, own, pins[11]),
+          "trust: a secret file that is the 12th secret uri's pin-source: rc %d %r" % (rc, err))
     p = manifest("plain-ok", ok)
     rc, out, err = env.sg("validate", "--manifest", p, "--audit-log", log, "--audit-key", key)
     check(rc == 0, "trust: an ordinary secret file is released (rc %d %r)" % (rc, err))
