@@ -88,8 +88,8 @@ struct ctx {
 	/* The trust model's inputs, loaded at the first secret file. */
 	struct sg_config *conf;
 	bool have_own;
-	struct stat own[8]; /* audit log and key, configuration, PIN files */
-	size_t nown;
+	struct stat *own; /* audit log and key, configuration, PIN files */
+	size_t nown, capown;
 	/* Secret files, checked once every key is applied (a PIN file may come later). */
 	struct {
 		const struct sg_yaml_doc *doc;
@@ -335,12 +335,23 @@ check_uri(struct ctx *c, const struct sg_yaml_node *n, const char *uri, const ch
 	return r;
 }
 
-static void
+static int
 add_own(struct ctx *c, const char *path)
 {
-	if (path && *path && strncmp(path, "pkcs11:", 7) && c->nown < SG_ELEMENTSOF(c->own) &&
-	    stat(path, &c->own[c->nown]) == 0)
+	if (!path || !*path || !strncmp(path, "pkcs11:", 7))
+		return 0;
+	if (c->nown == c->capown) {
+		size_t cap = c->capown ? 2 * c->capown : 16;
+		struct stat *n = realloc(c->own, cap * sizeof(*n));
+
+		if (!n)
+			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+		c->own = n;
+		c->capown = cap;
+	}
+	if (stat(path, &c->own[c->nown]) == 0)
 		c->nown++;
+	return 0;
 }
 
 /* The PIN file a URI names (pin-source=file:PATH, as p11-kit decodes it). */
@@ -353,9 +364,19 @@ add_pin_source(struct ctx *c, const char *uri)
 	if ((r = inspect(c, NULL, uri, &f)) < 0)
 		return r;
 	if (f.pin_source)
-		add_own(c, !strncmp(f.pin_source, "file:", 5) ? f.pin_source + 5 : f.pin_source);
+		r = add_own(c,
+			    !strncmp(f.pin_source, "file:", 5) ? f.pin_source + 5 : f.pin_source);
 	sg_p11_uri_facts_done(&f);
-	return 0;
+	return r;
+}
+
+/* A key spec (a file or a pkcs11: URI) and the PIN file it names. */
+static int
+add_key(struct ctx *c, const char *spec)
+{
+	int r = add_own(c, spec);
+
+	return r < 0 ? r : add_pin_source(c, spec);
 }
 
 /* sevgate's own files, by device and inode: never a secret source. */
@@ -369,13 +390,19 @@ load_own(struct ctx *c)
 		return 0;
 	if ((r = sg_config_load(c->o->config, &c->conf, c->err)) < 0)
 		return r;
-	add_own(c, c->o->audit_log ? c->o->audit_log : c->conf->audit_log);
-	add_own(c, c->o->audit_key ? c->o->audit_key : c->conf->audit_key);
-	add_own(c, c->conf->path);
-	add_own(c, q->key_opts.pin_file);
-	if ((r = add_pin_source(c, q->tik)) < 0 || (r = add_pin_source(c, q->tek)) < 0 ||
+	if ((r = add_own(c, c->o->audit_log ? c->o->audit_log : c->conf->audit_log)) < 0 ||
+	    (r = add_key(c, c->o->audit_key ? c->o->audit_key : c->conf->audit_key)) < 0 ||
+	    (r = add_own(c, c->conf->path)) < 0 || (r = add_own(c, q->key_opts.pin_file)) < 0 ||
+	    (r = add_pin_source(c, q->tik)) < 0 || (r = add_pin_source(c, q->tek)) < 0 ||
 	    (r = add_pin_source(c, q->tk)) < 0)
 		return r;
+	/* A secret's spec is ALIAS-OR-GUID:pkcs11:... for a token data object. */
+	for (size_t i = 0; i < q->nsecret_args; i++) {
+		const char *colon = strchr(q->secret_args[i], ':');
+
+		if (colon && (r = add_pin_source(c, colon + 1)) < 0)
+			return r;
+	}
 	c->have_own = true;
 	return 0;
 }
@@ -703,6 +730,7 @@ static void
 ctx_done(struct ctx *c)
 {
 	sg_config_free(c->conf);
+	free(c->own);
 }
 
 static int apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
