@@ -1389,6 +1389,26 @@ def test_trust(env):
                           "--pin-file", pin, "--config", conf)
     check(rc == 2 and err == "error: %s:26:5: %s: %s\n" % (p, own, pins[11]),
           "trust: a secret file that is the 12th secret uri's pin-source: rc %d %r" % (rc, err))
+    # A packet output never overwrites the guest's TIK/TEK or a PIN file (copies: a failure
+    # must not spoil the shared keys).
+    k2 = os.path.join(d, "k2")
+    for f in os.listdir(os.path.join(env.tmp, "keys")):
+        write(os.path.join(k2, f), open(os.path.join(env.tmp, "keys", f), "rb").read(), 0o600)
+    tek_before = open(os.path.join(k2, "tek.bin"), "rb").read()
+    for name, hp, line, what in (
+            ("out-tek", ("secret-header: %s/tek.bin" % k2, "secret-payload: out/ot.p"), 13,
+             "secret-header '%s/tek.bin' is a key file of this guest" % k2),
+            ("out-pin", ("secret-header: out/op.h", "secret-payload: %s" % pin), 14,
+             "secret-payload '%s' is a PIN file of this guest" % pin)):
+        body = env.tv1_lines(name, keydir=k2) + ["secrets:", "  - {guid: luks-key, file: %s}" % ok,
+                                                 hp[0], hp[1]]
+        p = write(os.path.join(d, name + ".yaml"), "\n".join(body) + "\n")
+        rc, out, err = env.sg("validate", "--manifest", p, "--pin-file", pin)
+        check(rc == 2 and err.startswith("error: %s: %s:%d:1: %s: a packet output never overwrites"
+                                         % (name, p, line, what))
+              and open(os.path.join(k2, "tek.bin"), "rb").read() == tek_before
+              and open(pin).read() == "1234\n",
+              "trust: %s: rc %d %r" % (name, rc, err))
     p = manifest("plain-ok", ok)
     rc, out, err = env.sg("validate", "--manifest", p, "--audit-log", log, "--audit-key", key)
     check(rc == 0, "trust: an ordinary secret file is released (rc %d %r)" % (rc, err))
