@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli/manifest.h"
+#include "key/p11.h"
 #include "util/fileio.h"
 
 struct protected
@@ -117,6 +118,48 @@ sg_cli_check_output(const char *path, const char *what, struct sg_error *err)
 			    what, path, is);
 }
 
+/* A PIN file a key URI names (pin-source=file:PATH), as p11-kit parses the URI. */
+static bool
+is_pin_source(const struct stat *st, const char *spec)
+{
+	struct sg_p11_uri_facts f;
+	bool hit;
+
+	if (!spec || strncmp(spec, "pkcs11:", 7) || sg_p11_uri_inspect(spec, &f, NULL) < 0)
+		return false;
+	hit = f.pin_source &&
+	      same_inode(st, !strncmp(f.pin_source, "file:", 5) ? f.pin_source + 5 : f.pin_source);
+	sg_p11_uri_facts_done(&f);
+	return hit;
+}
+
+/* What @path is of this guest's key and PIN files, NULL when none. */
+static const char *
+guest_file(const char *path, const struct sg_cli_opts *o)
+{
+	const struct sg_validate_req *q = &o->req;
+	const char *keys[] = { q->tik, q->tek, q->tk };
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return NULL;
+	for (size_t i = 0; i < SG_ELEMENTSOF(keys); i++)
+		if (keys[i] && strncmp(keys[i], "pkcs11:", 7) && same_inode(&st, keys[i]))
+			return "a key file of this guest";
+	if (same_inode(&st, q->key_opts.pin_file))
+		return "a PIN file of this guest";
+	for (size_t i = 0; i < SG_ELEMENTSOF(keys); i++)
+		if (is_pin_source(&st, keys[i]))
+			return "a PIN file of this guest";
+	for (size_t i = 0; i < q->nsecret_args; i++) {
+		const char *colon = strchr(q->secret_args[i], ':');
+
+		if (colon && is_pin_source(&st, colon + 1))
+			return "a PIN file of this guest";
+	}
+	return NULL;
+}
+
 static int
 refuse(const struct sg_manifest_loc *loc, const char *key, const char *path, const char *why,
        struct sg_error *err)
@@ -131,7 +174,7 @@ int
 sg_cli_check_outputs(const struct sg_cli_opts *o, const struct sg_manifest *m, struct sg_error *err)
 {
 	static const char rule[] = "a packet output never overwrites the audit log, its key, the "
-				   "configuration or a manifest";
+				   "configuration, a manifest, or a key or PIN file";
 	const char *h = o->req.secret_header, *p = o->req.secret_payload, *what;
 	const struct sg_manifest_loc *hloc = m ? &m->header_loc : NULL;
 	const struct sg_manifest_loc *ploc = m ? &m->payload_loc : NULL;
@@ -140,11 +183,11 @@ sg_cli_check_outputs(const struct sg_cli_opts *o, const struct sg_manifest *m, s
 	/* Online the packet is injected: these files are not written. */
 	if (o->domain || (!h && !p))
 		return 0;
-	if (h && (what = collides(h, m))) {
+	if (h && ((what = collides(h, m)) || (what = guest_file(h, o)))) {
 		snprintf(why, sizeof(why), "%s: %s", what, rule);
 		return refuse(hloc, "secret-header", h, why, err);
 	}
-	if (p && (what = collides(p, m))) {
+	if (p && ((what = collides(p, m)) || (what = guest_file(p, o)))) {
 		snprintf(why, sizeof(why), "%s: %s", what, rule);
 		return refuse(ploc, "secret-payload", p, why, err);
 	}
