@@ -109,6 +109,7 @@ class Env:
         self.keep = args.keep
         self.seed = args.seed
         self.examples = args.examples
+        self.swap_shim = args.swap_shim and os.path.abspath(args.swap_shim)
         write(os.path.join(self.tmp, "keys", "tik.bin"), TIK, 0o600)
         write(os.path.join(self.tmp, "keys", "tek.bin"), TEK, 0o600)
 
@@ -1434,6 +1435,27 @@ def test_trust(env):
           and err.count("\n") == 1,
           "trust: secret-dirs must be a list: rc %d %r" % (rc, err))
 
+    # The check that counts is on the fd read: a secret file swapped for a symlink after the
+    # manifest was loaded (swap-shim, at the secret's open) is refused all the same.
+    if env.swap_shim:
+        for name, target, argv, want in (
+                ("swap-own", key, ["--audit-log", log, "--audit-key", key],
+                 "a secret file must not be one of sevgate's own files (the audit log, its key, "
+                 "the configuration or a PIN file): %s"),
+                ("swap-dirs", outside, ["--config", sd],
+                 "secret file %s is not under a secret-dirs directory of " + sd)):
+            victim = write(os.path.join(d, "s", name + ".txt"), b"fine-secret", 0o600)
+            p = manifest(name, victim)
+            e = dict(os.environ, LD_PRELOAD=env.swap_shim, SEVGATE_SWAP_PATH=victim,
+                     SEVGATE_SWAP_TO=target, ASAN_OPTIONS="verify_asan_link_order=0")
+            rc, out, err = run([env.sevgate, "validate", "--manifest", p] + argv, env=e)
+            check(os.path.islink(victim), "trust: %s: the shim swapped the file" % name)
+            check(rc == 2 and err == "error: %s: %s\n" % (name, want % victim)
+                  and not os.path.exists(os.path.join(d, "out", name + ".p")),
+                  "trust: %s: a secret file swapped after the check: rc %d %r" % (name, rc, err))
+    else:
+        print("trust: no --swap-shim, the swap cases are skipped")
+
     # module-path= in a manifest's URI is refused; the command line keeps it.
     for key_name, col in (("tik", 6), ("tk", 5)):
         lines = env.tv1_lines("modpath-" + key_name)[:8]
@@ -1581,6 +1603,7 @@ def main():
     ap.add_argument("--fixtures", required=True)
     ap.add_argument("--examples", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "config", "examples", "manifests"))
+    ap.add_argument("--swap-shim", help="tests/manifest/swap-shim.c, built (the trust part)")
     ap.add_argument("--seed", type=int, default=20240613)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--only", action="append", help="run only these parts")
