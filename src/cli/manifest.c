@@ -407,18 +407,84 @@ load_own(struct ctx *c)
 	return 0;
 }
 
+static bool
+under_dir(const char *dir, const char *real)
+{
+	size_t n = dir ? strlen(dir) : 0;
+
+	return dir && !strncmp(real, dir, n) && (real[n] == '/' || (n == 1 && dir[0] == '/'));
+}
+
 /* Whether @real (a resolved path) lies under one of secret-dirs. */
 static bool
 under_secret_dirs(const struct sg_config *conf, const char *real)
 {
 	for (size_t i = 0; i < conf->nsecret_dirs; i++) {
 		_cleanup_(sg_freep) char *dir = realpath(conf->secret_dirs[i], NULL);
-		size_t n = dir ? strlen(dir) : 0;
 
-		if (dir && !strncmp(real, dir, n) && (real[n] == '/' || (n == 1 && dir[0] == '/')))
+		if (under_dir(dir, real))
 			return true;
 	}
 	return false;
+}
+
+static const char own_msg[] = "a secret file must not be one of sevgate's own files (the audit "
+			      "log, its key, the configuration or a PIN file)";
+
+int
+sg_manifest_check_secret_fd(void *ctx, int fd, const struct stat *st, const char *path,
+			    struct sg_error *err)
+{
+	const struct sg_manifest *m = ctx;
+	_cleanup_(sg_freep) char *real = NULL;
+	char link[64];
+	bool mine = false, under = false;
+	struct stat rst;
+
+	for (size_t i = 0; i < m->nown; i++)
+		if (st->st_dev == m->own[i].st_dev && st->st_ino == m->own[i].st_ino)
+			return sg_error_set(err, SG_E_USAGE, "%s: %s", own_msg, path);
+	for (size_t i = 0; i < m->nfiles; i++)
+		mine |= !strcmp(m->files[i], path);
+	if (!m->have_secret_dirs || !mine)
+		return 0;
+	/* Where the open file is (symlinks and .. resolved by the kernel), and that it is it. */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	real = realpath(link, NULL);
+	if (real && stat(real, &rst) == 0 && rst.st_dev == st->st_dev && rst.st_ino == st->st_ino)
+		for (size_t i = 0; i < m->nsecret_dirs; i++)
+			under |= under_dir(m->secret_dirs[i], real);
+	if (!under)
+		return sg_error_set(err, SG_E_USAGE,
+				    "secret file %s is not under a secret-dirs directory of %s",
+				    path, m->conf_path);
+	return 0;
+}
+
+/* Keep in @m what sg_manifest_check_secret_fd needs at release time. */
+static int
+keep_trust(struct ctx *c)
+{
+	struct sg_manifest *m = c->m;
+
+	m->own = SG_TAKE_PTR(c->own);
+	m->nown = c->nown;
+	if (!(m->files = calloc(c->nfiles, sizeof(*m->files))))
+		return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < c->nfiles; i++)
+		m->files[i] = c->files[i].path;
+	m->nfiles = c->nfiles;
+	m->have_secret_dirs = c->conf->have_secret_dirs;
+	if (c->conf->nsecret_dirs &&
+	    !(m->secret_dirs = calloc(c->conf->nsecret_dirs, sizeof(*m->secret_dirs))))
+		return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < c->conf->nsecret_dirs; i++)
+		m->secret_dirs[m->nsecret_dirs++] = realpath(c->conf->secret_dirs[i], NULL);
+	if (c->conf->path && !(m->conf_path = strdup(c->conf->path)))
+		return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+	c->o->req.secret_check = sg_manifest_check_secret_fd;
+	c->o->req.secret_check_ctx = m;
+	return 0;
 }
 
 /* The trust model for a manifest's secret file (docs/manifest.md). */
@@ -434,11 +500,8 @@ check_secret_file(struct ctx *c, const struct sg_yaml_node *e, const char *path)
 	if (stat(path, &st) == 0)
 		for (size_t i = 0; i < c->nown; i++)
 			if (st.st_dev == c->own[i].st_dev && st.st_ino == c->own[i].st_ino)
-				return at(
-					c, e->line, e->column, SG_E_FORMAT,
-					"a secret file must not be one of sevgate's own files (the "
-					"audit log, its key, the configuration or a PIN file): %s",
-					path);
+				return at(c, e->line, e->column, SG_E_FORMAT, "%s: %s", own_msg,
+					  path);
 	if (!c->conf->have_secret_dirs)
 		return 0;
 	/* Symlinks and .. resolved: the file itself must lie under a directory. */
@@ -809,6 +872,9 @@ apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o, struct 
 		if ((r = check_secret_file(&c, c.files[i].entry, c.files[i].path)) < 0)
 			return r;
 	}
+	/* The load-time check gives early, located errors; the one on the fd is what counts. */
+	if (c.nfiles && (r = keep_trust(&c)) < 0)
+		return r;
 	c.doc = doc;
 	/* A pin-value from a file group and others cannot read is no worse than --pin-file. */
 	if ((r = check_pin_uris(&c)) < 0)
@@ -829,6 +895,12 @@ sg_manifest_free(struct sg_manifest *m)
 	for (size_t i = 0; i < m->nstrings; i++)
 		sg_str_wipe_free(m->strings[i]);
 	free(m->strings);
+	free(m->own);
+	free(m->files);
+	for (size_t i = 0; i < m->nsecret_dirs; i++)
+		free(m->secret_dirs[i]);
+	free(m->secret_dirs);
+	free(m->conf_path);
 	sg_str_wipe_free(m->path);
 	sg_str_wipe_free(m->guest);
 	free(m);

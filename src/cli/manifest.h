@@ -7,7 +7,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "cli/opts.h"
 #include "core/crypto.h"
@@ -31,7 +33,28 @@ struct sg_manifest {
 	/* Strings @o points at (resolved paths, secret specs): freed with the manifest. */
 	char **strings;
 	size_t nstrings, capstrings;
+	/*
+	 * The trust model again when a secret file is read (sg_manifest_check_secret_fd): the
+	 * machine's own files by device and inode, the manifest's secret files, and secret-dirs
+	 * (resolved when the manifest was loaded) with the configuration that set them.
+	 */
+	struct stat *own;
+	size_t nown;
+	const char **files;
+	size_t nfiles;
+	bool have_secret_dirs;
+	char **secret_dirs; /* realpath of each; NULL for one that does not resolve */
+	size_t nsecret_dirs;
+	char *conf_path;
 };
+
+/*
+ * The check that counts for a secret file (sg_file_check_fn, @ctx the manifest): on the
+ * open fd that is read, not the path checked at load. Refuses (exit 2) a file that is, by
+ * device and inode, one of sevgate's own, and a manifest secret file outside secret-dirs.
+ */
+int sg_manifest_check_secret_fd(void *ctx, int fd, const struct stat *st, const char *path,
+				struct sg_error *err);
 
 /*
  * Load @path (and the defaults.yaml of its directory) into @o, which must

@@ -188,6 +188,13 @@ int
 sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_secmem **ret,
 		    struct sg_error *err)
 {
+	return sg_file_read_secret_checked(path, max, what, NULL, NULL, ret, err);
+}
+
+int
+sg_file_read_secret_checked(const char *path, size_t max, const char *what, sg_file_check_fn check,
+			    void *ctx, struct sg_secmem **ret, struct sg_error *err)
+{
 	_cleanup_(sg_closep) int fd = -1;
 	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
 	struct stat st;
@@ -197,6 +204,9 @@ sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_se
 	fd = open_input(path, what, &st, err);
 	if (fd < 0)
 		return fd;
+	/* The caller's rule, on the file that is read (not another look at the path). */
+	if (check && (r = check(ctx, fd, &st, path, err)) < 0)
+		return r;
 	/*
 	 * Read one byte past what we expect so an oversized file is detected, not
 	 * cut: past the size of a regular file (a 16-byte key needs one page of

@@ -42,6 +42,15 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_wipe_free)
 /* Read a small secret file (a key, a secret payload) into locked memory. */
 int sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_secmem **ret,
 			struct sg_error *err);
+/*
+ * The same, calling @check on the open fd (and its fstat) before anything is read: a
+ * negative return (an error set in @err) refuses the file.
+ */
+typedef int (*sg_file_check_fn)(void *ctx, int fd, const struct stat *st, const char *path,
+				struct sg_error *err);
+int
+sg_file_read_secret_checked(const char *path, size_t max, const char *what, sg_file_check_fn check,
+			    void *ctx, struct sg_secmem **ret, struct sg_error *err);
 
 struct sg_out_file {
 	const char *path;

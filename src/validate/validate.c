@@ -485,8 +485,9 @@ sg_validation_build_packet(struct sg_validation *v, struct sg_error *err)
 		/* A pkcs11: URI names a token data object: the secret never touches disk. */
 		if (!strncmp(path, "pkcs11:", 7))
 			r = sg_key_read_data(path, &q->key_opts, &files[n], err);
-		else if ((r = sg_file_read_secret(path, SG_SECRET_FILE_MAX, "secret", &files[n],
-						  err)) == 0 &&
+		else if ((r = sg_file_read_secret_checked(path, SG_SECRET_FILE_MAX, "secret",
+							  q->secret_check, q->secret_check_ctx,
+							  &files[n], err)) == 0 &&
 			 files[n]->len == 0)
 			/* An empty file is a mistake (a failed copy, a truncation), not a secret. */
 			r = sg_error_set(err, SG_E_USAGE, "secret file '%s' is empty", path);

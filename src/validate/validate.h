@@ -21,6 +21,7 @@
 #include "key/key.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/fileio.h"
 
 #define SG_MAX_SECRETS 64
 /* Largest secret file we read; the firmware's secret area (3 KiB in OVMF) is the real bound. */
@@ -71,6 +72,9 @@ struct sg_validate_req {
 	const char *secret_args[SG_MAX_SECRETS];
 	size_t nsecret_args;
 	const char *secret_header, *secret_payload;
+	/* Called on each secret file's open fd before it is read (a manifest's trust model). */
+	sg_file_check_fn secret_check;
+	void *secret_check_ctx;
 	bool have_secret_iv;
 	uint8_t secret_iv[SG_PACKET_IV_LEN];
 	enum sg_secret_pad secret_pad;
