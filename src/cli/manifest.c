@@ -770,10 +770,7 @@ check_pin_uris(struct ctx *c)
 		for (size_t k = 0; k < c->npin_uris; k++)
 			vouched |= c->pin_uris[k] == uris[i];
 		if (!vouched)
-			return sg_error_set(
-				c->err, SG_E_INSECURE,
-				"pin-value in a URI on the command line would show in ps: "
-				"use pin-source=file:PATH in the URI or --pin-file PATH");
+			return sg_p11_pin_value_refused(c->err);
 	}
 	return 0;
 }

@@ -538,9 +538,7 @@ sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct
 			"(module-name, module-path, pin-source, pin-value)",
 			shown, parts.unknown);
 	else if (parts.had_pin && !allow_pin_value)
-		r = sg_error_set(err, SG_E_INSECURE,
-				 "pin-value in a URI on the command line would show in ps: use "
-				 "pin-source=file:PATH in the URI or --pin-file PATH");
+		r = sg_p11_pin_value_refused(err);
 	uri_parts_done(&parts);
 	if (r < 0) {
 		p11_kit_uri_free(uri);
@@ -801,9 +799,7 @@ get_pin(P11KitUri *uri, const char *spec, const char *token, const struct sg_key
 	if (parts.had_pin) {
 		r = 0;
 		if (!o || !o->allow_pin_value)
-			r = sg_error_set(err, SG_E_INSECURE,
-					 "pin-value in a URI on the command line would show in ps: "
-					 "use pin-source=file:PATH in the URI or --pin-file PATH");
+			r = sg_p11_pin_value_refused(err);
 		else if (!parts.pin || parts.bad_pin)
 			r = sg_error_set(err, SG_E_USAGE, "the URI's pin-value is not valid");
 		else if ((n = parts.pin->len) >= PIN_MAX)
@@ -1006,4 +1002,12 @@ sg_p11_uri_facts_done(struct sg_p11_uri_facts *f)
 	free(f->module_name);
 	free(f->pin_source);
 	memset(f, 0, sizeof(*f));
+}
+
+int
+sg_p11_pin_value_refused(struct sg_error *err)
+{
+	return sg_error_set(err, SG_E_INSECURE,
+			    "pin-value in a URI on the command line would show in ps: use "
+			    "pin-source=file:PATH in the URI or --pin-file PATH");
 }

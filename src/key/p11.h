@@ -126,3 +126,6 @@ struct sg_p11_uri_facts {
 };
 int sg_p11_uri_inspect(const char *uri, struct sg_p11_uri_facts *ret, struct sg_error *err);
 void sg_p11_uri_facts_done(struct sg_p11_uri_facts *f);
+
+/* The one refusal of a pin-value no private file vouched for (SG_E_INSECURE, exit 3). */
+int sg_p11_pin_value_refused(struct sg_error *err);
