@@ -62,6 +62,27 @@ static const struct case_esc cases[] = {
 	{ "over-10ffff", "\xf4\x90\x80\x80", 0, "\\xf4\\x90\\x80\\x80", false },
 	{ "max-10ffff", "\xf4\x8f\xbf\xbf", 0, "\xf4\x8f\xbf\xbf", true },
 	{ "bad-then-good", "\xc3(\xc3\xa9", 0, "\\xc3(\xc3\xa9", false },
+	/* Invisible format characters that hide or join text. */
+	{ "zwsp",
+	  "a\xe2\x80\x8b"
+	  "b",
+	  0, "a\\u{200b}b", false },
+	{ "zwnj", "\xe2\x80\x8c", 0, "\\u{200c}", false },
+	{ "zwj", "\xe2\x80\x8d", 0, "\\u{200d}", false },
+	{ "word-joiner", "\xe2\x81\xa0", 0, "\\u{2060}", false },
+	{ "invisible-plus", "\xe2\x81\xa4", 0, "\\u{2064}", false },
+	{ "reserved-2065", "\xe2\x81\xa5", 0, "\\u{2065}", false },
+	{ "deprecated-206f", "\xe2\x81\xaf", 0, "\\u{206f}", false },
+	{ "superscript-kept", "\xe2\x81\xb0", 0, "\xe2\x81\xb0", true },
+	{ "bom",
+	  "\xef\xbb\xbf"
+	  "db1",
+	  0, "\\u{feff}db1", false },
+	{ "tag-first", "\xf3\xa0\x80\x80", 0, "\\u{e0000}", false },
+	{ "tag-a", "db\xf3\xa0\x81\xa1", 0, "db\\u{e0061}", false },
+	{ "tag-last", "\xf3\xa0\x81\xbf", 0, "\\u{e007f}", false },
+	{ "after-tags-kept", "\xf3\xa0\x82\x80", 0, "\xf3\xa0\x82\x80", true },
+	{ "zwsp-before-kept", "\xe2\x80\x8a", 0, "\xe2\x80\x8a", true },
 };
 
 static void
