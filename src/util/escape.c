@@ -42,12 +42,19 @@ utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
-/* Code points that move or hide text on a terminal. */
+/*
+ * Code points that move or hide text on a terminal: C0, DEL, C1; the
+ * bidirectional marks, embeddings, overrides and isolates; the line and
+ * paragraph separators; and the invisible format characters that hide or
+ * join text (zero-width space and joiners, word joiner and invisible
+ * operators, the BOM, the tag characters).
+ */
 static bool
 needs_escape(uint32_t c)
 {
-	return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x061c || c == 0x200e ||
-	       c == 0x200f || (c >= 0x2028 && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+	return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x061c ||
+	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+	       (c >= 0x2060 && c <= 0x206f) || c == 0xfeff || (c >= 0xe0000 && c <= 0xe007f);
 }
 
 size_t

@@ -6,8 +6,9 @@
  *
  * Escaped: C0 controls, DEL and NUL as \xHH; C1 controls (U+0080-U+009F),
  * bidirectional marks, embeddings, overrides and isolates (U+061C,
- * U+200E/F, U+202A-U+202E, U+2066-U+2069) and the line/paragraph
- * separators U+2028/U+2029 as \u{HEX}; each byte of invalid UTF-8
+ * U+200E/F, U+202A-U+202E, U+2066-U+2069), the line/paragraph
+ * separators U+2028/U+2029 and the invisible format characters (U+200B-U+200D,
+ * U+2060-U+206F, U+FEFF, tags U+E0000-U+E007F) as \u{HEX}; each byte of invalid UTF-8
  * (overlong, surrogate, above U+10FFFF, truncated) as \xHH. Everything
  * else, backslash included, is copied.
  */
