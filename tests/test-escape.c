@@ -21,7 +21,10 @@ static const struct case_esc cases[] = {
 	{ "plain", "db1", 0, "db1", true },
 	{ "empty", "", 0, "", true },
 	{ "space-punct", "a b-c_d.e:f/g", 0, "a b-c_d.e:f/g", true },
-	{ "backslash-kept", "a\\x1b", 0, "a\\x1b", true },
+	/* A backslash is doubled, so "a\\x1b" never prints like an escaped ESC (vis(3)). */
+	{ "backslash-doubled", "a\\x1b", 0, "a\\\\x1b", true },
+	{ "backslash-vs-esc", "\\\x1b", 0, "\\\\\\x1b", false },
+	{ "backslashes", "\\\\", 0, "\\\\\\\\", true },
 	{ "esc-csi", "a\x1b[31mb", 0, "a\\x1b[31mb", false },
 	{ "osc-title", "\x1b]0;pwned\x07", 0, "\\x1b]0;pwned\\x07", false },
 	{ "cr-lf-tab", "\r\n\t", 0, "\\x0d\\x0a\\x09", false },
@@ -119,6 +122,9 @@ test_truncate(void **state)
 	assert_int_equal(sg_str_escape("abc", 3, out, 1), 3);
 	assert_string_equal(out, "");
 	assert_int_equal(sg_str_escape("abc", 3, NULL, 0), 3);
+	/* A doubled backslash is one piece too. */
+	assert_int_equal(sg_str_escape("a\\", 2, out, 3), 3);
+	assert_string_equal(out, "a");
 }
 
 /* For JSON: invalid bytes become U+FFFD, everything valid is kept (json-c escapes controls). */
