@@ -1205,6 +1205,10 @@ def test_bounds_show(env, d):
     r["secrets"] = [{"guid": "\u001bP", "length": "\u001b[5m"}, {"guid": 7, "length": [1]}]
     r["reason"] = "a\rb\u0085c\u2028d"
     forged.append(json.dumps(r, separators=(",", ":"), ensure_ascii=False))
+    # the one escaper (sg_str_escape): ALM, ZWSP, BOM as \u{HEX}, a backslash doubled
+    r = json.loads(good[0], object_pairs_hook=OrderedDict)
+    r["guest"] = "a\u061cb\\x1b\u200bc\ufeff"
+    forged.append(json.dumps(r, separators=(",", ":"), ensure_ascii=False))
     p = write(os.path.join(d, "forged.jsonl"), ("\n".join(forged) + "\n").encode())
     rc, o, e, _, _ = run_watched([env.sevgate, "audit", "show", p])
     out = o.splitlines()
@@ -1214,6 +1218,9 @@ def test_bounds_show(env, d):
     check(not bad, "bounds/show: control bytes reach the terminal: %r" % bad[:3])
     check(out and out[0].startswith(b"\\x1b]0;owned\\x07\\x1b[2J "),
           "bounds/show: a string seq is not shown escaped: %r" % out[:1])
+    want = b" a\\u{61c}b\\\\x1b\\u{200b}c\\u{feff} "
+    check(len(out) == len(forged) and want in out[-1],
+          "bounds/show: not escaped as sg_str_escape does: %r (want %r)" % (out[-1:], want))
     # a 200 MiB line (a sparse file, no newline): bounded memory, skipped with one warning
     big = os.path.join(d, "big.jsonl")
     with open(big, "wb") as f:
