@@ -76,6 +76,10 @@ sg_str_escape(const char *str, size_t len, char *out, size_t size)
 		if (n == 0) {
 			plen = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", s[i]);
 			n = 1;
+		} else if (cp == '\\') {
+			/* Doubled, so a literal "\x1b" never reads like an escaped ESC. */
+			piece = "\\\\";
+			plen = 2;
 		} else if (!needs_escape(cp)) {
 			piece = (const char *)s + i;
 			plen = n;

@@ -9,8 +9,9 @@
  * U+200E/F, U+202A-U+202E, U+2066-U+2069), the line/paragraph
  * separators U+2028/U+2029 and the invisible format characters (U+200B-U+200D,
  * U+2060-U+206F, U+FEFF, tags U+E0000-U+E007F) as \u{HEX}; each byte of invalid UTF-8
- * (overlong, surrogate, above U+10FFFF, truncated) as \xHH. Everything
- * else, backslash included, is copied.
+ * (overlong, surrogate, above U+10FFFF, truncated) as \xHH; a backslash
+ * as \\ (as vis(3) does), so the output is never ambiguous. Everything else
+ * is copied.
  */
 #pragma once
 
@@ -30,7 +31,10 @@
 size_t sg_str_escape(const char *s, size_t len, char *out, size_t size);
 /* The escaped copy of the string @s (malloc'ed), or NULL without memory. */
 char *sg_str_escape_dup(const char *s);
-/* True when @len bytes of @s would be printed unchanged (and hold no NUL). */
+/*
+ * True when @len bytes of @s are valid UTF-8 holding nothing sg_str_escape
+ * writes as \xHH or \u{HEX} (no NUL); a backslash, only doubled, is printable.
+ */
 bool sg_str_printable(const char *s, size_t len);
 
 /* True when @len bytes of @s are valid UTF-8. */

@@ -1152,8 +1152,9 @@ def test_names(env):
         ("c1", '"db1\\x9b31m"', (2, 8), "guest " + NAME_RULE),
         ("rlo", '"db1\\u202eexe"', (2, 8), "guest " + NAME_RULE),
         ("lf", '"db1\\ntrusted"', (2, 8), "guest " + NAME_RULE),
-        ("nul", '"db1\\0evil"', (2, 8), "a string must not contain a NUL character (\\0)"),
-        ("nul-x", '"db1\\x00evil"', (2, 8), "a string must not contain a NUL character (\\0)"),
+        # the message's backslash is printed doubled, as every backslash on a terminal is
+        ("nul", '"db1\\0evil"', (2, 8), "a string must not contain a NUL character (\\\\0)"),
+        ("nul-x", '"db1\\x00evil"', (2, 8), "a string must not contain a NUL character (\\\\0)"),
     ]
     for label, value, loc, msg in cases:
         lines = env.tv1_lines("x")
