@@ -11,6 +11,7 @@
 #include "audit/audit.h"
 #include "cli/commands.h"
 #include "cli/exitcode.h"
+#include "util/escape.h"
 
 enum {
 	O_PUBKEY = 256,
@@ -30,69 +31,24 @@ usage(void)
 }
 
 /*
- * The length of the UTF-8 character at @s (at most @n bytes) and its code
- * point, or 0 when @s does not start a valid, shortest-form one.
- */
-static size_t
-utf8_char(const unsigned char *s, size_t n, uint32_t *ret)
-{
-	size_t len;
-	uint32_t cp, min;
-
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-	if (len > n)
-		return 0;
-	cp = s[0] & (0x7f >> len);
-	min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*ret = cp;
-	return len;
-}
-
-/* Characters a terminal acts on or that reorder or break a line: C1, bidi controls, separators. */
-static bool
-unsafe_cp(uint32_t cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
-	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff;
-}
-
-/*
- * A logged value as a terminal line shows it: every byte of a control
- * character (C0, DEL, C1), a bidi control or line separator, invalid UTF-8
- * and the backslash as \xHH, so no record forges lines or moves the cursor.
+ * A logged value as a terminal line shows it, escaped by the one escaper
+ * (sg_str_escape), so no record forges lines or moves the cursor; padded
+ * with spaces to @width characters.
  */
 static void
 put_safe(const char *str, int width)
 {
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n = strlen(str);
+	_cleanup_(sg_freep) char *e = sg_str_escape_dup(str);
 	int cols = 0;
 
-	for (size_t i = 0; i < n;) {
-		uint32_t cp = 0;
-		size_t len = s[i] < 0x80 ? 1 : utf8_char(s + i, n - i, &cp);
-
-		if (len == 1 && (s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\')) {
-			cols += printf("\\x%02x", s[i]);
-		} else if (len == 0 || (len > 1 && unsafe_cp(cp))) {
-			for (size_t k = 0; k < (len ? len : 1); k++)
-				cols += printf("\\x%02x", s[i + k]);
-			len = len ? len : 1;
-		} else {
-			fwrite(s + i, 1, len, stdout);
-			cols++;
-		}
-		i += len;
+	if (!e) {
+		fputs("(out of memory)", stdout);
+		return;
 	}
+	fputs(e, stdout);
+	/* Escapes are ASCII and the rest valid UTF-8: a character is a byte that is no continuation. */
+	for (const char *p = e; *p; p++)
+		cols += ((unsigned char)*p & 0xc0) != 0x80;
 	for (; cols < width; cols++)
 		putchar(' ');
 }

@@ -112,8 +112,9 @@ sg_str_escape_dup(const char *s)
 	return out;
 }
 
-bool
-sg_str_printable(const char *str, size_t len)
+/* True when @len bytes of @s are valid UTF-8 and, with @printable, hold nothing needs_escape. */
+static bool
+utf8_scan(const char *str, size_t len, bool printable)
 {
 	const unsigned char *s = (const unsigned char *)str;
 
@@ -121,7 +122,7 @@ sg_str_printable(const char *str, size_t len)
 		uint32_t cp;
 		size_t n = utf8_next(s + i, len - i, &cp);
 
-		if (n == 0 || needs_escape(cp))
+		if (n == 0 || (printable && needs_escape(cp)))
 			return false;
 		i += n;
 	}
@@ -129,19 +130,15 @@ sg_str_printable(const char *str, size_t len)
 }
 
 bool
-sg_utf8_valid(const char *str, size_t len)
+sg_str_printable(const char *s, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)str;
+	return utf8_scan(s, len, true);
+}
 
-	for (size_t i = 0; i < len;) {
-		uint32_t cp;
-		size_t n = utf8_next(s + i, len - i, &cp);
-
-		if (n == 0)
-			return false;
-		i += n;
-	}
-	return true;
+bool
+sg_utf8_valid(const char *s, size_t len)
+{
+	return utf8_scan(s, len, false);
 }
 
 size_t
