@@ -1232,6 +1232,12 @@ def test_bounds_show(env, d):
     check(rc == 0 and len(o.splitlines()) == 2 and len(el) == 1 and
           el[0] == "warning: %s:3: longer than 65536 bytes: skipped" % big,
           "bounds/show: a 200 MiB line: rc %d, stdout %r, stderr %r" % (rc, o[-200:], el[:3]))
+    # /dev/zero (no newline, no end): a file that is not regular cannot be read past a long
+    # line, so the first one ends show with one error (6), in bounded time and memory
+    rc, o, e, peak, killed = run_watched([env.sevgate, "audit", "show", "/dev/zero"], timeout=20)
+    check(not killed and peak < 150, "bounds/show-dev-zero: peak RSS %d MiB (killed: %s)" % (peak, killed))
+    check(o == b"", "bounds/show-dev-zero: stdout %r" % o[:100])
+    one_line(rc, e.decode(errors="replace"), 6, "/dev/zero:1: longer than 65536 bytes", "show-dev-zero")
 
 
 def one_line(rc, e, want_rc, part, what):
