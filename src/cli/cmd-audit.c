@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "audit/audit.h"
 #include "cli/commands.h"
@@ -72,6 +73,8 @@ show(const char *path, const char *guest, const char *since)
 	_cleanup_(sg_freep) char *line = malloc(SG_AUDIT_LINE_MAX + 1);
 	size_t len, lineno = 0;
 	enum sg_audit_line got;
+	struct stat st;
+	bool regular;
 	char msg[512];
 
 	if (!f || !line) {
@@ -80,13 +83,23 @@ show(const char *path, const char *guest, const char *since)
 			fclose(f);
 		return sg_cmd_fail(msg, SG_E_IO);
 	}
-	while ((got = sg_audit_read_line(f, line, &len, true)) != SG_AUDIT_LINE_EOF &&
+	/* Only a regular file ends: past a long line in a device or pipe may be no newline ever. */
+	regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+	while ((got = sg_audit_read_line(f, line, &len, regular)) != SG_AUDIT_LINE_EOF &&
 	       got != SG_AUDIT_LINE_ERROR) {
 		struct json_object *o = NULL, *secrets, *seq;
 		const char *t, *g, *ev, *verdict, *digest, *reason;
 		size_t nsec = 0;
 
 		lineno++;
+		if (got == SG_AUDIT_LINE_LONG && !regular) {
+			snprintf(
+				msg, sizeof(msg),
+				"%s:%zu: longer than %d bytes (not a regular file: cannot skip it)",
+				path, lineno, SG_AUDIT_LINE_MAX);
+			fclose(f);
+			return sg_cmd_fail(msg, SG_E_IO);
+		}
 		if (got == SG_AUDIT_LINE_LONG) {
 			fputs("warning: ", stderr);
 			sg_fputs_escaped(path, stderr);
