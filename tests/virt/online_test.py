@@ -673,11 +673,19 @@ def build_cases(E):
     add(Case("xml-nvram-insecure", "withnvram", I, e_fw, ld=LD_FW))
 
     def evil_escaped(r, kind):
-        if kind != "sevgate":
-            return []
+        # the drop-in too: its output and --debug (which names the domain) are escaped
+        def raw(t):
+            return "\u009b" in t or "\u202e" in t or "\x1b" in t
         p = []
-        if "\u009b" in r.out + r.err or "\u202e" in r.out + r.err or "\x1b" in r.out + r.err:
+        if raw(r.out + r.err):
             p.append("a raw C1/RLO from the domain's name on the terminal: %r" % (r.out + r.err))
+        dbg = subprocess.run(r.argv + ["--debug"], capture_output=True, env=r.env, cwd=r.cwd,
+                             stdin=subprocess.DEVNULL, timeout=60)
+        dt = (dbg.stdout + dbg.stderr).decode("utf-8", "replace")
+        if raw(dt) or "name=" + EVIL_SHOWN + " " not in dt:
+            p.append("--debug: the domain's name is not shown escaped: %r" % dt[-600:])
+        if kind != "sevgate":
+            return p
         js = subprocess.run(r.argv + ["--json"], capture_output=True, env=r.env, cwd=r.cwd,
                             stdin=subprocess.DEVNULL, timeout=60)
         try:
