@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "util/escape.h"
+
 static int debug_state = -1; /* -1: not decided yet */
 
 void
@@ -32,10 +34,17 @@ sg_debug(const char *fmt, ...)
 	if (!sg_debug_enabled())
 		return;
 	/* One write per line so concurrent jobs do not interleave mid-line. */
-	char line[1024];
-	int n = snprintf(line, sizeof(line), "[DEBUG]: ");
+	char text[1024], line[1024];
+	int n;
+
 	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	n = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s\n", line);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1;
+	/* Names in the text come from outside (a remote host's domain names, token labels). */
+	sg_str_escape(text, (size_t)n, line, sizeof(line));
+	fprintf(stderr, "[DEBUG]: %s\n", line);
 }
