@@ -142,6 +142,23 @@ def ovmf(a):
                   and (size is None or e.get("size") == size), str(e))
 
 
+def ovmf_path_json(a, tmp):
+    """--json is valid UTF-8 whatever the path: an invalid byte is U+FFFD (issue 11 #18)."""
+    src = find(a, "sev-snp-measure/tests/fixtures/ovmf_AmdSev_suffix.bin")
+    dst = os.path.join(os.fsencode(tmp), b"fw-\xff\x1b.bin")
+    with open(src, "rb") as f, open(dst, "wb") as g:
+        g.write(f.read())
+    p = subprocess.run([a.sevgate, "ovmf", "show", os.fsdecode(dst)], capture_output=True,
+                       timeout=60)
+    try:
+        j = json.loads(p.stdout.decode("utf-8", "strict"))
+    except ValueError:
+        j = None
+    want = os.path.join(tmp, "fw-\ufffd\x1b.bin")
+    check("ovmf show: an invalid UTF-8 path is valid JSON", p.returncode == 0 and j is not None
+          and j.get("path") == want, repr(p.stdout[:200]) + repr(p.stderr[:200]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sevgate", required=True)
@@ -160,6 +177,7 @@ def main():
         digest_rows(a)
         vmsa(a, tmp)
         ovmf(a)
+        ovmf_path_json(a, tmp)
         SCAN.tree(tmp)
     for p in SCAN.problems():
         check("secret scan", False, p)
