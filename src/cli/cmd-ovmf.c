@@ -54,7 +54,7 @@ sg_cmd_ovmf(int argc, char **argv)
 		return sg_cmd_fail(err.msg, r);
 
 	j = json_object_new_object();
-	sg_json_add(j, "path", json_object_new_string(argv[2]));
+	sg_json_add(j, "path", sg_json_str(argv[2]));
 	sg_json_add(j, "size", json_object_new_int64((int64_t)f->len));
 	sg_json_add(j, "sha256", sg_json_hex(sha, sizeof(sha)));
 	sg_json_add(j, "table_offset", json_object_new_int64((int64_t)o.table_offset));
