@@ -503,6 +503,12 @@ class Case:
         self.guest = guest or dom
 
 
+def no_raw_controls(r, kind):
+    t = r.out + r.err
+    bad = [c for c in ("\x1b", "\x07", "\u009b", "\u202e") if c in t]
+    return ["raw %r on the terminal: %r" % (bad, t)] if bad else []
+
+
 def no_call(*names):
     def f(r, kind):
         return ["%s called (%s)" % (n, r.calls(n)) for n in names if r.calls(n)]
@@ -816,6 +822,12 @@ def build_cases(E):
              dict(e_kic, SEVGATE_SHIM_INJECT_FAIL=1), rc=6,
              msg="operation failed: SEV: failed to inject launch secret", out=[OK],
              check=no_resume_no_capture))
+    # a remote host's error text reaches the terminal escaped, from the drop-in too
+    add(Case("secret-inject-fails-evil-message", "sevguest", I + sec1,
+             dict(e_kic, SEVGATE_SHIM_INJECT_FAIL=1,
+                  SEVGATE_SHIM_INJECT_FAIL_MSG="failed: \x1b]0;owned\x07\u009b2J\u202ex\\y"),
+             rc=6, msg="failed: \\x1b]0;owned\\x07\\u{9b}2J\\u{202e}x\\\\y", out=[OK],
+             ref=None, check=all_of(no_resume_no_capture, no_raw_controls)))
     add(Case("secret-inject-fails-destroy", "sevguest", I + sec1 + ["--on-failure", "destroy"],
              dict(e_kic, SEVGATE_SHIM_INJECT_FAIL=1), rc=6,
              msg="operation failed: SEV: failed to inject launch secret", out=[OK], ref=None,

@@ -16,7 +16,8 @@
  *       writes the "sev-secret-header", "sev-secret" (and, if given,
  *       "sev-secret-set-address") params to files of those names in
  *       SEVGATE_SHIM_CAPTURE_DIR and returns 0.
- *       SEVGATE_SHIM_INJECT_FAIL=1 fails it (VIR_ERR_OPERATION_FAILED).
+ *       SEVGATE_SHIM_INJECT_FAIL=1 fails it (VIR_ERR_OPERATION_FAILED), with
+ *       the message SEVGATE_SHIM_INJECT_FAIL_MSG when set (a remote host's text).
  *   virNodeGetSEVInfo                fixed platform values.
  *   virDomainResume, virDomainDestroy(Flags)  logged, then forwarded.
  *   virDomainGetXMLDesc              forwarded; only when SEVGATE_SHIM_XML_OS_EXTRA
@@ -317,8 +318,10 @@ virDomainSetLaunchSecurityState(virDomainPtr dom, virTypedParameterPtr params, i
 		return -1;
 	}
 	if (env_flag("SEVGATE_SHIM_INJECT_FAIL")) {
+		const char *msg = getenv("SEVGATE_SHIM_INJECT_FAIL_MSG");
+
 		set_error(VIR_FROM_QEMU, VIR_ERR_OPERATION_FAILED,
-			  "operation failed: SEV: failed to inject launch secret");
+			  msg ? msg : "operation failed: SEV: failed to inject launch secret");
 		return -1;
 	}
 	if (virTypedParamsGetString(params, nparams, "sev-secret-header", &hdr) < 0 ||
