@@ -154,6 +154,16 @@ def test_stdout(env):
         check(p.returncode == 6 and lines(p.stderr) == ["ERROR: " + FULL],
               "stdout: virt-qemu-sev-validate >/dev/full: rc %d (want 6), stderr %r"
               % (p.returncode, p.stderr))
+        # A command that printed on stdout and then failed with its own error line: that
+        # line is the one line (stdout's failure adds none), the exit code is the command's.
+        # (audit show of a pipe: a line over 64 KiB cannot be skipped there)
+        p = subprocess.run([env.sevgate, "audit", "show", "/dev/stdin"],
+                           input='{"seq":1}\n' + "x" * 70000 + "\n", stdout=full,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+        check(p.returncode == 6 and lines(p.stderr) == [
+              "error: /dev/stdin:2: longer than 65536 bytes (not a regular file: cannot skip it)"],
+              "stdout: a failed command >/dev/full: rc %d (want 6), stderr %r (want its one line)"
+              % (p.returncode, p.stderr))
     # Nothing changes when standard output works.
     p = env.sg("digest", "--firmware", env.fw, "--sev")
     check(p.returncode == 0 and p.stderr == "", "stdout: digest to a pipe: %r" % p.stderr)
