@@ -26,6 +26,7 @@ fail(const struct sg_cli_opts *o, const struct sg_error *err, int code)
 			sg_str_escape_dup(err->msg[0] ? err->msg : sg_error_name(code));
 
 		fprintf(stderr, "ERROR: %s\n", msg ? msg : "out of memory");
+		sg_exit_error_reported();
 	}
 	return sg_exit_compat(code);
 }

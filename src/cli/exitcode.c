@@ -2,6 +2,7 @@
 #include "cli/exitcode.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,6 +61,15 @@ sg_stdout_flush(void)
 		stdout_errno = errno;
 }
 
+/* Whether the command's own error line is on stderr already (sg_exit_error_reported). */
+static bool error_reported;
+
+void
+sg_exit_error_reported(void)
+{
+	error_reported = true;
+}
+
 int
 sg_exit_stdout(int code, const char *prefix)
 {
@@ -67,6 +77,9 @@ sg_exit_stdout(int code, const char *prefix)
 
 	errno = 0;
 	if (fflush(stdout) == 0 && !ferror(stdout))
+		return code;
+	/* One line per failed run: the command's own error is that line, its exit code stays. */
+	if (code != SG_EXIT_OK && error_reported)
 		return code;
 	e = stdout_errno ? stdout_errno : errno ? errno : EIO;
 	fprintf(stderr, "%swriting standard output: %s\n", prefix, strerror(e));

@@ -24,9 +24,13 @@ int sg_exit_combine(int a, int b);
  * The last step of both programs' main: a write error on standard output
  * (a full disk, /dev/full, a closed pipe) is an error. It is reported once
  * on stderr as "@prefix writing standard output: REASON" and turns a
- * successful @code into SG_EXIT_OTHER (6); a failing @code is kept. Returns
- * the exit code.
+ * successful @code into SG_EXIT_OTHER (6); a failing @code is kept. When
+ * @code fails and the command has printed its own error line
+ * (sg_exit_error_reported), that stays the one line: nothing is added.
+ * Returns the exit code.
  */
 int sg_exit_stdout(int code, const char *prefix);
+/* Note that the command's error line is on stderr (sg_cmd_fail, the drop-in's ERROR:). */
+void sg_exit_error_reported(void);
 /* fflush(stdout) on the way, remembering why it failed for sg_exit_stdout. */
 void sg_stdout_flush(void);

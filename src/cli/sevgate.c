@@ -97,6 +97,7 @@ sg_cmd_fail(const char *msg, int code)
 	fputs("error: ", stderr);
 	sg_fputs_escaped(msg && *msg ? msg : sg_error_name(code), stderr);
 	fputc('\n', stderr);
+	sg_exit_error_reported();
 	return sg_exit_sevgate(code);
 }
 
