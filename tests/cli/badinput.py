@@ -437,6 +437,9 @@ def cases(R):
 
     # ---- sevgate subcommands
     R.check("unknown subcommand", "sevgate", ["frobnicate"], 2, "unknown command")
+    # the argument is the user's, yet it is shown escaped like any text from outside
+    R.check("unknown subcommand escaped", "sevgate", ["frob\x1b[2J\u202e\\x"], 2,
+            "error: unknown command 'frob\\x1b[2J\\u{202e}\\\\x' (sevgate --help lists them)")
     R.check("ovmf show without a file", "ovmf", ["show"], 2, "usage")
     R.check("vmsa show without a file", "vmsa", ["show"], 2, "usage")
     R.check("digest --format bogus", "digest", ["--firmware", fwp, "--format", "bogus"], 2, "format")
