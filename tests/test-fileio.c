@@ -602,8 +602,9 @@ age(const char *path, time_t secs)
 static void
 test_write_all_no_tmpfile_cleans_stale(void **state)
 {
-	char *d = fresh_dir("wa-notmpfile"), *h = join(d, "h"), *p = join(d, "p");
-	char *stale = join(d, "h.Ab3xQ9"), *fresh = join(d, "p.Zz01yy"), *other = join(d, "h.bak");
+	char *d = fresh_dir("wa-notmpfile"), *h = join(d, "h.bin"), *p = join(d, "p");
+	char *stale = join(d, ".h.bin.sevgate-Ab3xQ9"), *fresh = join(d, ".p.sevgate-Zz01yy");
+	char *backup = join(d, "h.bin.backup"), *orig = join(d, "h.bin.orig01");
 	struct sg_error err = { 0 };
 	struct sg_out_file outs[] = {
 		{ h, "HDR", 3, "secret header" },
@@ -611,27 +612,33 @@ test_write_all_no_tmpfile_cleans_stale(void **state)
 	};
 
 	(void)state;
-	/* Left by a writer killed an hour ago; one that may still be writing; a user's file. */
+	/* Left by a writer killed an hour ago; one that may still be writing; a user's files. */
 	tv_write_file(stale, "old", 3);
 	assert_int_equal(chmod(stale, 0600), 0);
 	age(stale, 3600);
 	tv_write_file(fresh, "new", 3);
 	assert_int_equal(chmod(fresh, 0600), 0);
-	tv_write_file(other, "bak", 3);
-	assert_int_equal(chmod(other, 0600), 0);
-	age(other, 3600);
+	tv_write_file(backup, "bak", 3);
+	assert_int_equal(chmod(backup, 0600), 0);
+	age(backup, 3600);
+	tv_write_file(orig, "org", 3);
+	assert_int_equal(chmod(orig, 0600), 0);
+	age(orig, 3600);
 	sg_fileio_hooks.no_tmpfile = true;
 	TV_ASSERT_OK(sg_file_write_all(outs, 2, 0600, 0, &err), &err);
 	sg_fileio_hooks.no_tmpfile = false;
 	check_contents(h, "HDR");
 	check_contents(p, "PAY");
-	assert_listing(d, "h h.bak p p.Zz01yy");
+	check_contents(backup, "bak");
+	check_contents(orig, "org");
+	assert_listing(d, ".p.sevgate-Zz01yy h.bin h.bin.backup h.bin.orig01 p");
 	free(d);
 	free(h);
 	free(p);
 	free(stale);
 	free(fresh);
-	free(other);
+	free(backup);
+	free(orig);
 }
 
 static const char *resize_path;
