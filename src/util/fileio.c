@@ -364,36 +364,72 @@ struct pending {
 	bool direct, placed;
 };
 
-/* A name beside @path no one has: @path.XXXXXX. */
+/* What temporary and spare files of @path are called: DIR/.BASE.sevgate-XXXXXX (hidden). */
+#define TMP_TAG ".sevgate-"
+#define TMP_RANDOM 6
+
+/* The template DIR/.BASE.sevgate-XXXXXX for @path; NULL when out of memory. */
+static char *
+tmp_template(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int dlen = slash ? (int)(slash - path + 1) : 0;
+	char *name;
+
+	if (asprintf(&name, "%.*s.%s" TMP_TAG "XXXXXX", dlen, path, path + dlen) < 0)
+		return NULL;
+	return name;
+}
+
+/* A name beside @path no one has: DIR/.BASE.sevgate- and six random characters. */
 static char *
 spare_name(const char *path)
 {
 	static const char chars[] =
 		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-	uint8_t rnd[6];
-	char *name;
+	uint8_t rnd[TMP_RANDOM];
+	char *name = tmp_template(path);
+	size_t at;
 
-	if (getentropy(rnd, sizeof(rnd)) < 0 || asprintf(&name, "%s.XXXXXX", path) < 0)
+	if (!name || getentropy(rnd, sizeof(rnd)) < 0) {
+		free(name);
 		return NULL;
+	}
+	at = strlen(name) - TMP_RANDOM;
 	for (size_t i = 0; i < sizeof(rnd); i++)
-		name[strlen(path) + 1 + i] = chars[rnd[i] % (sizeof(chars) - 1)];
+		name[at + i] = chars[rnd[i] % (sizeof(chars) - 1)];
 	return name;
+}
+
+/* Whether the directory entry @name is a temporary or spare file of the file @base. */
+static bool
+is_tmp_of(const char *name, const char *base)
+{
+	size_t blen = strlen(base), tlen = strlen(TMP_TAG);
+	const char *tail = name + 1 + blen + tlen;
+
+	if (name[0] != '.' || strncmp(name + 1, base, blen) ||
+	    strncmp(name + 1 + blen, TMP_TAG, tlen) || strlen(tail) != TMP_RANDOM)
+		return false;
+	for (size_t i = 0; i < TMP_RANDOM; i++)
+		if (!isalnum((unsigned char)tail[i]))
+			return false;
+	return true;
 }
 
 /* A temporary file this old is a killed writer's: no write takes minutes. */
 #define STALE_SECONDS 300
 
 /*
- * Without O_TMPFILE a writer killed between creating @path.XXXXXX and its
- * rename leaves that file behind: remove the ones of @path that are ours,
- * 0600 and older than STALE_SECONDS (a younger one may be another writer's
- * at work). Best effort: a name that cannot be removed stays.
+ * A writer killed while a temporary file of @path had a name leaves that
+ * file behind: remove the ones of @path (exactly .BASE.sevgate-XXXXXX) that
+ * are ours, 0600 and older than STALE_SECONDS (a younger one may be another
+ * writer's at work). Best effort: a name that cannot be removed stays.
  */
 static void
 remove_stale(const char *dir, const char *path)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	size_t blen = strlen(base);
 	time_t now = time(NULL);
 	struct dirent *e;
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -405,15 +441,11 @@ remove_stale(const char *dir, const char *path)
 		return;
 	}
 	while ((e = readdir(d))) {
-		const char *tail = e->d_name + blen + 1;
 		struct stat st;
-		bool ok = !strncmp(e->d_name, base, blen) && e->d_name[blen] == '.' &&
-			  strlen(tail) == 6;
 
-		for (size_t i = 0; ok && i < 6; i++)
-			ok = isalnum((unsigned char)tail[i]);
-		if (ok && fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 07777) == 0600 &&
+		if (is_tmp_of(e->d_name, base) &&
+		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_uid == geteuid() && (st.st_mode & 07777) == 0600 &&
 		    st.st_mtime + STALE_SECONDS < now)
 			(void)unlinkat(dfd, e->d_name, 0);
 	}
@@ -423,7 +455,7 @@ remove_stale(const char *dir, const char *path)
 /*
  * Create the file that will become @path: unnamed (O_TMPFILE) in @path's
  * directory, so a process killed before it is linked leaves nothing; where
- * the filesystem has no O_TMPFILE, a named @path.XXXXXX (and the stale
+ * the filesystem has no O_TMPFILE, a named .BASE.sevgate-XXXXXX (and the stale
  * ones of earlier killed writers are removed first).
  */
 static int
@@ -444,10 +476,8 @@ create_pending(const char *path, mode_t mode, struct pending *pd)
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
 	remove_stale(dir, path);
-	if (asprintf(&pd->tmp, "%s.XXXXXX", path) < 0) {
-		pd->tmp = NULL;
+	if (!(pd->tmp = tmp_template(path)))
 		return -ENOMEM;
-	}
 	pd->fd = mkostemp(pd->tmp, O_CLOEXEC);
 	if (pd->fd < 0) {
 		int e = errno;

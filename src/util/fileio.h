@@ -64,7 +64,8 @@ int sg_write_all(int fd, const void *data, size_t len);
 /*
  * Write several files as one step, under the output policy (sg_out_open):
  * each regular target is written to an unnamed file in its directory
- * (O_TMPFILE; a named PATH.XXXXXX where the filesystem has none), and only
+ * (O_TMPFILE; a hidden DIR/.BASE.sevgate-XXXXXX where the filesystem has
+ * none), and only
  * when every one is written are they linked into place, so a failure leaves
  * no partial set: when a later file cannot be put in place, those already
  * placed are removed again (no new secret header without its payload), and
