@@ -641,6 +641,111 @@ test_write_all_no_tmpfile_cleans_stale(void **state)
 	free(orig);
 }
 
+/* How many temporary or spare files (.NAME.sevgate-XXXXXX) @dir holds; @age_them ages them an hour. */
+static int
+tmp_files(const char *dir, bool age_them)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort), found = 0;
+
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++) {
+		const char *tag = strstr(ents[i]->d_name, ".sevgate-");
+
+		if (ents[i]->d_name[0] == '.' && tag && strlen(tag) == 9 + 6) {
+			found++;
+			if (age_them) {
+				char *t = join(dir, ents[i]->d_name);
+
+				age(t, 3600);
+				free(t);
+			}
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return found;
+}
+
+static int kill_at;
+
+static void
+dying_point(int point, const char *path)
+{
+	(void)path;
+	if (point == kill_at)
+		_exit(9); /* as if SIGKILLed there */
+}
+
+/*
+ * Kill a writer replacing an old pair at @point (its first time); check
+ * what is left (header @hdr, payload @pay, @tmps temporary files), then
+ * that the next write, once those are stale, leaves exactly the new pair.
+ */
+static void
+kill_over_old_at(const char *name, int point, const char *hdr, const char *pay, int tmps,
+		 bool no_tmpfile)
+{
+	char *d = fresh_dir(name), *h = join(d, "h"), *p = join(d, "p");
+	struct sg_out_file outs[] = {
+		{ h, "NEWHDR", 6, "secret header" },
+		{ p, "NEWPAY", 6, "secret payload" },
+	};
+	struct sg_out_file again[] = {
+		{ h, "HDR3", 4, "secret header" },
+		{ p, "PAY3", 4, "secret payload" },
+	};
+	struct sg_error err = { 0 };
+	int status;
+	pid_t pid;
+
+	tv_write_file(h, "OLDHDR", 6);
+	tv_write_file(p, "OLDPAY", 6);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		kill_at = point;
+		sg_fileio_hooks.point = dying_point;
+		sg_fileio_hooks.no_tmpfile = no_tmpfile;
+		(void)sg_file_write_all(outs, 2, 0600, 0, &err);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 9);
+	check_contents(h, hdr);
+	check_contents(p, pay);
+	assert_int_equal(tmp_files(d, true), tmps);
+	TV_ASSERT_OK(sg_file_write_all(again, 2, 0600, 0, &err), &err);
+	check_contents(h, "HDR3");
+	check_contents(p, "PAY3");
+	assert_listing(d, "h p"); /* the killed writer's files are swept */
+	free(d);
+	free(h);
+	free(p);
+}
+
+static void
+test_write_all_kill_after_spare_link(void **state)
+{
+	(void)state;
+	/* Linked beside the old header, not yet renamed over it: the old pair, one spare. */
+	kill_over_old_at("wa-kill-spare", SG_FILEIO_SPARE_LINKED, "OLDHDR", "OLDPAY", 1, false);
+}
+
+static void
+test_write_all_kill_after_first_place(void **state)
+{
+	(void)state;
+	/*
+	 * Between the two renames: the new header with the old payload (the
+	 * header's MAC covers the payload, so the pair is refused, never
+	 * wrongly released) and the payload's spare.
+	 */
+	kill_over_old_at("wa-kill-first", SG_FILEIO_PLACED, "NEWHDR", "OLDPAY", 1, false);
+	kill_over_old_at("wa-kill-first-named", SG_FILEIO_PLACED, "NEWHDR", "OLDPAY", 1, true);
+}
+
 static const char *resize_path;
 static int read_calls;
 static off_t resize_to;
@@ -698,7 +803,7 @@ test_read_secret_grows(void **state)
 int
 main(int argc, char **argv)
 {
-	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) + 20];
+	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) + 32];
 	size_t n = 0;
 
 	for (size_t i = 0; i < SG_ELEMENTSOF(map_cases); i++)
@@ -723,6 +828,8 @@ main(int argc, char **argv)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_dir_fsync_fails);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_kill_leaves_nothing);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_no_tmpfile_cleans_stale);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_kill_after_spare_link);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_kill_after_first_place);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_secret_shrinks);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_secret_grows);
 	return tv_main(argc, argv, "fileio", tests, n, NULL, 0);

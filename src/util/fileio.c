@@ -489,6 +489,13 @@ create_pending(const char *path, mode_t mode, struct pending *pd)
 	return 0;
 }
 
+static void
+hook_point(int point, const char *path)
+{
+	if (sg_fileio_hooks.point)
+		sg_fileio_hooks.point(point, path);
+}
+
 /* Give the written file its name: link the unnamed file, or rename the named one. */
 static int
 place(struct pending *pd, const char *path)
@@ -512,8 +519,10 @@ place(struct pending *pd, const char *path)
 			errno = ENOMEM;
 			return -1;
 		}
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, spare, AT_SYMLINK_FOLLOW) == 0)
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, spare, AT_SYMLINK_FOLLOW) == 0) {
+			hook_point(SG_FILEIO_SPARE_LINKED, path);
 			break;
+		}
 		if (errno != EEXIST)
 			return -1;
 	}
@@ -607,6 +616,7 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 			break;
 		}
 		pd[i].placed = true;
+		hook_point(SG_FILEIO_PLACED, outs[i].path);
 		free(pd[i].tmp);
 		pd[i].tmp = NULL;
 	}

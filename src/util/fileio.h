@@ -129,7 +129,11 @@ struct sg_fileio_hooks {
 	ssize_t (*read)(int fd, void *buf, size_t len);
 	int (*fsync)(int fd);
 	int (*place)(const char *path);
+	/* Called at each SG_FILEIO_* point of sg_file_write_all (a test may _exit there). */
+	void (*point)(int point, const char *path);
 	/* Behave as on a filesystem without O_TMPFILE. */
 	bool no_tmpfile;
 };
 extern struct sg_fileio_hooks sg_fileio_hooks;
+#define SG_FILEIO_SPARE_LINKED 1 /* a written file is linked beside its path */
+#define SG_FILEIO_PLACED 2	 /* a written file is at its path */
