@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -360,7 +361,7 @@ dir_of(const char *path)
 /* One file of a set being written: unnamed until it is put in place. */
 struct pending {
 	int fd;	   /* the written file, or -1 */
-	char *tmp; /* its name when O_TMPFILE was not available */
+	char *tmp; /* its name (.BASE.sevgate-XXXXXX) until it is placed */
 	bool direct, placed;
 };
 
@@ -401,15 +402,14 @@ spare_name(const char *path)
 	return name;
 }
 
-/* Whether the directory entry @name is a temporary or spare file of the file @base. */
+/* Whether the directory entry @name is a temporary or spare file: .BASE.sevgate-XXXXXX. */
 static bool
-is_tmp_of(const char *name, const char *base)
+is_tmp_name(const char *name)
 {
-	size_t blen = strlen(base), tlen = strlen(TMP_TAG);
-	const char *tail = name + 1 + blen + tlen;
+	size_t len = strlen(name), tlen = strlen(TMP_TAG);
+	const char *tail = name + len - TMP_RANDOM;
 
-	if (name[0] != '.' || strncmp(name + 1, base, blen) ||
-	    strncmp(name + 1 + blen, TMP_TAG, tlen) || strlen(tail) != TMP_RANDOM)
+	if (name[0] != '.' || len < 2 + tlen + TMP_RANDOM || strncmp(tail - tlen, TMP_TAG, tlen))
 		return false;
 	for (size_t i = 0; i < TMP_RANDOM; i++)
 		if (!isalnum((unsigned char)tail[i]))
@@ -421,29 +421,27 @@ is_tmp_of(const char *name, const char *base)
 #define STALE_SECONDS 300
 
 /*
- * A writer killed while a temporary file of @path had a name leaves that
- * file behind: remove the ones of @path (exactly .BASE.sevgate-XXXXXX) that
- * are ours, 0600 and older than STALE_SECONDS (a younger one may be another
- * writer's at work). Best effort: a name that cannot be removed stays.
+ * A writer killed while a temporary file had a name (a spare beside an old
+ * file, or any file where there is no O_TMPFILE) leaves it behind: remove
+ * those in @dfd (exactly .BASE.sevgate-XXXXXX) that are ours, 0600 and older
+ * than STALE_SECONDS (a younger one may be another writer's at work). Best
+ * effort: a name that cannot be removed stays. Takes @dfd.
  */
 static void
-remove_stale(const char *dir, const char *path)
+remove_stale(int dfd)
 {
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	time_t now = time(NULL);
 	struct dirent *e;
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	DIR *d = fdopendir(dfd);
 
 	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
+		close(dfd);
 		return;
 	}
 	while ((e = readdir(d))) {
 		struct stat st;
 
-		if (is_tmp_of(e->d_name, base) &&
+		if (is_tmp_name(e->d_name) &&
 		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
 		    st.st_uid == geteuid() && (st.st_mode & 07777) == 0600 &&
 		    st.st_mtime + STALE_SECONDS < now)
@@ -453,10 +451,60 @@ remove_stale(const char *dir, const char *path)
 }
 
 /*
+ * Sweep @path's directory of what killed writers left, in every mode, at
+ * most once every STALE_SECONDS: a batch writing a thousand packets into
+ * one directory reads it once, not a thousand times (a directory past the
+ * table's end is swept at every write).
+ */
+static int
+sweep(const char *path)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static struct {
+		dev_t dev;
+		ino_t ino;
+		time_t at;
+	} done[32];
+	static size_t ndone;
+	_cleanup_(sg_freep) char *dir = dir_of(path);
+	time_t now = time(NULL);
+	struct stat st;
+	bool seen;
+	size_t i;
+	int dfd;
+
+	if (!dir)
+		return -ENOMEM;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &st) < 0) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0; /* the write itself reports what is wrong with the directory */
+	}
+	pthread_mutex_lock(&mu);
+	for (i = 0; i < ndone && (done[i].dev != st.st_dev || done[i].ino != st.st_ino); i++)
+		;
+	seen = i < ndone && done[i].at + STALE_SECONDS >= now;
+	if (i < ndone)
+		done[i].at = now;
+	else if (ndone < SG_ELEMENTSOF(done)) {
+		done[ndone].dev = st.st_dev;
+		done[ndone].ino = st.st_ino;
+		done[ndone++].at = now;
+	}
+	pthread_mutex_unlock(&mu);
+	if (seen) {
+		close(dfd);
+		return 0;
+	}
+	remove_stale(dfd);
+	return 0;
+}
+
+/*
  * Create the file that will become @path: unnamed (O_TMPFILE) in @path's
- * directory, so a process killed before it is linked leaves nothing; where
- * the filesystem has no O_TMPFILE, a named .BASE.sevgate-XXXXXX (and the stale
- * ones of earlier killed writers are removed first).
+ * directory, so a process killed while it is written leaves nothing; where
+ * the filesystem has no O_TMPFILE, a named .BASE.sevgate-XXXXXX.
  */
 static int
 create_pending(const char *path, mode_t mode, struct pending *pd)
@@ -475,7 +523,6 @@ create_pending(const char *path, mode_t mode, struct pending *pd)
 		return 0;
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
-	remove_stale(dir, path);
 	if (!(pd->tmp = tmp_template(path)))
 		return -ENOMEM;
 	pd->fd = mkostemp(pd->tmp, O_CLOEXEC);
@@ -496,44 +543,45 @@ hook_point(int point, const char *path)
 		sg_fileio_hooks.point(point, path);
 }
 
-/* Give the written file its name: link the unnamed file, or rename the named one. */
+/*
+ * Give an unnamed written file a spare name beside @path, so that putting
+ * it in place is one rename (and the renames of a set follow each other
+ * with nothing in between). A named one has its name already.
+ */
 static int
-place(struct pending *pd, const char *path)
+name_pending(struct pending *pd, const char *path)
 {
 	char proc[64];
-	_cleanup_(sg_freep) char *spare = NULL;
 
-	if (sg_fileio_hooks.place && sg_fileio_hooks.place(path) < 0)
-		return -1;
 	if (pd->tmp)
-		return rename(pd->tmp, path);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pd->fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
 		return 0;
-	if (errno != EEXIST)
-		return -1;
-	/* An old file is replaced in one step: link beside it, then rename over it. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pd->fd);
 	for (int tries = 0; tries < 16; tries++) {
-		free(spare);
-		if (!(spare = spare_name(path))) {
+		char *spare = spare_name(path);
+
+		if (!spare) {
 			errno = ENOMEM;
 			return -1;
 		}
 		if (linkat(AT_FDCWD, proc, AT_FDCWD, spare, AT_SYMLINK_FOLLOW) == 0) {
+			pd->tmp = spare;
 			hook_point(SG_FILEIO_SPARE_LINKED, path);
-			break;
+			return 0;
 		}
+		free(spare);
 		if (errno != EEXIST)
 			return -1;
 	}
-	if (rename(spare, path) < 0) {
-		int e = errno;
+	return -1;
+}
 
-		unlink(spare);
-		errno = e;
+/* Put the written file at @path: rename its name over whatever is there, in one step. */
+static int
+place(struct pending *pd, const char *path)
+{
+	if (sg_fileio_hooks.place && sg_fileio_hooks.place(path) < 0)
 		return -1;
-	}
-	return 0;
+	return rename(pd->tmp, path);
 }
 
 static int
@@ -592,7 +640,8 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 				break;
 			}
 		}
-		if ((e = create_pending(outs[i].path, mode, &pd[i])) < 0) {
+		if ((e = sweep(outs[i].path)) < 0 ||
+		    (e = create_pending(outs[i].path, mode, &pd[i])) < 0) {
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(-e));
 			break;
@@ -603,6 +652,10 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 	}
+	for (i = 0; i < n && r == 0; i++)
+		if (!pd[i].direct && name_pending(&pd[i], outs[i].path) < 0)
+			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
+					 outs[i].path, strerror(errno));
 	for (i = 0; i < n && r == 0; i++)
 		if (pd[i].direct)
 			r = sg_file_write(outs[i].path, outs[i].data, outs[i].len, mode,

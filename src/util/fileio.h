@@ -65,13 +65,23 @@ int sg_write_all(int fd, const void *data, size_t len);
  * Write several files as one step, under the output policy (sg_out_open):
  * each regular target is written to an unnamed file in its directory
  * (O_TMPFILE; a hidden DIR/.BASE.sevgate-XXXXXX where the filesystem has
- * none), and only
- * when every one is written are they linked into place, so a failure leaves
- * no partial set: when a later file cannot be put in place, those already
- * placed are removed again (no new secret header without its payload), and
- * a process killed on the way leaves no temporary file. A symbolic link is
- * refused; a FIFO or character device is written directly once the others
- * are ready.
+ * none). Only when every one is written is each linked beside its target
+ * as DIR/.BASE.sevgate-XXXXXX, and then they are renamed over their
+ * targets one after the other, in the order of @outs, with nothing else
+ * in between. A failure leaves no partial set: when a later file cannot be
+ * put in place, those already placed are removed again (no new secret
+ * header without its payload).
+ *
+ * A process killed while the files are written leaves nothing; one killed
+ * after they are named leaves .BASE.sevgate-XXXXXX files (removed by the
+ * next write into that directory once they are STALE_SECONDS, five
+ * minutes, old: every write sweeps its directories, whatever the
+ * filesystem); one killed between two renames leaves the first files new
+ * and the later ones as they were: a new secret header beside the old
+ * payload (or none). That pair cannot release anything wrong: the
+ * header's MAC covers the payload's ciphertext, so the Secure Processor
+ * refuses it. A symbolic link is refused; a FIFO or character device is
+ * written directly once the others are ready.
  *
  * Each file is fsync'ed before it is placed and the directory after (a
  * failure of either is an error), unless
