@@ -746,6 +746,43 @@ test_write_all_kill_after_first_place(void **state)
 	kill_over_old_at("wa-kill-first-named", SG_FILEIO_PLACED, "NEWHDR", "OLDPAY", 1, true);
 }
 
+static void
+write_all_no_proc(const char *name, bool old_files)
+{
+	char *d = fresh_dir(name), *h = join(d, "h"), *p = join(d, "p");
+	struct sg_error err = { 0 };
+	struct sg_out_file outs[] = {
+		{ h, "NEWHDR", 6, "secret header" },
+		{ p, "NEWPAY", 6, "secret payload" },
+	};
+	struct stat st;
+
+	if (old_files) {
+		tv_write_file(h, "OLDHDR", 6);
+		tv_write_file(p, "OLDPAY", 6);
+	}
+	sg_fileio_hooks.no_proc = true;
+	TV_ASSERT_OK(sg_file_write_all(outs, 2, 0600, 0, &err), &err);
+	sg_fileio_hooks.no_proc = false;
+	check_contents(h, "NEWHDR");
+	check_contents(p, "NEWPAY");
+	assert_int_equal(stat(h, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_listing(d, "h p");
+	free(d);
+	free(h);
+	free(p);
+}
+
+static void
+test_write_all_no_proc(void **state)
+{
+	(void)state;
+	/* No /proc (a container, early boot): the named temporary file instead. */
+	write_all_no_proc("wa-noproc-new", false);
+	write_all_no_proc("wa-noproc-old", true);
+}
+
 static const char *resize_path;
 static int read_calls;
 static off_t resize_to;
@@ -830,6 +867,7 @@ main(int argc, char **argv)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_no_tmpfile_cleans_stale);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_kill_after_spare_link);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_kill_after_first_place);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_all_no_proc);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_secret_shrinks);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_read_secret_grows);
 	return tv_main(argc, argv, "fileio", tests, n, NULL, 0);

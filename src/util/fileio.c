@@ -563,7 +563,9 @@ name_pending(struct pending *pd, const char *path)
 			errno = ENOMEM;
 			return -1;
 		}
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, spare, AT_SYMLINK_FOLLOW) == 0) {
+		if (sg_fileio_hooks.no_proc)
+			errno = ENOENT;
+		else if (linkat(AT_FDCWD, proc, AT_FDCWD, spare, AT_SYMLINK_FOLLOW) == 0) {
 			pd->tmp = spare;
 			hook_point(SG_FILEIO_SPARE_LINKED, path);
 			return 0;

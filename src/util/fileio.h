@@ -143,6 +143,8 @@ struct sg_fileio_hooks {
 	void (*point)(int point, const char *path);
 	/* Behave as on a filesystem without O_TMPFILE. */
 	bool no_tmpfile;
+	/* Behave as without /proc: linking /proc/self/fd/N fails with ENOENT. */
+	bool no_proc;
 };
 extern struct sg_fileio_hooks sg_fileio_hooks;
 #define SG_FILEIO_SPARE_LINKED 1 /* a written file is linked beside its path */
