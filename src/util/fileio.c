@@ -501,6 +501,23 @@ sweep(const char *path)
 	return 0;
 }
 
+/* Create the file that will become @path as DIR/.BASE.sevgate-XXXXXX; a negative errno. */
+static int
+create_named(const char *path, struct pending *pd)
+{
+	if (!(pd->tmp = tmp_template(path)))
+		return -ENOMEM;
+	pd->fd = mkostemp(pd->tmp, O_CLOEXEC);
+	if (pd->fd < 0) {
+		int e = errno;
+
+		free(pd->tmp);
+		pd->tmp = NULL;
+		return -e;
+	}
+	return 0;
+}
+
 /*
  * Create the file that will become @path: unnamed (O_TMPFILE) in @path's
  * directory, so a process killed while it is written leaves nothing; where
@@ -523,16 +540,16 @@ create_pending(const char *path, mode_t mode, struct pending *pd)
 		return 0;
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
-	if (!(pd->tmp = tmp_template(path)))
-		return -ENOMEM;
-	pd->fd = mkostemp(pd->tmp, O_CLOEXEC);
-	if (pd->fd < 0) {
-		int e = errno;
+	return create_named(path, pd);
+}
 
-		free(pd->tmp);
-		pd->tmp = NULL;
-		return -e;
-	}
+/* Write @out into @pd's file with @mode (and fsync it when @sync); -1 with errno set. */
+static int
+fill(struct pending *pd, const struct sg_out_file *out, mode_t mode, bool sync)
+{
+	if (fchmod(pd->fd, mode) < 0 || sg_write_all(pd->fd, out->data, out->len) < 0 ||
+	    (sync && do_fsync(pd->fd) < 0))
+		return -1;
 	return 0;
 }
 
@@ -544,13 +561,16 @@ hook_point(int point, const char *path)
 }
 
 /*
- * Give an unnamed written file a spare name beside @path, so that putting
- * it in place is one rename (and the renames of a set follow each other
- * with nothing in between). A named one has its name already.
+ * Give an unnamed written file a spare name beside @out's path, so that
+ * putting it in place is one rename (and the renames of a set follow each
+ * other with nothing in between). A named one has its name already. The
+ * link goes through /proc/self/fd; without /proc (ENOENT) the file is
+ * written again, as a named DIR/.BASE.sevgate-XXXXXX.
  */
 static int
-name_pending(struct pending *pd, const char *path)
+name_pending(struct pending *pd, const struct sg_out_file *out, mode_t mode, bool sync)
 {
+	const char *path = out->path;
 	char proc[64];
 
 	if (pd->tmp)
@@ -558,6 +578,7 @@ name_pending(struct pending *pd, const char *path)
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pd->fd);
 	for (int tries = 0; tries < 16; tries++) {
 		char *spare = spare_name(path);
+		int e;
 
 		if (!spare) {
 			errno = ENOMEM;
@@ -570,9 +591,21 @@ name_pending(struct pending *pd, const char *path)
 			hook_point(SG_FILEIO_SPARE_LINKED, path);
 			return 0;
 		}
+		e = errno;
 		free(spare);
-		if (errno != EEXIST)
+		if (e == ENOENT) {
+			close(pd->fd);
+			pd->fd = -1;
+			if ((e = create_named(path, pd)) < 0) {
+				errno = -e;
+				return -1;
+			}
+			return fill(pd, out, mode, sync);
+		}
+		if (e != EEXIST) {
+			errno = e;
 			return -1;
+		}
 	}
 	return -1;
 }
@@ -648,14 +681,12 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 					 outs[i].path, strerror(-e));
 			break;
 		}
-		if (fchmod(pd[i].fd, mode) < 0 ||
-		    sg_write_all(pd[i].fd, outs[i].data, outs[i].len) < 0 ||
-		    (sync && do_fsync(pd[i].fd) < 0))
+		if (fill(&pd[i], &outs[i], mode, sync) < 0)
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 	}
 	for (i = 0; i < n && r == 0; i++)
-		if (!pd[i].direct && name_pending(&pd[i], outs[i].path) < 0)
+		if (!pd[i].direct && name_pending(&pd[i], &outs[i], mode, sync) < 0)
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 	for (i = 0; i < n && r == 0; i++)

@@ -65,7 +65,7 @@ int sg_write_all(int fd, const void *data, size_t len);
  * Write several files as one step, under the output policy (sg_out_open):
  * each regular target is written to an unnamed file in its directory
  * (O_TMPFILE; a hidden DIR/.BASE.sevgate-XXXXXX where the filesystem has
- * none). Only when every one is written is each linked beside its target
+ * none, or where there is no /proc to link an unnamed file by). Only when every one is written is each linked beside its target
  * as DIR/.BASE.sevgate-XXXXXX, and then they are renamed over their
  * targets one after the other, in the order of @outs, with nothing else
  * in between. A failure leaves no partial set: when a later file cannot be
