@@ -492,9 +492,10 @@ second_place_fails(const char *name, bool old_files)
 	sg_fileio_hooks.place = NULL;
 	assert_int_equal(place_calls, 2);
 	assert_non_null(strstr(err.msg, "secret payload"));
-	/* No new header without its payload: the new header is gone again. */
+	/* No new header without its payload: the old pair is back, or nothing. */
 	if (old_files) {
-		assert_listing(d, "p");
+		assert_listing(d, "h p");
+		check_contents(h, "OLDHDR");
 		check_contents(p, "OLDPAY");
 	} else {
 		assert_listing(d, "");
@@ -531,24 +532,39 @@ failing_dir_fsync(int fd)
 }
 
 static void
-test_write_all_dir_fsync_fails(void **state)
+dir_fsync_fails(const char *name, bool old_files)
 {
-	char *d = fresh_dir("wa-dirsync"), *h = join(d, "h"), *p = join(d, "p");
+	char *d = fresh_dir(name), *h = join(d, "h"), *p = join(d, "p");
 	struct sg_error err = { 0 };
 	struct sg_out_file outs[] = {
 		{ h, "HDR", 3, "secret header" },
 		{ p, "PAY", 3, "secret payload" },
 	};
 
-	(void)state;
+	if (old_files) {
+		tv_write_file(h, "OLDHDR", 6);
+		tv_write_file(p, "OLDPAY", 6);
+	}
 	sg_fileio_hooks.fsync = failing_dir_fsync;
 	TV_ASSERT_ERR(sg_file_write_all(outs, 2, 0600, 0, &err), &err, SG_E_IO);
 	sg_fileio_hooks.fsync = NULL;
 	assert_non_null(strstr(err.msg, "Input/output error"));
 	assert_non_null(strstr(err.msg, d));
+	/* Both renames were made: the new pair stays (durability unknown), nothing else. */
+	check_contents(h, "HDR");
+	check_contents(p, "PAY");
+	assert_listing(d, "h p");
 	free(d);
 	free(h);
 	free(p);
+}
+
+static void
+test_write_all_dir_fsync_fails(void **state)
+{
+	(void)state;
+	dir_fsync_fails("wa-dirsync", false);
+	dir_fsync_fails("wa-dirsync-old", true);
 }
 
 static int
@@ -740,10 +756,11 @@ test_write_all_kill_after_first_place(void **state)
 	/*
 	 * Between the two renames: the new header with the old payload (the
 	 * header's MAC covers the payload, so the pair is refused, never
-	 * wrongly released) and the payload's spare.
+	 * wrongly released), the payload's spare and the two old files' links
+	 * kept to put them back should the second rename fail.
 	 */
-	kill_over_old_at("wa-kill-first", SG_FILEIO_PLACED, "NEWHDR", "OLDPAY", 1, false);
-	kill_over_old_at("wa-kill-first-named", SG_FILEIO_PLACED, "NEWHDR", "OLDPAY", 1, true);
+	kill_over_old_at("wa-kill-first", SG_FILEIO_PLACED, "NEWHDR", "OLDPAY", 3, false);
+	kill_over_old_at("wa-kill-first-named", SG_FILEIO_PLACED, "NEWHDR", "OLDPAY", 3, true);
 }
 
 static void
