@@ -360,9 +360,10 @@ dir_of(const char *path)
 
 /* One file of a set being written: unnamed until it is put in place. */
 struct pending {
-	int fd;	   /* the written file, or -1 */
-	char *tmp; /* its name (.BASE.sevgate-XXXXXX) until it is placed */
-	bool direct, placed;
+	int fd;	      /* the written file, or -1 */
+	char *tmp;    /* its name (.BASE.sevgate-XXXXXX) until it is placed */
+	char *backup; /* a second name of the file it replaces, to put it back */
+	bool direct, existed, placed;
 };
 
 /* What temporary and spare files of @path are called: DIR/.BASE.sevgate-XXXXXX (hidden). */
@@ -423,9 +424,10 @@ is_tmp_name(const char *name)
 /*
  * A writer killed while a temporary file had a name (a spare beside an old
  * file, or any file where there is no O_TMPFILE) leaves it behind: remove
- * those in @dfd (exactly .BASE.sevgate-XXXXXX) that are ours, 0600 and older
- * than STALE_SECONDS (a younger one may be another writer's at work). Best
- * effort: a name that cannot be removed stays. Takes @dfd.
+ * those in @dfd (exactly .BASE.sevgate-XXXXXX) that are ours and older than
+ * STALE_SECONDS (a younger one may be another writer's at work); a kept
+ * old file (see keep_old) has the old file's mode. Best effort: a name
+ * that cannot be removed stays. Takes @dfd.
  */
 static void
 remove_stale(int dfd)
@@ -443,8 +445,7 @@ remove_stale(int dfd)
 
 		if (is_tmp_name(e->d_name) &&
 		    fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_uid == geteuid() && (st.st_mode & 07777) == 0600 &&
-		    st.st_mtime + STALE_SECONDS < now)
+		    st.st_uid == geteuid() && st.st_mtime + STALE_SECONDS < now)
 			(void)unlinkat(dfd, e->d_name, 0);
 	}
 	closedir(d);
@@ -610,6 +611,34 @@ name_pending(struct pending *pd, const struct sg_out_file *out, mode_t mode, boo
 	return -1;
 }
 
+/*
+ * Give the file at @path, about to be replaced, a second name
+ * DIR/.BASE.sevgate-XXXXXX, so that it can be put back should a later
+ * file of the set fail to be placed. A file gone meanwhile has none.
+ */
+static int
+keep_old(struct pending *pd, const char *path)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		char *name = spare_name(path);
+
+		if (!name) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if (link(path, name) == 0) {
+			pd->backup = name;
+			return 0;
+		}
+		free(name);
+		if (errno == ENOENT)
+			return 0;
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
 /* Put the written file at @path: rename its name over whatever is there, in one step. */
 static int
 place(struct pending *pd, const char *path)
@@ -643,7 +672,7 @@ int
 sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigned flags,
 		  struct sg_error *err)
 {
-	bool sync = !(flags & SG_WRITE_NOSYNC);
+	bool sync = !(flags & SG_WRITE_NOSYNC), all_placed;
 	struct pending pd[8];
 	int r = 0;
 	size_t i;
@@ -665,6 +694,7 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 				pd[i].direct = true; /* written in place below */
 				continue;
 			}
+			pd[i].existed = S_ISREG(st.st_mode);
 			if (!S_ISREG(st.st_mode)) {
 				r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s",
 						 outs[i].what, outs[i].path,
@@ -686,7 +716,8 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 					 outs[i].path, strerror(errno));
 	}
 	for (i = 0; i < n && r == 0; i++)
-		if (!pd[i].direct && name_pending(&pd[i], &outs[i], mode, sync) < 0)
+		if (!pd[i].direct && (name_pending(&pd[i], &outs[i], mode, sync) < 0 ||
+				      (pd[i].existed && keep_old(&pd[i], outs[i].path) < 0)))
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 	for (i = 0; i < n && r == 0; i++)
@@ -706,15 +737,30 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 		free(pd[i].tmp);
 		pd[i].tmp = NULL;
 	}
+	/*
+	 * Once every file is renamed into place the new set is what there is:
+	 * a directory that cannot be synced is reported, but the set stays
+	 * (taking it away would leave neither the old set nor the new one).
+	 */
+	all_placed = r == 0;
 	/* The names are durable only once their directory is: then the files exist after a crash. */
 	for (i = 0; i < n && r == 0 && sync; i++)
 		if (!pd[i].direct &&
 		    !(i > 0 && !pd[i - 1].direct && same_dir(outs[i - 1].path, outs[i].path)))
 			r = sync_dir(outs[i].path, outs[i].what, err);
 	for (i = 0; i < n; i++) {
-		/* No half-new set: what was put in place goes again when a later one failed. */
-		if (r < 0 && pd[i].placed)
-			unlink(outs[i].path);
+		/* No half-new set: what was put in place gives way to the old file again. */
+		if (r < 0 && !all_placed && pd[i].placed) {
+			if (pd[i].backup && rename(pd[i].backup, outs[i].path) == 0) {
+				free(pd[i].backup);
+				pd[i].backup = NULL;
+			} else {
+				unlink(outs[i].path);
+			}
+		}
+		if (pd[i].backup)
+			unlink(pd[i].backup);
+		free(pd[i].backup);
 		if (pd[i].tmp)
 			unlink(pd[i].tmp);
 		free(pd[i].tmp);

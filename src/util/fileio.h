@@ -68,9 +68,14 @@ int sg_write_all(int fd, const void *data, size_t len);
  * none, or where there is no /proc to link an unnamed file by). Only when every one is written is each linked beside its target
  * as DIR/.BASE.sevgate-XXXXXX, and then they are renamed over their
  * targets one after the other, in the order of @outs, with nothing else
- * in between. A failure leaves no partial set: when a later file cannot be
- * put in place, those already placed are removed again (no new secret
- * header without its payload).
+ * in between. A failure leaves no partial set: each file replaced is kept
+ * under a second name .BASE.sevgate-XXXXXX until the set is in place, and
+ * when a later file cannot be put in place the old files are put back (a
+ * new one with no old file is removed), so the old set is there as it was.
+ * Once every rename is made the new set stays: a directory that then
+ * cannot be synced is an error (SG_E_IO) with the new files in place, and
+ * the caller treats the write as failed (releases nothing, records nothing
+ * as released); removing them would leave neither set.
  *
  * A process killed while the files are written leaves nothing; one killed
  * after they are named leaves .BASE.sevgate-XXXXXX files (removed by the
