@@ -267,6 +267,12 @@ def test_symlink(env):
           and read(t) == b"precious\n",
           "symlink: generate-audit-key --pubout a symlink: rc %d, %r, target now %d bytes"
           % (p.returncode, p.stderr, len(read(t))))
+    # A device is allowed by the policy: --pubout /dev/null is written, not fsync'ed (EINVAL).
+    p = env.sg("keys", "generate-audit-key", "--token", out[1], "--label", "audit-null",
+               "--pubout", "/dev/null", env=tenv)
+    check(p.returncode == 0 and p.stderr == ""
+          and "public key: /dev/null" in p.stdout,
+          "device: generate-audit-key --pubout /dev/null: rc %d, %r" % (p.returncode, p.stderr))
     # The same token for defect 4: keys list (of keys it now has) to a full standard output.
     p = env.sg("keys", "import", "--tik", env.tik, "--tek", env.tek, "--token", out[1],
                "--label", "g1", env=tenv)
