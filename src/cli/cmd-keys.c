@@ -600,6 +600,7 @@ write_pubkey_pem(const char *path, const uint8_t point[65], struct sg_error *err
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 	EVP_PKEY *pk = NULL;
 	FILE *f = NULL;
+	struct stat st;
 	int fd, r = 0;
 
 	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
@@ -616,13 +617,16 @@ write_pubkey_pem(const char *path, const uint8_t point[65], struct sg_error *err
 		r = sg_error_set(err, SG_E_IO, "cannot write '%s'", path);
 		goto out;
 	}
-	/* A pipe or terminal (--pubout -) cannot be synced: only a file is. */
-	if (PEM_write_PUBKEY(f, pk) != 1 || fflush(f) != 0 ||
-	    (strcmp(path, "-") && fsync(fileno(f)) != 0))
+	/*
+	 * Only a regular file is fsync'ed: a pipe (--pubout -) or a device
+	 * the policy allows (/dev/null) cannot be.
+	 */
+	if (PEM_write_PUBKEY(f, pk) != 1 || fflush(f) != 0 || fstat(fileno(f), &st) != 0 ||
+	    (S_ISREG(st.st_mode) && fsync(fileno(f)) != 0))
 		r = sg_error_set(err, SG_E_IO, "cannot write '%s'", path);
 out:
-	if (f)
-		fclose(f);
+	if (f && fclose(f) != 0 && r == 0)
+		r = sg_error_set(err, SG_E_IO, "cannot write '%s'", path);
 	EVP_PKEY_free(pk);
 	EVP_PKEY_CTX_free(ctx);
 	return r;
