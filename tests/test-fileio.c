@@ -657,7 +657,7 @@ test_write_all_no_tmpfile_cleans_stale(void **state)
 	free(orig);
 }
 
-/* How many temporary or spare files (.NAME.sevgate-XXXXXX) @dir holds; @age_them ages them an hour. */
+/* How many .NAME.sevgate-XXXXXX files @dir holds; @age_them ages them an hour. */
 static int
 tmp_files(const char *dir, bool age_them)
 {

@@ -65,10 +65,11 @@ int sg_write_all(int fd, const void *data, size_t len);
  * Write several files as one step, under the output policy (sg_out_open):
  * each regular target is written to an unnamed file in its directory
  * (O_TMPFILE; a hidden DIR/.BASE.sevgate-XXXXXX where the filesystem has
- * none, or where there is no /proc to link an unnamed file by). Only when every one is written is each linked beside its target
- * as DIR/.BASE.sevgate-XXXXXX, and then they are renamed over their
- * targets one after the other, in the order of @outs, with nothing else
- * in between. A failure leaves no partial set: each file replaced is kept
+ * none, or where there is no /proc to link an unnamed file by). Only when
+ * every one is written is each linked beside its target as
+ * DIR/.BASE.sevgate-XXXXXX, and then they are renamed over their targets
+ * one after the other, in the order of @outs, with nothing else in
+ * between. A failure leaves no partial set: each file replaced is kept
  * under a second name .BASE.sevgate-XXXXXX until the set is in place, and
  * when a later file cannot be put in place the old files are put back (a
  * new one with no old file is removed), so the old set is there as it was.
@@ -77,7 +78,7 @@ int sg_write_all(int fd, const void *data, size_t len);
  * the caller treats the write as failed (releases nothing, records nothing
  * as released); removing them would leave neither set.
  *
- * A process killed while the files are written leaves nothing; one killed
+ * A process killed while unnamed files are written leaves nothing; one killed
  * after they are named leaves .BASE.sevgate-XXXXXX files (removed by the
  * next write into that directory once they are STALE_SECONDS, five
  * minutes, old: every write sweeps its directories, whatever the
