@@ -614,7 +614,9 @@ name_pending(struct pending *pd, const struct sg_out_file *out, mode_t mode, boo
 /*
  * Give the file at @path, about to be replaced, a second name
  * DIR/.BASE.sevgate-XXXXXX, so that it can be put back should a later
- * file of the set fail to be placed. A file gone meanwhile has none.
+ * file of the set fail to be placed. A file gone meanwhile has none, nor
+ * one that may not be linked (fs.protected_hardlinks: someone else's file
+ * we cannot write): that one is removed instead should the set fail.
  */
 static int
 keep_old(struct pending *pd, const char *path)
@@ -631,7 +633,7 @@ keep_old(struct pending *pd, const char *path)
 			return 0;
 		}
 		free(name);
-		if (errno == ENOENT)
+		if (errno == ENOENT || errno == EPERM || errno == EACCES)
 			return 0;
 		if (errno != EEXIST)
 			return -1;
@@ -716,14 +718,22 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 					 outs[i].path, strerror(errno));
 	}
 	for (i = 0; i < n && r == 0; i++)
-		if (!pd[i].direct && (name_pending(&pd[i], &outs[i], mode, sync) < 0 ||
-				      (pd[i].existed && keep_old(&pd[i], outs[i].path) < 0)))
+		if (!pd[i].direct && name_pending(&pd[i], &outs[i], mode, sync) < 0)
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 	for (i = 0; i < n && r == 0; i++)
 		if (pd[i].direct)
 			r = sg_file_write(outs[i].path, outs[i].data, outs[i].len, mode,
 					  outs[i].what, err);
+	/*
+	 * The old files get their second names last, right before the renames:
+	 * such a name shares the old file's age, so another process's sweep
+	 * could take it; it is needed only until the last rename.
+	 */
+	for (i = 0; i < n && r == 0; i++)
+		if (pd[i].existed && keep_old(&pd[i], outs[i].path) < 0)
+			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
+					 outs[i].path, strerror(errno));
 	for (i = 0; i < n && r == 0; i++) {
 		if (pd[i].direct)
 			continue;
