@@ -237,9 +237,10 @@ hex_or_null(const uint8_t *p, size_t len)
 
 /*
  * Free text from outside as a record holds it: at most SG_AUDIT_TEXT_MAX
- * bytes, cut before a UTF-8 character that would cross the bound (at most 3
- * continuation bytes back), then SG_AUDIT_TRUNCATED. Never a reason to
- * refuse a record.
+ * bytes, the marker included: a longer text keeps its first
+ * SG_AUDIT_TEXT_MAX - strlen(SG_AUDIT_TRUNCATED) bytes, cut before a UTF-8
+ * character that would cross that point (at most 3 continuation bytes
+ * back), then SG_AUDIT_TRUNCATED. Never a reason to refuse a record.
  */
 static struct json_object *
 text_or_null(const char *s)
@@ -252,7 +253,7 @@ text_or_null(const char *s)
 		return NULL;
 	if ((n = strlen(s)) <= SG_AUDIT_TEXT_MAX)
 		return json_object_new_string(s);
-	n = SG_AUDIT_TEXT_MAX;
+	n = SG_AUDIT_TEXT_MAX - (sizeof(SG_AUDIT_TRUNCATED) - 1);
 	for (int k = 0; k < 3 && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80; k++)
 		n--;
 	if (!(buf = malloc(n + sizeof(SG_AUDIT_TRUNCATED))))

@@ -26,9 +26,9 @@
  */
 #define SG_AUDIT_LINE_MAX (64 * 1024)
 /*
- * Free text from outside (a reason, a guest name, a key name) is cut to at
- * most this many bytes, on a UTF-8 character boundary, and marked by
- * SG_AUDIT_TRUNCATED after the cut.
+ * Free text from outside (a reason, a guest name, a key name) is stored as
+ * at most this many bytes: a longer text is cut on a UTF-8 character
+ * boundary and marked by SG_AUDIT_TRUNCATED, the marker within the bound.
  */
 #define SG_AUDIT_TEXT_MAX 1024
 #define SG_AUDIT_TRUNCATED "...[truncated]"
