@@ -696,7 +696,8 @@ def pin_prompt_interrupted(a, env, soft, common):
 
 
 def pin_file_mode_and_labels(a, env, j, soft_token, soft, common):
-    """Issue 11 #19: a PIN file group or others can read is refused (as ssh refuses such a key),
+    """Issue 11 #19: a PIN file group or others can read is refused (as ssh refuses such a key)
+    as insecure usage (exit 3, as a pin-value on the command line),
     naming the file and its mode; keys import refuses a --label that is not printable UTF-8."""
     base = [*common, "--policy", "3", "--measurement", TV["TV1"][2]]
     pin = open(soft["tk"].split("pin-source=file:")[1], "rb").read()
@@ -710,7 +711,7 @@ def pin_file_mode_and_labels(a, env, j, soft_token, soft, common):
                           ("--pin-file", ["--tk", bare, "--pin-file", f])):
             p = run([a.sevgate, "validate", *base, *argv], env)
             err = p.stderr.decode()
-            check(f"PIN file mode {mode:04o} refused ({how})", p.returncode == 2
+            check(f"PIN file mode {mode:04o} refused ({how})", p.returncode == 3
                   and len(err.splitlines()) == 1 and f in err and "%04o" % mode in err, repr(err))
     f = j("pin-600")
     open(f, "wb").write(pin)
