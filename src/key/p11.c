@@ -668,7 +668,7 @@ read_pin_file(const char *path, const char *what, struct sg_secmem *pin, size_t 
 	/* As ssh refuses a private key file others can read: checked on the open file. */
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		close(fd);
-		return sg_error_set(err, SG_E_USAGE,
+		return sg_error_set(err, SG_E_INSECURE,
 				    "PIN file '%s' (%s) has mode %04o: group and others must have "
 				    "no access (chmod go-rwx)",
 				    path, what, (unsigned)(st.st_mode & 07777));
