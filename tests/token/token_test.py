@@ -7,7 +7,7 @@ usage: token_test.py --sevgate BIN --compat BIN --shim SO --probe BIN --hsm-scri
                      --nss-script SH --sysconf-shim SO [--vectors DIR]
 Exit 77 (skip) when SoftHSM or NSS is missing, unless CI=true.
 """
-import argparse, base64, hashlib, json, os, shutil, struct, subprocess, sys, threading, tempfile, uuid
+import argparse, base64, hashlib, json, os, re, shutil, struct, subprocess, sys, tempfile, threading, uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import asanpreload  # noqa: E402
@@ -206,6 +206,7 @@ def suite(a, tmp):
     pin_value_query(a, env, j, common)
     pin_memory(a, env, j)
     pin_file_mode_and_labels(a, env, j, soft_token, soft, common)
+    audit_key_no_probe_signature(a, env, j, soft_token, common)
     custody(a, env, j, soft_token)
 
 
@@ -733,6 +734,30 @@ def pin_file_mode_and_labels(a, env, j, soft_token, soft, common):
     p = run([a.sevgate, "keys", "import", "--tik", j("tik"), "--tek", j("tek"), "--token",
              soft_token, "--label", "g\u00e4st-\u00fc"], env)
     check("--label in printable UTF-8 accepted", p.returncode == 0, p.stderr.decode())
+
+
+def audit_key_no_probe_signature(a, env, j, soft_token, common):
+    """A token audit key is checked at open by its attributes (P-256, CKA_SIGN), not by a probe
+    signature: a run signs once per record it writes (a CKA_ALWAYS_AUTHENTICATE key would
+    otherwise cost an extra token operation and PIN prompt on every run)."""
+    pubout = j("probe-audit.pub")
+    p = run([a.sevgate, "keys", "generate-audit-key", "--token", soft_token, "--label",
+             "probe-audit", "--pubout", pubout], env)
+    m = re.search(r"^audit-key: (pkcs11:\S+)$", p.stdout.decode(), re.M)
+    check("probe: generate-audit-key", p.returncode == 0 and m, p.stderr.decode())
+    if not m:
+        return
+    akey = m.group(1).replace("module-path=" + SOFTHSM, "module-path=" + a.shim)
+    log, shimlog = j("probe-audit.jsonl"), j("probe-shim.log")
+    e = dict(env, SEVGATE_SHIM_MODULE=SOFTHSM, SEVGATE_SHIM_LOG=shimlog)
+    p = run([a.sevgate, "validate", *common, "--policy", "3", "--measurement", TV["TV1"][2],
+             "--tik", j("tik"), "--tek", j("tek"), "--audit-log", log, "--audit-key", akey], e)
+    records = len(open(log).read().splitlines()) if os.path.exists(log) else 0
+    calls = [l.split(" ")[1] for l in open(shimlog).read().splitlines()] if os.path.exists(shimlog) else []
+    check("probe: a token audit key signs once per record, no probe signature",
+          p.returncode == 0 and records >= 1 and calls.count("C_Sign") == records
+          and calls.count("C_SignInit") == records,
+          f"rc={p.returncode} records={records} C_Sign={calls.count('C_Sign')} {p.stderr.decode()!r}")
 
 
 def custody(a, env, j, soft_token):
