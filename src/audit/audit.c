@@ -124,17 +124,14 @@ sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 	if (!(a->path = strdup(path)))
 		goto nomem;
 	if (!strncmp(key_spec, "pkcs11:", 7)) {
-		static const uint8_t probe[32];
-		uint8_t der[128]; /* as sign() */
-		size_t derlen = sizeof(der);
-
 		if (!(a->key_uri = strdup(key_spec)))
 			goto nomem;
 		/*
-		 * One signature before the log exists: a token key that is missing, locked or
-		 * not P-256 fails here, not at the first record; the key stays looked up.
+		 * Looked up and checked before the log exists, without a signature (no token
+		 * operation, no extra PIN prompt): a token key that is missing, locked, not
+		 * P-256 or not for signing fails here, not at the first record.
 		 */
-		if ((r = sg_key_ecdsa_sign(a->key_uri, &a->kopts, probe, der, &derlen, err)) < 0) {
+		if ((r = sg_key_ecdsa_check(a->key_uri, &a->kopts, err)) < 0) {
 			sg_audit_close(a);
 			return r;
 		}

@@ -430,16 +430,36 @@ check_p256(struct sg_p11_token *t, CK_OBJECT_HANDLE o, struct sg_error *err)
 			    t->label, curve && strcmp(curve, "UNDEF") ? curve : "another curve");
 }
 
+/* A private key the token will not sign with is refused where it is looked up. */
 static int
-ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
-	   uint8_t rs[64], struct sg_error *err)
+check_sign(struct sg_p11_token *t, CK_OBJECT_HANDLE o, struct sg_error *err)
+{
+	CK_BBOOL can = CK_FALSE;
+	CK_ATTRIBUTE a = { CKA_SIGN, &can, sizeof(can) };
+	CK_RV rv = t->fl->C_GetAttributeValue(t->session, o, &a, 1);
+
+	if (rv != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s': cannot read the audit key's CKA_SIGN: %s",
+				    t->label, sg_p11_rv_name(rv));
+	if (can != CK_TRUE)
+		return sg_error_set(err, SG_E_USAGE,
+				    "token '%s': the audit key cannot sign (CKA_SIGN is false)",
+				    t->label);
+	return 0;
+}
+
+/*
+ * The signer for @spec, looked up (find_one), checked (P-256, CKA_SIGN) and
+ * cached on first use: later calls with the same URI reuse it.
+ */
+static int
+get_signer(const char *spec, const struct sg_key_options *opts, struct sg_p11_token **ret_t,
+	   CK_OBJECT_HANDLE *ret_o, struct sg_error *err)
 {
 	struct sg_p11_token *t = NULL;
 	CK_OBJECT_HANDLE o = 0;
-	CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
-	CK_ULONG len = 64;
 	size_t speclen = strlen(spec);
-	CK_RV rv;
 	int r;
 
 	if (signer.spec && signer.spec->len == speclen + 1 &&
@@ -453,7 +473,7 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 
 		if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, false, "audit key", &t, &o, err)) <
 			    0 ||
-		    (r = check_p256(t, o, err)) < 0)
+		    (r = check_p256(t, o, err)) < 0 || (r = check_sign(t, o, err)) < 0)
 			return r;
 		signer_forget();
 		/*
@@ -470,6 +490,33 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 		signer.tok = t;
 		signer.obj = o;
 	}
+	*ret_t = t;
+	*ret_o = o;
+	return 0;
+}
+
+static int
+ecdsa_check(const char *spec, const struct sg_key_options *opts, struct sg_error *err)
+{
+	struct sg_p11_token *t;
+	CK_OBJECT_HANDLE o;
+
+	return get_signer(spec, opts, &t, &o, err);
+}
+
+static int
+ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
+	   uint8_t rs[64], struct sg_error *err)
+{
+	struct sg_p11_token *t = NULL;
+	CK_OBJECT_HANDLE o = 0;
+	CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
+	CK_ULONG len = 64;
+	CK_RV rv;
+	int r;
+
+	if ((r = get_signer(spec, opts, &t, &o, err)) < 0)
+		return r;
 	rv = t->fl->C_SignInit(t->session, &mech, o);
 	if (rv == CKR_OK)
 		rv = t->fl->C_Sign(t->session, (CK_BYTE_PTR)digest, 32, rs, &len);
@@ -566,5 +613,6 @@ const struct sg_pkcs11_api sg_pkcs11_backend = {
 	.shutdown = shutdown_tokens,
 	.read_data = read_data,
 	.ecdsa_sign = ecdsa_sign,
+	.ecdsa_check = ecdsa_check,
 	.destroy_key = destroy_key,
 };

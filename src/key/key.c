@@ -89,6 +89,21 @@ sg_key_set_config(const char *path, struct sg_error *err)
 }
 
 int
+sg_key_ecdsa_check(const char *spec, const struct sg_key_options *opts, struct sg_error *err)
+{
+	int r;
+
+	if (!is_pkcs11(spec))
+		return sg_error_set(err, SG_E_USAGE, "'%s' is not a pkcs11: URI", spec);
+	pthread_mutex_lock(&pkcs11_lock);
+	r = load_pkcs11(err);
+	if (r == 0)
+		r = pkcs11->ecdsa_check(spec, opts, err);
+	pthread_mutex_unlock(&pkcs11_lock);
+	return r;
+}
+
+int
 sg_key_ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
 		  uint8_t *der, size_t *der_len, struct sg_error *err)
 {

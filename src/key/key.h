@@ -52,6 +52,12 @@ struct sg_pkcs11_api {
 	/* ECDSA (CKM_ECDSA) over a SHA-256 digest with a token EC private key: raw r||s. */
 	int (*ecdsa_sign)(const char *spec, const struct sg_key_options *opts,
 			  const uint8_t digest[32], uint8_t rs[64], struct sg_error *err);
+	/*
+	 * Look up the token EC private key @spec names and check it (P-256, CKA_SIGN)
+	 * without signing; it stays looked up for ecdsa_sign.
+	 */
+	int (*ecdsa_check)(const char *spec, const struct sg_key_options *opts,
+			   struct sg_error *err);
 	/* Delete the one secret key @spec names (a read-write session). */
 	int (*destroy_key)(const char *spec, const struct sg_key_options *opts,
 			   struct sg_error *err);
@@ -74,6 +80,13 @@ int sg_key_set_config(const char *path, struct sg_error *err);
 /* Sign a SHA-256 digest with the token EC (P-256) key @spec names: a DER ECDSA signature. */
 int sg_key_ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
 		      uint8_t *der, size_t *der_len, struct sg_error *err);
+
+/*
+ * Check that the token key @spec names can sign the audit log (an EC P-256
+ * private key with CKA_SIGN), without a signature: no token operation and no
+ * extra PIN prompt for a CKA_ALWAYS_AUTHENTICATE key.
+ */
+int sg_key_ecdsa_check(const char *spec, const struct sg_key_options *opts, struct sg_error *err);
 
 /* Delete the token secret key @spec names (release policy destroy-keys). */
 int sg_key_destroy(const char *spec, const struct sg_key_options *opts, struct sg_error *err);
