@@ -81,7 +81,8 @@ def skip(msg):
 
 def main():
     ap = argparse.ArgumentParser()
-    for a in ("sevgate", "compat", "shim", "probe", "hsm_script", "nss_script", "sysconf_shim"):
+    for a in ("sevgate", "compat", "shim", "probe", "hsm_script", "nss_script", "sysconf_shim",
+              "pin_scan_shim"):
         ap.add_argument("--" + a.replace("_", "-"), required=True)
     ap.add_argument("--vectors")
     a = ap.parse_args()
@@ -205,6 +206,7 @@ def suite(a, tmp):
     batch_many_cpus(a, env, j)
     pin_value_query(a, env, j, common)
     pin_memory(a, env, j)
+    pin_memory_sevgate(a, env, j)
     pin_file_mode_and_labels(a, env, j, soft_token, soft, common)
     audit_key_no_probe_signature(a, env, j, soft_token, common)
     custody(a, env, j, soft_token)
@@ -660,6 +662,83 @@ def pin_memory(a, env, j):
               and b"0 mappings hold a piece of the PIN" in p.stdout,
               p.stdout.decode() + p.stderr.decode())
         os.unlink(f)
+
+
+def pin_memory_sevgate(a, env, j):
+    """Issue 11 #8: the real sevgate process holds no copy of a PIN when it exits (after the
+    logins, the records and the closes), searched by pin-scan-shim (LD_PRELOAD) at exit; argv,
+    where the test puts a PIN, is not searched. Two tokens, two PINs. A pin-value in the
+    --audit-key URI is refused (exit 3: it would show in ps), and the refused run must leave none
+    of sevgate's own copies of that URI (the audit layer's) behind. `validate --manifest M
+    --audit-log L --audit-key URI` with the keys' PIN as a pin-value in M: M's parsed strings are
+    wiped only once h/left lands, so that case is an expected failure (XFAIL) until then."""
+    import random, string
+    if asanpreload.is_asan(a.sevgate):
+        print("note: the sevgate PIN memory scan runs in the unsanitized build only")
+        return
+    rnd = random.SystemRandom()
+    mkpin = lambda: "".join(rnd.choice(string.ascii_letters + string.digits) for _ in range(40))
+    kpin, apin = mkpin(), mkpin()
+    d = j("pms")
+    out = subprocess.run(["bash", a.hsm_script, d, "pms-keys", kpin], capture_output=True,
+                         text=True, check=True).stdout.split("\n")
+    e = dict(env, SOFTHSM2_CONF=out[0].split("=", 1)[1])
+    SCAN.register("keys PIN of the sevgate memory scan", kpin, d)
+    SCAN.register("audit PIN of the sevgate memory scan", apin, d)
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "pms-audit", "--pin", apin,
+                    "--so-pin", mkpin()], env=e, capture_output=True, check=True)
+    apf = os.path.join(d, "audit-pin")
+    fd = os.open(apf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, apin.encode())
+    os.close(fd)
+    p = run([a.sevgate, "keys", "import", "--tik", j("tik"), "--tek", j("tek"), "--token", out[1],
+             "--label", "pms"], e)
+    check("pms: import", p.returncode == 0, p.stderr.decode())
+    atok = "pkcs11:token=pms-audit?module-path=" + SOFTHSM + "&pin-source=file:" + apf
+    q = run([a.sevgate, "keys", "generate-audit-key", "--token", atok, "--label", "pms-audit",
+             "--pubout", j("pms-audit.pub")], e)
+    m = re.search(r"^audit-key: (pkcs11:\S+)$", q.stdout.decode(), re.M)
+    check("pms: generate-audit-key", q.returncode == 0 and m, q.stderr.decode())
+    if p.returncode or not m:
+        return
+    tk = dict(l.split(": ", 1) for l in p.stdout.decode().splitlines())["tk"]
+    uri, e = manifest_env(e, j, tk.split("&pin-source=")[0] + "&pin-value=" + kpin)
+    akey = m.group(1).split("&pin-source=")[0] + "&pin-value=" + apin
+    man = j("pms.yaml")
+    fd = os.open(man, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, ("version: 1\nguest: pms\nfirmware: %s\napi-major: 0\napi-minor: 24\n"
+                  "build-id: 15\npolicy: 3\nmeasurement: %s\ntk: '%s'\n"
+                  % (j("fw.bin"), TV["TV1"][2], uri)).encode())
+    os.close(fd)
+    SCAN.inputs(man)
+    log = j("pms-audit.jsonl")
+    cmdline = [a.sevgate, "validate", "--firmware", j("fw.bin"), "--api-major", "0", "--api-minor",
+               "24", "--build-id", "15", "--policy", "3", "--measurement", TV["TV1"][2], "--tik",
+               j("tik"), "--tek", j("tek"), "--audit-log", log, "--audit-key", akey]
+    cases = (
+        # only sevgate's own copies: the audit layer's key URI (argv is not searched)
+        ("the audit key's pin-value on the command line, refused", cmdline, e, apin, 3, False),
+        # the PINs pass through libyaml and the parsed manifest/configuration strings
+        ("the keys' pin-value in the manifest", [a.sevgate, "validate", "--manifest", man,
+         "--audit-log", log, "--audit-key", m.group(1)], e, kpin, 0, True),
+    )
+    for name, argv, env2, pin, rc, xfail in cases:
+        res = j("pms-scan")
+        xored = bytes(c ^ 0x5A for c in pin.encode()).hex()
+        p = run(argv, dict(env2, LD_PRELOAD=a.pin_scan_shim, SEVGATE_PIN_SCAN_XOR=xored,
+                           SEVGATE_PIN_SCAN_OUT=res))
+        text = open(res).read() if os.path.exists(res) else ""
+        ok = (p.returncode == rc and os.path.exists(log) == (rc == 0)
+              and text.splitlines() == ["0 mappings hold a piece of the PIN"])
+        detail = f"rc={p.returncode} {p.stderr.decode()!r} scan: {text}"
+        if xfail and not ok:
+            print(f"XFAIL sevgate holds no copy of the PIN at exit ({name}): until h/left wipes "
+                  f"the parsed manifest and configuration strings; {detail}")
+        else:
+            check(f"sevgate holds no copy of the PIN at exit ({name})", ok, detail)
+        for f in (res, log):
+            if os.path.exists(f):
+                os.unlink(f)
 
 
 def pin_prompt_interrupted(a, env, soft, common):
