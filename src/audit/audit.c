@@ -47,7 +47,8 @@ struct sg_audit {
 	int fd;
 	char *path;
 	EVP_PKEY *pkey; /* PEM signer */
-	char *key_uri;	/* or a token key */
+	/* or a token key: its URI, which may hold a pin-value, in locked memory */
+	struct sg_secmem *key_uri;
 	struct sg_key_options kopts;
 	char user[64], host[256];
 	uid_t uid;
@@ -124,14 +125,17 @@ sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 	if (!(a->path = strdup(path)))
 		goto nomem;
 	if (!strncmp(key_spec, "pkcs11:", 7)) {
-		if (!(a->key_uri = strdup(key_spec)))
+		size_t n = strlen(key_spec);
+
+		if (!(a->key_uri = sg_secmem_new(n + 1)))
 			goto nomem;
+		memcpy(a->key_uri->data, key_spec, n + 1);
 		/*
 		 * Looked up and checked before the log exists, without a signature (no token
 		 * operation, no extra PIN prompt): a token key that is missing, locked, not
 		 * P-256 or not for signing fails here, not at the first record.
 		 */
-		if ((r = sg_key_ecdsa_check(a->key_uri, &a->kopts, err)) < 0) {
+		if ((r = sg_key_ecdsa_check((const char *)a->key_uri->data, &a->kopts, err)) < 0) {
 			sg_audit_close(a);
 			return r;
 		}
@@ -214,7 +218,7 @@ sg_audit_close(struct sg_audit *a)
 	if (a->fd >= 0)
 		close(a->fd);
 	EVP_PKEY_free(a->pkey);
-	free(a->key_uri);
+	sg_secmem_free(a->key_uri); /* wiped */
 	free(a->path);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);
@@ -345,7 +349,8 @@ sign(struct sg_audit *a, const char *line, size_t len, char **ret_b64, struct sg
 		uint8_t digest[SG_SHA256_LEN];
 
 		if ((r = sg_sha256(a->crypto, line, len, digest, err)) < 0 ||
-		    (r = sg_key_ecdsa_sign(a->key_uri, &a->kopts, digest, der, &derlen, err)) < 0)
+		    (r = sg_key_ecdsa_sign((const char *)a->key_uri->data, &a->kopts, digest, der,
+					   &derlen, err)) < 0)
 			return r;
 	}
 	*ret_b64 = malloc(SG_B64_ENCODED_LEN(derlen) + 1);
