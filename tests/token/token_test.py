@@ -7,7 +7,7 @@ usage: token_test.py --sevgate BIN --compat BIN --shim SO --probe BIN --hsm-scri
                      --nss-script SH --sysconf-shim SO [--vectors DIR]
 Exit 77 (skip) when SoftHSM or NSS is missing, unless CI=true.
 """
-import argparse, base64, hashlib, json, os, re, shutil, struct, subprocess, sys, tempfile, threading, uuid
+import argparse, base64, hashlib, json, os, re, shutil, struct, subprocess, sys, tempfile, threading, time, uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import asanpreload  # noqa: E402
@@ -202,6 +202,7 @@ def suite(a, tmp):
     store_empty_and_shred_kinds(a, env, j, soft_token)
     pin_prompt(a, env, soft, common)
     pin_prompt_interrupted(a, env, soft, common)
+    pin_prompt_ignored_signal(a, env, soft, common)
     batch_token(a, env, j, soft)
     batch_many_cpus(a, env, j)
     pin_value_query(a, env, j, common)
@@ -776,6 +777,58 @@ def pin_prompt_interrupted(a, env, soft, common):
         check(f"PIN prompt: echo back on after {name}", b"PIN for token" in out and echo_off and echo
               and os.WIFSIGNALED(status) and os.WTERMSIG(status) == sig,
               f"prompt={out!r} echo_off_at_prompt={echo_off} echo_after={echo} status={status}")
+
+
+def pin_prompt_ignored_signal(a, env, soft, common):
+    """A signal ignored when sevgate starts (SIGINT and SIGHUP under nohup) stays ignored at the
+    PIN prompt: the prompt survives it, still reads the PIN and the run completes."""
+    import fcntl, select, signal, termios
+    pin = open(soft["tk"].split("pin-source=file:")[1]).read().strip()
+    uri = soft["tk"].split("&pin-source=")[0]
+    argv = [a.sevgate, "validate", *common, "--policy", "3", "--measurement", TV["TV1"][2],
+            "--tk", uri]
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        master, slave = os.openpty()
+        pid = os.fork()
+        if pid == 0:
+            os.close(master)
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+            for fd in (0, 1, 2):
+                os.dup2(slave, fd)
+            signal.signal(sig, signal.SIG_IGN)  # inherited through exec, as nohup does
+            os.execve(argv[0], argv, env)
+        out, sent, status = b"", False, None
+        while True:
+            r, _, _ = select.select([master], [], [], 10)
+            if not r:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not sent and b"PIN for token" in out:
+                os.kill(pid, sig)
+                time.sleep(0.3)
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:  # killed by the signal: the PIN would only be echoed back
+                    status = st
+                    break
+                os.write(master, pin.encode() + b"\n")
+                sent = True
+        if status is None:
+            _, status = os.waitpid(pid, 0)
+        echo = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+        os.close(master)
+        os.close(slave)
+        SCAN.text("the PIN prompt's terminal", out)
+        name = signal.Signals(sig).name
+        check(f"PIN prompt: an ignored {name} is still ignored", sent and os.WIFEXITED(status)
+              and os.WEXITSTATUS(status) == 0 and b"trusted:" in out and echo,
+              f"out={out!r} echo_after={echo} status={status}")
 
 
 def pin_file_mode_and_labels(a, env, j, soft_token, soft, common):
