@@ -700,24 +700,24 @@ read_pin_file(const char *path, const char *what, struct sg_secmem *pin, size_t 
 	return 0;
 }
 
-/* The terminal of an interrupted prompt gets its echo back before the signal takes effect. */
-static struct {
-	volatile sig_atomic_t active;
-	int fd;
-	struct termios old;
-} prompt_tty;
+/*
+ * Signals at the PIN prompt, as OpenSSH's readpassphrase(3) handles them: the handler only
+ * records the signal and returns, so read() fails with EINTR; the prompt then turns echo back
+ * on, restores the dispositions it found and only then sends the signal to the process again,
+ * which now takes its old effect. After a stop (SIGTSTP, SIGTTIN, SIGTTOU) and a SIGCONT the
+ * terminal is set again and the prompt shown again. A signal ignored when the prompt starts
+ * (SIGINT and SIGHUP under nohup) gets no handler: it stays ignored.
+ */
+static volatile sig_atomic_t prompt_signo[NSIG];
 
 static void
 prompt_signal(int sig)
 {
-	if (prompt_tty.active)
-		tcsetattr(prompt_tty.fd, TCSANOW, &prompt_tty.old);
-	prompt_tty.active = 0;
-	signal(sig, SIG_DFL);
-	raise(sig);
+	prompt_signo[sig] = 1;
 }
 
-static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+static const int prompt_signals[] = { SIGALRM, SIGHUP,	SIGINT,	 SIGPIPE, SIGQUIT,
+				      SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU };
 
 static int
 prompt_pin(const char *token, struct sg_secmem *pin, size_t *ret_n, struct sg_error *err)
@@ -726,6 +726,7 @@ prompt_pin(const char *token, struct sg_secmem *pin, size_t *ret_n, struct sg_er
 	struct sigaction sa = { .sa_handler = prompt_signal }, saved[SG_ELEMENTSOF(prompt_signals)];
 	struct termios old, quiet;
 	char prompt[128];
+	bool again;
 	ssize_t got;
 	size_t n;
 
@@ -738,36 +739,64 @@ prompt_pin(const char *token, struct sg_secmem *pin, size_t *ret_n, struct sg_er
 				    token);
 	}
 	snprintf(prompt, sizeof(prompt), "PIN for token '%s': ", token);
-	if (tcgetattr(fd, &old) < 0) {
-		close(fd);
-		return sg_error_set(err, SG_E_TOKEN, "cannot prompt for the PIN");
-	}
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	prompt_tty.fd = fd;
-	prompt_tty.old = old;
-	prompt_tty.active = 1;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < SG_ELEMENTSOF(prompt_signals); i++)
-		sigaction(prompt_signals[i], &sa, &saved[i]);
-	/*
-	 * Echo off (and stale typeahead flushed) before the prompt shows:
-	 * an answer typed or pasted as soon as it appears is never flushed.
-	 */
-	tcsetattr(fd, TCSAFLUSH, &quiet);
-	if (write(fd, prompt, strlen(prompt)) < 0)
-		got = -1;
-	else
-		do
-			got = read(fd, pin->data, PIN_MAX - 1);
-		while (got < 0 && errno == EINTR);
-	tcsetattr(fd, TCSANOW, &old);
-	prompt_tty.active = 0;
-	for (size_t i = 0; i < SG_ELEMENTSOF(prompt_signals); i++)
-		sigaction(prompt_signals[i], &saved[i], NULL);
-	if (write(fd, "\n", 1) < 0) {
-		/* nothing to do: the prompt's newline is cosmetic */
-	}
+	sigemptyset(&sa.sa_mask); /* no SA_RESTART: a signal ends the read with EINTR */
+	do {
+		bool signalled = false;
+
+		again = false;
+		for (size_t i = 0; i < SG_ELEMENTSOF(prompt_signals); i++)
+			prompt_signo[prompt_signals[i]] = 0;
+		/* Handlers first: a SIGTTOU from tcsetattr in the background is caught. */
+		for (size_t i = 0; i < SG_ELEMENTSOF(prompt_signals); i++) {
+			sigaction(prompt_signals[i], NULL, &saved[i]);
+			if (saved[i].sa_handler != SIG_IGN)
+				sigaction(prompt_signals[i], &sa, NULL);
+		}
+		if (tcgetattr(fd, &old) < 0) {
+			got = -1;
+		} else {
+			quiet = old;
+			quiet.c_lflag &= ~(tcflag_t)ECHO;
+			/*
+			 * Echo off (and stale typeahead flushed) before the prompt shows:
+			 * an answer typed or pasted as soon as it appears is never flushed.
+			 */
+			while (tcsetattr(fd, TCSAFLUSH, &quiet) < 0 && errno == EINTR &&
+			       !prompt_signo[SIGTTOU])
+				;
+			got = -1;
+			if (!prompt_signo[SIGTTOU] && write(fd, prompt, strlen(prompt)) >= 0)
+				got = read(fd, pin->data, PIN_MAX - 1);
+			while (tcsetattr(fd, TCSANOW, &old) < 0 && errno == EINTR &&
+			       !prompt_signo[SIGTTOU])
+				;
+			if (write(fd, "\n", 1) < 0) {
+				/* nothing to do: the prompt's newline is cosmetic */
+			}
+		}
+		for (size_t i = 0; i < SG_ELEMENTSOF(prompt_signals); i++)
+			if (saved[i].sa_handler != SIG_IGN)
+				sigaction(prompt_signals[i], &saved[i], NULL);
+		/* The old dispositions are back: each signal caught now takes its effect. */
+		for (size_t i = 0; i < SG_ELEMENTSOF(prompt_signals); i++) {
+			int sig = prompt_signals[i];
+
+			if (!prompt_signo[sig])
+				continue;
+			signalled = true;
+			kill(getpid(), sig);
+			if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+				again = true; /* stopped and continued: ask again */
+		}
+		if (signalled) {
+			sg_wipe(pin->data, PIN_MAX);
+			if (!again) {
+				close(fd);
+				return sg_error_set(err, SG_E_TOKEN,
+						    "the PIN prompt was interrupted");
+			}
+		}
+	} while (again);
 	close(fd);
 	if (got < 0)
 		return sg_error_set(err, SG_E_TOKEN, "cannot prompt for the PIN");
