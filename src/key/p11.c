@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -719,6 +720,36 @@ prompt_signal(int sig)
 static const int prompt_signals[] = { SIGALRM, SIGHUP,	SIGINT,	 SIGPIPE, SIGQUIT,
 				      SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU };
 
+/*
+ * read() of the answer; a signal caught before it starts ends it too: the signals are blocked
+ * from the look at prompt_signo until ppoll, which unblocks them atomically (no lost wakeup).
+ */
+static ssize_t
+prompt_read(int fd, void *buf, size_t len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	sigset_t block, orig;
+	ssize_t got = -1;
+	bool caught = false;
+	int e = EINTR;
+
+	sigemptyset(&block);
+	for (size_t i = 0; i < SG_ELEMENTSOF(prompt_signals); i++)
+		sigaddset(&block, prompt_signals[i]);
+	pthread_sigmask(SIG_BLOCK, &block, &orig);
+	for (size_t i = 0; i < SG_ELEMENTSOF(prompt_signals); i++)
+		caught |= prompt_signo[prompt_signals[i]] != 0;
+	if (!caught && ppoll(&p, 1, NULL, &orig) > 0) {
+		got = read(fd, buf, len);
+		e = errno;
+	} else if (!caught) {
+		e = errno;
+	}
+	pthread_sigmask(SIG_SETMASK, &orig, NULL);
+	errno = e;
+	return got;
+}
+
 static int
 prompt_pin(const char *token, struct sg_secmem *pin, size_t *ret_n, struct sg_error *err)
 {
@@ -766,7 +797,7 @@ prompt_pin(const char *token, struct sg_secmem *pin, size_t *ret_n, struct sg_er
 				;
 			got = -1;
 			if (!prompt_signo[SIGTTOU] && write(fd, prompt, strlen(prompt)) >= 0)
-				got = read(fd, pin->data, PIN_MAX - 1);
+				got = prompt_read(fd, pin->data, PIN_MAX - 1);
 			while (tcsetattr(fd, TCSANOW, &old) < 0 && errno == EINTR &&
 			       !prompt_signo[SIGTTOU])
 				;
