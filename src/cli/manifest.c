@@ -15,6 +15,7 @@
 #include "core/crypto.h"
 #include "key/p11.h"
 #include "manifest/yaml.h"
+#include "util/encode.h"
 #include "util/escape.h"
 #include "util/fileio.h"
 #include "util/secmem.h"
@@ -181,15 +182,6 @@ apply_option(struct ctx *c, const struct sg_yaml_node *n, const char *name, cons
 	return 0;
 }
 
-static int
-hexval(char ch)
-{
-	return ch >= '0' && ch <= '9' ? ch - '0' :
-	       ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-	       ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 :
-					-1;
-}
-
 /*
  * A libvirt URI in a manifest must not make sevgate run a local program of
  * the manifest's choosing (docs/manifest.md, trust model): the ext transport
@@ -259,9 +251,10 @@ connect_problem(const char *uri)
 			char ch = q[i];
 
 			if (ch == '%') {
-				if (i + 2 >= nlen || hexval(q[i + 1]) < 0 || hexval(q[i + 2]) < 0)
+				if (i + 2 >= nlen || sg_hex_digit(q[i + 1]) < 0 ||
+				    sg_hex_digit(q[i + 2]) < 0)
 					return "a bad percent-escape in a parameter name";
-				ch = (char)(hexval(q[i + 1]) * 16 + hexval(q[i + 2]));
+				ch = (char)(sg_hex_digit(q[i + 1]) * 16 + sg_hex_digit(q[i + 2]));
 				i += 2;
 			} else if (ch == '+') {
 				ch = ' ';

@@ -16,6 +16,7 @@
 #include "key/key.h"
 #include "util/cleanup.h"
 #include "util/debug.h"
+#include "util/encode.h"
 #include "util/secmem.h"
 
 #define MAX_TOKENS 32
@@ -255,18 +256,6 @@ static const char *const known_path[] = { "id",
 					  "pinfile",
 					  NULL };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A pin-value's value [v, end) decoded into locked memory, as p11_url_decode would. */
 static void
 take_pin(struct uri_parts *p, const char *v, const char *end)
@@ -293,7 +282,7 @@ take_pin(struct uri_parts *p, const char *v, const char *end)
 			m->data[n++] = (uint8_t)*v++;
 			continue;
 		}
-		if (end - v < 3 || (hi = hexval(v[1])) < 0 || (lo = hexval(v[2])) < 0) {
+		if (end - v < 3 || (hi = sg_hex_digit(v[1])) < 0 || (lo = sg_hex_digit(v[2])) < 0) {
 			p->bad_pin = true;
 			break;
 		}
@@ -329,6 +318,28 @@ put(char *w, char sep, const char *a, const char *b)
 		*w++ = sep;
 	memcpy(w, a, (size_t)(b - a));
 	return w + (b - a);
+}
+
+/*
+ * One attribute [s, end) of a path or query: a pin-value is taken into locked memory, any
+ * other attribute is copied to @w after @sep, and a name not in @known is noted in @unknown.
+ */
+static char *
+attribute(struct uri_parts *p, char *w, const char *s, const char *end, const char *const *known,
+	  char *unknown, size_t unknown_size, char sep, bool *first)
+{
+	const char *eq = strchr(s, '=');
+
+	if (is_pin_value(s, eq, end)) {
+		take_pin(p, eq + 1, end);
+		return w;
+	}
+	if (eq && eq > s && eq < end && !name_is(s, (size_t)(eq - s), known)) {
+		p->any_unknown = true;
+		note_unknown(unknown, unknown_size, s, (size_t)(eq - s));
+	}
+	*first = false;
+	return put(w, sep, s, end);
 }
 
 static int
@@ -368,19 +379,8 @@ uri_split(const char *spec, struct uri_parts *p)
 		spos = s + strcspn(s, ";?");
 		if (spos == s)
 			break;
-		epos = strchr(s, '=');
-		if (is_pin_value(s, epos, spos)) {
-			take_pin(p, epos + 1, spos);
-		} else {
-			if (epos && epos > s && epos < spos &&
-			    !name_is(s, (size_t)(epos - s), known_path)) {
-				p->any_unknown = true;
-				note_unknown(p->unknown_path, sizeof(p->unknown_path), s,
-					     (size_t)(epos - s));
-			}
-			w = put(w, first ? 0 : ';', s, spos);
-			first = false;
-		}
+		w = attribute(p, w, s, spos, known_path, p->unknown_path, sizeof(p->unknown_path),
+			      first ? 0 : ';', &first);
 		s = spos;
 		if (*s == '\0' || *s == '?')
 			break;
@@ -396,18 +396,8 @@ uri_split(const char *spec, struct uri_parts *p)
 			if (spos == s)
 				break;
 		}
-		epos = strchr(s, '=');
-		if (is_pin_value(s, epos, spos)) {
-			take_pin(p, epos + 1, spos);
-		} else {
-			if (epos && epos > s && epos < spos &&
-			    !name_is(s, (size_t)(epos - s), known_query)) {
-				p->any_unknown = true;
-				note_unknown(p->unknown, sizeof(p->unknown), s, (size_t)(epos - s));
-			}
-			w = put(w, first ? '?' : '&', s, spos);
-			first = false;
-		}
+		w = attribute(p, w, s, spos, known_query, p->unknown, sizeof(p->unknown),
+			      first ? '?' : '&', &first);
 		s = spos;
 	}
 	*w = '\0';
