@@ -641,13 +641,30 @@ keep_old(struct pending *pd, const char *path)
 	return -1;
 }
 
-/* Put the written file at @path: rename its name over whatever is there, in one step. */
+/*
+ * Put the written file at @path in one step: an unnamed file (a new target)
+ * is linked there, which fails rather than replace anything; a named one is
+ * renamed over whatever is there. A new target that appeared meanwhile, or
+ * no /proc to link through, falls back to a name and a rename.
+ */
 static int
-place(struct pending *pd, const char *path)
+place(struct pending *pd, const struct sg_out_file *out, mode_t mode, bool sync)
 {
-	if (sg_fileio_hooks.place && sg_fileio_hooks.place(path) < 0)
+	if (sg_fileio_hooks.place && sg_fileio_hooks.place(out->path) < 0)
 		return -1;
-	return rename(pd->tmp, path);
+	if (!pd->tmp) {
+		char proc[64];
+
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pd->fd);
+		if (!sg_fileio_hooks.no_proc &&
+		    linkat(AT_FDCWD, proc, AT_FDCWD, out->path, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (!sg_fileio_hooks.no_proc && errno != EEXIST && errno != ENOENT)
+			return -1;
+		if (name_pending(pd, out, mode, sync) < 0)
+			return -1;
+	}
+	return rename(pd->tmp, out->path);
 }
 
 static int
@@ -717,8 +734,14 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 	}
+	/*
+	 * A file that replaces another is named now, so that the renames follow
+	 * one another with nothing in between; a new one is linked into place
+	 * unnamed (place()): one step, and a kill leaves no name behind.
+	 */
 	for (i = 0; i < n && r == 0; i++)
-		if (!pd[i].direct && name_pending(&pd[i], &outs[i], mode, sync) < 0)
+		if (!pd[i].direct && pd[i].existed &&
+		    name_pending(&pd[i], &outs[i], mode, sync) < 0)
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 	for (i = 0; i < n && r == 0; i++)
@@ -737,7 +760,7 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 	for (i = 0; i < n && r == 0; i++) {
 		if (pd[i].direct)
 			continue;
-		if (place(&pd[i], outs[i].path) < 0) {
+		if (place(&pd[i], &outs[i], mode, sync) < 0) {
 			r = sg_error_set(err, SG_E_IO, "cannot write %s '%s': %s", outs[i].what,
 					 outs[i].path, strerror(errno));
 			break;
@@ -780,34 +803,32 @@ sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigne
 	return r;
 }
 
-/* @path with its directory resolved; @path as it is when that directory does not resolve. */
-static char *
-resolve_dir(const char *path)
+char *
+sg_path_id(const char *path)
 {
-	_cleanup_(sg_freep) char *dir = dir_of(path), *real = NULL;
+	_cleanup_(sg_freep) char *dir = NULL;
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	char *out;
+	struct stat st;
+	char *id;
 
-	if (!dir)
+	/* stat, not realpath: realpath reads every link of the path, one syscall a component. */
+	if (stat(path, &st) == 0)
+		return asprintf(&id, "i %ju %ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino) < 0 ?
+			       NULL :
+			       id;
+	if (!(dir = dir_of(path)) || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return NULL;
-	if (!(real = realpath(dir, NULL)))
-		return strdup(path);
-	if (asprintf(&out, "%s/%s", strcmp(real, "/") ? real : "", base) < 0)
-		return NULL;
-	return out;
+	return asprintf(&id, "d %ju %ju %s", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino, base) < 0 ?
+		       NULL :
+		       id;
 }
 
 bool
 sg_path_same_file(const char *a, const char *b)
 {
-	_cleanup_(sg_freep) char *ra = NULL, *rb = NULL;
-	struct stat sa, sb;
+	_cleanup_(sg_freep) char *ia = sg_path_id(a), *ib = sg_path_id(b);
 
-	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-	ra = resolve_dir(a);
-	rb = resolve_dir(b);
-	return ra && rb ? !strcmp(ra, rb) : !strcmp(a, b);
+	return ia && ib ? !strcmp(ia, ib) : !strcmp(a, b);
 }
 
 int

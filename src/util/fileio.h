@@ -130,9 +130,17 @@ int
 sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what, struct sg_error *err);
 
 /*
- * Whether @a and @b name one file: the same device and inode when both
- * exist, else the same path once their directories are resolved (symbolic
- * links, "..", "." and a relative path taken out).
+ * The identity of the file @path names, as a string: its device and inode
+ * when it exists, else its directory's device and inode and its last name
+ * (a file yet to be created), so two spellings of one file (symbolic links,
+ * "..", ".", a relative path) give one identity. NULL when neither @path nor
+ * its directory exists, or out of memory.
+ */
+char *sg_path_id(const char *path);
+
+/*
+ * Whether @a and @b name one file: the same sg_path_id, or the same text
+ * when either has none.
  */
 bool sg_path_same_file(const char *a, const char *b);
 
