@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -60,6 +59,7 @@ struct run {
 	char **paths;
 	size_t npaths;
 	atomic_size_t next;
+	atomic_size_t pre_next; /* the apply phase's next manifest (claim_outputs) */
 	struct sg_fwcache *fwcache;
 	struct sg_key_options key_opts;
 	struct sg_audit *audit; /* or NULL */
@@ -298,22 +298,13 @@ struct claim {
 	char *where; /* "KEY of FILE:LINE:COL": the manifest that names it */
 };
 
+/* A packet file's identity (sg_path_id), or its text when its directory is missing. */
 static char *
 file_id(const char *path)
 {
-	_cleanup_(sg_freep) char *dcopy = strdup(path), *bcopy = strdup(path), *dir = NULL;
-	struct stat st;
-	char *id = NULL;
+	char *id = sg_path_id(path);
 
-	if (!dcopy || !bcopy)
-		return NULL;
-	if (stat(path, &st) == 0)
-		return asprintf(&id, "i %ju %ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino) < 0 ?
-			       NULL :
-			       id;
-	if (!(dir = realpath(dirname(dcopy), NULL)))
-		return strdup(path); /* cannot be written anyway: the guest fails on its own */
-	return asprintf(&id, "p %s/%s", dir, basename(bcopy)) < 0 ? NULL : id;
+	return id ? id : strdup(path); /* cannot be written anyway: the guest fails on its own */
 }
 
 static int
@@ -384,39 +375,70 @@ check_claims(void *arg, size_t idx, const struct sg_cli_opts *o, const struct sg
 	return 0;
 }
 
+/* One manifest applied ahead of the run (claim_outputs), if it is a regular file. */
+static void
+preapply_one(struct run *r, struct sg_crypto *crypto, size_t i)
+{
+	struct sg_cli_opts *o = &r->pre_o[i];
+	struct sg_error tmp = { 0 };
+	struct stat st;
+
+	if (stat(r->paths[i], &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	sg_cli_init(SG_FE_VALIDATE, o);
+	o->manifest = r->paths[i];
+	o->req.fwcache = r->fwcache;
+	o->req.key_opts = r->key_opts;
+	if (sg_manifest_apply(crypto, r->paths[i], o, &r->pre_m[i], &tmp) < 0) {
+		sg_manifest_free(r->pre_m[i]);
+		r->pre_m[i] = NULL;
+	}
+}
+
+/* A thread of the apply phase: manifests by index, with OpenSSL contexts of its own. */
+static void *
+preapply(void *arg)
+{
+	struct run *r = arg;
+	struct sg_crypto *crypto = NULL;
+	struct sg_error err = { 0 };
+
+	if (sg_crypto_new(&crypto, &err) < 0)
+		return NULL; /* its manifests are left to the workers, which report the error */
+	for (size_t i; (i = atomic_fetch_add(&r->pre_next, 1)) < r->npaths;)
+		preapply_one(r, crypto, i);
+	sg_crypto_free(crypto);
+	return NULL;
+}
+
 /*
- * Before any guest runs: each manifest that is a regular file is applied once
- * (the worker takes it as it is: no second read), and its packet files are
- * claimed in the run's order. A manifest that is not a regular file, or that
- * fails here, is applied by its worker and checked against the same table.
+ * Before any guest runs: each manifest that is a regular file is applied once,
+ * on @jobs threads as the workers would (the worker takes it as it is: no
+ * second read), and then its packet files are claimed in the run's order. A
+ * manifest that is not a regular file, or that fails here, is applied by its
+ * worker and checked against the same table.
  */
 static int
-claim_outputs(struct run *r, struct sg_crypto *crypto, struct sg_error *err)
+claim_outputs(struct run *r, pthread_t *threads, long jobs, struct sg_error *err)
 {
-	size_t n = 0;
+	size_t n = 0, started = 0;
 
 	r->pre_o = calloc(r->npaths, sizeof(*r->pre_o));
 	r->pre_m = calloc(r->npaths, sizeof(*r->pre_m));
 	r->claims = calloc(2 * r->npaths, sizeof(*r->claims));
 	if (!r->pre_o || !r->pre_m || !r->claims)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	for (long i = 0; i < jobs; i++)
+		if (pthread_create(&threads[started], NULL, preapply, r) == 0)
+			started++;
+	if (started == 0)
+		preapply(r);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
 	for (size_t i = 0; i < r->npaths; i++) {
-		struct sg_cli_opts *o = &r->pre_o[i];
-		struct sg_error tmp = { 0 };
-		struct stat st;
+		const struct sg_cli_opts *o = &r->pre_o[i];
 
-		if (stat(r->paths[i], &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		sg_cli_init(SG_FE_VALIDATE, o);
-		o->manifest = r->paths[i];
-		o->req.fwcache = r->fwcache;
-		o->req.key_opts = r->key_opts;
-		if (sg_manifest_apply(crypto, r->paths[i], o, &r->pre_m[i], &tmp) < 0) {
-			sg_manifest_free(r->pre_m[i]);
-			r->pre_m[i] = NULL;
-			continue;
-		}
-		for (int w = 0; w < 2 && !o->domain; w++) {
+		for (int w = 0; w < 2 && r->pre_m[i] && !o->domain; w++) {
 			const char *path = w ? o->req.secret_payload : o->req.secret_header;
 
 			if (!path)
@@ -576,8 +598,13 @@ sg_cmd_batch(int argc, char **argv)
 	for (size_t i = 0; rc == 0 && i < r.npaths; i++)
 		rc = sg_cli_protect(r.paths[i], "a manifest of this batch", &err);
 	sg_cli_protect_seal();
+	/* min(--jobs or the online CPUs, manifests, MAX_JOBS): threads[] holds MAX_JOBS. */
+	if ((size_t)jobs > r.npaths)
+		jobs = (long)r.npaths;
+	if (jobs > MAX_JOBS)
+		jobs = MAX_JOBS;
 	if (rc == 0)
-		rc = claim_outputs(&r, crypto, &err);
+		rc = claim_outputs(&r, threads, jobs, &err);
 	/* --report -: the JSON Lines go to standard output, and nothing else does. */
 	r.report_stdout = report && !strcmp(report, "-");
 	if (rc == 0 && report && !r.report_stdout)
@@ -603,11 +630,6 @@ sg_cmd_batch(int argc, char **argv)
 		return sg_cmd_fail(err.msg, rc);
 	}
 	r.progress = !r.quiet && !r.json && isatty(STDERR_FILENO);
-	/* min(--jobs or the online CPUs, manifests, MAX_JOBS): threads[] holds MAX_JOBS. */
-	if ((size_t)jobs > r.npaths)
-		jobs = (long)r.npaths;
-	if (jobs > MAX_JOBS)
-		jobs = MAX_JOBS;
 	for (size_t i = 0; i < RELEASERS; i++)
 		if (pthread_create(&releasers[nreleasers], NULL, releaser, &r) == 0)
 			nreleasers++;
