@@ -21,6 +21,7 @@
 #include "key/key.h"
 #include "key/p11.h"
 #include "util/secmem.h"
+#include "pinscan.h"
 
 static int
 create(char **argv)
@@ -66,63 +67,6 @@ create(char **argv)
 	return 0;
 }
 
-#define XOR 0x5a
-#define WINDOW 12 /* any 12 consecutive bytes of the PIN count as a copy */
-
-static unsigned char chunk[1 << 20];
-
-/*
- * Every readable mapping of this process, read through /proc/self/mem, XORed
- * and searched for every WINDOW-byte piece of the XORed PIN: the chunk buffer
- * holds only XORed bytes and is wiped after each search, so the scan itself
- * never puts the PIN in memory.
- */
-static int
-scan(const unsigned char *xpin, size_t n)
-{
-	FILE *maps = fopen("/proc/self/maps", "re");
-	int mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
-	char line[512];
-	int found = 0;
-
-	if (!maps || mem < 0) {
-		fprintf(stderr, "p11-probe: cannot read /proc/self/maps or mem\n");
-		exit(2);
-	}
-	while (fgets(line, sizeof(line), maps)) {
-		unsigned long lo, hi;
-		char perms[5], name[256] = "";
-
-		if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %255[^\n]", &lo, &hi, perms, name) < 3 ||
-		    perms[0] != 'r' || strstr(name, "[vvar") || strstr(name, "[vsyscall]"))
-			continue;
-		for (unsigned long off = lo; off < hi;) {
-			size_t want = hi - off < sizeof(chunk) ? hi - off : sizeof(chunk);
-			ssize_t got = pread(mem, chunk, want, (off_t)off);
-
-			if (got <= 0)
-				break;
-			for (ssize_t i = 0; i < got; i++)
-				chunk[i] ^= XOR;
-			for (size_t w = 0; w + WINDOW <= n; w++)
-				if (memmem(chunk, (size_t)got, xpin + w, WINDOW)) {
-					printf("PIN piece %zu found in %lx-%lx %s %s\n", w, lo, hi,
-					       perms, name);
-					found++;
-					break;
-				}
-			memset(chunk, 0, (size_t)got);
-			/* overlap the next chunk, so a copy across the boundary is seen */
-			off += (size_t)got > 64 && (size_t)got == want && off + want < hi ?
-				       (size_t)got - 64 :
-				       (size_t)got;
-		}
-	}
-	fclose(maps);
-	close(mem);
-	return found;
-}
-
 static int
 pin_scan(int argc, char **argv)
 {
@@ -137,7 +81,7 @@ pin_scan(int argc, char **argv)
 	int fd = open(argv[2], O_RDONLY | O_CLOEXEC), found;
 	ssize_t got;
 
-	if (!spec || fd < 0 || n > sizeof(xpin) || n < WINDOW ||
+	if (!spec || fd < 0 || n > sizeof(xpin) || n < PINSCAN_WINDOW ||
 	    (got = read(fd, spec, 4095)) <= 0) {
 		fprintf(stderr, "usage: p11-probe --pin-scan URI-FILE PIN-XOR-HEX [PIN-FILE]\n");
 		return 2;
@@ -161,7 +105,10 @@ pin_scan(int argc, char **argv)
 	/* the caller's own copy of the URI is the caller's to wipe */
 	sg_wipe(spec, 4096);
 	free(spec);
-	found = scan(xpin, n);
+	if ((found = pinscan(xpin, n, 0, 0, stdout)) < 0) {
+		fprintf(stderr, "p11-probe: cannot read /proc/self/maps or mem\n");
+		return 2;
+	}
 	printf("logged in; %d mappings hold a piece of the PIN\n", found);
 	sg_p11_shutdown();
 	return found ? 1 : 0;

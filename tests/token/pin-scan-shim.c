@@ -20,10 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define XOR 0x5a
-#define WINDOW 12
-
-static unsigned char chunk[1 << 20];
+#include "pinscan.h"
 
 /* The command line's bounds: fields 48 and 49 of /proc/self/stat. */
 static void
@@ -57,65 +54,23 @@ scan(void)
 	unsigned char xpin[256];
 	unsigned long alo, ahi;
 	size_t n;
-	FILE *maps, *out;
-	int mem, found = 0;
-	char line[512];
+	FILE *out;
+	int found;
 
-	if (done || !hex || !path || (n = strlen(hex) / 2) < WINDOW || n > sizeof(xpin))
+	if (done || !hex || !path || (n = strlen(hex) / 2) < PINSCAN_WINDOW || n > sizeof(xpin))
 		return;
 	done = 1;
 	for (size_t i = 0; i < n; i++)
 		sscanf(hex + 2 * i, "%2hhx", &xpin[i]);
 	args_range(&alo, &ahi);
-	maps = fopen("/proc/self/maps", "re");
-	mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
-	out = fopen(path, "we");
-	if (!maps || mem < 0 || !out)
+	if (!(out = fopen(path, "we")))
 		return;
-	while (fgets(line, sizeof(line), maps)) {
-		unsigned long lo, hi;
-		char perms[5], name[256] = "";
-
-		if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %255[^\n]", &lo, &hi, perms, name) < 3 ||
-		    perms[0] != 'r' || strstr(name, "[vvar") || strstr(name, "[vsyscall]"))
-			continue;
-		for (unsigned long off = lo; off < hi;) {
-			size_t want = hi - off < sizeof(chunk) ? hi - off : sizeof(chunk);
-			ssize_t got = pread(mem, chunk, want, (off_t)off);
-			int hit = 0;
-
-			if (got <= 0)
-				break;
-			/* the command line is the caller's: blank it out of the chunk */
-			for (ssize_t i = 0; i < got; i++)
-				if (off + (unsigned long)i >= alo && off + (unsigned long)i < ahi)
-					chunk[i] = 0;
-				else
-					chunk[i] ^= XOR;
-			for (size_t w = 0; w + WINDOW <= n && !hit; w++) {
-				unsigned char *at = memmem(chunk, (size_t)got, xpin + w, WINDOW);
-
-				if (at) {
-					fprintf(out,
-						"PIN piece %zu found at %lx in %lx-%lx %s %s\n", w,
-						off + (unsigned long)(at - chunk), lo, hi, perms,
-						name);
-					hit = 1;
-				}
-			}
-			found += hit;
-			memset(chunk, 0, (size_t)got);
-			off += (size_t)got > 64 && (size_t)got == want && off + want < hi ?
-				       (size_t)got - 64 :
-				       (size_t)got;
-			if (hit)
-				break;
-		}
+	if ((found = pinscan(xpin, n, alo, ahi, out)) < 0) {
+		fclose(out);
+		return;
 	}
 	fprintf(out, "%d mappings hold a piece of the PIN\n", found);
 	fclose(out);
-	fclose(maps);
-	close(mem);
 }
 
 __attribute__((destructor)) static void
