@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * src/core/measure.c: LAUNCH_MEASURE (spec 2). MS1-MS5 and M1 from the
+ * src/protocol/measure.c: LAUNCH_MEASURE (spec 2). MS1-MS5 and M1 from the
  * vectors README, TV1-TV3k from spec 13, with the TIK held by the file key
  * back end (written to a temp file, or read in place in the vectors group).
  */
 #include <string.h>
 
 #include "vectors.h"
-#include "core/measure.h"
+#include "protocol/measure.h"
 #include "key/key.h"
 
 #define SEVCTL_TIK1 "sevctl/tests/data/measurement/tik1.bin"

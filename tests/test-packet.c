@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * src/core/packet.c: the LAUNCH_SECRET packet (spec 5.3). SB1-SB4 from the
+ * src/protocol/packet.c: the LAUNCH_SECRET packet (spec 5.3). SB1-SB4 from the
  * vectors README (sevctl, ALIGN16 padding) and the spec 13 secret vector
  * (libvirt padding), byte-exact; then open/tamper round trips.
  */
 #include <string.h>
 
 #include "vectors.h"
-#include "core/packet.h"
+#include "protocol/packet.h"
 #include "core/secret.h"
 #include "key/key.h"
 #include "util/cursor.h"

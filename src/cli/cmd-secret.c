@@ -14,7 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
-#include "core/packet.h"
+#include "protocol/packet.h"
 #include "core/secret.h"
 #include "key/key.h"
 #include "util/encode.h"

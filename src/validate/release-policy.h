@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/measure.h"
+#include "protocol/measure.h"
 #include "util/error.h"
 #include "validate/validate.h"
 

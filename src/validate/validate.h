@@ -14,8 +14,8 @@
 
 #include "core/crypto.h"
 #include "core/guid.h"
-#include "core/measure.h"
-#include "core/packet.h"
+#include "protocol/measure.h"
+#include "protocol/packet.h"
 #include "core/secret.h"
 #include "core/vmsa.h"
 #include "key/key.h"

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/measure.h"
+#include "protocol/measure.h"
 #include "key/key.h"
 #include "util/cleanup.h"
 #include "util/secmem.h"
