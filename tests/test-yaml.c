@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* src/manifest/yaml.c: the strict YAML tree (duplicate keys, NUL in scalars, big mappings). */
+/* src/yaml/yaml.c: the strict YAML tree (duplicate keys, NUL in scalars, big mappings). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "vectors.h"
-#include "manifest/yaml.h"
+#include "yaml/yaml.h"
 
 static int
 parse(const char *text, struct sg_yaml_doc **d, struct sg_error *err)

@@ -14,7 +14,7 @@
 #include "config/config.h"
 #include "core/crypto.h"
 #include "key/p11.h"
-#include "manifest/yaml.h"
+#include "yaml/yaml.h"
 #include "util/encode.h"
 #include "util/escape.h"
 #include "util/fileio.h"

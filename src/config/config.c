@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "manifest/yaml.h"
+#include "yaml/yaml.h"
 #include "util/secmem.h"
 
 static int

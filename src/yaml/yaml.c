@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "manifest/yaml.h"
+#include "yaml/yaml.h"
 
 #include <stdlib.h>
 #include <string.h>
