@@ -235,7 +235,7 @@ release_and_report(struct run *r, struct sg_guest_job **jobs, size_t n)
 static void
 release_later(struct run *r, struct sg_guest_job *j)
 {
-	if (j->step == SG_STEP_NONE || (!r->audit && j->step != SG_STEP_RELEASE) || j->o.domain ||
+	if (j->step == SG_STEP_NONE || (!r->audit && j->step != SG_STEP_RELEASE) || j->o.g.domain ||
 	    !r->have_releaser) {
 		release_and_report(r, &j, 1);
 		return;
@@ -351,7 +351,7 @@ check_claims(void *arg, size_t idx, const struct sg_cli_opts *o, const struct sg
 	const struct run *r = arg;
 
 	for (int w = 0; w < 2 && m; w++) {
-		const char *path = w ? o->req.secret_payload : o->req.secret_header;
+		const char *path = w ? o->g.req.secret_payload : o->g.req.secret_header;
 		_cleanup_(sg_freep) char *id = NULL, *self = NULL;
 		struct claim key = { 0 }, *hit = NULL;
 
@@ -387,8 +387,8 @@ preapply_one(struct run *r, struct sg_crypto *crypto, size_t i)
 		return;
 	sg_cli_init(SG_FE_VALIDATE, o);
 	o->manifest = r->paths[i];
-	o->req.fwcache = r->fwcache;
-	o->req.key_opts = r->key_opts;
+	o->g.req.fwcache = r->fwcache;
+	o->g.req.key_opts = r->key_opts;
 	if (sg_manifest_apply(crypto, r->paths[i], o, &r->pre_m[i], &tmp) < 0) {
 		sg_manifest_free(r->pre_m[i]);
 		r->pre_m[i] = NULL;
@@ -438,8 +438,8 @@ claim_outputs(struct run *r, pthread_t *threads, long jobs, struct sg_error *err
 	for (size_t i = 0; i < r->npaths; i++) {
 		const struct sg_cli_opts *o = &r->pre_o[i];
 
-		for (int w = 0; w < 2 && r->pre_m[i] && !o->domain; w++) {
-			const char *path = w ? o->req.secret_payload : o->req.secret_header;
+		for (int w = 0; w < 2 && r->pre_m[i] && !o->g.domain; w++) {
+			const char *path = w ? o->g.req.secret_payload : o->g.req.secret_header;
 
 			if (!path)
 				continue;
@@ -495,8 +495,8 @@ worker(void *arg)
 		} else {
 			sg_cli_init(SG_FE_VALIDATE, &o);
 			o.manifest = r->paths[i];
-			o.req.fwcache = r->fwcache;
-			o.req.key_opts = r->key_opts;
+			o.g.req.fwcache = r->fwcache;
+			o.g.req.key_opts = r->key_opts;
 		}
 		if (!(j = sg_guest_job_new(&o))) {
 			sg_error_set(&err, SG_E_NOMEM, "out of memory");

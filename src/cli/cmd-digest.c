@@ -30,7 +30,7 @@ sg_cmd_digest(int argc, char **argv)
 	if (o.debug)
 		sg_debug_enable(true);
 	if ((r = sg_cli_check_usage(&o, &err)) < 0 || (r = sg_crypto_new(&crypto, &err)) < 0 ||
-	    (r = sg_validation_new(crypto, &o.req, &v, &err)) < 0 ||
+	    (r = sg_validation_new(crypto, &o.g.req, &v, &err)) < 0 ||
 	    (r = sg_validation_attest(v, &err)) < 0)
 		return sg_cmd_fail(err.msg, r);
 	res = sg_validation_result(v);

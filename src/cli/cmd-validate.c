@@ -34,9 +34,9 @@ sg_cmd_validate(int argc, char **argv)
 	if (r == 0)
 		r = sg_crypto_new(&crypto, &err);
 	if (r == 0)
-		r = sg_key_set_config(o.config, &err);
+		r = sg_key_set_config(o.g.config, &err);
 	if (r == 0)
-		r = sg_cli_audit_open(crypto, o.audit_log, o.audit_key, o.config, &o.req.key_opts,
+		r = sg_cli_audit_open(crypto, o.g.audit_log, o.g.audit_key, o.g.config, &o.g.req.key_opts,
 				      &audit, &err);
 	if (!(job = sg_guest_job_new(&o))) {
 		fprintf(stderr, "error: out of memory\n");

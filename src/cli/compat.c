@@ -53,12 +53,12 @@ run(int argc, char **argv, struct sg_cli_online *on)
 		sg_debug_enable(true);
 	if ((r = sg_cli_check_usage(&o, &err)) < 0)
 		return fail(&o, &err, r);
-	if ((r = sg_key_set_config(o.config, &err)) < 0)
+	if ((r = sg_key_set_config(o.g.config, &err)) < 0)
 		return fail(&o, &err, r);
 	if ((r = sg_crypto_new(&crypto, &err)) < 0 ||
-	    (r = sg_validation_new(crypto, &o.req, &v, &err)) < 0)
+	    (r = sg_validation_new(crypto, &o.g.req, &v, &err)) < 0)
 		return fail(&o, &err, r);
-	if (o.domain && (r = sg_cli_online_prepare(&o, v, on, &err)) < 0)
+	if (o.g.domain && (r = sg_cli_online_prepare(&o, v, on, &err)) < 0)
 		return fail(&o, &err, r);
 
 	r = sg_validation_attest(v, &err);
@@ -86,16 +86,16 @@ run(int argc, char **argv, struct sg_cli_online *on)
 	sg_stdout_flush();
 
 	if ((r = sg_validation_release(v, &err)) < 0 ||
-	    (o.domain && (r = sg_cli_online_inject(on, sg_validation_result(v), &err)) < 0))
+	    (o.g.domain && (r = sg_cli_online_inject(on, sg_validation_result(v), &err)) < 0))
 		return fail(&o, &err, r);
-	if (o.req.nsecret_args > 0 && !o.quiet)
-		printf("OK: Injected %zu secrets\n", o.req.nsecret_args);
+	if (o.g.req.nsecret_args > 0 && !o.quiet)
+		printf("OK: Injected %zu secrets\n", o.g.req.nsecret_args);
 	/* The reference releases to a guest whose owner can debug it: so do we, but say so. */
-	if (o.req.nsecret_args > 0 && !(o.req.platform.policy & SG_POLICY_NODBG) && !o.quiet)
+	if (o.g.req.nsecret_args > 0 && !(o.g.req.platform.policy & SG_POLICY_NODBG) && !o.quiet)
 		fprintf(stderr,
 			"WARNING: guest policy 0x%x allows debugging (NODBG clear): its secrets "
 			"can be read from outside; sevgate validate would refuse them\n",
-			o.req.platform.policy);
+			o.g.req.platform.policy);
 	return SG_EXIT_OK;
 }
 

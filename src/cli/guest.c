@@ -58,11 +58,11 @@ struct json_object *
 sg_guest_json(const struct sg_cli_opts *o, const struct sg_validate_result *res, int exit_code,
 	      const char *message, double elapsed)
 {
-	const struct sg_validate_req *q = &o->req;
+	const struct sg_validate_req *q = &o->g.req;
 	struct json_object *j = json_object_new_object(), *in = json_object_new_object();
 	struct json_object *secrets = json_object_new_array();
 
-	sg_json_add(j, "guest", sg_json_str(o->guest));
+	sg_json_add(j, "guest", sg_json_str(o->g.guest));
 	sg_json_add(j, "verdict", json_object_new_string(verdict_name(exit_code)));
 	sg_json_add(j, "exit", json_object_new_int(exit_code));
 	sg_json_add(j, "message", sg_json_str(message));
@@ -146,12 +146,12 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 		r = sg_cli_release_check_usage(o, err);
 	if (r == 0)
 		r = sg_cli_check_outputs(o, j->m, err);
-	if (r == 0 && j->check_claims && !o->domain)
+	if (r == 0 && j->check_claims && !o->g.domain)
 		r = j->check_claims(j->claims_arg, j->idx, o, j->m, err);
-	if (r == 0 && (r = sg_validation_new(crypto, &o->req, &j->v, err)) == 0) {
-		if (o->domain)
+	if (r == 0 && (r = sg_validation_new(crypto, &o->g.req, &j->v, err)) == 0) {
+		if (o->g.domain)
 			r = sg_cli_online_prepare(o, j->v, &j->on, err);
-		if (j->on.guest && !o->guest) {
+		if (j->on.guest && !o->g.guest) {
 			/*
 			 * Named before any record is written; copied, the domain goes away at the
 			 * end. A remote host's name: at most 255 bytes, cut between characters.
@@ -160,7 +160,7 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 
 			snprintf(j->out.guest_name, sizeof(j->out.guest_name), "%.*s",
 				 (int)sg_utf8_cut(dn, sizeof(j->out.guest_name) - 1), dn);
-			o->guest = j->out.guest_name;
+			o->g.guest = j->out.guest_name;
 		}
 		if (r == 0)
 			r = sg_validation_attest(j->v, err);
@@ -171,8 +171,8 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 			r = sg_cli_release_prepare(j);
 	}
 	/* Online, a guest is named by its domain even when it was never found. */
-	if (!o->guest && o->domain)
-		o->guest = o->domain;
+	if (!o->g.guest && o->g.domain)
+		o->g.guest = o->g.domain;
 	j->r = r;
 }
 
@@ -219,7 +219,7 @@ sg_guest_run(struct sg_crypto *crypto, struct sg_guest_job *j, struct sg_audit *
 void
 sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out)
 {
-	const char *name = o->guest ? o->guest : o->manifest;
+	const char *name = o->g.guest ? o->g.guest : o->manifest;
 	const char *msg = out->err.msg[0] ? out->err.msg : sg_error_name(out->rc);
 	_cleanup_(sg_freep) char *who = sg_str_escape_dup(name ? name : "");
 	_cleanup_(sg_freep) char *text = sg_str_escape_dup(msg);
@@ -236,7 +236,7 @@ sg_guest_print(const struct sg_cli_opts *o, const struct sg_guest_outcome *out)
 			text);
 	else if (out->rc == SG_E_POLICY)
 		fprintf(stderr, "refused: %s%s%s\n", who, colon, text);
-	else if (!o->guest && o->manifest &&
+	else if (!o->g.guest && o->manifest &&
 		 !strncmp(out->err.msg, o->manifest, strlen(o->manifest)))
 		/* A manifest error already starts with the manifest's file:line:column. */
 		fprintf(stderr, "error: %s\n", text);

@@ -6,14 +6,14 @@ sg_cli_online_prepare(struct sg_cli_opts *o, struct sg_validation *v, struct sg_
 		      struct sg_error *err)
 {
 	struct sg_virt_opts vo = {
-		.uri = o->connect,
-		.domain = o->domain,
-		.insecure = o->insecure,
-		.ignore_config = o->ignore_config,
-		.locality = o->assume_remote ? SG_LOCALITY_REMOTE :
-			    o->assume_local  ? SG_LOCALITY_LOCAL :
+		.uri = o->g.connect,
+		.domain = o->g.domain,
+		.insecure = o->g.insecure,
+		.ignore_config = o->g.ignore_config,
+		.locality = o->g.assume_remote ? SG_LOCALITY_REMOTE :
+			    o->g.assume_local  ? SG_LOCALITY_LOCAL :
 					       SG_LOCALITY_AUTO,
-		.destroy_on_failure = o->destroy_on_failure,
+		.destroy_on_failure = o->g.destroy_on_failure,
 	};
 	int r;
 
@@ -21,7 +21,7 @@ sg_cli_online_prepare(struct sg_cli_opts *o, struct sg_validation *v, struct sg_
 	if ((r = sg_validation_load(v, err)) < 0 || (r = sg_virt_api(&on->api, err)) < 0 ||
 	    (r = on->api->open(&vo, &on->guest, err)) < 0)
 		return r;
-	return on->api->fill(on->guest, &o->req, err);
+	return on->api->fill(on->guest, &o->g.req, err);
 }
 
 int

@@ -11,13 +11,12 @@
 #include <stdint.h>
 
 #include "util/error.h"
-#include "validate/release-policy.h"
-#include "validate/validate.h"
+#include "engine/guest-spec.h"
 
 enum sg_frontend {
-	SG_FE_COMPAT,	/* virt-qemu-sev-validate */
-	SG_FE_VALIDATE, /* sevgate validate */
-	SG_FE_DIGEST,	/* sevgate digest */
+	SG_FE_COMPAT = SG_ORIGIN_COMPAT,     /* virt-qemu-sev-validate */
+	SG_FE_VALIDATE = SG_ORIGIN_VALIDATE, /* sevgate validate */
+	SG_FE_DIGEST = SG_ORIGIN_DIGEST,     /* sevgate digest */
 };
 
 enum sg_digest_mode {
@@ -30,34 +29,18 @@ enum sg_digest_format {
 	SG_FORMAT_BASE64
 };
 
+/* A command line: the guest it describes, and how the front end reports on it. */
 struct sg_cli_opts {
 	enum sg_frontend fe;
-	struct sg_validate_req req;
-	bool debug, quiet, help, json, insecure, ignore_config;
-	const char *connect, *domain, *guest, *config, *manifest;
-	bool have_family, have_model, have_stepping;
-	uint32_t family, model, stepping;
-	const char *vcpu_type;
-	bool destroy_on_failure, assume_remote, assume_local;
+	struct sg_guest_spec g;
+	bool debug, quiet, help, json;
+	const char *manifest;
 	enum sg_digest_mode mode;
 	enum sg_digest_format format;
-	/* sevgate only: what must hold before a secret leaves, and where that is recorded. */
-	struct sg_release_policy release;
-	const char *audit_log, *audit_key;
 };
 
 /* Defaults for @fe (what parse starts from). */
 void sg_cli_init(enum sg_frontend fe, struct sg_cli_opts *o);
-
-/*
- * Apply one long option by name, as if "--name value" were on the command
- * line (@value NULL for a flag): how a manifest, the command line written
- * down, is read. SG_E_USAGE for an option @o's front end does not have.
- */
-int
-sg_cli_set_option(struct sg_cli_opts *o, const char *name, const char *value, struct sg_error *err);
-/* Whether @fe has --@name, and if it takes a value. */
-bool sg_cli_option_takes_value(enum sg_frontend fe, const char *name, bool *ret_takes);
 
 /* Parse argv into @o (argv[0] is the program or subcommand name). Errors are SG_E_USAGE. */
 int sg_cli_parse(enum sg_frontend fe, int argc, char **argv, struct sg_cli_opts *o,

@@ -137,7 +137,7 @@ is_pin_source(const struct stat *st, const char *spec)
 static const char *
 guest_file(const char *path, const struct sg_cli_opts *o)
 {
-	const struct sg_validate_req *q = &o->req;
+	const struct sg_validate_req *q = &o->g.req;
 	const char *keys[] = { q->tik, q->tek, q->tk };
 	struct stat st;
 
@@ -175,13 +175,13 @@ sg_cli_check_outputs(const struct sg_cli_opts *o, const struct sg_manifest *m, s
 {
 	static const char rule[] = "a packet output never overwrites the audit log, its key, the "
 				   "configuration, a manifest, or a key or PIN file";
-	const char *h = o->req.secret_header, *p = o->req.secret_payload, *what;
+	const char *h = o->g.req.secret_header, *p = o->g.req.secret_payload, *what;
 	const struct sg_manifest_loc *hloc = m ? &m->header_loc : NULL;
 	const struct sg_manifest_loc *ploc = m ? &m->payload_loc : NULL;
 	char why[256];
 
 	/* Online the packet is injected: these files are not written. */
-	if (o->domain || (!h && !p))
+	if (o->g.domain || (!h && !p))
 		return 0;
 	if (h && ((what = collides(h, m)) || (what = guest_file(h, o)))) {
 		snprintf(why, sizeof(why), "%s: %s", what, rule);

@@ -59,13 +59,13 @@ static void
 event_fill(struct event_buf *b, const char *event, const struct sg_cli_opts *o,
 	   const struct sg_manifest *m, const struct sg_validate_result *res)
 {
-	const struct sg_validate_req *q = &o->req;
+	const struct sg_validate_req *q = &o->g.req;
 	const char *specs[] = { q->tik, q->tek, q->tk };
 	struct sg_audit_event *ev = &b->ev;
 
 	memset(b, 0, sizeof(*b));
 	ev->event = event;
-	ev->guest = o->guest ? o->guest : m ? m->guest : NULL;
+	ev->guest = o->g.guest ? o->g.guest : m ? m->guest : NULL;
 	ev->manifest_sha256 = m ? m->sha256 : NULL;
 	if (res) {
 		ev->firmware_sha256 = res->firmware.hashed ? res->firmware.sha256 : NULL;
@@ -105,7 +105,7 @@ event_done(struct event_buf *b)
 int
 sg_cli_release_check_usage(const struct sg_cli_opts *o, struct sg_error *err)
 {
-	if (o->release.destroy_keys && (!is_pkcs11(o->req.tik) || !is_pkcs11(o->req.tek)))
+	if (o->g.release.destroy_keys && (!is_pkcs11(o->g.req.tik) || !is_pkcs11(o->g.req.tek)))
 		return sg_error_set(err, SG_E_USAGE,
 				    "destroy-keys needs --tik and --tek as pkcs11: URIs");
 	return 0;
@@ -118,9 +118,9 @@ sg_cli_release_prepare(struct sg_guest_job *j)
 	struct sg_error *err = &j->out.err;
 	int r;
 
-	if (j->o.req.nsecret_args == 0)
+	if (j->o.g.req.nsecret_args == 0)
 		return 0;
-	if ((r = sg_release_policy_check(&j->o.release, &j->o.req.platform, res, err)) < 0) {
+	if ((r = sg_release_policy_check(&j->o.g.release, &j->o.g.req.platform, res, err)) < 0) {
 		j->step = SG_STEP_REFUSED;
 		return r;
 	}
@@ -241,12 +241,12 @@ sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audi
 		if (!releasing(j))
 			continue;
 		j->r = sg_validation_write_packet(j->v, flags, &j->out.err);
-		if (j->r == 0 && j->o.domain)
+		if (j->r == 0 && j->o.g.domain)
 			j->r = sg_cli_online_inject(&j->on, sg_validation_result(j->v),
 						    &j->out.err);
-		if (j->r == 0 && paths && j->o.req.secret_header) {
-			paths[npaths++] = j->o.req.secret_header;
-			paths[npaths++] = j->o.req.secret_payload;
+		if (j->r == 0 && paths && j->o.g.req.secret_header) {
+			paths[npaths++] = j->o.g.req.secret_header;
+			paths[npaths++] = j->o.g.req.secret_payload;
 		}
 	}
 	if (npaths) {
@@ -254,7 +254,7 @@ sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audi
 
 		if (sg_fs_sync(paths, npaths, "secret file", &tmp) < 0)
 			for (size_t i = 0; i < n; i++)
-				if (releasing(jobs[i]) && jobs[i]->o.req.secret_header)
+				if (releasing(jobs[i]) && jobs[i]->o.g.req.secret_header)
 					jobs[i]->r = sg_error_set(&jobs[i]->out.err, tmp.code, "%s",
 								  tmp.msg);
 	}
@@ -263,9 +263,9 @@ sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audi
 	for (size_t i = 0; i < n; i++) {
 		struct sg_guest_job *j = jobs[i];
 
-		if (releasing(j) && j->o.release.destroy_keys &&
-		    ((j->r = sg_key_destroy(j->o.req.tik, &j->o.req.key_opts, &j->out.err)) < 0 ||
-		     (j->r = sg_key_destroy(j->o.req.tek, &j->o.req.key_opts, &j->out.err)) < 0))
+		if (releasing(j) && j->o.g.release.destroy_keys &&
+		    ((j->r = sg_key_destroy(j->o.g.req.tik, &j->o.g.req.key_opts, &j->out.err)) < 0 ||
+		     (j->r = sg_key_destroy(j->o.g.req.tek, &j->o.g.req.key_opts, &j->out.err)) < 0))
 			continue;
 	}
 out:
