@@ -22,7 +22,7 @@
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "cli/guest.h"
-#include "cli/manifest.h"
+#include "manifest/manifest.h"
 #include "cli/outputs.h"
 #include "cli/release.h"
 #include "key/key.h"
@@ -389,7 +389,7 @@ preapply_one(struct run *r, struct sg_crypto *crypto, size_t i)
 	o->manifest = r->paths[i];
 	o->g.req.fwcache = r->fwcache;
 	o->g.req.key_opts = r->key_opts;
-	if (sg_manifest_apply(crypto, r->paths[i], o, &r->pre_m[i], &tmp) < 0) {
+	if (sg_manifest_apply(crypto, r->paths[i], &o->g, &r->pre_m[i], &tmp) < 0) {
 		sg_manifest_free(r->pre_m[i]);
 		r->pre_m[i] = NULL;
 	}

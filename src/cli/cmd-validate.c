@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "cli/guest.h"
-#include "cli/manifest.h"
+#include "manifest/manifest.h"
 #include "cli/opts.h"
 #include "cli/release.h"
 #include "core/crypto.h"

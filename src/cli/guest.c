@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
-#include "cli/manifest.h"
+#include "manifest/manifest.h"
 #include "cli/outputs.h"
 #include "cli/release.h"
 #include "util/encode.h"
@@ -135,7 +135,7 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 	if (o->manifest && !j->m) { /* a batch may have applied it already */
 		struct sg_cli_opts before = *o;
 
-		r = sg_manifest_apply(crypto, o->manifest, o, &j->m, err);
+		r = sg_manifest_apply(crypto, o->manifest, &o->g, &j->m, err);
 		/* A failed manifest is freed: none of its strings may stay in the options. */
 		if (r < 0)
 			*o = before;

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/manifest.h"
+#include "manifest/manifest.h"
 #include "key/p11.h"
 #include "util/fileio.h"
 

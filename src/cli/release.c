@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli/guest.h"
-#include "cli/manifest.h"
+#include "manifest/manifest.h"
 #include "cli/outputs.h"
 #include "config/config.h"
 #include "key/p11.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "cli/manifest.h"
+#include "manifest/manifest.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -77,7 +77,7 @@ static const struct {
 
 struct ctx {
 	struct sg_manifest *m;
-	struct sg_cli_opts *o;
+	struct sg_guest_spec *g;
 	const struct sg_yaml_doc *doc;
 	const char *dir;
 	/* The file being applied, from its open fd: may it hold a pin-value? */
@@ -175,7 +175,7 @@ static int
 apply_option(struct ctx *c, const struct sg_yaml_node *n, const char *name, const char *value)
 {
 	struct sg_error tmp = { 0 };
-	int r = sg_guest_spec_set_named(&c->o->g, SG_ORIGIN_VALIDATE, name, value, &tmp);
+	int r = sg_guest_spec_set_named(c->g, SG_ORIGIN_VALIDATE, name, value, &tmp);
 
 	if (r < 0)
 		return at(c, n->line, n->column, r, "%s", tmp.msg);
@@ -376,15 +376,15 @@ add_key(struct ctx *c, const char *spec)
 static int
 load_own(struct ctx *c)
 {
-	const struct sg_validate_req *q = &c->o->g.req;
+	const struct sg_validate_req *q = &c->g->req;
 	int r;
 
 	if (c->have_own)
 		return 0;
-	if ((r = sg_config_load(c->o->g.config, &c->conf, c->err)) < 0)
+	if ((r = sg_config_load(c->g->config, &c->conf, c->err)) < 0)
 		return r;
-	if ((r = add_own(c, c->o->g.audit_log ? c->o->g.audit_log : c->conf->audit_log)) < 0 ||
-	    (r = add_key(c, c->o->g.audit_key ? c->o->g.audit_key : c->conf->audit_key)) < 0 ||
+	if ((r = add_own(c, c->g->audit_log ? c->g->audit_log : c->conf->audit_log)) < 0 ||
+	    (r = add_key(c, c->g->audit_key ? c->g->audit_key : c->conf->audit_key)) < 0 ||
 	    (r = add_own(c, c->conf->path)) < 0 || (r = add_own(c, q->key_opts.pin_file)) < 0 ||
 	    (r = add_pin_source(c, q->tik)) < 0 || (r = add_pin_source(c, q->tek)) < 0 ||
 	    (r = add_pin_source(c, q->tk)) < 0)
@@ -475,8 +475,8 @@ keep_trust(struct ctx *c)
 		m->secret_dirs[m->nsecret_dirs++] = realpath(c->conf->secret_dirs[i], NULL);
 	if (c->conf->path && !(m->conf_path = strdup(c->conf->path)))
 		return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
-	c->o->g.req.secret_check = sg_manifest_check_secret_fd;
-	c->o->g.req.secret_check_ctx = m;
+	c->g->req.secret_check = sg_manifest_check_secret_fd;
+	c->g->req.secret_check_ctx = m;
 	return 0;
 }
 
@@ -739,7 +739,7 @@ apply_doc(struct ctx *c, const struct sg_yaml_doc *doc, const struct sg_yaml_nod
 static int
 check_pin_uris(struct ctx *c)
 {
-	const struct sg_validate_req *q = &c->o->g.req;
+	const struct sg_validate_req *q = &c->g->req;
 	const char *uris[SG_MAX_SECRETS + 3] = { q->tik, q->tek, q->tk };
 	size_t n = 3;
 
@@ -786,14 +786,14 @@ ctx_done(struct ctx *c)
 	free(c->own);
 }
 
-static int apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
+static int apply(struct sg_crypto *crypto, const char *path, struct sg_guest_spec *g,
 		 struct sg_manifest **ret, struct sg_error *err);
 
 int
-sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
+sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_guest_spec *g,
 		  struct sg_manifest **ret, struct sg_error *err)
 {
-	int r = apply(crypto, path, o, ret, err);
+	int r = apply(crypto, path, g, ret, err);
 
 	/* A malformed manifest is a usage error (exit 2), like a malformed command line. */
 	if (r == SG_E_FORMAT || r == SG_E_LIMIT) {
@@ -805,14 +805,14 @@ sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts
 }
 
 static int
-apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o, struct sg_manifest **ret,
+apply(struct sg_crypto *crypto, const char *path, struct sg_guest_spec *g, struct sg_manifest **ret,
       struct sg_error *err)
 {
 	_cleanup_(sg_manifest_freep) struct sg_manifest *m = calloc(1, sizeof(*m));
 	_cleanup_(sg_yaml_freep) struct sg_yaml_doc *doc = NULL, *defaults = NULL;
 	_cleanup_(sg_file_wipe_freep) struct sg_file *f = NULL, *df = NULL;
 	_cleanup_(sg_freep) char *dircopy = NULL, *dpath = NULL;
-	_cleanup_(ctx_done) struct ctx c = { .m = m, .o = o, .err = err };
+	_cleanup_(ctx_done) struct ctx c = { .m = m, .g = g, .err = err };
 	int r;
 
 	if (!m || !(m->path = strdup(path)) || !(dircopy = strdup(path)))
@@ -870,8 +870,8 @@ apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o, struct 
 	if ((r = check_pin_uris(&c)) < 0)
 		return r;
 	if (c.pin_value)
-		o->g.req.key_opts.allow_pin_value = true;
-	o->g.guest = m->guest;
+		g->req.key_opts.allow_pin_value = true;
+	g->guest = m->guest;
 	*ret = SG_TAKE_PTR(m);
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Per-guest YAML manifests: the `sevgate validate` command line written
- * down (docs/manifest.md). A manifest's keys are that command's long
+ * Per-guest YAML manifests: a guest description (struct sg_guest_spec)
+ * written down (docs/manifest.md). A manifest's keys are that command's long
  * option names plus version, guest and secrets; a defaults.yaml beside it
  * is merged under it. Every error names file:line:column.
  */
@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "cli/opts.h"
+#include "engine/guest-spec.h"
 #include "core/crypto.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -28,7 +28,7 @@ struct sg_manifest {
 	char *path;
 	char *guest;
 	uint8_t sha256[32]; /* of the manifest's bytes */
-	/* secret-header and secret-payload, for sg_cli_check_outputs. */
+	/* secret-header and secret-payload, where output files are checked. */
 	struct sg_manifest_loc header_loc, payload_loc;
 	/* Strings @o points at (resolved paths, secret specs): freed with the manifest. */
 	char **strings;
@@ -57,12 +57,14 @@ int sg_manifest_check_secret_fd(void *ctx, int fd, const struct stat *st, const 
 				struct sg_error *err);
 
 /*
- * Load @path (and the defaults.yaml of its directory) into @o, which must
- * have been set up with sg_cli_init(SG_FE_VALIDATE, o) (or parsed from a
+ * Load @path (and the defaults.yaml of its directory) into @g, which must
+ * have been set up with sg_guest_spec_init(SG_ORIGIN_VALIDATE, g) (or from a
  * command line: the manifest's keys are applied over it). Relative paths
- * are taken from the manifest's directory. On failure @o is left half-filled.
+ * are taken from the manifest's directory; @g points into *@ret afterwards,
+ * which must outlive it. Returns 0, or an error with FILE:LINE:COL; a
+ * malformed manifest is SG_E_USAGE. On failure @g is left half-filled.
  */
-int sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_cli_opts *o,
+int sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_guest_spec *g,
 		      struct sg_manifest **ret, struct sg_error *err);
 void sg_manifest_free(struct sg_manifest *m);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_manifest *, sg_manifest_free)
