@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli/exitcode.h"
-#include "cli/online.h"
+#include "engine/online.h"
 #include "core/policy.h"
 #include "cli/opts.h"
 #include "core/crypto.h"
@@ -32,7 +32,7 @@ fail(const struct sg_cli_opts *o, const struct sg_error *err, int code)
 }
 
 static int
-run(int argc, char **argv, struct sg_cli_online *on)
+run(int argc, char **argv, struct sg_online *on)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	_cleanup_(sg_validation_freep) struct sg_validation *v = NULL;
@@ -58,7 +58,7 @@ run(int argc, char **argv, struct sg_cli_online *on)
 	if ((r = sg_crypto_new(&crypto, &err)) < 0 ||
 	    (r = sg_validation_new(crypto, &o.g.req, &v, &err)) < 0)
 		return fail(&o, &err, r);
-	if (o.g.domain && (r = sg_cli_online_prepare(&o, v, on, &err)) < 0)
+	if (o.g.domain && (r = sg_online_prepare(&o.g, v, on, &err)) < 0)
 		return fail(&o, &err, r);
 
 	r = sg_validation_attest(v, &err);
@@ -86,7 +86,7 @@ run(int argc, char **argv, struct sg_cli_online *on)
 	sg_stdout_flush();
 
 	if ((r = sg_validation_release(v, &err)) < 0 ||
-	    (o.g.domain && (r = sg_cli_online_inject(on, sg_validation_result(v), &err)) < 0))
+	    (o.g.domain && (r = sg_online_inject(on, sg_validation_result(v), &err)) < 0))
 		return fail(&o, &err, r);
 	if (o.g.req.nsecret_args > 0 && !o.quiet)
 		printf("OK: Injected %zu secrets\n", o.g.req.nsecret_args);
@@ -104,7 +104,7 @@ main(int argc, char **argv)
 {
 	int code;
 
-	struct sg_cli_online on = { 0 };
+	struct sg_online on = { 0 };
 
 	/* Keys and secrets live in this process: no core dumps, no ptrace by peers. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -113,8 +113,8 @@ main(int argc, char **argv)
 	code = run(argc, argv, &on);
 	/* A guest that failed is never resumed; destroyed if asked to. */
 	if (code != SG_EXIT_OK)
-		sg_cli_online_failed(&on);
-	sg_cli_online_close(&on);
+		sg_online_failed(&on);
+	sg_online_close(&on);
 	code = sg_exit_stdout(code, "ERROR: ");
 
 	/* Close token sessions while every module is still loaded. */

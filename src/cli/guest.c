@@ -117,7 +117,7 @@ sg_guest_job_free(struct sg_guest_job *j)
 {
 	if (!j)
 		return;
-	sg_cli_online_close(&j->on);
+	sg_online_close(&j->on);
 	sg_validation_free(j->v);
 	sg_manifest_free(j->m);
 	json_object_put(j->out.json);
@@ -150,7 +150,7 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 		r = j->check_claims(j->claims_arg, j->idx, o, j->m, err);
 	if (r == 0 && (r = sg_validation_new(crypto, &o->g.req, &j->v, err)) == 0) {
 		if (o->g.domain)
-			r = sg_cli_online_prepare(o, j->v, &j->on, err);
+			r = sg_online_prepare(&o->g, j->v, &j->on, err);
 		if (j->on.guest && !o->g.guest) {
 			/*
 			 * Named before any record is written; copied, the domain goes away at the
@@ -185,7 +185,7 @@ sg_guest_finish(struct sg_guest_job *j)
 
 	/* A guest that failed is never resumed; destroyed if asked to. */
 	if (r < 0)
-		sg_cli_online_failed(&j->on);
+		sg_online_failed(&j->on);
 	out->rc = r;
 	out->exit = sg_exit_sevgate(r);
 	out->digest[0] = '\0';
@@ -200,7 +200,7 @@ sg_guest_finish(struct sg_guest_job *j)
 	if (out->exportable_key)
 		snprintf(out->exportable_desc, sizeof(out->exportable_desc), "%s",
 			 res->exportable_key);
-	sg_cli_online_close(&j->on);
+	sg_online_close(&j->on);
 }
 
 int

@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 
 #include "audit/audit.h"
-#include "cli/online.h"
+#include "engine/online.h"
 #include "cli/opts.h"
 #include "core/crypto.h"
 #include "core/digest.h"
@@ -42,7 +42,7 @@ struct sg_guest_job {
 	struct sg_cli_opts o;
 	struct sg_manifest *m;
 	struct sg_validation *v;
-	struct sg_cli_online on;
+	struct sg_online on;
 	struct sg_guest_outcome out;
 	enum sg_guest_step step;
 	int r; /* the guest's result so far (0, SG_E_*) */

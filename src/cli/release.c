@@ -242,7 +242,7 @@ sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audi
 			continue;
 		j->r = sg_validation_write_packet(j->v, flags, &j->out.err);
 		if (j->r == 0 && j->o.g.domain)
-			j->r = sg_cli_online_inject(&j->on, sg_validation_result(j->v),
+			j->r = sg_online_inject(&j->on, sg_validation_result(j->v),
 						    &j->out.err);
 		if (j->r == 0 && paths && j->o.g.req.secret_header) {
 			paths[npaths++] = j->o.g.req.secret_header;

@@ -8,7 +8,7 @@
 #pragma once
 
 #include "audit/audit.h"
-#include "cli/online.h"
+#include "engine/online.h"
 #include "cli/opts.h"
 #include "validate/validate.h"
 
