@@ -23,7 +23,7 @@
 #include "cli/exitcode.h"
 #include "cli/guest.h"
 #include "manifest/manifest.h"
-#include "cli/outputs.h"
+#include "engine/outputs.h"
 #include "cli/release.h"
 #include "key/key.h"
 #include "util/debug.h"
@@ -596,8 +596,8 @@ sg_cmd_batch(int argc, char **argv)
 				       &err);
 	/* No guest's packet may be written over a manifest of the run. */
 	for (size_t i = 0; rc == 0 && i < r.npaths; i++)
-		rc = sg_cli_protect(r.paths[i], "a manifest of this batch", &err);
-	sg_cli_protect_seal();
+		rc = sg_output_protect(r.paths[i], "a manifest of this batch", &err);
+	sg_output_protect_seal();
 	/* min(--jobs or the online CPUs, manifests, MAX_JOBS): threads[] holds MAX_JOBS. */
 	if ((size_t)jobs > r.npaths)
 		jobs = (long)r.npaths;
@@ -608,7 +608,7 @@ sg_cmd_batch(int argc, char **argv)
 	/* --report -: the JSON Lines go to standard output, and nothing else does. */
 	r.report_stdout = report && !strcmp(report, "-");
 	if (rc == 0 && report && !r.report_stdout)
-		rc = sg_cli_check_output(report, "--report", &err);
+		rc = sg_output_check(report, "--report", &err);
 	if (rc == 0 && report) {
 		int fd = sg_out_open(report, 0600, SG_OUT_DASH, "report", &err);
 

@@ -9,7 +9,7 @@
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "manifest/manifest.h"
-#include "cli/outputs.h"
+#include "engine/outputs.h"
 #include "cli/release.h"
 #include "util/encode.h"
 #include "util/escape.h"
@@ -145,7 +145,7 @@ sg_guest_attest(struct sg_crypto *crypto, struct sg_guest_job *j)
 	if (r == 0)
 		r = sg_cli_release_check_usage(o, err);
 	if (r == 0)
-		r = sg_cli_check_outputs(o, j->m, err);
+		r = sg_output_check_guest(&o->g, j->m, err);
 	if (r == 0 && j->check_claims && !o->g.domain)
 		r = j->check_claims(j->claims_arg, j->idx, o, j->m, err);
 	if (r == 0 && (r = sg_validation_new(crypto, &o->g.req, &j->v, err)) == 0) {

@@ -7,7 +7,7 @@
 
 #include "cli/guest.h"
 #include "manifest/manifest.h"
-#include "cli/outputs.h"
+#include "engine/outputs.h"
 #include "config/config.h"
 #include "key/p11.h"
 #include "util/fileio.h"
@@ -292,7 +292,7 @@ sg_cli_audit_open(struct sg_crypto *crypto, const char *log, const char *key, co
 			key = conf->audit_key;
 	}
 	/* The machine's own files: no packet output may name them (outputs.h). */
-	if ((r = sg_cli_protect(conf && conf->path ? conf->path : sg_config_path(config, NULL),
+	if ((r = sg_output_protect(conf && conf->path ? conf->path : sg_config_path(config, NULL),
 				"the configuration file", err)) < 0)
 		return r;
 	if (!log)
@@ -302,9 +302,9 @@ sg_cli_audit_open(struct sg_crypto *crypto, const char *log, const char *key, co
 				    "an audit log needs a signing key (--audit-key or audit-key in "
 				    "the configuration)");
 	if ((r = sg_audit_open(crypto, log, key, kopts, ret, err)) < 0 ||
-	    (r = sg_cli_protect(log, "the audit log", err)) < 0 ||
+	    (r = sg_output_protect(log, "the audit log", err)) < 0 ||
 	    (strncmp(key, "pkcs11:", 7) &&
-	     (r = sg_cli_protect(key, "the audit signing key", err)) < 0)) {
+	     (r = sg_output_protect(key, "the audit signing key", err)) < 0)) {
 		sg_audit_close(*ret);
 		*ret = NULL;
 		return r;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "cli/outputs.h"
+#include "engine/outputs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +31,7 @@ cmp_prot(const void *pa, const void *pb)
 }
 
 int
-sg_cli_protect(const char *path, const char *what, struct sg_error *err)
+sg_output_protect(const char *path, const char *what, struct sg_error *err)
 {
 	struct stat st;
 
@@ -52,7 +52,7 @@ sg_cli_protect(const char *path, const char *what, struct sg_error *err)
 }
 
 void
-sg_cli_protect_seal(void)
+sg_output_protect_seal(void)
 {
 	if (nprot > 1)
 		qsort(prot, nprot, sizeof(*prot), cmp_prot);
@@ -105,7 +105,7 @@ collides(const char *path, const struct sg_manifest *m)
 }
 
 int
-sg_cli_check_output(const char *path, const char *what, struct sg_error *err)
+sg_output_check(const char *path, const char *what, struct sg_error *err)
 {
 	struct stat st;
 	const char *is;
@@ -135,9 +135,9 @@ is_pin_source(const struct stat *st, const char *spec)
 
 /* What @path is of this guest's key and PIN files, NULL when none. */
 static const char *
-guest_file(const char *path, const struct sg_cli_opts *o)
+guest_file(const char *path, const struct sg_guest_spec *g)
 {
-	const struct sg_validate_req *q = &o->g.req;
+	const struct sg_validate_req *q = &g->req;
 	const char *keys[] = { q->tik, q->tek, q->tk };
 	struct stat st;
 
@@ -171,23 +171,24 @@ refuse(const struct sg_manifest_loc *loc, const char *key, const char *path, con
 }
 
 int
-sg_cli_check_outputs(const struct sg_cli_opts *o, const struct sg_manifest *m, struct sg_error *err)
+sg_output_check_guest(const struct sg_guest_spec *g, const struct sg_manifest *m,
+		      struct sg_error *err)
 {
 	static const char rule[] = "a packet output never overwrites the audit log, its key, the "
 				   "configuration, a manifest, or a key or PIN file";
-	const char *h = o->g.req.secret_header, *p = o->g.req.secret_payload, *what;
+	const char *h = g->req.secret_header, *p = g->req.secret_payload, *what;
 	const struct sg_manifest_loc *hloc = m ? &m->header_loc : NULL;
 	const struct sg_manifest_loc *ploc = m ? &m->payload_loc : NULL;
 	char why[256];
 
 	/* Online the packet is injected: these files are not written. */
-	if (o->g.domain || (!h && !p))
+	if (g->domain || (!h && !p))
 		return 0;
-	if (h && ((what = collides(h, m)) || (what = guest_file(h, o)))) {
+	if (h && ((what = collides(h, m)) || (what = guest_file(h, g)))) {
 		snprintf(why, sizeof(why), "%s: %s", what, rule);
 		return refuse(hloc, "secret-header", h, why, err);
 	}
-	if (p && ((what = collides(p, m)) || (what = guest_file(p, o)))) {
+	if (p && ((what = collides(p, m)) || (what = guest_file(p, g)))) {
 		snprintf(why, sizeof(why), "%s: %s", what, rule);
 		return refuse(ploc, "secret-payload", p, why, err);
 	}
