@@ -21,10 +21,11 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
-#include "cli/guest.h"
-#include "manifest/manifest.h"
+#include "cli/verdict.h"
+#include "engine/guest.h"
 #include "engine/outputs.h"
-#include "cli/release.h"
+#include "engine/release.h"
+#include "manifest/manifest.h"
 #include "key/key.h"
 #include "util/debug.h"
 #include "util/fileio.h"
@@ -66,7 +67,7 @@ struct run {
 	/* Attested guests waiting for the release step, oldest first. */
 	pthread_mutex_t queue_lock;
 	pthread_cond_t queue_filled, queue_drained;
-	struct sg_guest_job *queue[QUEUE_MAX];
+	struct sg_guest *queue[QUEUE_MAX];
 	size_t qhead, qlen;
 	bool attesting_done;
 	bool have_releaser; /* else each guest's release step runs on its worker */
@@ -76,9 +77,9 @@ struct run {
 	pthread_mutex_t out_lock;
 	size_t done, trusted, mismatch, refused, error;
 	int exit;
-	/* Manifests applied before the run (NULL: the worker applies it), their options. */
+	/* Manifests applied before the run (NULL: the worker applies it), their guests. */
 	struct sg_manifest **pre_m;
-	struct sg_cli_opts *pre_o;
+	struct sg_guest_spec *pre_g;
 	/* Every packet file of the run, sorted by file then guest (check_claims). */
 	struct claim *claims;
 	size_t nclaims;
@@ -184,15 +185,19 @@ progress(struct run *r)
 
 /* One guest's result: its report line, its human line, the tallies. */
 static void
-report(struct run *r, struct sg_guest_job *j)
+report(struct run *r, struct sg_guest *gu)
 {
-	struct sg_guest_outcome *out = &j->out;
+	struct sg_guest_outcome *out = &gu->out;
+	struct json_object *json;
 	const char *line;
+	int code;
 
-	sg_guest_finish(j);
-	sg_json_add(out->json, "manifest", sg_json_str(j->o.manifest));
-	line = json_object_to_json_string_ext(out->json, JSON_C_TO_STRING_PLAIN |
-								 JSON_C_TO_STRING_NOSLASHESCAPE);
+	sg_guest_finish(gu);
+	code = sg_exit_sevgate(out->rc);
+	json = sg_cli_guest_outcome_json(gu);
+	sg_json_add(json, "manifest", sg_json_str(gu->manifest));
+	line = json_object_to_json_string_ext(json, JSON_C_TO_STRING_PLAIN |
+							    JSON_C_TO_STRING_NOSLASHESCAPE);
 	pthread_mutex_lock(&r->out_lock);
 	if (r->report && !r->fatal &&
 	    (fputs(line, r->report) < 0 || fputc('\n', r->report) < 0 || fflush(r->report) != 0)) {
@@ -203,28 +208,29 @@ report(struct run *r, struct sg_guest_job *j)
 	if (r->json && !r->report_stdout)
 		printf("%s\n", line);
 	else if (!r->quiet && out->rc != 0)
-		sg_guest_print(&j->o, out);
+		sg_cli_guest_print(gu);
 	r->done++;
-	switch (out->exit) {
+	switch (code) {
 	case SG_EXIT_OK: r->trusted++; break;
 	case SG_EXIT_MISMATCH: r->mismatch++; break;
 	case SG_EXIT_REFUSED: r->refused++; break;
 	default: r->error++; break;
 	}
-	r->exit = sg_exit_combine(r->exit, out->exit);
+	r->exit = sg_exit_combine(r->exit, code);
 	if (r->progress)
 		progress(r);
 	pthread_mutex_unlock(&r->out_lock);
-	sg_guest_job_free(j);
+	json_object_put(json);
+	sg_guest_free(gu);
 }
 
 /* The release step for @n guests at once, then their reports. */
 static void
-release_and_report(struct run *r, struct sg_guest_job **jobs, size_t n)
+release_and_report(struct run *r, struct sg_guest **guests, size_t n)
 {
-	sg_cli_release_group(jobs, n, r->audit);
+	sg_release_group(guests, n, r->audit);
 	for (size_t i = 0; i < n; i++)
-		report(r, jobs[i]);
+		report(r, guests[i]);
 }
 
 /*
@@ -233,10 +239,10 @@ release_and_report(struct run *r, struct sg_guest_job **jobs, size_t n)
  * libvirt connection: they go alone, at once.
  */
 static void
-release_later(struct run *r, struct sg_guest_job *j)
+release_later(struct run *r, struct sg_guest *j)
 {
-	if (j->step == SG_STEP_NONE || (!r->audit && j->step != SG_STEP_RELEASE) || j->o.g.domain ||
-	    !r->have_releaser) {
+	if (j->step == SG_STEP_NONE || (!r->audit && j->step != SG_STEP_RELEASE) ||
+	    j->spec.domain || !r->have_releaser) {
 		release_and_report(r, &j, 1);
 		return;
 	}
@@ -258,7 +264,7 @@ static void *
 releaser(void *arg)
 {
 	struct run *r = arg;
-	struct sg_guest_job *group[GROUP_MAX];
+	struct sg_guest *group[GROUP_MAX];
 
 	for (;;) {
 		size_t n = 0;
@@ -278,6 +284,15 @@ releaser(void *arg)
 		release_and_report(r, group, n);
 	}
 	return NULL;
+}
+
+/* A guest of the run before its manifest is applied: the run's cache and key options. */
+static void
+guest_init(const struct run *r, struct sg_guest_spec *g)
+{
+	sg_guest_spec_init(SG_ORIGIN_VALIDATE, g);
+	g->req.fwcache = r->fwcache;
+	g->req.key_opts = r->key_opts;
 }
 
 static void
@@ -345,19 +360,19 @@ where(const struct sg_manifest *m, const char *manifest, int w, bool of)
  * both manifests. The table is read-only once the workers start: no lock.
  */
 static int
-check_claims(void *arg, size_t idx, const struct sg_cli_opts *o, const struct sg_manifest *m,
-	     struct sg_error *err)
+check_claims(void *arg, size_t idx, const struct sg_guest_spec *g, const char *manifest,
+	     const struct sg_manifest *m, struct sg_error *err)
 {
 	const struct run *r = arg;
 
 	for (int w = 0; w < 2 && m; w++) {
-		const char *path = w ? o->g.req.secret_payload : o->g.req.secret_header;
+		const char *path = w ? g->req.secret_payload : g->req.secret_header;
 		_cleanup_(sg_freep) char *id = NULL, *self = NULL;
 		struct claim key = { 0 }, *hit = NULL;
 
 		if (!path)
 			continue;
-		if (!(id = file_id(path)) || !(self = where(m, o->manifest, w, false)))
+		if (!(id = file_id(path)) || !(self = where(m, manifest, w, false)))
 			return sg_error_set(err, SG_E_NOMEM, "out of memory");
 		key.id = id;
 		if (r->nclaims)
@@ -379,17 +394,14 @@ check_claims(void *arg, size_t idx, const struct sg_cli_opts *o, const struct sg
 static void
 preapply_one(struct run *r, struct sg_crypto *crypto, size_t i)
 {
-	struct sg_cli_opts *o = &r->pre_o[i];
+	struct sg_guest_spec *g = &r->pre_g[i];
 	struct sg_error tmp = { 0 };
 	struct stat st;
 
 	if (stat(r->paths[i], &st) < 0 || !S_ISREG(st.st_mode))
 		return;
-	sg_cli_init(SG_FE_VALIDATE, o);
-	o->manifest = r->paths[i];
-	o->g.req.fwcache = r->fwcache;
-	o->g.req.key_opts = r->key_opts;
-	if (sg_manifest_apply(crypto, r->paths[i], &o->g, &r->pre_m[i], &tmp) < 0) {
+	guest_init(r, g);
+	if (sg_manifest_apply(crypto, r->paths[i], g, &r->pre_m[i], &tmp) < 0) {
 		sg_manifest_free(r->pre_m[i]);
 		r->pre_m[i] = NULL;
 	}
@@ -423,10 +435,10 @@ claim_outputs(struct run *r, pthread_t *threads, long jobs, struct sg_error *err
 {
 	size_t n = 0, started = 0;
 
-	r->pre_o = calloc(r->npaths, sizeof(*r->pre_o));
+	r->pre_g = calloc(r->npaths, sizeof(*r->pre_g));
 	r->pre_m = calloc(r->npaths, sizeof(*r->pre_m));
 	r->claims = calloc(2 * r->npaths, sizeof(*r->claims));
-	if (!r->pre_o || !r->pre_m || !r->claims)
+	if (!r->pre_g || !r->pre_m || !r->claims)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	for (long i = 0; i < jobs; i++)
 		if (pthread_create(&threads[started], NULL, preapply, r) == 0)
@@ -436,10 +448,10 @@ claim_outputs(struct run *r, pthread_t *threads, long jobs, struct sg_error *err
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	for (size_t i = 0; i < r->npaths; i++) {
-		const struct sg_cli_opts *o = &r->pre_o[i];
+		const struct sg_guest_spec *g = &r->pre_g[i];
 
-		for (int w = 0; w < 2 && r->pre_m[i] && !o->g.domain; w++) {
-			const char *path = w ? o->g.req.secret_payload : o->g.req.secret_header;
+		for (int w = 0; w < 2 && r->pre_m[i] && !g->domain; w++) {
+			const char *path = w ? g->req.secret_payload : g->req.secret_header;
 
 			if (!path)
 				continue;
@@ -468,7 +480,7 @@ claims_free(struct run *r)
 	for (size_t i = 0; r->pre_m && i < r->npaths; i++)
 		sg_manifest_free(r->pre_m[i]);
 	free(r->pre_m);
-	free(r->pre_o);
+	free(r->pre_g);
 }
 
 static void *
@@ -485,20 +497,16 @@ worker(void *arg)
 	}
 	for (;;) {
 		size_t i = atomic_fetch_add(&r->next, 1);
-		struct sg_guest_job *j;
-		struct sg_cli_opts o;
+		struct sg_guest *j;
+		struct sg_guest_spec g;
 
 		if (i >= r->npaths || r->fatal)
 			break;
-		if (r->pre_m && r->pre_m[i]) {
-			o = r->pre_o[i];
-		} else {
-			sg_cli_init(SG_FE_VALIDATE, &o);
-			o.manifest = r->paths[i];
-			o.g.req.fwcache = r->fwcache;
-			o.g.req.key_opts = r->key_opts;
-		}
-		if (!(j = sg_guest_job_new(&o))) {
+		if (r->pre_m && r->pre_m[i])
+			g = r->pre_g[i];
+		else
+			guest_init(r, &g);
+		if (!(j = sg_guest_new(&g, r->paths[i]))) {
 			sg_error_set(&err, SG_E_NOMEM, "out of memory");
 			fail_run(r, &err);
 			break;
@@ -592,8 +600,8 @@ sg_cmd_batch(int argc, char **argv)
 	    (rc = sg_crypto_new(&crypto, &err)) == 0)
 		rc = sg_fwcache_new(crypto, &r.fwcache, &err);
 	if (rc == 0)
-		rc = sg_cli_audit_open(crypto, audit_log, audit_key, config, &r.key_opts, &r.audit,
-				       &err);
+		rc = sg_release_audit_open(crypto, audit_log, audit_key, config, &r.key_opts,
+					   &r.audit, &err);
 	/* No guest's packet may be written over a manifest of the run. */
 	for (size_t i = 0; rc == 0 && i < r.npaths; i++)
 		rc = sg_output_protect(r.paths[i], "a manifest of this batch", &err);

@@ -4,10 +4,9 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
-#include "cli/guest.h"
-#include "manifest/manifest.h"
 #include "cli/opts.h"
-#include "cli/release.h"
+#include "cli/verdict.h"
+#include "engine/release.h"
 #include "core/crypto.h"
 #include "key/key.h"
 #include "util/debug.h"
@@ -18,8 +17,10 @@ sg_cmd_validate(int argc, char **argv)
 {
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	_cleanup_(sg_audit_closep) struct sg_audit *audit = NULL;
-	_cleanup_(sg_guest_job_freep) struct sg_guest_job *job = NULL;
+	_cleanup_(sg_guest_freep) struct sg_guest *gu = NULL;
+	struct json_object *json = NULL;
 	struct sg_guest_outcome *out;
+	int code;
 	struct sg_error err = { 0 };
 	struct sg_cli_opts o;
 	int r;
@@ -36,20 +37,24 @@ sg_cmd_validate(int argc, char **argv)
 	if (r == 0)
 		r = sg_key_set_config(o.g.config, &err);
 	if (r == 0)
-		r = sg_cli_audit_open(crypto, o.g.audit_log, o.g.audit_key, o.g.config, &o.g.req.key_opts,
-				      &audit, &err);
-	if (!(job = sg_guest_job_new(&o))) {
+		r = sg_release_audit_open(crypto, o.g.audit_log, o.g.audit_key, o.g.config,
+					  &o.g.req.key_opts, &audit, &err);
+	if (!(gu = sg_guest_new(&o.g, o.manifest))) {
 		fprintf(stderr, "error: out of memory\n");
 		return sg_exit_sevgate(SG_E_NOMEM);
 	}
-	out = &job->out;
+	out = &gu->out;
 	if (r == 0) {
-		sg_guest_run(crypto, job, audit);
+		sg_guest_run(crypto, gu, audit);
+		code = sg_exit_sevgate(out->rc);
+		if (o.json)
+			json = sg_cli_guest_outcome_json(gu);
 	} else {
 		out->err = err;
 		out->rc = r;
-		out->exit = sg_exit_sevgate(r);
-		out->json = sg_guest_json(&job->o, NULL, out->exit, err.msg, 0);
+		code = sg_exit_sevgate(r);
+		if (o.json)
+			json = sg_cli_guest_json(&gu->spec, NULL, code, err.msg, 0);
 	}
 	if (out->exportable_key && !o.quiet) {
 		_cleanup_(sg_freep) char *desc = sg_str_escape_dup(out->exportable_desc);
@@ -59,11 +64,9 @@ sg_cmd_validate(int argc, char **argv)
 			"the token\n",
 			desc ? desc : "(out of memory)");
 	}
-	if (o.json) {
-		sg_json_print(out->json);
-		out->json = NULL;
-	}
+	if (o.json)
+		sg_json_print(json);
 	if (!o.json && !o.quiet)
-		sg_guest_print(&job->o, out);
-	return out->exit;
+		sg_cli_guest_print(gu);
+	return code;
 }

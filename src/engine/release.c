@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "cli/release.h"
+#include "engine/release.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/guest.h"
+#include "engine/guest.h"
 #include "manifest/manifest.h"
 #include "engine/outputs.h"
 #include "config/config.h"
@@ -56,16 +56,16 @@ key_name(const char *spec)
 }
 
 static void
-event_fill(struct event_buf *b, const char *event, const struct sg_cli_opts *o,
+event_fill(struct event_buf *b, const char *event, const struct sg_guest_spec *g,
 	   const struct sg_manifest *m, const struct sg_validate_result *res)
 {
-	const struct sg_validate_req *q = &o->g.req;
+	const struct sg_validate_req *q = &g->req;
 	const char *specs[] = { q->tik, q->tek, q->tk };
 	struct sg_audit_event *ev = &b->ev;
 
 	memset(b, 0, sizeof(*b));
 	ev->event = event;
-	ev->guest = o->g.guest ? o->g.guest : m ? m->guest : NULL;
+	ev->guest = g->guest ? g->guest : m ? m->guest : NULL;
 	ev->manifest_sha256 = m ? m->sha256 : NULL;
 	if (res) {
 		ev->firmware_sha256 = res->firmware.hashed ? res->firmware.sha256 : NULL;
@@ -103,79 +103,82 @@ event_done(struct event_buf *b)
 }
 
 int
-sg_cli_release_check_usage(const struct sg_cli_opts *o, struct sg_error *err)
+sg_release_check_usage(const struct sg_guest_spec *g, struct sg_error *err)
 {
-	if (o->g.release.destroy_keys && (!is_pkcs11(o->g.req.tik) || !is_pkcs11(o->g.req.tek)))
+	if (g->release.destroy_keys && (!is_pkcs11(g->req.tik) || !is_pkcs11(g->req.tek)))
 		return sg_error_set(err, SG_E_USAGE,
 				    "destroy-keys needs --tik and --tek as pkcs11: URIs");
 	return 0;
 }
 
 int
-sg_cli_release_prepare(struct sg_guest_job *j)
+sg_release_prepare(struct sg_guest *gu)
 {
-	const struct sg_validate_result *res = sg_validation_result(j->v);
-	struct sg_error *err = &j->out.err;
+	const struct sg_validate_result *res = sg_validation_result(gu->v);
+	struct sg_error *err = &gu->out.err;
 	int r;
 
-	if (j->o.g.req.nsecret_args == 0)
+	if (gu->spec.req.nsecret_args == 0)
 		return 0;
-	if ((r = sg_release_policy_check(&j->o.g.release, &j->o.g.req.platform, res, err)) < 0) {
-		j->step = SG_STEP_REFUSED;
+	if ((r = sg_release_policy_check(&gu->spec.release, &gu->spec.req.platform, res, err)) <
+	    0) {
+		gu->step = SG_STEP_REFUSED;
 		return r;
 	}
-	if ((r = sg_validation_build_packet(j->v, err)) < 0)
+	if ((r = sg_validation_build_packet(gu->v, err)) < 0)
 		return r;
-	j->step = SG_STEP_RELEASE;
+	gu->step = SG_STEP_RELEASE;
 	return 0;
 }
 
 static bool
-releasing(const struct sg_guest_job *j)
+releasing(const struct sg_guest *gu)
 {
-	return j->step == SG_STEP_RELEASE && j->r == 0;
+	return gu->step == SG_STEP_RELEASE && gu->r == 0;
 }
 
 /*
- * The record @j owes in the first pass (intent, refused, verdict) or, with
+ * The record @gu owes in the first pass (intent, refused, verdict) or, with
  * @released, the second; NULL for none. Sets its verdict and reason.
  */
 static const char *
-owed_event(const struct sg_guest_job *j, bool released, const char **ret_verdict,
+owed_event(const struct sg_guest *gu, bool released, const char **ret_verdict,
 	   const char **ret_reason)
 {
 	*ret_verdict = "trusted";
 	*ret_reason = NULL;
 	if (released)
-		return releasing(j) ? "released" : NULL;
-	switch (j->step) {
+		return releasing(gu) ? "released" : NULL;
+	switch (gu->step) {
 	case SG_STEP_RELEASE: return "release-intent";
 	case SG_STEP_REFUSED:
 		*ret_verdict = "refused";
-		*ret_reason = j->out.err.msg;
+		*ret_reason = gu->out.err.msg;
 		return "refused";
 	case SG_STEP_VERDICT:
-		*ret_verdict = j->r == 0 ? "trusted" : j->r == SG_E_MISMATCH ? "mismatch" : "error";
-		*ret_reason = j->r == 0 ? NULL : j->out.err.msg;
+		*ret_verdict = gu->r == 0	      ? "trusted" :
+			       gu->r == SG_E_MISMATCH ? "mismatch" :
+							"error";
+		*ret_reason = gu->r == 0 ? NULL : gu->out.err.msg;
 		return "verdict";
 	default: return NULL;
 	}
 }
 
-/* The records @jobs owe in one pass (see owed_event), with one fdatasync. */
+/* The records @guests owe in one pass (see owed_event), with one fdatasync. */
 static void
-record_group(struct sg_audit *audit, struct sg_guest_job **jobs, size_t n, bool released,
+record_group(struct sg_audit *audit, struct sg_guest **guests, size_t n, bool released,
 	     struct event_buf *bufs, struct sg_audit_entry *ents, struct sg_error *errs)
 {
 	const char *event, *verdict, *reason;
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		struct sg_guest_job *j = jobs[i];
+		struct sg_guest *gu = guests[i];
 
-		if (!(event = owed_event(j, released, &verdict, &reason)))
+		if (!(event = owed_event(gu, released, &verdict, &reason)))
 			continue;
-		event_fill(&bufs[k], event, &j->o, j->m, sg_validation_result(j->v));
+		event_fill(&bufs[k], event, &gu->spec, gu->m, sg_validation_result(gu->v));
 		bufs[k].ev.verdict = verdict;
 		bufs[k].ev.reason = reason;
 		memset(&errs[k], 0, sizeof(errs[k]));
@@ -185,32 +188,32 @@ record_group(struct sg_audit *audit, struct sg_guest_job **jobs, size_t n, bool 
 	sg_audit_append_many(audit, ents, k);
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct sg_guest_job *j = jobs[i];
-		struct sg_error *err = &j->out.err, *e = &errs[k];
+		struct sg_guest *gu = guests[i];
+		struct sg_error *err = &gu->out.err, *e = &errs[k];
 
-		if (!owed_event(j, released, &verdict, &reason))
+		if (!owed_event(gu, released, &verdict, &reason))
 			continue;
 		event_done(&bufs[k]);
 		if (ents[k++].rc == 0)
 			continue;
 		if (released)
-			j->r = sg_error_set(err, e->code, "secret released but not recorded: %s",
-					    e->msg);
-		else if (j->step == SG_STEP_RELEASE)
-			j->r = sg_error_set(err, e->code, "%s: nothing released", e->msg);
-		else if (j->r == 0)
-			j->r = sg_error_set(err, e->code, "%s", e->msg);
+			gu->r = sg_error_set(err, e->code, "secret released but not recorded: %s",
+					     e->msg);
+		else if (gu->step == SG_STEP_RELEASE)
+			gu->r = sg_error_set(err, e->code, "%s: nothing released", e->msg);
+		else if (gu->r == 0)
+			gu->r = sg_error_set(err, e->code, "%s", e->msg);
 		else
 			/*
 			 * A refusal, mismatch or error nobody can prove later is an
 			 * error: never silent, and the exit code says so (6).
 			 */
-			j->r = not_recorded(err, e, verdict);
+			gu->r = not_recorded(err, e, verdict);
 	}
 }
 
 void
-sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audit)
+sg_release_group(struct sg_guest **guests, size_t n, struct sg_audit *audit)
 {
 	/* Alone, a release syncs its own files; in a group, one syncfs covers them all. */
 	unsigned flags = n > 1 ? SG_WRITE_NOSYNC : 0;
@@ -223,10 +226,10 @@ sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audi
 	if (audit && (!(bufs = calloc(n, sizeof(*bufs))) || !(ents = calloc(n, sizeof(*ents))) ||
 		      !(errs = calloc(n, sizeof(*errs))))) {
 		for (size_t i = 0; i < n; i++)
-			if (jobs[i]->step != SG_STEP_NONE) {
-				jobs[i]->r = sg_error_set(&jobs[i]->out.err, SG_E_NOMEM,
-							  "out of memory");
-				jobs[i]->step = SG_STEP_NONE;
+			if (guests[i]->step != SG_STEP_NONE) {
+				guests[i]->r = sg_error_set(&guests[i]->out.err, SG_E_NOMEM,
+							    "out of memory");
+				guests[i]->step = SG_STEP_NONE;
 			}
 		goto out;
 	}
@@ -234,19 +237,19 @@ sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audi
 		flags = 0;
 	/* Durable before anything leaves: no record, no release. */
 	if (audit)
-		record_group(audit, jobs, n, false, bufs, ents, errs);
+		record_group(audit, guests, n, false, bufs, ents, errs);
 	for (size_t i = 0; i < n; i++) {
-		struct sg_guest_job *j = jobs[i];
+		struct sg_guest *gu = guests[i];
 
-		if (!releasing(j))
+		if (!releasing(gu))
 			continue;
-		j->r = sg_validation_write_packet(j->v, flags, &j->out.err);
-		if (j->r == 0 && j->o.g.domain)
-			j->r = sg_online_inject(&j->on, sg_validation_result(j->v),
-						    &j->out.err);
-		if (j->r == 0 && paths && j->o.g.req.secret_header) {
-			paths[npaths++] = j->o.g.req.secret_header;
-			paths[npaths++] = j->o.g.req.secret_payload;
+		gu->r = sg_validation_write_packet(gu->v, flags, &gu->out.err);
+		if (gu->r == 0 && gu->spec.domain)
+			gu->r = sg_online_inject(&gu->on, sg_validation_result(gu->v),
+						 &gu->out.err);
+		if (gu->r == 0 && paths && gu->spec.req.secret_header) {
+			paths[npaths++] = gu->spec.req.secret_header;
+			paths[npaths++] = gu->spec.req.secret_payload;
 		}
 	}
 	if (npaths) {
@@ -254,18 +257,20 @@ sg_cli_release_group(struct sg_guest_job **jobs, size_t n, struct sg_audit *audi
 
 		if (sg_fs_sync(paths, npaths, "secret file", &tmp) < 0)
 			for (size_t i = 0; i < n; i++)
-				if (releasing(jobs[i]) && jobs[i]->o.g.req.secret_header)
-					jobs[i]->r = sg_error_set(&jobs[i]->out.err, tmp.code, "%s",
-								  tmp.msg);
+				if (releasing(guests[i]) && guests[i]->spec.req.secret_header)
+					guests[i]->r = sg_error_set(&guests[i]->out.err, tmp.code,
+								    "%s", tmp.msg);
 	}
 	if (audit)
-		record_group(audit, jobs, n, true, bufs, ents, errs);
+		record_group(audit, guests, n, true, bufs, ents, errs);
 	for (size_t i = 0; i < n; i++) {
-		struct sg_guest_job *j = jobs[i];
+		struct sg_guest *gu = guests[i];
 
-		if (releasing(j) && j->o.g.release.destroy_keys &&
-		    ((j->r = sg_key_destroy(j->o.g.req.tik, &j->o.g.req.key_opts, &j->out.err)) < 0 ||
-		     (j->r = sg_key_destroy(j->o.g.req.tek, &j->o.g.req.key_opts, &j->out.err)) < 0))
+		if (releasing(gu) && gu->spec.release.destroy_keys &&
+		    ((gu->r = sg_key_destroy(gu->spec.req.tik, &gu->spec.req.key_opts,
+					     &gu->out.err)) < 0 ||
+		     (gu->r = sg_key_destroy(gu->spec.req.tek, &gu->spec.req.key_opts,
+					     &gu->out.err)) < 0))
 			continue;
 	}
 out:
@@ -276,8 +281,9 @@ out:
 }
 
 int
-sg_cli_audit_open(struct sg_crypto *crypto, const char *log, const char *key, const char *config,
-		  const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err)
+sg_release_audit_open(struct sg_crypto *crypto, const char *log, const char *key,
+		      const char *config, const struct sg_key_options *kopts, struct sg_audit **ret,
+		      struct sg_error *err)
 {
 	_cleanup_(sg_config_freep) struct sg_config *conf = NULL;
 	int r;
@@ -293,7 +299,7 @@ sg_cli_audit_open(struct sg_crypto *crypto, const char *log, const char *key, co
 	}
 	/* The machine's own files: no packet output may name them (outputs.h). */
 	if ((r = sg_output_protect(conf && conf->path ? conf->path : sg_config_path(config, NULL),
-				"the configuration file", err)) < 0)
+				   "the configuration file", err)) < 0)
 		return r;
 	if (!log)
 		return 0;
