@@ -3,6 +3,7 @@
 
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -38,6 +39,11 @@ sg_secmem_new(size_t len)
 
 	if (!m)
 		return NULL;
+	/* A size that cannot be rounded up to whole pages cannot be had either. */
+	if (len > SIZE_MAX - page + 1) {
+		free(m);
+		return NULL;
+	}
 	/* Whole pages, so they can be excluded from core dumps on their own. */
 	m->cap = ((len ? len : 1) + page - 1) / page * page;
 	m->len = len;

@@ -18,7 +18,10 @@ struct sg_secmem {
 	int locked;
 };
 
-/* A zeroed buffer of @len bytes (at least one byte is allocated). NULL on OOM. */
+/*
+ * A zeroed buffer of @len bytes (at least one byte is allocated). NULL on OOM,
+ * and for a @len that cannot be rounded up to whole pages (near SIZE_MAX).
+ */
 struct sg_secmem *sg_secmem_new(size_t len);
 void sg_secmem_free(struct sg_secmem *m);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_secmem *, sg_secmem_free)
