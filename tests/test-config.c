@@ -3,8 +3,11 @@
  * src/config/config.c: one table of configuration texts and what each
  * loads (modules, audit-log, audit-key, secret-dirs) or the exact code and
  * message it is refused with; one of path choices (explicit, $SEVGATE_CONFIG,
- * the default); the missing-file rules.
+ * the default); the missing-file rules; and the owner (sg_config_get): each
+ * file loaded once, the same object for every caller and thread, failures not
+ * kept, and the PKCS#11 back end asking it instead of holding a copy.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 
 #include "vectors.h"
 #include "config/config.h"
+#include "key/p11.h"
 
 #define UNTOUCHED ((struct sg_config *)0x5a5a)
 
@@ -410,11 +414,257 @@ test_missing_file(void **state)
 	sg_config_free(NULL);
 }
 
+/* Replace @path's contents (the owner must not notice until sg_config_reset). */
+static void
+rewrite(const char *path, const char *text)
+{
+	tv_write(path, text, strlen(text));
+}
+
+/* The owner reads a file once: later calls get the same object, even after the file changes. */
+static void
+test_owner_loads_once(void **state)
+{
+	const struct sg_config *c1 = NULL, *c2 = NULL, *c3 = NULL;
+	struct sg_error err = { 0 };
+	char *path = tv_tmp("once.conf");
+
+	(void)state;
+	sg_config_reset();
+	rewrite(path, "audit-log: /first\n");
+	TV_ASSERT_OK(sg_config_get(path, &c1, &err), &err);
+	assert_string_equal(c1->audit_log, "/first");
+	assert_string_equal(c1->path, path);
+	rewrite(path, "audit-log: /second\n");
+	TV_ASSERT_OK(sg_config_get(path, &c2, &err), &err);
+	assert_ptr_equal(c2, c1);
+	assert_string_equal(c2->audit_log, "/first");
+	/* Even a file gone is not read again. */
+	assert_int_equal(unlink(path), 0);
+	TV_ASSERT_OK(sg_config_get(path, &c2, &err), &err);
+	assert_ptr_equal(c2, c1);
+	/* After a reset it is. */
+	rewrite(path, "audit-log: /second\n");
+	sg_config_reset();
+	TV_ASSERT_OK(sg_config_get(path, &c3, &err), &err);
+	assert_string_equal(c3->audit_log, "/second");
+	sg_config_reset();
+	free(path);
+}
+
+/* A failed load is reported each time and kept nowhere: once the file is fixed, it loads. */
+static void
+test_owner_failure_not_kept(void **state)
+{
+	const struct sg_config *c = (const struct sg_config *)UNTOUCHED;
+	struct sg_error err = { 0 };
+	char *path = tv_tmp("bad.conf"), want[1024];
+
+	(void)state;
+	sg_config_reset();
+	rewrite(path, "audit-log: /a\nbogus: 1\n");
+	snprintf(want, sizeof(want), "%s:2:1: unknown key 'bogus'", path);
+	for (int i = 0; i < 2; i++) {
+		sg_error_clear(&err);
+		TV_ASSERT_ERR(sg_config_get(path, &c, &err), &err, SG_E_FORMAT);
+		assert_string_equal(err.msg, want);
+		assert_ptr_equal(c, UNTOUCHED);
+	}
+	rewrite(path, "audit-log: /a\n");
+	sg_error_clear(&err);
+	TV_ASSERT_OK(sg_config_get(path, &c, &err), &err);
+	assert_string_equal(c->audit_log, "/a");
+	sg_config_reset();
+	free(path);
+}
+
+/* One object per file chosen: the same file however it is named; named or not apart. */
+static void
+test_owner_per_path(void **state)
+{
+	const struct sg_config *a = NULL, *b = NULL, *e = NULL, *dflt = NULL;
+	struct sg_error err = { 0 };
+	char *pa = tv_tmp("a.conf"), *pb = tv_tmp("b.conf"), want[1024];
+
+	(void)state;
+	sg_config_reset();
+	unsetenv("SEVGATE_CONFIG");
+	rewrite(pa, "audit-log: /a\n");
+	rewrite(pb, "audit-log: /b\n");
+	TV_ASSERT_OK(sg_config_get(pa, &a, &err), &err);
+	TV_ASSERT_OK(sg_config_get(pb, &b, &err), &err);
+	assert_ptr_not_equal(a, b);
+	assert_string_equal(a->audit_log, "/a");
+	assert_string_equal(b->audit_log, "/b");
+	/* $SEVGATE_CONFIG naming a.conf is a.conf. */
+	assert_int_equal(setenv("SEVGATE_CONFIG", pa, 1), 0);
+	TV_ASSERT_OK(sg_config_get(NULL, &e, &err), &err);
+	assert_ptr_equal(e, a);
+	unsetenv("SEVGATE_CONFIG");
+	if (access(SG_CONFIG_DEFAULT_PATH, F_OK) == 0) {
+		print_message("%s exists: the missing-default rows are skipped\n",
+			      SG_CONFIG_DEFAULT_PATH);
+	} else {
+		/* The missing default is the empty configuration, kept like any other... */
+		TV_ASSERT_OK(sg_config_get(NULL, &dflt, &err), &err);
+		assert_null(dflt->path);
+		assert_int_equal(dflt->nmodules, 0);
+		TV_ASSERT_OK(sg_config_get(NULL, &e, &err), &err);
+		assert_ptr_equal(e, dflt);
+		/* ...but named (an empty --config), the same file must exist. */
+		e = NULL;
+		snprintf(want, sizeof(want),
+			 "cannot open YAML file '%s': No such file or directory",
+			 SG_CONFIG_DEFAULT_PATH);
+		TV_ASSERT_ERR(sg_config_get("", &e, &err), &err, SG_E_IO);
+		assert_string_equal(err.msg, want);
+		assert_null(e);
+	}
+	sg_config_reset();
+	free(pa);
+	free(pb);
+}
+
+/* sg_config_module: the first entry of a name, none, or the load's error. */
+static void
+test_owner_module(void **state)
+{
+	const struct sg_p11_module_conf *m = (const struct sg_p11_module_conf *)0x5a5a;
+	const struct sg_config *c = NULL;
+	struct sg_error err = { 0 };
+	char *path = tv_tmp("mods.conf"), *missing = tv_tmp("mods-missing.conf"), want[1024];
+
+	(void)state;
+	sg_config_reset();
+	rewrite(path, "pkcs11-modules:\n  - {name: soft, path: /s.so}\n"
+		      "  - {name: nss, path: /n.so, init-args: \"configdir=x\"}\n"
+		      "  - {name: soft, path: /s2.so}\n");
+	assert_int_equal(sg_config_module(path, "nss", &m, &err), 1);
+	assert_string_equal(m->path, "/n.so");
+	assert_string_equal(m->init_args, "configdir=x");
+	TV_ASSERT_OK(sg_config_get(path, &c, &err), &err);
+	assert_ptr_equal(m, &c->modules[1]);
+	assert_int_equal(sg_config_module(path, "soft", &m, &err), 1);
+	assert_ptr_equal(m, &c->modules[0]);
+	assert_null(m->init_args);
+	assert_int_equal(sg_config_module(path, "hsm", &m, &err), 0);
+	assert_null(m);
+	assert_int_equal(sg_config_module(path, "", &m, &err), 0);
+	assert_int_equal(err.code, 0);
+
+	m = (const struct sg_p11_module_conf *)0x5a5a;
+	snprintf(want, sizeof(want), "cannot open YAML file '%s': No such file or directory",
+		 missing);
+	TV_ASSERT_ERR(sg_config_module(missing, "nss", &m, &err), &err, SG_E_IO);
+	assert_string_equal(err.msg, want);
+	assert_ptr_equal(m, (const struct sg_p11_module_conf *)0x5a5a);
+	sg_config_reset();
+	free(path);
+	free(missing);
+}
+
+#define NTHREADS 8
+
+static struct {
+	pthread_barrier_t start;
+	const char *path;
+	const struct sg_config *got[NTHREADS];
+	const struct sg_p11_module_conf *mod[NTHREADS];
+	int rc[NTHREADS], mrc[NTHREADS];
+} race;
+
+static void *
+asker(void *arg)
+{
+	size_t i = (size_t)arg;
+	struct sg_error err = { 0 };
+
+	pthread_barrier_wait(&race.start);
+	if (i % 2)
+		race.rc[i] = sg_config_get(race.path, &race.got[i], &err);
+	race.mrc[i] = sg_config_module(race.path, "m15", &race.mod[i], &err);
+	if (!(i % 2))
+		race.rc[i] = sg_config_get(race.path, &race.got[i], &err);
+	return NULL;
+}
+
+/* Threads asking at once, before anything is loaded, all get the one object. */
+static void
+test_owner_threads(void **state)
+{
+	char *text = gen_modules_16();
+	pthread_t t[NTHREADS];
+
+	(void)state;
+	race.path = tv_tmp_write("race.conf", text, strlen(text));
+	for (int round = 0; round < 20; round++) {
+		sg_config_reset();
+		memset(race.got, 0, sizeof(race.got));
+		assert_int_equal(pthread_barrier_init(&race.start, NULL, NTHREADS), 0);
+		for (size_t i = 0; i < NTHREADS; i++)
+			assert_int_equal(pthread_create(&t[i], NULL, asker, (void *)i), 0);
+		for (size_t i = 0; i < NTHREADS; i++)
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+		pthread_barrier_destroy(&race.start);
+		for (size_t i = 0; i < NTHREADS; i++) {
+			assert_int_equal(race.rc[i], 0);
+			assert_int_equal(race.mrc[i], 1);
+			assert_ptr_equal(race.got[i], race.got[0]);
+			assert_ptr_equal(race.mod[i], &race.got[0]->modules[15]);
+		}
+		assert_string_equal(race.got[0]->modules[15].path, "/lib/m15.so");
+	}
+	sg_config_reset();
+	free((char *)race.path);
+	free(text);
+}
+
+/*
+ * The PKCS#11 back end keeps no copy: the file --config names is loaded
+ * through the owner (checked at once, the message unchanged), and its
+ * shutdown leaves the owner's object alone.
+ */
+static void
+test_p11_asks_owner(void **state)
+{
+	const struct sg_config *c = NULL, *again = NULL;
+	struct sg_error err = { 0 };
+	char *path = tv_tmp("p11.conf"), *missing = tv_tmp("p11-missing.conf"), want[1024];
+
+	(void)state;
+	sg_config_reset();
+	rewrite(path, "pkcs11-modules:\n  - {name: nss, path: /n.so}\n");
+	TV_ASSERT_OK(sg_p11_set_config(path, &err), &err);
+	rewrite(path, "pkcs11-modules:\n  - {name: other, path: /o.so}\n");
+	TV_ASSERT_OK(sg_config_get(path, &c, &err), &err);
+	assert_string_equal(c->modules[0].name, "nss");
+	sg_p11_shutdown();
+	TV_ASSERT_OK(sg_config_get(path, &again, &err), &err);
+	assert_ptr_equal(again, c);
+
+	snprintf(want, sizeof(want), "cannot open YAML file '%s': No such file or directory",
+		 missing);
+	TV_ASSERT_ERR(sg_p11_set_config(missing, &err), &err, SG_E_IO);
+	assert_string_equal(err.msg, want);
+	sg_error_clear(&err);
+	TV_ASSERT_OK(sg_p11_set_config(NULL, &err), &err);
+	sg_p11_shutdown();
+	sg_config_reset();
+	free(path);
+	free(missing);
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_owner_loads_once),
+		cmocka_unit_test(test_owner_failure_not_kept),
+		cmocka_unit_test(test_owner_per_path),
+		cmocka_unit_test(test_owner_module),
+		cmocka_unit_test(test_owner_threads),
+		cmocka_unit_test(test_p11_asks_owner),
 	};
 	struct CMUnitTest tests[SG_ELEMENTSOF(confs) + SG_ELEMENTSOF(paths) + SG_ELEMENTSOF(fixed)];
 	size_t n = 0;

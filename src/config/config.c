@@ -2,6 +2,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,18 +87,17 @@ load_secret_dirs(const struct sg_yaml_doc *d, const struct sg_yaml_node *v, stru
 	return 0;
 }
 
-int
-sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
+/* Read @path, which sg_config_path chose (@explicit: it was named). */
+static int
+load_file(const char *path, bool explicit, struct sg_config **ret, struct sg_error *err)
 {
 	_cleanup_(sg_config_freep) struct sg_config *c = calloc(1, sizeof(*c));
 	_cleanup_(sg_yaml_freep) struct sg_yaml_doc *d = NULL;
-	bool explicit;
 	const struct sg_yaml_node *root;
 	int r;
 
 	if (!c)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	path = sg_config_path(path, &explicit);
 	if (!explicit && access(path, F_OK) < 0 && errno == ENOENT) {
 		*ret = SG_TAKE_PTR(c);
 		return 0;
@@ -151,6 +151,15 @@ sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
 	return 0;
 }
 
+int
+sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err)
+{
+	bool explicit;
+
+	path = sg_config_path(path, &explicit);
+	return load_file(path, explicit, ret, err);
+}
+
 void
 sg_config_free(struct sg_config *c)
 {
@@ -167,4 +176,100 @@ sg_config_free(struct sg_config *c)
 	sg_str_wipe_free(c->audit_key);
 	sg_str_wipe_free(c->path);
 	free(c);
+}
+
+/*
+ * The process's configurations, one per file sg_config_path chose (and
+ * whether it was named: a missing default file is an empty configuration, a
+ * missing named one an error). Entries are only added, under the lock, and
+ * stay until sg_config_reset; a pointer handed out is never written again.
+ */
+struct loaded {
+	struct loaded *next;
+	bool explicit;
+	struct sg_config *config;
+	char path[]; /* as sg_config_path chose it */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct loaded *loaded;
+} owner = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int
+get_locked(const char *path, const struct sg_config **ret, struct sg_error *err)
+{
+	_cleanup_(sg_freep) struct loaded *l = NULL;
+	bool explicit;
+	size_t len;
+	int r;
+
+	path = sg_config_path(path, &explicit);
+	for (const struct loaded *e = owner.loaded; e; e = e->next)
+		if (e->explicit == explicit && !strcmp(e->path, path)) {
+			*ret = e->config;
+			return 0;
+		}
+	len = strlen(path);
+	if (!(l = calloc(1, sizeof(*l) + len + 1)))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	memcpy(l->path, path, len + 1);
+	l->explicit = explicit;
+	if ((r = load_file(path, explicit, &l->config, err)) < 0)
+		return r;
+	l->next = owner.loaded;
+	owner.loaded = l;
+	*ret = SG_TAKE_PTR(l)->config;
+	return 0;
+}
+
+int
+sg_config_get(const char *path, const struct sg_config **ret, struct sg_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(&owner.lock);
+	r = get_locked(path, ret, err);
+	pthread_mutex_unlock(&owner.lock);
+	return r;
+}
+
+int
+sg_config_module(const char *path, const char *name, const struct sg_p11_module_conf **ret,
+		 struct sg_error *err)
+{
+	const struct sg_config *c;
+	int r;
+
+	if ((r = sg_config_get(path, &c, err)) < 0)
+		return r;
+	/* The first entry of that name, as before: a later one is never used. */
+	for (size_t i = 0; i < c->nmodules; i++)
+		if (!strcmp(c->modules[i].name, name)) {
+			*ret = &c->modules[i];
+			return 1;
+		}
+	*ret = NULL;
+	return 0;
+}
+
+void
+sg_config_reset(void)
+{
+	struct loaded *l;
+
+	pthread_mutex_lock(&owner.lock);
+	while ((l = owner.loaded)) {
+		owner.loaded = l->next;
+		sg_config_free(l->config);
+		free(l);
+	}
+	pthread_mutex_unlock(&owner.lock);
+}
+
+/* At exit the configurations are wiped and freed, as the PKCS#11 back end's shutdown did. */
+__attribute__((destructor)) static void
+reset_at_exit(void)
+{
+	sg_config_reset();
 }

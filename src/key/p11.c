@@ -34,9 +34,9 @@ static struct {
 	size_t npaths;
 	struct sg_p11_token tokens[MAX_TOKENS];
 	size_t ntokens;
-	struct sg_config *config; /* loaded on first need */
-	char *config_path;	  /* NULL: $SEVGATE_CONFIG or the default path */
-	bool config_loaded;
+	/* The configuration file to ask src/config for module-name= entries (NULL:
+	 * $SEVGATE_CONFIG or the default path); src/config holds what it read. */
+	char *config_path;
 	/* Slot and token descriptions per module, read once: SoftHSM reads its token
 	 * directory on every C_GetTokenInfo. */
 	struct slot_cache {
@@ -88,25 +88,11 @@ slot_cache(CK_FUNCTION_LIST *fl, bool refresh)
 	return sc;
 }
 
-static int
-load_config(struct sg_error *err)
-{
-	int r;
-
-	if (state.config_loaded)
-		return 0;
-	r = sg_config_load(state.config_path, &state.config, err);
-	if (r == 0)
-		state.config_loaded = true;
-	return r;
-}
-
 int
 sg_p11_set_config(const char *path, struct sg_error *err)
 {
-	sg_config_free(state.config);
-	state.config = NULL;
-	state.config_loaded = false;
+	const struct sg_config *c;
+
 	free(state.config_path);
 	state.config_path = NULL;
 	if (!path)
@@ -115,7 +101,7 @@ sg_p11_set_config(const char *path, struct sg_error *err)
 	if (!state.config_path)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	/* A file named on the command line is checked now, not at first use. */
-	return load_config(err);
+	return sg_config_get(state.config_path, &c, err);
 }
 
 void
@@ -135,9 +121,6 @@ sg_p11_shutdown(void)
 	}
 	state.npaths = 0;
 	state.nslotcaches = 0;
-	sg_config_free(state.config);
-	state.config = NULL;
-	state.config_loaded = false;
 	free(state.config_path);
 	state.config_path = NULL;
 	state.registered_loaded = false;
@@ -585,19 +568,18 @@ load_modules(P11KitUri *uri, CK_FUNCTION_LIST ***ret, size_t *ret_n, CK_FUNCTION
 {
 	const char *path = p11_kit_uri_get_module_path(uri);
 	const char *name = p11_kit_uri_get_module_name(uri);
+	const struct sg_p11_module_conf *m;
 	int r;
 
-	if (!path && name && (r = load_config(err)) < 0)
-		return r;
-	if (!path && name && state.config)
-		for (size_t i = 0; i < state.config->nmodules; i++)
-			if (!strcmp(state.config->modules[i].name, name)) {
-				if ((r = load_path(state.config->modules[i].path,
-						   state.config->modules[i].init_args, one, err)) <
-				    0)
-					return r;
-				goto single;
-			}
+	if (!path && name) {
+		if ((r = sg_config_module(state.config_path, name, &m, err)) < 0)
+			return r;
+		if (r > 0) {
+			if ((r = load_path(m->path, m->init_args, one, err)) < 0)
+				return r;
+			goto single;
+		}
+	}
 	if (path) {
 		if ((r = load_path(path, NULL, one, err)) < 0)
 			return r;

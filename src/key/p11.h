@@ -18,8 +18,13 @@ struct sg_key_options;
 
 /*
  * The configuration file naming PKCS#11 modules (NULL: $SEVGATE_CONFIG or
- * /etc/sevgate/sevgate.conf). A file given here is read at once; the
+ * /etc/sevgate/sevgate.conf). The back end only remembers the path: the
+ * configuration belongs to src/config (sg_config_get), which the back end
+ * asks for a module-name= entry. A file given here is read at once; the
  * default one only when a URI names a module by module-name=.
+ * Returns 0, or a negative SG_E_* code: SG_E_NOMEM, or what sg_config_get
+ * reports in @err for a file given here that cannot be loaded (the path is
+ * kept; the next module-name= lookup tries the file again).
  */
 int sg_p11_set_config(const char *path, struct sg_error *err);
 
