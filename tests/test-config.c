@@ -654,6 +654,75 @@ test_p11_asks_owner(void **state)
 	free(missing);
 }
 
+/* sg_p11_tokens on @spec: its code, with the message in @err. */
+static int
+tokens(const char *spec, struct sg_error *err)
+{
+	P11KitUri *uri = NULL;
+	struct sg_p11_token **toks = NULL;
+	int r;
+
+	sg_error_clear(err);
+	if ((r = sg_p11_uri_parse(spec, false, &uri, err)) < 0)
+		return r;
+	r = sg_p11_tokens(uri, spec, NULL, false, &toks, err);
+	free(toks);
+	p11_kit_uri_free(uri);
+	return r;
+}
+
+/*
+ * A module-name= URI finds its module in the configuration the owner holds:
+ * the file given to sg_p11_set_config, else $SEVGATE_CONFIG or the default,
+ * read only when such a URI comes (a module-path= URI never reads it).
+ */
+static void
+test_p11_module_name_from_config(void **state)
+{
+	struct sg_error err = { 0 };
+	char *path = tv_tmp("names.conf"), *bad = tv_tmp("names-bad.conf"), want[1024];
+	static const char nope[] = "/nonexistent/libnope-pkcs11.so";
+
+	(void)state;
+	sg_config_reset();
+	unsetenv("SEVGATE_CONFIG");
+	rewrite(path,
+		"pkcs11-modules:\n  - {name: cfgmod, path: /nonexistent/libnope-pkcs11.so}\n");
+	rewrite(bad, "pkcs11-modules: 7\n");
+	TV_ASSERT_OK(sg_p11_set_config(path, &err), &err);
+	/* The entry's path is the one loaded. */
+	TV_ASSERT_ERR(tokens("pkcs11:token=t?module-name=cfgmod", &err), &err, SG_E_TOKEN);
+	snprintf(want, sizeof(want), "cannot load PKCS#11 module '%s': ", nope);
+	assert_memory_equal(err.msg, want, strlen(want));
+
+	/* No explicit file: $SEVGATE_CONFIG, read at the first module-name= URI. */
+	TV_ASSERT_OK(sg_p11_set_config(NULL, &err), &err);
+	assert_int_equal(setenv("SEVGATE_CONFIG", bad, 1), 0);
+	TV_ASSERT_ERR(tokens("pkcs11:token=t?module-path=/nonexistent/libother.so", &err), &err,
+		      SG_E_TOKEN);
+	assert_non_null(strstr(err.msg, "cannot load PKCS#11 module '/nonexistent/libother.so'"));
+	snprintf(want, sizeof(want), "%s:1:17: pkcs11-modules must be a list", bad);
+	for (int i = 0; i < 2; i++) {
+		TV_ASSERT_ERR(tokens("pkcs11:token=t?module-name=cfgmod", &err), &err, SG_E_FORMAT);
+		assert_string_equal(err.msg, want);
+	}
+	assert_int_equal(setenv("SEVGATE_CONFIG", path, 1), 0);
+	TV_ASSERT_ERR(tokens("pkcs11:token=t?module-name=cfgmod", &err), &err, SG_E_TOKEN);
+	snprintf(want, sizeof(want), "cannot load PKCS#11 module '%s': ", nope);
+	assert_memory_equal(err.msg, want, strlen(want));
+	unsetenv("SEVGATE_CONFIG");
+
+	/* A name the file does not have is looked for among p11-kit's modules. */
+	TV_ASSERT_OK(sg_p11_set_config(path, &err), &err);
+	TV_ASSERT_ERR(tokens("pkcs11:token=t?module-name=cfg-none", &err), &err, SG_E_TOKEN);
+	assert_string_equal(err.msg, "no PKCS#11 module named 'cfg-none' is configured (p11-kit or "
+				     "sevgate.conf pkcs11-modules)");
+	sg_p11_shutdown();
+	sg_config_reset();
+	free(path);
+	free(bad);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -665,6 +734,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_owner_module),
 		cmocka_unit_test(test_owner_threads),
 		cmocka_unit_test(test_p11_asks_owner),
+		cmocka_unit_test(test_p11_module_name_from_config),
 	};
 	struct CMUnitTest tests[SG_ELEMENTSOF(confs) + SG_ELEMENTSOF(paths) + SG_ELEMENTSOF(fixed)];
 	size_t n = 0;
