@@ -285,12 +285,12 @@ sg_release_audit_open(struct sg_crypto *crypto, const char *log, const char *key
 		      const char *config, const struct sg_key_options *kopts, struct sg_audit **ret,
 		      struct sg_error *err)
 {
-	_cleanup_(sg_config_freep) struct sg_config *conf = NULL;
+	const struct sg_config *conf = NULL;
 	int r;
 
 	*ret = NULL;
 	if (!log || !key) {
-		if ((r = sg_config_load(config, &conf, err)) < 0)
+		if ((r = sg_config_get(config, &conf, err)) < 0)
 			return r;
 		if (!log)
 			log = conf->audit_log;

@@ -87,7 +87,7 @@ struct ctx {
 	const char *pin_uris[SG_MAX_SECRETS + 3];
 	size_t npin_uris;
 	/* The trust model's inputs, loaded at the first secret file. */
-	struct sg_config *conf;
+	const struct sg_config *conf;
 	bool have_own;
 	struct stat *own; /* audit log and key, configuration, PIN files */
 	size_t nown, capown;
@@ -381,7 +381,7 @@ load_own(struct ctx *c)
 
 	if (c->have_own)
 		return 0;
-	if ((r = sg_config_load(c->g->config, &c->conf, c->err)) < 0)
+	if ((r = sg_config_get(c->g->config, &c->conf, c->err)) < 0)
 		return r;
 	if ((r = add_own(c, c->g->audit_log ? c->g->audit_log : c->conf->audit_log)) < 0 ||
 	    (r = add_key(c, c->g->audit_key ? c->g->audit_key : c->conf->audit_key)) < 0 ||
@@ -782,7 +782,6 @@ sg_manifest_name_ok(const char *name)
 static void
 ctx_done(struct ctx *c)
 {
-	sg_config_free(c->conf);
 	free(c->own);
 }
 
