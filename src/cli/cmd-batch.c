@@ -24,6 +24,7 @@
 #include "cli/verdict.h"
 #include "engine/guest.h"
 #include "engine/outputs.h"
+#include "engine/release-queue.h"
 #include "engine/release.h"
 #include "manifest/manifest.h"
 #include "key/key.h"
@@ -32,19 +33,6 @@
 #include "validate/fwcache.h"
 
 #define MAX_JOBS 256
-/*
- * Guests whose release step waits for the releaser: one group costs two
- * fdatasyncs of the log and one syncfs of the secret files however many
- * guests it holds. The queue's bound keeps memory flat on a large fleet.
- */
-#define GROUP_MAX 256
-#define QUEUE_MAX (2 * GROUP_MAX)
-/*
- * Two releasers: while one signs its group's records (one after the other:
- * each names the hash of the last), the other writes its group's files.
- */
-#define RELEASERS 2
-
 enum {
 	O_JOBS = 256,
 	O_REPORT,
@@ -64,13 +52,8 @@ struct run {
 	struct sg_fwcache *fwcache;
 	struct sg_key_options key_opts;
 	struct sg_audit *audit; /* or NULL */
-	/* Attested guests waiting for the release step, oldest first. */
-	pthread_mutex_t queue_lock;
-	pthread_cond_t queue_filled, queue_drained;
-	struct sg_guest *queue[QUEUE_MAX];
-	size_t qhead, qlen;
-	bool attesting_done;
-	bool have_releaser; /* else each guest's release step runs on its worker */
+	/* Attested guests go here for the release step, in groups. */
+	struct sg_release_queue *releases;
 	bool json, quiet, progress;
 	FILE *report;
 	bool report_stdout; /* --report -: standard output holds the JSON Lines only */
@@ -224,66 +207,11 @@ report(struct run *r, struct sg_guest *gu)
 	sg_guest_free(gu);
 }
 
-/* The release step for @n guests at once, then their reports. */
+/* The release queue's done callback: a guest's release step is over. */
 static void
-release_and_report(struct run *r, struct sg_guest **guests, size_t n)
+guest_done(void *arg, struct sg_guest *gu)
 {
-	sg_release_group(guests, n, r->audit);
-	for (size_t i = 0; i < n; i++)
-		report(r, guests[i]);
-}
-
-/*
- * An attested guest that owes the release step something is queued for the
- * releaser; a full queue holds the worker back. Online guests hold a
- * libvirt connection: they go alone, at once.
- */
-static void
-release_later(struct run *r, struct sg_guest *j)
-{
-	if (j->step == SG_STEP_NONE || (!r->audit && j->step != SG_STEP_RELEASE) ||
-	    j->spec.domain || !r->have_releaser) {
-		release_and_report(r, &j, 1);
-		return;
-	}
-	pthread_mutex_lock(&r->queue_lock);
-	while (r->qlen == QUEUE_MAX)
-		pthread_cond_wait(&r->queue_drained, &r->queue_lock);
-	r->queue[(r->qhead + r->qlen++) % QUEUE_MAX] = j;
-	pthread_cond_signal(&r->queue_filled);
-	pthread_mutex_unlock(&r->queue_lock);
-}
-
-/*
- * The releaser: takes whatever the workers have queued (up to a group) and
- * runs its release step while they attest on, so the log's signatures,
- * which must be made one after the other, overlap the attestations. Groups
- * size themselves: the longer a release step takes, the more wait for the next.
- */
-static void *
-releaser(void *arg)
-{
-	struct run *r = arg;
-	struct sg_guest *group[GROUP_MAX];
-
-	for (;;) {
-		size_t n = 0;
-
-		pthread_mutex_lock(&r->queue_lock);
-		while (r->qlen == 0 && !r->attesting_done)
-			pthread_cond_wait(&r->queue_filled, &r->queue_lock);
-		while (r->qlen > 0 && n < GROUP_MAX) {
-			group[n++] = r->queue[r->qhead];
-			r->qhead = (r->qhead + 1) % QUEUE_MAX;
-			r->qlen--;
-		}
-		pthread_cond_broadcast(&r->queue_drained);
-		pthread_mutex_unlock(&r->queue_lock);
-		if (n == 0)
-			break;
-		release_and_report(r, group, n);
-	}
-	return NULL;
+	report(arg, gu);
 }
 
 /* A guest of the run before its manifest is applied: the run's cache and key options. */
@@ -519,7 +447,12 @@ worker(void *arg)
 		j->claims_arg = r;
 		j->idx = i;
 		sg_guest_attest(crypto, j);
-		release_later(r, j);
+		if (sg_release_queue_submit(r->releases, j, &err) < 0) {
+			sg_guest_free(
+				j); /* cannot happen: the queue is shut down after the workers */
+			fail_run(r, &err);
+			break;
+		}
 	}
 	sg_crypto_free(crypto);
 	return NULL;
@@ -543,14 +476,10 @@ sg_cmd_batch(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
-	struct run r = { .out_lock = PTHREAD_MUTEX_INITIALIZER,
-			 .queue_lock = PTHREAD_MUTEX_INITIALIZER,
-			 .queue_filled = PTHREAD_COND_INITIALIZER,
-			 .queue_drained = PTHREAD_COND_INITIALIZER };
-	pthread_t releasers[RELEASERS];
-	size_t nreleasers = 0;
+	struct run r = { .out_lock = PTHREAD_MUTEX_INITIALIZER };
 	const char *report = NULL, *config = NULL, *audit_log = NULL, *audit_key = NULL;
 	char head[SG_AUDIT_HEAD_HEX + 1] = "";
+	struct sg_release_queue_stats qstats;
 	struct sg_error err = { 0 };
 	pthread_t threads[MAX_JOBS];
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
@@ -628,6 +557,13 @@ sg_cmd_batch(int argc, char **argv)
 					  strerror(errno));
 		}
 	}
+	if (rc == 0) {
+		struct sg_release_queue_config qc = { .audit = r.audit,
+						      .done = guest_done,
+						      .done_arg = &r };
+
+		rc = sg_release_queue_new(&qc, &r.releases, &err);
+	}
 	if (rc < 0) {
 		claims_free(&r);
 		for (size_t i = 0; i < r.npaths; i++)
@@ -638,10 +574,6 @@ sg_cmd_batch(int argc, char **argv)
 		return sg_cmd_fail(err.msg, rc);
 	}
 	r.progress = !r.quiet && !r.json && isatty(STDERR_FILENO);
-	for (size_t i = 0; i < RELEASERS; i++)
-		if (pthread_create(&releasers[nreleasers], NULL, releaser, &r) == 0)
-			nreleasers++;
-	r.have_releaser = nreleasers > 0;
 	for (long i = 0; i < jobs; i++)
 		if (pthread_create(&threads[i], NULL, worker, &r) == 0)
 			started++;
@@ -649,12 +581,11 @@ sg_cmd_batch(int argc, char **argv)
 		worker(&r);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
-	pthread_mutex_lock(&r.queue_lock);
-	r.attesting_done = true;
-	pthread_cond_broadcast(&r.queue_filled);
-	pthread_mutex_unlock(&r.queue_lock);
-	for (size_t i = 0; i < nreleasers; i++)
-		pthread_join(releasers[i], NULL);
+	sg_release_queue_shutdown(r.releases);
+	sg_release_queue_stats(r.releases, &qstats);
+	sg_release_queue_free(r.releases);
+	sg_debug("batch: %zu guests released in %zu groups (largest %zu)", qstats.done,
+		 qstats.groups, qstats.largest_group);
 	wall = now_ms() - t0;
 	/* The checkpoint closes the batch; its hash, kept elsewhere, later shows a cut tail. */
 	if (r.audit && sg_audit_checkpoint(r.audit, head, &err) < 0 && !r.fatal) {
