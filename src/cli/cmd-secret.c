@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/exitcode.h"
+#include "cli/secret-arg.h"
 #include "protocol/packet.h"
 #include "core/secret.h"
 #include "key/key.h"
@@ -239,14 +240,16 @@ secret_build(struct sg_crypto *c, struct packet_args *a, struct sg_error *err)
 
 	r = open_keys(c, a, &tik, &tek, err);
 	for (size_t i = 0; r == 0 && i < a->nsecrets; i++) {
-		const char *path;
+		struct sg_secret_spec spec;
 
-		if ((r = sg_secret_arg_parse(a->secrets[i], &secrets[i].guid, &path, err)) == 0 &&
-		    (r = sg_file_read_secret(path, SG_SECRET_FILE_MAX, "secret", &files[i], err)) ==
-			    0) {
+		if ((r = sg_cli_secret_arg_parse(a->secrets[i], &spec, err)) < 0)
+			break;
+		secrets[i].guid = spec.guid;
+		if ((r = sg_file_read_secret(spec.path, SG_SECRET_FILE_MAX, "secret", &files[i],
+					     err)) == 0) {
 			if (files[i]->len == 0)
 				r = sg_error_set(err, SG_E_USAGE, "secret file '%s' is empty",
-						 path);
+						 spec.path);
 			secrets[i].data = files[i]->data;
 			secrets[i].len = files[i]->len;
 		}

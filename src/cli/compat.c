@@ -88,10 +88,10 @@ run(int argc, char **argv, struct sg_online *on)
 	if ((r = sg_validation_release(v, &err)) < 0 ||
 	    (o.g.domain && (r = sg_online_inject(on, sg_validation_result(v), &err)) < 0))
 		return fail(&o, &err, r);
-	if (o.g.req.nsecret_args > 0 && !o.quiet)
-		printf("OK: Injected %zu secrets\n", o.g.req.nsecret_args);
+	if (o.g.req.nsecrets > 0 && !o.quiet)
+		printf("OK: Injected %zu secrets\n", o.g.req.nsecrets);
 	/* The reference releases to a guest whose owner can debug it: so do we, but say so. */
-	if (o.g.req.nsecret_args > 0 && !(o.g.req.platform.policy & SG_POLICY_NODBG) && !o.quiet)
+	if (o.g.req.nsecrets > 0 && !(o.g.req.platform.policy & SG_POLICY_NODBG) && !o.quiet)
 		fprintf(stderr,
 			"WARNING: guest policy 0x%x allows debugging (NODBG clear): its secrets "
 			"can be read from outside; sevgate validate would refuse them\n",

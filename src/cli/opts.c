@@ -5,10 +5,35 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/secret-arg.h"
 #include "core/policy.h"
 
 /* Room for every option of the guest table (checked at parse time). */
 #define SG_CLI_MAX_OPTS 96
+
+/*
+ * One --inject-secret: parsed now, but a bad one fails the release only when
+ * it gets there, after the secrets before it are read (the reference's order).
+ */
+static int
+add_secret(struct sg_cli_opts *o, const char *arg, struct sg_error *err)
+{
+	struct sg_validate_req *q = &o->g.req;
+	struct sg_secret_spec *s;
+	struct sg_error why = { 0 };
+
+	if (q->nsecrets == SG_MAX_SECRETS)
+		return sg_error_set(err, SG_E_USAGE, "more than %d --inject-secret options",
+				    SG_MAX_SECRETS);
+	s = &q->secrets[q->nsecrets];
+	*s = (struct sg_secret_spec){ .path = NULL };
+	if (sg_cli_secret_arg_parse(arg, s, &why) < 0) {
+		snprintf(o->secret_msgs[q->nsecrets], sizeof(o->secret_msgs[0]), "%s", why.msg);
+		s->invalid = o->secret_msgs[q->nsecrets];
+	}
+	q->nsecrets++;
+	return 0;
+}
 
 /* One option read by getopt: the front end's own, or the guest description's. */
 static int
@@ -24,6 +49,7 @@ apply(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 	case 'h': o->help = true; break;
 	case 'd': o->debug = true; break;
 	case 'q': o->quiet = true; break;
+	case 's': return add_secret(o, arg, err);
 	case SG_GOPT_MANIFEST: o->manifest = arg; break;
 	case SG_GOPT_JSON: o->json = true; break;
 	case SG_GOPT_SEV: o->mode = SG_MODE_SEV; break;

@@ -40,7 +40,7 @@ static const struct sg_guest_option table[] = {
 	{ "domain", 'o', true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
 	{ "insecure", 'i', false, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
 	{ "ignore-config", 'g', false, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "inject-secret", 's', true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
+	{ "inject-secret", 's', true, SG_FROM_COMPAT | SG_FROM_VALIDATE, true },
 	{ "secret-payload", SG_GOPT_SECRET_PAYLOAD, true, SG_FROM_COMPAT | SG_FROM_VALIDATE,
 	  false },
 	{ "secret-header", SG_GOPT_SECRET_HEADER, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
@@ -183,12 +183,6 @@ sg_guest_spec_set(struct sg_guest_spec *g, const struct sg_guest_option *opt, co
 	case 'o': g->domain = arg; break;
 	case 'i': g->insecure = true; break;
 	case 'g': g->ignore_config = true; break;
-	case 's':
-		if (q->nsecret_args == SG_MAX_SECRETS)
-			return sg_error_set(err, SG_E_USAGE, "more than %d --inject-secret options",
-					    SG_MAX_SECRETS);
-		q->secret_args[q->nsecret_args++] = arg;
-		break;
 	case SG_GOPT_SECRET_PAYLOAD: q->secret_payload = arg; break;
 	case SG_GOPT_SECRET_HEADER: q->secret_header = arg; break;
 	case SG_GOPT_VMSA_PROFILE: r = sg_vmsa_profile_parse(arg, &q->vmsa_profile, err); break;
@@ -320,11 +314,11 @@ sg_guest_spec_check(struct sg_guest_spec *g, enum sg_guest_origin origin, struct
 			if (!q->firmware)
 				return sg_error_set(err, SG_E_USAGE,
 						    "Either --firmware or --domain is required");
-			if (q->nsecret_args > 0 && !q->secret_header)
+			if (q->nsecrets > 0 && !q->secret_header)
 				return sg_error_set(
 					err, SG_E_USAGE,
 					"Either --secret-header or --domain is required");
-			if (q->nsecret_args > 0 && !q->secret_payload)
+			if (q->nsecrets > 0 && !q->secret_payload)
 				return sg_error_set(
 					err, SG_E_USAGE,
 					"Either --secret-payload or --domain is required");

@@ -151,12 +151,9 @@ guest_file(const char *path, const struct sg_guest_spec *g)
 	for (size_t i = 0; i < SG_ELEMENTSOF(keys); i++)
 		if (is_pin_source(&st, keys[i]))
 			return "a PIN file of this guest";
-	for (size_t i = 0; i < q->nsecret_args; i++) {
-		const char *colon = strchr(q->secret_args[i], ':');
-
-		if (colon && is_pin_source(&st, colon + 1))
+	for (size_t i = 0; i < q->nsecrets; i++)
+		if (is_pin_source(&st, q->secrets[i].path))
 			return "a PIN file of this guest";
-	}
 	return NULL;
 }
 

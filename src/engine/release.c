@@ -118,7 +118,7 @@ sg_release_prepare(struct sg_guest *gu)
 	struct sg_error *err = &gu->out.err;
 	int r;
 
-	if (gu->spec.req.nsecret_args == 0)
+	if (gu->spec.req.nsecrets == 0)
 		return 0;
 	if ((r = sg_release_policy_check(&gu->spec.release, &gu->spec.req.platform, res, err)) <
 	    0) {

@@ -389,13 +389,10 @@ load_own(struct ctx *c)
 	    (r = add_pin_source(c, q->tik)) < 0 || (r = add_pin_source(c, q->tek)) < 0 ||
 	    (r = add_pin_source(c, q->tk)) < 0)
 		return r;
-	/* A secret's spec is ALIAS-OR-GUID:pkcs11:... for a token data object. */
-	for (size_t i = 0; i < q->nsecret_args; i++) {
-		const char *colon = strchr(q->secret_args[i], ':');
-
-		if (colon && (r = add_pin_source(c, colon + 1)) < 0)
+	/* A secret from a token data object: its URI may name a PIN file. */
+	for (size_t i = 0; i < q->nsecrets; i++)
+		if ((r = add_pin_source(c, q->secrets[i].path)) < 0)
 			return r;
-	}
 	c->have_own = true;
 	return 0;
 }
@@ -506,6 +503,17 @@ check_secret_file(struct ctx *c, const struct sg_yaml_node *e, const char *path)
 	return 0;
 }
 
+/* A secrets entry's guid: a GUID or the alias luks-key, refused where the entry is. */
+static int
+secret_guid(struct ctx *c, const struct sg_yaml_node *e, const char *text, struct sg_guid *ret)
+{
+	struct sg_error tmp = { 0 };
+
+	if (sg_secret_guid_parse(text, ret, &tmp) < 0)
+		return at(c, e->line, e->column, tmp.code, "guid: %s", tmp.msg);
+	return 0;
+}
+
 static int
 apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
 {
@@ -515,7 +523,6 @@ apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
 	for (size_t i = 0; i < n->n; i++) {
 		const struct sg_yaml_node *e = n->items[i];
 		const char *guid = NULL, *file = NULL, *uri = NULL;
-		char *spec = NULL;
 		int r;
 
 		if (e->kind != SG_YAML_MAP)
@@ -543,19 +550,25 @@ apply_secrets(struct ctx *c, const struct sg_yaml_node *n)
 		if (uri && strncmp(uri, "pkcs11:", 7))
 			return at(c, e->line, e->column, SG_E_FORMAT,
 				  "a secret's uri must be a pkcs11: URI of a data object");
-		const char *target = uri ? uri : resolve(c, file);
+		struct sg_validate_req *q = &c->g->req;
+		const char *target = uri ? keep(c->m, strdup(uri)) : resolve(c, file);
 
-		if (!target || asprintf(&spec, "%s:%s", guid, target) < 0 || !keep(c->m, spec))
+		if (!target)
 			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
-		if (uri && (r = check_uri(c, e, uri, spec)) < 0)
+		if (uri && (r = check_uri(c, e, uri, target)) < 0)
 			return r;
 		if (!uri && c->nfiles < SG_ELEMENTSOF(c->files)) {
 			c->files[c->nfiles].doc = c->doc;
 			c->files[c->nfiles].entry = e;
 			c->files[c->nfiles++].path = target;
 		}
-		if ((r = apply_option(c, e, "inject-secret", spec)) < 0)
+		if (q->nsecrets == SG_MAX_SECRETS)
+			return at(c, e->line, e->column, SG_E_USAGE, "more than %d secrets",
+				  SG_MAX_SECRETS);
+		q->secrets[q->nsecrets] = (struct sg_secret_spec){ .path = target };
+		if ((r = secret_guid(c, e, guid, &q->secrets[q->nsecrets].guid)) < 0)
 			return r;
+		q->nsecrets++;
 	}
 	return 0;
 }
@@ -743,17 +756,14 @@ check_pin_uris(struct ctx *c)
 	const char *uris[SG_MAX_SECRETS + 3] = { q->tik, q->tek, q->tk };
 	size_t n = 3;
 
-	for (size_t i = 0; i < q->nsecret_args; i++)
-		uris[n++] = q->secret_args[i];
+	for (size_t i = 0; i < q->nsecrets; i++)
+		uris[n++] = q->secrets[i].path;
 	for (size_t i = 0; i < n; i++) {
 		const char *u = uris[i];
 		struct sg_p11_uri_facts f;
 		bool vouched = false, has_pin;
 		int r;
 
-		/* A secret's spec is GUID:pkcs11:...; a file path holds no pin-value. */
-		if (u && i >= 3 && strchr(u, ':'))
-			u = strchr(u, ':') + 1;
 		if ((r = inspect(c, NULL, u, &f)) < 0)
 			return r;
 		has_pin = f.has_pin_value;

@@ -379,27 +379,6 @@ sg_validation_attest(struct sg_validation *v, struct sg_error *err)
 	return 0;
 }
 
-int
-sg_secret_arg_parse(const char *arg, struct sg_guid *ret_guid, const char **ret_path,
-		    struct sg_error *err)
-{
-	const char *colon = strchr(arg, ':');
-	char name[128];
-	size_t n;
-
-	if (!colon)
-		return sg_error_set(err, SG_E_USAGE,
-				    "Expecting ALIAS-OR-GUID:PATH for injected secret");
-	n = (size_t)(colon - arg);
-	if (n >= sizeof(name))
-		return sg_error_set(err, SG_E_USAGE, "Secret alias '%.*s...' is not known", 32,
-				    arg);
-	memcpy(name, arg, n);
-	name[n] = '\0';
-	*ret_path = colon + 1;
-	return sg_secret_guid_parse(name, ret_guid, err);
-}
-
 /* Refuse a table the firmware's secret area cannot hold, when the firmware says how big it is. */
 static int
 check_secret_area(struct sg_validation *v, size_t table_len, struct sg_error *err)
@@ -463,16 +442,19 @@ sg_validation_build_packet(struct sg_validation *v, struct sg_error *err)
 
 	if (!v->attested)
 		return sg_error_set(err, SG_E_INTERNAL, "secret release before attestation");
-	if (q->nsecret_args == 0)
+	if (q->nsecrets == 0)
 		return 0;
 	if (!v->tik || !v->tek)
 		return sg_error_set(err, SG_E_INTERNAL, "secret packet built twice");
 
-	for (n = 0; n < q->nsecret_args; n++) {
-		const char *path;
+	for (n = 0; n < q->nsecrets; n++) {
+		const char *path = q->secrets[n].path;
 
-		if ((r = sg_secret_arg_parse(q->secret_args[n], &secrets[n].guid, &path, err)) < 0)
+		if (q->secrets[n].invalid) {
+			r = sg_error_set(err, SG_E_USAGE, "%s", q->secrets[n].invalid);
 			goto out;
+		}
+		secrets[n].guid = q->secrets[n].guid;
 		for (size_t j = 0; j < n; j++)
 			if (sg_guid_equal(&secrets[j].guid, &secrets[n].guid)) {
 				char g[SG_GUID_STR_LEN + 1];

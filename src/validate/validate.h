@@ -42,9 +42,19 @@ struct sg_pin {
 	uint8_t sha256[SG_SHA256_LEN];
 };
 
+/*
+ * One secret to release: its GUID and where its bytes are, a file or the
+ * pkcs11: URI of a token data object (borrowed).
+ */
 struct sg_secret_spec {
 	struct sg_guid guid;
-	char *path;
+	const char *path;
+	/*
+	 * Set by a front end for an entry it could not read (its message, borrowed):
+	 * the release fails with it when it gets to this entry, after the ones before
+	 * it were read, as the reference tool does.
+	 */
+	const char *invalid;
 };
 
 /* What the guest owner supplied. Strings are borrowed. */
@@ -68,9 +78,9 @@ struct sg_validate_req {
 	const char *tik, *tek, *tk;
 	struct sg_key_options key_opts;
 
-	/* Secrets to release after a good attestation; raw "ALIAS-OR-GUID:PATH" strings. */
-	const char *secret_args[SG_MAX_SECRETS];
-	size_t nsecret_args;
+	/* Secrets to release after a good attestation, in order. */
+	struct sg_secret_spec secrets[SG_MAX_SECRETS];
+	size_t nsecrets;
 	const char *secret_header, *secret_payload;
 	/* Called on each secret file's open fd before it is read (a manifest's trust model). */
 	sg_file_check_fn secret_check;
@@ -157,7 +167,3 @@ int sg_validation_build_packet(struct sg_validation *v, struct sg_error *err);
 int sg_validation_write_packet(struct sg_validation *v, unsigned flags, struct sg_error *err);
 
 const struct sg_validate_result *sg_validation_result(const struct sg_validation *v);
-
-/* Split "ALIAS-OR-GUID:PATH" on the first ':' and resolve the GUID. */
-int sg_secret_arg_parse(const char *arg, struct sg_guid *ret_guid, const char **ret_path,
-			struct sg_error *err);
