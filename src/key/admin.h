@@ -18,6 +18,9 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
+/* A status result must be looked at. */
+#define SG_KEY_NODISCARD __attribute__((warn_unused_result))
+
 /* Longest object label sevgate creates or lists (bytes, without the -tik/-tek suffix). */
 #define SG_KEY_LABEL_MAX 128
 /* Largest CKA_ID a listed object may have. */
@@ -52,7 +55,8 @@ struct sg_key_uri_facts {
  * URI '<uri without PIN>': <p11-kit's reason>") or SG_E_NOMEM, reports it in @err (may be
  * NULL) and leaves *@ret zeroed (sg_key_uri_facts_done is still safe on it).
  */
-int sg_key_uri_inspect(const char *uri, struct sg_key_uri_facts *ret, struct sg_error *err);
+SG_KEY_NODISCARD int
+sg_key_uri_inspect(const char *uri, struct sg_key_uri_facts *ret, struct sg_error *err);
 /* Free what sg_key_uri_inspect put in @f and zero it; accepts a zeroed struct (and serves
  * as _cleanup_(sg_key_uri_facts_done) on a struct). */
 void sg_key_uri_facts_done(struct sg_key_uri_facts *f);
@@ -69,7 +73,7 @@ char *sg_key_uri_redact(const char *spec);
  * Refuse a pin-value no private file vouched for (one on the command line shows in ps).
  * Returns SG_E_INSECURE (exit 3) and reports the one message for it in @err.
  */
-int sg_key_pin_value_refused(struct sg_error *err);
+SG_KEY_NODISCARD int sg_key_pin_value_refused(struct sg_error *err);
 
 /* ---- One token, opened for administration ----------------------------------------- */
 
@@ -82,8 +86,8 @@ struct sg_key_admin;
  * for a pin-value), the module's or login's error (SG_E_TOKEN, SG_E_KEY, SG_E_IO), or
  * SG_E_USAGE "--token '<uri>' matches N tokens, expected 1", reported in @err; *@ret untouched.
  */
-int sg_key_admin_open(const char *token_uri, const struct sg_key_options *opts, bool rw,
-		      struct sg_key_admin **ret, struct sg_error *err);
+SG_KEY_NODISCARD int sg_key_admin_open(const char *token_uri, const struct sg_key_options *opts,
+				       bool rw, struct sg_key_admin **ret, struct sg_error *err);
 /* Forget @a (the token's session stays open until sg_key_shutdown). Accepts NULL. */
 void sg_key_admin_free(struct sg_key_admin *a);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_key_admin *, sg_key_admin_free)
@@ -116,9 +120,10 @@ void sg_key_pair_done(struct sg_key_pair *p);
  * key 'L' failed: CKR_..." or "token 'T' did not keep the imported keys", SG_E_CRYPTO (no
  * random bytes) or SG_E_NOMEM, reported in @err, with nothing left on the token.
  */
-int sg_key_admin_create_pair(struct sg_key_admin *a, const char *label,
-			     const uint8_t tik[SG_KEY_LEN], const uint8_t tek[SG_KEY_LEN],
-			     struct sg_key_pair *ret, struct sg_error *err);
+SG_KEY_NODISCARD int
+sg_key_admin_create_pair(struct sg_key_admin *a, const char *label, const uint8_t tik[SG_KEY_LEN],
+			 const uint8_t tek[SG_KEY_LEN], struct sg_key_pair *ret,
+			 struct sg_error *err);
 
 /*
  * Read back: open the token keys @uri_tik and @uri_tek name (with @opts) and check that they
@@ -126,9 +131,10 @@ int sg_key_admin_create_pair(struct sg_key_admin *a, const char *label,
  * Returns 0; else the error opening or using a key, or SG_E_TOKEN "read-back check failed:
  * the token's keys do not compute what the files do", reported in @err.
  */
-int sg_key_admin_verify_pair(struct sg_crypto *c, const char *uri_tik, const char *uri_tek,
-			     const struct sg_key_options *opts, const uint8_t tik[SG_KEY_LEN],
-			     const uint8_t tek[SG_KEY_LEN], struct sg_error *err);
+SG_KEY_NODISCARD int
+sg_key_admin_verify_pair(struct sg_crypto *c, const char *uri_tik, const char *uri_tek,
+			 const struct sg_key_options *opts, const uint8_t tik[SG_KEY_LEN],
+			 const uint8_t tek[SG_KEY_LEN], struct sg_error *err);
 
 /* Delete both keys of @p from @a's token (undoing create_pair); failures are ignored. */
 void sg_key_admin_destroy_pair(struct sg_key_admin *a, const struct sg_key_pair *p);
@@ -142,8 +148,9 @@ void sg_key_admin_destroy_pair(struct sg_key_admin *a, const struct sg_key_pair 
  * SG_E_USAGE (an invalid label or length), SG_E_TOKEN with the bare CKR_* name as message,
  * or SG_E_NOMEM, reported in @err; *@ret_uri untouched.
  */
-int sg_key_admin_store_data(struct sg_key_admin *a, const char *label, const uint8_t *data,
-			    size_t len, char **ret_uri, struct sg_error *err);
+SG_KEY_NODISCARD int
+sg_key_admin_store_data(struct sg_key_admin *a, const char *label, const uint8_t *data, size_t len,
+			char **ret_uri, struct sg_error *err);
 
 /* ---- EC signing keys (the audit log's signer) --------------------------------------- */
 
@@ -165,8 +172,8 @@ void sg_key_ec_done(struct sg_key_ec *k);
  * or "the token returned no usable EC public point" (the pair is deleted again),
  * SG_E_CRYPTO or SG_E_NOMEM, reported in @err.
  */
-int sg_key_admin_generate_ec(struct sg_key_admin *a, const char *label, struct sg_key_ec *ret,
-			     struct sg_error *err);
+SG_KEY_NODISCARD int sg_key_admin_generate_ec(struct sg_key_admin *a, const char *label,
+					      struct sg_key_ec *ret, struct sg_error *err);
 
 /* Delete both halves of @k from @a's token (undoing generate_ec); failures are ignored. */
 void sg_key_admin_destroy_ec(struct sg_key_admin *a, const struct sg_key_ec *k);
@@ -177,7 +184,8 @@ void sg_key_admin_destroy_ec(struct sg_key_admin *a, const struct sg_key_ec *k);
  * SG_E_CRYPTO "the token's public key is not a P-256 point", the output policy's refusal, or
  * SG_E_IO "cannot write 'PATH'", reported in @err.
  */
-int sg_key_write_pubkey_pem(const char *path, const uint8_t point[65], struct sg_error *err);
+SG_KEY_NODISCARD int
+sg_key_write_pubkey_pem(const char *path, const uint8_t point[65], struct sg_error *err);
 
 /* ---- Listing and deleting secret keys ----------------------------------------------- */
 
@@ -228,8 +236,9 @@ typedef int (*sg_key_object_fn)(void *ctx, const struct sg_key_object *o, struct
  * or login error (SG_E_TOKEN "no PKCS#11 token matches 'U'"...), a search error or @fn's,
  * reported in @err (keys visited before it stay visited).
  */
-int sg_key_admin_walk(const char *spec, const struct sg_key_options *opts, unsigned flags,
-		      const char *prefix, sg_key_object_fn fn, void *ctx, struct sg_error *err);
+SG_KEY_NODISCARD int
+sg_key_admin_walk(const char *spec, const struct sg_key_options *opts, unsigned flags,
+		  const char *prefix, sg_key_object_fn fn, void *ctx, struct sg_error *err);
 
 /* What sg_key_admin_list collects. Free with sg_key_object_list_done. */
 struct sg_key_object_list {
@@ -243,11 +252,13 @@ void sg_key_object_list_done(struct sg_key_object_list *l);
  * sg_key_admin_walk collecting what it visits (CKA_PRIVATE read). Returns 0 and *@ret;
  * else the walk's error, reported in @err, and *@ret untouched.
  */
-int sg_key_admin_list(const char *spec, const struct sg_key_options *opts, const char *prefix,
-		      struct sg_key_object_list *ret, struct sg_error *err);
+SG_KEY_NODISCARD int
+sg_key_admin_list(const char *spec, const struct sg_key_options *opts, const char *prefix,
+		  struct sg_key_object_list *ret, struct sg_error *err);
 
 /*
  * Delete the key @o (from a walk opened with SG_KEY_WALK_RW). Returns 0; else SG_E_TOKEN
  * "token 'T': deleting 'L' failed: CKR_...", reported in @err.
  */
-int sg_key_admin_delete_object(const struct sg_key_object *o, struct sg_error *err);
+SG_KEY_NODISCARD int
+sg_key_admin_delete_object(const struct sg_key_object *o, struct sg_error *err);
