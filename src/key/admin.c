@@ -8,6 +8,7 @@
 #include "key/admin.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
@@ -396,8 +397,10 @@ sg_key_admin_verify_pair(struct sg_crypto *c, const char *uri_tik, const char *u
 				 "read-back check failed: the token's keys do not compute what "
 				 "the files do");
 out:
-	/* MACs and keystream of the TIK and TEK: derived secrets. */
+	/* MACs and ciphertext under the TIK and TEK, from the token and from the files. */
+	OPENSSL_cleanse(a, sizeof(a));
 	OPENSSL_cleanse(b, sizeof(b));
+	OPENSSL_cleanse(ea, sizeof(ea));
 	OPENSSL_cleanse(eb, sizeof(eb));
 	return r;
 }
