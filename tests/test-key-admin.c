@@ -4,6 +4,7 @@
  * (group "token": exit 77 when SoftHSM is missing, a failure under CI=true),
  * and the label rule and URI helpers (group "unit", no token).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,6 +366,13 @@ delete_one(void *ctx, const struct sg_key_object *o, struct sg_error *err)
 }
 
 static int
+delete_one_quiet(void *ctx, const struct sg_key_object *o, struct sg_error *err)
+{
+	(void)ctx;
+	return sg_key_admin_delete_object(o, err);
+}
+
+static int
 stop_walk(void *ctx, const struct sg_key_object *o, struct sg_error *err)
 {
 	(void)ctx;
@@ -401,6 +409,73 @@ test_delete(void **state)
 	TV_ASSERT_ERR(sg_key_admin_delete_object(&l.obj[1], &err), &err, SG_E_TOKEN);
 	assert_string_equal(err.msg, "token '" TOKEN_LABEL
 				     "': deleting 'p1-tik' failed: CKR_OBJECT_HANDLE_INVALID");
+}
+
+/* Administration while another thread uses a token key: both go one at a time. */
+struct hammer {
+	struct sg_key *tik;
+	int failures, runs;
+	volatile int stop;
+	char msg[SG_ERROR_MSG_MAX];
+};
+
+static void *
+hammer_run(void *arg)
+{
+	struct hammer *h = arg;
+	static const uint8_t data[64] = "concurrent";
+	struct sg_iov iov = { data, sizeof(data) };
+	uint8_t mac[SG_SHA256_LEN], want[SG_SHA256_LEN];
+
+	tv_hmac_sha256(tik1, sizeof(tik1), data, sizeof(data), want);
+	while (!h->stop || h->runs < 50) {
+		struct sg_error err = { 0 };
+
+		h->runs++;
+		if (sg_key_hmac_sha256(h->tik, &iov, 1, mac, &err) < 0 ||
+		    memcmp(mac, want, sizeof(mac))) {
+			if (!h->failures++)
+				snprintf(h->msg, sizeof(h->msg), "%s", err.msg);
+		}
+	}
+	return NULL;
+}
+
+static void
+test_concurrent(void **state)
+{
+	_cleanup_(sg_key_admin_freep) struct sg_key_admin *a = NULL;
+	_cleanup_(sg_key_pair_done) struct sg_key_pair p = { 0 };
+	_cleanup_(sg_freep) char *ut = NULL;
+	struct hammer h = { 0 };
+	struct sg_error err = { 0 };
+	pthread_t th;
+
+	(void)state;
+	open_admin(&a);
+	TV_ASSERT_OK(sg_key_admin_create_pair(a, "c0", tik1, tek1, &p, &err), &err);
+	TV_ASSERT_OK(sg_key_open_ex(crypto, p.uri_tik, SG_KEY_TIK, NULL, &h.tik, &err), &err);
+	assert_int_equal(pthread_create(&th, NULL, hammer_run, &h), 0);
+	for (int i = 0; i < 20; i++) {
+		_cleanup_(sg_key_pair_done) struct sg_key_pair q = { 0 };
+		_cleanup_(sg_key_object_list_done) struct sg_key_object_list l = { 0 };
+		char label[16];
+
+		snprintf(label, sizeof(label), "c%d", i + 1);
+		TV_ASSERT_OK(sg_key_admin_create_pair(a, label, tik1, tek1, &q, &err), &err);
+		list("c", &l);
+		assert_int_equal(l.n, 4);
+		assert_int_equal(sg_key_admin_walk(token_uri, NULL, SG_KEY_WALK_RW, label,
+						   delete_one_quiet, NULL, &err),
+				 2);
+	}
+	h.stop = 1;
+	assert_int_equal(pthread_join(th, NULL), 0);
+	if (h.failures)
+		print_error("%d of %d HMACs failed: %s\n", h.failures, h.runs, h.msg);
+	assert_int_equal(h.failures, 0);
+	sg_key_free(h.tik);
+	sg_key_admin_destroy_pair(a, &p);
 }
 
 static void
@@ -481,7 +556,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_create_pair),	cmocka_unit_test(test_verify_mismatch),
 		cmocka_unit_test(test_duplicate_label), cmocka_unit_test(test_bad_label),
 		cmocka_unit_test(test_store_data),	cmocka_unit_test(test_generate_ec),
-		cmocka_unit_test(test_delete),		cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_delete),		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_missing),
 	};
 	struct sg_error err = { 0 };
 	size_t n = 0;

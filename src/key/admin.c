@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "key/key-internal.h"
 #include "key/p11.h"
 #include "util/fileio.h"
 #include "util/secmem.h"
@@ -148,7 +149,10 @@ sg_key_admin_open(const char *token_uri, const struct sg_key_options *opts, bool
 
 	if ((r = sg_p11_uri_parse(token_uri, false, &uri, err)) < 0)
 		return r;
-	if ((n = sg_p11_tokens(uri, token_uri, opts, rw, &toks, err)) < 0)
+	sg_key_token_lock();
+	n = sg_p11_tokens(uri, token_uri, opts, rw, &toks, err);
+	sg_key_token_unlock();
+	if (n < 0)
 		return n;
 	if (n != 1) {
 		_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(token_uri);
@@ -345,7 +349,9 @@ sg_key_admin_create_pair(struct sg_key_admin *a, const char *label, const uint8_
 
 	if (!sg_key_label_valid(label))
 		return label_refused(err);
+	sg_key_token_lock();
 	p.tik_stored_len = tik_store_len(a->t);
+	sg_key_token_unlock();
 	tikval = sg_secmem_new(p.tik_stored_len);
 	if (!tikval)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
@@ -354,8 +360,11 @@ sg_key_admin_create_pair(struct sg_key_admin *a, const char *label, const uint8_
 		return r;
 	snprintf(label_tik, sizeof(label_tik), "%s-tik", label);
 	snprintf(label_tek, sizeof(label_tek), "%s-tek", label);
-	if ((r = create_both(a->t, tikval->data, p.tik_stored_len, tek, p.id, label_tik, label_tek,
-			     &p.shared_id, &otik, &otek, err)) < 0)
+	sg_key_token_lock();
+	r = create_both(a->t, tikval->data, p.tik_stored_len, tek, p.id, label_tik, label_tek,
+			&p.shared_id, &otik, &otek, err);
+	sg_key_token_unlock();
+	if (r < 0)
 		return r;
 	p.obj_tik = otik;
 	p.obj_tek = otek;
@@ -408,8 +417,10 @@ out:
 void
 sg_key_admin_destroy_pair(struct sg_key_admin *a, const struct sg_key_pair *p)
 {
+	sg_key_token_lock();
 	destroy(a->t, p->obj_tik);
 	destroy(a->t, p->obj_tek);
+	sg_key_token_unlock();
 }
 
 /* ---- Data objects ---- */
@@ -438,8 +449,11 @@ sg_key_admin_store_data(struct sg_key_admin *a, const char *label, const uint8_t
 		{ CKA_APPLICATION, (void *)"sevgate", 7 },
 		{ CKA_VALUE, (void *)data, len },
 	};
-	CK_RV rv = a->t->fl->C_CreateObject(a->t->session, tmpl, SG_ELEMENTSOF(tmpl), &h);
+	CK_RV rv;
 
+	sg_key_token_lock();
+	rv = a->t->fl->C_CreateObject(a->t->session, tmpl, SG_ELEMENTSOF(tmpl), &h);
+	sg_key_token_unlock();
 	if (rv != CKR_OK)
 		return sg_error_set(err, SG_E_TOKEN, "%s", sg_p11_rv_name(rv));
 	if (!(uri = extend(a, "object=", label, ";type=data")))
@@ -468,11 +482,19 @@ sg_key_ec_done(struct sg_key_ec *k)
 	memset(k, 0, sizeof(*k));
 }
 
+static void
+destroy_ec_locked(struct sg_p11_token *t, const struct sg_key_ec *k)
+{
+	(void)t->fl->C_DestroyObject(t->session, k->obj_priv);
+	(void)t->fl->C_DestroyObject(t->session, k->obj_pub);
+}
+
 void
 sg_key_admin_destroy_ec(struct sg_key_admin *a, const struct sg_key_ec *k)
 {
-	(void)a->t->fl->C_DestroyObject(a->t->session, k->obj_priv);
-	(void)a->t->fl->C_DestroyObject(a->t->session, k->obj_pub);
+	sg_key_token_lock();
+	destroy_ec_locked(a->t, k);
+	sg_key_token_unlock();
 }
 
 int
@@ -511,23 +533,27 @@ sg_key_admin_generate_ec(struct sg_key_admin *a, const char *label, struct sg_ke
 		{ CKA_SIGN, &yes, sizeof(yes) },      { CKA_LABEL, (void *)label, strlen(label) },
 		{ CKA_ID, k.id, sizeof(k.id) },
 	};
+	CK_ATTRIBUTE get = { CKA_EC_POINT, point_buf, sizeof(point_buf) };
+
+	sg_key_token_lock();
 	rv = t->fl->C_GenerateKeyPair(t->session, &mech, pub_tmpl, SG_ELEMENTSOF(pub_tmpl),
 				      priv_tmpl, SG_ELEMENTSOF(priv_tmpl), &pub, &priv);
-	if (rv != CKR_OK)
+	if (rv != CKR_OK) {
+		sg_key_token_unlock();
 		return sg_error_set(err, SG_E_TOKEN,
 				    "token '%s': generating a P-256 key failed: %s", t->label,
 				    sg_p11_rv_name(rv));
+	}
 	k.obj_pub = pub;
 	k.obj_priv = priv;
-
-	CK_ATTRIBUTE get = { CKA_EC_POINT, point_buf, sizeof(point_buf) };
-
 	if (t->fl->C_GetAttributeValue(t->session, pub, &get, 1) != CKR_OK ||
 	    !(point = ec_point(point_buf, get.ulValueLen))) {
-		sg_key_admin_destroy_ec(a, &k);
+		destroy_ec_locked(t, &k);
+		sg_key_token_unlock();
 		return sg_error_set(err, SG_E_TOKEN,
 				    "the token returned no usable EC public point");
 	}
+	sg_key_token_unlock();
 	memcpy(k.point, point, sizeof(k.point));
 	if (!(k.uri = extend(a, "object=", label, ";type=private"))) {
 		sg_key_admin_destroy_ec(a, &k);
@@ -611,26 +637,33 @@ object_type(CK_KEY_TYPE t)
 	}
 }
 
-/* One token's matching keys, visited from copies: @fn may delete a key, dropping the index. */
+/*
+ * One token's matching keys, read under the token lock into copies; @fn runs on them after
+ * the lock is dropped, so it may call the locking functions here (delete the key it is given).
+ */
 static int
 walk_token(struct sg_p11_token *t, P11KitUri *uri, unsigned flags, const char *prefix,
 	   sg_key_object_fn fn, void *ctx, size_t *count, struct sg_error *err)
 {
 	_cleanup_(sg_freep) const struct sg_p11_keyent **ents = NULL;
-	_cleanup_(sg_freep) struct sg_p11_keyent *keys = NULL;
+	_cleanup_(sg_freep) struct sg_key_object *objs = NULL;
 	CK_ULONG nobj = 0;
+	size_t n = 0;
 	int r;
 
+	sg_key_token_lock();
 	if ((r = sg_p11_find_keys(t, uri, &ents, &nobj, err)) < 0)
-		return r;
-	keys = calloc(nobj ? nobj : 1, sizeof(*keys));
-	if (!keys)
-		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	for (CK_ULONG j = 0; j < nobj; j++)
-		keys[j] = *ents[j];
+		goto out;
+	objs = calloc(nobj ? nobj : 1, sizeof(*objs));
+	if (!objs) {
+		r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+		goto out;
+	}
 	for (CK_ULONG j = 0; j < nobj; j++) {
-		const struct sg_p11_keyent *e = &keys[j];
-		struct sg_key_object o = {
+		const struct sg_p11_keyent *e = ents[j];
+		struct sg_key_object *o = &objs[n];
+
+		*o = (struct sg_key_object){
 			.token = t->label,
 			.id_len = e->id_len,
 			.type = object_type(e->type),
@@ -640,16 +673,22 @@ walk_token(struct sg_p11_token *t, P11KitUri *uri, unsigned flags, const char *p
 			.tok = t,
 			.handle = e->handle,
 		};
-
-		memcpy(o.label, e->label, e->label_len);
-		o.label[e->label_len] = '\0';
-		memcpy(o.id, e->id, e->id_len);
-		if (prefix && strncmp(o.label, prefix, strlen(prefix)))
+		memcpy(o->label, e->label, e->label_len);
+		o->label[e->label_len] = '\0';
+		memcpy(o->id, e->id, e->id_len);
+		if (prefix && strncmp(o->label, prefix, strlen(prefix)))
 			continue;
-		(*count)++;
 		if (flags & SG_KEY_WALK_PRIVATE)
-			(void)sg_p11_get_bool(t, e->handle, CKA_PRIVATE, &o.private_obj);
-		if (fn && (r = fn(ctx, &o, err)) < 0)
+			(void)sg_p11_get_bool(t, e->handle, CKA_PRIVATE, &o->private_obj);
+		n++;
+	}
+out:
+	sg_key_token_unlock();
+	if (r < 0)
+		return r;
+	for (size_t j = 0; j < n; j++) {
+		(*count)++;
+		if (fn && (r = fn(ctx, &objs[j], err)) < 0)
 			return r;
 	}
 	return 0;
@@ -666,7 +705,10 @@ sg_key_admin_walk(const char *spec, const struct sg_key_options *opts, unsigned 
 
 	if ((r = sg_p11_uri_parse(spec, false, &uri, err)) < 0)
 		return r;
-	if ((n = sg_p11_tokens(uri, spec, opts, flags & SG_KEY_WALK_RW, &toks, err)) < 0)
+	sg_key_token_lock();
+	n = sg_p11_tokens(uri, spec, opts, flags & SG_KEY_WALK_RW, &toks, err);
+	sg_key_token_unlock();
+	if (n < 0)
 		return n;
 	for (int i = 0; i < n; i++)
 		if ((r = walk_token(toks[i], uri, flags, prefix, fn, ctx, &count, err)) < 0)
@@ -723,9 +765,12 @@ sg_key_admin_list(const char *spec, const struct sg_key_options *opts, const cha
 int
 sg_key_admin_delete_object(const struct sg_key_object *o, struct sg_error *err)
 {
-	CK_RV rv = o->tok->fl->C_DestroyObject(o->tok->session, o->handle);
+	CK_RV rv;
 
+	sg_key_token_lock();
+	rv = o->tok->fl->C_DestroyObject(o->tok->session, o->handle);
 	sg_p11_index_invalidate(o->tok);
+	sg_key_token_unlock();
 	if (rv != CKR_OK)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': deleting '%s' failed: %s",
 				    o->tok->label, o->label, sg_p11_rv_name(rv));

@@ -5,8 +5,9 @@
  * key/p11.h or p11-kit's types. Part of the PKCS#11 library (sevgate_p11), which programs
  * that administer tokens link in; virt-qemu-sev-validate does not.
  *
- * The administration calls use the process's token sessions directly: call them from one
- * thread, not while other threads use token keys.
+ * The administration calls use the process's token sessions directly, under the key layer's
+ * token lock, so other threads may use token keys meanwhile. A walk's callback runs with
+ * the lock released and may call any function here.
  */
 #pragma once
 

@@ -27,6 +27,14 @@ struct sg_key {
 	void *priv;
 };
 
+/*
+ * The lock every token operation runs under (the threads of a run share the process's token
+ * sessions), for key/admin.c, which uses the sessions directly. Never held across a call to a
+ * locking sg_key_* function.
+ */
+void sg_key_token_lock(void);
+void sg_key_token_unlock(void);
+
 /* Allocate a key shell; the back end fills priv and fingerprint. */
 struct sg_key *sg_key_alloc(const struct sg_key_ops *ops, enum sg_key_role role, const char *desc);
 

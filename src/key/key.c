@@ -186,6 +186,18 @@ sg_key_shutdown(void)
 	/* The module stays mapped: p11-kit may have registered exit handlers in it. */
 }
 
+void
+sg_key_token_lock(void)
+{
+	pthread_mutex_lock(&pkcs11_lock);
+}
+
+void
+sg_key_token_unlock(void)
+{
+	pthread_mutex_unlock(&pkcs11_lock);
+}
+
 int
 sg_key_open_ex(struct sg_crypto *c, const char *spec, enum sg_key_role role,
 	       const struct sg_key_options *opts, struct sg_key **ret, struct sg_error *err)
