@@ -122,7 +122,9 @@ test_long_reason_truncated(void **state)
 	struct sg_audit *a = NULL;
 	struct sg_error err = { 0 };
 	char *reason = malloc(70001);
-	struct sg_audit_event ev = { .event = "verdict", .guest = "g1", .verdict = "mismatch" };
+	struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_VERDICT,
+				     .guest = "g1",
+				     .verdict = "mismatch" };
 	struct json_object *o;
 	const char *stored;
 
@@ -158,7 +160,9 @@ test_truncation_utf8_boundary(void **state)
 	struct sg_audit *a = NULL;
 	struct sg_error err = { 0 };
 	char reason[2048];
-	struct sg_audit_event ev = { .event = "verdict", .verdict = "mismatch", .reason = reason };
+	struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_VERDICT,
+				     .verdict = "mismatch",
+				     .reason = reason };
 	struct json_object *o;
 	const char *stored;
 
@@ -185,9 +189,10 @@ test_text_at_bound_and_guest(void **state)
 	struct sg_audit *a = NULL;
 	struct sg_error err = { 0 };
 	char reason[TEXT_MAX + 1], guest[5000];
-	struct sg_audit_event ev = {
-		.event = "verdict", .verdict = "mismatch", .reason = reason, .guest = guest
-	};
+	struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_VERDICT,
+				     .verdict = "mismatch",
+				     .reason = reason,
+				     .guest = guest };
 	struct json_object *o;
 
 	memset(reason, 'x', TEXT_MAX);
@@ -220,9 +225,10 @@ test_oversize_record_refused(void **state)
 	};
 	char key[TEXT_MAX + 1];
 	const char *keys[NKEYS];
-	struct sg_audit_event ev = {
-		.event = "release-intent", .verdict = "trusted", .keys = keys, .nkeys = NKEYS
-	};
+	struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_RELEASE_INTENT,
+				     .verdict = "trusted",
+				     .keys = keys,
+				     .nkeys = NKEYS };
 	struct stat st1, st2;
 	int r;
 
@@ -244,10 +250,60 @@ test_oversize_record_refused(void **state)
 	assert_verifies(f, 2);
 }
 
+/* Every event and its name as a record holds it; no name for no event or a value past the end. */
+static void
+test_event_names(void **state)
+{
+	static const struct {
+		int type;
+		const char *name;
+	} cases[] = {
+		{ SG_AUDIT_EVENT_NONE, NULL },
+		{ SG_AUDIT_EVENT_VERDICT, "verdict" },
+		{ SG_AUDIT_EVENT_RELEASE_INTENT, "release-intent" },
+		{ SG_AUDIT_EVENT_RELEASED, "released" },
+		{ SG_AUDIT_EVENT_REFUSED, "refused" },
+		{ SG_AUDIT_EVENT_CHECKPOINT, "checkpoint" },
+		{ SG_AUDIT_EVENT_CHECKPOINT + 1, NULL },
+		{ -1, NULL },
+		{ 1000, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = sg_audit_event_name((enum sg_audit_event_type)cases[i].type);
+
+		if (cases[i].name)
+			assert_string_equal(got, cases[i].name);
+		else
+			assert_null(got);
+	}
+}
+
+/* An event without a type (a zeroed struct) is a bug: refused, nothing written. */
+static void
+test_event_none_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_audit *a = NULL;
+	struct sg_error err = { 0 };
+	struct sg_audit_event ev = { .guest = "g1", .verdict = "trusted" };
+	struct stat st;
+
+	TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+	TV_ASSERT_ERR(sg_audit_append(a, &ev, NULL, &err), &err, SG_E_INTERNAL);
+	assert_string_equal(err.msg, "not an audit event (0)");
+	assert_int_equal(stat(f->log, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	sg_audit_close(a);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_event_names),
+		cmocka_unit_test_setup_teardown(test_event_none_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_reason_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncation_utf8_boundary, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_text_at_bound_and_guest, setup, teardown),

@@ -55,6 +55,22 @@ struct sg_audit {
 	bool syslog; /* copy records to syslog */
 };
 
+static const char *const event_names[] = {
+	[SG_AUDIT_EVENT_VERDICT] = "verdict",
+	[SG_AUDIT_EVENT_RELEASE_INTENT] = "release-intent",
+	[SG_AUDIT_EVENT_RELEASED] = "released",
+	[SG_AUDIT_EVENT_REFUSED] = "refused",
+	[SG_AUDIT_EVENT_CHECKPOINT] = "checkpoint",
+};
+
+const char *
+sg_audit_event_name(enum sg_audit_event_type type)
+{
+	if ((size_t)type >= sizeof(event_names) / sizeof(event_names[0]))
+		return NULL;
+	return event_names[type];
+}
+
 static int
 ossl_fail(struct sg_error *err, const char *what)
 {
@@ -287,7 +303,7 @@ render_tail(const struct sg_audit *a, const struct sg_audit_event *ev)
 	struct json_object *actor = json_object_new_object();
 	char mb64[SG_B64_ENCODED_LEN(48) + 1], *text;
 
-	add(o, "event", json_object_new_string(ev->event));
+	add(o, "event", json_object_new_string(sg_audit_event_name(ev->event)));
 	add(o, "guest", text_or_null(ev->guest));
 	add(o, "manifest_sha256", hex_or_null(ev->manifest_sha256, 32));
 	add(in, "firmware", hex_or_null(ev->firmware_sha256, 32));
@@ -581,11 +597,15 @@ sg_audit_append_many(struct sg_audit *a, struct sg_audit_entry *entries, size_t 
 		return SG_E_NOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		ps[i] = (struct pending){ .tail = render_tail(a, entries[i].ev),
-					  .head = entries[i].head,
+		const struct sg_audit_event *ev = entries[i].ev;
+
+		ps[i] = (struct pending){ .head = entries[i].head,
 					  .err = entries[i].err,
 					  .next = i + 1 < n ? &ps[i + 1] : NULL };
-		if (!ps[i].tail)
+		if (!sg_audit_event_name(ev->event))
+			ps[i].rc = sg_error_set(ps[i].err, SG_E_INTERNAL, "not an audit event (%d)",
+						(int)ev->event);
+		else if (!(ps[i].tail = render_tail(a, ev)))
 			ps[i].rc = sg_error_set(ps[i].err, SG_E_NOMEM, "out of memory");
 	}
 	/*
@@ -639,7 +659,7 @@ sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_h
 int
 sg_audit_checkpoint(struct sg_audit *a, char *ret_head, struct sg_error *err)
 {
-	struct sg_audit_event ev = { .event = "checkpoint" };
+	struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_CHECKPOINT };
 
 	return sg_audit_append(a, &ev, ret_head, err);
 }

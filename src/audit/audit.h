@@ -35,9 +35,29 @@
 
 struct sg_audit;
 
+/*
+ * What a record records (docs/audit.md, "Events"). The numbers are this
+ * API's only: a record holds the event's name (sg_audit_event_name). New
+ * events are added at the end (a later one: session-created).
+ */
+enum sg_audit_event_type {
+	SG_AUDIT_EVENT_NONE = 0, /* no event: never written (sg_audit_append refuses it) */
+	SG_AUDIT_EVENT_VERDICT,
+	SG_AUDIT_EVENT_RELEASE_INTENT,
+	SG_AUDIT_EVENT_RELEASED,
+	SG_AUDIT_EVENT_REFUSED,
+	SG_AUDIT_EVENT_CHECKPOINT,
+};
+
+/*
+ * The name a record holds for @type ("verdict", "release-intent", ...):
+ * static text, or NULL for SG_AUDIT_EVENT_NONE and a value that is no event.
+ */
+const char *sg_audit_event_name(enum sg_audit_event_type type);
+
 /* One record's content; NULL/absent members are written as null. */
 struct sg_audit_event {
-	const char *event; /* verdict | release-intent | released | refused | checkpoint */
+	enum sg_audit_event_type event;
 	const char *guest;
 	const uint8_t *manifest_sha256;
 	const uint8_t *firmware_sha256, *kernel_sha256, *initrd_sha256, *cmdline_sha256;

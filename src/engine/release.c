@@ -56,7 +56,7 @@ key_name(const char *spec)
 }
 
 static void
-event_fill(struct event_buf *b, const char *event, const struct sg_guest_spec *g,
+event_fill(struct event_buf *b, enum sg_audit_event_type event, const struct sg_guest_spec *g,
 	   const struct sg_manifest *m, const struct sg_validate_result *res)
 {
 	const struct sg_validate_req *q = &g->req;
@@ -139,29 +139,29 @@ releasing(const struct sg_guest *gu)
 
 /*
  * The record @gu owes in the first pass (intent, refused, verdict) or, with
- * @released, the second; NULL for none. Sets its verdict and reason.
+ * @released, the second; SG_AUDIT_EVENT_NONE for none. Sets its verdict and reason.
  */
-static const char *
+static enum sg_audit_event_type
 owed_event(const struct sg_guest *gu, bool released, const char **ret_verdict,
 	   const char **ret_reason)
 {
 	*ret_verdict = "trusted";
 	*ret_reason = NULL;
 	if (released)
-		return releasing(gu) ? "released" : NULL;
+		return releasing(gu) ? SG_AUDIT_EVENT_RELEASED : SG_AUDIT_EVENT_NONE;
 	switch (gu->step) {
-	case SG_STEP_RELEASE: return "release-intent";
+	case SG_STEP_RELEASE: return SG_AUDIT_EVENT_RELEASE_INTENT;
 	case SG_STEP_REFUSED:
 		*ret_verdict = "refused";
 		*ret_reason = gu->out.err.msg;
-		return "refused";
+		return SG_AUDIT_EVENT_REFUSED;
 	case SG_STEP_VERDICT:
 		*ret_verdict = gu->r == 0	      ? "trusted" :
 			       gu->r == SG_E_MISMATCH ? "mismatch" :
 							"error";
 		*ret_reason = gu->r == 0 ? NULL : gu->out.err.msg;
-		return "verdict";
-	default: return NULL;
+		return SG_AUDIT_EVENT_VERDICT;
+	default: return SG_AUDIT_EVENT_NONE;
 	}
 }
 
@@ -170,7 +170,8 @@ static void
 record_group(struct sg_audit *audit, struct sg_guest **guests, size_t n, bool released,
 	     struct event_buf *bufs, struct sg_audit_entry *ents, struct sg_error *errs)
 {
-	const char *event, *verdict, *reason;
+	enum sg_audit_event_type event;
+	const char *verdict, *reason;
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
