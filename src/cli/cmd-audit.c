@@ -131,7 +131,8 @@ show(const char *path, const char *guest, const char *since)
 		if (json_object_object_get_ex(o, "secrets", &secrets) &&
 		    json_object_is_type(secrets, json_type_array))
 			nsec = json_object_array_length(secrets);
-		put_safe(json_object_get_string(seq), 6);
+		/* A forged seq may be null: shown as "-", as any null member. */
+		put_safe(json_object_get_string(seq) ? json_object_get_string(seq) : "-", 6);
 		putchar(' ');
 		put_safe(t ? t : "-", 0);
 		putchar(' ');

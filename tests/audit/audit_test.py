@@ -1195,7 +1195,7 @@ def test_bounds_show(env, d):
     good = lines_of(log)
     forged = []
     for seq in ('"\\u001b]0;owned\\u0007\\u001b[2J"', '["\\u009b31m", "\\u202e"]', '{"a": "\\u001b[1m"}',
-                '1.5e300', 'true'):
+                '1.5e300', 'true', 'null'):
         forged.append(re.sub(r'^\{"seq":[0-9]+,', lambda m, s=seq: '{"seq":%s,' % s, good[0]))
     r = json.loads(good[1], object_pairs_hook=OrderedDict)
     r["time"] = 17
@@ -1218,6 +1218,8 @@ def test_bounds_show(env, d):
     check(not bad, "bounds/show: control bytes reach the terminal: %r" % bad[:3])
     check(out and out[0].startswith(b"\\x1b]0;owned\\x07\\x1b[2J "),
           "bounds/show: a string seq is not shown escaped: %r" % out[:1])
+    check(len(out) > 5 and out[5].startswith(b"-      "),
+          "bounds/show: a null seq is not shown as '-': %r" % out[5:6])
     want = b" a\\u{61c}b\\\\x1b\\u{200b}c\\u{feff} "
     check(len(out) == len(forged) and want in out[-1],
           "bounds/show: not escaped as sg_str_escape does: %r (want %r)" % (out[-1:], want))
