@@ -298,11 +298,123 @@ test_event_none_refused(void **state)
 	sg_audit_close(a);
 }
 
+/* sg_audit_summary_parse: each member as text, whatever its type; no record, no summary. */
+static void
+test_summary(void **state)
+{
+	static const struct {
+		const char *line;
+		size_t len; /* 0: strlen */
+		int rc;
+		const char *seq, *time, *event, *guest, *verdict, *digest, *reason;
+		size_t nsecrets;
+		const char *secrets[3][2];
+	} cases[] = {
+		{ "{\"seq\":3,\"time\":\"2026-11-23T15:10:46Z\",\"prev\":\"00\",\"event\":\"released\","
+		  "\"guest\":\"g2\",\"verdict\":\"trusted\",\"launch_digest\":\"ab\",\"secrets\":"
+		  "[{\"guid\":\"G1\",\"length\":32},{\"guid\":7},null],\"reason\":\"why\","
+		  "\"future\":{\"x\":1},\"sig\":\"AA==\"}\n",
+		  0,
+		  0,
+		  "3",
+		  "2026-11-23T15:10:46Z",
+		  "released",
+		  "g2",
+		  "trusted",
+		  "ab",
+		  "why",
+		  3,
+		  { { "G1", "32" }, { "7", NULL }, { NULL, NULL } } },
+		{ "{\"seq\":1,\"event\":\"checkpoint\",\"guest\":null,\"secrets\":[]}",
+		  0,
+		  0,
+		  "1",
+		  NULL,
+		  "checkpoint",
+		  NULL,
+		  NULL,
+		  NULL,
+		  NULL,
+		  0,
+		  { { 0 } } },
+		{ "{\"seq\":null,\"time\":17,\"event\":true,\"secrets\":{\"guid\":\"x\"}}",
+		  0,
+		  0,
+		  NULL,
+		  "17",
+		  "true",
+		  NULL,
+		  NULL,
+		  NULL,
+		  NULL,
+		  0,
+		  { { 0 } } },
+		{ "{\"seq\":\"x\\u001b\"}",
+		  0,
+		  0,
+		  "x\x1b",
+		  NULL,
+		  NULL,
+		  NULL,
+		  NULL,
+		  NULL,
+		  NULL,
+		  0,
+		  { { 0 } } },
+		{ .line = "this is not a record\n", .rc = SG_E_FORMAT },
+		{ .line = "[1,2]", .rc = SG_E_FORMAT },
+		{ .line = "{\"time\":\"2026\"}", .rc = SG_E_FORMAT },
+		{ .line = "", .rc = SG_E_FORMAT },
+		{ .line = "{\"seq\":1}\0{", .len = 11, .rc = SG_E_FORMAT },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sg_audit_summary r;
+		struct sg_error err = { 0 };
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].line);
+		int rc = sg_audit_summary_parse(cases[i].line, len, &r, &err);
+
+		print_message("case %zu\n", i);
+		assert_int_equal(rc, cases[i].rc);
+		if (rc < 0) {
+			assert_string_equal(err.msg, "not a record");
+			assert_null(r.record);
+			sg_audit_summary_clear(&r); /* a no-op */
+			continue;
+		}
+#define EQ(got, want)                                   \
+	do {                                            \
+		if (want)                               \
+			assert_string_equal(got, want); \
+		else                                    \
+			assert_null(got);               \
+	} while (0)
+		EQ(r.seq, cases[i].seq);
+		EQ(r.time, cases[i].time);
+		EQ(r.event, cases[i].event);
+		EQ(r.guest, cases[i].guest);
+		EQ(r.verdict, cases[i].verdict);
+		EQ(r.launch_digest, cases[i].digest);
+		EQ(r.reason, cases[i].reason);
+		assert_int_equal(r.nsecrets, cases[i].nsecrets);
+		for (size_t k = 0; k < r.nsecrets; k++) {
+			EQ(r.secrets[k].guid, cases[i].secrets[k][0]);
+			EQ(r.secrets[k].length, cases[i].secrets[k][1]);
+		}
+#undef EQ
+		sg_audit_summary_clear(&r);
+		assert_null(r.record);
+		assert_null(r.secrets);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_names),
+		cmocka_unit_test(test_summary),
 		cmocka_unit_test_setup_teardown(test_event_none_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_reason_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncation_utf8_boundary, setup, teardown),

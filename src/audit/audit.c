@@ -859,3 +859,64 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 		memcpy(ret_head, prev, SG_AUDIT_HEAD_HEX + 1);
 	return 0;
 }
+
+/* Member @k of @o as text, whatever its JSON type (a non-string as its JSON text); NULL if null. */
+static const char *
+member(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, k, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int
+sg_audit_summary_parse(const char *line, size_t len, struct sg_audit_summary *ret,
+		       struct sg_error *err)
+{
+	struct json_object *o = NULL, *seq, *secrets;
+	struct sg_audit_summary s = { 0 };
+
+	*ret = s;
+	if (!memchr(line, '\0', len))
+		o = json_tokener_parse(line);
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "seq", &seq)) {
+		json_object_put(o);
+		return sg_error_set(err, SG_E_FORMAT, "not a record");
+	}
+	s.record = o;
+	s.seq = json_object_get_string(seq);
+	s.time = member(o, "time");
+	s.event = member(o, "event");
+	s.guest = member(o, "guest");
+	s.verdict = member(o, "verdict");
+	s.launch_digest = member(o, "launch_digest");
+	s.reason = member(o, "reason");
+	if (json_object_object_get_ex(o, "secrets", &secrets) &&
+	    json_object_is_type(secrets, json_type_array) &&
+	    (s.nsecrets = json_object_array_length(secrets)) > 0) {
+		if (!(s.secrets = calloc(s.nsecrets, sizeof(*s.secrets)))) {
+			json_object_put(o);
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		}
+		for (size_t i = 0; i < s.nsecrets; i++) {
+			struct json_object *e = json_object_array_get_idx(secrets, i);
+
+			s.secrets[i].guid = member(e, "guid");
+			s.secrets[i].length = member(e, "length");
+		}
+	}
+	*ret = s;
+	return 0;
+}
+
+void
+sg_audit_summary_clear(struct sg_audit_summary *s)
+{
+	json_object_put(s->record);
+	free(s->secrets);
+	*s = (struct sg_audit_summary){ 0 };
+}

@@ -126,6 +126,33 @@ enum sg_audit_line {
  */
 enum sg_audit_line sg_audit_read_line(FILE *f, char *buf, size_t *ret_len, bool skip_long);
 
+/* One secret of a summarised record. */
+struct sg_audit_summary_secret {
+	const char *guid, *length;
+};
+/*
+ * One line of the log as `audit show` lists it, read without checking its
+ * signature: each member as text whatever its JSON type (a non-string as
+ * its JSON text), NULL when absent or null. The texts belong to the
+ * summary (sg_audit_summary_clear).
+ */
+struct sg_audit_summary {
+	const char *seq, *time, *event, *guest, *verdict, *launch_digest, *reason;
+	struct sg_audit_summary_secret *secrets; /* guid/length NULL when absent */
+	size_t nsecrets;
+	void *record; /* the parsed line */
+};
+/*
+ * Summarise @line (@len bytes, then a NUL; its '\n' may be included) into
+ * @ret. Returns 0, or reports in @err SG_E_FORMAT "not a record" (not a
+ * JSON object with a seq member, or a NUL byte within @len) or SG_E_NOMEM;
+ * on error @ret holds nothing to clear.
+ */
+int sg_audit_summary_parse(const char *line, size_t len, struct sg_audit_summary *ret,
+			   struct sg_error *err);
+/* Free what sg_audit_summary_parse gave @s, and zero it; a zeroed @s is a no-op. */
+void sg_audit_summary_clear(struct sg_audit_summary *s);
+
 /*
  * Verify every record of @path: its signature (with @pubkey_pem), its seq
  * and its link to the previous record; with @expect_head, that the last

@@ -2,7 +2,6 @@
 /* sevgate audit verify|show: check and read the audit log. */
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,18 +53,6 @@ put_safe(const char *str, int width)
 		putchar(' ');
 }
 
-/* Member @k of @o as text, whatever its JSON type (a non-string as its JSON text); NULL if null. */
-static const char *
-member(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, k, &v) ||
-	    json_object_is_type(v, json_type_null))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int
 show(const char *path, const char *guest, const char *since)
 {
@@ -73,6 +60,7 @@ show(const char *path, const char *guest, const char *since)
 	_cleanup_(sg_freep) char *line = malloc(SG_AUDIT_LINE_MAX + 1);
 	size_t len, lineno = 0;
 	enum sg_audit_line got;
+	struct sg_error err = { 0 };
 	struct stat st;
 	bool regular;
 	char msg[512];
@@ -87,9 +75,7 @@ show(const char *path, const char *guest, const char *since)
 	regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
 	while ((got = sg_audit_read_line(f, line, &len, regular)) != SG_AUDIT_LINE_EOF &&
 	       got != SG_AUDIT_LINE_ERROR) {
-		struct json_object *o = NULL, *secrets, *seq;
-		const char *t, *g, *ev, *verdict, *digest, *reason;
-		size_t nsec = 0;
+		struct sg_audit_summary r;
 
 		lineno++;
 		if (got == SG_AUDIT_LINE_LONG && !regular) {
@@ -107,58 +93,42 @@ show(const char *path, const char *guest, const char *since)
 				SG_AUDIT_LINE_MAX);
 			continue;
 		}
-		if (!memchr(line, '\0', len))
-			o = json_tokener_parse(line);
-		if (!o || !json_object_is_type(o, json_type_object) ||
-		    !json_object_object_get_ex(o, "seq", &seq)) {
+		if (sg_audit_summary_parse(line, len, &r, &err) < 0) {
 			fputs("warning: ", stderr);
 			sg_fputs_escaped(path, stderr);
-			fprintf(stderr, ":%zu: not a record\n", lineno);
-			json_object_put(o);
+			fprintf(stderr, ":%zu: %s\n", lineno, err.msg);
+			sg_error_clear(&err);
 			continue;
 		}
-		t = member(o, "time");
-		g = member(o, "guest");
-		if ((guest && (!g || strcmp(g, guest))) ||
-		    (since && (!t || strcmp(t, since) < 0))) {
-			json_object_put(o);
+		if ((guest && (!r.guest || strcmp(r.guest, guest))) ||
+		    (since && (!r.time || strcmp(r.time, since) < 0))) {
+			sg_audit_summary_clear(&r);
 			continue;
 		}
-		ev = member(o, "event");
-		verdict = member(o, "verdict");
-		digest = member(o, "launch_digest");
-		reason = member(o, "reason");
-		if (json_object_object_get_ex(o, "secrets", &secrets) &&
-		    json_object_is_type(secrets, json_type_array))
-			nsec = json_object_array_length(secrets);
-		/* A forged seq may be null: shown as "-", as any null member. */
-		put_safe(json_object_get_string(seq) ? json_object_get_string(seq) : "-", 6);
+		put_safe(r.seq ? r.seq : "-", 6);
 		putchar(' ');
-		put_safe(t ? t : "-", 0);
+		put_safe(r.time ? r.time : "-", 0);
 		putchar(' ');
-		put_safe(ev ? ev : "-", 14);
+		put_safe(r.event ? r.event : "-", 14);
 		putchar(' ');
-		put_safe(g ? g : "-", 20);
+		put_safe(r.guest ? r.guest : "-", 20);
 		putchar(' ');
-		put_safe(verdict ? verdict : "-", 8);
-		printf(" secrets=%zu digest=", nsec);
-		put_safe(digest ? digest : "-", 0);
-		for (size_t i = 0; i < nsec; i++) {
-			struct json_object *s = json_object_array_get_idx(secrets, i);
-			const char *guid = member(s, "guid"), *slen = member(s, "length");
-
+		put_safe(r.verdict ? r.verdict : "-", 8);
+		printf(" secrets=%zu digest=", r.nsecrets);
+		put_safe(r.launch_digest ? r.launch_digest : "-", 0);
+		for (size_t i = 0; i < r.nsecrets; i++) {
 			putchar(' ');
-			put_safe(guid ? guid : "?", 0);
+			put_safe(r.secrets[i].guid ? r.secrets[i].guid : "?", 0);
 			putchar(':');
-			put_safe(slen ? slen : "?", 0);
+			put_safe(r.secrets[i].length ? r.secrets[i].length : "?", 0);
 		}
-		if (reason) {
+		if (r.reason) {
 			printf(" reason=\"");
-			put_safe(reason, 0);
+			put_safe(r.reason, 0);
 			putchar('"');
 		}
 		putchar('\n');
-		json_object_put(o);
+		sg_audit_summary_clear(&r);
 	}
 	if (got == SG_AUDIT_LINE_ERROR) {
 		snprintf(msg, sizeof(msg), "cannot read '%s': %s", path, strerror(errno));
