@@ -409,12 +409,62 @@ test_summary(void **state)
 	}
 }
 
+/*
+ * A failure of the whole group (here: the log ends in bytes no record could
+ * be) is reported in every record of it that had no outcome yet, with the
+ * same message; a record that failed on its own keeps its own error.
+ */
+static void
+test_group_failure_each_record(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_audit *a = NULL;
+	struct sg_error err = { 0 }, errs[3] = { 0 };
+	struct sg_audit_event none = { .guest = "g0" };
+	struct sg_audit_event v = { .event = SG_AUDIT_EVENT_VERDICT, .verdict = "trusted" };
+	struct sg_audit_event cp = { .event = SG_AUDIT_EVENT_CHECKPOINT };
+	struct sg_audit_entry e[4] = {
+		{ .ev = &none, .err = &errs[0] },
+		{ .ev = &v, .err = &errs[1] },
+		{ .ev = &cp, .err = &errs[2] },
+		{ .ev = &v }, /* no error to report to: only its code */
+	};
+	char want[512];
+	struct stat st1, st2;
+	FILE *fp;
+
+	TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+	TV_ASSERT_OK(sg_audit_checkpoint(a, NULL, &err), &err);
+	assert_non_null(fp = fopen(f->log, "a"));
+	for (int i = 0; i < SG_AUDIT_LINE_MAX + 1; i++)
+		fputc('x', fp);
+	fclose(fp);
+	assert_int_equal(stat(f->log, &st1), 0);
+	assert_int_equal(sg_audit_append_many(a, e, 4), SG_E_INTERNAL);
+	assert_int_equal(e[0].rc, SG_E_INTERNAL);
+	assert_string_equal(errs[0].msg, "not an audit event (0)");
+	snprintf(want, sizeof(want),
+		 "audit log '%s' ends in %d bytes after its last newline: not a torn record; "
+		 "the log is left as it is",
+		 f->log, SG_AUDIT_LINE_MAX + 1);
+	for (size_t i = 1; i < 4; i++)
+		assert_int_equal(e[i].rc, SG_E_FORMAT);
+	assert_int_equal(errs[1].code, SG_E_FORMAT);
+	assert_string_equal(errs[1].msg, want);
+	assert_int_equal(errs[2].code, SG_E_FORMAT);
+	assert_string_equal(errs[2].msg, want);
+	assert_int_equal(stat(f->log, &st2), 0);
+	assert_int_equal(st2.st_size, st1.st_size);
+	sg_audit_close(a);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_names),
 		cmocka_unit_test(test_summary),
+		cmocka_unit_test_setup_teardown(test_group_failure_each_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_none_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_reason_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncation_utf8_boundary, setup, teardown),

@@ -466,6 +466,35 @@ read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDI
 }
 
 /*
+ * Where a failure of the whole group is reported: the error of the first
+ * record that has no outcome yet (NULL if none has one to report to).
+ */
+static struct sg_error *
+group_err(struct pending *batch)
+{
+	for (struct pending *p = batch; p; p = p->next)
+		if (p->rc == 0 && p->err)
+			return p->err;
+	return NULL;
+}
+
+/*
+ * The group failed with @code, reported in @reported (group_err): every
+ * record without an outcome gets it, with the same message.
+ */
+static void
+fail_group(struct pending *batch, int code, const struct sg_error *reported)
+{
+	for (struct pending *p = batch; p; p = p->next) {
+		if (p->rc < 0)
+			continue;
+		p->rc = code;
+		if (p->err && p->err != reported)
+			sg_error_set(p->err, code, "%s", reported ? reported->msg : "");
+	}
+}
+
+/*
  * Write @batch under the file lock, chained and signed one after the other,
  * then one fdatasync for all of them (group commit). Each record's outcome
  * goes to its pending entry.
@@ -475,20 +504,20 @@ commit(struct sg_audit *a, struct pending *batch)
 {
 	char prev[SG_AUDIT_HEAD_HEX + 1];
 	unsigned long long seq;
-	struct sg_error tmp = { 0 };
+	struct sg_error *err = group_err(batch);
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	off_t start_size = 0;
 	int r;
 
 	if (flock(a->fd, LOCK_EX) < 0) {
-		r = sg_error_set(&tmp, SG_E_IO, "cannot lock audit log: %s", strerror(errno));
+		r = sg_error_set(err, SG_E_IO, "cannot lock audit log: %s", strerror(errno));
 		goto fail_all;
 	}
-	if ((r = read_tail(a, &seq, prev, &tmp)) < 0)
+	if ((r = read_tail(a, &seq, prev, err)) < 0)
 		goto unlock_fail;
 	if ((start_size = lseek(a->fd, 0, SEEK_END)) < 0) {
-		r = sg_error_set(&tmp, SG_E_IO, "cannot seek audit log: %s", strerror(errno));
+		r = sg_error_set(err, SG_E_IO, "cannot seek audit log: %s", strerror(errno));
 		goto unlock_fail;
 	}
 	for (struct pending *p = batch; p; p = p->next) {
@@ -554,7 +583,9 @@ next:
 		free(u);
 	}
 	if (len && (sg_write_all(a->fd, buf, len) < 0 || fdatasync(a->fd) < 0)) {
-		r = sg_error_set(&tmp, SG_E_IO, "cannot write audit log '%s': %s", a->path,
+		/* Reported in the first record still written (the others may have failed). */
+		err = group_err(batch);
+		r = sg_error_set(err, SG_E_IO, "cannot write audit log '%s': %s", a->path,
 				 strerror(errno));
 		/*
 		 * Part of it may be on disk: cut back, so no record claims an
@@ -577,9 +608,7 @@ unlock_fail:
 	flock(a->fd, LOCK_UN);
 fail_all:
 	free(buf);
-	for (struct pending *p = batch; p; p = p->next)
-		if (p->rc == 0)
-			p->rc = sg_error_set(p->err, r, "%s", tmp.msg);
+	fail_group(batch, r, err);
 }
 
 int

@@ -79,15 +79,26 @@ struct sg_audit_event {
 
 /*
  * Open @path for appending, signing with @key_spec: a PEM private key file
- * (EC P-256) or a pkcs11: URI of a token EC key. The file is created 0600
- * (and its directory fsync'ed) if it does not exist.
+ * (EC P-256) or a pkcs11: URI of a token EC key (checked, not used, here;
+ * @kopts, optional, for its PIN). The file is created 0600 (and its
+ * directory fsync'ed) if it does not exist; an existing one is appended to
+ * as it is, never through a symbolic link. @c is borrowed and must outlive
+ * the log. Returns 0 and the log in @ret (sg_audit_close), or reports in
+ * @err: SG_E_IO (the key or the log cannot be opened), SG_E_KEY (not a PEM
+ * private key), SG_E_USAGE (not an EC P-256 key), the key interface's
+ * errors for a token key, SG_E_NOMEM.
  */
 int sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
 		  const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err);
 /*
  * Append one record, fsync'ed before return; @ret_head (65 bytes) gets its
- * hash, if non-NULL. A record whose line would be longer than
- * SG_AUDIT_LINE_MAX is SG_E_LIMIT, with nothing written.
+ * hash, if non-NULL. Safe from several threads (group commit) and several
+ * processes (file lock). Returns 0, or reports in @err: SG_E_LIMIT (its
+ * line would be longer than SG_AUDIT_LINE_MAX), SG_E_INTERNAL (no event),
+ * SG_E_FORMAT (the log's end is damaged, not a torn record: left as it is),
+ * SG_E_IO (cannot lock, read, write or sync the log: the write is cut back),
+ * SG_E_CRYPTO or the key interface's errors (signing), SG_E_NOMEM. On any
+ * error the record is not in the log.
  */
 int sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_head,
 		    struct sg_error *err);
@@ -100,12 +111,18 @@ struct sg_audit_entry {
 };
 /*
  * Append @n records in this order, all durable with one fdatasync before
- * return (a batch's group commit). Each entry gets its own outcome; the
- * return is the first error, or 0.
+ * return (a batch's group commit). Each entry gets its own outcome in @rc
+ * and @err, as sg_audit_append reports it; a failure of the whole group (the
+ * lock, the log's end, the write) is reported in each of its records with
+ * the same message. Returns the first entry's error code, or 0.
  */
 int sg_audit_append_many(struct sg_audit *a, struct sg_audit_entry *entries, size_t n);
-/* The checkpoint record that closes a batch (seq and head of the chain). */
+/*
+ * Append the checkpoint record that closes a batch (its hash, in @ret_head
+ * if non-NULL, is the log's head). Returns and reports as sg_audit_append.
+ */
 int sg_audit_checkpoint(struct sg_audit *a, char *ret_head, struct sg_error *err);
+/* Close @a (NULL is a no-op; no append may be under way), wiping a token key's URI. */
 void sg_audit_close(struct sg_audit *a);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_audit *, sg_audit_close)
 
@@ -122,7 +139,8 @@ enum sg_audit_line {
  * than SG_AUDIT_LINE_MAX bytes: @ret_len gets its length ('\n' included) and
  * @buf is NUL-terminated after it. A longer line is SG_AUDIT_LINE_LONG, with
  * @f after its first SG_AUDIT_LINE_MAX + 1 bytes or, with @skip_long, after
- * its '\n'.
+ * its '\n'. Returns what it found (enum sg_audit_line); reports nothing (a
+ * read error is SG_AUDIT_LINE_ERROR, with errno).
  */
 enum sg_audit_line sg_audit_read_line(FILE *f, char *buf, size_t *ret_len, bool skip_long);
 
@@ -156,8 +174,12 @@ void sg_audit_summary_clear(struct sg_audit_summary *s);
 /*
  * Verify every record of @path: its signature (with @pubkey_pem), its seq
  * and its link to the previous record; with @expect_head, that the last
- * record has that hash (a cut tail). On failure the message names the first
- * bad record by line and seq. @ret_count/@ret_head (optional) describe the log.
+ * record has that hash (a cut tail). Members other than seq and prev are
+ * not read: a record may hold members this version does not know. A torn last line is not counted. Returns 0, with @ret_count and
+ * @ret_head (65 bytes; both optional) describing the log, or reports in
+ * @err: SG_E_MISMATCH naming the first bad record by line and seq, SG_E_IO
+ * (the log cannot be read), SG_E_KEY (the public key cannot be read),
+ * SG_E_USAGE (not an EC P-256 key), SG_E_NOMEM.
  */
 int
 sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
