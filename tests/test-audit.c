@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vectors.h"
 #include "audit/audit.h"
+#include "util/encode.h"
 
 /* The documented bounds (docs/audit.md, "Records"). */
 #define TEXT_MAX 1024
@@ -458,12 +461,216 @@ test_group_failure_each_record(void **state)
 	sg_audit_close(a);
 }
 
+/* 64 hex digits: @s (two) 32 times. */
+#define R2(s) s s
+#define R8(s) R2(R2(R2(s)))
+#define HEX64(s) R8(R2(R2(s)))
+#define WHEN 1795000000 /* 2026-11-18T11:06:40Z */
+#define WHEN_TEXT "2026-11-18T11:06:40Z"
+
+/* The bytes a record's signed form holds, for fixed events, actor, time and chain. */
+static void
+test_render_exact(void **state)
+{
+	static uint8_t m[32], fw[32], cl[32], ld[32], meas[48];
+	static const struct {
+		const char *guid;
+		size_t length;
+	} secrets[] = { { "736869e5-84f0-4973-92ec-06879ce3da0b", 32 },
+			{ "4c2eb361-7d9b-4cc3-8081-127c90d3d294", 7 } };
+	static const char *const keys[] = { "file:tik", "pkcs11:token=t;object=tek" };
+	const struct sg_audit_actor actor = { .uid = 0, .user = "root", .host = "vm" };
+	const struct sg_audit_actor odd = { .uid = 4294967294u, .user = "?", .host = "h\"/\\" };
+	const struct {
+		struct sg_audit_event ev;
+		const struct sg_audit_actor *actor;
+		unsigned long long seq;
+		const char *prev, *want;
+	} cases[] = {
+		{ { .event = SG_AUDIT_EVENT_CHECKPOINT },
+		  &actor,
+		  7,
+		  HEX64("ab"),
+		  "{\"seq\":7,\"time\":\"" WHEN_TEXT "\",\"prev\":\"" HEX64(
+			  "ab") "\","
+				"\"event\":\"checkpoint\",\"guest\":null,\"manifest_sha256\":null,"
+				"\"inputs\":{\"firmware\":null,\"kernel\":null,\"initrd\":null,\"cmdline\":null},"
+				"\"measurement\":null,\"api_major\":null,\"api_minor\":null,\"build_id\":null,"
+				"\"policy\":null,\"launch_digest\":null,\"verdict\":null,\"secrets\":[],\"keys\":[],"
+				"\"actor\":{\"uid\":0,\"user\":\"root\",\"host\":\"vm\"},"
+				"\"sevgate_version\":\"" SEVGATE_VERSION "\"}" },
+		{ { .event = SG_AUDIT_EVENT_RELEASE_INTENT,
+		    .guest = "g1",
+		    .manifest_sha256 = m,
+		    .firmware_sha256 = fw,
+		    .cmdline_sha256 = cl,
+		    .measurement = meas,
+		    .have_platform = true,
+		    .api_major = 1,
+		    .api_minor = 52,
+		    .build_id = 255,
+		    .policy = 0xffffffffu,
+		    .launch_digest = ld,
+		    .verdict = "trusted",
+		    .secrets = (const void *)secrets,
+		    .nsecrets = 2,
+		    .keys = keys,
+		    .nkeys = 2 },
+		  &actor,
+		  1,
+		  HEX64("00"),
+		  "{\"seq\":1,\"time\":\"" WHEN_TEXT "\",\"prev\":\"" HEX64(
+			  "00") "\","
+				"\"event\":\"release-intent\",\"guest\":\"g1\",\"manifest_sha256\":\"" HEX64(
+					"11") "\","
+					      "\"inputs\":{\"firmware\":\"" HEX64(
+						      "22") "\",\"kernel\":null,\"initrd\":null,"
+							    "\"cmdline\":\"" HEX64(
+								    "33") "\"},"
+									  "\"measurement\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v\","
+									  "\"api_major\":1,\"api_minor\":52,\"build_id\":255,\"policy\":4294967295,"
+									  "\"launch_digest\":\"" HEX64(
+										  "44") "\",\"verdict\":\"trusted\","
+											"\"secrets\":[{\"guid\":\"736869e5-84f0-4973-92ec-06879ce3da0b\",\"length\":32},"
+											"{\"guid\":\"4c2eb361-7d9b-4cc3-8081-127c90d3d294\",\"length\":7}],"
+											"\"keys\":[\"file:tik\",\"pkcs11:token=t;object=tek\"],"
+											"\"actor\":{\"uid\":0,\"user\":\"root\",\"host\":\"vm\"},"
+											"\"sevgate_version\":\"" SEVGATE_VERSION
+											"\"}" },
+		/* A reason is present only when there is one; text is JSON-escaped, '/' kept. */
+		{ { .event = SG_AUDIT_EVENT_REFUSED,
+		    .guest = "a/\"b\\\n\x01",
+		    .verdict = "refused",
+		    .reason = "release refused: guest policy 0x2 allows debugging" },
+		  &odd,
+		  18446744073709551615ull,
+		  HEX64("ff"),
+		  "{\"seq\":18446744073709551615,\"time\":\"" WHEN_TEXT "\",\"prev\":\"" HEX64(
+			  "ff") "\","
+				"\"event\":\"refused\",\"guest\":\"a/\\\"b\\\\\\n\\u0001\",\"manifest_sha256\":null,"
+				"\"inputs\":{\"firmware\":null,\"kernel\":null,\"initrd\":null,\"cmdline\":null},"
+				"\"measurement\":null,\"api_major\":null,\"api_minor\":null,\"build_id\":null,"
+				"\"policy\":null,\"launch_digest\":null,\"verdict\":\"refused\",\"secrets\":[],"
+				"\"keys\":[],\"reason\":\"release refused: guest policy 0x2 allows debugging\","
+				"\"actor\":{\"uid\":4294967294,\"user\":\"?\",\"host\":\"h\\\"/\\\\\"},"
+				"\"sevgate_version\":\"" SEVGATE_VERSION "\"}" },
+	};
+
+	(void)state;
+	memset(m, 0x11, sizeof(m));
+	memset(fw, 0x22, sizeof(fw));
+	memset(cl, 0x33, sizeof(cl));
+	memset(ld, 0x44, sizeof(ld));
+	for (size_t i = 0; i < sizeof(meas); i++)
+		meas[i] = (uint8_t)i;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sg_error err = { 0 };
+		char *got = NULL;
+
+		print_message("case %zu\n", i);
+		TV_ASSERT_OK(sg_audit_render(&cases[i].ev, cases[i].actor, cases[i].seq, WHEN,
+					     cases[i].prev, &got, &err),
+			     &err);
+		assert_string_equal(got, cases[i].want);
+		free(got);
+	}
+}
+
+/* No event, no record; a time gmtime cannot give is refused. */
+static void
+test_render_refused(void **state)
+{
+	const struct sg_audit_actor actor = { .uid = 0, .user = "root", .host = "vm" };
+	struct sg_audit_event none = { .guest = "g" }, cp = { .event = SG_AUDIT_EVENT_CHECKPOINT };
+	struct sg_error err = { 0 };
+	char *got = (char *)"unchanged";
+
+	(void)state;
+	TV_ASSERT_ERR(sg_audit_render(&none, &actor, 1, WHEN, HEX64("00"), &got, &err), &err,
+		      SG_E_INTERNAL);
+	assert_null(got);
+	assert_string_equal(err.msg, "not an audit event (0)");
+	sg_error_clear(&err);
+	if (sizeof(time_t) == 8) {
+		TV_ASSERT_ERR(
+			sg_audit_render(&cp, &actor, 1, (time_t)INT64_MAX, HEX64("00"), &got, &err),
+			&err, SG_E_USAGE);
+		assert_null(got);
+	}
+}
+
+/*
+ * What the log writes is the rendered record and its signature: the line,
+ * without its sig member, is sg_audit_render's text for the record's time,
+ * actor and chain, and the second record chains to the first line's hash.
+ */
+static void
+test_written_is_rendered(void **state)
+{
+	struct fixture *f = *state;
+	struct sg_audit *a = NULL;
+	struct sg_error err = { 0 };
+	struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_VERDICT,
+				     .guest = "g1",
+				     .verdict = "mismatch",
+				     .reason = "no match" };
+	char head1[SG_AUDIT_HEAD_HEX + 1], head2[SG_AUDIT_HEAD_HEX + 1], user[64], host[256];
+	struct passwd *pw = getpwuid(getuid());
+	const struct sg_audit_actor actor = { .uid = getuid(), .user = user, .host = host };
+	size_t len;
+	char *data, *nl, *line, *sig;
+
+	snprintf(user, sizeof(user), "%s", pw ? pw->pw_name : "?");
+	memset(host, 0, sizeof(host));
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "?");
+	TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+	TV_ASSERT_OK(sg_audit_append(a, &ev, head1, &err), &err);
+	TV_ASSERT_OK(sg_audit_checkpoint(a, head2, &err), &err);
+	sg_audit_close(a);
+	data = (char *)tv_read(f->log, &len);
+	line = data;
+	for (unsigned long long seq = 1; seq <= 2; seq++) {
+		struct sg_audit_event cp = { .event = SG_AUDIT_EVENT_CHECKPOINT };
+		char *want = NULL, when[32];
+		struct tm tm = { 0 };
+		uint8_t h[SG_SHA256_LEN];
+		char hex[SG_AUDIT_HEAD_HEX + 1];
+
+		assert_non_null(nl = strchr(line, '\n'));
+		*nl = '\0';
+		/* The time member's text, back to a time_t. */
+		assert_non_null(strstr(line, "\"time\":\""));
+		memcpy(when, strstr(line, "\"time\":\"") + 8, 20);
+		when[20] = '\0';
+		assert_non_null(strptime(when, "%Y-%m-%dT%H:%M:%SZ", &tm));
+		TV_ASSERT_OK(sg_audit_render(seq == 1 ? &ev : &cp, &actor, seq, timegm(&tm),
+					     seq == 1 ? HEX64("00") : head1, &want, &err),
+			     &err);
+		assert_non_null(sig = strstr(line, ",\"sig\":\""));
+		assert_int_equal((size_t)(sig - line), strlen(want) - 1);
+		assert_memory_equal(line, want, strlen(want) - 1);
+		assert_string_equal(sig + strlen(sig) - 2, "\"}");
+		free(want);
+		TV_ASSERT_OK(sg_sha256(f->crypto, line, strlen(line), h, &err), &err);
+		sg_hex_encode(h, sizeof(h), hex);
+		assert_string_equal(hex, seq == 1 ? head1 : head2);
+		line = nl + 1;
+	}
+	assert_int_equal((size_t)(line - data), len);
+	free(data);
+	assert_verifies(f, 2);
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_names),
 		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_render_exact),
+		cmocka_unit_test(test_render_refused),
+		cmocka_unit_test_setup_teardown(test_written_is_rendered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_failure_each_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_none_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_reason_truncated, setup, teardown),

@@ -296,7 +296,7 @@ add(struct json_object *o, const char *k, struct json_object *v)
  * wait for the log's turn, which is one record after the other.
  */
 static char *
-render_tail(const struct sg_audit *a, const struct sg_audit_event *ev)
+render_tail(const struct sg_audit_actor *act, const struct sg_audit_event *ev)
 {
 	struct json_object *o = json_object_new_object(), *in = json_object_new_object();
 	struct json_object *sec = json_object_new_array(), *keys = json_object_new_array();
@@ -333,15 +333,48 @@ render_tail(const struct sg_audit *a, const struct sg_audit_event *ev)
 	add(o, "keys", keys);
 	if (ev->reason)
 		add(o, "reason", text_or_null(ev->reason));
-	add(actor, "uid", json_object_new_int64(a->uid));
-	add(actor, "user", text_or_null(a->user));
-	add(actor, "host", text_or_null(a->host));
+	add(actor, "uid", json_object_new_int64(act->uid));
+	add(actor, "user", text_or_null(act->user));
+	add(actor, "host", text_or_null(act->host));
 	add(o, "actor", actor);
 	add(o, "sevgate_version", json_object_new_string(SEVGATE_VERSION));
 	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return text;
+}
+
+/*
+ * The signed form of a record: seq, time and prev, then @tail (render_tail)
+ * without its '{'. Returns its length, or -1 (out of memory).
+ */
+static int
+signed_form(unsigned long long seq, const struct tm *when, const char *prev, const char *tail,
+	    char **ret)
+{
+	char now[32];
+
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", when);
+	return asprintf(ret, "{\"seq\":%llu,\"time\":\"%s\",\"prev\":\"%s\",%s", seq, now, prev,
+			tail + 1);
+}
+
+int
+sg_audit_render(const struct sg_audit_event *ev, const struct sg_audit_actor *actor,
+		unsigned long long seq, time_t when, const char *prev, char **ret,
+		struct sg_error *err)
+{
+	_cleanup_(sg_freep) char *tail = NULL;
+	struct tm tm;
+
+	*ret = NULL;
+	if (!sg_audit_event_name(ev->event))
+		return sg_error_set(err, SG_E_INTERNAL, "not an audit event (%d)", (int)ev->event);
+	if (!gmtime_r(&when, &tm))
+		return sg_error_set(err, SG_E_USAGE, "a record time out of range");
+	if (!(tail = render_tail(actor, ev)) || signed_form(seq, &tm, prev, tail, ret) < 0)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	return 0;
 }
 
 static int
@@ -521,7 +554,7 @@ commit(struct sg_audit *a, struct pending *batch)
 		goto unlock_fail;
 	}
 	for (struct pending *p = batch; p; p = p->next) {
-		char *u = NULL, now[32];
+		char *u = NULL;
 		size_t ulen, need = 0;
 		char *sig = NULL;
 		uint8_t h[SG_SHA256_LEN];
@@ -532,11 +565,8 @@ commit(struct sg_audit *a, struct pending *batch)
 		if (p->rc < 0)
 			continue; /* its text could not be made: not written */
 		gmtime_r(&t, &tm);
-		strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		/* The tail is a whole object: its '{' gives way to the three members before it. */
-		ul = asprintf(&u, "{\"seq\":%llu,\"time\":\"%s\",\"prev\":\"%s\",%s", seq + 1, now,
-			      prev, p->tail + 1);
-		if (ul < 0) {
+		if ((ul = signed_form(seq + 1, &tm, prev, p->tail, &u)) < 0) {
 			p->rc = sg_error_set(p->err, SG_E_NOMEM, "out of memory");
 			continue;
 		}
@@ -614,6 +644,7 @@ fail_all:
 int
 sg_audit_append_many(struct sg_audit *a, struct sg_audit_entry *entries, size_t n)
 {
+	const struct sg_audit_actor actor = { .uid = a->uid, .user = a->user, .host = a->host };
 	struct pending one, *ps;
 	int rc = 0;
 
@@ -634,7 +665,7 @@ sg_audit_append_many(struct sg_audit *a, struct sg_audit_entry *entries, size_t 
 		if (!sg_audit_event_name(ev->event))
 			ps[i].rc = sg_error_set(ps[i].err, SG_E_INTERNAL, "not an audit event (%d)",
 						(int)ev->event);
-		else if (!(ps[i].tail = render_tail(a, ev)))
+		else if (!(ps[i].tail = render_tail(&actor, ev)))
 			ps[i].rc = sg_error_set(ps[i].err, SG_E_NOMEM, "out of memory");
 	}
 	/*

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "core/crypto.h"
 #include "key/key.h"
@@ -76,6 +78,24 @@ struct sg_audit_event {
 	size_t nkeys;
 	const char *reason; /* refused: why */
 };
+
+/* Who writes a record: its actor member. */
+struct sg_audit_actor {
+	uid_t uid;
+	const char *user, *host;
+};
+
+/*
+ * The signed form of a record (its line without the sig member and the
+ * '\n', docs/audit.md "Signature"): @ev by @actor, numbered @seq, written at
+ * @when (UTC, to the second), after the record whose hash is @prev (64 hex
+ * digits). It is what the log signs and writes, member for member. Returns
+ * 0 and the text in @ret (free it), or reports in @err SG_E_INTERNAL (no
+ * event), SG_E_USAGE (@when out of range) or SG_E_NOMEM.
+ */
+int sg_audit_render(const struct sg_audit_event *ev, const struct sg_audit_actor *actor,
+		    unsigned long long seq, time_t when, const char *prev, char **ret,
+		    struct sg_error *err);
 
 /*
  * Open @path for appending, signing with @key_spec: a PEM private key file
