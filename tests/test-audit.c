@@ -465,6 +465,16 @@ test_group_failure_each_record(void **state)
 #define R2(s) s s
 #define R8(s) R2(R2(R2(s)))
 #define HEX64(s) R8(R2(R2(s)))
+#define H00 HEX64("00")
+#define H11 HEX64("11")
+#define H22 HEX64("22")
+#define H33 HEX64("33")
+#define H44 HEX64("44")
+#define HAB HEX64("ab")
+#define HFF HEX64("ff")
+#define MEAS_B64 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v"
+#define GUID1 "736869e5-84f0-4973-92ec-06879ce3da0b"
+#define GUID2 "4c2eb361-7d9b-4cc3-8081-127c90d3d294"
 #define WHEN 1795000000 /* 2026-11-18T11:06:40Z */
 #define WHEN_TEXT "2026-11-18T11:06:40Z"
 
@@ -476,8 +486,7 @@ test_render_exact(void **state)
 	static const struct {
 		const char *guid;
 		size_t length;
-	} secrets[] = { { "736869e5-84f0-4973-92ec-06879ce3da0b", 32 },
-			{ "4c2eb361-7d9b-4cc3-8081-127c90d3d294", 7 } };
+	} secrets[] = { { GUID1, 32 }, { GUID2, 7 } };
 	static const char *const keys[] = { "file:tik", "pkcs11:token=t;object=tek" };
 	const struct sg_audit_actor actor = { .uid = 0, .user = "root", .host = "vm" };
 	const struct sg_audit_actor odd = { .uid = 4294967294u, .user = "?", .host = "h\"/\\" };
@@ -490,15 +499,14 @@ test_render_exact(void **state)
 		{ { .event = SG_AUDIT_EVENT_CHECKPOINT },
 		  &actor,
 		  7,
-		  HEX64("ab"),
-		  "{\"seq\":7,\"time\":\"" WHEN_TEXT "\",\"prev\":\"" HEX64(
-			  "ab") "\","
-				"\"event\":\"checkpoint\",\"guest\":null,\"manifest_sha256\":null,"
-				"\"inputs\":{\"firmware\":null,\"kernel\":null,\"initrd\":null,\"cmdline\":null},"
-				"\"measurement\":null,\"api_major\":null,\"api_minor\":null,\"build_id\":null,"
-				"\"policy\":null,\"launch_digest\":null,\"verdict\":null,\"secrets\":[],\"keys\":[],"
-				"\"actor\":{\"uid\":0,\"user\":\"root\",\"host\":\"vm\"},"
-				"\"sevgate_version\":\"" SEVGATE_VERSION "\"}" },
+		  HAB,
+		  "{\"seq\":7,\"time\":\"" WHEN_TEXT "\",\"prev\":\"" HAB "\","
+		  "\"event\":\"checkpoint\",\"guest\":null,\"manifest_sha256\":null,"
+		  "\"inputs\":{\"firmware\":null,\"kernel\":null,\"initrd\":null,\"cmdline\":null},"
+		  "\"measurement\":null,\"api_major\":null,\"api_minor\":null,\"build_id\":null,"
+		  "\"policy\":null,\"launch_digest\":null,\"verdict\":null,\"secrets\":[],\"keys\":[],"
+		  "\"actor\":{\"uid\":0,\"user\":\"root\",\"host\":\"vm\"},"
+		  "\"sevgate_version\":\"" SEVGATE_VERSION "\",\"v\":1}" },
 		{ { .event = SG_AUDIT_EVENT_RELEASE_INTENT,
 		    .guest = "g1",
 		    .manifest_sha256 = m,
@@ -518,25 +526,18 @@ test_render_exact(void **state)
 		    .nkeys = 2 },
 		  &actor,
 		  1,
-		  HEX64("00"),
-		  "{\"seq\":1,\"time\":\"" WHEN_TEXT "\",\"prev\":\"" HEX64(
-			  "00") "\","
-				"\"event\":\"release-intent\",\"guest\":\"g1\",\"manifest_sha256\":\"" HEX64(
-					"11") "\","
-					      "\"inputs\":{\"firmware\":\"" HEX64(
-						      "22") "\",\"kernel\":null,\"initrd\":null,"
-							    "\"cmdline\":\"" HEX64(
-								    "33") "\"},"
-									  "\"measurement\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v\","
-									  "\"api_major\":1,\"api_minor\":52,\"build_id\":255,\"policy\":4294967295,"
-									  "\"launch_digest\":\"" HEX64(
-										  "44") "\",\"verdict\":\"trusted\","
-											"\"secrets\":[{\"guid\":\"736869e5-84f0-4973-92ec-06879ce3da0b\",\"length\":32},"
-											"{\"guid\":\"4c2eb361-7d9b-4cc3-8081-127c90d3d294\",\"length\":7}],"
-											"\"keys\":[\"file:tik\",\"pkcs11:token=t;object=tek\"],"
-											"\"actor\":{\"uid\":0,\"user\":\"root\",\"host\":\"vm\"},"
-											"\"sevgate_version\":\"" SEVGATE_VERSION
-											"\"}" },
+		  H00,
+		  "{\"seq\":1,\"time\":\"" WHEN_TEXT "\",\"prev\":\"" H00 "\","
+		  "\"event\":\"release-intent\",\"guest\":\"g1\",\"manifest_sha256\":\"" H11 "\","
+		  "\"inputs\":{\"firmware\":\"" H22 "\",\"kernel\":null,\"initrd\":null,"
+		  "\"cmdline\":\"" H33 "\"},\"measurement\":\"" MEAS_B64 "\","
+		  "\"api_major\":1,\"api_minor\":52,\"build_id\":255,\"policy\":4294967295,"
+		  "\"launch_digest\":\"" H44 "\",\"verdict\":\"trusted\","
+		  "\"secrets\":[{\"guid\":\"" GUID1 "\",\"length\":32},"
+		  "{\"guid\":\"" GUID2 "\",\"length\":7}],"
+		  "\"keys\":[\"file:tik\",\"pkcs11:token=t;object=tek\"],"
+		  "\"actor\":{\"uid\":0,\"user\":\"root\",\"host\":\"vm\"},"
+		  "\"sevgate_version\":\"" SEVGATE_VERSION "\",\"v\":1}" },
 		/* A reason is present only when there is one; text is JSON-escaped, '/' kept. */
 		{ { .event = SG_AUDIT_EVENT_REFUSED,
 		    .guest = "a/\"b\\\n\x01",
@@ -544,16 +545,15 @@ test_render_exact(void **state)
 		    .reason = "release refused: guest policy 0x2 allows debugging" },
 		  &odd,
 		  18446744073709551615ull,
-		  HEX64("ff"),
-		  "{\"seq\":18446744073709551615,\"time\":\"" WHEN_TEXT "\",\"prev\":\"" HEX64(
-			  "ff") "\","
-				"\"event\":\"refused\",\"guest\":\"a/\\\"b\\\\\\n\\u0001\",\"manifest_sha256\":null,"
-				"\"inputs\":{\"firmware\":null,\"kernel\":null,\"initrd\":null,\"cmdline\":null},"
-				"\"measurement\":null,\"api_major\":null,\"api_minor\":null,\"build_id\":null,"
-				"\"policy\":null,\"launch_digest\":null,\"verdict\":\"refused\",\"secrets\":[],"
-				"\"keys\":[],\"reason\":\"release refused: guest policy 0x2 allows debugging\","
-				"\"actor\":{\"uid\":4294967294,\"user\":\"?\",\"host\":\"h\\\"/\\\\\"},"
-				"\"sevgate_version\":\"" SEVGATE_VERSION "\"}" },
+		  HFF,
+		  "{\"seq\":18446744073709551615,\"time\":\"" WHEN_TEXT "\",\"prev\":\"" HFF "\","
+		  "\"event\":\"refused\",\"guest\":\"a/\\\"b\\\\\\n\\u0001\",\"manifest_sha256\":null,"
+		  "\"inputs\":{\"firmware\":null,\"kernel\":null,\"initrd\":null,\"cmdline\":null},"
+		  "\"measurement\":null,\"api_major\":null,\"api_minor\":null,\"build_id\":null,"
+		  "\"policy\":null,\"launch_digest\":null,\"verdict\":\"refused\",\"secrets\":[],"
+		  "\"keys\":[],\"reason\":\"release refused: guest policy 0x2 allows debugging\","
+		  "\"actor\":{\"uid\":4294967294,\"user\":\"?\",\"host\":\"h\\\"/\\\\\"},"
+		  "\"sevgate_version\":\"" SEVGATE_VERSION "\",\"v\":1}" },
 	};
 
 	(void)state;
@@ -586,15 +586,14 @@ test_render_refused(void **state)
 	char *got = (char *)"unchanged";
 
 	(void)state;
-	TV_ASSERT_ERR(sg_audit_render(&none, &actor, 1, WHEN, HEX64("00"), &got, &err), &err,
+	TV_ASSERT_ERR(sg_audit_render(&none, &actor, 1, WHEN, H00, &got, &err), &err,
 		      SG_E_INTERNAL);
 	assert_null(got);
 	assert_string_equal(err.msg, "not an audit event (0)");
 	sg_error_clear(&err);
 	if (sizeof(time_t) == 8) {
-		TV_ASSERT_ERR(
-			sg_audit_render(&cp, &actor, 1, (time_t)INT64_MAX, HEX64("00"), &got, &err),
-			&err, SG_E_USAGE);
+		TV_ASSERT_ERR(sg_audit_render(&cp, &actor, 1, (time_t)INT64_MAX, H00, &got, &err),
+			      &err, SG_E_USAGE);
 		assert_null(got);
 	}
 }
@@ -645,7 +644,7 @@ test_written_is_rendered(void **state)
 		when[20] = '\0';
 		assert_non_null(strptime(when, "%Y-%m-%dT%H:%M:%SZ", &tm));
 		TV_ASSERT_OK(sg_audit_render(seq == 1 ? &ev : &cp, &actor, seq, timegm(&tm),
-					     seq == 1 ? HEX64("00") : head1, &want, &err),
+					     seq == 1 ? H00 : head1, &want, &err),
 			     &err);
 		assert_non_null(sig = strstr(line, ",\"sig\":\""));
 		assert_int_equal((size_t)(sig - line), strlen(want) - 1);

@@ -338,6 +338,8 @@ render_tail(const struct sg_audit_actor *act, const struct sg_audit_event *ev)
 	add(actor, "host", text_or_null(act->host));
 	add(o, "actor", actor);
 	add(o, "sevgate_version", json_object_new_string(SEVGATE_VERSION));
+	/* The format's version: after the members of version 0, as every member added later. */
+	add(o, "v", json_object_new_int(SG_AUDIT_VERSION));
 	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);

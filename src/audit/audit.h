@@ -22,6 +22,13 @@
 
 #define SG_AUDIT_HEAD_HEX 64
 /*
+ * The record format's version, the "v" member of every record written
+ * (docs/audit.md, "Versions"); a record without one is of version 0. New
+ * members go after it, before sig, and readers accept members they do not
+ * know.
+ */
+#define SG_AUDIT_VERSION 1
+/*
  * The longest record line, its '\n' included: the writer refuses a longer
  * record (nothing written) and the readers (the tail read before an
  * append, audit verify and show) read no further for one line.

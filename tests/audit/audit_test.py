@@ -117,7 +117,7 @@ def sha256hex(b):
 
 ORDER = ["seq", "time", "prev", "event", "guest", "manifest_sha256", "inputs", "measurement",
          "api_major", "api_minor", "build_id", "policy", "launch_digest", "verdict", "secrets",
-         "keys", "reason", "actor", "sevgate_version", "sig"]
+         "keys", "reason", "actor", "sevgate_version", "v", "sig"]
 EVENTS = ("verdict", "release-intent", "released", "refused", "checkpoint")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -162,6 +162,7 @@ def py_verify(pub, lines, where, t0=None, t1=None):
         else:
             ok = False
         ok &= check(r.get("event") in EVENTS, "%s: event %r" % (w, r.get("event")))
+        ok &= check(r.get("v") == 1 and type(r.get("v")) is int, "%s: v %r, want 1" % (w, r.get("v")))
         ok &= check(isinstance(r.get("inputs"), dict) and list(r["inputs"]) ==
                     ["firmware", "kernel", "initrd", "cmdline"], "%s: inputs %r" % (w, r.get("inputs")))
         ok &= check(isinstance(r.get("actor"), dict) and list(r["actor"]) == ["uid", "user", "host"],
