@@ -661,12 +661,159 @@ test_written_is_rendered(void **state)
 	assert_verifies(f, 2);
 }
 
+/* The hash (hex) of the last line of @log and the number of its lines; zeros and 0 if empty. */
+static size_t
+log_tail(struct fixture *f, char prev[SG_AUDIT_HEAD_HEX + 1])
+{
+	struct sg_error err = { 0 };
+	size_t len, n = 0;
+	char *data = (char *)tv_read(f->log, &len), *last = data;
+	uint8_t h[SG_SHA256_LEN];
+
+	memset(prev, '0', SG_AUDIT_HEAD_HEX);
+	prev[SG_AUDIT_HEAD_HEX] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] != '\n')
+			continue;
+		TV_ASSERT_OK(sg_sha256(f->crypto, last, (size_t)(data + i - last), h, &err), &err);
+		sg_hex_encode(h, sizeof(h), prev);
+		last = data + i + 1;
+		n++;
+	}
+	free(data);
+	return n;
+}
+
+/* How a test record differs from what this version writes. */
+enum forge {
+	FORGE_SIGNED = 0,    /* signed as it is */
+	FORGE_LEGACY = 1,    /* without the v member (version 0) */
+	FORGE_TAMPER = 2,    /* after signing, the first "x" of its extra members becomes "y" */
+	FORGE_AFTER_SIG = 4, /* its extra members after sig, not before */
+};
+
+/*
+ * Append to @f's log the next record another writer (a later version) could
+ * write: this version's verdict record with @extra members before sig,
+ * signed with the fixture's key, changed as @how says.
+ */
+static void
+append_forged(struct fixture *f, const char *extra, int how)
+{
+	const struct sg_audit_actor actor = { .uid = 0, .user = "root", .host = "vm" };
+	struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_VERDICT,
+				     .guest = "g9",
+				     .verdict = "trusted" };
+	struct sg_error err = { 0 };
+	char prev[SG_AUDIT_HEAD_HEX + 1], *text = NULL, *signed_form = NULL, *line = NULL, *x;
+	size_t seq = log_tail(f, prev) + 1, tl, derlen = 128;
+	uint8_t der[128];
+	char b64[SG_B64_ENCODED_LEN(128) + 1];
+	EVP_PKEY *k;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	FILE *fp;
+
+	TV_ASSERT_OK(sg_audit_render(&ev, &actor, seq, time(NULL), prev, &text, &err), &err);
+	tl = strlen(text);
+	assert_true(tl > 7 && !strcmp(text + tl - 7, ",\"v\":1}"));
+	text[tl - ((how & FORGE_LEGACY) ? 7 : 1)] = '\0'; /* without '}' (and "v") */
+	assert_true(asprintf(&signed_form, "%s%s}", text, (how & FORGE_AFTER_SIG) ? "" : extra) >
+		    0);
+	assert_non_null(fp = fopen(f->key, "r"));
+	assert_non_null(k = PEM_read_PrivateKey(fp, NULL, NULL, NULL));
+	fclose(fp);
+	assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k), 1);
+	assert_int_equal(
+		EVP_DigestSign(md, der, &derlen, (const uint8_t *)signed_form, strlen(signed_form)),
+		1);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(k);
+	sg_base64_encode(der, derlen, b64);
+	signed_form[strlen(signed_form) - 1] = '\0';
+	if (how & FORGE_AFTER_SIG)
+		assert_true(asprintf(&line, "%s,\"sig\":\"%s\"%s}\n", signed_form, b64, extra) > 0);
+	else
+		assert_true(asprintf(&line, "%s,\"sig\":\"%s\"}\n", signed_form, b64) > 0);
+	if (how & FORGE_TAMPER) {
+		assert_non_null(x = strstr(line + strlen(text), "\"x\""));
+		x[1] = 'y';
+	}
+	assert_non_null(fp = fopen(f->log, "a"));
+	assert_int_equal(fputs(line, fp) >= 0, 1);
+	fclose(fp);
+	free(line);
+	free(signed_form);
+	free(text);
+}
+
+/*
+ * Forward compatibility: audit verify accepts members it does not know, and
+ * records without v (version 0), as long as signature and chain check; a
+ * changed unknown member, or one after sig, fails; this version's writer
+ * chains after such records.
+ */
+static void
+test_unknown_members(void **state)
+{
+	static const struct {
+		const char *name, *extra;
+		int how;
+		const char *want; /* NULL: verifies */
+	} cases[] = {
+		{ "unknown string", ",\"host_id\":\"x\"", FORGE_SIGNED, NULL },
+		{ "unknown object and array",
+		  ",\"session\":{\"id\":\"x\",\"n\":[1,2,{}]},\"explain\":null", FORGE_SIGNED,
+		  NULL },
+		{ "a later version", ",\"v\":2,\"domain_uuid\":\"x\"", FORGE_LEGACY, NULL },
+		{ "version 0 (no v)", "", FORGE_LEGACY, NULL },
+		{ "version 0, unknown member", ",\"x\":\"x\"", FORGE_LEGACY, NULL },
+		{ "unknown string tampered", ",\"host_id\":\"x\"", FORGE_TAMPER,
+		  "record 2 (line 2): signature does not verify" },
+		{ "unknown object tampered", ",\"session\":{\"id\":\"x\"}", FORGE_TAMPER,
+		  "record 2 (line 2): signature does not verify" },
+		{ "version 0 tampered", ",\"x\":\"x\"", FORGE_LEGACY | FORGE_TAMPER,
+		  "record 2 (line 2): signature does not verify" },
+		{ "unknown member after sig", ",\"host_id\":\"x\"", FORGE_AFTER_SIG,
+		  "record 2 (line 2): signature does not verify" },
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sg_audit *a = NULL;
+		struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_VERDICT,
+					     .verdict = "trusted" };
+		struct sg_error err = { 0 };
+		size_t count = 0;
+		char head[SG_AUDIT_HEAD_HEX + 1];
+
+		print_message("case %s\n", cases[i].name);
+		unlink(f->log);
+		TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+		TV_ASSERT_OK(sg_audit_append(a, &ev, NULL, &err), &err);
+		append_forged(f, cases[i].extra, cases[i].how);
+		if (cases[i].want) {
+			TV_ASSERT_ERR(sg_audit_verify(f->crypto, f->log, f->pub, NULL, &count, head,
+						      &err),
+				      &err, SG_E_MISMATCH);
+			assert_string_equal(err.msg, cases[i].want);
+			sg_audit_close(a);
+			continue;
+		}
+		assert_verifies(f, 2);
+		/* The writer chains to the forged record: a third record, still verifying. */
+		TV_ASSERT_OK(sg_audit_checkpoint(a, NULL, &err), &err);
+		sg_audit_close(a);
+		assert_verifies(f, 3);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_event_names),
 		cmocka_unit_test(test_summary),
+		cmocka_unit_test_setup_teardown(test_unknown_members, setup, teardown),
 		cmocka_unit_test(test_render_exact),
 		cmocka_unit_test(test_render_refused),
 		cmocka_unit_test_setup_teardown(test_written_is_rendered, setup, teardown),

@@ -567,7 +567,7 @@ def test_tamper(env, base):
     # a record duplicated (replayed)
     case("duplicated", lines[:k + 1] + [lines[k]] + lines[k + 1:], ln + 1, ln + 1)
 
-    def forge(rec_line, seq, prev, key_path=None, guest="forged", sig_from=None):
+    def forge(rec_line, seq, prev, key_path=None, guest="forged", sig_from=None, extra=None):
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -576,6 +576,7 @@ def test_tamper(env, base):
         r["seq"] = seq
         r["prev"] = prev
         r["guest"] = guest
+        r.update(extra or {})  # members already there keep their place; new ones go last
         body = json.dumps(r, separators=(",", ":"))
         if sig_from is not None:
             s = sig_from
@@ -614,6 +615,19 @@ def test_tamper(env, base):
     rc, o, e = env.verify(path)
     check(rc == 0 and o.startswith("ok: %d records" % (n + 1)),
           "tamper: a record signed with the audit key verifies (the forger is right): %r" % (o + e))
+    # forward compatibility: a later version's record (v 2, members this one does not know,
+    # before sig), signed with the audit key, verifies and shows; one of them changed does not
+    f5 = forge(lines[-1], n + 1, head, env.key,
+               extra={"v": 2, "session": {"id": "s-1", "n": [1]}, "domain_uuid": None})
+    path = os.path.join(d, "unknown-members.jsonl")
+    write(path, "".join(x + "\n" for x in lines + [f5]))
+    rc, o, e = env.verify(path)
+    check(rc == 0 and o.startswith("ok: %d records" % (n + 1)),
+          "tamper: a record with unknown members verifies: %r" % (o + e))
+    rc, o, e = env.sg("audit", "show", path)
+    check(rc == 0 and e == "" and len(o.splitlines()) == n + 1,
+          "tamper: audit show over unknown members: rc %d %r" % (rc, e))
+    case("unknown-member-changed", lines + [f5.replace('"s-1"', '"s-2"')], n + 1, n + 1)
     # the whole log verified with another public key
     other_pub = os.path.join(d, "other.pub.pem")
     subprocess.run(["openssl", "pkey", "-in", env.other_key, "-pubout", "-out", other_pub], check=True)
