@@ -807,6 +807,138 @@ test_unknown_members(void **state)
 	}
 }
 
+/* What a tail case puts after the log's records. */
+enum junk {
+	JUNK_NONE,
+	JUNK_TORN_SHORT,  /* the start of a record, no newline */
+	JUNK_TORN_MAX,	  /* SG_AUDIT_LINE_MAX bytes, no newline: still a torn record */
+	JUNK_OVER_MAX,	  /* SG_AUDIT_LINE_MAX + 1 bytes, no newline */
+	JUNK_HUGE,	  /* 200,000 bytes, no newline (more than the writer reads) */
+	JUNK_GARBAGE,	  /* a complete line that is no record */
+	JUNK_LONG_RECORD, /* a complete line of SG_AUDIT_LINE_MAX + 1 bytes */
+	JUNK_SEQ_NULL,	  /* a complete line with a seq, then a torn one */
+};
+
+static void
+put_junk(const char *log, enum junk j)
+{
+	FILE *fp = fopen(log, "a");
+	size_t n = 0;
+
+	assert_non_null(fp);
+	switch (j) {
+	case JUNK_NONE: break;
+	case JUNK_TORN_SHORT: fputs("{\"seq\":3,\"time\":\"2026-", fp); break;
+	case JUNK_TORN_MAX: n = SG_AUDIT_LINE_MAX; break;
+	case JUNK_OVER_MAX: n = SG_AUDIT_LINE_MAX + 1; break;
+	case JUNK_HUGE: n = 200000; break;
+	case JUNK_GARBAGE: fputs("this is not a record\n", fp); break;
+	case JUNK_LONG_RECORD: n = SG_AUDIT_LINE_MAX + 1; break;
+	case JUNK_SEQ_NULL: fputs("{\"seq\":41}\n{\"seq\":4", fp); break;
+	}
+	for (size_t i = 0; i < n; i++)
+		fputc('x', fp);
+	if (j == JUNK_LONG_RECORD)
+		fputc('\n', fp);
+	fclose(fp);
+}
+
+/*
+ * Before it appends, the writer repairs a torn last line (cut back exactly
+ * to the last newline) and refuses an end no record could be, leaving the
+ * file as it is: for each, the outcome, the message and the file after.
+ */
+static void
+test_tail_repair(void **state)
+{
+	static const char ends_in[] = " ends in 65537 bytes after its last newline: not a torn "
+				      "record; the log is left as it is";
+	static const struct {
+		const char *name;
+		size_t records; /* written before the junk */
+		enum junk junk;
+		int rc;
+		const char *msg; /* the error; with @path, after "audit log 'PATH'" */
+		bool path;
+		unsigned long long seq; /* of the record appended, when rc == 0 */
+	} cases[] = {
+		{ "empty log", 0, JUNK_NONE, 0, NULL, false, 1 },
+		{ "whole lines", 2, JUNK_NONE, 0, NULL, false, 3 },
+		{ "torn short line", 2, JUNK_TORN_SHORT, 0, NULL, false, 3 },
+		{ "only a torn line", 0, JUNK_TORN_SHORT, 0, NULL, false, 1 },
+		{ "torn line of the bound", 1, JUNK_TORN_MAX, 0, NULL, false, 2 },
+		{ "torn line of the bound, nothing before", 0, JUNK_TORN_MAX, 0, NULL, false, 1 },
+		{ "a torn line after a short record", 0, JUNK_SEQ_NULL, 0, NULL, false, 42 },
+		{ "one byte over the bound", 1, JUNK_OVER_MAX, SG_E_FORMAT, ends_in, true, 0 },
+		{ "over the bound, nothing before", 0, JUNK_OVER_MAX, SG_E_FORMAT, ends_in, true,
+		  0 },
+		{ "more than the writer reads", 0, JUNK_HUGE, SG_E_FORMAT,
+		  " ends in more than 131073 bytes after its last newline: not a torn record; the "
+		  "log is left as it is",
+		  true, 0 },
+		{ "last line no record", 1, JUNK_GARBAGE, SG_E_FORMAT,
+		  "audit log's last record is not a record", false, 0 },
+		{ "last record too long", 1, JUNK_LONG_RECORD, SG_E_FORMAT,
+		  "audit log's last record is longer than 65536 bytes", false, 0 },
+	};
+	struct fixture *f = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sg_audit *a = NULL;
+		struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_VERDICT,
+					     .verdict = "trusted" };
+		struct sg_error err = { 0 };
+		char prev[SG_AUDIT_HEAD_HEX + 1], want[512];
+		size_t keep, before, after, nrec;
+		uint8_t *old, *now;
+		struct json_object *o;
+		int rc;
+
+		print_message("case %s\n", cases[i].name);
+		unlink(f->log);
+		TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+		for (size_t k = 0; k < cases[i].records; k++)
+			TV_ASSERT_OK(sg_audit_append(a, &ev, NULL, &err), &err);
+		free(tv_read(f->log, &keep)); /* the whole lines */
+		put_junk(f->log, cases[i].junk);
+		if (cases[i].junk == JUNK_SEQ_NULL)
+			keep += strlen("{\"seq\":41}\n");
+		nrec = log_tail(f, prev); /* the hash of the last whole line */
+		old = tv_read(f->log, &before);
+		rc = sg_audit_append(a, &ev, NULL, &err);
+		sg_audit_close(a);
+		now = tv_read(f->log, &after);
+		if (cases[i].rc) {
+			TV_ASSERT_ERR(rc, &err, cases[i].rc);
+			if (cases[i].path)
+				snprintf(want, sizeof(want), "audit log '%s'%s", f->log,
+					 cases[i].msg);
+			else
+				snprintf(want, sizeof(want), "%s", cases[i].msg);
+			assert_string_equal(err.msg, want);
+			assert_int_equal(after, before);
+			assert_memory_equal(now, old, before);
+		} else {
+			TV_ASSERT_OK(rc, &err);
+			/* Exactly the whole lines kept, then one new line. */
+			assert_true(after > keep);
+			assert_memory_equal(now, old, keep);
+			assert_int_equal(log_tail(f, want), nrec + 1);
+			assert_non_null(memchr(now + keep, '\n', after - keep));
+			assert_ptr_equal(memchr(now + keep, '\n', after - keep), now + after - 1);
+			o = record(f->log, nrec + 1);
+			assert_int_equal(json_object_get_uint64(json_object_object_get(o, "seq")),
+					 cases[i].seq);
+			assert_string_equal(string_member(o, "prev"), prev);
+			json_object_put(o);
+			if (cases[i].junk != JUNK_SEQ_NULL)
+				assert_verifies(f, nrec + 1);
+		}
+		free(old);
+		free(now);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -814,6 +946,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_event_names),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test_setup_teardown(test_unknown_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tail_repair, setup, teardown),
 		cmocka_unit_test(test_render_exact),
 		cmocka_unit_test(test_render_refused),
 		cmocka_unit_test_setup_teardown(test_written_is_rendered, setup, teardown),

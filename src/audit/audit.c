@@ -456,7 +456,8 @@ read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDI
 	while (end > 0 && buf[end - 1] != '\n')
 		end--;
 	if (want - end > SG_AUDIT_LINE_MAX) {
-		if (end == 0)
+		/* "More than" only when the file is longer than what was read. */
+		if (end == 0 && (uintmax_t)st.st_size > want)
 			return sg_error_set(
 				err, SG_E_FORMAT,
 				"audit log '%s' ends in more than %zu bytes after its last "
