@@ -212,45 +212,88 @@ test_text_at_bound_and_guest(void **state)
 	assert_verifies(f, 1);
 }
 
+/* The message of a record over the bound (its size varies with the signature's DER length). */
+static void
+assert_limit_msg(const char *msg)
+{
+	char want[512];
+	size_t n = 0;
+
+	assert_int_equal(sscanf(msg, "an audit record of %zu bytes", &n), 1);
+	assert_true(n > SG_AUDIT_LINE_MAX);
+	snprintf(want, sizeof(want),
+		 "an audit record of %zu bytes is longer than the log's 65536-byte bound: not "
+		 "written",
+		 n);
+	assert_string_equal(msg, want);
+}
+
 /*
- * A record whose line would exceed the reader's bound (here: many long key
- * names of control bytes, each escaped 6-fold) is an error: nothing is
- * written, the log stays as it was and still takes the next record.
+ * A record whose line would exceed the reader's bound (many long key names;
+ * control bytes are escaped 6-fold) is SG_E_LIMIT, nothing written: the log
+ * stays as it was and takes the next record. One just under the bound is
+ * written and read back by verify. In a group, only the long record fails.
  */
 static void
 test_oversize_record_refused(void **state)
 {
-	struct fixture *f = *state;
-	struct sg_audit *a = NULL;
-	struct sg_error err = { 0 };
-	enum {
-		NKEYS = 40
+	static const struct {
+		size_t nkeys;
+		char fill;
+		int rc;
+	} cases[] = {
+		{ 40, 0x01, SG_E_LIMIT }, /* 40 x 6 KiB escaped */
+		{ 64, 'k', SG_E_LIMIT },  /* 64 x 1026 bytes: about 66.5 KB */
+		{ 62, 'k', 0 },		  /* about 64.5 KB */
 	};
+	struct fixture *f = *state;
+	const char *keys[64];
 	char key[TEXT_MAX + 1];
-	const char *keys[NKEYS];
-	struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_RELEASE_INTENT,
-				     .verdict = "trusted",
-				     .keys = keys,
-				     .nkeys = NKEYS };
-	struct stat st1, st2;
-	int r;
 
-	memset(key, 0x01, TEXT_MAX);
-	key[TEXT_MAX] = '\0';
-	for (size_t i = 0; i < NKEYS; i++)
-		keys[i] = key;
-	TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
-	TV_ASSERT_OK(sg_audit_checkpoint(a, NULL, &err), &err);
-	assert_int_equal(stat(f->log, &st1), 0);
-	r = sg_audit_append(a, &ev, NULL, &err);
-	TV_ASSERT_ERR(r, &err, SG_E_LIMIT);
-	assert_non_null(strstr(err.msg, "65536"));
-	assert_int_equal(stat(f->log, &st2), 0);
-	assert_int_equal(st2.st_size, st1.st_size);
-	sg_error_clear(&err);
-	TV_ASSERT_OK(sg_audit_checkpoint(a, NULL, &err), &err);
-	sg_audit_close(a);
-	assert_verifies(f, 2);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sg_audit *a = NULL;
+		struct sg_error err = { 0 }, errs[3] = { 0 };
+		struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_RELEASE_INTENT,
+					     .verdict = "trusted",
+					     .keys = keys,
+					     .nkeys = cases[i].nkeys };
+		struct sg_audit_event cp = { .event = SG_AUDIT_EVENT_CHECKPOINT };
+		struct sg_audit_entry e[3] = { { .ev = &cp, .err = &errs[0] },
+					       { .ev = &ev, .err = &errs[1] },
+					       { .ev = &cp, .err = &errs[2] } };
+		struct stat st1, st2;
+
+		print_message("case %zu\n", i);
+		memset(key, cases[i].fill, TEXT_MAX);
+		key[TEXT_MAX] = '\0';
+		for (size_t k = 0; k < cases[i].nkeys; k++)
+			keys[k] = key;
+		unlink(f->log);
+		TV_ASSERT_OK(sg_audit_open(f->crypto, f->log, f->key, NULL, &a, &err), &err);
+		TV_ASSERT_OK(sg_audit_checkpoint(a, NULL, &err), &err);
+		assert_int_equal(stat(f->log, &st1), 0);
+		if (cases[i].rc == 0) {
+			TV_ASSERT_OK(sg_audit_append(a, &ev, NULL, &err), &err);
+			assert_int_equal(stat(f->log, &st2), 0);
+			assert_true(st2.st_size - st1.st_size > 64000);
+			assert_true(st2.st_size - st1.st_size <= SG_AUDIT_LINE_MAX);
+			sg_audit_close(a);
+			assert_verifies(f, 2);
+			continue;
+		}
+		TV_ASSERT_ERR(sg_audit_append(a, &ev, NULL, &err), &err, SG_E_LIMIT);
+		assert_limit_msg(err.msg);
+		assert_int_equal(stat(f->log, &st2), 0);
+		assert_int_equal(st2.st_size, st1.st_size);
+		/* In a group: the records around it are written, chained to each other. */
+		assert_int_equal(sg_audit_append_many(a, e, 3), SG_E_LIMIT);
+		assert_int_equal(e[0].rc, 0);
+		assert_int_equal(e[1].rc, SG_E_LIMIT);
+		assert_limit_msg(errs[1].msg);
+		assert_int_equal(e[2].rc, 0);
+		sg_audit_close(a);
+		assert_verifies(f, 3);
+	}
 }
 
 /* Every event and its name as a record holds it; no name for no event or a value past the end. */
@@ -939,6 +982,99 @@ test_tail_repair(void **state)
 	}
 }
 
+enum field {
+	F_REASON,
+	F_GUEST,
+	F_KEY,
+	F_USER,
+	F_HOST,
+};
+
+/*
+ * Free text as a record holds it (docs/audit.md, "Bounds"): at most 1 KiB,
+ * the marker included; a longer text keeps its first bytes, cut before a
+ * UTF-8 character that would cross the cut (at most 3 bytes back), then
+ * the marker. Checked on the rendered bytes, for each member of free text.
+ */
+static void
+test_text_cut(void **state)
+{
+	static const struct {
+		const char *name;
+		enum field field;
+		size_t len; /* of the text: 'a's ... */
+		size_t at;  /* ... with @seq at this offset */
+		const char *seq;
+		long keep; /* bytes kept before the marker; -1: stored whole */
+	} cases[] = {
+		{ "empty", F_REASON, 0, 0, "", -1 },
+		{ "one byte short", F_REASON, TEXT_MAX - 1, 0, "", -1 },
+		{ "at the bound", F_REASON, TEXT_MAX, 0, "", -1 },
+		{ "one byte over", F_REASON, TEXT_MAX + 1, 0, "", KEEP },
+		{ "70,000 bytes", F_REASON, 70000, 0, "", KEEP },
+		{ "2-byte character across the cut", F_REASON, 2048, KEEP - 1, "\xc3\xa9",
+		  KEEP - 1 },
+		{ "3-byte character across the cut", F_REASON, 2048, KEEP - 2, "\xe2\x82\xac",
+		  KEEP - 2 },
+		{ "4-byte character across the cut", F_REASON, 2048, KEEP - 1, "\xf0\x9f\x98\x80",
+		  KEEP - 1 },
+		{ "4-byte character, last byte at the cut", F_REASON, 2048, KEEP - 3,
+		  "\xf0\x9f\x98\x80", KEEP - 3 },
+		{ "4-byte character just before the cut", F_REASON, 2048, KEEP - 4,
+		  "\xf0\x9f\x98\x80", KEEP },
+		{ "continuation bytes only: 3 back at most", F_REASON, 2048, KEEP - 5,
+		  "\x80\x80\x80\x80\x80\x80\x80\x80", KEEP - 3 },
+		{ "multi-byte text at the bound", F_REASON, TEXT_MAX, TEXT_MAX - 2, "\xc3\xa9",
+		  -1 },
+		{ "guest", F_GUEST, 5000, 0, "", KEEP },
+		{ "a key", F_KEY, TEXT_MAX + 1, 0, "", KEEP },
+		{ "actor user", F_USER, 2000, 0, "", KEEP },
+		{ "actor host", F_HOST, TEXT_MAX + 1, KEEP - 1, "\xc3\xa9", KEEP - 1 },
+	};
+	static const char *const members[] = {
+		[F_REASON] = "\"reason\":\"", [F_GUEST] = "\"guest\":\"", [F_KEY] = "\"keys\":[\"",
+		[F_USER] = "\"user\":\"",     [F_HOST] = "\"host\":\"",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = malloc(cases[i].len + 1), *got = NULL, *v, *end;
+		const char *keys[1] = { text };
+		struct sg_audit_actor actor = { .uid = 1, .user = "u", .host = "h" };
+		struct sg_audit_event ev = { .event = SG_AUDIT_EVENT_VERDICT,
+					     .verdict = "mismatch" };
+		struct sg_error err = { 0 };
+
+		print_message("case %s\n", cases[i].name);
+		assert_non_null(text);
+		memset(text, 'a', cases[i].len);
+		memcpy(text + cases[i].at, cases[i].seq, strlen(cases[i].seq));
+		text[cases[i].len] = '\0';
+		switch (cases[i].field) {
+		case F_REASON: ev.reason = text; break;
+		case F_GUEST: ev.guest = text; break;
+		case F_KEY: ev.keys = keys, ev.nkeys = 1; break;
+		case F_USER: actor.user = text; break;
+		case F_HOST: actor.host = text; break;
+		}
+		TV_ASSERT_OK(sg_audit_render(&ev, &actor, 1, WHEN, H00, &got, &err), &err);
+		assert_non_null(v = strstr(got, members[cases[i].field]));
+		v += strlen(members[cases[i].field]);
+		assert_non_null(end = strchr(v, '"'));
+		if (cases[i].keep < 0) {
+			assert_int_equal((size_t)(end - v), cases[i].len);
+			assert_memory_equal(v, text, cases[i].len);
+		} else {
+			assert_int_equal((size_t)(end - v), (size_t)cases[i].keep + strlen(MARKER));
+			assert_true((size_t)(end - v) <= TEXT_MAX);
+			assert_memory_equal(v, text, (size_t)cases[i].keep);
+			assert_memory_equal(v + cases[i].keep, MARKER, strlen(MARKER));
+		}
+		free(got);
+		free(text);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -949,6 +1085,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_tail_repair, setup, teardown),
 		cmocka_unit_test(test_render_exact),
 		cmocka_unit_test(test_render_refused),
+		cmocka_unit_test(test_text_cut),
 		cmocka_unit_test_setup_teardown(test_written_is_rendered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_failure_each_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_event_none_refused, setup, teardown),
