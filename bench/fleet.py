@@ -6,8 +6,8 @@ The fleet: 3 firmware images (Debian OVMF_CODE_4M.fd and OVMF_CODE.fd, plus the
 build's synthetic fw_synth.bin, the only one with a kernel-hashes table, so only
 its guests boot a kernel), 4 kernels (random bytes, 2-5 MiB), 1-64 vCPUs, 4 CPU
 types (vcpu-type EPYC-v4/-Rome/-Milan/-Genoa) and both VMSA profiles (legacy,
-init2). Every guest has its own random TIK/TEK and a measurement computed here
-by an independent implementation of the spec (sections 2-4), not by sevgate.
+init2). Every guest has its own random TIK/TEK and a measurement computed by the
+test harnesses' model of the spec (tests/tools/sevmodel.py, sections 2-4), not by sevgate.
 
 Measured, for each fleet size (default 1,000 and 10,000 guests):
   * `sevgate batch --jobs <cores> --report R.jsonl` with file keys: whole-process
@@ -39,7 +39,6 @@ is timed, a tampered copy must be refused. Target: b/a <= 3.0.
 import argparse
 import base64
 import hashlib
-import hmac
 import json
 import os
 import random
@@ -50,33 +49,23 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "tools"))
+import sevmodel as M  # noqa: E402  (the harnesses' reference model, spec 2-5)
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 REFERENCE = "/usr/bin/virt-qemu-sev-validate"
 API_MAJOR, API_MINOR, BUILD_ID, POLICY = 1, 55, 21, 0x7  # SEV-ES (policy bit 2)
 
 # vcpu-type -> (CPUID signature, family, model, stepping), vectors README / spec 4.4
-CPUS = {
-    "EPYC-v4": (0x800F12, 23, 1, 2),
-    "EPYC-Rome": (0x830F10, 23, 49, 0),
-    "EPYC-Milan": (0xA00F11, 25, 1, 1),
-    "EPYC-Genoa": (0xA10F10, 25, 17, 0),
-}
+CPUS = {name: (M.cpu_sig(*M.vcpu_type_sku(name)),) + M.vcpu_type_sku(name)
+        for name in ("EPYC-v4", "EPYC-Rome", "EPYC-Milan", "EPYC-Genoa")}
 PROFILES = ("legacy", "init2")
 CMDLINES = ("console=ttyS0 root=/dev/vda1 ro",
             "console=ttyS0 root=/dev/vda2 ro quiet",
             "root=LABEL=rootfs ro mitigations=auto",
             "")
-
-G = lambda s: uuid.UUID(s).bytes_le  # noqa: E731 (EFI GUIDs are stored mixed-endian)
-FOOTER_GUID = G("96b582de-1fb2-45f7-baea-a366c55a082d")
-RESET_GUID = G("00f771de-1a7e-4fcb-890e-68c77e2fb44e")
-HASHTAB_AREA_GUID = G("7255371f-3a3b-4b04-927b-1da6efa8d454")
-TABLE_GUID = G("9438d606-4f22-4cc9-b479-a793d411fd21")
-CMDLINE_GUID = G("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
-INITRD_GUID = G("44baf731-3a2f-4bd7-9af1-41e29169781d")
-KERNEL_GUID = G("4de79437-abd2-427f-b835-d5b172d2045b")
 
 
 def die(msg):
@@ -85,67 +74,11 @@ def die(msg):
 
 # ---------------------------------------------------------------- the measurement (spec 2-4)
 
-def ovmf_entries(data):
-    """The OVMF footer GUID table (spec 3.1), walked backwards: {guid bytes: data}."""
-    if data[-48:-32] != FOOTER_GUID:
-        raise ValueError("OVMF footer GUID not found")
-    total = struct.unpack_from("<H", data, len(data) - 50)[0]
-    area = data[-(32 + total):-50]
-    out = {}
-    while len(area) >= 18:
-        guid = area[-16:]
-        elen = struct.unpack_from("<H", area, len(area) - 18)[0]
-        if elen < 18 or elen > len(area):
-            break
-        out.setdefault(guid, area[len(area) - elen:len(area) - 18])
-        area = area[:len(area) - elen]
-    return out
-
-
 def reset_addr(data):
-    return struct.unpack_from("<I", ovmf_entries(data)[RESET_GUID])[0]
-
-
-def has_kernel_hashes(data):
-    try:
-        e = ovmf_entries(data).get(HASHTAB_AREA_GUID)
-    except ValueError:
-        return False
-    return bool(e) and len(e) >= 8 and struct.unpack_from("<II", e) != (0, 0)
-
-
-def vmsa_page(sig, cs_base, rip, profile):
-    """One SEV-ES VMSA page (spec 4.2/4.3): legacy = nofpu, init2 = fpu."""
-    p = bytearray(4096)
-
-    def seg(off, sel, attrib, limit, base):
-        struct.pack_into("<HHIQ", p, off, sel, attrib, limit, base)
-
-    for off in (0x00, 0x20, 0x30, 0x40, 0x50):  # es ss ds fs gs
-        seg(off, 0, 0x93, 0xFFFF, 0)
-    seg(0x10, 0xF000, 0x9B, 0xFFFF, cs_base)     # cs
-    seg(0x60, 0, 0, 0xFFFF, 0)                   # gdtr
-    seg(0x70, 0, 0x82, 0xFFFF, 0)                # ldtr
-    seg(0x80, 0, 0, 0xFFFF, 0)                   # idtr
-    seg(0x90, 0, 0x8B, 0xFFFF, 0)                # tr
-    for off, val in ((0xD0, 0x1000), (0x148, 0x40), (0x158, 0x10), (0x160, 0x400),
-                     (0x168, 0xFFFF0FF0), (0x170, 0x2), (0x178, rip),
-                     (0x268, 0x0007040600070406), (0x310, sig), (0x3E8, 0x1)):
-        struct.pack_into("<Q", p, off, val)
-    if profile == "init2":
-        struct.pack_into("<I", p, 0x408, 0x1F80)  # mxcsr
-        struct.pack_into("<H", p, 0x410, 0x037F)  # x87 fcw
-    return bytes(p)
-
-
-def hashes_table(kernel_sha, initrd_sha, cmdline):
-    """QEMU's SevHashTable (spec 3.2): 168 bytes plus 8 of padding."""
-    ent = lambda g, h: g + struct.pack("<H", 50) + h  # noqa: E731
-    t = (TABLE_GUID + struct.pack("<H", 168) +
-         ent(CMDLINE_GUID, hashlib.sha256(cmdline.encode() + b"\0").digest()) +
-         ent(INITRD_GUID, initrd_sha) + ent(KERNEL_GUID, kernel_sha))
-    assert len(t) == 168
-    return t + bytes(8)
+    r = M.fw_reset_addr(data)
+    if r is None:
+        raise ValueError("no SEV-ES reset block in the OVMF footer table")
+    return r
 
 
 class Measurer:
@@ -171,9 +104,7 @@ class Measurer:
     def vmsas(self, cpu, profile, reset):
         k = (cpu, profile, reset)
         if k not in self.pages:
-            sig = CPUS[cpu][0]
-            self.pages[k] = (vmsa_page(sig, 0xFFFF0000, 0xFFF0, profile),
-                             vmsa_page(sig, reset & 0xFFFF0000, reset & 0xFFFF, profile))
+            self.pages[k] = M.vmsa_pair(CPUS[cpu][0], reset, profile)
         return self.pages[k]
 
     def launch_digest(self, g):
@@ -181,7 +112,7 @@ class Measurer:
         h = state.copy()
         if g.get("kernel"):
             initrd = self.file_sha(g["initrd"]) if g.get("initrd") else hashlib.sha256(b"").digest()
-            h.update(hashes_table(self.file_sha(g["kernel"]), initrd, g.get("cmdline", "")))
+            h.update(M.hashes_table(self.file_sha(g["kernel"]), initrd, g.get("cmdline", "")))
         bsp, ap = self.vmsas(g["cpu"], g["profile"], reset)
         h.update(bsp)
         if g["vcpus"] > 1:
@@ -191,9 +122,7 @@ class Measurer:
 
 def measurement(tik, ld, mnonce):
     """The 48-byte LAUNCH_MEASURE blob (spec 2.2), base64: HMAC-SHA256(TIK, msg) || MNONCE."""
-    msg = bytes([4, API_MAJOR, API_MINOR, BUILD_ID]) + struct.pack("<I", POLICY) + ld + mnonce
-    assert len(msg) == 56
-    return base64.b64encode(hmac.new(tik, msg, hashlib.sha256).digest() + mnonce).decode()
+    return M.measurement_b64(tik, API_MAJOR, API_MINOR, BUILD_ID, POLICY, ld, mnonce)
 
 
 def self_check(vectors_dir):
@@ -203,23 +132,18 @@ def self_check(vectors_dir):
         return "vectors not found, VMSA self-check skipped"
     for prof, sub in (("legacy", "nofpu"), ("init2", "fpu")):
         want = [open(os.path.join(d, sub, "vmsa%d.bin" % i), "rb").read() for i in (0, 1)]
-        got = [vmsa_page(0x800F12, 0xFFFF0000, 0xFFF0, prof),
-               vmsa_page(0x800F12, 0x808004 & 0xFFFF0000, 0x808004 & 0xFFFF, prof)]
-        if got != want:
+        if list(M.vmsa_pair(0x800F12, 0x808004, prof)) != want:
             die("our %s VMSA pages differ from the vectors' %s dumps" % (prof, sub))
     return "VMSA pages match the vectors' sev-snp-measure dumps (nofpu, fpu)"
 
 
 def synth_firmware(path):
     """An 8 KiB firmware with a kernel-hashes table, when the build's fw_synth.bin is absent."""
-    data = bytearray(b"\xff" * 8192)
-    reset = struct.pack("<I", 0x80B004) + struct.pack("<H", 22) + RESET_GUID
-    area = struct.pack("<II", 0x80C000, 0x400) + struct.pack("<H", 26) + HASHTAB_AREA_GUID
-    entries = area + reset
-    table = entries + struct.pack("<H", len(entries) + 18) + FOOTER_GUID
-    data[-32 - len(table):-32] = table
-    data[:16] = os.urandom(16)
-    open(path, "wb").write(bytes(data))
+    entries = [(M.HASH_AREA_GUID, struct.pack("<II", 0x80C000, 0x400)),
+               (M.RESET_BLOCK_GUID, struct.pack("<I", 0x80B004))]
+    table = M.fw_build(b"", entries, b"\xff" * 32)
+    data = os.urandom(16) + b"\xff" * (8192 - 16 - len(table)) + table
+    open(path, "wb").write(data)
 
 
 # ---------------------------------------------------------------- the fleet
@@ -251,7 +175,7 @@ class Fleet:
             shutil.copyfile(fw_synth, dst)
         else:
             synth_firmware(dst)
-        if not has_kernel_hashes(open(dst, "rb").read()):
+        if not M.fw_can_hash_kernel(open(dst, "rb").read()):
             die("%s has no kernel-hashes table" % dst)
         self.firmwares.append(dst)
         self.kernels = []

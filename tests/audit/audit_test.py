@@ -68,11 +68,10 @@ import time
 import urllib.parse
 from collections import OrderedDict
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "manifest"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import asanpreload  # noqa: E402
 import secretscan  # noqa: E402
-import sevmodel_mf as M  # noqa: E402
+import sevmodel as M  # noqa: E402
 
 FAILURES = []
 CHECKS = [0]
@@ -243,7 +242,7 @@ class Env:
         return run([self.sevgate] + list(argv), cwd=cwd, timeout=timeout, env=env)
 
     def blob(self, policy=3, api=(0, 24), build=15, ld=None):
-        return M.measurement_blob(self.tik, api[0], api[1], build, policy, ld or self.ld, bytes(range(0xA0, 0xB0)))
+        return M.measurement_b64(self.tik, api[0], api[1], build, policy, ld or self.ld, bytes(range(0xA0, 0xB0)))
 
     def guest_args(self, guest, policy=3, api=(0, 24), build=15, secret=None, out=None, good=True):
         """validate arguments for a plain-SEV guest on fw_synth.bin (launch digest = SHA-256(fw))."""
@@ -296,7 +295,7 @@ def records(path):
 
 def open_packet(env, out, guest):
     try:
-        return M.open_secret_payload(env.tek, open(os.path.join(out, guest + ".h")).read(),
+        return M.open_payload(env.tek, open(os.path.join(out, guest + ".h")).read(),
                                      open(os.path.join(out, guest + ".p")).read())
     except (OSError, ValueError) as e:
         return "unreadable: %s" % e

@@ -6,7 +6,7 @@ Differential test: libvirt's virt-qemu-sev-validate (the reference, Debian
 
 Every case is generated from (seed, index) alone, so `--seed S --only I`
 replays one case exactly (`--keep` keeps its files). The expected outcome
-of each case is also computed by an independent Python model (sevmodel.py),
+of each case is also computed by an independent Python model (tests/tools/sevmodel.py),
 so a case where the reference itself disagrees with the model is reported
 as an ORACLE failure (a bug in this script or a surprise in the reference).
 
@@ -44,16 +44,15 @@ import time
 import uuid
 
 sys.dont_write_bytecode = True  # keep the source tree clean
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import secretscan  # noqa: E402
 
 SKIP = 77
 
-try:
-    import sevmodel as M
-except ImportError as e:  # cryptography missing
-    print("SKIP: cannot import the Python model (%s)" % e)
+import sevmodel as M  # noqa: E402
+
+if M.CRYPTO_ERROR:
+    print("SKIP: cannot import the Python model (%s)" % M.CRYPTO_ERROR)
     sys.exit(1 if os.environ.get("CI") == "true" else SKIP)
 
 # option key -> (long, short)
@@ -297,7 +296,7 @@ def gen_case(seed, idx, fixtures):
             if cmdline == "--":  # argparse drops a lone "--" even in --cmdline=-- (reference quirk)
                 cmdline = "--x"
             cfg["cmdline"] = cmdline
-        table = M.hashes_table(kernel, initrd, cmdline)
+        table = M.hashes_table_of(kernel, initrd, cmdline)
         c.desc.append("kernel=%d initrd=%s cmdline=%s" % (
             len(kernel), None if initrd is None else len(initrd),
             None if cmdline is None else len(cmdline)))

@@ -6,7 +6,7 @@ YAML manifests and `sevgate batch` (docs/manifest.md).
   manifest_test.py --sevgate PATH --fixtures DIR [--examples DIR] [--keep] [--seed N]
 
 Parts (each reports its own failures; the script goes on after a failure):
-  model     the Python model (sevmodel_mf.py) reproduces spec 13 TV1-TV3k
+  model     the Python model (tests/tools/sevmodel.py) reproduces spec 13 TV1-TV3k
   schema    every manifest error path: exact file:line:column, message, exit 2
             (3 for a pin-value in a readable file), with `validate --manifest`
             and inside a batch where the other manifests still run
@@ -41,10 +41,9 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import secretscan  # noqa: E402
-import sevmodel_mf as M  # noqa: E402
+import sevmodel as M  # noqa: E402
 
 FAILURES = []
 CHECKS = [0]
@@ -156,13 +155,13 @@ def test_model(env):
                 "8aqg6GI6ehleI6dN5f8gp5YBR+fpfVgsIpynh1ounnmgoaKjpKWmp6ipqqusra6v"),
         "TV2b": (3, M.launch_digest(fw, M.hashes_table(M.sha256(k))),
                  "NVH7tC6Bi98gBuGcTAe5Um0jRQNR3sZYAuyRd7wGi3WgoaKjpKWmp6ipqqusra6v"),
-        "TV3": (7, M.launch_digest(fw, b"", bsp, ap, 2),
+        "TV3": (7, M.launch_digest(fw, b"", M.vmsa_run(bsp, ap, 2)),
                 "wwFH+LARKpueawD/K5fckKHatM8S1XZ3eU2u267aqh2goaKjpKWmp6ipqqusra6v"),
-        "TV3k": (7, M.launch_digest(fw, table, bsp, ap, 4),
+        "TV3k": (7, M.launch_digest(fw, table, M.vmsa_run(bsp, ap, 4)),
                  "2Thm6QTDJLFGSHhD3aRoIaMj2smr4mP67YvbeCFLmoagoaKjpKWmp6ipqqusra6v"),
     }
     for name, (policy, ld, blob) in want.items():
-        check(M.measurement_blob(TIK, 0, 24, 15, policy, ld, MNONCE) == blob,
+        check(M.measurement_b64(TIK, 0, 24, 15, policy, ld, MNONCE) == blob,
               "model: %s measurement" % name)
     check(M.sha256(bsp).hex().startswith("c0ad5dc8") and M.sha256(ap).hex().startswith("e6628101"),
           "model: spec 13 VMSA page hashes")
@@ -606,7 +605,7 @@ def build_fleet(env, root, n=60):
                     items.append(("vmsa-profile", profile))
                 if sev_features or rng.random() < 0.2:
                     items.append(("sev-features", intlit(rng, sev_features)))
-        ld = M.launch_digest(fw, table, bsp, ap, vcpus)
+        ld = M.launch_digest(fw, table, M.vmsa_run(bsp, ap, vcpus))
         # what the host measured
         tik = bytes(rng.randrange(256) for _ in range(16))
         tek = bytes(rng.randrange(256) for _ in range(16))
@@ -617,8 +616,8 @@ def build_fleet(env, root, n=60):
         if kind == "wrongprofile":
             other = {"legacy": "init2", "nofpu": "fpu", "init2": "legacy", "fpu": "nofpu"}[profile]
             hb, ha = M.vmsa_pair(sig, M.fw_reset_addr(fw), other, sev_features)
-            host_ld = M.launch_digest(fw, table, hb, ha, vcpus)
-        blob = M.measurement_blob(tik, api[0], api[1], api[2], policy, host_ld, mnonce)
+            host_ld = M.launch_digest(fw, table, M.vmsa_run(hb, ha, vcpus))
+        blob = M.measurement_b64(tik, api[0], api[1], api[2], policy, host_ld, mnonce)
         if kind == "flip":
             raw = bytearray(base64.b64decode(blob))
             bit = rng.randrange(48 * 8)
@@ -846,13 +845,13 @@ def test_defaults(env):
     ]) + "\n")
 
     def blob(policy, ld):
-        return M.measurement_blob(TIK, 0, 24, 15, policy, ld, MNONCE)
+        return M.measurement_b64(TIK, 0, 24, 15, policy, ld, MNONCE)
 
     table = M.hashes_table(M.sha256(kernel), None, "console=ttyS0 root=/dev/vda1")
     # m1: SEV-ES from the defaults (policy 7, EPYC-Rome, 2 vCPUs), kernel by its pin alone,
     # the defaults' two secrets.
     bsp, ap = M.vmsa_pair(M.cpu_sig(23, 49, 0), M.fw_reset_addr(fw))
-    ld1 = M.launch_digest(fw, table, bsp, ap, 2)
+    ld1 = M.launch_digest(fw, table, M.vmsa_run(bsp, ap, 2))
     write(os.path.join(d, "m1.yaml"), "\n".join([
         "guest: m1", "num-cpus: 2", "kernel-sha256: %s" % M.sha256(kernel).hex(),
         "measurement: %s" % blob(7, ld1),
@@ -867,7 +866,7 @@ def test_defaults(env):
         "secrets:", "  - {guid: %s, file: s/c.txt}" % gc]) + "\n")
     # m3: no secrets at all is not possible to say with a list, so an explicit empty list:
     # it replaces the defaults' list too.
-    ld3 = M.launch_digest(fw, table, bsp, ap, 1)
+    ld3 = M.launch_digest(fw, table, M.vmsa_run(bsp, ap, 1))
     write(os.path.join(d, "m3.yaml"), "\n".join([
         "guest: m3", "num-cpus: 1", "kernel-sha256: %s" % M.sha256(kernel).hex(),
         "measurement: %s" % blob(7, ld3), "secrets: []"]) + "\n")
@@ -899,14 +898,14 @@ def test_defaults(env):
         check([(s["guid"], s["length"]) for s in m1["secrets_released"]] == [(ga, 8), (gb, 9)],
               "defaults m1: the defaults' secrets %r" % m1["secrets_released"])
         opened = open_packet(d, "m1")
-        check(opened == {M._gle(ga): b"secret-A", M._gle(gb): b"secret-BB"},
+        check(opened == {ga: b"secret-A", gb: b"secret-BB"},
               "defaults m1: packet holds %r" % opened)
     if check(m2 is not None and m2["verdict"] == "trusted", "defaults m2: %r" % (m2 and m2["message"])):
         check(m2["policy"] == 3 and m2["num_cpus"] is None and m2["launch_digest"] == ld2.hex(),
               "defaults m2: the manifest wins: %r" % without(m2, "inputs"))
         check([(s["guid"], s["length"]) for s in m2["secrets_released"]] == [(gc, 10)],
               "defaults m2: a secrets list replaces the defaults' list: %r" % m2["secrets_released"])
-        check(open_packet(d, "m2") == {M._gle(gc): b"secret-CCC"}, "defaults m2: packet")
+        check(open_packet(d, "m2") == {gc: b"secret-CCC"}, "defaults m2: packet")
     check(m3 is not None and m3["verdict"] == "trusted" and m3["secrets_released"] == [],
           "defaults m3: an empty secrets list replaces the defaults' list: %r" % m3)
     m4p = os.path.join("site", "guests", "m4.yaml")
@@ -915,7 +914,7 @@ def test_defaults(env):
     # --debug prints the most: the same releases with it (for the secret scan), JSON too
     rc, out, err = env.sg("batch", "--debug", "--format", "json", "--report", os.path.join(env.tmp, "dflt-debug.jsonl"),
                           os.path.join("site", "guests"), cwd=root)
-    check(rc == 2 and "Measured-data" in err and open_packet(d, "m2") == {M._gle(gc): b"secret-CCC"},
+    check(rc == 2 and "Measured-data" in err and open_packet(d, "m2") == {gc: b"secret-CCC"},
           "defaults: batch --debug: rc %d %s" % (rc, err[-300:]))
 
     # validate --manifest from another directory (relative and absolute manifest paths).
@@ -941,7 +940,7 @@ def open_packet(d, name):
     try:
         h = open(os.path.join(d, "out", name + ".h")).read()
         p = open(os.path.join(d, "out", name + ".p")).read()
-        return M.open_secret_payload(TEK, h, p)
+        return M.open_payload(TEK, h, p)
     except (OSError, ValueError) as e:
         return "unreadable: %s" % e
 
@@ -984,8 +983,8 @@ def test_cache(env):
             bsp, ap = M.vmsa_pair(M.cpu_sig(25, 1, 1), M.fw_reset_addr(fw))
             body += ["num-cpus: %d" % vcpus, "vcpu-type: EPYC-Milan"]
         nonce = bytes(rng.randrange(256) for _ in range(16))
-        ld = M.launch_digest(fw, b"", bsp, ap, vcpus)
-        body.append("measurement: %s" % M.measurement_blob(TIK, 1, 55, 21, policy, ld, nonce))
+        ld = M.launch_digest(fw, b"", M.vmsa_run(bsp, ap, vcpus))
+        body.append("measurement: %s" % M.measurement_b64(TIK, 1, 55, 21, policy, ld, nonce))
         return "\n".join(body) + "\n"
 
     for i in range(12):

@@ -9,8 +9,8 @@ allowed only where they are by design, spec section 10), then end to end over
 a private libvirtd reached through a unix socket (test+unix://).
 
 Standard library plus `cryptography` (AES-CTR, to open injected secrets). The
-expected measurements come from the model below (spec sections 2-5), which is
-checked against the spec section 13 vectors first.
+expected measurements come from the shared model tests/tools/sevmodel.py (spec
+sections 2-5), which is checked against the spec section 13 vectors first.
 
 Exit: 0 all passed; 1 failures; 77 skipped parts (reference, libvirt python
 bindings or libvirtd missing) with no failure, unless CI=true (then 1).
@@ -18,8 +18,6 @@ bindings or libvirtd missing) with no failure, unless CI=true (then 1).
 
 import argparse
 import base64
-import hashlib
-import hmac
 import json
 import os
 import pwd
@@ -27,202 +25,64 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import uuid
-
-try:
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-except ImportError:  # pragma: no cover
-    Cipher = None
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import asanpreload  # noqa: E402
 import secretscan  # noqa: E402
+import sevmodel as M  # noqa: E402
 
 # ============================================================== model (spec 2-5)
 
-FOOTER_GUID = "96b582de-1fb2-45f7-baea-a366c55a082d"
-RESET_BLOCK_GUID = "00f771de-1a7e-4fcb-890e-68c77e2fb44e"
-HASH_AREA_GUID = "7255371f-3a3b-4b04-927b-1da6efa8d454"
-HASHES_TABLE_GUID = "9438d606-4f22-4cc9-b479-a793d411fd21"
-CMDLINE_GUID = "97d02dd8-bd20-4c94-aa78-e7714d36ab2a"
-INITRD_GUID = "44baf731-3a2f-4bd7-9af1-41e29169781d"
-KERNEL_GUID = "4de79437-abd2-427f-b835-d5b172d2045b"
-SECRET_TABLE_GUID = "1e74f542-71dd-4d66-963e-ef4287ff173b"
-LUKS_KEY_GUID = "736869e5-84f0-4973-92ec-06879ce3da0b"
-
-TIK = bytes(range(0x00, 0x10))
-TEK = bytes(range(0x10, 0x20))
-MNONCE = bytes(range(0xA0, 0xB0))
-API_MAJOR, API_MINOR, BUILD_ID = 0, 24, 15
-KERNEL = b"KERNEL" * 1000
-INITRD = b"INITRD" * 500
-CMDLINE = "console=ttyS0 root=/dev/vda1"
+# The spec section 13 inputs (tests/tools/sevmodel.py checks itself against them).
+TIK, TEK, MNONCE = M.V_TIK, M.V_TEK, M.V_MNONCE
+API_MAJOR, API_MINOR, BUILD_ID = M.V_API
+KERNEL, INITRD, CMDLINE = M.V_KERNEL, M.V_INITRD, M.V_CMDLINE
+LUKS_KEY_GUID = M.LUKS_KEY_GUID
 # Every run's stdout and stderr, and at the end the work directory: shim logs, captured
 # packets, the audit log, libvirtd's logs. The reference runs without -d (with it, it
 # prints the TIK and TEK in hex by design), so its outputs are held to the same rule.
 SCAN = secretscan.Scanner()
 
-
-def gle(s):
-    return uuid.UUID(s).bytes_le
-
-
-def sha256(b):
-    return hashlib.sha256(b).digest()
-
-
-def fw_synth():
-    """Spec section 13 synthetic firmware (8192 bytes)."""
-    fw = bytearray(i % 251 for i in range(8192))
-    tail = (struct.pack("<IIH", 0x0080C000, 0x400, 26) + gle(HASH_AREA_GUID) +
-            struct.pack("<IH", 0x0080B004, 22) + gle(RESET_BLOCK_GUID) +
-            struct.pack("<H", 66) + gle(FOOTER_GUID) + b"\x90" * 16 + b"\x00" * 16)
-    assert len(tail) == 98
-    fw[-98:] = tail
-    return bytes(fw)
-
-
-def guid_table(guid, entries, lenlen):
-    """GUID table; padding 16 - len % 16 (a full 16 when aligned), as the reference."""
-    fmt = "<H" if lenlen == 2 else "<I"
-    body = b"".join(gle(g) + struct.pack(fmt, 16 + lenlen + len(d)) + d for g, d in entries)
-    t = gle(guid) + struct.pack(fmt, 16 + lenlen + len(body)) + body
-    return t + b"\0" * (16 - len(t) % 16)
-
-
-def hashes_table(kernel, initrd=None, cmdline=None):
-    return guid_table(HASHES_TABLE_GUID, [
-        (CMDLINE_GUID, sha256((cmdline or "").encode() + b"\0")),
-        (INITRD_GUID, sha256(initrd or b"")),
-        (KERNEL_GUID, sha256(kernel))], 2)
-
-
-def cpu_sig(family, model, stepping):
-    stepping &= 0xF
-    model &= 0xFF
-    family &= 0xFFF
-    sig = stepping
-    sig |= (0xF00 | ((family - 0xF) << 20)) if family > 0xF else family << 8
-    return sig | ((model & 0xF) << 4) | ((model >> 4) << 16)
+fw_synth = M.fw_synth
+hashes_table = M.hashes_table_of
+cpu_sig = M.cpu_sig
+launch_digest = M.launch_digest
+self_check = M.self_check
 
 
 def vmsa_page(sig, reset_addr=None):
     """Spec 4.2/4.3 VMSA page (legacy KVM_SEV_ES_INIT, no sev_features)."""
-    p = bytearray(4096)
-
-    def seg(off, sel, attrib, limit, base):
-        struct.pack_into("<HHIQ", p, off, sel, attrib, limit, base)
-
-    for off in (0x00, 0x20, 0x30, 0x40, 0x50):  # es ss ds fs gs
-        seg(off, 0, 0x93, 0xFFFF, 0)
-    cs_base, rip = 0xFFFF0000, 0xFFF0
-    if reset_addr is not None:
-        cs_base, rip = reset_addr & 0xFFFF0000, reset_addr & 0xFFFF
-    seg(0x10, 0xF000, 0x9B, 0xFFFF, cs_base)
-    seg(0x60, 0, 0, 0xFFFF, 0)  # gdtr
-    seg(0x70, 0, 0x82, 0xFFFF, 0)  # ldtr
-    seg(0x80, 0, 0, 0xFFFF, 0)  # idtr
-    seg(0x90, 0, 0x8B, 0xFFFF, 0)  # tr
-    for off, val in ((0xD0, 0x1000), (0x148, 0x40), (0x158, 0x10), (0x160, 0x400),
-                     (0x168, 0xFFFF0FF0), (0x170, 2), (0x178, rip),
-                     (0x268, 0x0007040600070406), (0x310, sig), (0x3E8, 1)):
-        struct.pack_into("<Q", p, off, val)
-    return bytes(p)
+    if reset_addr is None:
+        return M.vmsa_page(sig)
+    return M.vmsa_page(sig, cs_base=reset_addr & 0xFFFF0000, rip=reset_addr & 0xFFFF)
 
 
 def vmsas(ncpu, sig, reset_addr=0x0080B004):
-    return vmsa_page(sig) + vmsa_page(sig, reset_addr) * (ncpu - 1)
-
-
-def launch_digest(fw, table=b"", vm=b""):
-    return sha256(fw + table + vm)
+    return M.vmsa_run(*M.vmsa_pair(sig, reset_addr), ncpu)
 
 
 def measurement(ld, policy, api_major=API_MAJOR, api_minor=API_MINOR, build=BUILD_ID,
                 tik=TIK, mnonce=MNONCE):
-    msg = bytes([4, api_major, api_minor, build]) + struct.pack("<I", policy) + ld + mnonce
-    return base64.b64encode(hmac.new(tik, msg, "sha256").digest() + mnonce).decode()
-
-
-def aes_ctr(key, iv, data):
-    c = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
-    return c.update(data) + c.finalize()
+    return M.measurement_b64(tik, api_major, api_minor, build, policy, ld, mnonce)
 
 
 def open_secret(header64, payload64, measure_b64, pad_rule, tik=TIK, tek=TEK):
     """Checks the packet MAC, decrypts, parses the table. Returns ({guid: bytes}, problems)."""
-    probs = []
-    hdr = base64.b64decode(header64, validate=True)
-    ct = base64.b64decode(payload64, validate=True)
-    if len(hdr) != 52:
-        return {}, ["header is %d bytes, not 52" % len(hdr)]
-    flags, iv, mac = hdr[:4], hdr[4:20], hdr[20:52]
-    if flags != b"\0\0\0\0":
-        probs.append("flags %s" % flags.hex())
-    measure = base64.b64decode(measure_b64)[:32]
-    msg = (b"\x01" + flags + iv + struct.pack("<II", len(ct), len(ct)) + ct + measure)
-    if not hmac.compare_digest(hmac.new(tik, msg, "sha256").digest(), mac):
-        probs.append("packet MAC does not verify")
-    pt = aes_ctr(tek, iv, ct)
-    if pt[:16] != gle(SECRET_TABLE_GUID):
-        return {}, probs + ["table GUID wrong: %s" % pt[:16].hex()]
-    total = struct.unpack("<I", pt[16:20])[0]
-    want = total + (16 - total % 16 if pad_rule == "reference" else (-total) % 16)
+    try:
+        ents, total, pt = M.open_packet(tik, tek, base64.b64decode(measure_b64)[:32],
+                                        header64, payload64)
+    except M.PacketError as e:
+        return {}, ["packet: %s" % e]
+    want = M.pad_reference(total) if pad_rule == "reference" else M.pad_sevctl(total)
     if len(pt) != want:
-        probs.append("padded length %d, expected %d (%s rule, length %d)" % (
-            len(pt), want, pad_rule, total))
-    if any(pt[total:]):
-        probs.append("padding not zero")
-    out, off = {}, 20
-    while off < total:
-        g = str(uuid.UUID(bytes_le=pt[off:off + 16]))
-        n = struct.unpack("<I", pt[off + 16:off + 20])[0]
-        if n < 20 or off + n > total:
-            return out, probs + ["bad entry length %d" % n]
-        out[g] = pt[off + 20:off + n]
-        off += n
-    return out, probs
-
-
-def self_check():
-    """The model against the spec section 13 vectors."""
-    fw = fw_synth()
-    assert sha256(fw).hex() == "f2e01b2a910bf940bc877e47e66b7c3e0879a5bc3ee3c6263f8c1191f59f089e"
-    assert (measurement(launch_digest(fw), 3) ==
-            "Jtkm6DPHOLtKnVthiMCUs4dyWKB2Kb5yGoM6nUd3nvqgoaKjpKWmp6ipqqusra6v")
-    assert (measurement(launch_digest(fw, hashes_table(KERNEL, INITRD, CMDLINE)), 3) ==
-            "8aqg6GI6ehleI6dN5f8gp5YBR+fpfVgsIpynh1ounnmgoaKjpKWmp6ipqqusra6v")
-    assert (measurement(launch_digest(fw, hashes_table(KERNEL)), 3) ==
-            "NVH7tC6Bi98gBuGcTAe5Um0jRQNR3sZYAuyRd7wGi3WgoaKjpKWmp6ipqqusra6v")
-    sig = cpu_sig(23, 49, 0)
-    assert sig == 0x830F10
-    assert sha256(vmsa_page(sig)).hex() == (
-        "c0ad5dc8305470b14945bf19c79b6b25ef0aeb1cbbda8318902f731078e2641b")
-    assert sha256(vmsa_page(sig, 0x0080B004)).hex() == (
-        "e66281015adf6958a619ec00d5b96ce5cbbca43b48d76b0778467bff07dd0118")
-    assert (measurement(launch_digest(fw, b"", vmsas(2, sig)), 7) ==
-            "wwFH+LARKpueawD/K5fckKHatM8S1XZ3eU2u267aqh2goaKjpKWmp6ipqqusra6v")
-    # Secret vector: build the packet with the fixed IV and open it again.
-    table = guid_table(SECRET_TABLE_GUID, [(LUKS_KEY_GUID, b"hunter2")], 4)
-    assert table.hex() == ("42f5741edd71664d963eef4287ff173b2f000000e5696873f084734992ec06879c"
-                           "e3da0b1b00000068756e7465723200")
-    iv = bytes(range(0x40, 0x50))
-    ct = aes_ctr(TEK, iv, table)
-    m1 = "Jtkm6DPHOLtKnVthiMCUs4dyWKB2Kb5yGoM6nUd3nvqgoaKjpKWmp6ipqqusra6v"
-    mac = hmac.new(TIK, b"\x01" + b"\0" * 4 + iv + struct.pack("<II", len(ct), len(ct)) + ct +
-                   base64.b64decode(m1)[:32], "sha256").digest()
-    hdr = base64.b64encode(b"\0" * 4 + iv + mac).decode()
-    assert hdr == "AAAAAEBBQkNERUZHSElKS0xNTk+XLEg6t73UNReUKG4IViCgCPPl+gb/QzkUgWxVs+/zVQ=="
-    assert base64.b64encode(ct).decode() == (
-        "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu")
-    sec, probs = open_secret(hdr, base64.b64encode(ct).decode(), m1, "reference")
-    assert not probs and sec == {LUKS_KEY_GUID: b"hunter2"}, (sec, probs)
+        return dict(ents), ["padded length %d, expected %d (%s rule, length %d)" % (
+            len(pt), want, pad_rule, total)]
+    return dict(ents), []
 
 
 # ============================================================== fixtures
@@ -1279,7 +1139,7 @@ def main():
     a = ap.parse_args()
     ci = os.environ.get("CI") == "true"
 
-    if Cipher is None:
+    if M.CRYPTO_ERROR:
         print("SKIP: python module cryptography missing")
         return 1 if ci else 77
     self_check()
