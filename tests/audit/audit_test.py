@@ -70,30 +70,19 @@ from collections import OrderedDict
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import asanpreload  # noqa: E402
+import harness  # noqa: E402
 import secretscan  # noqa: E402
 import sevmodel as M  # noqa: E402
 
-FAILURES = []
-CHECKS = [0]
-SKIPPED = []
-SCAN = secretscan.Scanner()
+T = harness.Suite()
+SCAN = T.scan
 
 
 def check(cond, what):
-    CHECKS[0] += 1
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what, flush=True)
-    return bool(cond)
+    return bool(T.check(cond, what))
 
 
-def skip(what):
-    """A part that cannot run here: a failure when CI=true."""
-    if os.environ.get("CI") == "true":
-        check(False, "skipped under CI=true: " + what)
-    else:
-        SKIPPED.append(what)
-        print("SKIP: " + what, flush=True)
+skip = T.skip  # a part that cannot run here: a failure when CI=true
 
 
 def run(argv, cwd=None, timeout=120, env=None):
@@ -1614,20 +1603,15 @@ def main():
     args = ap.parse_args()
     if args.seed is None:
         args.seed = int(os.environ.get("SEVGATE_TEST_SEED", random.randrange(1 << 30)))
-    try:
-        import cryptography  # noqa: F401
-    except ImportError:
-        print("SKIP: python3 'cryptography' is missing")
-        sys.exit(1 if os.environ.get("CI") == "true" else 77)
+    if M.CRYPTO_ERROR:
+        harness.skip_exit("python3 'cryptography' is missing")
     if shutil.which("openssl") is None:
-        print("SKIP: the openssl tool is missing")
-        sys.exit(1 if os.environ.get("CI") == "true" else 77)
+        harness.skip_exit("the openssl tool is missing")
     if not os.path.exists(os.path.join(args.fixtures, "fw_synth.bin")):
         print("missing fixture fw_synth.bin (build the 'fixtures' target)")
         sys.exit(1)
     os.environ.pop("SEVGATE_CONFIG", None)
-    for p in secretscan.selfcheck():
-        check(False, p)
+    T.scan_selfcheck()
     env = Env(args)
     print("seed %d, work directory %s" % (env.seed, env.tmp), flush=True)
     state = {}
@@ -1643,35 +1627,17 @@ def main():
              ("bounds", lambda: test_bounds(env)),
              ("token", lambda: test_token(env, args.hsm_script))]
     try:
-        for name, fn in parts:
-            if args.only and name not in args.only and not (name == "format" and "tamper" in args.only):
-                continue
-            before = len(FAILURES)
-            t0 = time.monotonic()
-            try:
-                fn()
-            except Exception as e:  # noqa: BLE001
-                import traceback
-                traceback.print_exc()
-                check(False, "%s: exception %r" % (name, e))
-            print("%-11s %s (%.1f s)" % (name, "ok" if len(FAILURES) == before else
-                                         "%d FAILED" % (len(FAILURES) - before), time.monotonic() - t0),
-                  flush=True)
+        T.run_parts(parts, width=11, selected=lambda name: not args.only or name in args.only or (
+            name == "format" and "tamper" in args.only))
         # every log, report, packet and captured output the parts left (inputs excluded)
-        SCAN.tree(env.tmp)
-        for p in SCAN.problems():
-            check(False, p)
-        print(SCAN.summary(), flush=True)
+        T.scan_tree(env.tmp)
     finally:
-        if env.keep or FAILURES:
+        if env.keep or T.failures:
             print("kept %s" % env.tmp)
         else:
             shutil.rmtree(env.tmp, ignore_errors=True)
-    print("%d checks, %d failed%s" % (CHECKS[0], len(FAILURES),
-                                      ", skipped: " + "; ".join(SKIPPED) if SKIPPED else ""))
-    if FAILURES:
-        sys.exit(1)
-    sys.exit(77 if SKIPPED and CHECKS[0] == 0 else 0)
+    T.summary()
+    sys.exit(T.status())
 
 
 if __name__ == "__main__":

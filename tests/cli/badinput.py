@@ -20,21 +20,17 @@ import argparse
 import base64
 import os
 import shlex
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-SKIP = 77
+import harness  # noqa: E402
+import secretscan  # noqa: E402
 import sevmodel as M  # noqa: E402
 
-if M.CRYPTO_ERROR:
-    print("SKIP: cannot import the Python model (%s)" % M.CRYPTO_ERROR)
-    sys.exit(1 if os.environ.get("CI") == "true" else SKIP)
-import secretscan  # noqa: E402
+harness.require_model(M)
 
 TIK = bytes(range(16))
 TEK = bytes(range(16, 32))
@@ -176,28 +172,23 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args()
     for what, p in (("--ours", a.ours), ("--sevgate", a.sevgate)):
-        if not p or not os.access(p, os.X_OK):
-            print("FAIL: %s binary not given or not executable: %r" % (what, p))
+        why = harness.binary_problem("%s binary" % what, p)
+        if why:
+            print("FAIL: " + why)
             print("0 passed, 1 failed")
             return 1
 
-    top = tempfile.mkdtemp(prefix="sevgate-bad-")
-    R = Runner(a.ours, a.sevgate, top, a.verbose)
-    for p in secretscan.selfcheck():
-        R.failed += 1
-        print("FAIL %s" % p)
-    try:
+    with harness.workdir("sevgate-bad-", keep=a.keep) as top:
+        R = Runner(a.ours, a.sevgate, top, a.verbose)
+        for p in secretscan.selfcheck():
+            R.failed += 1
+            print("FAIL %s" % p)
         cases(R)
         SCAN.tree(top)  # whatever a failing run left behind (inputs excluded)
         for p in SCAN.problems():
             R.failed += 1
             print("FAIL %s" % p)
         print(SCAN.summary())
-    finally:
-        if a.keep:
-            print("files kept in %s" % top)
-        else:
-            shutil.rmtree(top, ignore_errors=True)
     print("%d passed, %d failed" % (R.passed, R.failed))
     return 1 if R.failed else 0
 

@@ -45,15 +45,11 @@ import uuid
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import harness  # noqa: E402
 import secretscan  # noqa: E402
-
-SKIP = 77
-
 import sevmodel as M  # noqa: E402
 
-if M.CRYPTO_ERROR:
-    print("SKIP: cannot import the Python model (%s)" % M.CRYPTO_ERROR)
-    sys.exit(1 if os.environ.get("CI") == "true" else SKIP)
+harness.require_model(M)
 
 # option key -> (long, short)
 OPTS = {
@@ -998,11 +994,7 @@ def main():
 
     why = reference_available(a.ref_python, a.reference)
     if why:
-        if os.environ.get("CI") == "true":
-            print("FAIL: %s (CI=true)" % why)
-            return 1
-        print("SKIP: %s" % why)
-        return SKIP
+        return harness.skip_status(why)
 
     ctx = Ctx()
     ctx.seed = seed
@@ -1011,11 +1003,12 @@ def main():
     ctx.refpy, ctx.reference = a.ref_python, a.reference
     ctx.ours = a.ours
     ctx.sevgate = a.sevgate
-    if not a.reference_only and (not ctx.ours or not os.access(ctx.ours, os.X_OK)):
-        print("FAIL: our virt-qemu-sev-validate not given or not executable: %r" % ctx.ours)
-        return 1
-    if ctx.sevgate and not os.access(ctx.sevgate, os.X_OK):
-        print("FAIL: sevgate not executable: %r" % ctx.sevgate)
+    whys = [] if a.reference_only else [harness.binary_problem("our virt-qemu-sev-validate", ctx.ours)]
+    if ctx.sevgate:  # optional: without it, no sevgate validate leg
+        whys.append(harness.binary_problem("sevgate", ctx.sevgate))
+    whys = [w for w in whys if w]
+    if whys:
+        print("FAIL: %s" % whys[0])
         return 1
     ctx.fixtures = load_fixtures(a.vectors)
     print("differential: %d vector firmware images from %s" % (len(ctx.fixtures), a.vectors),

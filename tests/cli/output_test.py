@@ -32,11 +32,11 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import secretscan  # noqa: E402
+import harness  # noqa: E402
 
-FAILED = []
-PASSED = [0]
-SCAN = secretscan.Scanner()
+T = harness.Suite()
+SCAN = T.scan
+check = T.check
 TIK = bytes(range(16))
 TEK = bytes(range(16, 32))
 TV1 = "Jtkm6DPHOLtKnVthiMCUs4dyWKB2Kb5yGoM6nUd3nvqgoaKjpKWmp6ipqqusra6v"
@@ -45,15 +45,6 @@ SCAN.register("TIK", TIK)
 SCAN.register("TEK", TEK)
 SCAN.register("secret", SECRET)
 FULL = "writing standard output: No space left on device"
-
-
-def check(cond, what):
-    if cond:
-        PASSED[0] += 1
-    else:
-        FAILED.append(what)
-        print("FAIL: " + what, flush=True)
-    return cond
 
 
 def run(argv, stdout=subprocess.PIPE, env=None, cwd=None):
@@ -570,8 +561,8 @@ def main():
     finally:
         if not a.keep:
             shutil.rmtree(env.tmp, ignore_errors=True)
-    print("%d passed, %d failed" % (PASSED[0], len(FAILED)))
-    return 1 if FAILED else 0
+    print("%d passed, %d failed" % (T.passed, len(T.failures)))
+    return 1 if T.failures else 0
 
 
 if __name__ == "__main__":

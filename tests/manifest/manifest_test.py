@@ -42,20 +42,12 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-import secretscan  # noqa: E402
+import harness  # noqa: E402
 import sevmodel as M  # noqa: E402
 
-FAILURES = []
-CHECKS = [0]
-SCAN = secretscan.Scanner()
-
-
-def check(cond, what):
-    CHECKS[0] += 1
-    if not cond:
-        FAILURES.append(what)
-        print("FAIL: " + what, flush=True)
-    return cond
+T = harness.Suite()
+SCAN = T.scan
+check = T.check
 
 
 def run(argv, cwd=None, timeout=120, env=None):
@@ -1608,17 +1600,13 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--only", action="append", help="run only these parts")
     args = ap.parse_args()
-    try:
-        import cryptography  # noqa: F401
-    except ImportError:
-        print("SKIP: python3 'cryptography' is missing")
-        sys.exit(1 if os.environ.get("CI") == "true" else 77)
+    if M.CRYPTO_ERROR:
+        harness.skip_exit("python3 'cryptography' is missing")
     for f in ("fw_synth.bin", "kernel.bin", "initrd.bin"):
         if not os.path.exists(os.path.join(args.fixtures, f)):
             print("missing fixture %s (build the 'fixtures' target)" % f)
             sys.exit(1)
-    for p in secretscan.selfcheck():
-        check(False, p)
+    T.scan_selfcheck()
     env = Env(args)
     print("seed %d, work directory %s" % (env.seed, env.tmp), flush=True)
     parts = [("model", lambda: test_model(env)),
@@ -1637,32 +1625,16 @@ def main():
              ("connect", lambda: test_connect(env)),
              ("big", lambda: test_big_mapping(env))]
     try:
-        for name, fn in parts:
-            if args.only and name not in args.only:
-                continue
-            before = len(FAILURES)
-            t0 = time.monotonic()
-            try:
-                fn()
-            except Exception as e:  # noqa: BLE001
-                import traceback
-                traceback.print_exc()
-                check(False, "%s: exception %r" % (name, e))
-            print("%-13s %s (%.1f s)" % (name, "ok" if len(FAILURES) == before else
-                                          "%d FAILED" % (len(FAILURES) - before), time.monotonic() - t0),
-                  flush=True)
+        T.run_parts(parts, args.only, width=13)
         # the reports and packets sevgate wrote (write() marks the inputs)
-        SCAN.tree(env.tmp)
-        for p in SCAN.problems():
-            check(False, p)
-        print(SCAN.summary(), flush=True)
+        T.scan_tree(env.tmp)
     finally:
-        if env.keep or FAILURES:
+        if env.keep or T.failures:
             print("kept %s" % env.tmp)
         else:
             shutil.rmtree(env.tmp, ignore_errors=True)
-    print("%d checks, %d failed" % (CHECKS[0], len(FAILURES)))
-    sys.exit(1 if FAILURES else 0)
+    T.summary()
+    sys.exit(1 if T.failures else 0)
 
 
 if __name__ == "__main__":
