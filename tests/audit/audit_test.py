@@ -85,18 +85,11 @@ def check(cond, what):
 skip = T.skip  # a part that cannot run here: a failure when CI=true
 
 
-def run(argv, cwd=None, timeout=120, env=None):
-    p = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
-    SCAN.proc(argv, p.stdout, p.stderr)
-    return p.returncode, p.stdout, p.stderr
+run = T.run
 
 
 def write(path, data, mode=0o644):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
-        f.write(data)
-    os.chmod(path, mode)
-    return path
+    return T.write(path, data, mode, input=False)
 
 
 def sha256hex(b):
@@ -1607,9 +1600,7 @@ def main():
         harness.skip_exit("python3 'cryptography' is missing")
     if shutil.which("openssl") is None:
         harness.skip_exit("the openssl tool is missing")
-    if not os.path.exists(os.path.join(args.fixtures, "fw_synth.bin")):
-        print("missing fixture fw_synth.bin (build the 'fixtures' target)")
-        sys.exit(1)
+    harness.require_fixtures(args.fixtures, "fw_synth.bin")
     os.environ.pop("SEVGATE_CONFIG", None)
     T.scan_selfcheck()
     env = Env(args)
@@ -1632,10 +1623,7 @@ def main():
         # every log, report, packet and captured output the parts left (inputs excluded)
         T.scan_tree(env.tmp)
     finally:
-        if env.keep or T.failures:
-            print("kept %s" % env.tmp)
-        else:
-            shutil.rmtree(env.tmp, ignore_errors=True)
+        T.cleanup(env.tmp, env.keep)
     T.summary()
     sys.exit(T.status())
 

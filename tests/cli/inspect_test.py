@@ -13,21 +13,16 @@ import argparse, json, os, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import harness  # noqa: E402
-import secretscan  # noqa: E402
 
-passed = failed = skipped = 0
+skipped = 0
 # No key or secret is used here (nothing to register); the outputs are fed all the same, so
 # one added later is scanned once it is registered.
-SCAN = secretscan.Scanner()
+T = harness.Suite()
+SCAN = T.scan
 
 
 def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
+    T.check(ok, f"{name} {detail}")
 
 
 def sg(a, *args):
@@ -167,19 +162,15 @@ def main():
     ap.add_argument("--vectors")
     a = ap.parse_args()
     a.vectors = harness.shared_vectors(a.vectors)
-    for p in secretscan.selfcheck():
-        check("secret scan self-check", False, p)
+    T.scan_selfcheck("secret scan self-check ")
     with tempfile.TemporaryDirectory() as tmp:
         digest_rows(a)
         vmsa(a, tmp)
         ovmf(a)
         ovmf_path_json(a, tmp)
-        SCAN.tree(tmp)
-    for p in SCAN.problems():
-        check("secret scan", False, p)
-    print(SCAN.summary())
-    print(f"{passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
+        T.scan_tree(tmp, "secret scan ")
+    print(f"{T.passed} passed, {len(T.failures)} failed, {skipped} skipped")
+    return 1 if T.failures else 0
 
 
 if __name__ == "__main__":

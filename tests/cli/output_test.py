@@ -54,12 +54,7 @@ def run(argv, stdout=subprocess.PIPE, env=None, cwd=None):
     return p
 
 
-def write(path, data, mode=0o644):
-    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
-        f.write(data)
-    os.chmod(path, mode)
-    SCAN.inputs(path)
-    return path
+write = T.write  # an input: left out of the secret scan
 
 
 def read(path):

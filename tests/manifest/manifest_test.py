@@ -32,7 +32,6 @@ import os
 import random
 import re
 import resource
-import shutil
 import stat
 import struct
 import subprocess
@@ -50,21 +49,8 @@ SCAN = T.scan
 check = T.check
 
 
-def run(argv, cwd=None, timeout=120, env=None):
-    p = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
-    SCAN.proc(argv, p.stdout, p.stderr)
-    return p.returncode, p.stdout, p.stderr
-
-
-def write(path, data, mode=0o644):
-    """An input of the test: left out of the secret scan of the work directory (sevgate's
-    reports and packets are what it scans)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
-        f.write(data)
-    os.chmod(path, mode)
-    SCAN.inputs(path)
-    return path
+run = T.run
+write = T.write  # an input of the test: left out of the secret scan of the work directory
 
 
 def read_jsonl(path):
@@ -1602,10 +1588,7 @@ def main():
     args = ap.parse_args()
     if M.CRYPTO_ERROR:
         harness.skip_exit("python3 'cryptography' is missing")
-    for f in ("fw_synth.bin", "kernel.bin", "initrd.bin"):
-        if not os.path.exists(os.path.join(args.fixtures, f)):
-            print("missing fixture %s (build the 'fixtures' target)" % f)
-            sys.exit(1)
+    harness.require_fixtures(args.fixtures, "fw_synth.bin", "kernel.bin", "initrd.bin")
     T.scan_selfcheck()
     env = Env(args)
     print("seed %d, work directory %s" % (env.seed, env.tmp), flush=True)
@@ -1629,10 +1612,7 @@ def main():
         # the reports and packets sevgate wrote (write() marks the inputs)
         T.scan_tree(env.tmp)
     finally:
-        if env.keep or T.failures:
-            print("kept %s" % env.tmp)
-        else:
-            shutil.rmtree(env.tmp, ignore_errors=True)
+        T.cleanup(env.tmp, env.keep)
     T.summary()
     sys.exit(1 if T.failures else 0)
 

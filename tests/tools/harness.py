@@ -14,6 +14,7 @@ skip), except under CI=true, where a skip is a failure (exit 1).
 import contextlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +71,14 @@ def binary_problem(what, path, mode=os.X_OK):
     return None
 
 
+def require_fixtures(fixtures, *names):
+    """Exit 1 unless every named file of the build's fixtures directory is there."""
+    for f in names:
+        if not os.path.exists(os.path.join(fixtures, f)):
+            print("missing fixture %s (build the 'fixtures' target)" % f)
+            sys.exit(1)
+
+
 @contextlib.contextmanager
 def workdir(prefix, keep=False, keep_on_failure=None, dir=None):
     """A temporary work directory, removed afterwards unless keep (or keep_on_failure()
@@ -113,6 +122,31 @@ class Suite:
         else:
             self.skipped.append(what)
             print("SKIP: " + what, flush=True)
+
+    def run(self, argv, cwd=None, timeout=120, env=None):
+        """Run argv, its stdout and stderr fed to the secret scan: (exit status, stdout, stderr)."""
+        p = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+        self.scan.proc(argv, p.stdout, p.stderr)
+        return p.returncode, p.stdout, p.stderr
+
+    def write(self, path, data, mode=0o644, input=True):
+        """Write a file (bytes or text) with its directories and mode; an input of the test
+        (input=True) is left out of the scan of the work directory, since what sevgate
+        writes is what the scan is for. Returns path."""
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        os.chmod(path, mode)
+        if input:
+            self.scan.inputs(path)
+        return path
+
+    def cleanup(self, top, keep=False):
+        """Remove the work directory, unless keep or a check failed (then print it)."""
+        if keep or self.failures:
+            print("kept %s" % top, flush=True)
+        else:
+            shutil.rmtree(top, ignore_errors=True)
 
     def scan_selfcheck(self, prefix=""):
         """The secret scanner's own check, as failed checks."""
