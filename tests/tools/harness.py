@@ -80,14 +80,13 @@ def require_fixtures(fixtures, *names):
 
 
 @contextlib.contextmanager
-def workdir(prefix, keep=False, keep_on_failure=None, dir=None):
-    """A temporary work directory, removed afterwards unless keep (or keep_on_failure()
-    is true then); a kept one is printed."""
-    d = tempfile.mkdtemp(prefix=prefix, dir=dir)
+def workdir(prefix, keep=False):
+    """A temporary work directory, removed afterwards unless keep (then it is printed)."""
+    d = tempfile.mkdtemp(prefix=prefix)
     try:
         yield d
     finally:
-        if keep or (keep_on_failure is not None and keep_on_failure()):
+        if keep:
             print("kept %s" % d, flush=True)
         else:
             shutil.rmtree(d, ignore_errors=True)

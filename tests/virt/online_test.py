@@ -1142,9 +1142,11 @@ def main():
         return harness.skip_status("python module cryptography missing")
     self_check()
     selfcheck = secretscan.selfcheck()
-    for p in ([a.shim] if a.reference_only else [a.ours, a.sevgate, a.shim]):
-        if not os.access(p, os.X_OK if p != a.shim else os.R_OK):
-            print("FAIL: %s not found" % p)
+    bins = [] if a.reference_only else [("--ours", a.ours, os.X_OK), ("--sevgate", a.sevgate, os.X_OK)]
+    for what, p, mode in bins + [("--shim", a.shim, os.R_OK)]:
+        why = harness.binary_problem(what, p, mode)
+        if why:
+            print("FAIL: " + why)
             return 1
     T = Tally(a.verbose)
     T.check("secret-scan/self-check", selfcheck)
