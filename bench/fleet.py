@@ -942,7 +942,7 @@ def report(a, sizes, seed, jobs, gen_s, check, fleet, res, split, ref, tok, tok_
              "(OVMF_CODE_4M.fd, OVMF_CODE.fd, fw_synth.bin), 4 kernels of 2-5 MiB (only the "
              "fw_synth.bin guests, %d of %d, boot a kernel; half of those with a 1 MiB initrd), "
              "1-64 vCPUs, 4 CPU types, both VMSA profiles; every guest its own TIK/TEK and a "
-             "measurement computed by bench/fleet.py's own implementation of the spec (%s). "
+             "measurement computed by the harnesses' model of the spec, tests/tools/sevmodel.py (%s). "
              "Generated in %.1f s (seed %d). `sevgate batch --jobs %d`, whole-process wall time, "
              "median of 3 runs after a warm-up; peak RSS = GNU time's \"Maximum resident set "
              "size\", largest of the runs. Smaller fleets are the first N guests." %
