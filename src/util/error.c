@@ -19,6 +19,56 @@ sg_error_set(struct sg_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
+/*
+ * The longest prefix of the @n bytes at @s that ends on a UTF-8 character
+ * boundary, given that s[n] is the byte that would follow (a continuation
+ * byte there means the cut would split a character).
+ */
+static size_t
+utf8_cut(const char *s, size_t n)
+{
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
+int
+sg_error_prefix(struct sg_error *err, int code, const char *fmt, ...)
+{
+	/* Room for one character past the limit, so the cut can see where it falls. */
+	char pre[SG_ERROR_MSG_MAX + 4];
+	const char *body;
+	size_t plen, blen;
+	va_list ap;
+	int n;
+
+	if (!err)
+		return code;
+	if (err->code == 0) {
+		if (code >= 0)
+			return code;
+		err->code = code;
+		err->msg[0] = '\0';
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(pre, sizeof(pre), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		pre[0] = '\0';
+	plen = strlen(pre);
+	if (plen > SG_ERROR_MSG_MAX - 1)
+		plen = utf8_cut(pre, SG_ERROR_MSG_MAX - 1);
+
+	body = err->msg[0] ? err->msg : sg_error_name(err->code);
+	blen = strlen(body);
+	if (blen > SG_ERROR_MSG_MAX - 1 - plen)
+		blen = utf8_cut(body, SG_ERROR_MSG_MAX - 1 - plen);
+	memmove(err->msg + plen, body, blen);
+	memcpy(err->msg, pre, plen);
+	err->msg[plen + blen] = '\0';
+	return code;
+}
+
 void
 sg_error_clear(struct sg_error *err)
 {

@@ -2,7 +2,9 @@
 /*
  * One error type for the whole library. A failing function reports once,
  * where the failure is found (sg_error_set), and returns the negative code;
- * callers only pass the code up. The first message set wins.
+ * callers only pass the code up, or add context in front of the message with
+ * sg_error_prefix. The first message set wins. Nothing outside error.c
+ * writes err->code or err->msg; reading them is fine.
  */
 #pragma once
 
@@ -40,6 +42,20 @@ struct sg_error {
  * and return @code so the caller can write "return sg_error_set(...)".
  */
 int sg_error_set(struct sg_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Add context in front of the failure already in @err (may be NULL), as in
+ * "return sg_error_prefix(err, r, \"%s: \", path);", and return @code.
+ * The first failure still wins: err->code is kept, the prefix is put in
+ * front of its message. The result is cut to SG_ERROR_MSG_MAX - 1 bytes at
+ * a UTF-8 character boundary (the end of the old message goes first).
+ * When @err holds no failure yet (the callee was given NULL, or reported
+ * nothing), @code (if negative) is recorded, with the prefix followed by
+ * sg_error_name(@code) as the message, which is what a front end prints for
+ * a failure without a message. A @code >= 0 on an empty @err records nothing.
+ */
+int sg_error_prefix(struct sg_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Clear @err for reuse. */
