@@ -43,14 +43,13 @@ static int
 load_pkcs11(struct sg_error *err)
 {
 	const void *api;
-	struct sg_error tmp = { 0 };
 	int r;
 
 	if (pkcs11)
 		return 0;
-	if ((r = sg_module_load("sevgate-pkcs11.so", "sg_pkcs11_backend", "PKCS#11 keys", &api,
-				&tmp)) < 0)
-		return sg_error_set(err, SG_E_KEY, "%s", tmp.msg);
+	if ((r = sg_module_load("sevgate-pkcs11.so", "sg_pkcs11_backend", "PKCS#11 keys", SG_E_KEY,
+				&api, err)) < 0)
+		return r;
 	pkcs11 = api;
 	if (pkcs11_config && (r = pkcs11->set_config(pkcs11_config, err)) < 0)
 		return r;

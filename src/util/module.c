@@ -38,24 +38,22 @@ module_path(char *path, size_t size, const char *name)
 }
 
 int
-sg_module_load(const char *name, const char *symbol, const char *what, const void **ret,
+sg_module_load(const char *name, const char *symbol, const char *what, int code, const void **ret,
 	       struct sg_error *err)
 {
 	char path[PATH_MAX];
 	void *handle, *sym;
 
 	if (!module_path(path, sizeof(path), name))
-		return sg_error_set(err, SG_E_INTERNAL, "%s need %s: its path is too long", what,
-				    name);
+		return sg_error_set(err, code, "%s need %s: its path is too long", what, name);
 	/* Never unloaded: libraries it pulls in may have registered exit handlers. */
 	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!handle)
-		return sg_error_set(err, SG_E_INTERNAL, "%s need %s: %s", what, path, dlerror());
+		return sg_error_set(err, code, "%s need %s: %s", what, path, dlerror());
 	sym = dlsym(handle, symbol);
 	if (!sym) {
 		dlclose(handle);
-		return sg_error_set(err, SG_E_INTERNAL, "%s is not a sevgate module (no %s)", path,
-				    symbol);
+		return sg_error_set(err, code, "%s is not a sevgate module (no %s)", path, symbol);
 	}
 	*ret = sym;
 	return 0;

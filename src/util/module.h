@@ -13,6 +13,10 @@
  * else beside the program when it runs from the build tree, else the
  * installed module directory; return the address of @symbol in it.
  * @what names the feature in the error ("PKCS#11 keys").
+ *
+ * Returns 0 and sets *@ret, or reports in @err, as @code (the caller's
+ * class: SG_E_KEY, SG_E_VIRT), a path too long, a module that does not load
+ * (with dlerror's reason) or one without @symbol, and returns @code.
  */
-int sg_module_load(const char *name, const char *symbol, const char *what, const void **ret,
-		   struct sg_error *err);
+int sg_module_load(const char *name, const char *symbol, const char *what, int code,
+		   const void **ret, struct sg_error *err);

@@ -11,19 +11,18 @@ sg_virt_api(const struct sg_virt_api **ret, struct sg_error *err)
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static const struct sg_virt_api *api;
 	const void *sym;
-	struct sg_error tmp = { 0 };
 	int r = 0;
 
 	/* Batch workers may reach here together. */
 	pthread_mutex_lock(&lock);
 	if (!api) {
 		if ((r = sg_module_load("sevgate-virt.so", "sg_virt_backend", "libvirt guests",
-					&sym, &tmp)) == 0)
+					SG_E_VIRT, &sym, err)) == 0)
 			api = sym;
 	}
 	pthread_mutex_unlock(&lock);
 	if (r < 0)
-		return sg_error_set(err, SG_E_VIRT, "%s", tmp.msg);
+		return r;
 	*ret = api;
 	return 0;
 }
