@@ -25,11 +25,9 @@ struct sg_validation {
 	uint8_t vmsa_bsp[SG_VMSA_SIZE], vmsa_ap[SG_VMSA_SIZE];
 	bool have_vmsa_bsp, have_vmsa_ap;
 	bool attested;
-	/* The footer table, parsed at most once; ovmf_rc < 0 when it failed. */
+	/* The footer table, once it parsed (a failure is not kept: the next caller parses again). */
 	bool ovmf_parsed;
-	int ovmf_rc;
 	struct sg_ovmf ovmf;
-	struct sg_error ovmf_err;
 	struct sg_validate_result res;
 };
 
@@ -78,17 +76,22 @@ sg_validation_result(const struct sg_validation *v)
 	return &v->res;
 }
 
-/* Parse the firmware's footer table once; later callers get the same answer. */
+/*
+ * Parse the firmware's footer table once it parses; a table that does not
+ * is parsed (and reported in @err) again by each caller, which costs a
+ * failed scan and gives every caller the same answer, without keeping a
+ * copy of the error.
+ */
 static int
 ovmf_table(struct sg_validation *v, const struct sg_ovmf **ret, struct sg_error *err)
 {
+	int r;
+
 	if (!v->ovmf_parsed) {
+		if ((r = sg_ovmf_parse(v->firmware->data, v->firmware->len, &v->ovmf, err)) < 0)
+			return r;
 		v->ovmf_parsed = true;
-		v->ovmf_rc =
-			sg_ovmf_parse(v->firmware->data, v->firmware->len, &v->ovmf, &v->ovmf_err);
 	}
-	if (v->ovmf_rc < 0)
-		return sg_error_set(err, v->ovmf_rc, "%s", v->ovmf_err.msg);
 	*ret = &v->ovmf;
 	return 0;
 }
