@@ -185,22 +185,25 @@ chain_matches(const struct chain *ch, const struct sg_fw_entry *fw, const uint8_
 	       (!ap || !memcmp(ch->ap, ap, SG_VMSA_SIZE));
 }
 
-static struct chain *
+/* *@ret: the chain for these inputs, a new one, or NULL when the cache is full. */
+static int
 chain_get(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uint8_t *table,
-	  const uint8_t *bsp, const uint8_t *ap, struct sg_error *err)
+	  const uint8_t *bsp, const uint8_t *ap, struct chain **ret, struct sg_error *err)
 {
 	struct chain *ch;
+	int r;
 
+	*ret = NULL;
 	for (size_t i = 0; i < fc->nchains; i++)
-		if (chain_matches(fc->chains[i], fw, table, bsp, ap))
-			return fc->chains[i];
+		if (chain_matches(fc->chains[i], fw, table, bsp, ap)) {
+			*ret = fc->chains[i];
+			return 0;
+		}
 	if (fc->nchains == SG_FWCACHE_MAX_CHAINS)
-		return NULL; /* full: the caller hashes without the cache */
+		return 0; /* full: the caller hashes without the cache */
 	ch = calloc(1, sizeof(*ch));
-	if (!ch) {
-		sg_error_set(err, SG_E_NOMEM, "out of memory");
-		return NULL;
-	}
+	if (!ch)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	ch->fw = fw;
 	if ((ch->have_table = table != NULL))
 		memcpy(ch->table, table, sizeof(ch->table));
@@ -208,14 +211,16 @@ chain_get(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uint8_t *ta
 		memcpy(ch->bsp, bsp, SG_VMSA_SIZE);
 	if ((ch->have_ap = ap != NULL))
 		memcpy(ch->ap, ap, SG_VMSA_SIZE);
-	if (sg_sha256_dup(fw->state, &ch->head, err) < 0 ||
-	    (table && sg_sha256_update(ch->head, table, SG_HASHES_TABLE_PADDED_LEN, err) < 0)) {
+	if ((r = sg_sha256_dup(fw->state, &ch->head, err)) < 0 ||
+	    (table &&
+	     (r = sg_sha256_update(ch->head, table, SG_HASHES_TABLE_PADDED_LEN, err)) < 0)) {
 		sg_sha256_free(ch->head);
 		free(ch);
-		return NULL;
+		return r;
 	}
 	fc->chains[fc->nchains++] = ch;
-	return ch;
+	*ret = ch;
+	return 0;
 }
 
 /* Extend @ch until states[k] exists. */
@@ -264,7 +269,7 @@ sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uin
 	if (vcpus > SG_MAX_VCPUS || (vcpus >= 1 && !bsp) || (vcpus >= 2 && !ap))
 		return sg_error_set(err, SG_E_INTERNAL, "launch digest: bad VMSA arguments");
 	pthread_mutex_lock(&fc->lock);
-	ch = chain_get(fc, fw, table, vcpus ? bsp : NULL, vcpus >= 2 ? ap : NULL, err);
+	r = chain_get(fc, fw, table, vcpus ? bsp : NULL, vcpus >= 2 ? ap : NULL, &ch, err);
 	if (ch && vcpus)
 		r = chain_extend(ch, vcpus - 1, err);
 	if (ch && r == 0)
@@ -273,15 +278,13 @@ sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uin
 	if (r < 0)
 		return r;
 	if (!ch) {
-		/* Full (or out of memory, already reported): hash this one directly. */
+		/* Full: hash this one directly. */
 		struct sg_launch l = { .firmware_state = fw->state,
 				       .hashes_table = table,
 				       .vcpus = vcpus,
 				       .vmsa_bsp = bsp,
 				       .vmsa_ap = ap };
 
-		if (err && err->code)
-			return err->code;
 		return sg_launch_digest(fc->crypto, &l, out, NULL, err);
 	}
 	return sg_sha256_final(h, out, err);
