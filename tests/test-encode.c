@@ -151,6 +151,37 @@ test_b64_decode(void **state)
 		assert_int_equal(out[i], FILL);
 }
 
+/*
+ * sg_base64_decode_arg, on every row: the same bytes and messages, a
+ * malformed value reported as SG_E_USAGE in both the result and @err.
+ */
+static void
+test_b64_decode_arg(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < SG_ELEMENTSOF(b64_cases); i++) {
+		const struct case_b64 *t = &b64_cases[i];
+		struct sg_error efmt = { 0 }, earg = { 0 };
+		uint8_t ofmt[64], oarg[64];
+		size_t lfmt = 777, larg = 777;
+		int rfmt, rarg;
+
+		memset(ofmt, FILL, sizeof(ofmt));
+		memset(oarg, FILL, sizeof(oarg));
+		rfmt = sg_base64_decode(t->b64, ofmt, t->cap, &lfmt, "--measurement", &efmt);
+		rarg = sg_base64_decode_arg(t->b64, oarg, t->cap, &larg, "--measurement", &earg);
+		if (t->rc == 0) {
+			TV_ASSERT_OK(rarg, &earg);
+		} else {
+			assert_int_equal(rfmt, SG_E_FORMAT);
+			TV_ASSERT_ERR(rarg, &earg, SG_E_USAGE);
+		}
+		assert_string_equal(earg.msg, efmt.msg);
+		assert_int_equal(larg, lfmt);
+		assert_memory_equal(oarg, ofmt, sizeof(oarg));
+	}
+}
+
 /* The 48-byte measurement blob decodes to exactly 48 bytes; 47 decodes short. */
 static void
 test_b64_exact_48(void **state)
@@ -228,7 +259,7 @@ test_b64_roundtrip(void **state)
 int
 main(int argc, char **argv)
 {
-	struct CMUnitTest tests[SG_ELEMENTSOF(hex_cases) + SG_ELEMENTSOF(b64_cases) + 4];
+	struct CMUnitTest tests[SG_ELEMENTSOF(hex_cases) + SG_ELEMENTSOF(b64_cases) + 5];
 	size_t n = 0;
 
 	for (size_t i = 0; i < SG_ELEMENTSOF(hex_cases); i++)
@@ -237,6 +268,7 @@ main(int argc, char **argv)
 		tests[n++] = ROW(test_b64_decode, b64_cases, i);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hex_encode);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_b64_encode);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_b64_decode_arg);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_b64_exact_48);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_b64_roundtrip);
 	return tv_main(argc, argv, "encode", tests, n, NULL, 0);

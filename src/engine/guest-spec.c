@@ -106,10 +106,10 @@ parse_measurement(const char *arg, uint8_t out[SG_MEASURE_BLOB_LEN], struct sg_e
 {
 	uint8_t buf[SG_MEASURE_BLOB_LEN];
 	size_t n = 0;
-	int r = sg_base64_decode(arg, buf, sizeof(buf), &n, "--measurement", err);
+	int r = sg_base64_decode_arg(arg, buf, sizeof(buf), &n, "--measurement", err);
 
 	if (r < 0)
-		return sg_error_set(err, SG_E_USAGE, "--measurement is not valid base64");
+		return r;
 	if (n != SG_MEASURE_BLOB_LEN)
 		return sg_error_set(err, SG_E_USAGE,
 				    "--measurement must decode to %d bytes, got %zu",

@@ -95,14 +95,15 @@ b64_value(char c)
 	return -1;
 }
 
-int
-sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, const char *what,
-		 struct sg_error *err)
+/* The decoder; a malformed @in is reported as @code. */
+static int
+b64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, const char *what, int code,
+	   struct sg_error *err)
 {
 	size_t n = strlen(in), pad = 0, outlen;
 
 	if (n % 4 != 0)
-		return sg_error_set(err, SG_E_FORMAT,
+		return sg_error_set(err, code,
 				    "%s is not valid base64: length %zu is not a multiple of 4",
 				    what, n);
 	if (n >= 1 && in[n - 1] == '=')
@@ -111,8 +112,7 @@ sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, cons
 		pad++;
 	outlen = n / 4 * 3 - pad;
 	if (outlen > cap)
-		return sg_error_set(err, SG_E_FORMAT, "%s decodes to more than %zu bytes", what,
-				    cap);
+		return sg_error_set(err, code, "%s decodes to more than %zu bytes", what, cap);
 
 	/* Two passes: check everything, then write, so @out is untouched on failure. */
 	for (int write = 0; write < 2; write++) {
@@ -131,7 +131,7 @@ sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, cons
 				d = b64_value(in[i + j]);
 				if (d < 0)
 					return sg_error_set(
-						err, SG_E_FORMAT,
+						err, code,
 						"%s is not valid base64: bad character at "
 						"offset %zu",
 						what, i + j);
@@ -154,6 +154,19 @@ sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, cons
 	return 0;
 
 bad_bits:
-	return sg_error_set(err, SG_E_FORMAT, "%s is not valid base64: non-zero trailing bits",
-			    what);
+	return sg_error_set(err, code, "%s is not valid base64: non-zero trailing bits", what);
+}
+
+int
+sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, const char *what,
+		 struct sg_error *err)
+{
+	return b64_decode(in, out, cap, ret_len, what, SG_E_FORMAT, err);
+}
+
+int
+sg_base64_decode_arg(const char *in, uint8_t *out, size_t cap, size_t *ret_len, const char *what,
+		     struct sg_error *err)
+{
+	return b64_decode(in, out, cap, ret_len, what, SG_E_USAGE, err);
 }

@@ -24,6 +24,16 @@ void sg_base64_encode(const uint8_t *in, size_t len, char *out);
  * only at the end, no whitespace, and zero unused bits. Decodes into @out
  * (room for @cap bytes) and reports the length. @what names the value in
  * the error message.
+ *
+ * Returns 0 and sets *@ret_len, or reports SG_E_FORMAT in @err (a length
+ * not a multiple of 4, more than @cap bytes, a bad character, non-zero
+ * trailing bits) with @out untouched.
  */
 int sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, const char *what,
 		     struct sg_error *err);
+/*
+ * sg_base64_decode for a value the user typed (an option's argument): the
+ * same messages, reported as SG_E_USAGE.
+ */
+int sg_base64_decode_arg(const char *in, uint8_t *out, size_t cap, size_t *ret_len,
+			 const char *what, struct sg_error *err);
