@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "crypto.h"
 
+#include "core/openssl-util.h"
 #include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -182,25 +183,19 @@ sg_crypto_hmac_sha256(struct sg_crypto *c, const uint8_t *key, size_t keylen,
 		      const struct sg_iov *iov, size_t niov, uint8_t out[SG_SHA256_LEN],
 		      struct sg_error *err)
 {
-	EVP_MAC_CTX *ctx;
+	/* The MAC context holds the key schedule; free clears it. */
+	_cleanup_(sg_evp_mac_ctx_freep) EVP_MAC_CTX *ctx = NULL;
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA2-256", 0),
 		OSSL_PARAM_construct_end(),
 	};
-	int r = 0;
 
 	if (!c->hmac && !(c->hmac = EVP_MAC_fetch(c->libctx, "HMAC", NULL)))
 		return ossl_error(err, "OpenSSL HMAC fetch");
 	ctx = EVP_MAC_CTX_new(c->hmac);
-	if (!ctx || !EVP_MAC_init(ctx, key, keylen, params)) {
-		r = ossl_error(err, "HMAC init");
-		goto out;
-	}
-	r = hmac_feed(ctx, iov, niov, out, err);
-out:
-	/* The MAC context holds the key schedule; free clears it. */
-	EVP_MAC_CTX_free(ctx);
-	return r;
+	if (!ctx || !EVP_MAC_init(ctx, key, keylen, params))
+		return ossl_error(err, "HMAC init");
+	return hmac_feed(ctx, iov, niov, out, err);
 }
 
 int
@@ -231,14 +226,11 @@ int
 sg_hmac_key_mac(struct sg_hmac_key *k, const struct sg_iov *iov, size_t niov,
 		uint8_t out[SG_SHA256_LEN], struct sg_error *err)
 {
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(k->pristine);
-	int r;
+	_cleanup_(sg_evp_mac_ctx_freep) EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(k->pristine);
 
 	if (!ctx)
 		return ossl_error(err, "HMAC copy");
-	r = hmac_feed(ctx, iov, niov, out, err);
-	EVP_MAC_CTX_free(ctx);
-	return r;
+	return hmac_feed(ctx, iov, niov, out, err);
 }
 
 void
@@ -255,8 +247,8 @@ int
 sg_crypto_aes128ctr(struct sg_crypto *c, const uint8_t key[16], const uint8_t iv[16],
 		    const uint8_t *in, size_t len, uint8_t *out, struct sg_error *err)
 {
-	EVP_CIPHER_CTX *ctx;
-	int outl = 0, tail = 0, r = 0;
+	_cleanup_(sg_evp_cipher_ctx_freep) EVP_CIPHER_CTX *ctx = NULL;
+	int outl = 0, tail = 0;
 
 	if (len > INT32_MAX)
 		return sg_error_set(err, SG_E_LIMIT, "AES-CTR input too large");
@@ -266,9 +258,8 @@ sg_crypto_aes128ctr(struct sg_crypto *c, const uint8_t key[16], const uint8_t iv
 	if (!ctx || !EVP_EncryptInit_ex2(ctx, c->aes128ctr, key, iv, NULL) ||
 	    !EVP_EncryptUpdate(ctx, out, &outl, in, (int)len) ||
 	    !EVP_EncryptFinal_ex(ctx, out + outl, &tail) || (size_t)(outl + tail) != len)
-		r = ossl_error(err, "AES-128-CTR");
-	EVP_CIPHER_CTX_free(ctx);
-	return r;
+		return ossl_error(err, "AES-128-CTR");
+	return 0;
 }
 
 int

@@ -12,7 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/cleanup.h"
 #include "util/error.h"
+
+/* For the files that hold a parsed pkcs11: URI (only they include p11-kit). */
+SG_DEFINE_CLEANUP_FUNC_NAMED(sg_p11_kit_uri_freep, P11KitUri *, p11_kit_uri_free)
 
 struct sg_key_options;
 

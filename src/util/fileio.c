@@ -434,7 +434,7 @@ remove_stale(int dfd)
 {
 	time_t now = time(NULL);
 	struct dirent *e;
-	DIR *d = fdopendir(dfd);
+	_cleanup_(sg_closedirp) DIR *d = fdopendir(dfd);
 
 	if (!d) {
 		close(dfd);
@@ -448,7 +448,6 @@ remove_stale(int dfd)
 		    st.st_uid == geteuid() && st.st_mtime + STALE_SECONDS < now)
 			(void)unlinkat(dfd, e->d_name, 0);
 	}
-	closedir(d);
 }
 
 /*

@@ -24,6 +24,11 @@
 #include "util/numparse.h"
 #include "virt/virt.h"
 
+/* libxml2's objects, for the one file that includes libxml2 (util/cleanup.h has the machinery). */
+SG_DEFINE_CLEANUP_FUNC_NAMED(sg_xml_doc_freep, xmlDocPtr, xmlFreeDoc)
+SG_DEFINE_CLEANUP_FUNC_NAMED(sg_xml_xpath_context_freep, xmlXPathContextPtr, xmlXPathFreeContext)
+SG_DEFINE_CLEANUP_FUNC_NAMED(sg_xml_xpath_object_freep, xmlXPathObjectPtr, xmlXPathFreeObject)
+
 struct sg_virt_guest {
 	struct sg_virt_opts opts;
 	virConnectPtr conn;
@@ -263,20 +268,20 @@ fail:
 static int
 xp_count(struct sg_virt_guest *g, const char *expr)
 {
-	xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *)expr, g->xp);
-	int n = 0;
+	_cleanup_(sg_xml_xpath_object_freep) xmlXPathObjectPtr o =
+		xmlXPathEvalExpression((const xmlChar *)expr, g->xp);
 
 	if (o && o->type == XPATH_NODESET && o->nodesetval)
-		n = o->nodesetval->nodeNr;
-	xmlXPathFreeObject(o);
-	return n;
+		return o->nodesetval->nodeNr;
+	return 0;
 }
 
 /* The text of the first node @expr selects: NULL if none, "" for an empty element (B6). */
 static char *
 xp_text(struct sg_virt_guest *g, const char *expr)
 {
-	xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *)expr, g->xp);
+	_cleanup_(sg_xml_xpath_object_freep) xmlXPathObjectPtr o =
+		xmlXPathEvalExpression((const xmlChar *)expr, g->xp);
 	char *s = NULL;
 
 	if (o && o->type == XPATH_NODESET && o->nodesetval && o->nodesetval->nodeNr > 0) {
@@ -285,7 +290,6 @@ xp_text(struct sg_virt_guest *g, const char *expr)
 		s = strdup(t ? (const char *)t : "");
 		xmlFree(t);
 	}
-	xmlXPathFreeObject(o);
 	return s;
 }
 
@@ -294,17 +298,18 @@ parse_xml(const char *xml, xmlDocPtr *ret_doc, xmlXPathContextPtr *ret_xp, const
 	  struct sg_error *err)
 {
 	/* No network, no entity expansion, no DTD loading: the XML comes from the host. */
-	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), what, NULL,
-				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	_cleanup_(sg_xml_doc_freep) xmlDocPtr doc =
+		xmlReadMemory(xml, (int)strlen(xml), what, NULL,
+			      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlXPathContextPtr xp;
 
 	if (!doc)
 		return sg_error_set(err, SG_E_VIRT, "cannot parse the %s XML", what);
-	*ret_xp = xmlXPathNewContext(doc);
-	if (!*ret_xp) {
-		xmlFreeDoc(doc);
+	xp = xmlXPathNewContext(doc);
+	if (!xp)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	}
-	*ret_doc = doc;
+	*ret_xp = xp;
+	*ret_doc = SG_TAKE_PTR(doc);
 	return 0;
 }
 
@@ -450,10 +455,10 @@ from_xml(struct sg_virt_guest *g, const char *expr, const char *what, bool is_pa
 static int
 fill_cpu_signature(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg_error *err)
 {
-	xmlDocPtr caps = NULL;
-	xmlXPathContextPtr xp = NULL;
-	xmlXPathObjectPtr o = NULL;
-	char *xml = NULL;
+	_cleanup_(sg_freep) char *xml = NULL;
+	_cleanup_(sg_xml_doc_freep) xmlDocPtr caps = NULL;
+	_cleanup_(sg_xml_xpath_context_freep) xmlXPathContextPtr xp = NULL;
+	_cleanup_(sg_xml_xpath_object_freep) xmlXPathObjectPtr o = NULL;
 	int r = 0;
 	uint64_t fam, model, step;
 
@@ -462,12 +467,11 @@ fill_cpu_signature(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg
 				    "Using CPU SKU from capabilities is not secure");
 	/* B1 fixed: compare the attribute's value, not a node list. */
 	{
-		xmlXPathObjectPtr m =
+		_cleanup_(sg_xml_xpath_object_freep) xmlXPathObjectPtr m =
 			xmlXPathEvalExpression((const xmlChar *)"string(/domain/cpu/@mode)", g->xp);
 		bool pt = m && m->type == XPATH_STRING && m->stringval &&
 			  !strcmp((const char *)m->stringval, "host-passthrough");
 
-		xmlXPathFreeObject(m);
 		if (!pt)
 			return sg_error_set(
 				err, SG_E_USAGE,
@@ -478,13 +482,11 @@ fill_cpu_signature(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg
 	if (!xml)
 		return virt_error(err, "cannot read the host capabilities");
 	if ((r = parse_xml(xml, &caps, &xp, "capabilities", err)) < 0)
-		goto out;
+		return r;
 	o = xmlXPathEvalExpression((const xmlChar *)"/capabilities/host/cpu/signature", xp);
-	if (!o || o->type != XPATH_NODESET || !o->nodesetval || o->nodesetval->nodeNr != 1) {
-		r = sg_error_set(err, SG_E_USAGE,
-				 "Libvirt is too old to report host CPU signature");
-		goto out;
-	}
+	if (!o || o->type != XPATH_NODESET || !o->nodesetval || o->nodesetval->nodeNr != 1)
+		return sg_error_set(err, SG_E_USAGE,
+				    "Libvirt is too old to report host CPU signature");
 	{
 		xmlNodePtr sig = o->nodesetval->nodeTab[0];
 		xmlChar *f = xmlGetProp(sig, (const xmlChar *)"family");
@@ -499,19 +501,12 @@ fill_cpu_signature(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg
 		xmlFree(mo);
 		xmlFree(st);
 		if (r < 0)
-			goto out;
+			return r;
 	}
 	q->have_cpu_sig = true;
 	q->cpu_sig = sg_cpuid_signature((uint32_t)fam, (uint32_t)model, (uint32_t)step);
 	sg_debug("CPU signature from capabilities: 0x%x", q->cpu_sig);
-out:
-	xmlXPathFreeObject(o);
-	if (xp)
-		xmlXPathFreeContext(xp);
-	if (caps)
-		xmlFreeDoc(caps);
-	free(xml);
-	return r;
+	return 0;
 }
 
 static int
