@@ -169,6 +169,12 @@ test_utf8_cut(void **state)
 	assert_int_equal(sg_utf8_cut("\xe2\x80\xae", 2), 0);
 	assert_int_equal(sg_utf8_cut("\xf0\x9f\x98\x80x", 4), 4);
 	assert_int_equal(sg_utf8_cut("\xf0\x9f\x98\x80x", 3), 0);
+	/* A character that starts before the cut and ends more than a byte past it. */
+	assert_int_equal(sg_utf8_cut("a\xe2\x82\xac", 2), 1);
+	assert_int_equal(sg_utf8_cut("ab\xf0\x9f\x98\x80", 3), 2);
+	assert_int_equal(sg_utf8_cut("ab\xf0\x9f\x98\x80", 4), 2);
+	assert_int_equal(sg_utf8_cut("ab\xf0\x9f\x98\x80", 5), 2);
+	assert_int_equal(sg_utf8_cut("ab\xf0\x9f\x98\x80", 6), 6);
 	/* Invalid bytes are not characters to keep whole: cut where asked. */
 	assert_int_equal(sg_utf8_cut("\xff\xff\xff", 2), 2);
 }

@@ -145,7 +145,8 @@ size_t
 sg_utf8_cut(const char *str, size_t max)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t len = strnlen(str, max + 1), i = 0;
+	/* Up to a whole character past @max, so one that starts before the cut is seen whole. */
+	size_t len = strnlen(str, max + 4), i = 0;
 
 	if (len <= max)
 		return len;
