@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "error.h"
 
+#include "escape.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,23 +21,10 @@ sg_error_set(struct sg_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
-/*
- * The longest prefix of the @n bytes at @s that ends on a UTF-8 character
- * boundary, given that s[n] is the byte that would follow (a continuation
- * byte there means the cut would split a character).
- */
-static size_t
-utf8_cut(const char *s, size_t n)
-{
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
-
 int
 sg_error_prefix(struct sg_error *err, int code, const char *fmt, ...)
 {
-	/* Room for one character past the limit, so the cut can see where it falls. */
+	/* Room past the limit, so a character that does not fit is seen whole and left out. */
 	char pre[SG_ERROR_MSG_MAX + 4];
 	const char *body;
 	size_t plen, blen;
@@ -55,14 +44,10 @@ sg_error_prefix(struct sg_error *err, int code, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		pre[0] = '\0';
-	plen = strlen(pre);
-	if (plen > SG_ERROR_MSG_MAX - 1)
-		plen = utf8_cut(pre, SG_ERROR_MSG_MAX - 1);
+	plen = sg_utf8_cut(pre, SG_ERROR_MSG_MAX - 1);
 
 	body = err->msg[0] ? err->msg : sg_error_name(err->code);
-	blen = strlen(body);
-	if (blen > SG_ERROR_MSG_MAX - 1 - plen)
-		blen = utf8_cut(body, SG_ERROR_MSG_MAX - 1 - plen);
+	blen = sg_utf8_cut(body, SG_ERROR_MSG_MAX - 1 - plen);
 	memmove(err->msg + plen, body, blen);
 	memcpy(err->msg, pre, plen);
 	err->msg[plen + blen] = '\0';
