@@ -20,14 +20,14 @@ sg_ovmf_parse(const uint8_t *fw, size_t len, struct sg_ovmf *ret, struct sg_erro
 	uint16_t table_len;
 	size_t area_off, end;
 
+	/* The footer: the table's length (u16), then its GUID. */
 	sg_cur_init(&whole, fw, len);
 	if (len < SG_OVMF_FOOTER_TAIL + FOOTER_LEN ||
-	    sg_cur_sub(&whole, len - SG_OVMF_FOOTER_TAIL - 16, 16, &c) != 0 ||
-	    sg_cur_guid(&c, footer.b) != 0 || !sg_guid_equal(&footer, &SG_GUID_OVMF_FOOTER))
+	    sg_cur_sub(&whole, len - SG_OVMF_FOOTER_TAIL - FOOTER_LEN, FOOTER_LEN, &c) != 0 ||
+	    sg_cur_u16le(&c, &table_len) != 0 || sg_cur_guid(&c, footer.b) != 0 ||
+	    !sg_guid_equal(&footer, &SG_GUID_OVMF_FOOTER))
 		return sg_error_set(err, SG_E_FORMAT, "OVMF footer GUID not found");
 
-	sg_cur_sub(&whole, len - SG_OVMF_FOOTER_TAIL - FOOTER_LEN, 2, &c);
-	sg_cur_u16le(&c, &table_len);
 	if (table_len == 0)
 		return sg_error_set(err, SG_E_FORMAT, "OVMF tables zero length");
 	if (table_len < FOOTER_LEN)
@@ -49,17 +49,18 @@ sg_ovmf_parse(const uint8_t *fw, size_t len, struct sg_ovmf *ret, struct sg_erro
 		struct sg_cur t;
 		uint16_t elen;
 
-		if (end < ENTRY_TRAILER)
-			return sg_error_set(err, SG_E_FORMAT,
-					    "OVMF table: %zu stray bytes before entry %zu", end,
-					    o.n);
-		if (o.n == SG_OVMF_MAX_ENTRIES)
+		/* (A remainder too short for an entry is stray bytes, below.) */
+		if (o.n == SG_OVMF_MAX_ENTRIES && end >= ENTRY_TRAILER)
 			return sg_error_set(err, SG_E_LIMIT, "OVMF table has more than %d entries",
 					    SG_OVMF_MAX_ENTRIES);
 		e = &o.entries[o.n];
-		sg_cur_sub(&whole, area_off + end - ENTRY_TRAILER, ENTRY_TRAILER, &t);
-		sg_cur_u16le(&t, &elen);
-		sg_cur_guid(&t, e->guid.b);
+		/* The entry's trailer (length, GUID) ends where the entries left end. */
+		if (end < ENTRY_TRAILER ||
+		    sg_cur_sub(&whole, area_off + end - ENTRY_TRAILER, ENTRY_TRAILER, &t) != 0 ||
+		    sg_cur_u16le(&t, &elen) != 0 || sg_cur_guid(&t, e->guid.b) != 0)
+			return sg_error_set(err, SG_E_FORMAT,
+					    "OVMF table: %zu stray bytes before entry %zu", end,
+					    o.n);
 		if (elen < ENTRY_TRAILER || elen > end) {
 			char g[SG_GUID_STR_LEN + 1];
 

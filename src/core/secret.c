@@ -75,7 +75,8 @@ sg_secret_table_parse(const uint8_t *data, size_t len, struct sg_secret *entries
 		return sg_error_set(err, SG_E_FORMAT, "secret table shorter than its header");
 	if (!sg_guid_equal(&g, &SG_GUID_SECRET_TABLE))
 		return sg_error_set(err, SG_E_FORMAT, "secret table GUID not found");
-	if (total < SG_SECRET_HEADER_LEN || total > len)
+	if (total < SG_SECRET_HEADER_LEN || total > len ||
+	    sg_cur_sub(&c, SG_SECRET_HEADER_LEN, total - SG_SECRET_HEADER_LEN, &body) != 0)
 		return sg_error_set(err, SG_E_FORMAT,
 				    "secret table length %u does not fit its %zu bytes", total,
 				    len);
@@ -83,7 +84,6 @@ sg_secret_table_parse(const uint8_t *data, size_t len, struct sg_secret *entries
 		if (data[i] != 0)
 			return sg_error_set(err, SG_E_FORMAT,
 					    "secret table padding at offset %zu is not zero", i);
-	sg_cur_sub(&c, SG_SECRET_HEADER_LEN, total - SG_SECRET_HEADER_LEN, &body);
 	while (sg_cur_remaining(&body) > 0) {
 		uint32_t elen;
 		const uint8_t *p;
