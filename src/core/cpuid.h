@@ -13,7 +13,7 @@ uint32_t sg_cpuid_signature(uint32_t family, uint32_t model, uint32_t stepping);
  * Signature of a QEMU CPU model name (EPYC, EPYC-v1..v4, EPYC-IBPB,
  * EPYC-Rome[-vN], EPYC-Milan[-vN], EPYC-Genoa[-vN], EPYC-Turin[-vN]).
  */
-int sg_cpuid_lookup(const char *name, uint32_t *ret, struct sg_error *err);
+SG_NODISCARD int sg_cpuid_lookup(const char *name, uint32_t *ret, struct sg_error *err);
 
 /* Names for --help and error messages: "EPYC, EPYC-Rome, ...". */
 const char *sg_cpuid_names(void);

@@ -24,7 +24,7 @@ struct sg_iov {
 	size_t len;
 };
 
-int sg_crypto_new(struct sg_crypto **ret, struct sg_error *err);
+SG_NODISCARD int sg_crypto_new(struct sg_crypto **ret, struct sg_error *err);
 void sg_crypto_free(struct sg_crypto *c);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_crypto *, sg_crypto_free)
 
@@ -32,41 +32,45 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_crypto *, sg_crypto_free)
 struct ossl_lib_ctx_st *sg_crypto_libctx(struct sg_crypto *c);
 
 /* One-shot SHA-256. */
-int sg_sha256(struct sg_crypto *c, const void *data, size_t len, uint8_t out[SG_SHA256_LEN],
-	      struct sg_error *err);
+SG_NODISCARD int sg_sha256(struct sg_crypto *c, const void *data, size_t len,
+			   uint8_t out[SG_SHA256_LEN], struct sg_error *err);
 
 /* Streaming SHA-256 (the launch digest). */
-int sg_sha256_new(struct sg_crypto *c, struct sg_sha256 **ret, struct sg_error *err);
-int sg_sha256_update(struct sg_sha256 *h, const void *data, size_t len, struct sg_error *err);
-int sg_sha256_final(struct sg_sha256 *h, uint8_t out[SG_SHA256_LEN], struct sg_error *err);
+SG_NODISCARD int sg_sha256_new(struct sg_crypto *c, struct sg_sha256 **ret, struct sg_error *err);
+SG_NODISCARD int
+sg_sha256_update(struct sg_sha256 *h, const void *data, size_t len, struct sg_error *err);
+SG_NODISCARD int
+sg_sha256_final(struct sg_sha256 *h, uint8_t out[SG_SHA256_LEN], struct sg_error *err);
 /* A copy of the running state (the firmware-only digest, taken mid-stream). */
-int sg_sha256_dup(const struct sg_sha256 *h, struct sg_sha256 **ret, struct sg_error *err);
+SG_NODISCARD int
+sg_sha256_dup(const struct sg_sha256 *h, struct sg_sha256 **ret, struct sg_error *err);
 void sg_sha256_free(struct sg_sha256 *h);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_sha256 *, sg_sha256_free)
 
 /* HMAC-SHA256 with a raw key held in memory (the file key back end). */
-int sg_crypto_hmac_sha256(struct sg_crypto *c, const uint8_t *key, size_t keylen,
-			  const struct sg_iov *iov, size_t niov, uint8_t out[SG_SHA256_LEN],
-			  struct sg_error *err);
+SG_NODISCARD int sg_crypto_hmac_sha256(struct sg_crypto *c, const uint8_t *key, size_t keylen,
+				       const struct sg_iov *iov, size_t niov,
+				       uint8_t out[SG_SHA256_LEN], struct sg_error *err);
 
 /*
  * A keyed HMAC-SHA256 template: the key schedule is computed once and each
  * MAC starts from a copy of it (what repeated validations with one key need).
  */
 struct sg_hmac_key;
-int sg_hmac_key_new(struct sg_crypto *c, const uint8_t *key, size_t keylen,
-		    struct sg_hmac_key **ret, struct sg_error *err);
-int sg_hmac_key_mac(struct sg_hmac_key *k, const struct sg_iov *iov, size_t niov,
-		    uint8_t out[SG_SHA256_LEN], struct sg_error *err);
+SG_NODISCARD int sg_hmac_key_new(struct sg_crypto *c, const uint8_t *key, size_t keylen,
+				 struct sg_hmac_key **ret, struct sg_error *err);
+SG_NODISCARD int sg_hmac_key_mac(struct sg_hmac_key *k, const struct sg_iov *iov, size_t niov,
+				 uint8_t out[SG_SHA256_LEN], struct sg_error *err);
 void sg_hmac_key_free(struct sg_hmac_key *k);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_hmac_key *, sg_hmac_key_free)
 
 /* AES-128-CTR: the 16-byte IV is the initial counter block (128-bit BE increment). */
-int sg_crypto_aes128ctr(struct sg_crypto *c, const uint8_t key[16], const uint8_t iv[16],
-			const uint8_t *in, size_t len, uint8_t *out, struct sg_error *err);
+SG_NODISCARD int
+sg_crypto_aes128ctr(struct sg_crypto *c, const uint8_t key[16], const uint8_t iv[16],
+		    const uint8_t *in, size_t len, uint8_t *out, struct sg_error *err);
 
 /* Fill @buf from getrandom(2). */
-int sg_random_bytes(void *buf, size_t len, struct sg_error *err);
+SG_NODISCARD int sg_random_bytes(void *buf, size_t len, struct sg_error *err);
 
 /* Constant-time equality of two @len-byte buffers (1 if equal). */
 int sg_memeq_consttime(const void *a, const void *b, size_t len);

@@ -31,5 +31,6 @@ struct sg_launch {
  * Compute LD into @out. If @ret_fw_sha256 is not NULL it also receives the
  * SHA-256 of the firmware alone, from the same single pass over it.
  */
-int sg_launch_digest(struct sg_crypto *c, const struct sg_launch *l, uint8_t out[SG_SHA256_LEN],
-		     uint8_t *ret_fw_sha256, struct sg_error *err);
+SG_NODISCARD int
+sg_launch_digest(struct sg_crypto *c, const struct sg_launch *l, uint8_t out[SG_SHA256_LEN],
+		 uint8_t *ret_fw_sha256, struct sg_error *err);

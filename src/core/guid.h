@@ -17,7 +17,7 @@ struct sg_guid {
 };
 
 /* Parse the canonical 8-4-4-4-12 form (either case); nothing else. */
-int sg_guid_parse(const char *s, struct sg_guid *ret);
+SG_NODISCARD int sg_guid_parse(const char *s, struct sg_guid *ret);
 /* Write the lowercase canonical form and a NUL (37 bytes). */
 void sg_guid_format(const struct sg_guid *g, char out[SG_GUID_STR_LEN + 1]);
 bool sg_guid_equal(const struct sg_guid *a, const struct sg_guid *b);

@@ -20,8 +20,8 @@ struct sg_hashes {
 };
 
 /* SHA-256 of @cmdline (may be NULL: the empty string) followed by one NUL, as QEMU hashes it. */
-int sg_hashes_cmdline_sha256(struct sg_crypto *c, const char *cmdline, uint8_t out[SG_SHA256_LEN],
-			     struct sg_error *err);
+SG_NODISCARD int sg_hashes_cmdline_sha256(struct sg_crypto *c, const char *cmdline,
+					  uint8_t out[SG_SHA256_LEN], struct sg_error *err);
 
 /* The SHA-256 of empty data: the initrd entry when there is no initrd. */
 extern const uint8_t SG_SHA256_EMPTY[SG_SHA256_LEN];

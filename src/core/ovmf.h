@@ -32,7 +32,8 @@ struct sg_ovmf {
 };
 
 /* Parse the footer table of @fw. @ret is written only on success. */
-int sg_ovmf_parse(const uint8_t *fw, size_t len, struct sg_ovmf *ret, struct sg_error *err);
+SG_NODISCARD int
+sg_ovmf_parse(const uint8_t *fw, size_t len, struct sg_ovmf *ret, struct sg_error *err);
 
 /*
  * The entry for @guid, or NULL. With duplicates, the one furthest from the
@@ -44,15 +45,15 @@ const struct sg_ovmf_entry *sg_ovmf_find(const struct sg_ovmf *o, const struct s
  * The SEV-ES AP reset address (entry 00f771de): the low 32 bits of its
  * data read as a little-endian integer, as the reference reads it.
  */
-int sg_ovmf_reset_addr(const struct sg_ovmf *o, uint32_t *ret, struct sg_error *err);
+SG_NODISCARD int sg_ovmf_reset_addr(const struct sg_ovmf *o, uint32_t *ret, struct sg_error *err);
 
 /*
  * A (base, size) area entry: the kernel-hashes area (7255371f) or the
  * secret area (4c2eb361). Returns 1 and sets the outputs if the entry is
  * present and well formed, 0 if absent, negative if malformed.
  */
-int sg_ovmf_area(const struct sg_ovmf *o, const struct sg_guid *guid, uint32_t *ret_base,
-		 uint32_t *ret_size, struct sg_error *err);
+SG_NODISCARD int sg_ovmf_area(const struct sg_ovmf *o, const struct sg_guid *guid,
+			      uint32_t *ret_base, uint32_t *ret_size, struct sg_error *err);
 
 /* True when QEMU can place a kernel-hashes table: the area is present with a non-zero GPA and room. */
 bool sg_ovmf_has_kernel_hashes(const struct sg_ovmf *o);

@@ -35,19 +35,21 @@ struct sg_secret {
 };
 
 /* Resolve "luks-key" or a canonical GUID. SG_E_USAGE with the reference's messages otherwise. */
-int sg_secret_guid_parse(const char *alias_or_guid, struct sg_guid *ret, struct sg_error *err);
+SG_NODISCARD int
+sg_secret_guid_parse(const char *alias_or_guid, struct sg_guid *ret, struct sg_error *err);
 
 /*
  * Parse a plaintext table (as the guest's firmware does): entries point
  * into @data. Checks the table GUID, that the header length fits, and
  * every entry length; padding after the header's length must be zero.
  */
-int sg_secret_table_parse(const uint8_t *data, size_t len, struct sg_secret *entries,
-			  size_t max_entries, size_t *ret_n, struct sg_error *err);
+SG_NODISCARD int sg_secret_table_parse(const uint8_t *data, size_t len, struct sg_secret *entries,
+				       size_t max_entries, size_t *ret_n, struct sg_error *err);
 
 /*
  * Build the padded plaintext table into locked memory. @ret_len is the
  * unpadded length (the header's field); the secmem's len is padded.
  */
-int sg_secret_table_build(const struct sg_secret *s, size_t n, enum sg_secret_pad pad,
-			  struct sg_secmem **ret, size_t *ret_len, struct sg_error *err);
+SG_NODISCARD int
+sg_secret_table_build(const struct sg_secret *s, size_t n, enum sg_secret_pad pad,
+		      struct sg_secmem **ret, size_t *ret_len, struct sg_error *err);

@@ -36,7 +36,8 @@ struct sg_vmsa_params {
 };
 
 /* Parse "legacy"/"nofpu" or "init2"/"fpu". */
-int sg_vmsa_profile_parse(const char *s, enum sg_vmsa_profile *ret, struct sg_error *err);
+SG_NODISCARD int
+sg_vmsa_profile_parse(const char *s, enum sg_vmsa_profile *ret, struct sg_error *err);
 const char *sg_vmsa_profile_name(enum sg_vmsa_profile p);
 
 /* The boot CPU's page: CS.base 0xffff0000, RIP 0xfff0. */

@@ -25,9 +25,9 @@ void sg_measure_msg(const struct sg_platform *p, const uint8_t ld[SG_SHA256_LEN]
 		    const uint8_t mnonce[SG_MNONCE_LEN], uint8_t out[SG_MEASURE_MSG_LEN]);
 
 /* 0 when the TIK's HMAC over @msg equals @reported, SG_E_MISMATCH otherwise. */
-int sg_measure_verify(struct sg_key *tik, const uint8_t msg[SG_MEASURE_MSG_LEN],
-		      const uint8_t reported[SG_MEASURE_LEN], struct sg_error *err);
+SG_NODISCARD int sg_measure_verify(struct sg_key *tik, const uint8_t msg[SG_MEASURE_MSG_LEN],
+				   const uint8_t reported[SG_MEASURE_LEN], struct sg_error *err);
 
 /* The expected measurement (for building a blob, as a simulated host does). */
-int sg_measure_compute(struct sg_key *tik, const uint8_t msg[SG_MEASURE_MSG_LEN],
-		       uint8_t out[SG_MEASURE_LEN], struct sg_error *err);
+SG_NODISCARD int sg_measure_compute(struct sg_key *tik, const uint8_t msg[SG_MEASURE_MSG_LEN],
+				    uint8_t out[SG_MEASURE_LEN], struct sg_error *err);

@@ -24,7 +24,7 @@ struct sg_packet {
 	size_t payload_len;
 };
 
-int
+SG_NODISCARD int
 sg_packet_build(struct sg_key *tik, struct sg_key *tek, const uint8_t iv[SG_PACKET_IV_LEN],
 		const uint8_t *table, size_t table_len, const uint8_t measurement[SG_MEASURE_LEN],
 		struct sg_packet **ret, struct sg_error *err);
@@ -33,10 +33,10 @@ sg_packet_build(struct sg_key *tik, struct sg_key *tek, const uint8_t iv[SG_PACK
  * Check a packet's MAC and decrypt it: what the PSP does. SG_E_MISMATCH
  * when the MAC does not verify; the plaintext table otherwise.
  */
-int sg_packet_open(struct sg_key *tik, struct sg_key *tek, const uint8_t *header, size_t header_len,
-		   const uint8_t *payload, size_t payload_len,
-		   const uint8_t measurement[SG_MEASURE_LEN], struct sg_secmem **ret_table,
-		   struct sg_error *err);
+SG_NODISCARD int sg_packet_open(struct sg_key *tik, struct sg_key *tek, const uint8_t *header,
+				size_t header_len, const uint8_t *payload, size_t payload_len,
+				const uint8_t measurement[SG_MEASURE_LEN],
+				struct sg_secmem **ret_table, struct sg_error *err);
 
 void sg_packet_free(struct sg_packet *p);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_packet *, sg_packet_free)

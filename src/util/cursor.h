@@ -21,18 +21,18 @@ struct sg_cur {
 void sg_cur_init(struct sg_cur *c, const void *data, size_t len);
 size_t sg_cur_remaining(const struct sg_cur *c);
 
-int sg_cur_u8(struct sg_cur *c, uint8_t *ret);
-int sg_cur_u16le(struct sg_cur *c, uint16_t *ret);
-int sg_cur_u32le(struct sg_cur *c, uint32_t *ret);
-int sg_cur_u64le(struct sg_cur *c, uint64_t *ret);
+SG_NODISCARD int sg_cur_u8(struct sg_cur *c, uint8_t *ret);
+SG_NODISCARD int sg_cur_u16le(struct sg_cur *c, uint16_t *ret);
+SG_NODISCARD int sg_cur_u32le(struct sg_cur *c, uint32_t *ret);
+SG_NODISCARD int sg_cur_u64le(struct sg_cur *c, uint64_t *ret);
 /* Point *ret at the next @n bytes and advance past them (no copy). */
-int sg_cur_bytes(struct sg_cur *c, size_t n, const uint8_t **ret);
+SG_NODISCARD int sg_cur_bytes(struct sg_cur *c, size_t n, const uint8_t **ret);
 /* Copy the next 16 bytes (a GUID in its on-disk, mixed-endian form). */
-int sg_cur_guid(struct sg_cur *c, uint8_t ret[16]);
+SG_NODISCARD int sg_cur_guid(struct sg_cur *c, uint8_t ret[16]);
 /* A new cursor over [off, off+len) of @c's whole buffer; @c is not moved. */
-int sg_cur_sub(const struct sg_cur *c, size_t off, size_t len, struct sg_cur *ret);
+SG_NODISCARD int sg_cur_sub(const struct sg_cur *c, size_t off, size_t len, struct sg_cur *ret);
 /* Move to absolute offset @off (<= len). */
-int sg_cur_seek(struct sg_cur *c, size_t off);
+SG_NODISCARD int sg_cur_seek(struct sg_cur *c, size_t off);
 
 /* Little-endian stores into a caller-owned buffer of known size. */
 void sg_put_u16le(uint8_t *p, uint16_t v);

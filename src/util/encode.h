@@ -15,7 +15,7 @@ int sg_hex_digit(char c);
 /* Write 2*len lowercase hex digits and a NUL to @out. */
 void sg_hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decode exactly @len bytes from @hex (2*len digits, either case). */
-int sg_hex_decode(const char *hex, uint8_t *out, size_t len, struct sg_error *err);
+SG_NODISCARD int sg_hex_decode(const char *hex, uint8_t *out, size_t len, struct sg_error *err);
 
 /* Write the padded base64 of @in and a NUL; @out holds SG_B64_ENCODED_LEN(len)+1. */
 void sg_base64_encode(const uint8_t *in, size_t len, char *out);
@@ -29,11 +29,11 @@ void sg_base64_encode(const uint8_t *in, size_t len, char *out);
  * not a multiple of 4, more than @cap bytes, a bad character, non-zero
  * trailing bits) with @out untouched.
  */
-int sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len, const char *what,
-		     struct sg_error *err);
+SG_NODISCARD int sg_base64_decode(const char *in, uint8_t *out, size_t cap, size_t *ret_len,
+				  const char *what, struct sg_error *err);
 /*
  * sg_base64_decode for a value the user typed (an option's argument): the
  * same messages, reported as SG_E_USAGE.
  */
-int sg_base64_decode_arg(const char *in, uint8_t *out, size_t cap, size_t *ret_len,
-			 const char *what, struct sg_error *err);
+SG_NODISCARD int sg_base64_decode_arg(const char *in, uint8_t *out, size_t cap, size_t *ret_len,
+				      const char *what, struct sg_error *err);

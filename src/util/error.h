@@ -32,6 +32,20 @@ enum sg_errcode {
 
 #define SG_ERROR_MSG_MAX 512
 
+/*
+ * On each function that returns a status (0 or a count on success, a
+ * negative SG_E_* on failure): a caller that drops it has a bug. Where
+ * dropping it is right, pass it to sg_status_ignore with a comment that says
+ * why (GCC does not take a (void) cast as using the result).
+ */
+#define SG_NODISCARD __attribute__((warn_unused_result))
+
+static inline void
+sg_status_ignore(int status)
+{
+	(void)status;
+}
+
 struct sg_error {
 	int code;
 	char msg[SG_ERROR_MSG_MAX];

@@ -49,4 +49,4 @@ char *sg_utf8_sanitize(const char *s);
  * sg_str_printable accepts). SG_E_USAGE naming @what ("--guest"), never
  * the name itself.
  */
-int sg_name_check(const char *name, const char *what, struct sg_error *err);
+SG_NODISCARD int sg_name_check(const char *name, const char *what, struct sg_error *err);

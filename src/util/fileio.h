@@ -31,8 +31,8 @@ struct sg_file {
  * Map @path. @what names it in the message ("firmware", "kernel"). A file
  * larger than @max is refused with SG_E_LIMIT.
  */
-int sg_file_map(const char *path, size_t max, const char *what, struct sg_file **ret,
-		struct sg_error *err);
+SG_NODISCARD int sg_file_map(const char *path, size_t max, const char *what, struct sg_file **ret,
+			     struct sg_error *err);
 void sg_file_free(struct sg_file *f);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_free)
 /* sg_file_free, wiping the bytes read into memory first (a manifest that may hold a PIN). */
@@ -40,15 +40,15 @@ void sg_file_wipe_free(struct sg_file *f);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_wipe_free)
 
 /* Read a small secret file (a key, a secret payload) into locked memory. */
-int sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_secmem **ret,
-			struct sg_error *err);
+SG_NODISCARD int sg_file_read_secret(const char *path, size_t max, const char *what,
+				     struct sg_secmem **ret, struct sg_error *err);
 /*
  * The same, calling @check on the open fd (and its fstat) before anything is read: a
  * negative return (an error set in @err) refuses the file.
  */
 typedef int (*sg_file_check_fn)(void *ctx, int fd, const struct stat *st, const char *path,
 				struct sg_error *err);
-int
+SG_NODISCARD int
 sg_file_read_secret_checked(const char *path, size_t max, const char *what, sg_file_check_fn check,
 			    void *ctx, struct sg_secmem **ret, struct sg_error *err);
 
@@ -60,7 +60,7 @@ struct sg_out_file {
 };
 
 /* write(2) all of @data, retrying short writes and EINTR; -1 with errno set. */
-int sg_write_all(int fd, const void *data, size_t len);
+SG_NODISCARD int sg_write_all(int fd, const void *data, size_t len);
 /*
  * Write several files as one step, under the output policy (sg_out_open):
  * each regular target is written to an unnamed file in its directory
@@ -95,8 +95,8 @@ int sg_write_all(int fd, const void *data, size_t len);
  * once (sg_fs_sync) before it relies on them.
  */
 #define SG_WRITE_NOSYNC 1u
-int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, unsigned flags,
-		      struct sg_error *err);
+SG_NODISCARD int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode,
+				   unsigned flags, struct sg_error *err);
 
 /*
  * Make the files @paths (written with SG_WRITE_NOSYNC) and their directory
@@ -106,15 +106,16 @@ int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode, uns
  * one of them is not looked at). Paths that are not regular files
  * (/dev/stdout) are skipped. @what names them in an error.
  */
-int sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_error *err);
+SG_NODISCARD int
+sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_error *err);
 
 /*
  * Write @len bytes to @path under the output policy (sg_out_open): created
  * with @mode, an existing file gets @mode and is emptied only after the
  * checks. No trailing newline is added.
  */
-int sg_file_write(const char *path, const void *data, size_t len, mode_t mode, const char *what,
-		  struct sg_error *err);
+SG_NODISCARD int sg_file_write(const char *path, const void *data, size_t len, mode_t mode,
+			       const char *what, struct sg_error *err);
 
 /*
  * The output policy, for every file sevgate writes: open @path for writing
@@ -126,7 +127,7 @@ int sg_file_write(const char *path, const void *data, size_t len, mode_t mode, c
  * duplicate of fd 1). Returns the fd, or a negative SG_E_* code.
  */
 #define SG_OUT_DASH 2u
-int
+SG_NODISCARD int
 sg_out_open(const char *path, mode_t mode, unsigned flags, const char *what, struct sg_error *err);
 
 /*

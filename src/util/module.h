@@ -18,5 +18,5 @@
  * class: SG_E_KEY, SG_E_VIRT), a path too long, a module that does not load
  * (with dlerror's reason) or one without @symbol, and returns @code.
  */
-int sg_module_load(const char *name, const char *symbol, const char *what, int code,
-		   const void **ret, struct sg_error *err);
+SG_NODISCARD int sg_module_load(const char *name, const char *symbol, const char *what, int code,
+				const void **ret, struct sg_error *err);

@@ -11,6 +11,6 @@
  * must be <= @max. @what names the option in the error message; the
  * error code is SG_E_USAGE.
  */
-int sg_parse_uint(const char *s, uint64_t max, const char *what, uint64_t *ret);
-int sg_parse_uint_err(const char *s, uint64_t max, const char *what, uint64_t *ret,
-		      struct sg_error *err);
+SG_NODISCARD int sg_parse_uint(const char *s, uint64_t max, const char *what, uint64_t *ret);
+SG_NODISCARD int sg_parse_uint_err(const char *s, uint64_t max, const char *what, uint64_t *ret,
+				   struct sg_error *err);

@@ -30,7 +30,7 @@ struct sg_fw_entry {
 };
 
 /* A cache bound to @c: free it before @c. */
-int sg_fwcache_new(struct sg_crypto *c, struct sg_fwcache **ret, struct sg_error *err);
+SG_NODISCARD int sg_fwcache_new(struct sg_crypto *c, struct sg_fwcache **ret, struct sg_error *err);
 void sg_fwcache_free(struct sg_fwcache *fc);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_fwcache *, sg_fwcache_free)
 
@@ -41,20 +41,21 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_fwcache *, sg_fwcache_free)
  * shared (the same firmware, table and pages, fewer APs), so a fleet
  * hashes each firmware once and each AP page once per vCPU count reached.
  */
-int sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uint8_t *table,
-		      unsigned vcpus, const uint8_t *bsp, const uint8_t *ap,
-		      uint8_t out[SG_SHA256_LEN], struct sg_error *err);
+SG_NODISCARD int
+sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uint8_t *table,
+		  unsigned vcpus, const uint8_t *bsp, const uint8_t *ap, uint8_t out[SG_SHA256_LEN],
+		  struct sg_error *err);
 
 /*
  * The entry for @path, reading and hashing the file on a miss. Entries
  * stay valid until the cache is freed. Safe to call from several threads.
  */
-int sg_fwcache_get(struct sg_fwcache *fc, const char *path, const struct sg_fw_entry **ret,
-		   struct sg_error *err);
+SG_NODISCARD int sg_fwcache_get(struct sg_fwcache *fc, const char *path,
+				const struct sg_fw_entry **ret, struct sg_error *err);
 
 /*
  * The SHA-256 of a kernel or initrd at @path, hashed once per run while the
  * file stays the same (device, inode, size, mtime, ctime). Thread-safe.
  */
-int sg_fwcache_file_sha256(struct sg_fwcache *fc, const char *path, const char *what,
-			   uint8_t out[SG_SHA256_LEN], struct sg_error *err);
+SG_NODISCARD int sg_fwcache_file_sha256(struct sg_fwcache *fc, const char *path, const char *what,
+					uint8_t out[SG_SHA256_LEN], struct sg_error *err);

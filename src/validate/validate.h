@@ -130,8 +130,8 @@ struct sg_validate_result {
 struct sg_fwcache;
 struct sg_validation;
 
-int sg_validation_new(struct sg_crypto *c, const struct sg_validate_req *req,
-		      struct sg_validation **ret, struct sg_error *err);
+SG_NODISCARD int sg_validation_new(struct sg_crypto *c, const struct sg_validate_req *req,
+				   struct sg_validation **ret, struct sg_error *err);
 void sg_validation_free(struct sg_validation *v);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_validation *, sg_validation_free)
 
@@ -142,13 +142,13 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_validation *, sg_validation_free)
  * online run loads the command line's inputs, fills the rest from
  * libvirt into the request, then attests.
  */
-int sg_validation_load(struct sg_validation *v, struct sg_error *err);
+SG_NODISCARD int sg_validation_load(struct sg_validation *v, struct sg_error *err);
 
 /*
  * Load the inputs and compare measurements. 0: trusted. SG_E_MISMATCH:
  * "Measurement does not match, VM is not trustworthy". Others as set.
  */
-int sg_validation_attest(struct sg_validation *v, struct sg_error *err);
+SG_NODISCARD int sg_validation_attest(struct sg_validation *v, struct sg_error *err);
 
 /*
  * After a successful attest: build the secret table and packet and, if the
@@ -156,14 +156,15 @@ int sg_validation_attest(struct sg_validation *v, struct sg_error *err);
  * = sg_validation_build_packet, then sg_validation_write_packet: a caller
  * that must record the release first (the audit log) calls the two itself.
  */
-int sg_validation_release(struct sg_validation *v, struct sg_error *err);
+SG_NODISCARD int sg_validation_release(struct sg_validation *v, struct sg_error *err);
 /* Build the table and packet into the result (base64); no side effects. */
-int sg_validation_build_packet(struct sg_validation *v, struct sg_error *err);
+SG_NODISCARD int sg_validation_build_packet(struct sg_validation *v, struct sg_error *err);
 /*
  * Write the built packet to the request's header and payload files, both or
  * neither, durable on return; with SG_WRITE_NOSYNC the caller syncs them
  * (a batch makes a whole group of releases durable with one sg_fs_sync).
  */
-int sg_validation_write_packet(struct sg_validation *v, unsigned flags, struct sg_error *err);
+SG_NODISCARD int
+sg_validation_write_packet(struct sg_validation *v, unsigned flags, struct sg_error *err);
 
 const struct sg_validate_result *sg_validation_result(const struct sg_validation *v);

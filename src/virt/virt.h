@@ -30,16 +30,18 @@ struct sg_virt_guest;
 
 struct sg_virt_api {
 	/* Connect, decide locality, look the domain up, check it is running and paused. */
-	int (*open)(const struct sg_virt_opts *o, struct sg_virt_guest **ret, struct sg_error *err);
+	int (*open)(const struct sg_virt_opts *o, struct sg_virt_guest **ret,
+		    struct sg_error *err) SG_NODISCARD;
 	/*
 	 * Check the domain XML and fill what the command line left out (launch
 	 * state, vCPU count, firmware/kernel/initrd/cmdline, CPU signature) into
 	 * @q, under the rules of spec 6.4. Strings stay owned by @g.
 	 */
-	int (*fill)(struct sg_virt_guest *g, struct sg_validate_req *q, struct sg_error *err);
+	int (*fill)(struct sg_virt_guest *g, struct sg_validate_req *q,
+		    struct sg_error *err) SG_NODISCARD;
 	/* The domain still paused, inject the packet, then resume it. */
 	int (*inject)(struct sg_virt_guest *g, const char *header64, const char *payload64,
-		      struct sg_error *err);
+		      struct sg_error *err) SG_NODISCARD;
 	/* After any failure: destroy the domain if asked to (never resume it). */
 	void (*failed)(struct sg_virt_guest *g);
 	const char *(*name)(const struct sg_virt_guest *g);
@@ -47,4 +49,4 @@ struct sg_virt_api {
 };
 
 /* The table, loading sevgate-virt.so on first use. */
-int sg_virt_api(const struct sg_virt_api **ret, struct sg_error *err);
+SG_NODISCARD int sg_virt_api(const struct sg_virt_api **ret, struct sg_error *err);
