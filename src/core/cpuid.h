@@ -10,8 +10,9 @@
 uint32_t sg_cpuid_signature(uint32_t family, uint32_t model, uint32_t stepping);
 
 /*
- * Signature of a QEMU CPU model name (EPYC, EPYC-v1..v4, EPYC-IBPB,
+ * Signature (*@ret) of a QEMU CPU model name (EPYC, EPYC-v1..v4, EPYC-IBPB,
  * EPYC-Rome[-vN], EPYC-Milan[-vN], EPYC-Genoa[-vN], EPYC-Turin[-vN]).
+ * Returns 0, or reports SG_E_USAGE in @err naming the known models.
  */
 SG_NODISCARD int sg_cpuid_lookup(const char *name, uint32_t *ret, struct sg_error *err);
 

@@ -30,6 +30,9 @@ struct sg_launch {
 /*
  * Compute LD into @out. If @ret_fw_sha256 is not NULL it also receives the
  * SHA-256 of the firmware alone, from the same single pass over it.
+ * Returns 0, or reports in @err SG_E_USAGE (more than SG_MAX_VCPUS vCPUs),
+ * SG_E_INTERNAL (a VMSA page missing for @l->vcpus), SG_E_CRYPTO or
+ * SG_E_NOMEM; @out is written only on success.
  */
 SG_NODISCARD int
 sg_launch_digest(struct sg_crypto *c, const struct sg_launch *l, uint8_t out[SG_SHA256_LEN],

@@ -16,10 +16,15 @@ struct sg_guid {
 	uint8_t b[16];
 };
 
-/* Parse the canonical 8-4-4-4-12 form (either case); nothing else. */
+/*
+ * Parse the canonical 8-4-4-4-12 form (either case) into *@ret; nothing
+ * else. Returns 0, or SG_E_FORMAT (no message: callers word it) with *@ret
+ * untouched.
+ */
 SG_NODISCARD int sg_guid_parse(const char *s, struct sg_guid *ret);
 /* Write the lowercase canonical form and a NUL (37 bytes). */
 void sg_guid_format(const struct sg_guid *g, char out[SG_GUID_STR_LEN + 1]);
+/* Whether @a and @b are the same 16 bytes. */
 bool sg_guid_equal(const struct sg_guid *a, const struct sg_guid *b);
 
 /* Well-known GUIDs (spec 3.1, 3.2, 5.2). */

@@ -19,7 +19,10 @@ struct sg_hashes {
 	uint8_t kernel[SG_SHA256_LEN];	/* SHA-256 of the kernel file */
 };
 
-/* SHA-256 of @cmdline (may be NULL: the empty string) followed by one NUL, as QEMU hashes it. */
+/*
+ * SHA-256 of @cmdline (may be NULL: the empty string) followed by one NUL,
+ * as QEMU hashes it: 0, or SG_E_CRYPTO in @err.
+ */
 SG_NODISCARD int sg_hashes_cmdline_sha256(struct sg_crypto *c, const char *cmdline,
 					  uint8_t out[SG_SHA256_LEN], struct sg_error *err);
 

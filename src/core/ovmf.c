@@ -100,7 +100,6 @@ sg_ovmf_reset_addr(const struct sg_ovmf *o, uint32_t *ret, struct sg_error *err)
 		return sg_error_set(err, SG_E_FORMAT, "SEV info block GUID not found");
 	uint32_t v = 0;
 
-	(void)err;
 	/*
 	 * The entry is a u32, but the reference reads whatever is there as one
 	 * little-endian integer and uses its low 32 bits; so do we, byte-exact.

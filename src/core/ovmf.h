@@ -31,7 +31,12 @@ struct sg_ovmf {
 	size_t table_offset; /* file offset of the first byte of the table */
 };
 
-/* Parse the footer table of @fw. @ret is written only on success. */
+/*
+ * Parse the footer table of @fw (entries point into @fw). Returns 0 and
+ * writes *@ret, or reports in @err SG_E_FORMAT (no footer GUID, a table
+ * or entry length that does not fit) or SG_E_LIMIT (more than
+ * SG_OVMF_MAX_ENTRIES entries); *@ret is written only on success.
+ */
 SG_NODISCARD int
 sg_ovmf_parse(const uint8_t *fw, size_t len, struct sg_ovmf *ret, struct sg_error *err);
 
@@ -43,14 +48,16 @@ const struct sg_ovmf_entry *sg_ovmf_find(const struct sg_ovmf *o, const struct s
 
 /*
  * The SEV-ES AP reset address (entry 00f771de): the low 32 bits of its
- * data read as a little-endian integer, as the reference reads it.
+ * data read as a little-endian integer, as the reference reads it. Returns
+ * 0 and sets *@ret, or reports SG_E_FORMAT in @err (no such entry).
  */
 SG_NODISCARD int sg_ovmf_reset_addr(const struct sg_ovmf *o, uint32_t *ret, struct sg_error *err);
 
 /*
  * A (base, size) area entry: the kernel-hashes area (7255371f) or the
  * secret area (4c2eb361). Returns 1 and sets the outputs if the entry is
- * present and well formed, 0 if absent, negative if malformed.
+ * present and well formed, 0 if absent (outputs untouched), or reports
+ * SG_E_FORMAT in @err if it is malformed.
  */
 SG_NODISCARD int sg_ovmf_area(const struct sg_ovmf *o, const struct sg_guid *guid,
 			      uint32_t *ret_base, uint32_t *ret_size, struct sg_error *err);

@@ -12,6 +12,7 @@
 #define SG_POLICY_DOMAIN (1u << 4)
 #define SG_POLICY_SEV (1u << 5)
 
+/* Whether @policy asks for SEV-ES (the ES bit). */
 static inline bool
 sg_policy_is_es(uint32_t policy)
 {

@@ -34,7 +34,10 @@ struct sg_secret {
 	size_t len;
 };
 
-/* Resolve "luks-key" or a canonical GUID. SG_E_USAGE with the reference's messages otherwise. */
+/*
+ * Resolve "luks-key" or a canonical GUID into *@ret: 0, or reports SG_E_USAGE
+ * in @err with the reference's messages.
+ */
 SG_NODISCARD int
 sg_secret_guid_parse(const char *alias_or_guid, struct sg_guid *ret, struct sg_error *err);
 
@@ -42,13 +45,17 @@ sg_secret_guid_parse(const char *alias_or_guid, struct sg_guid *ret, struct sg_e
  * Parse a plaintext table (as the guest's firmware does): entries point
  * into @data. Checks the table GUID, that the header length fits, and
  * every entry length; padding after the header's length must be zero.
+ * Returns 0 and sets *@ret_n, or reports in @err SG_E_FORMAT (what does not
+ * fit, and where) or SG_E_LIMIT (more than @max_entries entries).
  */
 SG_NODISCARD int sg_secret_table_parse(const uint8_t *data, size_t len, struct sg_secret *entries,
 				       size_t max_entries, size_t *ret_n, struct sg_error *err);
 
 /*
- * Build the padded plaintext table into locked memory. @ret_len is the
- * unpadded length (the header's field); the secmem's len is padded.
+ * Build the padded plaintext table into locked memory (*@ret). @ret_len is
+ * the unpadded length (the header's field); the secmem's len is padded.
+ * Returns 0, or reports in @err SG_E_USAGE (a GUID given twice),
+ * SG_E_LIMIT (larger than SG_SECRET_TABLE_MAX) or SG_E_NOMEM.
  */
 SG_NODISCARD int
 sg_secret_table_build(const struct sg_secret *s, size_t n, enum sg_secret_pad pad,

@@ -35,9 +35,13 @@ struct sg_vmsa_params {
 	uint64_t sev_features; /* 0x3b0; 0x20 = DebugSwap */
 };
 
-/* Parse "legacy"/"nofpu" or "init2"/"fpu". */
+/*
+ * Parse "legacy"/"nofpu" or "init2"/"fpu" into *@ret: 0, or reports
+ * SG_E_USAGE in @err naming the profiles.
+ */
 SG_NODISCARD int
 sg_vmsa_profile_parse(const char *s, enum sg_vmsa_profile *ret, struct sg_error *err);
+/* The profile's name ("legacy", "init2"), static. */
 const char *sg_vmsa_profile_name(enum sg_vmsa_profile p);
 
 /* The boot CPU's page: CS.base 0xffff0000, RIP 0xfff0. */

@@ -21,13 +21,21 @@ struct sg_platform {
 	uint32_t policy;
 };
 
+/* The 56-byte message the TIK's HMAC covers, from the platform, LD and MNONCE. */
 void sg_measure_msg(const struct sg_platform *p, const uint8_t ld[SG_SHA256_LEN],
 		    const uint8_t mnonce[SG_MNONCE_LEN], uint8_t out[SG_MEASURE_MSG_LEN]);
 
-/* 0 when the TIK's HMAC over @msg equals @reported, SG_E_MISMATCH otherwise. */
+/*
+ * 0 when the TIK's HMAC over @msg equals @reported; SG_E_MISMATCH when it
+ * does not (no message: the caller words the verdict); or the key's failure
+ * (SG_E_KEY, SG_E_TOKEN, SG_E_CRYPTO) reported in @err.
+ */
 SG_NODISCARD int sg_measure_verify(struct sg_key *tik, const uint8_t msg[SG_MEASURE_MSG_LEN],
 				   const uint8_t reported[SG_MEASURE_LEN], struct sg_error *err);
 
-/* The expected measurement (for building a blob, as a simulated host does). */
+/*
+ * The expected measurement into @out (for building a blob, as a simulated
+ * host does): 0, or the key's failure reported in @err.
+ */
 SG_NODISCARD int sg_measure_compute(struct sg_key *tik, const uint8_t msg[SG_MEASURE_MSG_LEN],
 				    uint8_t out[SG_MEASURE_LEN], struct sg_error *err);

@@ -8,6 +8,9 @@
 
 #include <stdbool.h>
 
+/* Turn the debug lines on or off (the front ends, for --debug). */
 void sg_debug_enable(bool on);
+/* Whether sg_debug prints (--debug or SEVGATE_DEBUG): skip costly formatting when not. */
 bool sg_debug_enabled(void);
+/* One line on stderr when enabled, escaped as sg_str_escape does; nothing otherwise. */
 void sg_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -14,7 +14,11 @@ int sg_hex_digit(char c);
 
 /* Write 2*len lowercase hex digits and a NUL to @out. */
 void sg_hex_encode(const uint8_t *in, size_t len, char *out);
-/* Decode exactly @len bytes from @hex (2*len digits, either case). */
+/*
+ * Decode exactly @len bytes from @hex (2*len digits, either case). Returns
+ * 0, or reports SG_E_FORMAT in @err (wrong length, a non-hex digit) with @out
+ * untouched.
+ */
 SG_NODISCARD int sg_hex_decode(const char *hex, uint8_t *out, size_t len, struct sg_error *err);
 
 /* Write the padded base64 of @in and a NUL; @out holds SG_B64_ENCODED_LEN(len)+1. */

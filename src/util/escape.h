@@ -46,7 +46,7 @@ char *sg_utf8_sanitize(const char *s);
 
 /*
  * The name rule: at most SG_NAME_MAX bytes of printable UTF-8 (what
- * sg_str_printable accepts). SG_E_USAGE naming @what ("--guest"), never
- * the name itself.
+ * sg_str_printable accepts). Returns 0, or reports SG_E_USAGE in @err naming
+ * @what ("--guest"), never the name itself.
  */
 SG_NODISCARD int sg_name_check(const char *name, const char *what, struct sg_error *err);

@@ -28,23 +28,31 @@ struct sg_file {
 };
 
 /*
- * Map @path. @what names it in the message ("firmware", "kernel"). A file
- * larger than @max is refused with SG_E_LIMIT.
+ * Map @path into *@ret. @what names it in the message ("firmware",
+ * "kernel"). Returns 0, or reports in @err SG_E_IO (cannot open, stat,
+ * read or map it, naming @path), SG_E_LIMIT (larger than @max) or
+ * SG_E_NOMEM; *@ret is written only on success.
  */
 SG_NODISCARD int sg_file_map(const char *path, size_t max, const char *what, struct sg_file **ret,
 			     struct sg_error *err);
+/* Unmap or free @f; NULL is a no-op. */
 void sg_file_free(struct sg_file *f);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_free)
 /* sg_file_free, wiping the bytes read into memory first (a manifest that may hold a PIN). */
 void sg_file_wipe_free(struct sg_file *f);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_wipe_free)
 
-/* Read a small secret file (a key, a secret payload) into locked memory. */
+/*
+ * Read a small secret file (a key, a secret payload) into locked memory
+ * (*@ret). Returns 0, or reports as sg_file_map does (SG_E_IO, SG_E_LIMIT,
+ * SG_E_NOMEM); nothing read is left outside the locked buffer.
+ */
 SG_NODISCARD int sg_file_read_secret(const char *path, size_t max, const char *what,
 				     struct sg_secmem **ret, struct sg_error *err);
 /*
- * The same, calling @check on the open fd (and its fstat) before anything is read: a
- * negative return (an error set in @err) refuses the file.
+ * sg_file_read_secret, calling @check on the open fd (and its fstat) before
+ * anything is read: a negative return (an error set in @err) refuses the
+ * file, and is what sg_file_read_secret_checked returns.
  */
 typedef int (*sg_file_check_fn)(void *ctx, int fd, const struct stat *st, const char *path,
 				struct sg_error *err);
@@ -59,7 +67,10 @@ struct sg_out_file {
 	const char *what;
 };
 
-/* write(2) all of @data, retrying short writes and EINTR; -1 with errno set. */
+/*
+ * write(2) all of @data, retrying short writes and EINTR: 0, or -1 with
+ * errno set (no struct sg_error: the callers name the file).
+ */
 SG_NODISCARD int sg_write_all(int fd, const void *data, size_t len);
 /*
  * Write several files as one step, under the output policy (sg_out_open):
@@ -93,6 +104,10 @@ SG_NODISCARD int sg_write_all(int fd, const void *data, size_t len);
  * failure of either is an error), unless
  * @flags has SG_WRITE_NOSYNC: then the caller makes many files durable at
  * once (sg_fs_sync) before it relies on them.
+ *
+ * Returns 0, or reports in @err SG_E_IO (a file refused by the output
+ * policy, a failed write, link, rename or sync, naming the file) or
+ * SG_E_INTERNAL (more files than one step handles).
  */
 #define SG_WRITE_NOSYNC 1u
 SG_NODISCARD int sg_file_write_all(const struct sg_out_file *outs, size_t n, mode_t mode,
@@ -104,7 +119,8 @@ SG_NODISCARD int sg_file_write_all(const struct sg_out_file *outs, size_t n, mod
  * files cost one flush, not two thousand. Consecutive paths in one
  * directory are taken to be on its filesystem (a file bind-mounted over
  * one of them is not looked at). Paths that are not regular files
- * (/dev/stdout) are skipped. @what names them in an error.
+ * (/dev/stdout) are skipped. Returns 0, or reports SG_E_IO in @err naming
+ * @what and the path that failed.
  */
 SG_NODISCARD int
 sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_error *err);
@@ -112,7 +128,8 @@ sg_fs_sync(const char *const *paths, size_t n, const char *what, struct sg_error
 /*
  * Write @len bytes to @path under the output policy (sg_out_open): created
  * with @mode, an existing file gets @mode and is emptied only after the
- * checks. No trailing newline is added.
+ * checks. No trailing newline is added. Returns 0, or reports SG_E_IO in
+ * @err (refused by the policy, or a failed write or sync), naming @what.
  */
 SG_NODISCARD int sg_file_write(const char *path, const void *data, size_t len, mode_t mode,
 			       const char *what, struct sg_error *err);

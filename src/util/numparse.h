@@ -8,8 +8,9 @@
 /*
  * Parse all of @s as an unsigned integer: decimal digits, or "0x"/"0X"
  * followed by hex digits. No sign, space, '_' or empty string. The value
- * must be <= @max. @what names the option in the error message; the
- * error code is SG_E_USAGE.
+ * must be <= @max. Returns 0 and sets *@ret, or SG_E_USAGE with *@ret
+ * untouched; sg_parse_uint reports no message, sg_parse_uint_err reports
+ * one in @err naming @what (the option).
  */
 SG_NODISCARD int sg_parse_uint(const char *s, uint64_t max, const char *what, uint64_t *ret);
 SG_NODISCARD int sg_parse_uint_err(const char *s, uint64_t max, const char *what, uint64_t *ret,

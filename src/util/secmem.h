@@ -23,6 +23,7 @@ struct sg_secmem {
  * and for a @len that cannot be rounded up to whole pages (near SIZE_MAX).
  */
 struct sg_secmem *sg_secmem_new(size_t len);
+/* Wipe and free @m; NULL is a no-op. */
 void sg_secmem_free(struct sg_secmem *m);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_secmem *, sg_secmem_free)
 

@@ -29,8 +29,12 @@ struct sg_fw_entry {
 	uint8_t sha256[SG_SHA256_LEN];
 };
 
-/* A cache bound to @c: free it before @c. */
+/*
+ * A cache bound to @c in *@ret: free it before @c. Returns 0, or reports
+ * SG_E_NOMEM in @err.
+ */
 SG_NODISCARD int sg_fwcache_new(struct sg_crypto *c, struct sg_fwcache **ret, struct sg_error *err);
+/* Free @fc and every entry (their files and states); NULL is a no-op. */
 void sg_fwcache_free(struct sg_fwcache *fc);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_fwcache *, sg_fwcache_free)
 
@@ -39,7 +43,10 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_fwcache *, sg_fwcache_free)
  * vcpus >= 1, the BSP page and vcpus - 1 AP pages: continued from the
  * SHA-256 state after the longest prefix any earlier guest of the run
  * shared (the same firmware, table and pages, fewer APs), so a fleet
- * hashes each firmware once and each AP page once per vCPU count reached.
+ * hashes each firmware once and each AP page once per vCPU count reached;
+ * a full cache hashes directly. Returns 0 and writes @out, or reports in
+ * @err SG_E_INTERNAL (more than SG_MAX_VCPUS, or VMSA pages missing for
+ * @vcpus), SG_E_CRYPTO or SG_E_NOMEM.
  */
 SG_NODISCARD int
 sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uint8_t *table,
@@ -47,15 +54,20 @@ sg_fwcache_digest(struct sg_fwcache *fc, const struct sg_fw_entry *fw, const uin
 		  struct sg_error *err);
 
 /*
- * The entry for @path, reading and hashing the file on a miss. Entries
- * stay valid until the cache is freed. Safe to call from several threads.
+ * The entry for @path in *@ret, reading and hashing the file on a miss.
+ * Entries stay valid until the cache is freed. Safe to call from several
+ * threads. Returns 0, or reports in @err SG_E_LIMIT (more than SG_FWCACHE_MAX
+ * distinct firmware images), the file's failure (SG_E_IO, SG_E_LIMIT,
+ * SG_E_NOMEM) or SG_E_CRYPTO.
  */
 SG_NODISCARD int sg_fwcache_get(struct sg_fwcache *fc, const char *path,
 				const struct sg_fw_entry **ret, struct sg_error *err);
 
 /*
- * The SHA-256 of a kernel or initrd at @path, hashed once per run while the
- * file stays the same (device, inode, size, mtime, ctime). Thread-safe.
+ * The SHA-256 of a kernel or initrd at @path into @out, hashed once per run
+ * while the file stays the same (device, inode, size, mtime, ctime).
+ * Thread-safe. Returns 0, or reports the file's failure (SG_E_IO,
+ * SG_E_LIMIT, SG_E_NOMEM, naming @what) or SG_E_CRYPTO in @err.
  */
 SG_NODISCARD int sg_fwcache_file_sha256(struct sg_fwcache *fc, const char *path, const char *what,
 					uint8_t out[SG_SHA256_LEN], struct sg_error *err);

@@ -28,20 +28,30 @@ struct sg_release_policy {
 	size_t nallowed_digests;
 };
 
-/* "nodbg,es,..." (commas or spaces) into policy bits; SG_E_USAGE names a bad word. */
+/*
+ * "nodbg,es,..." (commas or spaces) into policy bits (*@ret_bits): 0, or
+ * reports SG_E_USAGE in @err naming a bad word.
+ */
 SG_NODISCARD int
 sg_release_require_parse(const char *list, uint32_t *ret_bits, struct sg_error *err);
-/* "MAJOR.MINOR", each 0..255. */
+/*
+ * "MAJOR.MINOR", each 0..255, into *@ret_major and *@ret_minor: 0, or
+ * reports SG_E_USAGE in @err.
+ */
 SG_NODISCARD int sg_release_min_api_parse(const char *s, uint8_t *ret_major, uint8_t *ret_minor,
 					  struct sg_error *err);
-/* Append one 64-hex-digit SHA-256 to @list (of @n entries). */
+/*
+ * Append one 64-hex-digit SHA-256 to @list (of *@n entries, incremented).
+ * Returns 0, or reports SG_E_USAGE in @err naming @what (not 64 hex
+ * digits, more than SG_RELEASE_ALLOWED_MAX entries) with @list untouched.
+ */
 SG_NODISCARD int sg_release_allow_add(uint8_t list[][SG_SHA256_LEN], size_t *n, const char *hex,
 				      const char *what, struct sg_error *err);
 
 /*
  * 0 when @p allows releasing to the guest described by @plat (the platform
  * the measurement vouched for) and @res (its attested inputs); else
- * SG_E_POLICY with the first reason, one line.
+ * reports SG_E_POLICY in @err with the first reason, one line.
  */
 SG_NODISCARD int
 sg_release_policy_check(const struct sg_release_policy *p, const struct sg_platform *plat,

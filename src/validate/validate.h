@@ -130,8 +130,13 @@ struct sg_validate_result {
 struct sg_fwcache;
 struct sg_validation;
 
+/*
+ * A validation of @req (borrowed, with @c: both outlive it) in *@ret; nothing
+ * is loaded yet. Returns 0, or reports SG_E_NOMEM in @err.
+ */
 SG_NODISCARD int sg_validation_new(struct sg_crypto *c, const struct sg_validate_req *req,
 				   struct sg_validation **ret, struct sg_error *err);
+/* Free @v, its keys and its packet; NULL is a no-op. */
 void sg_validation_free(struct sg_validation *v);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_validation *, sg_validation_free)
 
@@ -140,13 +145,20 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_validation *, sg_validation_free)
  * VMSA files), in the reference's order, so a bad file fails before any
  * libvirt call. Optional: attest loads whatever is still missing, so an
  * online run loads the command line's inputs, fills the rest from
- * libvirt into the request, then attests.
+ * libvirt into the request, then attests. Returns 0, or reports the first
+ * failure in @err: a file's (SG_E_IO, SG_E_LIMIT, SG_E_NOMEM), a key's
+ * (SG_E_KEY, SG_E_TOKEN, SG_E_INSECURE), or SG_E_USAGE (a pin that does not
+ * match, a VMSA that is not 4096 bytes, a command line too long).
  */
 SG_NODISCARD int sg_validation_load(struct sg_validation *v, struct sg_error *err);
 
 /*
- * Load the inputs and compare measurements. 0: trusted. SG_E_MISMATCH:
- * "Measurement does not match, VM is not trustworthy". Others as set.
+ * Load the inputs and compare measurements. Returns 0: trusted.
+ * SG_E_MISMATCH, reported as "Measurement does not match, VM is not
+ * trustworthy". Otherwise the first failure, reported in @err: a load's (as
+ * sg_validation_load), SG_E_USAGE (no firmware, SEV-ES without vCPUs or
+ * VMSAs, a kernel the firmware cannot measure, a firmware pin), SG_E_FORMAT
+ * (the footer table, when the VMSAs are built from it) or SG_E_CRYPTO.
  */
 SG_NODISCARD int sg_validation_attest(struct sg_validation *v, struct sg_error *err);
 
@@ -155,16 +167,28 @@ SG_NODISCARD int sg_validation_attest(struct sg_validation *v, struct sg_error *
  * request names output files, write them (0600). Fails closed.
  * = sg_validation_build_packet, then sg_validation_write_packet: a caller
  * that must record the release first (the audit log) calls the two itself.
+ * Returns 0, or the failure either reports in @err.
  */
 SG_NODISCARD int sg_validation_release(struct sg_validation *v, struct sg_error *err);
-/* Build the table and packet into the result (base64); no side effects. */
+/*
+ * Build the table and packet into the result (base64); no side effects, and
+ * the keys are dropped once it is built. Returns 0 (also when the request
+ * has no secrets), or reports in @err SG_E_INTERNAL (not attested, or built
+ * twice), SG_E_USAGE (a bad or repeated secret argument, an empty secret
+ * file, a table larger than the firmware's secret area), a secret file's
+ * or data object's failure (SG_E_IO, SG_E_LIMIT, SG_E_TOKEN...), SG_E_NOMEM
+ * or the keys' failure.
+ */
 SG_NODISCARD int sg_validation_build_packet(struct sg_validation *v, struct sg_error *err);
 /*
  * Write the built packet to the request's header and payload files, both or
  * neither, durable on return; with SG_WRITE_NOSYNC the caller syncs them
  * (a batch makes a whole group of releases durable with one sg_fs_sync).
+ * Returns 0 (also when there is nothing to write), or reports as
+ * sg_file_write_all does (SG_E_IO).
  */
 SG_NODISCARD int
 sg_validation_write_packet(struct sg_validation *v, unsigned flags, struct sg_error *err);
 
+/* What has been found so far: valid until sg_validation_free; never NULL. */
 const struct sg_validate_result *sg_validation_result(const struct sg_validation *v);
