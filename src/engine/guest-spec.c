@@ -10,74 +10,143 @@
 #include "util/escape.h"
 #include "util/numparse.h"
 
-static const struct sg_guest_option table[] = {
+#define CVD (SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST)
+#define CV (SG_FROM_COMPAT | SG_FROM_VALIDATE)
+#define VD (SG_FROM_VALIDATE | SG_FROM_DIGEST)
+#define V SG_FROM_VALIDATE
+#define D SG_FROM_DIGEST
+/* --NAME METAVAR: sets the spec; @mt: the manifest key it is (or SG_MANIFEST_NONE). */
+#define ARG(name, id, metavar, from, sec, mt, help)                                             \
+	{                                                                                       \
+		name, id, true, from, false, metavar, help, SG_SECTION_##sec, SG_MANIFEST_##mt, \
+			NULL                                                                    \
+	}
+#define FLAG(name, id, from, sec, mt, help)                                                        \
+	{                                                                                          \
+		name, id, false, from, false, NULL, help, SG_SECTION_##sec, SG_MANIFEST_##mt, NULL \
+	}
+/* The front end's own: never a manifest key. */
+#define FE_ARG(name, id, metavar, from, help)                                                    \
+	{                                                                                        \
+		name, id, true, from, true, metavar, help, SG_SECTION_GENERAL, SG_MANIFEST_NONE, \
+			NULL                                                                     \
+	}
+#define FE_FLAG(name, id, from, help)                                                          \
+	{                                                                                      \
+		name, id, false, from, true, NULL, help, SG_SECTION_GENERAL, SG_MANIFEST_NONE, \
+			NULL                                                                   \
+	}
 
-	{ "help", 'h', false, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, true },
-	{ "debug", 'd', false, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, true },
-	{ "quiet", 'q', false, SG_FROM_COMPAT | SG_FROM_VALIDATE, true },
-	{ "measurement", 'm', true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "api-major", SG_GOPT_API_MAJOR, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "api-minor", SG_GOPT_API_MINOR, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "build-id", SG_GOPT_BUILD_ID, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "policy", SG_GOPT_POLICY, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "firmware", 'f', true, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "kernel", 'k', true, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "initrd", 'r', true, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "cmdline", 'e', true, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "num-cpus", 'n', true, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "vmsa-cpu0", '0', true, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "vmsa-cpu1", '1', true, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "cpu-family", SG_GOPT_CPU_FAMILY, true,
-	  SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "cpu-model", SG_GOPT_CPU_MODEL, true, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST,
-	  false },
-	{ "cpu-stepping", SG_GOPT_CPU_STEPPING, true,
-	  SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "tik", SG_GOPT_TIK, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "tek", SG_GOPT_TEK, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "tk", SG_GOPT_TK, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "connect", 'c', true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "domain", 'o', true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "insecure", 'i', false, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "ignore-config", 'g', false, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "inject-secret", 's', true, SG_FROM_COMPAT | SG_FROM_VALIDATE, true },
-	{ "secret-payload", SG_GOPT_SECRET_PAYLOAD, true, SG_FROM_COMPAT | SG_FROM_VALIDATE,
-	  false },
-	{ "secret-header", SG_GOPT_SECRET_HEADER, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "vmsa-profile", SG_GOPT_VMSA_PROFILE, true,
-	  SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "sev-features", SG_GOPT_SEV_FEATURES, true,
-	  SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "vcpu-type", SG_GOPT_VCPU_TYPE, true, SG_FROM_COMPAT | SG_FROM_VALIDATE | SG_FROM_DIGEST,
-	  false },
-	{ "secret-iv", SG_GOPT_SECRET_IV, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "pin-file", SG_GOPT_PIN_FILE, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "config", SG_GOPT_CONFIG, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "on-failure", SG_GOPT_ON_FAILURE, true, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "assume-remote", SG_GOPT_ASSUME_REMOTE, false, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "assume-local", SG_GOPT_ASSUME_LOCAL, false, SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "allow-exportable-keys", SG_GOPT_ALLOW_EXPORTABLE, false,
-	  SG_FROM_COMPAT | SG_FROM_VALIDATE, false },
-	{ "firmware-sha256", SG_GOPT_FIRMWARE_SHA256, true, SG_FROM_VALIDATE | SG_FROM_DIGEST,
-	  false },
-	{ "kernel-sha256", SG_GOPT_KERNEL_SHA256, true, SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "initrd-sha256", SG_GOPT_INITRD_SHA256, true, SG_FROM_VALIDATE | SG_FROM_DIGEST, false },
-	{ "manifest", SG_GOPT_MANIFEST, true, SG_FROM_VALIDATE, true },
-	{ "require-policy", SG_GOPT_REQUIRE_POLICY, true, SG_FROM_VALIDATE, false },
-	{ "min-api", SG_GOPT_MIN_API, true, SG_FROM_VALIDATE, false },
-	{ "min-build", SG_GOPT_MIN_BUILD, true, SG_FROM_VALIDATE, false },
-	{ "allow-debug", SG_GOPT_ALLOW_DEBUG, false, SG_FROM_VALIDATE, false },
-	{ "allowed-firmware-sha256", SG_GOPT_ALLOWED_FIRMWARE, true, SG_FROM_VALIDATE, false },
-	{ "allowed-launch-digest", SG_GOPT_ALLOWED_DIGEST, true, SG_FROM_VALIDATE, false },
-	{ "destroy-keys", SG_GOPT_DESTROY_KEYS, false, SG_FROM_VALIDATE, false },
-	{ "audit-log", SG_GOPT_AUDIT_LOG, true, SG_FROM_VALIDATE, false },
-	{ "audit-key", SG_GOPT_AUDIT_KEY, true, SG_FROM_VALIDATE, false },
-	{ "json", SG_GOPT_JSON, false, SG_FROM_VALIDATE, true },
-	{ "guest", SG_GOPT_GUEST, true, SG_FROM_VALIDATE, false },
-	{ "sev", SG_GOPT_SEV, false, SG_FROM_DIGEST, true },
-	{ "sev-es", SG_GOPT_SEV_ES, false, SG_FROM_DIGEST, true },
-	{ "format", SG_GOPT_FORMAT, true, SG_FROM_DIGEST, true },
+/*
+ * Every option of the programs that describe a guest: the one place an
+ * option, its --help line and its manifest key are declared. --help lists a
+ * section's rows in this order (the release rows also name the keys of a
+ * manifest's release mapping, in its error message's order).
+ */
+static const struct sg_guest_option table[] = {
+	FE_FLAG("help", 'h', CVD, "show this help"),
+	FE_FLAG("debug", 'd', CVD, "show debug information"),
+	FE_FLAG("quiet", 'q', CV, "do not display status"),
+	FE_FLAG("json", SG_GOPT_JSON, V, "one JSON object on stdout"),
+	ARG("guest", SG_GOPT_GUEST, "NAME", V, GENERAL, NONE, "name for reports and the audit log"),
+	FE_ARG("manifest", SG_GOPT_MANIFEST, "FILE", V,
+	       "a YAML manifest (the options written down)"),
+	FE_FLAG("sev", SG_GOPT_SEV, D, "plain SEV (default without --num-cpus)"),
+	FE_FLAG("sev-es", SG_GOPT_SEV_ES, D, "SEV-ES (default with --num-cpus)"),
+	FE_ARG("format", SG_GOPT_FORMAT, "hex|base64", D, "output form (default hex)"),
+
+	ARG("measurement", 'm', "BASE64", CV, STATE, STRING, "48-byte launch measurement"),
+	ARG("api-major", SG_GOPT_API_MAJOR, "N", CV, STATE, INT, "SEV API major version (0-255)"),
+	ARG("api-minor", SG_GOPT_API_MINOR, "N", CV, STATE, INT, "SEV API minor version (0-255)"),
+	ARG("build-id", SG_GOPT_BUILD_ID, "N", CV, STATE, INT, "SEV firmware build ID (0-255)"),
+	ARG("policy", SG_GOPT_POLICY, "N", CV, STATE, INT, "guest policy (bit 0x4: SEV-ES)"),
+
+	ARG("tik", SG_GOPT_TIK, "KEY", CV, KEYS, KEY, "16-byte TIK file or a pkcs11: URI"),
+	ARG("tek", SG_GOPT_TEK, "KEY", CV, KEYS, KEY, "16-byte TEK file or a pkcs11: URI"),
+	ARG("tk", SG_GOPT_TK, "KEY", CV, KEYS, KEY,
+	    "32-byte TEK||TIK file, or a pkcs11: URI of the pair"),
+	ARG("pin-file", SG_GOPT_PIN_FILE, "PATH", CV, KEYS, NONE,
+	    "token PIN (or pin-source=file:PATH in the URI)"),
+	FLAG("allow-exportable-keys", SG_GOPT_ALLOW_EXPORTABLE, CV, KEYS, NONE,
+	     "accept token keys that are extractable"),
+	ARG("config", SG_GOPT_CONFIG, "FILE", CV, KEYS, NONE,
+	    "sevgate.conf (default /etc/sevgate/sevgate.conf)"),
+
+	ARG("connect", 'c', "URI", CV, LIBVIRT, STRING, "libvirt URI (default qemu:///system)"),
+	ARG("domain", 'o', "ID|NAME|UUID", CV, LIBVIRT, STRING,
+	    "online mode: the paused domain to validate"),
+	FLAG("insecure", 'i', CV, LIBVIRT, BOOL, "allow insecure use"),
+	FLAG("ignore-config", 'g', CV, LIBVIRT, BOOL, "skip the guest XML checks"),
+	ARG("on-failure", SG_GOPT_ON_FAILURE, "keep|destroy", CV, LIBVIRT, STRING,
+	    "what happens to a guest that fails (keep)"),
+	FLAG("assume-remote", SG_GOPT_ASSUME_REMOTE, CV, LIBVIRT, NONE,
+	     "treat libvirt as remote (override the heuristic)"),
+	FLAG("assume-local", SG_GOPT_ASSUME_LOCAL, CV, LIBVIRT, NONE,
+	     "treat libvirt as local (override the heuristic)"),
+
+	/* The front end's: ALIAS-OR-GUID:PATH is command-line syntax (cli/secret-arg.h). */
+	{ "inject-secret", 's', true, CV, true, "ALIAS-OR-GUID:PATH",
+	  "a secret to release (alias: luks-key; repeatable)", SG_SECTION_SECRETS,
+	  SG_MANIFEST_NONE, NULL },
+	ARG("secret-header", SG_GOPT_SECRET_HEADER, "PATH", CV, SECRETS, PATH,
+	    "where to write the packet header (base64)"),
+	ARG("secret-payload", SG_GOPT_SECRET_PAYLOAD, "PATH", CV, SECRETS, PATH,
+	    "where to write the packet payload (base64)"),
+	ARG("secret-iv", SG_GOPT_SECRET_IV, "HEX", CV, SECRETS, STRING, "fixed IV (testing only)"),
+
+	ARG("firmware", 'f', "PATH", CVD, INPUTS, PATH, "firmware image (pflash unit 0 / -bios)"),
+	ARG("kernel", 'k', "PATH", CVD, INPUTS, PATH,
+	    "kernel, for direct kernel boot (kernel-hashes)"),
+	ARG("initrd", 'r', "PATH", CVD, INPUTS, PATH, "initrd (default: empty)"),
+	ARG("cmdline", 'e', "STRING", CVD, INPUTS, STRING, "kernel command line (default: empty)"),
+	ARG("num-cpus", 'n', "COUNT", CVD, INPUTS, INT, "vCPUs (SEV-ES)"),
+	ARG("vmsa-cpu0", '0', "PATH", CVD, INPUTS, PATH, "VMSA page of the boot CPU (4096 bytes)"),
+	ARG("vmsa-cpu1", '1', "PATH", CVD, INPUTS, PATH,
+	    "VMSA page of the other CPUs (4096 bytes)"),
+	ARG("cpu-family", SG_GOPT_CPU_FAMILY, "N", CVD, INPUTS, INT,
+	    "guest CPU family, to build the VMSAs"),
+	ARG("cpu-model", SG_GOPT_CPU_MODEL, "N", CVD, INPUTS, INT, "guest CPU model"),
+	ARG("cpu-stepping", SG_GOPT_CPU_STEPPING, "N", CVD, INPUTS, INT, "guest CPU stepping"),
+	ARG("vcpu-type", SG_GOPT_VCPU_TYPE, "NAME", CVD, INPUTS, STRING,
+	    "QEMU CPU model instead of the SKU (EPYC-Milan...)"),
+	ARG("vmsa-profile", SG_GOPT_VMSA_PROFILE, "PROFILE", CVD, INPUTS, STRING,
+	    "legacy (KVM_SEV_ES_INIT, default) or init2"),
+	ARG("sev-features", SG_GOPT_SEV_FEATURES, "N", CVD, INPUTS, INT,
+	    "VMSA SEV features (0x20: DebugSwap)"),
+	ARG("firmware-sha256", SG_GOPT_FIRMWARE_SHA256, "HEX", VD, INPUTS, STRING,
+	    "the firmware's SHA-256 (a pin; alone: no file)"),
+	ARG("kernel-sha256", SG_GOPT_KERNEL_SHA256, "HEX", VD, INPUTS, STRING,
+	    "the kernel's SHA-256 (a pin; alone: no file)"),
+	ARG("initrd-sha256", SG_GOPT_INITRD_SHA256, "HEX", VD, INPUTS, STRING,
+	    "the initrd's SHA-256 (a pin; alone: no file)"),
+
+	ARG("require-policy", SG_GOPT_REQUIRE_POLICY, "LIST", V, RELEASE, LIST,
+	    "must be set: nodbg,noks,es,nosend,domain,sev"),
+	ARG("min-api", SG_GOPT_MIN_API, "MAJOR.MINOR", V, RELEASE, STRING,
+	    "oldest SEV API version accepted"),
+	ARG("min-build", SG_GOPT_MIN_BUILD, "N", V, RELEASE, U8,
+	    "oldest SEV firmware build accepted"),
+	ARG("allowed-firmware-sha256", SG_GOPT_ALLOWED_FIRMWARE, "HEX", V, RELEASE, LIST,
+	    "firmware SHA-256 accepted (repeatable)"),
+	{ "allowed-launch-digest", SG_GOPT_ALLOWED_DIGEST, true, V, false, "HEX",
+	  "launch digest accepted (repeatable)", SG_SECTION_RELEASE, SG_MANIFEST_LIST,
+	  "allowed-launch-digests" },
+	FLAG("allow-debug", SG_GOPT_ALLOW_DEBUG, V, RELEASE, BOOL,
+	     "release to a guest whose policy allows debugging"),
+	FLAG("destroy-keys", SG_GOPT_DESTROY_KEYS, V, RELEASE, BOOL,
+	     "delete the guest's token TIK/TEK once released"),
+
+	ARG("audit-log", SG_GOPT_AUDIT_LOG, "FILE", V, AUDIT, NONE,
+	    "signed, hash-chained log of verdicts and releases"),
+	ARG("audit-key", SG_GOPT_AUDIT_KEY, "KEY", V, AUDIT, NONE,
+	    "its EC P-256 signing key: PEM file or pkcs11: URI"),
 };
+
+#undef CVD
+#undef CV
+#undef VD
+#undef V
+#undef D
 
 static int
 parse_u32(const char *arg, uint64_t max, const char *name, uint32_t *ret, struct sg_error *err)
@@ -388,6 +457,20 @@ sg_guest_option_by_id(int id)
 	for (size_t i = 0; i < SG_ELEMENTSOF(table); i++)
 		if (table[i].id == id)
 			return &table[i];
+	return NULL;
+}
+
+const struct sg_guest_option *
+sg_guest_option_by_manifest_key(const char *key, bool in_release)
+{
+	for (size_t i = 0; i < SG_ELEMENTSOF(table); i++) {
+		const struct sg_guest_option *o = &table[i];
+
+		if (o->manifest != SG_MANIFEST_NONE &&
+		    (o->section == SG_SECTION_RELEASE) == in_release &&
+		    !strcmp(o->manifest_key ? o->manifest_key : o->name, key))
+			return o;
+	}
 	return NULL;
 }
 

@@ -73,10 +73,41 @@ enum sg_guest_option_id {
 };
 
 /*
- * One option of a guest description, as the command line spells it (and a
- * manifest key, written the same way). The table holds every option of the
- * programs that describe a guest; a front-end option (help, output format)
- * is the front end's to handle, the others set the spec.
+ * The groups --help shows the options in, in its order. The release policy
+ * options are also the keys of a manifest's release mapping (not top-level
+ * keys).
+ */
+enum sg_option_section {
+	SG_SECTION_GENERAL, /* help, debug, quiet and the front end's own */
+	SG_SECTION_STATE,   /* the launch state the host reports */
+	SG_SECTION_KEYS,
+	SG_SECTION_LIBVIRT,
+	SG_SECTION_SECRETS,
+	SG_SECTION_INPUTS, /* what was measured: firmware, kernel, vCPUs, pins */
+	SG_SECTION_RELEASE,
+	SG_SECTION_AUDIT,
+	SG_SECTION_COUNT,
+};
+
+/* What a manifest key holds (docs/manifest.md): the option's value, written down. */
+enum sg_manifest_type {
+	SG_MANIFEST_NONE,   /* not a manifest key */
+	SG_MANIFEST_INT,    /* an unquoted integer, decimal or 0x hex */
+	SG_MANIFEST_U8,	    /* the same, at most 255 */
+	SG_MANIFEST_STRING, /* a string */
+	SG_MANIFEST_PATH,   /* a path, relative to the manifest's directory */
+	SG_MANIFEST_KEY,    /* a key: a path as PATH, or a pkcs11: URI */
+	SG_MANIFEST_BOOL,   /* true or false: true gives the flag */
+	SG_MANIFEST_LIST,   /* a string or a list of strings, each one --NAME VALUE */
+};
+
+/*
+ * One option, as the command line spells it, and the manifest key it is
+ * (written the same way unless @manifest_key says otherwise). The guest
+ * table holds every option of the programs that describe a guest; a
+ * front-end option (help, output format) is the front end's to handle, the
+ * others set the spec. The other commands' own options use the same row
+ * (src/cli/cmdtab.c), with no origin.
  */
 struct sg_guest_option {
 	const char *name;
@@ -84,6 +115,11 @@ struct sg_guest_option {
 	bool takes_value;
 	unsigned origins; /* SG_FROM_* of the programs that offer it */
 	bool frontend;
+	const char *metavar; /* the value in --help ("PATH", "keep|destroy"); NULL: a flag */
+	const char *help;    /* one line for --help */
+	enum sg_option_section section;
+	enum sg_manifest_type manifest;
+	const char *manifest_key; /* NULL: the option's name */
 };
 
 struct sg_guest_spec {
@@ -114,6 +150,13 @@ const struct sg_guest_option *sg_guest_options(size_t *ret_n);
 const struct sg_guest_option *sg_guest_option_find(enum sg_guest_origin origin, const char *name);
 /* The option with @id (a short letter or SG_GOPT_*), or NULL. */
 const struct sg_guest_option *sg_guest_option_by_id(int id);
+/*
+ * The option whose manifest key is @key: a top-level key (@in_release
+ * false) or one of the release mapping's. NULL for a key no option has
+ * (the manifest's own keys, version, guest, secrets and release, are the
+ * manifest loader's).
+ */
+const struct sg_guest_option *sg_guest_option_by_manifest_key(const char *key, bool in_release);
 
 /*
  * Apply @opt with @value (NULL for a flag) to @g, as "--name value" on a

@@ -32,48 +32,45 @@ enum ktype {
 	K_GUEST
 };
 
-/* Manifest keys: the sevgate validate long options, plus version, guest and secrets. */
+/*
+ * The manifest's own keys; every other key is an option of sevgate validate,
+ * as the guest option table (engine/guest-spec.c) declares it.
+ */
 static const struct {
 	const char *key;
 	enum ktype type;
-} keys[] = {
+} own_keys[] = {
 	{ "version", K_VERSION },
 	{ "guest", K_GUEST },
-	{ "measurement", K_STRING },
-	{ "api-major", K_INT },
-	{ "api-minor", K_INT },
-	{ "build-id", K_INT },
-	{ "policy", K_INT },
-	{ "sev-features", K_INT },
-	{ "firmware", K_PATH },
-	{ "kernel", K_PATH },
-	{ "initrd", K_PATH },
-	{ "vmsa-cpu0", K_PATH },
-	{ "vmsa-cpu1", K_PATH },
-	{ "firmware-sha256", K_STRING },
-	{ "kernel-sha256", K_STRING },
-	{ "initrd-sha256", K_STRING },
-	{ "cmdline", K_STRING },
-	{ "num-cpus", K_INT },
-	{ "cpu-family", K_INT },
-	{ "cpu-model", K_INT },
-	{ "cpu-stepping", K_INT },
-	{ "vcpu-type", K_STRING },
-	{ "vmsa-profile", K_STRING },
-	{ "tik", K_KEY },
-	{ "tek", K_KEY },
-	{ "tk", K_KEY },
-	{ "connect", K_STRING },
-	{ "domain", K_STRING },
-	{ "insecure", K_BOOL },
-	{ "ignore-config", K_BOOL },
-	{ "secret-header", K_PATH },
-	{ "secret-payload", K_PATH },
-	{ "secret-iv", K_STRING },
 	{ "secrets", K_SECRETS },
-	{ "on-failure", K_STRING },
 	{ "release", K_RELEASE },
 };
+
+/* The type of top-level key @key and the option it sets (NULL for the manifest's own); -1: unknown. */
+static int
+key_type(const char *key, enum ktype *ret, const struct sg_guest_option **ret_opt)
+{
+	const struct sg_guest_option *opt;
+
+	*ret_opt = NULL;
+	for (size_t i = 0; i < SG_ELEMENTSOF(own_keys); i++)
+		if (!strcmp(own_keys[i].key, key)) {
+			*ret = own_keys[i].type;
+			return 0;
+		}
+	if (!(opt = sg_guest_option_by_manifest_key(key, false)))
+		return -1;
+	switch (opt->manifest) {
+	case SG_MANIFEST_INT: *ret = K_INT; break;
+	case SG_MANIFEST_PATH: *ret = K_PATH; break;
+	case SG_MANIFEST_KEY: *ret = K_KEY; break;
+	case SG_MANIFEST_BOOL: *ret = K_BOOL; break;
+	case SG_MANIFEST_STRING: *ret = K_STRING; break;
+	default: return -1; /* the other types are the release mapping's */
+	}
+	*ret_opt = opt;
+	return 0;
+}
 
 struct ctx {
 	struct sg_manifest *m;
@@ -596,6 +593,26 @@ apply_list(struct ctx *c, const struct sg_yaml_node *n, const char *key, const c
 	return 0;
 }
 
+/* "unknown key 'KEY' in release (the keys, in the table's order)". */
+static int
+unknown_release_key(struct ctx *c, unsigned line, unsigned col, const char *key)
+{
+	char list[512] = "";
+	size_t n, len = 0;
+	const struct sg_guest_option *t = sg_guest_options(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *k = t[i].manifest_key ? t[i].manifest_key : t[i].name;
+
+		if (t[i].section != SG_SECTION_RELEASE || t[i].manifest == SG_MANIFEST_NONE)
+			continue;
+		if (len < sizeof(list))
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+						len ? ", " : "", k);
+	}
+	return at(c, line, col, SG_E_FORMAT, "unknown key '%s' in release (%s)", key, list);
+}
+
 /* release: the guest owner's release policy (docs/manifest.md). */
 static int
 apply_release(struct ctx *c, const struct sg_yaml_node *n)
@@ -605,32 +622,28 @@ apply_release(struct ctx *c, const struct sg_yaml_node *n)
 	for (size_t k = 0; k < n->n; k++) {
 		const struct sg_yaml_node *v = n->items[k];
 		const char *key = n->keys[k];
+		const struct sg_guest_option *opt = sg_guest_option_by_manifest_key(key, true);
 		uint64_t u;
 		bool b;
 		int r;
 
-		if (!strcmp(key, "require-policy") || !strcmp(key, "allowed-firmware-sha256")) {
-			r = apply_list(c, v, key, key);
-		} else if (!strcmp(key, "allowed-launch-digests")) {
-			r = apply_list(c, v, key, "allowed-launch-digest");
-		} else if (!strcmp(key, "min-api")) {
+		switch (opt ? opt->manifest : SG_MANIFEST_NONE) {
+		case SG_MANIFEST_LIST: r = apply_list(c, v, key, opt->name); break;
+		case SG_MANIFEST_STRING:
 			if (v->kind != SG_YAML_SCALAR)
 				return at(c, v->line, v->column, SG_E_FORMAT,
-					  "min-api must be a string \"MAJOR.MINOR\"");
-			r = apply_option(c, v, key, v->value);
-		} else if (!strcmp(key, "min-build")) {
+					  "%s must be a string \"%s\"", key, opt->metavar);
+			r = apply_option(c, v, opt->name, v->value);
+			break;
+		case SG_MANIFEST_U8:
 			if ((r = sg_yaml_uint(c->doc, v, key, 0xff, &u, c->err)) == 0)
-				r = apply_option(c, v, key, v->value);
-		} else if (!strcmp(key, "allow-debug") || !strcmp(key, "destroy-keys")) {
+				r = apply_option(c, v, opt->name, v->value);
+			break;
+		case SG_MANIFEST_BOOL:
 			if ((r = sg_yaml_bool(c->doc, v, key, &b, c->err)) == 0 && b)
-				r = apply_option(c, v, key, NULL);
-		} else {
-			return at(
-				c, n->key_lines[k], n->key_columns[k], SG_E_FORMAT,
-				"unknown key '%s' in release (require-policy, min-api, min-build, "
-				"allowed-firmware-sha256, allowed-launch-digests, allow-debug, "
-				"destroy-keys)",
-				key);
+				r = apply_option(c, v, opt->name, NULL);
+			break;
+		default: return unknown_release_key(c, n->key_lines[k], n->key_columns[k], key);
 		}
 		if (r < 0)
 			return r;
@@ -642,30 +655,28 @@ static int
 apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct sg_yaml_node *n)
 {
 	struct sg_error tmp = { 0 };
-	size_t i;
+	const struct sg_guest_option *opt;
+	enum ktype type;
 	uint64_t u;
 	bool b;
 	int r;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strcmp(keys[i].key, key))
-			break;
-	if (i == sizeof(keys) / sizeof(keys[0]))
+	if (key_type(key, &type, &opt) < 0)
 		return at(c, kl, kc, SG_E_FORMAT, "unknown key '%s'", key);
 
-	switch (keys[i].type) {
+	switch (type) {
 	case K_SECRETS: return apply_secrets(c, n);
 	case K_RELEASE: return apply_release(c, n);
 	case K_BOOL:
 		if ((r = sg_yaml_bool(c->doc, n, key, &b, c->err)) < 0)
 			return r;
-		return b ? apply_option(c, n, key, NULL) : 0;
+		return b ? apply_option(c, n, opt->name, NULL) : 0;
 	case K_INT:
 	case K_VERSION:
 		/* 0x hex or decimal, unquoted: a quoted "3" is a string, a type error here. */
 		if ((r = sg_yaml_uint(c->doc, n, key, UINT64_MAX, &u, c->err)) < 0)
 			return r;
-		if (keys[i].type == K_VERSION) {
+		if (type == K_VERSION) {
 			if (u != SG_MANIFEST_VERSION)
 				return at(
 					c, n->line, n->column, SG_E_FORMAT,
@@ -674,12 +685,12 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 			c->have_version = true;
 			return 0;
 		}
-		return apply_option(c, n, key, n->value);
+		return apply_option(c, n, opt->name, n->value);
 	default: break;
 	}
 	if (n->kind != SG_YAML_SCALAR)
 		return at(c, n->line, n->column, SG_E_FORMAT, "%s must be a string", key);
-	switch (keys[i].type) {
+	switch (type) {
 	case K_GUEST:
 		if (!*n->value)
 			return at(c, n->line, n->column, SG_E_FORMAT, "guest must not be empty");
@@ -695,7 +706,7 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 
 		if (!v)
 			return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
-		if (keys[i].type == K_KEY && (r = check_uri(c, n, v, v)) < 0)
+		if (type == K_KEY && (r = check_uri(c, n, v, v)) < 0)
 			return r;
 		if (!strcmp(key, "secret-header") || !strcmp(key, "secret-payload")) {
 			struct sg_manifest_loc *loc =
@@ -706,7 +717,7 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 			loc->line = kl;
 			loc->col = kc;
 		}
-		return apply_option(c, n, key, v);
+		return apply_option(c, n, opt->name, v);
 	}
 	default: {
 		const char *v;
@@ -715,7 +726,7 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 			return r;
 		v = keep(c->m, strdup(n->value));
 
-		return v ? apply_option(c, n, key, v) :
+		return v ? apply_option(c, n, opt->name, v) :
 			   sg_error_set(c->err, SG_E_NOMEM, "out of memory");
 	}
 	}
