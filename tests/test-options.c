@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The option table (src/engine/guest-spec.c): one row per option, its
- * --help line and the manifest key it is.
+ * --help line and the manifest key it is; and the command table built on
+ * it (src/cli/cmdtab.c): getopt and --help of every command.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vectors.h"
+#include "cli/cmdtab.h"
 #include "engine/guest-spec.h"
 
 struct case_mkey {
@@ -104,11 +108,170 @@ test_find(void **state)
 	assert_null(sg_guest_option_by_id(4242));
 }
 
+struct case_getopt {
+	const char *id;
+	const char *program, *name;
+	const char *shortopts;
+	const char *longopts; /* the names, space-separated */
+};
+
+static const struct case_getopt getopts[] = {
+	/* A front end takes the drop-in's short forms; ':' first tells a missing argument. */
+	{ "compat", "virt-qemu-sev-validate", "", ":hdqm:c:o:igs:f:k:r:e:n:0:1:", NULL },
+	{ "digest", "sevgate", "digest", ":hdf:k:r:e:n:0:1:", NULL },
+	/* The other commands: only the general options' short forms. */
+	{ "batch", "sevgate", "batch", "hqd",
+	  "help quiet debug jobs report format config pin-file allow-exportable-keys audit-log "
+	  "audit-key" },
+	{ "secret-build", "sevgate", "secret build", "h",
+	  "help tik tek tk measurement header payload secret iv padding pin-file config" },
+	{ "secret-open", "sevgate", "secret open", "h",
+	  "help tik tek tk measurement header payload pin-file config" },
+	{ "vmsa-build", "sevgate", "vmsa build", "h",
+	  "help cpu-family cpu-model cpu-stepping vcpu-type cpu-sig vmsa-profile sev-features "
+	  "firmware reset-addr" },
+	{ "vmsa-show", "sevgate", "vmsa show", "", "" },
+	{ "keys", "sevgate", "keys", "h",
+	  "help tik tek tk token label shred label-prefix pubout pin-file config "
+	  "allow-exportable-keys" },
+	{ "audit", "sevgate", "audit", "h", "help pubkey expect-head guest since" },
+};
+
+static void
+test_getopt(void **state)
+{
+	const struct case_getopt *c = *state;
+	const struct sg_command *cmd = sg_command_find(c->program, c->name);
+	struct sg_command_getopt g;
+	struct sg_error err = { 0 };
+	char names[1024] = "";
+	size_t len = 0;
+
+	assert_non_null(cmd);
+	assert_int_equal(sg_command_getopt_init(cmd, &g, &err), 0);
+	assert_string_equal(g.shortopts, c->shortopts);
+	for (size_t i = 0; g.longopts[i].name; i++) {
+		const struct sg_guest_option *o = sg_command_option(g.longopts[i].val);
+
+		/* Each getopt row is its table row: name, argument and id. */
+		assert_non_null(o);
+		assert_string_equal(o->name, g.longopts[i].name);
+		assert_int_equal(g.longopts[i].has_arg,
+				 o->takes_value ? required_argument : no_argument);
+		len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s", len ? " " : "",
+					g.longopts[i].name);
+	}
+	if (c->longopts)
+		assert_string_equal(names, c->longopts);
+}
+
+static char *
+usage_text(const char *program, const char *name)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	sg_command_usage(sg_command_find(program, name), f);
+	fclose(f);
+	return buf;
+}
+
+static void
+test_usage(void **state)
+{
+	char *t;
+
+	(void)state;
+	t = usage_text("sevgate", "keys list");
+	assert_string_equal(t,
+			    "usage: sevgate keys list [--token URI]\n"
+			    "options:\n"
+			    "  -h, --help                show this help\n"
+			    "      --token URI           the token, as a pkcs11: URI\n"
+			    "      --pin-file PATH       token PIN (or pin-source=file:PATH in the "
+			    "URI)\n"
+			    "      --config FILE         sevgate.conf (default "
+			    "/etc/sevgate/sevgate.conf)\n"
+			    "      --allow-exportable-keys\n"
+			    "                            accept token keys that are extractable\n");
+	free(t);
+	t = usage_text("sevgate", "vmsa show");
+	assert_string_equal(t, "usage: sevgate vmsa show FILE\n");
+	free(t);
+	/* A front end: its sections, each with its title, the short forms shown. */
+	t = usage_text("virt-qemu-sev-validate", "");
+	assert_true(!strncmp(t,
+			     "usage: virt-qemu-sev-validate [OPTIONS]\n\nValidate guest AMD "
+			     "SEV launch measurement\n\n  -h, --help                show this "
+			     "help\n",
+			     strlen("usage: virt-qemu-sev-validate [OPTIONS]\n\nValidate guest AMD "
+				    "SEV launch measurement\n\n  -h, --help                show "
+				    "this help\n")));
+	assert_non_null(strstr(t, "\nKeys:\n      --tik KEY             16-byte TIK file or a "
+				  "pkcs11: URI\n"));
+	assert_non_null(strstr(t, "\nGuest config:\n  -f, --firmware PATH       firmware"));
+	assert_null(strstr(t, "--json"));
+	assert_null(strstr(t, "Release policy"));
+	free(t);
+	t = usage_text("sevgate", "validate");
+	assert_non_null(strstr(t, "\nRelease policy (a secret is released only if all hold; else "
+				  "exit 7):\n      --require-policy LIST"));
+	assert_non_null(strstr(t, "\nAudit:\n      --audit-log FILE  "));
+	free(t);
+}
+
+/* Every id a command lists is a row; a subcommand's options are its parser's. */
+static void
+test_commands(void **state)
+{
+	size_t n;
+	const struct sg_command *cmds = sg_commands(&n);
+
+	(void)state;
+	assert_null(sg_command_find("sevgate", "frob"));
+	for (size_t i = 0; i < n; i++) {
+		const struct sg_guest_option *rows[SG_COMMAND_MAX_OPTS], *prow[SG_COMMAND_MAX_OPTS];
+		size_t nrows = sg_command_rows(&cmds[i], rows, SG_ELEMENTSOF(rows)), nids = 0;
+		const struct sg_command *parser = NULL;
+		char word[64];
+
+		if (!cmds[i].from) {
+			while (cmds[i].ids[nids])
+				nids++;
+			assert_int_equal(nrows, nids);
+		}
+		/* "keys list" is parsed by "keys", "secret open" by "secret build". */
+		snprintf(word, sizeof(word), "%.*s", (int)strcspn(cmds[i].name, " "), cmds[i].name);
+		if (!strcmp(cmds[i].name, "secret open"))
+			parser = sg_command_find("sevgate", "secret build");
+		else if (strchr(cmds[i].name, ' ') && sg_command_find("sevgate", word))
+			parser = sg_command_find("sevgate", word);
+		if (!parser)
+			continue;
+		size_t np = sg_command_rows(parser, prow, SG_ELEMENTSOF(prow));
+
+		for (size_t r = 0; r < nrows; r++) {
+			bool found = false;
+
+			for (size_t k = 0; k < np; k++)
+				found |= prow[k] == rows[r];
+			assert_true(found);
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
-	struct CMUnitTest tests[SG_ELEMENTSOF(mkeys) + 8];
+	struct CMUnitTest tests[SG_ELEMENTSOF(mkeys) + SG_ELEMENTSOF(getopts) + 8];
 	size_t n = 0;
+
+	for (size_t i = 0; i < SG_ELEMENTSOF(getopts); i++)
+		tests[n++] = (struct CMUnitTest){ .name = getopts[i].id,
+						  .test_func = test_getopt,
+						  .initial_state = (void *)&getopts[i] };
 
 	for (size_t i = 0; i < SG_ELEMENTSOF(mkeys); i++)
 		tests[n++] = (struct CMUnitTest){ .name = mkeys[i].id,
@@ -116,5 +279,7 @@ main(int argc, char **argv)
 						  .initial_state = (void *)&mkeys[i] };
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_rows);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_find);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_usage);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_commands);
 	return tv_main(argc, argv, "options", tests, n, NULL, 0);
 }

@@ -5,11 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cmdtab.h"
 #include "cli/secret-arg.h"
 #include "core/policy.h"
-
-/* Room for every option of the guest table (checked at parse time). */
-#define SG_CLI_MAX_OPTS 96
 
 /*
  * One --inject-secret: parsed now, but a bad one fails the release only when
@@ -68,6 +66,17 @@ apply(struct sg_cli_opts *o, int c, const char *arg, struct sg_error *err)
 	return 0;
 }
 
+/* The command table's entry for @fe. */
+static const struct sg_command *
+front_end(enum sg_frontend fe)
+{
+	switch (fe) {
+	case SG_FE_COMPAT: return sg_command_find("virt-qemu-sev-validate", "");
+	case SG_FE_VALIDATE: return sg_command_find("sevgate", "validate");
+	default: return sg_command_find("sevgate", "digest");
+	}
+}
+
 void
 sg_cli_init(enum sg_frontend fe, struct sg_cli_opts *o)
 {
@@ -80,38 +89,15 @@ int
 sg_cli_parse(enum sg_frontend fe, int argc, char **argv, struct sg_cli_opts *o,
 	     struct sg_error *err)
 {
-	size_t nopts;
-	const struct sg_guest_option *table = sg_guest_options(&nopts);
-	struct option longopts[SG_CLI_MAX_OPTS + 1];
-	char shortopts[3 * SG_CLI_MAX_OPTS + 2];
-	size_t nl = 0, ns = 0;
+	struct sg_command_getopt g;
 	int c, r;
 
 	sg_cli_init(fe, o);
-	if (nopts > SG_CLI_MAX_OPTS)
-		return sg_error_set(err, SG_E_INTERNAL, "too many options");
-	shortopts[ns++] = ':'; /* report a missing argument distinctly */
-	for (size_t i = 0; i < nopts; i++) {
-		const struct sg_guest_option *op = &table[i];
-
-		if (!(op->origins & SG_FROM((enum sg_guest_origin)fe)))
-			continue;
-		longopts[nl++] = (struct option){ op->name,
-						  op->takes_value ? required_argument : no_argument,
-						  NULL, op->id };
-		/* sevgate keeps the drop-in's short options, but not for its own additions. */
-		if (op->id < 256) {
-			shortopts[ns++] = (char)op->id;
-			if (op->takes_value)
-				shortopts[ns++] = ':';
-		}
-	}
-	memset(&longopts[nl], 0, sizeof(longopts[nl]));
-	shortopts[ns] = '\0';
-
+	if ((r = sg_command_getopt_init(front_end(fe), &g, err)) < 0)
+		return r;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		if (c == '?') {
 			if (optopt)
 				return sg_error_set(err, SG_E_USAGE, "unrecognized option '-%c'",
@@ -184,78 +170,7 @@ sg_cli_check_usage(struct sg_cli_opts *o, struct sg_error *err)
 void
 sg_cli_usage(enum sg_frontend fe, const char *prog)
 {
-	static const char inputs[] =
-		"Guest config:\n"
-		"  -f, --firmware PATH       firmware image (pflash unit 0 / -bios)\n"
-		"  -k, --kernel PATH         kernel, for direct kernel boot (kernel-hashes)\n"
-		"  -r, --initrd PATH         initrd (default: empty)\n"
-		"  -e, --cmdline STRING      kernel command line (default: empty)\n"
-		"  -n, --num-cpus COUNT      vCPUs (SEV-ES)\n"
-		"  -0, --vmsa-cpu0 PATH      VMSA page of the boot CPU (4096 bytes)\n"
-		"  -1, --vmsa-cpu1 PATH      VMSA page of the other CPUs (4096 bytes)\n"
-		"      --cpu-family N, --cpu-model N, --cpu-stepping N\n"
-		"                            guest CPU SKU, to build the VMSAs\n"
-		"      --vcpu-type NAME      QEMU CPU model instead of the SKU (EPYC-Milan...)\n"
-		"      --vmsa-profile P      legacy (KVM_SEV_ES_INIT, default) or init2\n"
-		"      --sev-features N      VMSA SEV features (0x20: DebugSwap)\n";
-	static const char state[] =
-		"Guest launch state (reported by the host):\n"
-		"  -m, --measurement BASE64  48-byte launch measurement\n"
-		"      --api-major N, --api-minor N, --build-id N, --policy N\n"
-		"Keys:\n"
-		"      --tik KEY, --tek KEY  16-byte key files or pkcs11: URIs\n"
-		"      --tk KEY              32-byte TEK||TIK file, or a pkcs11: URI of the pair\n"
-		"      --pin-file PATH       token PIN (or pin-source=file:PATH in the URI)\n"
-		"      --allow-exportable-keys  accept token keys that are extractable\n"
-		"      --config FILE         sevgate.conf (default /etc/sevgate/sevgate.conf)\n"
-		"libvirt:\n"
-		"  -c, --connect URI         (default qemu:///system)\n"
-		"  -o, --domain ID|NAME|UUID\n"
-		"  -i, --insecure            allow insecure use\n"
-		"  -g, --ignore-config       skip the guest XML checks\n"
-		"      --on-failure keep|destroy  what happens to a guest that fails (keep)\n"
-		"      --assume-remote, --assume-local  override the local/remote heuristic\n"
-		"Secrets:\n"
-		"  -s, --inject-secret ALIAS-OR-GUID:PATH   (alias: luks-key; repeatable)\n"
-		"      --secret-header PATH, --secret-payload PATH   base64 outputs\n"
-		"      --secret-iv HEX       fixed IV (testing only)\n";
-
-	switch (fe) {
-	case SG_FE_COMPAT:
-		printf("usage: %s [OPTIONS]\n\nValidate guest AMD SEV launch measurement\n\n"
-		       "  -h, --help                show this help\n"
-		       "  -d, --debug               show debug information\n"
-		       "  -q, --quiet               do not display status\n%s%s",
-		       prog, state, inputs);
-		break;
-	case SG_FE_VALIDATE:
-		printf("usage: %s validate [OPTIONS]\n\nValidate a guest's launch measurement "
-		       "and release its secrets.\n\n"
-		       "  -h, --help, -d, --debug, -q, --quiet\n"
-		       "      --json                one JSON object on stdout\n"
-		       "      --guest NAME          name for reports\n"
-		       "      --manifest FILE       a YAML manifest (the options written down)\n%s%s"
-		       "Release policy (a secret is released only if all hold; else exit 7):\n"
-		       "      --require-policy LIST policy bits that must be set "
-		       "(nodbg,noks,es,nosend,domain,sev)\n"
-		       "      --min-api MAJOR.MINOR, --min-build N  oldest SEV firmware accepted\n"
-		       "      --allow-debug         release to a guest whose policy allows "
-		       "debugging\n"
-		       "      --allowed-firmware-sha256 HEX, --allowed-launch-digest HEX  "
-		       "(repeatable)\n"
-		       "      --destroy-keys        delete the guest's token TIK/TEK once released\n"
-		       "Audit:\n"
-		       "      --audit-log FILE      signed, hash-chained record of every verdict "
-		       "and release\n"
-		       "      --audit-key KEY       pkcs11: URI or PEM file of the EC P-256 "
-		       "signing key\n",
-		       prog, state, inputs);
-		break;
-	case SG_FE_DIGEST:
-		printf("usage: %s digest [OPTIONS]\n\nPrint the launch digest (GCTX.LD).\n\n"
-		       "      --sev | --sev-es      mode (default: --sev-es with --num-cpus)\n"
-		       "      --format hex|base64   output form (default hex)\n%s",
-		       prog, inputs);
-		break;
-	}
+	/* The table names the program (@prog is what the caller runs as: the same). */
+	(void)prog;
+	sg_command_usage(front_end(fe), stdout);
 }

@@ -54,7 +54,10 @@ int sg_cli_parse(enum sg_frontend fe, int argc, char **argv, struct sg_cli_opts 
 /* The reference's pre-flight checks (spec 7.2), in its order, then ours. */
 int sg_cli_check_usage(struct sg_cli_opts *o, struct sg_error *err);
 
-/* Print --help text for @fe to stdout. */
+/*
+ * Print --help text for @fe to stdout, generated from the option table
+ * (cli/cmdtab.h), whose synopsis names the program (@prog is unused).
+ */
 void sg_cli_usage(enum sg_frontend fe, const char *prog);
 
 /* True when argv asks for quiet output (so even a parse error can honour -q). */
