@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cmdtab.h"
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "cli/verdict.h"
@@ -33,16 +34,6 @@
 #include "validate/fwcache.h"
 
 #define MAX_JOBS 256
-enum {
-	O_JOBS = 256,
-	O_REPORT,
-	O_FORMAT,
-	O_CONFIG,
-	O_PIN_FILE,
-	O_ALLOW,
-	O_AUDIT_LOG,
-	O_AUDIT_KEY
-};
 
 struct run {
 	char **paths;
@@ -77,17 +68,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void
-usage(void)
-{
-	printf("usage: sevgate batch [--jobs N] [--report FILE] [--format human|json]\n"
-	       "                     [--config FILE] [--pin-file FILE] [--allow-exportable-keys]\n"
-	       "                     [--audit-log FILE --audit-key KEY] [-q] PATH...\n"
-	       "Validates every guest: PATH is a manifest or a directory of *.yaml/*.yml.\n"
-	       "With an audit log, every verdict and release is recorded and a checkpoint\n"
-	       "closes the batch; its head hash is printed (keep it for audit verify).\n");
 }
 
 static int
@@ -461,20 +441,8 @@ worker(void *arg)
 int
 sg_cmd_batch(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "jobs", required_argument, NULL, O_JOBS },
-		{ "report", required_argument, NULL, O_REPORT },
-		{ "format", required_argument, NULL, O_FORMAT },
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ "pin-file", required_argument, NULL, O_PIN_FILE },
-		{ "allow-exportable-keys", no_argument, NULL, O_ALLOW },
-		{ "audit-log", required_argument, NULL, O_AUDIT_LOG },
-		{ "audit-key", required_argument, NULL, O_AUDIT_KEY },
-		{ NULL, 0, NULL, 0 },
-	};
+	const struct sg_command *cmd = sg_command_find("sevgate", "batch");
+	struct sg_command_getopt g;
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	struct run r = { .out_lock = PTHREAD_MUTEX_INITIALIZER };
 	const char *report = NULL, *config = NULL, *audit_log = NULL, *audit_key = NULL;
@@ -488,30 +456,32 @@ sg_cmd_batch(int argc, char **argv)
 	int c, rc = 0;
 	char *end;
 
+	if ((rc = sg_command_getopt_init(cmd, &g, &err)) < 0)
+		return sg_cmd_fail(err.msg, rc);
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hqd", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		switch (c) {
-		case 'h': usage(); return SG_EXIT_OK;
+		case 'h': sg_command_usage(cmd, stdout); return SG_EXIT_OK;
 		case 'q': r.quiet = true; break;
 		case 'd': sg_debug_enable(true); break;
-		case O_JOBS:
+		case SG_COPT_JOBS:
 			jobs = strtol(optarg, &end, 10);
 			if (*end || jobs < 1 || jobs > MAX_JOBS)
 				return sg_cmd_fail("--jobs must be 1 to 256", SG_E_USAGE);
 			break;
-		case O_REPORT: report = optarg; break;
-		case O_FORMAT:
+		case SG_COPT_REPORT: report = optarg; break;
+		case SG_COPT_BATCH_FORMAT:
 			if (!strcmp(optarg, "json"))
 				r.json = true;
 			else if (strcmp(optarg, "human"))
 				return sg_cmd_fail("--format must be human or json", SG_E_USAGE);
 			break;
-		case O_CONFIG: config = optarg; break;
-		case O_PIN_FILE: r.key_opts.pin_file = optarg; break;
-		case O_ALLOW: r.key_opts.allow_exportable_keys = true; break;
-		case O_AUDIT_LOG: audit_log = optarg; break;
-		case O_AUDIT_KEY: audit_key = optarg; break;
+		case SG_GOPT_CONFIG: config = optarg; break;
+		case SG_GOPT_PIN_FILE: r.key_opts.pin_file = optarg; break;
+		case SG_GOPT_ALLOW_EXPORTABLE: r.key_opts.allow_exportable_keys = true; break;
+		case SG_GOPT_AUDIT_LOG: audit_log = optarg; break;
+		case SG_GOPT_AUDIT_KEY: audit_key = optarg; break;
 		default:
 			return sg_cmd_fail("unrecognized option (sevgate batch --help)",
 					   SG_E_USAGE);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cmdtab.h"
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "cli/secret-arg.h"
@@ -21,20 +22,6 @@
 #include "util/encode.h"
 #include "util/fileio.h"
 #include "validate/validate.h"
-
-enum {
-	O_TIK = 256,
-	O_TEK,
-	O_TK,
-	O_MEASUREMENT,
-	O_HEADER,
-	O_PAYLOAD,
-	O_SECRET,
-	O_IV,
-	O_PAD,
-	O_PIN_FILE,
-	O_CONFIG
-};
 
 struct packet_args {
 	bool build;
@@ -48,69 +35,51 @@ struct packet_args {
 	uint8_t blob[SG_MEASURE_BLOB_LEN];
 };
 
-static void
-usage(bool build)
+/* secret build's options are every option of secret (open has fewer). */
+static const struct sg_command *
+command(bool build)
 {
-	if (build)
-		printf("usage: sevgate secret build --tik K --tek K | --tk K --measurement B64\n"
-		       "       --secret GUID-OR-ALIAS:FILE... --header FILE --payload FILE\n"
-		       "       [--iv HEX] [--padding align16|libvirt] [--pin-file FILE] "
-		       "[--config FILE]\n");
-	else
-		printf("usage: sevgate secret open --tik K --tek K | --tk K --measurement B64\n"
-		       "       --header FILE --payload FILE [--pin-file FILE] [--config FILE]\n");
+	return sg_command_find("sevgate", build ? "secret build" : "secret open");
 }
 
 /* 1: --help shown; 0: parsed; negative: usage error (message in @err). */
 static int
 parse(int argc, char **argv, struct packet_args *a, struct sg_error *err)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "tik", required_argument, NULL, O_TIK },
-		{ "tek", required_argument, NULL, O_TEK },
-		{ "tk", required_argument, NULL, O_TK },
-		{ "measurement", required_argument, NULL, O_MEASUREMENT },
-		{ "header", required_argument, NULL, O_HEADER },
-		{ "payload", required_argument, NULL, O_PAYLOAD },
-		{ "secret", required_argument, NULL, O_SECRET },
-		{ "iv", required_argument, NULL, O_IV },
-		{ "padding", required_argument, NULL, O_PAD },
-		{ "pin-file", required_argument, NULL, O_PIN_FILE },
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct sg_command_getopt g;
 	size_t blob_len = 0;
-	int c;
+	int c, r;
 
+	if ((r = sg_command_getopt_init(command(true), &g, err)) < 0)
+		return r;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (!a->build && (c == O_SECRET || c == O_IV || c == O_PAD))
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
+		if (!a->build && (c == SG_COPT_SECRET || c == SG_COPT_IV || c == SG_COPT_PADDING))
 			c = '?';
 		switch (c) {
-		case 'h': usage(a->build); return 1;
-		case O_TIK: a->tik = optarg; break;
-		case O_TEK: a->tek = optarg; break;
-		case O_TK: a->tk = optarg; break;
-		case O_MEASUREMENT: a->measurement = optarg; break;
-		case O_HEADER: a->header = optarg; break;
-		case O_PAYLOAD: a->payload = optarg; break;
-		case O_PIN_FILE: a->kopts.pin_file = optarg; break;
-		case O_CONFIG: a->config = optarg; break;
-		case O_SECRET:
+		case 'h': sg_command_usage(command(a->build), stdout); return 1;
+		case SG_GOPT_TIK: a->tik = optarg; break;
+		case SG_GOPT_TEK: a->tek = optarg; break;
+		case SG_GOPT_TK: a->tk = optarg; break;
+		case 'm': a->measurement = optarg; break;
+		case SG_COPT_HEADER: a->header = optarg; break;
+		case SG_COPT_PAYLOAD: a->payload = optarg; break;
+		case SG_GOPT_PIN_FILE: a->kopts.pin_file = optarg; break;
+		case SG_GOPT_CONFIG: a->config = optarg; break;
+		case SG_COPT_SECRET:
 			if (a->nsecrets == SG_MAX_SECRETS)
 				return sg_error_set(err, SG_E_USAGE,
 						    "more than %d --secret options",
 						    SG_MAX_SECRETS);
 			a->secrets[a->nsecrets++] = optarg;
 			break;
-		case O_IV:
+		case SG_COPT_IV:
 			if (sg_hex_decode(optarg, a->iv, sizeof(a->iv), NULL) < 0)
 				return sg_error_set(err, SG_E_USAGE, "--iv must be 32 hex digits");
 			a->have_iv = true;
 			break;
-		case O_PAD:
+		case SG_COPT_PADDING:
 			if (!strcmp(optarg, "align16"))
 				a->pad = SG_SECRET_PAD_ALIGN16;
 			else if (!strcmp(optarg, "libvirt"))
@@ -286,8 +255,8 @@ sg_cmd_secret(int argc, char **argv)
 	int r;
 
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(true);
-		usage(false);
+		sg_command_synopsis(command(true), stdout);
+		sg_command_synopsis(command(false), stdout);
 		return SG_EXIT_OK;
 	}
 	if (argc < 2 || (strcmp(argv[1], "build") && strcmp(argv[1], "open")))

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cmdtab.h"
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "core/cpuid.h"
@@ -13,45 +14,15 @@
 #include "util/fileio.h"
 #include "util/numparse.h"
 
-enum {
-	O_FAMILY = 256,
-	O_MODEL,
-	O_STEPPING,
-	O_VCPU_TYPE,
-	O_CPU_SIG,
-	O_PROFILE,
-	O_FEATURES,
-	O_FIRMWARE,
-	O_RESET_ADDR
-};
-
-static void
-build_usage(void)
+static const struct sg_command *
+build_command(void)
 {
-	printf("usage: sevgate vmsa build [--cpu-family F --cpu-model M --cpu-stepping S |\n"
-	       "                           --vcpu-type NAME | --cpu-sig N]\n"
-	       "                          [--vmsa-profile legacy|init2] [--sev-features N]\n"
-	       "                          [--firmware FW | --reset-addr N] BSP_OUT [AP_OUT]\n"
-	       "Writes the boot CPU's VMSA page to BSP_OUT and, given AP_OUT, the other CPUs'\n"
-	       "page (its reset address from --firmware's SEV-ES reset block or --reset-addr).\n");
+	return sg_command_find("sevgate", "vmsa build");
 }
 
 static int
 vmsa_build(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "cpu-family", required_argument, NULL, O_FAMILY },
-		{ "cpu-model", required_argument, NULL, O_MODEL },
-		{ "cpu-stepping", required_argument, NULL, O_STEPPING },
-		{ "vcpu-type", required_argument, NULL, O_VCPU_TYPE },
-		{ "cpu-sig", required_argument, NULL, O_CPU_SIG },
-		{ "vmsa-profile", required_argument, NULL, O_PROFILE },
-		{ "sev-features", required_argument, NULL, O_FEATURES },
-		{ "firmware", required_argument, NULL, O_FIRMWARE },
-		{ "reset-addr", required_argument, NULL, O_RESET_ADDR },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct sg_vmsa_params p = { 0 };
 	struct sg_error err = { 0 };
 	uint64_t fam = 0, model = 0, step = 0, v, reset = 0;
@@ -59,41 +30,46 @@ vmsa_build(int argc, char **argv)
 	bool have_sig = false, have_reset = false;
 	const char *firmware = NULL;
 	uint8_t page[SG_VMSA_SIZE];
-	int c, r = 0;
+	struct sg_command_getopt g;
+	int c, r;
 
+	if ((r = sg_command_getopt_init(build_command(), &g, &err)) < 0)
+		return sg_cmd_fail(err.msg, r);
 	opterr = 0;
 	optind = 1;
-	while (r == 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while (r == 0 && (c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		switch (c) {
-		case 'h': build_usage(); return SG_EXIT_OK;
-		case O_FAMILY:
+		case 'h': sg_command_usage(build_command(), stdout); return SG_EXIT_OK;
+		case SG_GOPT_CPU_FAMILY:
 			r = sg_parse_uint_err(optarg, 0x10e, "--cpu-family", &fam, &err);
 			sku |= 1;
 			break;
-		case O_MODEL:
+		case SG_GOPT_CPU_MODEL:
 			r = sg_parse_uint_err(optarg, 0xff, "--cpu-model", &model, &err);
 			sku |= 2;
 			break;
-		case O_STEPPING:
+		case SG_GOPT_CPU_STEPPING:
 			r = sg_parse_uint_err(optarg, 0xf, "--cpu-stepping", &step, &err);
 			sku |= 4;
 			break;
-		case O_VCPU_TYPE:
+		case SG_GOPT_VCPU_TYPE:
 			r = sg_cpuid_lookup(optarg, &p.cpu_sig, &err);
 			have_sig = true;
 			break;
-		case O_CPU_SIG:
+		case SG_COPT_CPU_SIG:
 			r = sg_parse_uint_err(optarg, UINT32_MAX, "--cpu-sig", &v, &err);
 			p.cpu_sig = (uint32_t)v;
 			have_sig = true;
 			break;
-		case O_PROFILE: r = sg_vmsa_profile_parse(optarg, &p.profile, &err); break;
-		case O_FEATURES:
+		case SG_GOPT_VMSA_PROFILE:
+			r = sg_vmsa_profile_parse(optarg, &p.profile, &err);
+			break;
+		case SG_GOPT_SEV_FEATURES:
 			r = sg_parse_uint_err(optarg, UINT64_MAX, "--sev-features", &p.sev_features,
 					      &err);
 			break;
-		case O_FIRMWARE: firmware = optarg; break;
-		case O_RESET_ADDR:
+		case 'f': firmware = optarg; break;
+		case SG_COPT_RESET_ADDR:
 			r = sg_parse_uint_err(optarg, UINT32_MAX, "--reset-addr", &reset, &err);
 			have_reset = true;
 			break;
@@ -185,8 +161,8 @@ int
 sg_cmd_vmsa(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		build_usage();
-		printf("usage: sevgate vmsa show FILE\n");
+		sg_command_synopsis(build_command(), stdout);
+		sg_command_synopsis(sg_command_find("sevgate", "vmsa show"), stdout);
 		return SG_EXIT_OK;
 	}
 	if (argc >= 2 && !strcmp(argv[1], "build"))
