@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "manifest/manifest.h"
-#include "key/p11.h"
+#include "key/admin.h"
 #include "util/fileio.h"
 
 struct protected
@@ -122,14 +122,14 @@ sg_output_check(const char *path, const char *what, struct sg_error *err)
 static bool
 is_pin_source(const struct stat *st, const char *spec)
 {
-	struct sg_p11_uri_facts f;
+	struct sg_key_uri_facts f;
 	bool hit;
 
-	if (!spec || strncmp(spec, "pkcs11:", 7) || sg_p11_uri_inspect(spec, &f, NULL) < 0)
+	if (!spec || strncmp(spec, "pkcs11:", 7) || sg_key_uri_inspect(spec, &f, NULL) < 0)
 		return false;
 	hit = f.pin_source &&
 	      same_inode(st, !strncmp(f.pin_source, "file:", 5) ? f.pin_source + 5 : f.pin_source);
-	sg_p11_uri_facts_done(&f);
+	sg_key_uri_facts_done(&f);
 	return hit;
 }
 

@@ -9,7 +9,7 @@
 #include "manifest/manifest.h"
 #include "engine/outputs.h"
 #include "config/config.h"
-#include "key/p11.h"
+#include "key/admin.h"
 #include "util/fileio.h"
 
 /* Strings one event borrows, freed together. */
@@ -49,7 +49,7 @@ key_name(const char *spec)
 	char *s = NULL;
 
 	if (is_pkcs11(spec))
-		return sg_p11_uri_redact(spec);
+		return sg_key_uri_redact(spec);
 	if (asprintf(&s, "file:%s", !strncmp(spec, "file:", 5) ? spec + 5 : spec) < 0)
 		return NULL;
 	return s;

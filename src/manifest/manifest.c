@@ -13,7 +13,7 @@
 
 #include "config/config.h"
 #include "core/crypto.h"
-#include "key/p11.h"
+#include "key/admin.h"
 #include "yaml/yaml.h"
 #include "util/encode.h"
 #include "util/escape.h"
@@ -290,14 +290,14 @@ check_connect(struct ctx *c, const struct sg_yaml_node *n, const char *uri)
  * text search: p11-kit drops whitespace inside names). Not a pkcs11: URI: nothing.
  */
 static int
-inspect(struct ctx *c, const struct sg_yaml_node *n, const char *uri, struct sg_p11_uri_facts *f)
+inspect(struct ctx *c, const struct sg_yaml_node *n, const char *uri, struct sg_key_uri_facts *f)
 {
 	struct sg_error tmp = { 0 };
 
 	memset(f, 0, sizeof(*f));
 	if (!uri || strncmp(uri, "pkcs11:", 7))
 		return 0;
-	if (sg_p11_uri_inspect(uri, f, &tmp) < 0)
+	if (sg_key_uri_inspect(uri, f, &tmp) < 0)
 		return n ? at(c, n->line, n->column, tmp.code, "%s", tmp.msg) :
 			   sg_error_set(c->err, tmp.code, "%s", tmp.msg);
 	return 0;
@@ -310,7 +310,7 @@ inspect(struct ctx *c, const struct sg_yaml_node *n, const char *uri, struct sg_
 static int
 check_uri(struct ctx *c, const struct sg_yaml_node *n, const char *uri, const char *vouch)
 {
-	struct sg_p11_uri_facts f;
+	struct sg_key_uri_facts f;
 	int r;
 
 	if ((r = inspect(c, n, uri, &f)) < 0)
@@ -321,7 +321,7 @@ check_uri(struct ctx *c, const struct sg_yaml_node *n, const char *uri, const ch
 		       "sevgate.conf or p11-kit), not module-path=");
 	else if (f.has_pin_value)
 		r = allow_pin_value(c, n, vouch);
-	sg_p11_uri_facts_done(&f);
+	sg_key_uri_facts_done(&f);
 	return r;
 }
 
@@ -348,7 +348,7 @@ add_own(struct ctx *c, const char *path)
 static int
 add_pin_source(struct ctx *c, const char *uri)
 {
-	struct sg_p11_uri_facts f;
+	struct sg_key_uri_facts f;
 	int r;
 
 	if ((r = inspect(c, NULL, uri, &f)) < 0)
@@ -356,7 +356,7 @@ add_pin_source(struct ctx *c, const char *uri)
 	if (f.pin_source)
 		r = add_own(c,
 			    !strncmp(f.pin_source, "file:", 5) ? f.pin_source + 5 : f.pin_source);
-	sg_p11_uri_facts_done(&f);
+	sg_key_uri_facts_done(&f);
 	return r;
 }
 
@@ -771,20 +771,20 @@ check_pin_uris(struct ctx *c)
 		uris[n++] = q->secrets[i].path;
 	for (size_t i = 0; i < n; i++) {
 		const char *u = uris[i];
-		struct sg_p11_uri_facts f;
+		struct sg_key_uri_facts f;
 		bool vouched = false, has_pin;
 		int r;
 
 		if ((r = inspect(c, NULL, u, &f)) < 0)
 			return r;
 		has_pin = f.has_pin_value;
-		sg_p11_uri_facts_done(&f);
+		sg_key_uri_facts_done(&f);
 		if (!has_pin)
 			continue;
 		for (size_t k = 0; k < c->npin_uris; k++)
 			vouched |= c->pin_uris[k] == uris[i];
 		if (!vouched)
-			return sg_p11_pin_value_refused(c->err);
+			return sg_key_pin_value_refused(c->err);
 	}
 	return 0;
 }
