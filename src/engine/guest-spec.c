@@ -86,8 +86,8 @@ static const struct sg_guest_option table[] = {
 
 	/* The front end's: ALIAS-OR-GUID:PATH is command-line syntax (cli/secret-arg.h). */
 	{ "inject-secret", 's', true, CV, true, "ALIAS-OR-GUID:PATH",
-	  "a secret to release (alias: luks-key; repeatable)", SG_SECTION_SECRETS,
-	  SG_MANIFEST_NONE, NULL },
+	  "a secret to release (alias: luks-key; repeatable)", SG_SECTION_SECRETS, SG_MANIFEST_NONE,
+	  NULL },
 	ARG("secret-header", SG_GOPT_SECRET_HEADER, "PATH", CV, SECRETS, PATH,
 	    "where to write the packet header (base64)"),
 	ARG("secret-payload", SG_GOPT_SECRET_PAYLOAD, "PATH", CV, SECRETS, PATH,
