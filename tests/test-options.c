@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The option table (src/engine/guest-spec.c): one row per option, its
+ * The option table (src/spec/guest-spec.c): one row per option, its
  * --help line and the manifest key it is; and the command table built on
  * it (src/cli/cmdtab.c): getopt and --help of every command.
  */
@@ -10,7 +10,7 @@
 
 #include "vectors.h"
 #include "cli/cmdtab.h"
-#include "engine/guest-spec.h"
+#include "spec/guest-spec.h"
 
 struct case_mkey {
 	const char *id;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Every command's options, from one table: the guest option table
- * (engine/guest-spec.c) for the options the commands share (--tik, --tek,
+ * (spec/guest-spec.c) for the options the commands share (--tik, --tek,
  * --tk, --pin-file, --config, --cpu-*, ...) and the rows of cmdtab.c for
  * the options only one command has. getopt, --help, the man page check and
  * the bash completion (gen-options.c, at build time) are built from it, so
@@ -12,7 +12,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "engine/guest-spec.h"
+#include "spec/guest-spec.h"
 #include "util/error.h"
 
 /* The options only one command has: ids above the guest table's. */

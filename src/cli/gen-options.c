@@ -146,7 +146,7 @@ emit_bash(FILE *f, const char *program)
 	func_name(program, "", main_fn, sizeof(main_fn));
 	fprintf(f,
 		"# bash completion for %s: generated at build time from the option table\n"
-		"# (src/engine/guest-spec.c, src/cli/cmdtab.c) by gen-options; do not edit.\n\n"
+		"# (src/spec/guest-spec.c, src/cli/cmdtab.c) by gen-options; do not edit.\n\n"
 		"# %s WORDS FILE-OPTIONS VALUE-OPTIONS CHOICES OPERANDS\n%s()\n%s\n",
 		program, helper, helper, helper_body);
 	size_t found = 0;

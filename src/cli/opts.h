@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
-#include "engine/guest-spec.h"
+#include "spec/guest-spec.h"
 
 enum sg_frontend {
 	SG_FE_COMPAT = SG_ORIGIN_COMPAT,     /* virt-qemu-sev-validate */

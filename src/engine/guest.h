@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "core/crypto.h"
-#include "engine/guest-spec.h"
+#include "spec/guest-spec.h"
 #include "engine/online.h"
 #include "util/cleanup.h"
 #include "validate/validate.h"

@@ -6,7 +6,7 @@
  */
 #pragma once
 
-#include "engine/guest-spec.h"
+#include "spec/guest-spec.h"
 #include "validate/validate.h"
 #include "virt/virt.h"
 

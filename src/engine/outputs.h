@@ -6,7 +6,7 @@
  */
 #pragma once
 
-#include "engine/guest-spec.h"
+#include "spec/guest-spec.h"
 #include "util/error.h"
 
 struct sg_manifest;

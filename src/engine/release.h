@@ -9,7 +9,7 @@
 
 #include "audit/audit.h"
 #include "engine/online.h"
-#include "engine/guest-spec.h"
+#include "spec/guest-spec.h"
 #include "validate/validate.h"
 
 struct sg_guest;

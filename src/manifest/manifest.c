@@ -34,7 +34,7 @@ enum ktype {
 
 /*
  * The manifest's own keys; every other key is an option of sevgate validate,
- * as the guest option table (engine/guest-spec.c) declares it.
+ * as the guest option table (spec/guest-spec.c) declares it.
  */
 static const struct {
 	const char *key;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "engine/guest-spec.h"
+#include "spec/guest-spec.h"
 #include "core/crypto.h"
 #include "util/cleanup.h"
 #include "util/error.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "engine/guest-spec.h"
+#include "spec/guest-spec.h"
 
 #include <string.h>
 
