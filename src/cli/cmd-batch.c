@@ -49,7 +49,7 @@ struct run {
 	FILE *report;
 	bool report_stdout; /* --report -: standard output holds the JSON Lines only */
 	pthread_mutex_t out_lock;
-	size_t done, trusted, mismatch, refused, error;
+	size_t done, verdicts[SG_VERDICT_COUNT]; /* guests done, by verdict */
 	int exit;
 	/* Manifests applied before the run (NULL: the worker applies it), their guests. */
 	struct sg_manifest **pre_m;
@@ -173,12 +173,7 @@ report(struct run *r, struct sg_guest *gu)
 	else if (!r->quiet && out->rc != 0)
 		sg_cli_guest_print(gu);
 	r->done++;
-	switch (code) {
-	case SG_EXIT_OK: r->trusted++; break;
-	case SG_EXIT_MISMATCH: r->mismatch++; break;
-	case SG_EXIT_REFUSED: r->refused++; break;
-	default: r->error++; break;
-	}
+	r->verdicts[out->verdict]++;
 	r->exit = sg_exit_combine(r->exit, code);
 	if (r->progress)
 		progress(r);
@@ -566,10 +561,8 @@ sg_cmd_batch(int argc, char **argv)
 
 	struct json_object *sum = json_object_new_object(), *line = json_object_new_object();
 	sg_json_add(sum, "guests", json_object_new_int64((int64_t)r.done));
-	sg_json_add(sum, "trusted", json_object_new_int64((int64_t)r.trusted));
-	sg_json_add(sum, "mismatch", json_object_new_int64((int64_t)r.mismatch));
-	sg_json_add(sum, "refused", json_object_new_int64((int64_t)r.refused));
-	sg_json_add(sum, "error", json_object_new_int64((int64_t)r.error));
+	for (int v = 0; v < SG_VERDICT_COUNT; v++)
+		sg_json_add(sum, sg_verdict_name(v), json_object_new_int64((int64_t)r.verdicts[v]));
 	sg_json_add(sum, "wall_ms", json_object_new_double(wall));
 	sg_json_add(sum, "guests_per_second",
 		    json_object_new_double(wall > 0 ? (double)r.done * 1000.0 / wall : 0));
@@ -589,7 +582,8 @@ sg_cmd_batch(int argc, char **argv)
 	else if (!r.json && !r.quiet && !r.report_stdout)
 		printf("batch: %zu guests: %zu trusted, %zu mismatch, %zu refused, %zu error in %.0f ms "
 		       "(%.0f guests/s)\n",
-		       r.done, r.trusted, r.mismatch, r.refused, r.error, wall,
+		       r.done, r.verdicts[SG_VERDICT_TRUSTED], r.verdicts[SG_VERDICT_MISMATCH],
+		       r.verdicts[SG_VERDICT_REFUSED], r.verdicts[SG_VERDICT_ERROR], wall,
 		       wall > 0 ? (double)r.done * 1000.0 / wall : 0);
 	if (!r.json && !r.quiet && !r.report_stdout && head[0])
 		printf("audit: head %s\n", head);

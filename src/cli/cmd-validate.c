@@ -54,7 +54,7 @@ sg_cmd_validate(int argc, char **argv)
 		out->rc = r;
 		code = sg_exit_sevgate(r);
 		if (o.json)
-			json = sg_cli_guest_json(&gu->spec, NULL, code, err.msg, 0);
+			json = sg_cli_guest_json(&gu->spec, NULL, r, err.msg, 0);
 	}
 	if (out->exportable_key && !o.quiet) {
 		_cleanup_(sg_freep) char *desc = sg_str_escape_dup(out->exportable_desc);

@@ -10,17 +10,6 @@
 #include "util/encode.h"
 #include "util/escape.h"
 
-static const char *
-verdict_name(int exit_code)
-{
-	switch (exit_code) {
-	case SG_EXIT_OK: return "trusted";
-	case SG_EXIT_MISMATCH: return "mismatch";
-	case SG_EXIT_REFUSED: return "refused";
-	default: return "error";
-	}
-}
-
 static struct json_object *
 json_input(const struct sg_input_digest *d)
 {
@@ -42,16 +31,16 @@ json_u64_or_null(bool have, uint64_t v)
 }
 
 struct json_object *
-sg_cli_guest_json(const struct sg_guest_spec *spec, const struct sg_validate_result *res,
-		  int exit_code, const char *message, double elapsed)
+sg_cli_guest_json(const struct sg_guest_spec *spec, const struct sg_validate_result *res, int rc,
+		  const char *message, double elapsed)
 {
 	const struct sg_validate_req *q = &spec->req;
 	struct json_object *j = json_object_new_object(), *in = json_object_new_object();
 	struct json_object *secrets = json_object_new_array();
 
 	sg_json_add(j, "guest", sg_json_str(spec->guest));
-	sg_json_add(j, "verdict", json_object_new_string(verdict_name(exit_code)));
-	sg_json_add(j, "exit", json_object_new_int(exit_code));
+	sg_json_add(j, "verdict", json_object_new_string(sg_verdict_name(sg_verdict_of(rc))));
+	sg_json_add(j, "exit", json_object_new_int(sg_exit_sevgate(rc)));
 	sg_json_add(j, "message", sg_json_str(message));
 	sg_json_add(j, "launch_digest",
 		    res && res->have_launch_digest ?
@@ -96,8 +85,7 @@ sg_cli_guest_outcome_json(const struct sg_guest *gu)
 {
 	const struct sg_guest_outcome *out = &gu->out;
 
-	return sg_cli_guest_json(&gu->spec, gu->v ? sg_validation_result(gu->v) : NULL,
-				 sg_exit_sevgate(out->rc),
+	return sg_cli_guest_json(&gu->spec, gu->v ? sg_validation_result(gu->v) : NULL, out->rc,
 				 out->rc == 0	 ? "Looks good to me" :
 				 out->err.msg[0] ? out->err.msg :
 						   sg_error_name(out->rc),

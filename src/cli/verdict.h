@@ -8,12 +8,13 @@
 
 /*
  * The `validate --json` object for a guest described by @spec, with its
- * result @res (NULL: it never got that far), sevgate exit code and message.
+ * result @res (NULL: it never got that far), result code (0, SG_E_*: its
+ * verdict and sevgate exit code) and message.
  * The caller owns it.
  */
 struct json_object *
-sg_cli_guest_json(const struct sg_guest_spec *spec, const struct sg_validate_result *res,
-		  int exit_code, const char *message, double elapsed);
+sg_cli_guest_json(const struct sg_guest_spec *spec, const struct sg_validate_result *res, int rc,
+		  const char *message, double elapsed);
 /* The same for a finished guest (sg_guest_finish). */
 struct json_object *sg_cli_guest_outcome_json(const struct sg_guest *gu);
 

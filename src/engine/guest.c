@@ -45,6 +45,30 @@ sg_guest_free(struct sg_guest *gu)
 	free(gu);
 }
 
+enum sg_verdict
+sg_verdict_of(int rc)
+{
+	switch (rc) {
+	case 0: return SG_VERDICT_TRUSTED;
+	case SG_E_MISMATCH: return SG_VERDICT_MISMATCH;
+	case SG_E_POLICY: return SG_VERDICT_REFUSED;
+	default: return SG_VERDICT_ERROR;
+	}
+}
+
+const char *
+sg_verdict_name(enum sg_verdict v)
+{
+	static const char *const names[SG_VERDICT_COUNT] = {
+		[SG_VERDICT_TRUSTED] = "trusted",
+		[SG_VERDICT_MISMATCH] = "mismatch",
+		[SG_VERDICT_REFUSED] = "refused",
+		[SG_VERDICT_ERROR] = "error",
+	};
+
+	return (unsigned)v < SG_VERDICT_COUNT ? names[v] : "error";
+}
+
 const char *
 sg_guest_name(const struct sg_guest *gu)
 {
@@ -116,6 +140,8 @@ sg_guest_finish(struct sg_guest *gu)
 	if (gu->r < 0)
 		sg_online_failed(&gu->on);
 	out->rc = gu->r;
+	out->verdict = sg_verdict_of(gu->r);
+	out->released = gu->r == 0 && gu->step == SG_STEP_RELEASE && res ? res->nsecrets : 0;
 	out->digest[0] = '\0';
 	if (res && res->have_launch_digest)
 		sg_hex_encode(res->launch_digest, SG_SHA256_LEN, out->digest);

@@ -21,10 +21,27 @@
 
 struct sg_manifest;
 
+/* The one-word verdict on a guest, as reports and the audit log give it. */
+enum sg_verdict {
+	SG_VERDICT_TRUSTED,  /* attested (and released, if it had secrets) */
+	SG_VERDICT_MISMATCH, /* the measurement does not match */
+	SG_VERDICT_REFUSED,  /* attested, but the release policy said no */
+	SG_VERDICT_ERROR,    /* anything else: the guest was never judged */
+};
+#define SG_VERDICT_COUNT 4
+
+/* The verdict for a guest's result @rc (0 or SG_E_*). */
+enum sg_verdict sg_verdict_of(int rc);
+/* "trusted", "mismatch", "refused" or "error". */
+const char *sg_verdict_name(enum sg_verdict v);
+
 /* What became of one guest. */
 struct sg_guest_outcome {
 	int rc; /* 0: trusted (and released, if it had secrets); else SG_E_* */
-	struct sg_error err;
+	enum sg_verdict verdict;
+	struct sg_error err;		    /* why, when rc < 0 */
+	size_t released;		    /* secrets that left (the packet written or injected) */
+	size_t records;			    /* audit records written for the guest */
 	char digest[2 * SG_SHA256_LEN + 1]; /* the launch digest, hex, or "" */
 	bool exportable_key;		    /* a key was accepted although it can leave its token */
 	char exportable_desc[512];

@@ -145,20 +145,18 @@ static enum sg_audit_event_type
 owed_event(const struct sg_guest *gu, bool released, const char **ret_verdict,
 	   const char **ret_reason)
 {
-	*ret_verdict = "trusted";
+	*ret_verdict = sg_verdict_name(SG_VERDICT_TRUSTED);
 	*ret_reason = NULL;
 	if (released)
 		return releasing(gu) ? SG_AUDIT_EVENT_RELEASED : SG_AUDIT_EVENT_NONE;
 	switch (gu->step) {
 	case SG_STEP_RELEASE: return SG_AUDIT_EVENT_RELEASE_INTENT;
 	case SG_STEP_REFUSED:
-		*ret_verdict = "refused";
+		*ret_verdict = sg_verdict_name(SG_VERDICT_REFUSED);
 		*ret_reason = gu->out.err.msg;
 		return SG_AUDIT_EVENT_REFUSED;
 	case SG_STEP_VERDICT:
-		*ret_verdict = gu->r == 0	      ? "trusted" :
-			       gu->r == SG_E_MISMATCH ? "mismatch" :
-							"error";
+		*ret_verdict = sg_verdict_name(sg_verdict_of(gu->r));
 		*ret_reason = gu->r == 0 ? NULL : gu->out.err.msg;
 		return SG_AUDIT_EVENT_VERDICT;
 	default: return SG_AUDIT_EVENT_NONE;
@@ -195,8 +193,10 @@ record_group(struct sg_audit *audit, struct sg_guest **guests, size_t n, bool re
 		if (!owed_event(gu, released, &verdict, &reason))
 			continue;
 		event_done(&bufs[k]);
-		if (ents[k++].rc == 0)
+		if (ents[k++].rc == 0) {
+			gu->out.records++;
 			continue;
+		}
 		if (released)
 			gu->r = sg_error_set(err, e->code, "secret released but not recorded: %s",
 					     e->msg);
