@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cmdtab.h"
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "core/crypto.h"
@@ -24,67 +25,58 @@
 #include "util/fileio.h"
 #include "util/secmem.h"
 
-enum {
-	O_TIK = 256,
-	O_TEK,
-	O_TK,
-	O_TOKEN,
-	O_LABEL,
-	O_SHRED,
-	O_PIN_FILE,
-	O_PREFIX,
-	O_ALLOW,
-	O_CONFIG,
-	O_PUBOUT
-};
-
 struct keys_args {
 	const char *tik, *tek, *tk, *token, *label, *prefix, *config, *pubout;
-	bool shred, allow_exportable, help;
+	bool shred;
 	struct sg_key_options kopts;
 	int first_arg;
 };
 
+/* The options of every keys subcommand (an option a subcommand ignores is no error). */
+static const struct sg_command *
+keys_command(void)
+{
+	return sg_command_find("sevgate", "keys");
+}
+
 static int
 parse(int argc, char **argv, struct keys_args *a, struct sg_error *err)
 {
-	static const struct option longopts[] = {
-		{ "tik", required_argument, NULL, O_TIK },
-		{ "tek", required_argument, NULL, O_TEK },
-		{ "tk", required_argument, NULL, O_TK },
-		{ "token", required_argument, NULL, O_TOKEN },
-		{ "label", required_argument, NULL, O_LABEL },
-		{ "shred", no_argument, NULL, O_SHRED },
-		{ "pin-file", required_argument, NULL, O_PIN_FILE },
-		{ "label-prefix", required_argument, NULL, O_PREFIX },
-		{ "allow-exportable-keys", no_argument, NULL, O_ALLOW },
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ "pubout", required_argument, NULL, O_PUBOUT },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	struct sg_command_getopt g;
+	int c, r, longindex = -1;
 
 	memset(a, 0, sizeof(*a));
+	if ((r = sg_command_getopt_init(keys_command(), &g, err)) < 0)
+		return r;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, &longindex)) != -1) {
 		switch (c) {
-		case 'h': a->help = true; break;
-		case O_TIK: a->tik = optarg; break;
-		case O_TEK: a->tek = optarg; break;
-		case O_TK: a->tk = optarg; break;
-		case O_TOKEN: a->token = optarg; break;
-		case O_LABEL: a->label = optarg; break;
-		case O_SHRED: a->shred = true; break;
-		case O_PIN_FILE: a->kopts.pin_file = optarg; break;
-		case O_PREFIX: a->prefix = optarg; break;
-		case O_ALLOW: a->kopts.allow_exportable_keys = true; break;
-		case O_CONFIG: a->config = optarg; break;
-		case O_PUBOUT: a->pubout = optarg; break;
+		case 'h':
+			/*
+			 * keys [SUB] --help is answered before parsing; past that, -h
+			 * is ignored and --help is no option, as always.
+			 */
+			if (longindex >= 0)
+				return sg_error_set(err, SG_E_USAGE, "unrecognized option '%s'",
+						    argv[optind - 1]);
+			break;
+		case SG_GOPT_TIK: a->tik = optarg; break;
+		case SG_GOPT_TEK: a->tek = optarg; break;
+		case SG_GOPT_TK: a->tk = optarg; break;
+		case SG_COPT_TOKEN: a->token = optarg; break;
+		case SG_COPT_LABEL: a->label = optarg; break;
+		case SG_COPT_SHRED: a->shred = true; break;
+		case SG_GOPT_PIN_FILE: a->kopts.pin_file = optarg; break;
+		case SG_COPT_LABEL_PREFIX: a->prefix = optarg; break;
+		case SG_GOPT_ALLOW_EXPORTABLE: a->kopts.allow_exportable_keys = true; break;
+		case SG_GOPT_CONFIG: a->config = optarg; break;
+		case SG_COPT_PUBOUT: a->pubout = optarg; break;
 		default:
 			return sg_error_set(err, SG_E_USAGE, "unrecognized option '%s'",
 					    argv[optind - 1]);
 		}
+		longindex = -1;
 	}
 	a->first_arg = optind;
 	return 0;
@@ -356,15 +348,7 @@ sg_cmd_keys(int argc, char **argv)
 				   SG_E_USAGE);
 	if ((argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) ||
 	    (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")))) {
-		printf("usage: sevgate keys import --tik FILE --tek FILE | --tk FILE --token URI "
-		       "--label NAME [--shred]\n"
-		       "       sevgate keys store-secret FILE --token URI --label NAME [--shred]\n"
-		       "       sevgate keys generate-audit-key --token URI --label NAME --pubout "
-		       "FILE.pem\n"
-		       "       sevgate keys list [--token URI]\n"
-		       "       sevgate keys delete URI...\n"
-		       "       sevgate keys prune --label-prefix PREFIX [--token URI]\n"
-		       "common: [--pin-file FILE] [--config FILE] [--allow-exportable-keys]\n");
+		sg_command_synopsis(keys_command(), stdout);
 		return SG_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "import"))
