@@ -237,8 +237,8 @@ synopsis_text(const char *name)
 
 /*
  * The command-level --help is the synopses, byte for byte what the commands
- * printed before the table (tests/manifest pins keys, secret and vmsa): keys
- * and audit print these when they switch to the table.
+ * printed before the table (tests/manifest pins keys, secret and vmsa):
+ * sevgate keys --help and sevgate audit --help print these.
  */
 static void
 test_synopsis(void **state)

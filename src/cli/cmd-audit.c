@@ -9,25 +9,16 @@
 #include <sys/stat.h>
 
 #include "audit/audit.h"
+#include "cli/cmdtab.h"
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "util/escape.h"
 
-enum {
-	O_PUBKEY = 256,
-	O_EXPECT_HEAD,
-	O_GUEST,
-	O_SINCE
-};
-
-static void
-usage(void)
+/* verify and show parse with one table: "audit" has the options of both. */
+static const struct sg_command *
+audit_command(void)
 {
-	printf("usage: sevgate audit verify FILE --pubkey PEM [--expect-head HEX]\n"
-	       "       sevgate audit show FILE [--guest NAME] [--since TIME]\n"
-	       "verify checks every record's signature, sequence and link to the one before;\n"
-	       "with --expect-head (a head kept elsewhere) also that no record was cut from the\n"
-	       "end. show prints the records, one per line.\n");
+	return sg_command_find("sevgate", "audit");
 }
 
 /*
@@ -142,23 +133,16 @@ show(const char *path, const char *guest, const char *since)
 int
 sg_cmd_audit(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "pubkey", required_argument, NULL, O_PUBKEY },
-		{ "expect-head", required_argument, NULL, O_EXPECT_HEAD },
-		{ "guest", required_argument, NULL, O_GUEST },
-		{ "since", required_argument, NULL, O_SINCE },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *pubkey = NULL, *expect = NULL, *guest = NULL, *since = NULL, *sub, *file;
 	_cleanup_(sg_crypto_freep) struct sg_crypto *crypto = NULL;
 	struct sg_error err = { 0 };
 	char head[SG_AUDIT_HEAD_HEX + 1];
+	struct sg_command_getopt g;
 	size_t count = 0;
 	int c;
 
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage();
+		sg_command_synopsis(audit_command(), stdout);
 		return SG_EXIT_OK;
 	}
 	if (argc < 3 || (strcmp(argv[1], "verify") && strcmp(argv[1], "show")))
@@ -166,15 +150,17 @@ sg_cmd_audit(int argc, char **argv)
 			"usage: sevgate audit verify|show FILE ... (sevgate audit --help)",
 			SG_E_USAGE);
 	sub = argv[1];
+	if (sg_command_getopt_init(audit_command(), &g, &err) < 0)
+		return sg_cmd_fail(err.msg, err.code);
 	opterr = 0;
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL)) != -1) {
 		switch (c) {
-		case 'h': usage(); return SG_EXIT_OK;
-		case O_PUBKEY: pubkey = optarg; break;
-		case O_EXPECT_HEAD: expect = optarg; break;
-		case O_GUEST: guest = optarg; break;
-		case O_SINCE: since = optarg; break;
+		case 'h': sg_command_synopsis(audit_command(), stdout); return SG_EXIT_OK;
+		case SG_COPT_PUBKEY: pubkey = optarg; break;
+		case SG_COPT_EXPECT_HEAD: expect = optarg; break;
+		case SG_COPT_AUDIT_GUEST: guest = optarg; break;
+		case SG_COPT_SINCE: since = optarg; break;
 		default:
 			return sg_cmd_fail("unrecognized option (sevgate audit --help)",
 					   SG_E_USAGE);
