@@ -319,6 +319,54 @@ test_commands(void **state)
 	}
 }
 
+/*
+ * sevgate --help lists the table's commands, one line each from the first
+ * entry of the command (byte for byte the list sevgate.c held before), and
+ * a command's entries are adjacent (completion groups them so).
+ */
+static void
+test_summaries(void **state)
+{
+	static const char want[] =
+		"  validate   check a guest's launch measurement; release its secrets\n"
+		"  batch      validate every guest of a set of manifests\n"
+		"  audit      verify or show the signed audit log (audit verify|show)\n"
+		"  digest     print the launch digest of firmware, kernel and VMSAs\n"
+		"  vmsa       build or show SEV-ES VMSA pages (vmsa build|show)\n"
+		"  ovmf       show an OVMF image's footer table (ovmf show)\n"
+		"  keys       import, list and delete TIK/TEK keys in a PKCS#11 token\n"
+		"  secret     build, or check and decrypt, a launch-secret packet (secret build|open)\n";
+	size_t n, len = 0;
+	const struct sg_command *cmds = sg_commands(&n);
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	for (size_t i = 0; i < n; i++) {
+		int w = (int)strcspn(cmds[i].name, " ");
+		bool first = i == 0 || strcmp(cmds[i - 1].program, cmds[i].program) ||
+			     (int)strcspn(cmds[i - 1].name, " ") != w ||
+			     strncmp(cmds[i - 1].name, cmds[i].name, (size_t)w);
+
+		if (strcmp(cmds[i].program, "sevgate")) {
+			assert_null(cmds[i].summary);
+			continue;
+		}
+		/* The first entry of each command has its line, the others none. */
+		assert_int_equal(first, cmds[i].summary != NULL);
+		for (size_t k = 0; first && k < i; k++)
+			assert_false(!strcmp(cmds[k].program, "sevgate") &&
+				     (int)strcspn(cmds[k].name, " ") == w &&
+				     !strncmp(cmds[k].name, cmds[i].name, (size_t)w));
+		if (cmds[i].summary)
+			fprintf(f, "  %-10.*s %s\n", w, cmds[i].name, cmds[i].summary);
+	}
+	fclose(f);
+	assert_string_equal(buf, want);
+	free(buf);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -339,5 +387,6 @@ main(int argc, char **argv)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_usage);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_synopsis);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_commands);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_summaries);
 	return tv_main(argc, argv, "options", tests, n, NULL, 0);
 }

@@ -95,10 +95,11 @@ static const int audit_show_ids[] = { 'h', SG_COPT_AUDIT_GUEST, SG_COPT_SINCE, 0
 static const struct sg_command commands[] = {
 	{ "virt-qemu-sev-validate", "",
 	  "[OPTIONS]\n\nValidate guest AMD SEV launch measurement\n\n", SG_FROM_COMPAT, NULL,
-	  SG_OPERANDS_NONE, false },
+	  SG_OPERANDS_NONE, false, NULL },
 	{ "sevgate", "validate",
 	  "validate [OPTIONS]\n\nValidate a guest's launch measurement and release its secrets.\n\n",
-	  SG_FROM_VALIDATE, NULL, SG_OPERANDS_NONE, false },
+	  SG_FROM_VALIDATE, NULL, SG_OPERANDS_NONE, false,
+	  "check a guest's launch measurement; release its secrets" },
 	{ "sevgate", "batch",
 	  "batch [--jobs N] [--report FILE] [--format human|json]\n"
 	  "                     [--config FILE] [--pin-file FILE] [--allow-exportable-keys]\n"
@@ -106,9 +107,22 @@ static const struct sg_command commands[] = {
 	  "Validates every guest: PATH is a manifest or a directory of *.yaml/*.yml.\n"
 	  "With an audit log, every verdict and release is recorded and a checkpoint\n"
 	  "closes the batch; its head hash is printed (keep it for audit verify).\n",
-	  0, batch_ids, SG_OPERANDS_FILES, false },
+	  0, batch_ids, SG_OPERANDS_FILES, false, "validate every guest of a set of manifests" },
+	{ "sevgate", "audit",
+	  "audit verify FILE --pubkey PEM [--expect-head HEX]\n"
+	  "       sevgate audit show FILE [--guest NAME] [--since TIME]\n"
+	  "verify checks every record's signature, sequence and link to the one before;\n"
+	  "with --expect-head (a head kept elsewhere) also that no record was cut from the\n"
+	  "end. show prints the records, one per line.\n",
+	  0, audit_ids, SG_OPERANDS_FILES, true,
+	  "verify or show the signed audit log (audit verify|show)" },
+	{ "sevgate", "audit verify", "audit verify FILE --pubkey PEM [--expect-head HEX]\n", 0,
+	  audit_verify_ids, SG_OPERANDS_FILES, false, NULL },
+	{ "sevgate", "audit show", "audit show FILE [--guest NAME] [--since TIME]\n", 0,
+	  audit_show_ids, SG_OPERANDS_FILES, false, NULL },
 	{ "sevgate", "digest", "digest [OPTIONS]\n\nPrint the launch digest (GCTX.LD).\n\n",
-	  SG_FROM_DIGEST, NULL, SG_OPERANDS_NONE, false },
+	  SG_FROM_DIGEST, NULL, SG_OPERANDS_NONE, false,
+	  "print the launch digest of firmware, kernel and VMSAs" },
 	{ "sevgate", "vmsa build",
 	  "vmsa build [--cpu-family F --cpu-model M --cpu-stepping S |\n"
 	  "                           --vcpu-type NAME | --cpu-sig N]\n"
@@ -116,18 +130,11 @@ static const struct sg_command commands[] = {
 	  "                          [--firmware FW | --reset-addr N] BSP_OUT [AP_OUT]\n"
 	  "Writes the boot CPU's VMSA page to BSP_OUT and, given AP_OUT, the other CPUs'\n"
 	  "page (its reset address from --firmware's SEV-ES reset block or --reset-addr).\n",
-	  0, vmsa_build_ids, SG_OPERANDS_FILES, false },
-	{ "sevgate", "vmsa show", "vmsa show FILE\n", 0, none_ids, SG_OPERANDS_FILES, false },
-	{ "sevgate", "ovmf show", "ovmf show FILE\n", 0, none_ids, SG_OPERANDS_FILES, false },
-	{ "sevgate", "secret build",
-	  "secret build --tik K --tek K | --tk K --measurement B64\n"
-	  "       --secret GUID-OR-ALIAS:FILE... --header FILE --payload FILE\n"
-	  "       [--iv HEX] [--padding align16|libvirt] [--pin-file FILE] [--config FILE]\n",
-	  0, secret_build_ids, SG_OPERANDS_NONE, false },
-	{ "sevgate", "secret open",
-	  "secret open --tik K --tek K | --tk K --measurement B64\n"
-	  "       --header FILE --payload FILE [--pin-file FILE] [--config FILE]\n",
-	  0, secret_open_ids, SG_OPERANDS_NONE, false },
+	  0, vmsa_build_ids, SG_OPERANDS_FILES, false,
+	  "build or show SEV-ES VMSA pages (vmsa build|show)" },
+	{ "sevgate", "vmsa show", "vmsa show FILE\n", 0, none_ids, SG_OPERANDS_FILES, false, NULL },
+	{ "sevgate", "ovmf show", "ovmf show FILE\n", 0, none_ids, SG_OPERANDS_FILES, false,
+	  "show an OVMF image's footer table (ovmf show)" },
 	{ "sevgate", "keys",
 	  KEYS_SYNOPSIS_IMPORT
 	  "       sevgate " KEYS_SYNOPSIS_STORE "       sevgate " KEYS_SYNOPSIS_AUDIT
@@ -135,30 +142,30 @@ static const struct sg_command commands[] = {
 	  "       sevgate keys delete URI...\n"
 	  "       sevgate keys prune --label-prefix PREFIX [--token URI]\n"
 	  "common: [--pin-file FILE] [--config FILE] [--allow-exportable-keys]\n",
-	  0, keys_ids, SG_OPERANDS_OTHER, true },
+	  0, keys_ids, SG_OPERANDS_OTHER, true,
+	  "import, list and delete TIK/TEK keys in a PKCS#11 token" },
 	{ "sevgate", "keys import", KEYS_SYNOPSIS_IMPORT, 0, keys_import_ids, SG_OPERANDS_NONE,
-	  false },
+	  false, NULL },
 	{ "sevgate", "keys store-secret", KEYS_SYNOPSIS_STORE, 0, keys_store_ids, SG_OPERANDS_FILES,
-	  false },
+	  false, NULL },
 	{ "sevgate", "keys generate-audit-key", KEYS_SYNOPSIS_AUDIT, 0, keys_audit_ids,
-	  SG_OPERANDS_NONE, false },
+	  SG_OPERANDS_NONE, false, NULL },
 	{ "sevgate", "keys list", "keys list [--token URI]\n", 0, keys_list_ids, SG_OPERANDS_NONE,
-	  false },
+	  false, NULL },
 	{ "sevgate", "keys delete", "keys delete URI...\n", 0, keys_delete_ids, SG_OPERANDS_OTHER,
-	  false },
+	  false, NULL },
 	{ "sevgate", "keys prune", "keys prune --label-prefix PREFIX [--token URI]\n", 0,
-	  keys_prune_ids, SG_OPERANDS_NONE, false },
-	{ "sevgate", "audit",
-	  "audit verify FILE --pubkey PEM [--expect-head HEX]\n"
-	  "       sevgate audit show FILE [--guest NAME] [--since TIME]\n"
-	  "verify checks every record's signature, sequence and link to the one before;\n"
-	  "with --expect-head (a head kept elsewhere) also that no record was cut from the\n"
-	  "end. show prints the records, one per line.\n",
-	  0, audit_ids, SG_OPERANDS_FILES, true },
-	{ "sevgate", "audit verify", "audit verify FILE --pubkey PEM [--expect-head HEX]\n", 0,
-	  audit_verify_ids, SG_OPERANDS_FILES, false },
-	{ "sevgate", "audit show", "audit show FILE [--guest NAME] [--since TIME]\n", 0,
-	  audit_show_ids, SG_OPERANDS_FILES, false },
+	  keys_prune_ids, SG_OPERANDS_NONE, false, NULL },
+	{ "sevgate", "secret build",
+	  "secret build --tik K --tek K | --tk K --measurement B64\n"
+	  "       --secret GUID-OR-ALIAS:FILE... --header FILE --payload FILE\n"
+	  "       [--iv HEX] [--padding align16|libvirt] [--pin-file FILE] [--config FILE]\n",
+	  0, secret_build_ids, SG_OPERANDS_NONE, false,
+	  "build, or check and decrypt, a launch-secret packet (secret build|open)" },
+	{ "sevgate", "secret open",
+	  "secret open --tik K --tek K | --tk K --measurement B64\n"
+	  "       --header FILE --payload FILE [--pin-file FILE] [--config FILE]\n",
+	  0, secret_open_ids, SG_OPERANDS_NONE, false, NULL },
 };
 
 /* The --help headings of a front end's sections (the general options have none). */

@@ -55,6 +55,8 @@ struct sg_command {
 	enum sg_command_operands operands;
 	/* Only for parsing (every option of a command's subcommands): no help, no completion. */
 	bool parse_only;
+	/* On a command's first entry: its line in "sevgate --help"; else NULL. */
+	const char *summary;
 };
 
 /* Room for any command's options. */
@@ -66,7 +68,10 @@ struct sg_command_getopt {
 	char shortopts[3 * SG_COMMAND_MAX_OPTS + 2];
 };
 
-/* Every command (*@ret_n of them), in the order completion and the man page check list them. */
+/*
+ * Every command (*@ret_n of them), in the order completion, the man page
+ * check and sevgate --help list them; a command's subcommands are adjacent.
+ */
 const struct sg_command *sg_commands(size_t *ret_n);
 /* The command @name of @program ("sevgate", "secret build"), or NULL. */
 const struct sg_command *sg_command_find(const char *program, const char *name);

@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <string.h>
 
+#include "cli/cmdtab.h"
 #include "cli/commands.h"
 #include "cli/exitcode.h"
 #include "key/key.h"
@@ -13,28 +14,27 @@
 #include "util/error.h"
 #include "util/escape.h"
 
+/* Who runs each command of the table (cmdtab.c: names, order and --help lines). */
 static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
-	const char *summary;
 } commands[] = {
-	{ "validate", sg_cmd_validate, "check a guest's launch measurement; release its secrets" },
-	{ "batch", sg_cmd_batch, "validate every guest of a set of manifests" },
-	{ "audit", sg_cmd_audit, "verify or show the signed audit log (audit verify|show)" },
-	{ "digest", sg_cmd_digest, "print the launch digest of firmware, kernel and VMSAs" },
-	{ "vmsa", sg_cmd_vmsa, "build or show SEV-ES VMSA pages (vmsa build|show)" },
-	{ "ovmf", sg_cmd_ovmf, "show an OVMF image's footer table (ovmf show)" },
-	{ "keys", sg_cmd_keys, "import, list and delete TIK/TEK keys in a PKCS#11 token" },
-	{ "secret", sg_cmd_secret,
-	  "build, or check and decrypt, a launch-secret packet (secret build|open)" },
+	{ "validate", sg_cmd_validate }, { "batch", sg_cmd_batch },   { "audit", sg_cmd_audit },
+	{ "digest", sg_cmd_digest },	 { "vmsa", sg_cmd_vmsa },     { "ovmf", sg_cmd_ovmf },
+	{ "keys", sg_cmd_keys },	 { "secret", sg_cmd_secret },
 };
 
 static void
 usage(FILE *f)
 {
+	size_t n;
+	const struct sg_command *cmds = sg_commands(&n);
+
 	fprintf(f, "usage: sevgate COMMAND [OPTIONS]\n\ncommands:\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(cmds[i].program, "sevgate") && cmds[i].summary)
+			fprintf(f, "  %-10.*s %s\n", (int)strcspn(cmds[i].name, " "), cmds[i].name,
+				cmds[i].summary);
 	fprintf(f, "\nsevgate COMMAND --help for a command's options; sevgate --version.\n");
 }
 
