@@ -137,15 +137,116 @@ test_first_wins(void **state)
 	assert_string_equal(err.msg, "");
 }
 
+struct case_recode {
+	const char *id;
+	int have_code;	 /* the failure already in @err (0: none) */
+	const char *msg; /* its message */
+	int code;	 /* passed to sg_error_recode */
+	/* expected */
+	int want_code;
+	const char *want_msg;
+};
+
+static const struct case_recode recodes[] = {
+	/* A malformed manifest: its command's usage error, the message as reported. */
+	{ "format", SG_E_FORMAT, "m.yaml:3:1: unknown key 'polcy'", SG_E_USAGE, SG_E_USAGE,
+	  "m.yaml:3:1: unknown key 'polcy'" },
+	{ "limit", SG_E_LIMIT, "too many URIs with a pin-value", SG_E_USAGE, SG_E_USAGE,
+	  "too many URIs with a pin-value" },
+	{ "no-message", SG_E_FORMAT, "", SG_E_USAGE, SG_E_USAGE, "SG_E_USAGE" },
+	{ "empty", 0, NULL, SG_E_USAGE, SG_E_USAGE, "SG_E_USAGE" },
+	{ "empty-success", 0, NULL, 0, 0, "" },
+};
+
+static void
+test_recode(void **state)
+{
+	const struct case_recode *t = *state;
+	struct sg_error err = { 0 };
+
+	if (t->have_code)
+		assert_int_equal(sg_error_set(&err, t->have_code, "%s", t->msg), t->have_code);
+	assert_int_equal(sg_error_recode(&err, t->code), t->code);
+	assert_int_equal(err.code, t->want_code);
+	assert_string_equal(err.msg, t->want_msg);
+	assert_int_equal(sg_error_recode(NULL, SG_E_USAGE), SG_E_USAGE);
+}
+
+struct case_outrank {
+	const char *id;
+	int have_code;	 /* the failure already in @err (0: none) */
+	const char *msg; /* its message */
+	int code;
+	const char *new_msg;
+	/* expected */
+	const char *want_msg;
+};
+
+static char or_long_old[600], or_long_want[600], or_long_new[600], or_new_want[600],
+	or_utf8_old[600], or_utf8_want[600];
+
+static struct case_outrank outranks[] = {
+	{ "verdict", SG_E_MISMATCH, "the measurement does not match", SG_E_IO,
+	  "cannot write audit log 'a.log': disk full: the mismatch verdict is not recorded",
+	  "cannot write audit log 'a.log': disk full: the mismatch verdict is not recorded "
+	  "(the measurement does not match)" },
+	{ "old-empty-message", SG_E_POLICY, "", SG_E_IO, "new", "new ()" },
+	{ "empty", 0, NULL, SG_E_IO, "new", "new" },
+	/* Too long: the end of the old message goes first, the ')' stays. */
+	{ "overflow-old", SG_E_MISMATCH, or_long_old, SG_E_IO, "0123456789", or_long_want },
+	/* ...never in the middle of a character... */
+	{ "overflow-old-utf8", SG_E_MISMATCH, or_utf8_old, SG_E_IO, "0123456789", or_utf8_want },
+	/* ...and a new message with no room for " ()" leaves none of it. */
+	{ "overflow-new", SG_E_MISMATCH, "old", SG_E_IO, or_long_new, or_new_want },
+};
+
+static void
+make_outrank_rows(void)
+{
+	char tmp[600];
+
+	/* NEW is 10 bytes, " (" and ")" 3: 498 bytes of OLD fit. */
+	rep(or_long_old, sizeof(or_long_old), 'a', 550, "");
+	snprintf(or_long_want, sizeof(or_long_want), "0123456789 (%s)",
+		 rep(tmp, sizeof(tmp), 'a', 498, ""));
+	/* "é" (c3 a9) at 497..498: byte 498 does not fit, so the whole character goes. */
+	rep(or_utf8_old, sizeof(or_utf8_old), 'a', 497, "\xc3\xa9tail");
+	snprintf(or_utf8_want, sizeof(or_utf8_want), "0123456789 (%s)",
+		 rep(tmp, sizeof(tmp), 'a', 497, ""));
+	rep(or_long_new, sizeof(or_long_new), 'n', 510, "");
+	rep(or_new_want, sizeof(or_new_want), 'n', 510, "");
+}
+
+static void
+test_outrank(void **state)
+{
+	const struct case_outrank *t = *state;
+	struct sg_error err = { 0 };
+
+	if (t->have_code)
+		assert_int_equal(sg_error_set(&err, t->have_code, "%s", t->msg), t->have_code);
+	assert_int_equal(sg_error_outrank(&err, t->code, "%s", t->new_msg), t->code);
+	assert_int_equal(err.code, t->code);
+	assert_string_equal(err.msg, t->want_msg);
+	assert_true(strlen(err.msg) <= MAX);
+	assert_int_equal(sg_error_outrank(NULL, SG_E_IO, "x"), SG_E_IO);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct CMUnitTest tests[SG_ELEMENTSOF(cases) + 2];
+	struct CMUnitTest
+		tests[SG_ELEMENTSOF(cases) + SG_ELEMENTSOF(recodes) + SG_ELEMENTSOF(outranks) + 2];
 	size_t n = 0;
 
 	make_rows();
+	make_outrank_rows();
 	for (size_t i = 0; i < SG_ELEMENTSOF(cases); i++)
 		tests[n++] = ROW(test_prefix, cases, i);
+	for (size_t i = 0; i < SG_ELEMENTSOF(recodes); i++)
+		tests[n++] = ROW(test_recode, recodes, i);
+	for (size_t i = 0; i < SG_ELEMENTSOF(outranks); i++)
+		tests[n++] = ROW(test_outrank, outranks, i);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_prefix_format_nested);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_first_wins);
 	return tv_main(argc, argv, "error", tests, n, NULL, 0);

@@ -54,6 +54,51 @@ sg_error_prefix(struct sg_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
+int
+sg_error_recode(struct sg_error *err, int code)
+{
+	if (err && err->code != 0)
+		err->code = code;
+	return sg_error_prefix(err, code, "%s", "");
+}
+
+int
+sg_error_outrank(struct sg_error *err, int code, const char *fmt, ...)
+{
+	char old[SG_ERROR_MSG_MAX];
+	size_t n, olen;
+	va_list ap;
+	int w;
+
+	if (!err)
+		return code;
+	if (err->code == 0) {
+		err->code = code;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+		return code;
+	}
+	memcpy(old, err->msg, sizeof(old));
+	err->code = code;
+	va_start(ap, fmt);
+	w = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	if (w < 0)
+		err->msg[0] = '\0';
+	/* " (" OLD ")" after NEW: OLD is what gives way when there is no room. */
+	n = sg_utf8_cut(err->msg, SG_ERROR_MSG_MAX - 1);
+	if (n + 3 >= SG_ERROR_MSG_MAX) {
+		err->msg[n] = '\0';
+		return code;
+	}
+	olen = sg_utf8_cut(old, SG_ERROR_MSG_MAX - 1 - n - 3);
+	memcpy(err->msg + n, " (", 2);
+	memcpy(err->msg + n + 2, old, olen);
+	memcpy(err->msg + n + 2 + olen, ")", 2);
+	return code;
+}
+
 void
 sg_error_clear(struct sg_error *err)
 {

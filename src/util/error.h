@@ -72,6 +72,28 @@ int sg_error_set(struct sg_error *err, int code, const char *fmt, ...)
 int sg_error_prefix(struct sg_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * Give the failure already in @err the class @code, its message unchanged,
+ * and return @code: for a layer that gives a lower layer's failure another
+ * meaning (a malformed manifest, SG_E_FORMAT or SG_E_LIMIT from the YAML
+ * tree, is its command's usage error, SG_E_USAGE). Say so where it is called:
+ * it is the one place a failure changes class. When @err holds no failure,
+ * as sg_error_prefix with an empty prefix: a negative @code is recorded with
+ * sg_error_name(@code) as the message. @err may be NULL.
+ */
+int sg_error_recode(struct sg_error *err, int code);
+
+/*
+ * A failure that outranks the one already in @err, which becomes its context:
+ * @err gets @code and the message "NEW (OLD)", NEW formatted from @fmt, OLD the
+ * message that was there (cut first when the result is too long). Returns
+ * @code. For a second failure that makes the first unprovable (the audit log
+ * cannot record a guest's refusal: the log's failure is what the caller must
+ * act on). When @err holds no failure, as sg_error_set. @err may be NULL.
+ */
+int sg_error_outrank(struct sg_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Clear @err for reuse. */
 void sg_error_clear(struct sg_error *err);
 
