@@ -2,7 +2,6 @@
 #include "manifest/manifest.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,16 +117,19 @@ keep(struct sg_manifest *m, char *s)
 	return s;
 }
 
-static int __attribute__((format(printf, 5, 6)))
-at(struct ctx *c, unsigned line, unsigned col, int code, const char *fmt, ...)
-{
-	char msg[SG_ERROR_MSG_MAX];
-	va_list ap;
+/*
+ * Report @code at LINE:COL of the manifest: "FILE:LINE:COL: " then @fmt, a
+ * string literal. A macro, so the message is formatted once, by sg_error_set.
+ */
+#define at(c, line, col, code, fmt, ...)                                                   \
+	sg_error_set((c)->err, (code), "%s:%u:%u: " fmt, (c)->doc->file, (unsigned)(line), \
+		     (unsigned)(col), ##__VA_ARGS__)
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return sg_error_set(c->err, code, "%s:%u:%u: %s", c->doc->file, line, col, msg);
+/* Put LINE:COL of the manifest in front of the failure a callee reported in c->err. */
+static int
+at_prefix(struct ctx *c, unsigned line, unsigned col, int code)
+{
+	return sg_error_prefix(c->err, code, "%s:%u:%u: ", c->doc->file, line, col);
 }
 
 /* A path relative to the manifest's directory; URIs and absolute paths as they are. */
@@ -171,12 +173,9 @@ allow_pin_value(struct ctx *c, const struct sg_yaml_node *n, const char *uri)
 static int
 apply_option(struct ctx *c, const struct sg_yaml_node *n, const char *name, const char *value)
 {
-	struct sg_error tmp = { 0 };
-	int r = sg_guest_spec_set_named(c->g, SG_ORIGIN_VALIDATE, name, value, &tmp);
+	int r = sg_guest_spec_set_named(c->g, SG_ORIGIN_VALIDATE, name, value, c->err);
 
-	if (r < 0)
-		return at(c, n->line, n->column, r, "%s", tmp.msg);
-	return 0;
+	return r < 0 ? at_prefix(c, n->line, n->column, r) : 0;
 }
 
 /*
@@ -292,14 +291,13 @@ check_connect(struct ctx *c, const struct sg_yaml_node *n, const char *uri)
 static int
 inspect(struct ctx *c, const struct sg_yaml_node *n, const char *uri, struct sg_key_uri_facts *f)
 {
-	struct sg_error tmp = { 0 };
+	int r;
 
 	memset(f, 0, sizeof(*f));
 	if (!uri || strncmp(uri, "pkcs11:", 7))
 		return 0;
-	if (sg_key_uri_inspect(uri, f, &tmp) < 0)
-		return n ? at(c, n->line, n->column, tmp.code, "%s", tmp.msg) :
-			   sg_error_set(c->err, tmp.code, "%s", tmp.msg);
+	if ((r = sg_key_uri_inspect(uri, f, c->err)) < 0)
+		return n ? at_prefix(c, n->line, n->column, r) : r;
 	return 0;
 }
 
@@ -504,11 +502,11 @@ check_secret_file(struct ctx *c, const struct sg_yaml_node *e, const char *path)
 static int
 secret_guid(struct ctx *c, const struct sg_yaml_node *e, const char *text, struct sg_guid *ret)
 {
-	struct sg_error tmp = { 0 };
+	int r = sg_secret_guid_parse(text, ret, c->err);
 
-	if (sg_secret_guid_parse(text, ret, &tmp) < 0)
-		return at(c, e->line, e->column, tmp.code, "guid: %s", tmp.msg);
-	return 0;
+	return r < 0 ? sg_error_prefix(c->err, r, "%s:%u:%u: guid: ", c->doc->file, e->line,
+				       e->column) :
+		       0;
 }
 
 static int
@@ -654,7 +652,6 @@ apply_release(struct ctx *c, const struct sg_yaml_node *n)
 static int
 apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct sg_yaml_node *n)
 {
-	struct sg_error tmp = { 0 };
 	const struct sg_guest_option *opt;
 	enum ktype type;
 	uint64_t u;
@@ -694,8 +691,8 @@ apply_key(struct ctx *c, const char *key, unsigned kl, unsigned kc, const struct
 	case K_GUEST:
 		if (!*n->value)
 			return at(c, n->line, n->column, SG_E_FORMAT, "guest must not be empty");
-		if (sg_name_check(n->value, "guest", &tmp) < 0)
-			return at(c, n->line, n->column, SG_E_FORMAT, "%s", tmp.msg);
+		if (sg_name_check(n->value, "guest", c->err) < 0)
+			return at_prefix(c, n->line, n->column, SG_E_FORMAT);
 		free(c->m->guest);
 		c->m->guest = strdup(n->value);
 		c->have_guest = true;
@@ -816,11 +813,8 @@ sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_guest_sp
 	int r = apply(crypto, path, g, ret, err);
 
 	/* A malformed manifest is a usage error (exit 2), like a malformed command line. */
-	if (r == SG_E_FORMAT || r == SG_E_LIMIT) {
-		if (err)
-			err->code = SG_E_USAGE;
-		r = SG_E_USAGE;
-	}
+	if (r == SG_E_FORMAT || r == SG_E_LIMIT)
+		return sg_error_recode(err, SG_E_USAGE);
 	return r;
 }
 
