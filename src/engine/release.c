@@ -24,16 +24,15 @@ struct event_buf {
 	const char *keyp[3];
 };
 
-/* @err (the guest's own failure, @verdict) could not be recorded: the log's error @e, then it. */
+/*
+ * @err (the guest's own failure, @verdict) could not be recorded: the log's
+ * error @e outranks it, and it stays as the context in parentheses.
+ */
 static int
 not_recorded(struct sg_error *err, const struct sg_error *e, const char *verdict)
 {
-	char old[sizeof(err->msg)];
-
-	memcpy(old, err->msg, sizeof(old));
-	sg_error_clear(err); /* sg_error_set keeps the first error */
-	return sg_error_set(err, e->code, "%s: the %s verdict is not recorded (%s)", e->msg,
-			    verdict, old);
+	return sg_error_outrank(err, e->code, "%s: the %s verdict is not recorded", e->msg,
+				verdict);
 }
 
 static bool
@@ -213,6 +212,32 @@ record_group(struct sg_audit *audit, struct sg_guest **guests, size_t n, bool re
 	}
 }
 
+/*
+ * One sync for the secret files of the group's releasing guests. Its failure
+ * is reported once, in the first of them, and is every one's failure: the
+ * others get the same code and message.
+ */
+static void
+sync_group(struct sg_guest **guests, size_t n, const char **paths, size_t npaths)
+{
+	const struct sg_guest *first = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct sg_guest *gu = guests[i];
+
+		if (!releasing(gu) || !gu->spec.req.secret_header)
+			continue;
+		if (!first) {
+			if ((gu->r = sg_fs_sync(paths, npaths, "secret file", &gu->out.err)) >= 0)
+				return;
+			first = gu;
+		} else {
+			gu->r = sg_error_set(&gu->out.err, first->out.err.code, "%s",
+					     first->out.err.msg);
+		}
+	}
+}
+
 void
 sg_release_group(struct sg_guest **guests, size_t n, struct sg_audit *audit)
 {
@@ -253,15 +278,8 @@ sg_release_group(struct sg_guest **guests, size_t n, struct sg_audit *audit)
 			paths[npaths++] = gu->spec.req.secret_payload;
 		}
 	}
-	if (npaths) {
-		struct sg_error tmp = { 0 };
-
-		if (sg_fs_sync(paths, npaths, "secret file", &tmp) < 0)
-			for (size_t i = 0; i < n; i++)
-				if (releasing(guests[i]) && guests[i]->spec.req.secret_header)
-					guests[i]->r = sg_error_set(&guests[i]->out.err, tmp.code,
-								    "%s", tmp.msg);
-	}
+	if (npaths)
+		sync_group(guests, n, paths, npaths);
 	if (audit)
 		record_group(audit, guests, n, true, bufs, ents, errs);
 	for (size_t i = 0; i < n; i++) {
