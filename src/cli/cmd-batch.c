@@ -98,8 +98,8 @@ add_path(struct run *r, char *p, size_t *cap, struct sg_error *err)
 static int
 collect(struct run *r, const char *path, size_t *cap, struct sg_error *err)
 {
+	_cleanup_(sg_closedirp) DIR *d = NULL;
 	struct stat st;
-	DIR *d;
 	struct dirent *de;
 	size_t first = r->npaths;
 	int rc = 0;
@@ -115,21 +115,19 @@ collect(struct run *r, const char *path, size_t *cap, struct sg_error *err)
 	d = opendir(path);
 	if (!d)
 		return sg_error_set(err, SG_E_USAGE, "cannot read '%s': %s", path, strerror(errno));
-	while (rc == 0 && (de = readdir(d))) {
+	while ((de = readdir(d))) {
 		char *p = NULL;
 
 		if (!sg_manifest_name_ok(de->d_name))
 			continue;
-		if (asprintf(&p, "%s/%s", path, de->d_name) < 0) {
-			rc = sg_error_set(err, SG_E_NOMEM, "out of memory");
-			break;
-		}
-		rc = add_path(r, p, cap, err);
+		if (asprintf(&p, "%s/%s", path, de->d_name) < 0)
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		if ((rc = add_path(r, p, cap, err)) < 0)
+			return rc;
 	}
-	closedir(d);
-	if (rc == 0 && r->npaths > first)
+	if (r->npaths > first)
 		qsort(r->paths + first, r->npaths - first, sizeof(*r->paths), cmp_str);
-	return rc;
+	return 0;
 }
 
 static void
@@ -298,13 +296,13 @@ static void
 preapply_one(struct run *r, struct sg_crypto *crypto, size_t i)
 {
 	struct sg_guest_spec *g = &r->pre_g[i];
-	struct sg_error tmp = { 0 };
 	struct stat st;
 
 	if (stat(r->paths[i], &st) < 0 || !S_ISREG(st.st_mode))
 		return;
 	guest_init(r, g);
-	if (sg_manifest_apply(crypto, r->paths[i], g, &r->pre_m[i], &tmp) < 0) {
+	/* No error kept: the worker applies a manifest that fails here again, and reports it. */
+	if (sg_manifest_apply(crypto, r->paths[i], g, &r->pre_m[i], NULL) < 0) {
 		sg_manifest_free(r->pre_m[i]);
 		r->pre_m[i] = NULL;
 	}
