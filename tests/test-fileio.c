@@ -160,6 +160,55 @@ test_read_secret(void **state)
 	free(path);
 }
 
+struct case_upto {
+	const char *id;
+	size_t size, max;
+	size_t want_len; /* *ret's length: the file's, or @max + 1 when it is larger */
+	int rc;
+};
+
+static const struct case_upto upto_cases[] = {
+	{ "upto-16", 16, 4096, 16, 0 },
+	{ "upto-empty", 0, 64, 0, 0 },
+	{ "upto-at-max", 64, 64, 64, 0 },
+	{ "upto-over-max", 65, 64, 65, 0 },
+	{ "upto-far-over-max", 10000, 64, 65, 0 },
+	{ "upto-missing", (size_t)-1, 64, 0, SG_E_IO },
+};
+
+/* sg_file_read_secret_upto: an oversized file is its first @max + 1 bytes, for the caller. */
+static void
+test_read_secret_upto(void **state)
+{
+	const struct case_upto *t = *state;
+	struct sg_error err = { 0 };
+	struct sg_secmem *m = (struct sg_secmem *)0x1;
+	uint8_t *want = NULL;
+	char *path;
+	int rc;
+
+	if (t->size == (size_t)-1) {
+		path = tv_tmp("no-such-secret-upto");
+	} else {
+		want = pattern(t->size);
+		path = tv_tmp_write(t->id, want, t->size);
+	}
+	rc = sg_file_read_secret_upto(path, t->max, "TIK", &m, &err);
+	if (t->rc == 0) {
+		TV_ASSERT_OK(rc, &err);
+		assert_int_equal(m->len, t->want_len);
+		if (t->want_len)
+			assert_memory_equal(m->data, want, t->want_len);
+		sg_secmem_free(m);
+	} else {
+		TV_ASSERT_ERR(rc, &err, t->rc);
+		assert_ptr_equal(m, (struct sg_secmem *)0x1);
+		assert_non_null(strstr(err.msg, "TIK"));
+	}
+	free(want);
+	free(path);
+}
+
 static mode_t
 file_mode(const char *path)
 {
@@ -1752,7 +1801,8 @@ main(int argc, char **argv)
 {
 	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) +
 				SG_ELEMENTSOF(out_cases) + SG_ELEMENTSOF(abort_cases) +
-				SG_ELEMENTSOF(dash_cases) + SG_ELEMENTSOF(same_cases) + 40];
+				SG_ELEMENTSOF(dash_cases) + SG_ELEMENTSOF(same_cases) +
+				SG_ELEMENTSOF(upto_cases) + 40];
 	size_t n = 0;
 
 	/* First: the sweep remembers 32 directories, and later tests write into many more. */
@@ -1761,6 +1811,8 @@ main(int argc, char **argv)
 		tests[n++] = ROW(test_map, map_cases, i);
 	for (size_t i = 0; i < SG_ELEMENTSOF(secret_cases); i++)
 		tests[n++] = ROW(test_read_secret, secret_cases, i);
+	for (size_t i = 0; i < SG_ELEMENTSOF(upto_cases); i++)
+		tests[n++] = ROW(test_read_secret_upto, upto_cases, i);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_free_null);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_creates_0600);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_tightens_0644);

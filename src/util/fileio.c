@@ -185,16 +185,34 @@ sg_file_wipe_free(struct sg_file *f)
 	sg_file_free(f);
 }
 
+static int read_secret(const char *path, size_t max, const char *what, sg_file_check_fn check,
+		       void *ctx, bool upto, struct sg_secmem **ret, struct sg_error *err);
+
 int
 sg_file_read_secret(const char *path, size_t max, const char *what, struct sg_secmem **ret,
 		    struct sg_error *err)
 {
-	return sg_file_read_secret_checked(path, max, what, NULL, NULL, ret, err);
+	return read_secret(path, max, what, NULL, NULL, false, ret, err);
+}
+
+int
+sg_file_read_secret_upto(const char *path, size_t max, const char *what, struct sg_secmem **ret,
+			 struct sg_error *err)
+{
+	return read_secret(path, max, what, NULL, NULL, true, ret, err);
 }
 
 int
 sg_file_read_secret_checked(const char *path, size_t max, const char *what, sg_file_check_fn check,
 			    void *ctx, struct sg_secmem **ret, struct sg_error *err)
+{
+	return read_secret(path, max, what, check, ctx, false, ret, err);
+}
+
+/* With @upto, a file larger than @max is its first @max + 1 bytes, not an error. */
+static int
+read_secret(const char *path, size_t max, const char *what, sg_file_check_fn check, void *ctx,
+	    bool upto, struct sg_secmem **ret, struct sg_error *err)
 {
 	_cleanup_(sg_closep) int fd = -1;
 	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
@@ -220,9 +238,15 @@ sg_file_read_secret_checked(const char *path, size_t max, const char *what, sg_f
 	if ((r = read_fully(fd, m->data, cap, &len)) < 0)
 		return sg_error_set(err, SG_E_IO, "cannot read %s '%s': %s", what, path,
 				    strerror(-r));
-	if (len > max)
+	if (len > max && !upto)
 		return sg_error_set(err, SG_E_LIMIT, "%s '%s' is larger than %zu bytes", what, path,
 				    max);
+	if (len > max) {
+		/* Only its first @max + 1 bytes were read: the caller needs no more. */
+		m->len = len;
+		*ret = SG_TAKE_PTR(m);
+		return 0;
+	}
 	/* A file that changed under us is neither its old nor its new contents: check the fd. */
 	if (S_ISREG(st.st_mode)) {
 		struct stat after;

@@ -50,6 +50,16 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_file *, sg_file_wipe_free)
 SG_NODISCARD int sg_file_read_secret(const char *path, size_t max, const char *what,
 				     struct sg_secmem **ret, struct sg_error *err);
 /*
+ * sg_file_read_secret, except that a file larger than @max is not refused:
+ * *@ret holds its first @max + 1 bytes, and a length of @max + 1 says the
+ * file is larger, for a caller that reports that in its own words ("Expected
+ * 16 bytes in TIK file, but got more than 4096"). Returns 0, or reports
+ * SG_E_IO or SG_E_NOMEM as sg_file_read_secret does; *@ret is written only
+ * on success.
+ */
+SG_NODISCARD int sg_file_read_secret_upto(const char *path, size_t max, const char *what,
+					  struct sg_secmem **ret, struct sg_error *err);
+/*
  * sg_file_read_secret, calling @check on the open fd (and its fstat) before
  * anything is read: a negative return (an error set in @err) refuses the
  * file, and is what sg_file_read_secret_checked returns.
