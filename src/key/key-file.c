@@ -102,16 +102,14 @@ sg_key_file_open(struct sg_crypto *c, const char *path, enum sg_key_role role, s
 {
 	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
 	const char *name = role == SG_KEY_TIK ? "TIK" : "TEK";
-	struct sg_error tmp = { 0 };
 	int r;
 
-	r = sg_file_read_secret(path, KEY_FILE_MAX, name, &m, &tmp);
-	if (r == SG_E_LIMIT)
+	if ((r = sg_file_read_secret_upto(path, KEY_FILE_MAX, name, &m, err)) < 0)
+		return r;
+	if (m->len > KEY_FILE_MAX)
 		return sg_error_set(err, SG_E_USAGE,
 				    "Expected 16 bytes in %s file, but got more than %d", name,
 				    KEY_FILE_MAX);
-	if (r < 0)
-		return sg_error_set(err, r, "%s", tmp.msg);
 	if (m->len != SG_KEY_LEN)
 		return sg_error_set(err, SG_E_USAGE, "Expected 16 bytes in %s file, but got %zu",
 				    name, m->len);
@@ -124,16 +122,14 @@ sg_key_file_open_pair(struct sg_crypto *c, const char *path, struct sg_key **ret
 {
 	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
 	_cleanup_(sg_key_freep) struct sg_key *tik = NULL, *tek = NULL;
-	struct sg_error tmp = { 0 };
 	int r;
 
-	r = sg_file_read_secret(path, KEY_FILE_MAX, "TIK/TEK", &m, &tmp);
-	if (r == SG_E_LIMIT)
+	if ((r = sg_file_read_secret_upto(path, KEY_FILE_MAX, "TIK/TEK", &m, err)) < 0)
+		return r;
+	if (m->len > KEY_FILE_MAX)
 		return sg_error_set(err, SG_E_USAGE,
 				    "Expected 32 bytes in TIK/TEK file, but got more than %d",
 				    KEY_FILE_MAX);
-	if (r < 0)
-		return sg_error_set(err, r, "%s", tmp.msg);
 	if (m->len != 2 * SG_KEY_LEN)
 		return sg_error_set(err, SG_E_USAGE,
 				    "Expected 32 bytes in TIK/TEK file, but got %zu", m->len);
