@@ -86,6 +86,17 @@ test_parse(void **state)
 	/* The err-less variant agrees. */
 	assert_int_equal(sg_parse_uint(t->s, t->max, "--policy", &v2), t->rc);
 	assert_int_equal(v2, t->rc == 0 ? t->value : UNTOUCHED);
+	/* So does the one with the caller's code: the same message, that code. */
+	{
+		struct sg_error cerr = { 0 };
+		uint64_t v3 = UNTOUCHED;
+
+		rc = sg_parse_uint_code(t->s, t->max, "--policy", SG_E_FORMAT, &v3, &cerr);
+		assert_int_equal(rc, t->rc == 0 ? 0 : SG_E_FORMAT);
+		assert_int_equal(v3, t->rc == 0 ? t->value : UNTOUCHED);
+		assert_int_equal(cerr.code, t->rc == 0 ? 0 : SG_E_FORMAT);
+		assert_string_equal(cerr.msg, err.msg);
+	}
 }
 
 static void

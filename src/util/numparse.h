@@ -15,3 +15,11 @@
 SG_NODISCARD int sg_parse_uint(const char *s, uint64_t max, const char *what, uint64_t *ret);
 SG_NODISCARD int sg_parse_uint_err(const char *s, uint64_t max, const char *what, uint64_t *ret,
 				   struct sg_error *err);
+/*
+ * sg_parse_uint_err, reporting @code (a negative SG_E_*) instead of
+ * SG_E_USAGE, with the same messages: for a caller whose malformed number
+ * is another class of failure (a YAML document's SG_E_FORMAT). Returns 0 and
+ * sets *@ret, or @code with *@ret untouched.
+ */
+SG_NODISCARD int sg_parse_uint_code(const char *s, uint64_t max, const char *what, int code,
+				    uint64_t *ret, struct sg_error *err);
