@@ -549,9 +549,10 @@ test_read(void **state)
 }
 
 /*
- * sg_yaml_uint keeps the command line's integer grammar: for every integer row,
- * its message is sg_parse_uint's after FILE:LINE:COL (and SG_E_FORMAT, not
- * numparse's SG_E_USAGE), and both accept the same values.
+ * sg_yaml_uint keeps the command line's integer grammar (it calls numparse
+ * with SG_E_FORMAT and prefixes the location): for every integer row, its
+ * message is sg_parse_uint_err's after FILE:LINE:COL, its code SG_E_FORMAT
+ * where numparse's is SG_E_USAGE, and both accept the same values.
  */
 static void
 test_uint_matches_numparse(void **state)

@@ -7,6 +7,7 @@
 #include <yaml.h>
 
 #include "util/fileio.h"
+#include "util/numparse.h"
 
 #define MAX_ANCHORS 256
 
@@ -459,53 +460,6 @@ sg_yaml_string(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const 
 	return 0;
 }
 
-/*
- * sg_parse_uint's grammar and messages (decimal, or 0x hex; no sign, space or
- * '_'; at most @max), reported here, once, as the document's SG_E_FORMAT at
- * FILE:LINE:COL: numparse reports SG_E_USAGE, a command line's code.
- */
-static int
-scalar_uint(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what,
-	    uint64_t max, uint64_t *ret, struct sg_error *err)
-{
-	const char *s = n->value, *p = s;
-	unsigned base = 10;
-	uint64_t v = 0;
-
-	if (!*s)
-		return sg_error_set(err, SG_E_FORMAT, "%s:%u:%u: %s: empty value", d->file, n->line,
-				    n->column, what);
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-		base = 16;
-		p += 2;
-		if (!*p)
-			return sg_error_set(err, SG_E_FORMAT,
-					    "%s:%u:%u: %s: '%s' has no digits after 0x", d->file,
-					    n->line, n->column, what, s);
-	}
-	for (; *p; p++) {
-		unsigned dg;
-
-		if (*p >= '0' && *p <= '9')
-			dg = (unsigned)(*p - '0');
-		else if (base == 16 && *p >= 'a' && *p <= 'f')
-			dg = (unsigned)(*p - 'a' + 10);
-		else if (base == 16 && *p >= 'A' && *p <= 'F')
-			dg = (unsigned)(*p - 'A' + 10);
-		else
-			return sg_error_set(err, SG_E_FORMAT,
-					    "%s:%u:%u: %s: '%s' is not a decimal or 0x-hex integer",
-					    d->file, n->line, n->column, what, s);
-		if (dg > max || v > (max - dg) / base)
-			return sg_error_set(err, SG_E_FORMAT,
-					    "%s:%u:%u: %s: %s is out of range (max %llu)", d->file,
-					    n->line, n->column, what, s, (unsigned long long)max);
-		v = v * base + dg;
-	}
-	*ret = v;
-	return 0;
-}
-
 int
 sg_yaml_uint(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what,
 	     uint64_t max, uint64_t *ret, struct sg_error *err)
@@ -518,7 +472,10 @@ sg_yaml_uint(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const ch
 		return sg_error_set(err, SG_E_FORMAT,
 				    "%s:%u:%u: %s must be an integer, not a quoted string", d->file,
 				    n->line, n->column, what);
-	return scalar_uint(d, n, what, max, ret, err);
+	/* The command line's grammar and messages, as the document's SG_E_FORMAT at FILE:LINE:COL. */
+	if ((r = sg_parse_uint_code(n->value, max, what, SG_E_FORMAT, ret, err)) < 0)
+		return sg_error_prefix(err, r, "%s:%u:%u: ", d->file, n->line, n->column);
+	return 0;
 }
 
 int
