@@ -100,9 +100,9 @@ struct sg_audit_actor {
  * 0 and the text in @ret (free it), or reports in @err SG_E_INTERNAL (no
  * event), SG_E_USAGE (@when out of range) or SG_E_NOMEM.
  */
-int sg_audit_render(const struct sg_audit_event *ev, const struct sg_audit_actor *actor,
-		    unsigned long long seq, time_t when, const char *prev, char **ret,
-		    struct sg_error *err);
+SG_NODISCARD int sg_audit_render(const struct sg_audit_event *ev,
+				 const struct sg_audit_actor *actor, unsigned long long seq,
+				 time_t when, const char *prev, char **ret, struct sg_error *err);
 
 /*
  * Open @path for appending, signing with @key_spec: a PEM private key file
@@ -115,8 +115,9 @@ int sg_audit_render(const struct sg_audit_event *ev, const struct sg_audit_actor
  * private key), SG_E_USAGE (not an EC P-256 key), the key interface's
  * errors for a token key, SG_E_NOMEM.
  */
-int sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
-		  const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err);
+SG_NODISCARD int
+sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
+	      const struct sg_key_options *kopts, struct sg_audit **ret, struct sg_error *err);
 /*
  * Append one record, fsync'ed before return; @ret_head (65 bytes) gets its
  * hash, if non-NULL. Safe from several threads (group commit) and several
@@ -127,8 +128,8 @@ int sg_audit_open(struct sg_crypto *c, const char *path, const char *key_spec,
  * SG_E_CRYPTO or the key interface's errors (signing), SG_E_NOMEM. On any
  * error the record is not in the log.
  */
-int sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev, char *ret_head,
-		    struct sg_error *err);
+SG_NODISCARD int sg_audit_append(struct sg_audit *a, const struct sg_audit_event *ev,
+				 char *ret_head, struct sg_error *err);
 /* One record of sg_audit_append_many, and its outcome. */
 struct sg_audit_entry {
 	const struct sg_audit_event *ev;
@@ -143,12 +144,12 @@ struct sg_audit_entry {
  * lock, the log's end, the write) is reported in each of its records with
  * the same message. Returns the first entry's error code, or 0.
  */
-int sg_audit_append_many(struct sg_audit *a, struct sg_audit_entry *entries, size_t n);
+SG_NODISCARD int sg_audit_append_many(struct sg_audit *a, struct sg_audit_entry *entries, size_t n);
 /*
  * Append the checkpoint record that closes a batch (its hash, in @ret_head
  * if non-NULL, is the log's head). Returns and reports as sg_audit_append.
  */
-int sg_audit_checkpoint(struct sg_audit *a, char *ret_head, struct sg_error *err);
+SG_NODISCARD int sg_audit_checkpoint(struct sg_audit *a, char *ret_head, struct sg_error *err);
 /* Close @a (NULL is a no-op; no append may be under way), wiping a token key's URI. */
 void sg_audit_close(struct sg_audit *a);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_audit *, sg_audit_close)
@@ -193,8 +194,8 @@ struct sg_audit_summary {
  * JSON object with a seq member, or a NUL byte within @len) or SG_E_NOMEM;
  * on error @ret holds nothing to clear.
  */
-int sg_audit_summary_parse(const char *line, size_t len, struct sg_audit_summary *ret,
-			   struct sg_error *err);
+SG_NODISCARD int sg_audit_summary_parse(const char *line, size_t len, struct sg_audit_summary *ret,
+					struct sg_error *err);
 /* Free what sg_audit_summary_parse gave @s, and zero it; a zeroed @s is a no-op. */
 void sg_audit_summary_clear(struct sg_audit_summary *s);
 
@@ -208,6 +209,6 @@ void sg_audit_summary_clear(struct sg_audit_summary *s);
  * (the log cannot be read), SG_E_KEY (the public key cannot be read),
  * SG_E_USAGE (not an EC P-256 key), SG_E_NOMEM.
  */
-int
+SG_NODISCARD int
 sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 		const char *expect_head, size_t *ret_count, char *ret_head, struct sg_error *err);

@@ -45,8 +45,7 @@ sg_cmd_validate(int argc, char **argv)
 	}
 	out = &gu->out;
 	if (r == 0) {
-		sg_guest_run(crypto, gu, audit);
-		code = sg_exit_sevgate(out->rc);
+		code = sg_exit_sevgate(sg_guest_run(crypto, gu, audit)); /* out->rc */
 		if (o.json)
 			json = sg_cli_guest_outcome_json(gu);
 	} else {

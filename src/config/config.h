@@ -62,7 +62,7 @@ const char *sg_config_path(const char *path, bool *ret_explicit);
  * leaves *@ret alone.
  * Most callers want sg_config_get, the process's one copy.
  */
-int sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err);
+SG_NODISCARD int sg_config_load(const char *path, struct sg_config **ret, struct sg_error *err);
 
 /* Wipe and free @c (NULL is fine). */
 void sg_config_free(struct sg_config *c);
@@ -78,7 +78,8 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_config *, sg_config_free)
  * reports in @err, and keeps nothing: the next call reads the file again
  * (and reports again).
  */
-int sg_config_get(const char *path, const struct sg_config **ret, struct sg_error *err);
+SG_NODISCARD int
+sg_config_get(const char *path, const struct sg_config **ret, struct sg_error *err);
 
 /*
  * The pkcs11-modules entry named @name (the first, if several are) in
@@ -87,8 +88,8 @@ int sg_config_get(const char *path, const struct sg_config **ret, struct sg_erro
  * negative code of a failed load, reported in @err as sg_config_get does.
  * Thread-safe.
  */
-int sg_config_module(const char *path, const char *name, const struct sg_p11_module_conf **ret,
-		     struct sg_error *err);
+SG_NODISCARD int sg_config_module(const char *path, const char *name,
+				  const struct sg_p11_module_conf **ret, struct sg_error *err);
 
 /*
  * Wipe and forget every configuration sg_config_get loaded; the next call

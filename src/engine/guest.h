@@ -105,7 +105,8 @@ void sg_guest_finish(struct sg_guest *gu);
 
 struct sg_audit;
 /* The three for one guest, released alone. Returns gu->out.rc. */
-int sg_guest_run(struct sg_crypto *crypto, struct sg_guest *gu, struct sg_audit *audit);
+SG_NODISCARD int
+sg_guest_run(struct sg_crypto *crypto, struct sg_guest *gu, struct sg_audit *audit);
 
 /* The guest's name for reports: its spec's, else its manifest's path, else NULL. */
 const char *sg_guest_name(const struct sg_guest *gu);

@@ -20,10 +20,10 @@ struct sg_online {
  * fill the rest of @g's request from it (spec 6.4, 7.3). Returns 0, or the
  * first failure (SG_E_VIRT, SG_E_STATE, SG_E_INSECURE, ...) as reported.
  */
-int sg_online_prepare(struct sg_guest_spec *g, struct sg_validation *v, struct sg_online *on,
-		      struct sg_error *err);
+SG_NODISCARD int sg_online_prepare(struct sg_guest_spec *g, struct sg_validation *v,
+				   struct sg_online *on, struct sg_error *err);
 /* Inject the built packet (none: nothing) and resume the domain. Returns 0 or SG_E_VIRT. */
-int
+SG_NODISCARD int
 sg_online_inject(struct sg_online *on, const struct sg_validate_result *res, struct sg_error *err);
 /* A failure after the domain was found: never resume; destroy it if asked to. */
 void sg_online_failed(struct sg_online *on);

@@ -16,7 +16,7 @@ struct sg_manifest;
  * audit log"). Called before any guest runs: the list is read by worker
  * threads afterwards without a lock.
  */
-int sg_output_protect(const char *path, const char *what, struct sg_error *err);
+SG_NODISCARD int sg_output_protect(const char *path, const char *what, struct sg_error *err);
 /* Sort the list once every file is noted (a batch of many manifests). */
 void sg_output_protect_seal(void);
 
@@ -24,7 +24,7 @@ void sg_output_protect_seal(void);
  * An output named on the command line (batch --report): refused (exit 2)
  * when it is one of the noted files. @what names the option in the error.
  */
-int sg_output_check(const char *path, const char *what, struct sg_error *err);
+SG_NODISCARD int sg_output_check(const char *path, const char *what, struct sg_error *err);
 
 /*
  * The secret header and payload of @o, when it writes them: refused (exit
@@ -33,5 +33,5 @@ int sg_output_check(const char *path, const char *what, struct sg_error *err);
  * or by resolved path while they do not exist). In a manifest the error
  * names the key's FILE:LINE:COL.
  */
-int sg_output_check_guest(const struct sg_guest_spec *g, const struct sg_manifest *m,
-			  struct sg_error *err);
+SG_NODISCARD int sg_output_check_guest(const struct sg_guest_spec *g, const struct sg_manifest *m,
+				       struct sg_error *err);

@@ -56,8 +56,8 @@ struct sg_release_queue_stats {
  * SG_E_USAGE for a bad configuration, SG_E_NOMEM. When no thread can be
  * started the queue still works: each guest is released as it is submitted.
  */
-int sg_release_queue_new(const struct sg_release_queue_config *cfg, struct sg_release_queue **ret,
-			 struct sg_error *err);
+SG_NODISCARD int sg_release_queue_new(const struct sg_release_queue_config *cfg,
+				      struct sg_release_queue **ret, struct sg_error *err);
 
 /*
  * Hand over @gu, attested (sg_guest_attest). A guest that owes the release
@@ -65,7 +65,8 @@ int sg_release_queue_new(const struct sg_release_queue_config *cfg, struct sg_re
  * queue owns @gu until done gets it), or SG_E_STATE after shutdown (@gu is
  * still the caller's).
  */
-int sg_release_queue_submit(struct sg_release_queue *q, struct sg_guest *gu, struct sg_error *err);
+SG_NODISCARD int
+sg_release_queue_submit(struct sg_release_queue *q, struct sg_guest *gu, struct sg_error *err);
 
 /* Wait until every guest submitted before the call has been handed to done. */
 void sg_release_queue_drain(struct sg_release_queue *q);

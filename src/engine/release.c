@@ -183,7 +183,8 @@ record_group(struct sg_audit *audit, struct sg_guest **guests, size_t n, bool re
 		ents[k] = (struct sg_audit_entry){ .ev = &bufs[k].ev, .err = &errs[k] };
 		k++;
 	}
-	sg_audit_append_many(audit, ents, k);
+	/* Each entry's own outcome (ents[].rc, errs[]) is what is acted on, just below. */
+	sg_status_ignore(sg_audit_append_many(audit, ents, k));
 	k = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct sg_guest *gu = guests[i];

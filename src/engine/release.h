@@ -20,7 +20,7 @@ struct sg_guest;
  * and returns SG_E_POLICY with the policy's reason in gu->out.err; a failed
  * packet build is its error. A guest with no secrets is left as it is (0).
  */
-int sg_release_prepare(struct sg_guest *gu);
+SG_NODISCARD int sg_release_prepare(struct sg_guest *gu);
 
 /*
  * The release step for @n attested guests at once: their release-intent,
@@ -40,9 +40,9 @@ void sg_release_group(struct sg_guest **guests, size_t n, struct sg_audit *audit
  * name (engine/outputs.h). Returns 0, or SG_E_USAGE for a log without a key,
  * or the error of opening either.
  */
-int sg_release_audit_open(struct sg_crypto *crypto, const char *log, const char *key,
-			  const char *config, const struct sg_key_options *kopts,
-			  struct sg_audit **ret, struct sg_error *err);
+SG_NODISCARD int sg_release_audit_open(struct sg_crypto *crypto, const char *log, const char *key,
+				       const char *config, const struct sg_key_options *kopts,
+				       struct sg_audit **ret, struct sg_error *err);
 
 /* destroy-keys needs token TIK and TEK URIs: 0, or SG_E_USAGE before anything runs. */
-int sg_release_check_usage(const struct sg_guest_spec *g, struct sg_error *err);
+SG_NODISCARD int sg_release_check_usage(const struct sg_guest_spec *g, struct sg_error *err);

@@ -32,10 +32,12 @@ struct sg_key_options {
 	bool allow_exportable_keys; /* accept keys that are extractable or not sensitive */
 };
 
-int sg_key_open_ex(struct sg_crypto *c, const char *spec, enum sg_key_role role,
-		   const struct sg_key_options *opts, struct sg_key **ret, struct sg_error *err);
-int sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_options *opts,
-			struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);
+SG_NODISCARD int
+sg_key_open_ex(struct sg_crypto *c, const char *spec, enum sg_key_role role,
+	       const struct sg_key_options *opts, struct sg_key **ret, struct sg_error *err);
+SG_NODISCARD int
+sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_options *opts,
+		    struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);
 
 /*
  * The PKCS#11 back end lives in a module (sevgate-pkcs11.so) loaded on the
@@ -75,43 +77,46 @@ void sg_key_pkcs11_register(const struct sg_pkcs11_api *api);
  * checked now, loading the back end; NULL defers to the default, read
  * only if a token key needs it.
  */
-int sg_key_set_config(const char *path, struct sg_error *err);
+SG_NODISCARD int sg_key_set_config(const char *path, struct sg_error *err);
 
 /* Sign a SHA-256 digest with the token EC (P-256) key @spec names: a DER ECDSA signature. */
-int sg_key_ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
-		      uint8_t *der, size_t *der_len, struct sg_error *err);
+SG_NODISCARD int
+sg_key_ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
+		  uint8_t *der, size_t *der_len, struct sg_error *err);
 
 /*
  * Check that the token key @spec names can sign the audit log (an EC P-256
  * private key with CKA_SIGN), without a signature: no token operation and no
  * extra PIN prompt for a CKA_ALWAYS_AUTHENTICATE key.
  */
-int sg_key_ecdsa_check(const char *spec, const struct sg_key_options *opts, struct sg_error *err);
+SG_NODISCARD int
+sg_key_ecdsa_check(const char *spec, const struct sg_key_options *opts, struct sg_error *err);
 
 /* Delete the token secret key @spec names (release policy destroy-keys). */
-int sg_key_destroy(const char *spec, const struct sg_key_options *opts, struct sg_error *err);
+SG_NODISCARD int
+sg_key_destroy(const char *spec, const struct sg_key_options *opts, struct sg_error *err);
 
 /* Read the secret a pkcs11: URI names (a data object) into locked memory. */
-int sg_key_read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem **ret,
-		     struct sg_error *err);
+SG_NODISCARD int sg_key_read_data(const char *spec, const struct sg_key_options *opts,
+				  struct sg_secmem **ret, struct sg_error *err);
 
 /* Close token sessions and unload modules: call before exit. */
 void sg_key_shutdown(void);
 
 /* Open one key. A file must hold exactly 16 bytes. */
-int sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role, struct sg_key **ret,
-		struct sg_error *err);
+SG_NODISCARD int sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role,
+			     struct sg_key **ret, struct sg_error *err);
 /* Open a --tk pair: a 32-byte file TEK||TIK. */
-int sg_key_open_pair(struct sg_crypto *c, const char *spec, struct sg_key **ret_tik,
-		     struct sg_key **ret_tek, struct sg_error *err);
+SG_NODISCARD int sg_key_open_pair(struct sg_crypto *c, const char *spec, struct sg_key **ret_tik,
+				  struct sg_key **ret_tek, struct sg_error *err);
 
-int sg_key_hmac_sha256(struct sg_key *k, const struct sg_iov *iov, size_t niov,
-		       uint8_t out[SG_SHA256_LEN], struct sg_error *err);
+SG_NODISCARD int sg_key_hmac_sha256(struct sg_key *k, const struct sg_iov *iov, size_t niov,
+				    uint8_t out[SG_SHA256_LEN], struct sg_error *err);
 /* 0 if HMAC(k, iov) equals @mac (compared in constant time or by the token), else SG_E_MISMATCH. */
-int sg_key_hmac_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
-		       const uint8_t mac[SG_SHA256_LEN], struct sg_error *err);
-int sg_key_aes128ctr(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len,
-		     uint8_t *out, struct sg_error *err);
+SG_NODISCARD int sg_key_hmac_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
+				    const uint8_t mac[SG_SHA256_LEN], struct sg_error *err);
+SG_NODISCARD int sg_key_aes128ctr(struct sg_key *k, const uint8_t iv[16], const uint8_t *in,
+				  size_t len, uint8_t *out, struct sg_error *err);
 
 /* Where the key lives, safe to print ("file:/path", a URI without PIN). */
 const char *sg_key_describe(const struct sg_key *k);

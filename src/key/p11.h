@@ -30,7 +30,7 @@ struct sg_key_options;
  * reports in @err for a file given here that cannot be loaded (the path is
  * kept; the next module-name= lookup tries the file again).
  */
-int sg_p11_set_config(const char *path, struct sg_error *err);
+SG_NODISCARD int sg_p11_set_config(const char *path, struct sg_error *err);
 
 /* One secret key as the in-memory index holds it. */
 struct sg_p11_keyent {
@@ -79,7 +79,8 @@ const char *sg_p11_mech_name(CK_MECHANISM_TYPE m);
  * out before p11-kit parses the rest: *ret never holds it (get_pin reads it from @spec into
  * locked memory when the token needs a login).
  */
-int sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct sg_error *err);
+SG_NODISCARD int
+sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct sg_error *err);
 
 /*
  * @base (a token URI, pin-value removed) with @attrs ("object=x;type=secret-key")
@@ -100,8 +101,8 @@ char *sg_p11_uri_redact(const char *spec);
  * when the token needs it. @rw asks for read-write sessions (import,
  * delete). Returns the number of tokens (>= 1) or a negative error.
  */
-int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *opts, bool rw,
-		  struct sg_p11_token ***ret, struct sg_error *err);
+SG_NODISCARD int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *opts,
+			       bool rw, struct sg_p11_token ***ret, struct sg_error *err);
 
 /*
  * Secret keys on @t matching the URI's object attributes. Caller frees
@@ -109,8 +110,9 @@ int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options 
  * until it is invalidated). A process that looks up one key searches the
  * token directly; the second lookup on a token reads the whole index once.
  */
-int sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, const struct sg_p11_keyent ***ret,
-		     CK_ULONG *ret_n, struct sg_error *err);
+SG_NODISCARD int
+sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, const struct sg_p11_keyent ***ret,
+		 CK_ULONG *ret_n, struct sg_error *err);
 
 /* Forget @t's key index after creating or destroying keys. */
 void sg_p11_index_invalidate(struct sg_p11_token *t);
@@ -133,8 +135,9 @@ struct sg_p11_uri_facts {
 	char *module_name;
 	char *pin_source; /* as given: "file:PATH" */
 };
-int sg_p11_uri_inspect(const char *uri, struct sg_p11_uri_facts *ret, struct sg_error *err);
+SG_NODISCARD int
+sg_p11_uri_inspect(const char *uri, struct sg_p11_uri_facts *ret, struct sg_error *err);
 void sg_p11_uri_facts_done(struct sg_p11_uri_facts *f);
 
 /* The one refusal of a pin-value no private file vouched for (SG_E_INSECURE, exit 3). */
-int sg_p11_pin_value_refused(struct sg_error *err);
+SG_NODISCARD int sg_p11_pin_value_refused(struct sg_error *err);

@@ -53,8 +53,8 @@ struct sg_manifest {
  * open fd that is read, not the path checked at load. Refuses (exit 2) a file that is, by
  * device and inode, one of sevgate's own, and a manifest secret file outside secret-dirs.
  */
-int sg_manifest_check_secret_fd(void *ctx, int fd, const struct stat *st, const char *path,
-				struct sg_error *err);
+SG_NODISCARD int sg_manifest_check_secret_fd(void *ctx, int fd, const struct stat *st,
+					     const char *path, struct sg_error *err);
 
 /*
  * Load @path (and the defaults.yaml of its directory) into @g, which must
@@ -64,8 +64,9 @@ int sg_manifest_check_secret_fd(void *ctx, int fd, const struct stat *st, const 
  * which must outlive it. Returns 0, or an error with FILE:LINE:COL; a
  * malformed manifest is SG_E_USAGE. On failure @g is left half-filled.
  */
-int sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_guest_spec *g,
-		      struct sg_manifest **ret, struct sg_error *err);
+SG_NODISCARD int
+sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_guest_spec *g,
+		  struct sg_manifest **ret, struct sg_error *err);
 void sg_manifest_free(struct sg_manifest *m);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_manifest *, sg_manifest_free)
 

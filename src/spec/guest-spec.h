@@ -163,14 +163,14 @@ const struct sg_guest_option *sg_guest_option_by_manifest_key(const char *key, b
  * command line. Returns 0, or SG_E_USAGE with the message naming the
  * option for a value it cannot take. @value is borrowed: it must outlive @g.
  */
-int sg_guest_spec_set(struct sg_guest_spec *g, const struct sg_guest_option *opt, const char *value,
-		      struct sg_error *err);
+SG_NODISCARD int sg_guest_spec_set(struct sg_guest_spec *g, const struct sg_guest_option *opt,
+				   const char *value, struct sg_error *err);
 /*
  * The same by name, as a manifest applies its keys: SG_E_USAGE "unknown
  * option --NAME" for a name @origin does not have or that is a front end's.
  */
-int sg_guest_spec_set_named(struct sg_guest_spec *g, enum sg_guest_origin origin, const char *name,
-			    const char *value, struct sg_error *err);
+SG_NODISCARD int sg_guest_spec_set_named(struct sg_guest_spec *g, enum sg_guest_origin origin,
+					 const char *name, const char *value, struct sg_error *err);
 
 /*
  * Whether @g describes a guest that can be validated (@origin COMPAT or
@@ -180,6 +180,7 @@ int sg_guest_spec_set_named(struct sg_guest_spec *g, enum sg_guest_origin origin
  * or SG_E_USAGE with the first problem. With a domain, the secret output
  * files are dropped (the packet is injected).
  */
-int sg_guest_spec_check(struct sg_guest_spec *g, enum sg_guest_origin origin, struct sg_error *err);
+SG_NODISCARD int
+sg_guest_spec_check(struct sg_guest_spec *g, enum sg_guest_origin origin, struct sg_error *err);
 /* The CPU signature from the SKU or --vcpu-type (SG_E_USAGE: an unknown type, a conflict). */
-int sg_guest_spec_resolve_cpu(struct sg_guest_spec *g, struct sg_error *err);
+SG_NODISCARD int sg_guest_spec_resolve_cpu(struct sg_guest_spec *g, struct sg_error *err);

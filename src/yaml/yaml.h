@@ -58,14 +58,14 @@ struct sg_yaml_doc {
  * (<<) or non-scalar key, a NUL in a scalar, an unknown alias, more than 256
  * anchors or SG_YAML_MAX_ALIAS_NODES nodes of alias expansion; SG_E_NOMEM.
  */
-int sg_yaml_parse(const char *file, const uint8_t *data, size_t len, struct sg_yaml_doc **ret,
-		  struct sg_error *err);
+SG_NODISCARD int sg_yaml_parse(const char *file, const uint8_t *data, size_t len,
+			       struct sg_yaml_doc **ret, struct sg_error *err);
 /*
  * Read and parse @path (refusing files over SG_YAML_MAX_BYTES). Returns and
  * reports as sg_yaml_parse, with @path as FILE; a file that cannot be read
  * is SG_E_IO, one too large SG_E_LIMIT (both from sg_file_map).
  */
-int sg_yaml_load(const char *path, struct sg_yaml_doc **ret, struct sg_error *err);
+SG_NODISCARD int sg_yaml_load(const char *path, struct sg_yaml_doc **ret, struct sg_error *err);
 /* Free @d (NULL is fine), wiping every scalar and key first. */
 void sg_yaml_free(struct sg_yaml_doc *d);
 /*
@@ -89,9 +89,9 @@ const struct sg_yaml_node *sg_yaml_map_get(const struct sg_yaml_node *map, const
  * grammar and messages of sg_parse_uint, after FILE:LINE:COL);
  * sg_yaml_bool an unquoted true or false.
  */
-int sg_yaml_string(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what,
-		   const char **ret, struct sg_error *err);
-int sg_yaml_uint(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what,
-		 uint64_t max, uint64_t *ret, struct sg_error *err);
-int sg_yaml_bool(const struct sg_yaml_doc *d, const struct sg_yaml_node *n, const char *what,
-		 bool *ret, struct sg_error *err);
+SG_NODISCARD int sg_yaml_string(const struct sg_yaml_doc *d, const struct sg_yaml_node *n,
+				const char *what, const char **ret, struct sg_error *err);
+SG_NODISCARD int sg_yaml_uint(const struct sg_yaml_doc *d, const struct sg_yaml_node *n,
+			      const char *what, uint64_t max, uint64_t *ret, struct sg_error *err);
+SG_NODISCARD int sg_yaml_bool(const struct sg_yaml_doc *d, const struct sg_yaml_node *n,
+			      const char *what, bool *ret, struct sg_error *err);
