@@ -22,8 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/openssl-util.h"
 #include "util/encode.h"
 #include "util/fileio.h"
+#include "util/json-util.h"
 #include "util/secmem.h"
 
 #define SIG_MEMBER ",\"sig\":\""
@@ -298,10 +300,11 @@ add(struct json_object *o, const char *k, struct json_object *v)
 static char *
 render_tail(const struct sg_audit_actor *act, const struct sg_audit_event *ev)
 {
-	struct json_object *o = json_object_new_object(), *in = json_object_new_object();
+	_cleanup_(sg_json_object_putp) struct json_object *o = json_object_new_object();
+	struct json_object *in = json_object_new_object();
 	struct json_object *sec = json_object_new_array(), *keys = json_object_new_array();
 	struct json_object *actor = json_object_new_object();
-	char mb64[SG_B64_ENCODED_LEN(48) + 1], *text;
+	char mb64[SG_B64_ENCODED_LEN(48) + 1];
 
 	add(o, "event", json_object_new_string(sg_audit_event_name(ev->event)));
 	add(o, "guest", text_or_null(ev->guest));
@@ -340,10 +343,8 @@ render_tail(const struct sg_audit_actor *act, const struct sg_audit_event *ev)
 	add(o, "sevgate_version", json_object_new_string(SEVGATE_VERSION));
 	/* The format's version: after the members of version 0, as every member added later. */
 	add(o, "v", json_object_new_int(SG_AUDIT_VERSION));
-	text = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	return strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-	return text;
 }
 
 /*
@@ -387,13 +388,12 @@ sign(struct sg_audit *a, const char *line, size_t len, char **ret_b64, struct sg
 	int r;
 
 	if (a->pkey) {
-		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		_cleanup_(sg_evp_md_ctx_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
 
 		r = md &&
 		    EVP_DigestSignInit_ex(md, NULL, "SHA2-256", sg_crypto_libctx(a->crypto), NULL,
 					  a->pkey, NULL) == 1 &&
 		    EVP_DigestSign(md, der, &derlen, (const uint8_t *)line, len) == 1;
-		EVP_MD_CTX_free(md);
 		if (!r)
 			return ossl_fail(err, "signing the audit record");
 	} else {
@@ -478,18 +478,16 @@ read_tail(struct sg_audit *a, unsigned long long *ret_seq, char ret_prev[SG_AUDI
 					    "audit log's last record is longer than %d bytes",
 					    SG_AUDIT_LINE_MAX);
 		buf[end - 1] = '\0';
-		struct json_object *o = NULL, *seq;
+		_cleanup_(sg_json_object_putp) struct json_object *o = NULL;
+		struct json_object *seq;
 
 		if (!memchr(buf + start, '\0', end - 1 - start))
 			o = json_tokener_parse(buf + start);
 		if (!o || !json_object_is_type(o, json_type_object) ||
-		    !json_object_object_get_ex(o, "seq", &seq)) {
-			json_object_put(o);
+		    !json_object_object_get_ex(o, "seq", &seq))
 			return sg_error_set(err, SG_E_FORMAT,
 					    "audit log's last record is not a record");
-		}
 		*ret_seq = json_object_get_uint64(seq);
-		json_object_put(o);
 		if ((r = sg_sha256(a->crypto, buf + start, end - 1 - start, h, err)) < 0)
 			return r;
 		sg_hex_encode(h, sizeof(h), ret_prev);
@@ -761,21 +759,21 @@ sg_audit_read_line(FILE *f, char *buf, size_t *ret_len, bool skip_long)
 static int
 load_pubkey(struct sg_crypto *c, const char *path, EVP_PKEY **ret, struct sg_error *err)
 {
+	_cleanup_(sg_evp_pkey_freep) EVP_PKEY *pkey = NULL;
 	FILE *f = fopen(path, "re");
 	int r;
 
 	if (!f)
 		return sg_error_set(err, SG_E_KEY, "cannot read public key '%s': %s", path,
 				    strerror(errno));
-	*ret = PEM_read_PUBKEY_ex(f, NULL, NULL, NULL, sg_crypto_libctx(c), NULL);
+	pkey = PEM_read_PUBKEY_ex(f, NULL, NULL, NULL, sg_crypto_libctx(c), NULL);
 	fclose(f);
-	if (!*ret)
+	if (!pkey)
 		return sg_error_set(err, SG_E_KEY, "cannot read public key '%s'", path);
-	if ((r = check_p256(*ret, "public key", path, err)) < 0) {
-		EVP_PKEY_free(*ret);
-		*ret = NULL;
-	}
-	return r;
+	if ((r = check_p256(pkey, "public key", path, err)) < 0)
+		return r;
+	*ret = SG_TAKE_PTR(pkey);
+	return 0;
 }
 
 static bool
@@ -783,26 +781,23 @@ sig_ok(struct sg_crypto *c, EVP_PKEY *pub, const char *msg, size_t len, const ch
 {
 	uint8_t der[160];
 	size_t derlen = 0;
-	EVP_MD_CTX *md;
-	bool ok;
+	_cleanup_(sg_evp_md_ctx_freep) EVP_MD_CTX *md = NULL;
 
 	if (sg_base64_decode(b64, der, sizeof(der), &derlen, "sig", NULL) < 0)
 		return false;
 	md = EVP_MD_CTX_new();
-	ok = md &&
-	     EVP_DigestVerifyInit_ex(md, NULL, "SHA2-256", sg_crypto_libctx(c), NULL, pub, NULL) ==
-		     1 &&
-	     EVP_DigestVerify(md, der, derlen, (const uint8_t *)msg, len) == 1;
-	EVP_MD_CTX_free(md);
-	return ok;
+	return md &&
+	       EVP_DigestVerifyInit_ex(md, NULL, "SHA2-256", sg_crypto_libctx(c), NULL, pub,
+				       NULL) == 1 &&
+	       EVP_DigestVerify(md, der, derlen, (const uint8_t *)msg, len) == 1;
 }
 
 int
 sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 		const char *expect_head, size_t *ret_count, char *ret_head, struct sg_error *err)
 {
+	_cleanup_(sg_evp_pkey_freep) EVP_PKEY *pub = NULL;
 	FILE *f = fopen(path, "re");
-	EVP_PKEY *pub = NULL;
 	char *line = malloc(SG_AUDIT_LINE_MAX + 1), prev[SG_AUDIT_HEAD_HEX + 1];
 	size_t count = 0, lineno = 0, len;
 	unsigned long long want_seq = 1;
@@ -827,7 +822,6 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 	while (r == 0 && (got = sg_audit_read_line(f, line, &len, false)) != SG_AUDIT_LINE_EOF &&
 	       got != SG_AUDIT_LINE_ERROR) {
 		char *sig, *end;
-		struct json_object *o, *v;
 		uint8_t h[SG_SHA256_LEN];
 
 		lineno++;
@@ -862,6 +856,8 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 		*end = '\0';
 		{
 			_cleanup_(sg_freep) char *signed_line = NULL;
+			_cleanup_(sg_json_object_putp) struct json_object *o = NULL;
+			struct json_object *v;
 
 			if (asprintf(&signed_line, "%s}", line) < 0) {
 				r = sg_error_set(err, SG_E_NOMEM, "out of memory");
@@ -890,7 +886,6 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 					"record %llu (line %zu): signature does not verify",
 					want_seq, lineno);
 			}
-			json_object_put(o);
 		}
 		if (r < 0)
 			break;
@@ -907,7 +902,6 @@ sg_audit_verify(struct sg_crypto *c, const char *path, const char *pubkey_pem,
 		r = sg_error_set(err, SG_E_IO, "cannot read '%s': %s", path, strerror(errno));
 	free(line);
 	fclose(f);
-	EVP_PKEY_free(pub);
 	if (r < 0)
 		return r;
 	if (expect_head && strcasecmp(expect_head, prev))
@@ -939,18 +933,16 @@ int
 sg_audit_summary_parse(const char *line, size_t len, struct sg_audit_summary *ret,
 		       struct sg_error *err)
 {
-	struct json_object *o = NULL, *seq, *secrets;
+	_cleanup_(sg_json_object_putp) struct json_object *o = NULL;
+	struct json_object *seq, *secrets;
 	struct sg_audit_summary s = { 0 };
 
 	*ret = s;
 	if (!memchr(line, '\0', len))
 		o = json_tokener_parse(line);
 	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, "seq", &seq)) {
-		json_object_put(o);
+	    !json_object_object_get_ex(o, "seq", &seq))
 		return sg_error_set(err, SG_E_FORMAT, "not a record");
-	}
-	s.record = o;
 	s.seq = json_object_get_string(seq);
 	s.time = member(o, "time");
 	s.event = member(o, "event");
@@ -961,10 +953,8 @@ sg_audit_summary_parse(const char *line, size_t len, struct sg_audit_summary *re
 	if (json_object_object_get_ex(o, "secrets", &secrets) &&
 	    json_object_is_type(secrets, json_type_array) &&
 	    (s.nsecrets = json_object_array_length(secrets)) > 0) {
-		if (!(s.secrets = calloc(s.nsecrets, sizeof(*s.secrets)))) {
-			json_object_put(o);
+		if (!(s.secrets = calloc(s.nsecrets, sizeof(*s.secrets))))
 			return sg_error_set(err, SG_E_NOMEM, "out of memory");
-		}
 		for (size_t i = 0; i < s.nsecrets; i++) {
 			struct json_object *e = json_object_array_get_idx(secrets, i);
 
@@ -972,6 +962,7 @@ sg_audit_summary_parse(const char *line, size_t len, struct sg_audit_summary *re
 			s.secrets[i].length = member(e, "length");
 		}
 	}
+	s.record = SG_TAKE_PTR(o);
 	*ret = s;
 	return 0;
 }
