@@ -31,13 +31,6 @@ struct sg_key_admin {
 	char *uri;		/* the token URI as given: URIs of new objects extend it */
 };
 
-static void
-uri_freep(P11KitUri **u)
-{
-	if (*u)
-		p11_kit_uri_free(*u);
-}
-
 /*
  * Printable UTF-8: well-formed (no overlong forms, surrogates or values past U+10FFFF), and no
  * C0 or C1 control, DEL, or bidirectional override/isolate (U+200E, U+200F, U+202A-U+202E,
@@ -143,7 +136,7 @@ sg_key_admin_open(const char *token_uri, const struct sg_key_options *opts, bool
 		  struct sg_key_admin **ret, struct sg_error *err)
 {
 	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
-	_cleanup_(uri_freep) P11KitUri *uri = NULL;
+	_cleanup_(sg_p11_kit_uri_freep) P11KitUri *uri = NULL;
 	struct sg_key_admin *a;
 	int n, r;
 
@@ -699,7 +692,7 @@ sg_key_admin_walk(const char *spec, const struct sg_key_options *opts, unsigned 
 		  const char *prefix, sg_key_object_fn fn, void *ctx, struct sg_error *err)
 {
 	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
-	_cleanup_(uri_freep) P11KitUri *uri = NULL;
+	_cleanup_(sg_p11_kit_uri_freep) P11KitUri *uri = NULL;
 	size_t count = 0;
 	int n, r;
 

@@ -220,7 +220,7 @@ static int
 find_all(const char *spec, const struct sg_key_options *opts, struct found *out, size_t max,
 	 size_t *ret_n, char **ret_shown, struct sg_error *err)
 {
-	P11KitUri *uri = NULL;
+	_cleanup_(sg_p11_kit_uri_freep) P11KitUri *uri = NULL;
 	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
 	size_t n = 0;
 	int ntok, r;
@@ -247,7 +247,6 @@ find_all(const char *spec, const struct sg_key_options *opts, struct found *out,
 			n++;
 		}
 	}
-	p11_kit_uri_free(uri);
 	if (ntok < 0)
 		return ntok;
 	*ret_n = n;
@@ -330,7 +329,7 @@ find_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 {
 	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
 	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
-	P11KitUri *uri = NULL;
+	_cleanup_(sg_p11_kit_uri_freep) P11KitUri *uri = NULL;
 	CK_ATTRIBUTE tmpl[8], *attrs;
 	CK_ULONG nattrs = 0, ntmpl = 0;
 	CK_OBJECT_HANDLE found[2];
@@ -362,7 +361,6 @@ find_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 		}
 		total += got;
 	}
-	p11_kit_uri_free(uri);
 	if (ntok < 0)
 		return ntok;
 	if (total != 1)

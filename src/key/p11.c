@@ -391,7 +391,7 @@ uri_split(const char *spec, struct uri_parts *p)
 static char *
 format_known(P11KitUri *uri)
 {
-	P11KitUri *k = p11_kit_uri_new();
+	_cleanup_(sg_p11_kit_uri_freep) P11KitUri *k = p11_kit_uri_new();
 	CK_ATTRIBUTE_PTR attrs;
 	CK_ULONG nattrs = 0;
 	char *out = NULL;
@@ -410,7 +410,6 @@ format_known(P11KitUri *uri)
 	p11_kit_uri_set_module_path(k, p11_kit_uri_get_module_path(uri));
 	if (p11_kit_uri_format(k, P11_KIT_URI_FOR_ANY, &out) != P11_KIT_URI_OK)
 		out = NULL;
-	p11_kit_uri_free(k);
 	return out;
 }
 
@@ -422,8 +421,8 @@ format_known(P11KitUri *uri)
 char *
 sg_p11_uri_redact(const char *spec)
 {
+	_cleanup_(sg_p11_kit_uri_freep) P11KitUri *uri = NULL;
 	struct uri_parts p;
-	P11KitUri *uri;
 	char *out = NULL;
 
 	if (uri_split(spec, &p) < 0)
@@ -444,7 +443,6 @@ sg_p11_uri_redact(const char *spec)
 		out = strdup(spec);
 	else
 		out = format_known(uri);
-	p11_kit_uri_free(uri);
 	uri_parts_done(&p);
 	return out;
 }
@@ -474,15 +472,13 @@ sg_p11_uri_extend(const char *base, const char *attrs)
 int
 sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct sg_error *err)
 {
-	P11KitUri *uri = p11_kit_uri_new();
+	_cleanup_(sg_p11_kit_uri_freep) P11KitUri *uri = p11_kit_uri_new();
 	_cleanup_(sg_freep) char *shown = NULL; /* for messages only: made when needed */
 	struct uri_parts parts;
 	int r;
 
-	if (!uri || uri_split(spec, &parts) < 0) {
-		p11_kit_uri_free(uri);
+	if (!uri || uri_split(spec, &parts) < 0)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	}
 	/* p11-kit gets the URI without its PIN: its copies could not be wiped. */
 	r = p11_kit_uri_parse(parts.rest, P11_KIT_URI_FOR_ANY, uri);
 	if ((r != P11_KIT_URI_OK || parts.bad_pin || p11_kit_uri_any_unrecognized(uri) ||
@@ -514,11 +510,9 @@ sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct
 	else if (parts.had_pin && !allow_pin_value)
 		r = sg_p11_pin_value_refused(err);
 	uri_parts_done(&parts);
-	if (r < 0) {
-		p11_kit_uri_free(uri);
+	if (r < 0)
 		return r;
-	}
-	*ret = uri;
+	*ret = SG_TAKE_PTR(uri);
 	return 0;
 }
 
@@ -995,16 +989,14 @@ dup_or_null(const char *s, bool *oom)
 int
 sg_p11_uri_inspect(const char *uri, struct sg_p11_uri_facts *ret, struct sg_error *err)
 {
-	P11KitUri *u = p11_kit_uri_new();
+	_cleanup_(sg_p11_kit_uri_freep) P11KitUri *u = p11_kit_uri_new();
 	struct uri_parts parts;
 	bool oom = false;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if (!u || uri_split(uri, &parts) < 0) {
-		p11_kit_uri_free(u);
+	if (!u || uri_split(uri, &parts) < 0)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	}
 	r = p11_kit_uri_parse(parts.rest, P11_KIT_URI_FOR_ANY, u);
 	if (r != P11_KIT_URI_OK) {
 		_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(uri);
@@ -1021,7 +1013,6 @@ sg_p11_uri_inspect(const char *uri, struct sg_p11_uri_facts *ret, struct sg_erro
 		r = oom ? sg_error_set(err, SG_E_NOMEM, "out of memory") : 0;
 	}
 	uri_parts_done(&parts);
-	p11_kit_uri_free(u);
 	if (r < 0)
 		sg_p11_uri_facts_done(ret);
 	return r;
