@@ -87,6 +87,10 @@ struct sg_guest {
  * @manifest is not NULL, by that manifest applied over it. NULL: no memory.
  */
 struct sg_guest *sg_guest_new(const struct sg_guest_spec *spec, const char *manifest);
+/*
+ * Free @gu: its domain handle closed (the domain left as it is), its
+ * validation and manifest. Accepts NULL.
+ */
 void sg_guest_free(struct sg_guest *gu);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_guest *, sg_guest_free)
 

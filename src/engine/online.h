@@ -27,4 +27,5 @@ SG_NODISCARD int
 sg_online_inject(struct sg_online *on, const struct sg_validate_result *res, struct sg_error *err);
 /* A failure after the domain was found: never resume; destroy it if asked to. */
 void sg_online_failed(struct sg_online *on);
+/* Drop @on's handle on the domain (the domain itself left as it is); a zeroed struct is fine. */
 void sg_online_close(struct sg_online *on);

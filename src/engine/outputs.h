@@ -14,7 +14,8 @@ struct sg_manifest;
 /*
  * Note @path (an existing file; a missing one is skipped) as @what ("the
  * audit log"). Called before any guest runs: the list is read by worker
- * threads afterwards without a lock.
+ * threads afterwards without a lock. Returns 0, or SG_E_NOMEM (the list is
+ * left as it was).
  */
 SG_NODISCARD int sg_output_protect(const char *path, const char *what, struct sg_error *err);
 /* Sort the list once every file is noted (a batch of many manifests). */
@@ -23,6 +24,7 @@ void sg_output_protect_seal(void);
 /*
  * An output named on the command line (batch --report): refused (exit 2)
  * when it is one of the noted files. @what names the option in the error.
+ * Returns 0, or SG_E_USAGE reported in @err.
  */
 SG_NODISCARD int sg_output_check(const char *path, const char *what, struct sg_error *err);
 
@@ -31,7 +33,7 @@ SG_NODISCARD int sg_output_check(const char *path, const char *what, struct sg_e
  * 2) when either is a noted file, @m's manifest or the defaults.yaml beside
  * it (by device and inode), or when both are one file (by device and inode,
  * or by resolved path while they do not exist). In a manifest the error
- * names the key's FILE:LINE:COL.
+ * names the key's FILE:LINE:COL. Returns 0, or SG_E_USAGE reported in @err.
  */
 SG_NODISCARD int sg_output_check_guest(const struct sg_guest_spec *g, const struct sg_manifest *m,
 				       struct sg_error *err);

@@ -74,6 +74,7 @@ void sg_release_queue_drain(struct sg_release_queue *q);
 /* Drain, then stop and join the releasers. Idempotent. */
 void sg_release_queue_shutdown(struct sg_release_queue *q);
 
+/* Copy the counters of @q so far into *@ret (under the queue's lock; any thread). */
 void sg_release_queue_stats(struct sg_release_queue *q, struct sg_release_queue_stats *ret);
 
 /* Shut down (if still running) and free. */

@@ -44,5 +44,8 @@ SG_NODISCARD int sg_release_audit_open(struct sg_crypto *crypto, const char *log
 				       const char *config, const struct sg_key_options *kopts,
 				       struct sg_audit **ret, struct sg_error *err);
 
-/* destroy-keys needs token TIK and TEK URIs: 0, or SG_E_USAGE before anything runs. */
+/*
+ * destroy-keys needs token TIK and TEK URIs: 0, or SG_E_USAGE reported in
+ * @err, before anything runs.
+ */
 SG_NODISCARD int sg_release_check_usage(const struct sg_guest_spec *g, struct sg_error *err);

@@ -33,19 +33,32 @@ struct sg_key {
  * locking sg_key_* function.
  */
 void sg_key_token_lock(void);
+/* Release the lock sg_key_token_lock took. */
 void sg_key_token_unlock(void);
 
 /* Allocate a key shell; the back end fills priv and fingerprint. */
 struct sg_key *sg_key_alloc(const struct sg_key_ops *ops, enum sg_key_role role, const char *desc);
 
-/* File back end (key-file.c). */
-int sg_key_file_open(struct sg_crypto *c, const char *path, enum sg_key_role role,
-		     struct sg_key **ret, struct sg_error *err);
-int sg_key_file_open_pair(struct sg_crypto *c, const char *path, struct sg_key **ret_tik,
-			  struct sg_key **ret_tek, struct sg_error *err);
+/*
+ * File back end (key-file.c): a key file of exactly 16 bytes (a pair: 32,
+ * TEK then TIK). Returns 0 and *@ret (*@ret_tik, *@ret_tek); else reports
+ * SG_E_USAGE "Expected 16 bytes in TIK file, but got N" (or "more than
+ * 65536"), the file's SG_E_IO, SG_E_CRYPTO or SG_E_NOMEM, and writes nothing.
+ */
+SG_NODISCARD int sg_key_file_open(struct sg_crypto *c, const char *path, enum sg_key_role role,
+				  struct sg_key **ret, struct sg_error *err);
+SG_NODISCARD int
+sg_key_file_open_pair(struct sg_crypto *c, const char *path, struct sg_key **ret_tik,
+		      struct sg_key **ret_tek, struct sg_error *err);
 
-/* PKCS#11 back end (key-pkcs11.c). */
-int sg_key_pkcs11_open(const char *spec, enum sg_key_role role, const struct sg_key_options *opts,
-		       struct sg_key **ret, struct sg_error *err);
-int sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
-			    struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);
+/*
+ * PKCS#11 back end (key-pkcs11.c): the one secret key (a pair: the TIK and
+ * TEK) the URI names. Returns 0 and the keys; else reports as sg_key_open_ex
+ * does and writes nothing.
+ */
+SG_NODISCARD int
+sg_key_pkcs11_open(const char *spec, enum sg_key_role role, const struct sg_key_options *opts,
+		   struct sg_key **ret, struct sg_error *err);
+SG_NODISCARD int
+sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
+			struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);

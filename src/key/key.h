@@ -32,9 +32,23 @@ struct sg_key_options {
 	bool allow_exportable_keys; /* accept keys that are extractable or not sensitive */
 };
 
+/*
+ * Open the key @spec names for @role: a "pkcs11:" URI (loading the PKCS#11
+ * back end on first use) or a key file ("file:PATH" or PATH, exactly 16
+ * bytes). Returns 0 and *@ret (free with sg_key_free); else reports in @err
+ * SG_E_USAGE (a file of the wrong size, an invalid URI), SG_E_IO (the file
+ * cannot be read), SG_E_INSECURE (a pin-value @opts does not allow), SG_E_KEY
+ * or SG_E_TOKEN (no such key, the token or back end failed), SG_E_NOMEM;
+ * *@ret is written only on success.
+ */
 SG_NODISCARD int
 sg_key_open_ex(struct sg_crypto *c, const char *spec, enum sg_key_role role,
 	       const struct sg_key_options *opts, struct sg_key **ret, struct sg_error *err);
+/*
+ * Open a --tk pair: a 32-byte file TEK||TIK (sevctl's layout) or a URI naming
+ * both token keys. Returns 0, *@ret_tik and *@ret_tek; else reports as
+ * sg_key_open_ex does, and neither is written.
+ */
 SG_NODISCARD int
 sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_options *opts,
 		    struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);
@@ -70,16 +84,24 @@ struct sg_pkcs11_api {
 
 /* The table the module exports (and a linked-in back end passes to register). */
 extern const struct sg_pkcs11_api sg_pkcs11_backend;
+/* Use @api as the PKCS#11 back end instead of loading the module (call before any key opens). */
 void sg_key_pkcs11_register(const struct sg_pkcs11_api *api);
 
 /*
  * The configuration file for token modules (--config). An explicit path is
  * checked now, loading the back end; NULL defers to the default, read
- * only if a token key needs it.
+ * only if a token key needs it. Returns 0, or reports in @err the back
+ * end's load failure (SG_E_KEY) or the file's (SG_E_IO, SG_E_CONFIG,
+ * SG_E_INSECURE, ...); the previous configuration is kept on failure.
  */
 SG_NODISCARD int sg_key_set_config(const char *path, struct sg_error *err);
 
-/* Sign a SHA-256 digest with the token EC (P-256) key @spec names: a DER ECDSA signature. */
+/*
+ * Sign a SHA-256 digest with the token EC (P-256) key @spec names: a DER
+ * ECDSA signature in @der (*@der_len: its room in, its length out). Returns
+ * 0; else reports SG_E_USAGE (not a pkcs11: URI), the token's SG_E_KEY or
+ * SG_E_TOKEN, or SG_E_CRYPTO (the signature cannot be encoded).
+ */
 SG_NODISCARD int
 sg_key_ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
 		  uint8_t *der, size_t *der_len, struct sg_error *err);
@@ -87,34 +109,59 @@ sg_key_ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uin
 /*
  * Check that the token key @spec names can sign the audit log (an EC P-256
  * private key with CKA_SIGN), without a signature: no token operation and no
- * extra PIN prompt for a CKA_ALWAYS_AUTHENTICATE key.
+ * extra PIN prompt for a CKA_ALWAYS_AUTHENTICATE key. Returns 0; else
+ * reports SG_E_USAGE (not a pkcs11: URI, not a P-256 signing key) or the
+ * token's SG_E_KEY or SG_E_TOKEN.
  */
 SG_NODISCARD int
 sg_key_ecdsa_check(const char *spec, const struct sg_key_options *opts, struct sg_error *err);
 
-/* Delete the token secret key @spec names (release policy destroy-keys). */
+/*
+ * Delete the token secret key @spec names (release policy destroy-keys).
+ * Returns 0; else reports SG_E_USAGE (not a token key) or the token's
+ * SG_E_KEY or SG_E_TOKEN, and the key is left as it was.
+ */
 SG_NODISCARD int
 sg_key_destroy(const char *spec, const struct sg_key_options *opts, struct sg_error *err);
 
-/* Read the secret a pkcs11: URI names (a data object) into locked memory. */
+/*
+ * Read the secret a pkcs11: URI names (a data object) into locked memory.
+ * Returns 0 and *@ret (free with sg_secmem_free); else reports SG_E_USAGE
+ * (not a pkcs11: URI), the token's SG_E_KEY or SG_E_TOKEN, SG_E_LIMIT or
+ * SG_E_NOMEM; *@ret is written only on success.
+ */
 SG_NODISCARD int sg_key_read_data(const char *spec, const struct sg_key_options *opts,
 				  struct sg_secmem **ret, struct sg_error *err);
 
 /* Close token sessions and unload modules: call before exit. */
 void sg_key_shutdown(void);
 
-/* Open one key. A file must hold exactly 16 bytes. */
+/* sg_key_open_ex with the default options. */
 SG_NODISCARD int sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role,
 			     struct sg_key **ret, struct sg_error *err);
-/* Open a --tk pair: a 32-byte file TEK||TIK. */
+/* sg_key_open_pair_ex with the default options. */
 SG_NODISCARD int sg_key_open_pair(struct sg_crypto *c, const char *spec, struct sg_key **ret_tik,
 				  struct sg_key **ret_tek, struct sg_error *err);
 
+/*
+ * HMAC-SHA-256 of the concatenated @iov under the TIK @k into @out. Returns
+ * 0; else reports SG_E_INTERNAL (@k is a TEK), SG_E_CRYPTO or the token's
+ * SG_E_TOKEN, and @out is undefined.
+ */
 SG_NODISCARD int sg_key_hmac_sha256(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 				    uint8_t out[SG_SHA256_LEN], struct sg_error *err);
-/* 0 if HMAC(k, iov) equals @mac (compared in constant time or by the token), else SG_E_MISMATCH. */
+/*
+ * 0 if HMAC(k, iov) equals @mac (compared in constant time or by the token);
+ * SG_E_MISMATCH, with nothing reported in @err, if not; else the failure
+ * reported as sg_key_hmac_sha256 does.
+ */
 SG_NODISCARD int sg_key_hmac_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 				    const uint8_t mac[SG_SHA256_LEN], struct sg_error *err);
+/*
+ * AES-128-CTR of @len bytes @in into @out (may be @in) under the TEK @k with
+ * the counter block @iv. Returns 0; else reports SG_E_INTERNAL (@k is a
+ * TIK), SG_E_CRYPTO or the token's SG_E_TOKEN, and @out is undefined.
+ */
 SG_NODISCARD int sg_key_aes128ctr(struct sg_key *k, const uint8_t iv[16], const uint8_t *in,
 				  size_t len, uint8_t *out, struct sg_error *err);
 
@@ -131,5 +178,6 @@ const char *sg_key_fingerprint(const struct sg_key *k);
 /* True for a token key accepted with allow_exportable_keys although its bytes could leave the token. */
 bool sg_key_exportable(const struct sg_key *k);
 
+/* Free @k (a token key's handle only: the key stays on its token). Accepts NULL. */
 void sg_key_free(struct sg_key *k);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_key *, sg_key_free)

@@ -77,14 +77,16 @@ const char *sg_p11_mech_name(CK_MECHANISM_TYPE m);
  * Parse @spec (a "pkcs11:" URI). Refuses unknown attributes, path or query (fail closed)
  * and, unless @allow_pin_value, a pin-value (it would show in `ps`). The pin-value is taken
  * out before p11-kit parses the rest: *ret never holds it (get_pin reads it from @spec into
- * locked memory when the token needs a login).
+ * locked memory when the token needs a login). Returns 0 and *@ret (free with
+ * p11_kit_uri_free); else reports SG_E_USAGE (an invalid URI, an unknown attribute),
+ * SG_E_INSECURE (a pin-value not allowed) or SG_E_NOMEM, and *@ret is not written.
  */
 SG_NODISCARD int
 sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct sg_error *err);
 
 /*
  * @base (a token URI, pin-value removed) with @attrs ("object=x;type=secret-key")
- * added to its path part, before any query. Caller frees.
+ * added to its path part, before any query. Caller frees; NULL on OOM.
  */
 char *sg_p11_uri_extend(const char *base, const char *attrs);
 
@@ -99,7 +101,11 @@ char *sg_p11_uri_redact(const char *spec);
 /*
  * Open (or reuse) sessions on every token the URI matches, logging in
  * when the token needs it. @rw asks for read-write sessions (import,
- * delete). Returns the number of tokens (>= 1) or a negative error.
+ * delete). Returns the number of tokens (>= 1) and *@ret (an array the caller
+ * frees; the tokens are the process's, closed by sg_p11_shutdown); else reports
+ * SG_E_TOKEN (no module or token matches, a session or login failed), SG_E_USAGE,
+ * the PIN file's or the configuration's failure (SG_E_IO, SG_E_LIMIT, ...) or
+ * SG_E_NOMEM, and *@ret is not written.
  */
 SG_NODISCARD int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *opts,
 			       bool rw, struct sg_p11_token ***ret, struct sg_error *err);
@@ -109,6 +115,8 @@ SG_NODISCARD int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg
  * *ret (the array; the entries belong to the token's index and stay valid
  * until it is invalidated). A process that looks up one key searches the
  * token directly; the second lookup on a token reads the whole index once.
+ * Returns 0, *@ret and *@ret_n (0 for no match: not an error); else reports the
+ * token's SG_E_TOKEN or SG_E_NOMEM, and neither is written.
  */
 SG_NODISCARD int
 sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, const struct sg_p11_keyent ***ret,
@@ -135,8 +143,13 @@ struct sg_p11_uri_facts {
 	char *module_name;
 	char *pin_source; /* as given: "file:PATH" */
 };
+/*
+ * Inspect @uri. Returns 0 and fills *@ret; else reports SG_E_USAGE ("invalid PKCS#11
+ * URI '<uri without PIN>': <p11-kit's reason>") or SG_E_NOMEM, and leaves *@ret zeroed.
+ */
 SG_NODISCARD int
 sg_p11_uri_inspect(const char *uri, struct sg_p11_uri_facts *ret, struct sg_error *err);
+/* Free what sg_p11_uri_inspect put in @f and zero it; accepts a zeroed struct. */
 void sg_p11_uri_facts_done(struct sg_p11_uri_facts *f);
 
 /* The one refusal of a pin-value no private file vouched for (SG_E_INSECURE, exit 3). */

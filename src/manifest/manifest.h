@@ -67,6 +67,7 @@ SG_NODISCARD int sg_manifest_check_secret_fd(void *ctx, int fd, const struct sta
 SG_NODISCARD int
 sg_manifest_apply(struct sg_crypto *crypto, const char *path, struct sg_guest_spec *g,
 		  struct sg_manifest **ret, struct sg_error *err);
+/* Free @m and the strings @g borrowed from it (wiped: a pin-value may be one). Accepts NULL. */
 void sg_manifest_free(struct sg_manifest *m);
 SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_manifest *, sg_manifest_free)
 

@@ -166,8 +166,11 @@ const struct sg_guest_option *sg_guest_option_by_manifest_key(const char *key, b
 SG_NODISCARD int sg_guest_spec_set(struct sg_guest_spec *g, const struct sg_guest_option *opt,
 				   const char *value, struct sg_error *err);
 /*
- * The same by name, as a manifest applies its keys: SG_E_USAGE "unknown
- * option --NAME" for a name @origin does not have or that is a front end's.
+ * The same by name, as a manifest applies its keys. Returns 0; else reports
+ * SG_E_USAGE "unknown option --NAME" for a name @origin does not have or that
+ * is a front end's, SG_E_INTERNAL for a flag given a value (or an option
+ * none), or what sg_guest_spec_set reports; @g is left as it was when the
+ * name is refused.
  */
 SG_NODISCARD int sg_guest_spec_set_named(struct sg_guest_spec *g, enum sg_guest_origin origin,
 					 const char *name, const char *value, struct sg_error *err);
@@ -182,5 +185,9 @@ SG_NODISCARD int sg_guest_spec_set_named(struct sg_guest_spec *g, enum sg_guest_
  */
 SG_NODISCARD int
 sg_guest_spec_check(struct sg_guest_spec *g, enum sg_guest_origin origin, struct sg_error *err);
-/* The CPU signature from the SKU or --vcpu-type (SG_E_USAGE: an unknown type, a conflict). */
+/*
+ * The CPU signature from the SKU or --vcpu-type into g->req.cpu_sig. Returns
+ * 0, or reports SG_E_USAGE (an unknown type, a conflict); after a failure
+ * the signature is not to be used (the spec is refused).
+ */
 SG_NODISCARD int sg_guest_spec_resolve_cpu(struct sg_guest_spec *g, struct sg_error *err);
