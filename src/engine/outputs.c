@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "engine/outputs.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +17,13 @@ struct protected
 	const char *what;
 };
 
+/*
+ * The process's protected files: noted as a run (a batch, the service) opens
+ * its log and reads its manifests, looked up by every guest's check. Notes
+ * take the lock for writing, lookups for reading; once sealed (sorted), a
+ * lookup is a binary search, and a later note unseals it.
+ */
+static pthread_rwlock_t prot_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct protected *prot;
 static size_t nprot, capprot;
 static bool sealed;
@@ -37,41 +45,53 @@ sg_output_protect(const char *path, const char *what, struct sg_error *err)
 
 	if (!path || stat(path, &st) < 0)
 		return 0;
+	pthread_rwlock_wrlock(&prot_lock);
 	if (nprot == capprot) {
 		size_t ncap = capprot ? capprot * 2 : 8;
 		struct protected *n = realloc(prot, ncap * sizeof(*n));
 
-		if (!n)
+		if (!n) {
+			pthread_rwlock_unlock(&prot_lock);
 			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		}
 		prot = n;
 		capprot = ncap;
 	}
 	prot[nprot++] = (struct protected){ st.st_dev, st.st_ino, what };
 	sealed = false;
+	pthread_rwlock_unlock(&prot_lock);
 	return 0;
 }
 
 void
 sg_output_protect_seal(void)
 {
+	pthread_rwlock_wrlock(&prot_lock);
 	if (nprot > 1)
 		qsort(prot, nprot, sizeof(*prot), cmp_prot);
 	sealed = true;
+	pthread_rwlock_unlock(&prot_lock);
 }
 
+/* What @st is of the protected files, or NULL; the name is static text. */
 static const char *
 protected_as(const struct stat *st)
 {
-	struct protected key = { st->st_dev, st->st_ino, NULL }, *hit;
+	struct protected key = { st->st_dev, st->st_ino, NULL }, *hit = NULL;
+	const char *what = NULL;
 
+	pthread_rwlock_rdlock(&prot_lock);
 	if (sealed) {
 		hit = bsearch(&key, prot, nprot, sizeof(*prot), cmp_prot);
-		return hit ? hit->what : NULL;
+	} else {
+		for (size_t i = 0; i < nprot && !hit; i++)
+			if (!cmp_prot(&key, &prot[i]))
+				hit = &prot[i];
 	}
-	for (size_t i = 0; i < nprot; i++)
-		if (!cmp_prot(&key, &prot[i]))
-			return prot[i].what;
-	return NULL;
+	if (hit)
+		what = hit->what;
+	pthread_rwlock_unlock(&prot_lock);
+	return what;
 }
 
 static bool

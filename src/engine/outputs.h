@@ -12,13 +12,17 @@
 struct sg_manifest;
 
 /*
- * Note @path (an existing file; a missing one is skipped) as @what ("the
- * audit log"). Called before any guest runs: the list is read by worker
- * threads afterwards without a lock. Returns 0, or SG_E_NOMEM (the list is
- * left as it was).
+ * Note @path (an existing file; a missing one is skipped) as @what (static
+ * text: "the audit log"), for the rest of the process. Any thread, any time
+ * (the list has its own lock). Returns 0, or SG_E_NOMEM (the list is left
+ * as it was).
  */
 SG_NODISCARD int sg_output_protect(const char *path, const char *what, struct sg_error *err);
-/* Sort the list once every file is noted (a batch of many manifests). */
+/*
+ * Sort the list, so each check is a binary search (a batch of many
+ * manifests); a later note unsorts it again, and checks are linear until the
+ * next seal.
+ */
 void sg_output_protect_seal(void);
 
 /*
