@@ -210,6 +210,8 @@ struct producer {
 	struct sg_release_queue *q;
 	size_t from, to;
 	atomic_bool finished;
+	/* Off the main thread no cmocka assert: what happened, checked after the join. */
+	size_t accepted, refused, other;
 };
 
 static void *
@@ -218,9 +220,39 @@ produce(void *arg)
 	struct producer *p = arg;
 	struct sg_error err = { 0 };
 
-	for (size_t i = p->from; i < p->to; i++)
-		assert_int_equal(sg_release_queue_submit(p->q, guest(i, SG_STEP_RELEASE), &err), 0);
+	for (size_t i = p->from; i < p->to; i++) {
+		int r = sg_release_queue_submit(p->q, guest(i, SG_STEP_RELEASE), &err);
+
+		if (r == 0)
+			p->accepted++;
+		else if (r == SG_E_STATE)
+			p->refused++;
+		else
+			p->other++;
+	}
 	atomic_store(&p->finished, true);
+	return NULL;
+}
+
+static struct sg_guest *many_guests;
+
+/* As produce, for the shutdown race: its own guests, submitted as they are. */
+static void *
+produce_many(void *arg)
+{
+	struct producer *p = arg;
+	struct sg_error err = { 0 };
+
+	for (size_t i = p->from; i < p->to; i++) {
+		int r = sg_release_queue_submit(p->q, &many_guests[i], &err);
+
+		if (r == 0)
+			p->accepted++;
+		else if (r == SG_E_STATE)
+			p->refused++;
+		else
+			p->other++;
+	}
 	return NULL;
 }
 
@@ -257,6 +289,7 @@ test_full_queue_blocks_producer(void **state)
 	assert_false(atomic_load(&p.finished));
 	gate(false);
 	pthread_join(t, NULL);
+	assert_int_equal(p.accepted, 10);
 	sg_release_queue_drain(q);
 	assert_int_equal(count, 10);
 	assert_each_once(10);
@@ -357,8 +390,10 @@ test_many_producers(void **state)
 		p[i] = (struct producer){ .q = q, .from = i * 100, .to = (i + 1) * 100 };
 		assert_int_equal(pthread_create(&t[i], NULL, produce, &p[i]), 0);
 	}
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
+		assert_int_equal(p[i].accepted, 100);
+	}
 	sg_release_queue_drain(q);
 	assert_int_equal(count, 400);
 	assert_each_once(400);
@@ -368,6 +403,71 @@ test_many_producers(void **state)
 	for (size_t g = 0; g < S.nflush; g++)
 		assert_true(S.sizes[g] >= 1 && S.sizes[g] <= 16);
 	sg_release_queue_free(q);
+}
+
+/* A guest of the shutdown race: handed back once, counted without the shared table. */
+static void
+count_done(void *arg, struct sg_guest *gu)
+{
+	(void)gu;
+	atomic_fetch_add((atomic_size_t *)arg, 1);
+}
+
+static void
+flush_nothing(struct sg_guest **group, size_t n, struct sg_audit *audit)
+{
+	(void)group, (void)n, (void)audit;
+}
+
+/*
+ * Shutdown while producers wait for room in a full ring: every submit either is
+ * refused (shutdown had begun) or its guest comes back; shutdown never hangs.
+ */
+static void
+test_shutdown_with_blocked_producers(void **state)
+{
+	enum {
+		PRODUCERS = 6,
+		EACH = 40
+	};
+	static struct sg_guest many[PRODUCERS * EACH];
+
+	(void)state;
+	for (int round = 0; round < 300; round++) {
+		atomic_size_t count = 0;
+		struct sg_release_queue_config c = { .audit = (struct sg_audit *)&fake_audit,
+						     .group_max = 1,
+						     .capacity = 1,
+						     .releasers = 2,
+						     .flush = flush_nothing,
+						     .done = count_done,
+						     .done_arg = &count };
+		struct sg_release_queue *q = NULL;
+		struct sg_error err = { 0 };
+		struct producer p[PRODUCERS];
+		pthread_t t[PRODUCERS];
+		size_t accepted = 0;
+
+		assert_int_equal(sg_release_queue_new(&c, &q, &err), 0);
+		for (size_t i = 0; i < PRODUCERS * EACH; i++)
+			many[i] = (struct sg_guest){ .step = SG_STEP_RELEASE };
+		many_guests = many;
+		for (size_t i = 0; i < PRODUCERS; i++) {
+			p[i] = (struct producer){ .q = q, .from = i * EACH, .to = (i + 1) * EACH };
+			assert_int_equal(pthread_create(&t[i], NULL, produce_many, &p[i]), 0);
+		}
+		usleep((useconds_t)(round % 7) * 50);
+		sg_release_queue_shutdown(q);
+		for (size_t i = 0; i < PRODUCERS; i++) {
+			pthread_join(t[i], NULL);
+			assert_int_equal(p[i].other, 0);
+			assert_int_equal(p[i].accepted + p[i].refused, EACH);
+			accepted += p[i].accepted;
+		}
+		/* Every accepted guest came back, by the time shutdown returned. */
+		assert_int_equal(atomic_load(&count), accepted);
+		sg_release_queue_free(q);
+	}
 }
 
 static const struct config_case {
@@ -409,6 +509,7 @@ main(int argc, char **argv)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shutdown_drains_then_refuses);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_concurrent_shutdown);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_many_producers);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_shutdown_with_blocked_producers);
 	for (size_t i = 0; i < SG_ELEMENTSOF(config_cases); i++)
 		tests[n++] = (struct CMUnitTest){ config_cases[i].name, test_config, NULL, NULL,
 						  (void *)&config_cases[i] };
