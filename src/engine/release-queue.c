@@ -18,6 +18,7 @@ struct sg_release_queue {
 	pthread_cond_t finished; /* more guests were handed to done */
 	struct sg_guest **ring;
 	size_t head, len;
+	size_t waiting; /* submitters waiting for room: accepted, not yet in the ring */
 	bool stopping, stopped;
 	pthread_t threads[RELEASERS_MAX];
 	size_t nthreads;
@@ -67,7 +68,8 @@ releaser(void *arg)
 		size_t n = 0;
 
 		pthread_mutex_lock(&q->lock);
-		while (q->len == 0 && !q->stopping)
+		/* Shut down and empty: done, unless a submitter still waits to hand one over. */
+		while (q->len == 0 && !(q->stopping && q->waiting == 0))
 			pthread_cond_wait(&q->filled, &q->lock);
 		while (group && q->len > 0 && n < q->cfg.group_max) {
 			group[n++] = q->ring[q->head];
@@ -147,10 +149,20 @@ sg_release_queue_submit(struct sg_release_queue *q, struct sg_guest *gu, struct 
 	}
 	q->stats.submitted++;
 	if (queue && q->nthreads > 0) {
+		/*
+		 * Accepted now, even if shutdown begins while it waits for room: the
+		 * releasers stay until every waiting guest is in the ring and released.
+		 */
+		q->waiting++;
 		while (q->len == q->cfg.capacity)
 			pthread_cond_wait(&q->drained, &q->lock);
+		q->waiting--;
 		q->ring[(q->head + q->len++) % q->cfg.capacity] = gu;
-		pthread_cond_signal(&q->filled);
+		/* Shutting down, every releaser must see the last waiter go, not just one. */
+		if (q->stopping)
+			pthread_cond_broadcast(&q->filled);
+		else
+			pthread_cond_signal(&q->filled);
 		pthread_mutex_unlock(&q->lock);
 		return 0;
 	}

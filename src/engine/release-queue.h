@@ -62,8 +62,9 @@ SG_NODISCARD int sg_release_queue_new(const struct sg_release_queue_config *cfg,
 /*
  * Hand over @gu, attested (sg_guest_attest). A guest that owes the release
  * step nothing is handed to done at once, on this thread. Returns 0 (the
- * queue owns @gu until done gets it), or SG_E_STATE after shutdown (@gu is
- * still the caller's).
+ * queue owns @gu until done gets it), or SG_E_STATE when shutdown began
+ * before the call (@gu is still the caller's). A submit that waits for room
+ * when shutdown begins is accepted: shutdown waits for it to be released.
  */
 SG_NODISCARD int
 sg_release_queue_submit(struct sg_release_queue *q, struct sg_guest *gu, struct sg_error *err);
