@@ -1273,6 +1273,12 @@ def test_pin_owner(env):
     rc, out, err = env.sg("validate", "--manifest", p, "--tek", cli_tek)
     check(rc == 3 and "pin-value in a URI on the command line would show in ps" in err,
           "pin owner: a command-line pin-value is not covered by a private manifest: rc %d %r" % (rc, err))
+    # ... nor in a secret the command line names with an alias that does not parse (its URI is
+    # checked before anything runs, although the bad alias fails only at release).
+    rc, out, err = env.sg("validate", "--manifest", p, "--inject-secret",
+                          "bogus:pkcs11:token=nosuch;object=s;type=data?pin-value=%s" % PIN)
+    check(rc == 3 and "pin-value in a URI on the command line would show in ps" in err,
+          "pin owner: a pin-value in a bad --inject-secret is refused first: rc %d %r" % (rc, err))
     # ... and a private defaults.yaml does not cover a readable manifest's pin-value (nor the reverse).
     dd = os.path.join(d, "dflt")
     write(os.path.join(dd, "defaults.yaml"), pin_tik + "\n", 0o600)
