@@ -17,18 +17,22 @@ static int
 add_secret(struct sg_cli_opts *o, const char *arg, struct sg_error *err)
 {
 	struct sg_validate_req *q = &o->g.req;
+	struct sg_error *why;
 	struct sg_secret_spec *s;
-	struct sg_error why = { 0 };
+	const char *colon = strchr(arg, ':');
 
 	if (q->nsecrets == SG_MAX_SECRETS)
 		return sg_error_set(err, SG_E_USAGE, "more than %d --inject-secret options",
 				    SG_MAX_SECRETS);
 	s = &q->secrets[q->nsecrets];
-	*s = (struct sg_secret_spec){ .path = NULL };
-	if (sg_cli_secret_arg_parse(arg, s, &why) < 0) {
-		snprintf(o->secret_msgs[q->nsecrets], sizeof(o->secret_msgs[0]), "%s", why.msg);
-		s->invalid = o->secret_msgs[q->nsecrets];
-	}
+	why = &o->secret_errs[q->nsecrets];
+	/*
+	 * A bad one keeps the text after its first ':' as its path: a pkcs11: URI there is
+	 * still checked for a pin-value and its PIN file protected before anything runs.
+	 */
+	*s = (struct sg_secret_spec){ .path = colon ? colon + 1 : NULL };
+	if (sg_cli_secret_arg_parse(arg, s, why) < 0)
+		s->invalid = why->msg;
 	q->nsecrets++;
 	return 0;
 }

@@ -30,14 +30,11 @@ enum sg_digest_format {
 };
 
 /* A command line: the guest it describes, and how the front end reports on it. */
-/* Room for the message of an --inject-secret that does not parse. */
-#define SG_CLI_SECRET_MSG_MAX SG_ERROR_MSG_MAX
-
 struct sg_cli_opts {
 	enum sg_frontend fe;
 	struct sg_guest_spec g;
 	/* Why each --inject-secret that does not parse is unusable (g.req.secrets[i].invalid). */
-	char secret_msgs[SG_MAX_SECRETS][SG_CLI_SECRET_MSG_MAX];
+	struct sg_error secret_errs[SG_MAX_SECRETS];
 	bool debug, quiet, help, json;
 	const char *manifest;
 	enum sg_digest_mode mode;
