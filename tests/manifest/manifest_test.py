@@ -436,6 +436,14 @@ def test_limits(env):
           and [s["length"] for s in obj["secrets_released"]] == [11],
           "limits: flow style works (rc %d %r %s)" % (rc, obj, err.strip()))
 
+    # A packet that cannot be written released nothing: the report lists no secret.
+    p = write(os.path.join(d, "alias-ok", "nowrite.yaml"), "\n".join(
+        [l.replace("out/", "missing-dir/") for l in body]) + "\n")
+    rc, obj, err = env.validate_json(p)
+    check(rc == 6 and obj and obj["verdict"] == "error" and obj["secrets_released"] == [],
+          "limits: an unwritable packet lists no released secret (rc %d %r %s)"
+          % (rc, obj, err.strip()))
+
 
 # ---------------------------------------------------------------------------
 # fleet: generated guests with known verdicts
