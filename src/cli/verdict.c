@@ -62,7 +62,7 @@ sg_cli_guest_json(const struct sg_guest_spec *spec, const struct sg_validate_res
 			    sg_json_hex(res->cmdline_sha256, sizeof(res->cmdline_sha256)) :
 			    NULL);
 	sg_json_add(j, "inputs", in);
-	for (size_t i = 0; res && i < res->nsecrets; i++) {
+	for (size_t i = 0; res && rc == 0 && i < res->nsecrets; i++) {
 		struct json_object *s = json_object_new_object();
 		char g[SG_GUID_STR_LEN + 1];
 
