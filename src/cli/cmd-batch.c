@@ -34,6 +34,8 @@
 #include "validate/fwcache.h"
 
 #define MAX_JOBS 256
+/* Groups of a run with online guests (see sg_cmd_batch). */
+#define ONLINE_GROUP_MAX 32
 
 struct run {
 	char **paths;
@@ -57,7 +59,7 @@ struct run {
 	/* Every packet file of the run, sorted by file then guest (check_claims). */
 	struct claim *claims;
 	size_t nclaims;
-	int fatal; /* a report write failed: stop */
+	atomic_int fatal; /* the run failed (the report, the log): stop; read without the lock */
 	struct sg_error fatal_err;
 };
 
@@ -185,6 +187,16 @@ static void
 guest_done(void *arg, struct sg_guest *gu)
 {
 	report(arg, gu);
+}
+
+/* Whether a manifest applied ahead of the run names a domain. */
+static bool
+any_online(const struct run *r)
+{
+	for (size_t i = 0; r->pre_m && i < r->npaths; i++)
+		if (r->pre_m[i] && r->pre_g[i].domain)
+			return true;
+	return false;
 }
 
 /* A guest of the run before its manifest is applied: the run's cache and key options. */
@@ -524,6 +536,14 @@ sg_cmd_batch(int argc, char **argv)
 		struct sg_release_queue_config qc = { .audit = r.audit,
 						      .done = guest_done,
 						      .done_arg = &r };
+
+		/*
+		 * An online guest waits for its group with its libvirt connection open
+		 * and its domain paused: with any in the run, smaller groups and a
+		 * shorter queue keep that to about 3 * ONLINE_GROUP_MAX at a time.
+		 */
+		if (any_online(&r))
+			qc.group_max = qc.capacity = ONLINE_GROUP_MAX;
 
 		rc = sg_release_queue_new(&qc, &r.releases, &err);
 	}
