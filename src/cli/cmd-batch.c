@@ -45,6 +45,9 @@ struct run {
 	struct sg_fwcache *fwcache;
 	struct sg_key_options key_opts;
 	struct sg_audit *audit; /* or NULL */
+	/* The workers' OpenSSL contexts, kept until the release queue is shut down. */
+	struct sg_crypto *cryptos[MAX_JOBS + 1];
+	atomic_size_t ncryptos;
 	/* Attested guests go here for the release step, in groups. */
 	struct sg_release_queue *releases;
 	bool json, quiet, progress;
@@ -439,7 +442,11 @@ worker(void *arg)
 			break;
 		}
 	}
-	sg_crypto_free(crypto);
+	/*
+	 * Its guests' validations borrow this context and may still wait for their
+	 * group: freed after the release queue is shut down, not now.
+	 */
+	r->cryptos[atomic_fetch_add(&r->ncryptos, 1)] = crypto;
 	return NULL;
 }
 
@@ -567,6 +574,8 @@ sg_cmd_batch(int argc, char **argv)
 	sg_release_queue_shutdown(r.releases);
 	sg_release_queue_stats(r.releases, &qstats);
 	sg_release_queue_free(r.releases);
+	for (size_t i = 0; i < atomic_load(&r.ncryptos); i++)
+		sg_crypto_free(r.cryptos[i]);
 	sg_debug("batch: %zu guests released in %zu groups (largest %zu)", qstats.done,
 		 qstats.groups, qstats.largest_group);
 	wall = now_ms() - t0;
