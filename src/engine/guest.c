@@ -153,6 +153,14 @@ sg_guest_finish(struct sg_guest *gu)
 	sg_online_close(&gu->on);
 }
 
+bool
+sg_guest_owes_release(const struct sg_guest *gu, bool audited)
+{
+	if (gu->step == SG_STEP_NONE)
+		return false;
+	return audited || gu->step == SG_STEP_RELEASE;
+}
+
 int
 sg_guest_run(struct sg_crypto *crypto, struct sg_guest *gu, struct sg_audit *audit)
 {

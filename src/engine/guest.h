@@ -107,6 +107,13 @@ void sg_guest_attest(struct sg_crypto *crypto, struct sg_guest *gu);
  */
 void sg_guest_finish(struct sg_guest *gu);
 
+/*
+ * Whether the release step owes @gu anything once it is attested: a secret
+ * to release, or (@audited, a log is kept) a record. A guest that owes
+ * nothing needs no group.
+ */
+bool sg_guest_owes_release(const struct sg_guest *gu, bool audited);
+
 struct sg_audit;
 /* The three for one guest, released alone. Returns gu->out.rc. */
 SG_NODISCARD int

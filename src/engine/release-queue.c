@@ -25,15 +25,6 @@ struct sg_release_queue {
 	struct sg_release_queue_stats stats;
 };
 
-/* Whether the release step owes @gu anything: a record or a release. */
-static bool
-owes(const struct sg_release_queue *q, const struct sg_guest *gu)
-{
-	if (gu->step == SG_STEP_NONE)
-		return false;
-	return q->cfg.audit || gu->step == SG_STEP_RELEASE;
-}
-
 /* The release step for @n guests, then each handed to done. Called unlocked. */
 static void
 release(struct sg_release_queue *q, struct sg_guest **group, size_t n, bool flush)
@@ -140,7 +131,7 @@ sg_release_queue_new(const struct sg_release_queue_config *cfg, struct sg_releas
 int
 sg_release_queue_submit(struct sg_release_queue *q, struct sg_guest *gu, struct sg_error *err)
 {
-	bool queue = owes(q, gu);
+	bool queue = sg_guest_owes_release(gu, q->cfg.audit != NULL);
 
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping) {
