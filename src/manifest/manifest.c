@@ -117,6 +117,16 @@ keep(struct sg_manifest *m, char *s)
 	return s;
 }
 
+/* Whether @s is one of the strings @m keeps (the last ones first: just kept). */
+static bool
+is_kept(const struct sg_manifest *m, const char *s)
+{
+	for (size_t i = m->nstrings; i-- > 0;)
+		if (m->strings[i] == s)
+			return true;
+	return false;
+}
+
 /*
  * Report @code at LINE:COL of the manifest: "FILE:LINE:COL: " then @fmt, a
  * string literal. A macro, so the message is formatted once, by sg_error_set.
@@ -173,8 +183,12 @@ allow_pin_value(struct ctx *c, const struct sg_yaml_node *n, const char *uri)
 static int
 apply_option(struct ctx *c, const struct sg_yaml_node *n, const char *name, const char *value)
 {
-	int r = sg_guest_spec_set_named(c->g, SG_ORIGIN_VALIDATE, name, value, c->err);
+	int r;
 
+	/* The spec borrows @value; the YAML document it may come from is freed after the load. */
+	if (value && !is_kept(c->m, value) && !(value = keep(c->m, strdup(value))))
+		return sg_error_set(c->err, SG_E_NOMEM, "out of memory");
+	r = sg_guest_spec_set_named(c->g, SG_ORIGIN_VALIDATE, name, value, c->err);
 	return r < 0 ? at_prefix(c, n->line, n->column, r) : 0;
 }
 
