@@ -33,7 +33,7 @@ void sg_output_protect_seal(void);
 SG_NODISCARD int sg_output_check(const char *path, const char *what, struct sg_error *err);
 
 /*
- * The secret header and payload of @o, when it writes them: refused (exit
+ * The secret header and payload of @g, when it writes them: refused (exit
  * 2) when either is a noted file, @m's manifest or the defaults.yaml beside
  * it (by device and inode), or when both are one file (by device and inode,
  * or by resolved path while they do not exist). In a manifest the error

@@ -30,7 +30,7 @@ struct sg_manifest {
 	uint8_t sha256[32]; /* of the manifest's bytes */
 	/* secret-header and secret-payload, where output files are checked. */
 	struct sg_manifest_loc header_loc, payload_loc;
-	/* Strings @o points at (resolved paths, secret specs): freed with the manifest. */
+	/* Strings the spec points at (resolved paths, values): freed with the manifest. */
 	char **strings;
 	size_t nstrings, capstrings;
 	/*
