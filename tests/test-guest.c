@@ -14,7 +14,7 @@
 
 #include "vectors.h"
 #include "audit/audit.h"
-#include "cli/secret-arg.h"
+#include "core/secret.h"
 #include "core/policy.h"
 #include "engine/guest.h"
 #include "engine/release.h"
@@ -101,7 +101,6 @@ test_row(void **state)
 	struct sg_guest *gu;
 	struct sg_error err = { 0 };
 	char *hdr = tv_tmp("hdr.b64"), *pay = tv_tmp("pay.b64"), *log = tv_tmp("audit.log");
-	char arg[256];
 	struct stat st;
 
 	unlink(hdr);
@@ -120,8 +119,8 @@ test_row(void **state)
 		g.req.have_policy = true;
 	g.req.platform = (struct sg_platform){ 0, 24, 15, 3 };
 	if (t->secret) {
-		snprintf(arg, sizeof(arg), "luks-key:%s", p_secret);
-		TV_ASSERT_OK(sg_cli_secret_arg_parse(arg, &g.req.secrets[0], &err), &err);
+		g.req.secrets[0].path = p_secret;
+		TV_ASSERT_OK(sg_secret_guid_parse("luks-key", &g.req.secrets[0].guid, &err), &err);
 		g.req.nsecrets = 1;
 		g.req.secret_header = hdr;
 		g.req.secret_payload = pay;
