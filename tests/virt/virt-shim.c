@@ -15,7 +15,10 @@
  *       domain is not running / not paused (real virDomainGetState); else
  *       writes the "sev-secret-header", "sev-secret" (and, if given,
  *       "sev-secret-set-address") params to files of those names in
- *       SEVGATE_SHIM_CAPTURE_DIR and returns 0.
+ *       SEVGATE_SHIM_CAPTURE_DIR and returns 0. With
+ *       SEVGATE_SHIM_CAPTURE_PER_DOMAIN=1 the files go to the subdirectory
+ *       named after the domain (created 0700; a name that is empty, "." or
+ *       "..", or holds a '/', fails the call), so a batch keeps every packet.
  *       SEVGATE_SHIM_INJECT_FAIL=1 fails it (VIR_ERR_OPERATION_FAILED), with
  *       the message SEVGATE_SHIM_INJECT_FAIL_MSG when set (a remote host's text).
  *   virNodeGetSEVInfo                fixed platform values.
@@ -24,8 +27,12 @@
  *       is set, that text is inserted before "</os>" of the result. libvirt's
  *       parser drops a second <loader> and an empty <cmdline/>, so no driver
  *       can produce such XML; this is how the tools' handling of it is tested.
+ *   fdatasync (libc, not libvirt)  only when SEVGATE_SHIM_FDATASYNC_MS=N is
+ *       set: sleeps N milliseconds, then calls the real one; a slow disk, so
+ *       that attestations outpace releases and the release queue forms groups
+ *       (tests/virt/online_batch_test.py). Not logged.
  *
- * Every interposed call appends "<call> <domain name>" to SEVGATE_SHIM_LOG.
+ * Every interposed libvirt call appends "<call> <domain name>" to SEVGATE_SHIM_LOG.
  *
  * Faults staged in-process (each test:/// connection has its own state):
  *   SEVGATE_SHIM_RESUME_BEFORE_INJECT=1|info|set: the real virDomainResume is
@@ -52,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -152,16 +160,50 @@ set_error(int domain, int code, const char *msg)
 	fn(&e);
 }
 
-static void
-write_file(const char *name, const char *data)
+/*
+ * The directory the packet of @dom is captured in: SEVGATE_SHIM_CAPTURE_DIR,
+ * or its subdirectory named after the domain (made if needed) with
+ * SEVGATE_SHIM_CAPTURE_PER_DOMAIN. Returns 1 and the path in @buf, 0 when
+ * nothing is captured, -1 (libvirt error set) for a domain name that is no
+ * file name.
+ */
+static int
+capture_dir(virDomainPtr dom, char *buf, size_t size)
 {
 	const char *dir = getenv("SEVGATE_SHIM_CAPTURE_DIR");
+	const char *n;
+
+	if (!dir || !*dir)
+		return 0;
+	if (!env_flag("SEVGATE_SHIM_CAPTURE_PER_DOMAIN")) {
+		return snprintf(buf, size, "%s", dir) < (int)size ? 1 : 0;
+	}
+	n = dom_name(dom);
+	if (!*n || !strcmp(n, ".") || !strcmp(n, "..") || strchr(n, '/')) {
+		set_error(VIR_FROM_NONE, VIR_ERR_INVALID_ARG,
+			  "virt-shim: the domain name is no capture directory name");
+		return -1;
+	}
+	if (snprintf(buf, size, "%s/%s", dir, n) >= (int)size) {
+		set_error(VIR_FROM_NONE, VIR_ERR_INVALID_ARG, "virt-shim: capture path too long");
+		return -1;
+	}
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+		set_error(VIR_FROM_NONE, VIR_ERR_SYSTEM_ERROR,
+			  "virt-shim: cannot make the capture directory");
+		return -1;
+	}
+	return 1;
+}
+
+static void
+write_file(const char *dir, const char *name, const char *data)
+{
 	char path[4096];
 	FILE *f;
 
-	if (!dir || !*dir)
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "w");
 	if (!f)
 		return;
@@ -290,8 +332,8 @@ virDomainSetLaunchSecurityState(virDomainPtr dom, virTypedParameterPtr params, i
 {
 	const char *hdr = NULL, *sec = NULL;
 	unsigned long long addr = 0;
-	int state = -1, reason = 0, has_addr;
-	char buf[32];
+	int state = -1, reason = 0, has_addr, cap;
+	char buf[32], dir[4096];
 
 	(void)flags;
 	shim_log("SetLaunchSecurityState %s %d", dom_name(dom), nparams);
@@ -335,11 +377,16 @@ virDomainSetLaunchSecurityState(virDomainPtr dom, virTypedParameterPtr params, i
 			  "invalid argument: Both secret and the secret header are required");
 		return -1;
 	}
-	write_file("sev-secret-header", hdr);
-	write_file("sev-secret", sec);
+	cap = capture_dir(dom, dir, sizeof(dir));
+	if (cap < 0)
+		return -1;
+	if (cap == 0)
+		return 0;
+	write_file(dir, "sev-secret-header", hdr);
+	write_file(dir, "sev-secret", sec);
 	if (has_addr == 1) {
 		snprintf(buf, sizeof(buf), "%llu", addr);
-		write_file("sev-secret-set-address", buf);
+		write_file(dir, "sev-secret-set-address", buf);
 	}
 	return 0;
 }
@@ -412,4 +459,16 @@ virDomainGetXMLDesc(virDomainPtr dom, unsigned int flags)
 	strcpy(out + pre + elen, at);
 	free(xml);
 	return out;
+}
+
+SHIM_EXPORT int
+fdatasync(int fd)
+{
+	typedef int (*fn)(int);
+	unsigned int ms = env_uint("SEVGATE_SHIM_FDATASYNC_MS", 0);
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000 * 1000 };
+
+	while (ms && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	return ((fn)real("fdatasync"))(fd);
 }
