@@ -102,8 +102,11 @@ SG_DEFINE_TRIVIAL_CLEANUP_FUNC(struct sg_guest *, sg_guest_free)
  */
 void sg_guest_attest(struct sg_crypto *crypto, struct sg_guest *gu);
 /*
- * After the release step: fill gu->out and close the domain; a failed
- * online guest is never resumed (destroyed if its spec says so).
+ * After the release step: fill gu->out; a failed online guest is never
+ * resumed (destroyed if its spec says so). The domain's connection is
+ * closed by sg_guest_free, since inputs the spec took from the domain
+ * (--insecure: the firmware, kernel, initrd and cmdline paths) are strings
+ * of the domain and the front ends report them after this.
  */
 void sg_guest_finish(struct sg_guest *gu);
 
