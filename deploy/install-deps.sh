@@ -49,6 +49,7 @@ test_pkgs=(
 	libvirt-clients-qemu # /usr/bin/virt-qemu-sev-validate, the reference tool (differential tests, benchmark)
 	python3-libvirt python3-lxml # what the reference tool imports
 	libvirt-daemon       # libvirtd for the end-to-end online test (test driver over a unix socket)
+	strace               # the online batch test counts the audit log's fdatasync calls
 	systemd              # systemd-analyze: the units in deploy/systemd are verified and scored
 	python3-seccomp      # tests/deploy/sandbox.py: sevgate under the units' system call filter
 	clang-format-14      # make format-check (.ci/run): the tree against .clang-format
