@@ -210,6 +210,7 @@ struct producer {
 	struct sg_release_queue *q;
 	size_t from, to;
 	atomic_bool finished;
+	struct sg_guest *own; /* its guests, or NULL: the shared table's, set up as it goes */
 	/* Off the main thread no cmocka assert: what happened, checked after the join. */
 	size_t accepted, refused, other;
 };
@@ -221,7 +222,8 @@ produce(void *arg)
 	struct sg_error err = { 0 };
 
 	for (size_t i = p->from; i < p->to; i++) {
-		int r = sg_release_queue_submit(p->q, guest(i, SG_STEP_RELEASE), &err);
+		struct sg_guest *gu = p->own ? &p->own[i] : guest(i, SG_STEP_RELEASE);
+		int r = sg_release_queue_submit(p->q, gu, &err);
 
 		if (r == 0)
 			p->accepted++;
@@ -231,28 +233,6 @@ produce(void *arg)
 			p->other++;
 	}
 	atomic_store(&p->finished, true);
-	return NULL;
-}
-
-static struct sg_guest *many_guests;
-
-/* As produce, for the shutdown race: its own guests, submitted as they are. */
-static void *
-produce_many(void *arg)
-{
-	struct producer *p = arg;
-	struct sg_error err = { 0 };
-
-	for (size_t i = p->from; i < p->to; i++) {
-		int r = sg_release_queue_submit(p->q, &many_guests[i], &err);
-
-		if (r == 0)
-			p->accepted++;
-		else if (r == SG_E_STATE)
-			p->refused++;
-		else
-			p->other++;
-	}
 	return NULL;
 }
 
@@ -451,10 +431,11 @@ test_shutdown_with_blocked_producers(void **state)
 		assert_int_equal(sg_release_queue_new(&c, &q, &err), 0);
 		for (size_t i = 0; i < PRODUCERS * EACH; i++)
 			many[i] = (struct sg_guest){ .step = SG_STEP_RELEASE };
-		many_guests = many;
 		for (size_t i = 0; i < PRODUCERS; i++) {
-			p[i] = (struct producer){ .q = q, .from = i * EACH, .to = (i + 1) * EACH };
-			assert_int_equal(pthread_create(&t[i], NULL, produce_many, &p[i]), 0);
+			p[i] = (struct producer){
+				.q = q, .from = i * EACH, .to = (i + 1) * EACH, .own = many
+			};
+			assert_int_equal(pthread_create(&t[i], NULL, produce, &p[i]), 0);
 		}
 		usleep((useconds_t)(round % 7) * 50);
 		sg_release_queue_shutdown(q);
