@@ -52,7 +52,7 @@ test_verdicts(void **state)
 
 struct row {
 	const char *name;
-	bool secret, audit, flip, require_es, no_tek;
+	bool secret, audit, flip, require_es, no_tek, unwritable;
 	int rc;
 	enum sg_verdict verdict;
 	size_t released, records;
@@ -61,19 +61,23 @@ struct row {
 };
 
 static const struct row rows[] = {
-	{ "trusted-no-secret", false, false, false, false, false, 0, SG_VERDICT_TRUSTED, 0, 0,
-	  false, NULL },
-	{ "trusted-no-secret-audited", false, true, false, false, false, 0, SG_VERDICT_TRUSTED, 0,
-	  1, false, NULL },
-	{ "released", true, false, false, false, false, 0, SG_VERDICT_TRUSTED, 1, 0, true, NULL },
-	{ "released-audited", true, true, false, false, false, 0, SG_VERDICT_TRUSTED, 1, 2, true,
+	{ "trusted-no-secret", false, false, false, false, false, false, 0, SG_VERDICT_TRUSTED, 0,
+	  0, false, NULL },
+	{ "trusted-no-secret-audited", false, true, false, false, false, false, 0,
+	  SG_VERDICT_TRUSTED, 0, 1, false, NULL },
+	{ "released", true, false, false, false, false, false, 0, SG_VERDICT_TRUSTED, 1, 0, true,
 	  NULL },
-	{ "mismatch-audited", true, true, true, false, false, SG_E_MISMATCH, SG_VERDICT_MISMATCH, 0,
-	  1, false, "Measurement does not match, VM is not trustworthy" },
-	{ "refused-audited", true, true, false, true, false, SG_E_POLICY, SG_VERDICT_REFUSED, 0, 1,
-	  false, "release refused: guest policy 0x3 lacks required bit es" },
-	{ "never-attested", true, true, false, false, true, SG_E_USAGE, SG_VERDICT_ERROR, 0, 0,
-	  false, "Either --tk or both of --tek/--tik are required" },
+	{ "released-audited", true, true, false, false, false, false, 0, SG_VERDICT_TRUSTED, 1, 2,
+	  true, NULL },
+	{ "mismatch-audited", true, true, true, false, false, false, SG_E_MISMATCH,
+	  SG_VERDICT_MISMATCH, 0, 1, false, "Measurement does not match, VM is not trustworthy" },
+	{ "refused-audited", true, true, false, true, false, false, SG_E_POLICY, SG_VERDICT_REFUSED,
+	  0, 1, false, "release refused: guest policy 0x3 lacks required bit es" },
+	{ "never-attested", true, true, false, false, true, false, SG_E_USAGE, SG_VERDICT_ERROR, 0,
+	  0, false, "Either --tk or both of --tek/--tik are required" },
+	/* The real release step failing after its intent record: nothing released, one record. */
+	{ "write-fails-audited", true, true, false, false, false, true, SG_E_IO, SG_VERDICT_ERROR,
+	  0, 1, false, NULL },
 };
 
 static size_t
@@ -100,7 +104,9 @@ test_row(void **state)
 	struct sg_guest_spec g;
 	struct sg_guest *gu;
 	struct sg_error err = { 0 };
-	char *hdr = tv_tmp("hdr.b64"), *pay = tv_tmp("pay.b64"), *log = tv_tmp("audit.log");
+	char *hdr = tv_tmp(t->unwritable ? "missing/hdr.b64" : "hdr.b64"),
+	     *pay = tv_tmp(t->unwritable ? "missing/pay.b64" : "pay.b64"),
+	     *log = tv_tmp("audit.log");
 	struct stat st;
 
 	unlink(hdr);
@@ -139,6 +145,8 @@ test_row(void **state)
 	assert_int_equal(gu->out.records, t->records);
 	if (t->msg)
 		assert_string_equal(gu->out.err.msg, t->msg);
+	if (t->unwritable)
+		assert_non_null(strstr(gu->out.err.msg, "cannot write secret header"));
 	if (t->rc != SG_E_USAGE)
 		assert_int_equal(strlen(gu->out.digest), 64);
 	assert_int_equal(stat(hdr, &st) == 0, t->files);
