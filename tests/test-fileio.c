@@ -118,14 +118,22 @@ struct case_secret {
 	const char *id;
 	size_t size, max;
 	int rc;
+	bool upto; /* sg_file_read_secret_upto: an oversized file is its first @max + 1 bytes */
+	size_t want_len; /* with upto: *ret's length */
 };
 
 static const struct case_secret secret_cases[] = {
-	{ "secret-16", 16, 65536, 0 },
-	{ "secret-empty", 0, 64, 0 },
-	{ "secret-at-max", 64, 64, 0 },
-	{ "secret-over-max", 65, 64, SG_E_LIMIT },
-	{ "secret-missing", (size_t)-1, 64, SG_E_IO },
+	{ "secret-16", 16, 65536, 0, false, 0 },
+	{ "secret-empty", 0, 64, 0, false, 0 },
+	{ "secret-at-max", 64, 64, 0, false, 0 },
+	{ "secret-over-max", 65, 64, SG_E_LIMIT, false, 0 },
+	{ "secret-missing", (size_t)-1, 64, SG_E_IO, false, 0 },
+	{ "upto-16", 16, 4096, 0, true, 16 },
+	{ "upto-empty", 0, 64, 0, true, 0 },
+	{ "upto-at-max", 64, 64, 0, true, 64 },
+	{ "upto-over-max", 65, 64, 0, true, 65 },
+	{ "upto-far-over-max", 10000, 64, 0, true, 65 },
+	{ "upto-missing", (size_t)-1, 64, SG_E_IO, true, 0 },
 };
 
 static void
@@ -134,6 +142,7 @@ test_read_secret(void **state)
 	const struct case_secret *t = *state;
 	struct sg_error err = { 0 };
 	struct sg_secmem *m = (struct sg_secmem *)0x1;
+	size_t len = t->upto ? t->want_len : t->size;
 	uint8_t *want = NULL;
 	char *path;
 	int rc;
@@ -144,61 +153,13 @@ test_read_secret(void **state)
 		want = pattern(t->size);
 		path = tv_tmp_write(t->id, want, t->size);
 	}
-	rc = sg_file_read_secret(path, t->max, "TIK", &m, &err);
+	rc = t->upto ? sg_file_read_secret_upto(path, t->max, "TIK", &m, &err) :
+		       sg_file_read_secret(path, t->max, "TIK", &m, &err);
 	if (t->rc == 0) {
 		TV_ASSERT_OK(rc, &err);
-		assert_int_equal(m->len, t->size);
-		if (t->size)
-			assert_memory_equal(m->data, want, t->size);
-		sg_secmem_free(m);
-	} else {
-		TV_ASSERT_ERR(rc, &err, t->rc);
-		assert_ptr_equal(m, (struct sg_secmem *)0x1);
-		assert_non_null(strstr(err.msg, "TIK"));
-	}
-	free(want);
-	free(path);
-}
-
-struct case_upto {
-	const char *id;
-	size_t size, max;
-	size_t want_len; /* *ret's length: the file's, or @max + 1 when it is larger */
-	int rc;
-};
-
-static const struct case_upto upto_cases[] = {
-	{ "upto-16", 16, 4096, 16, 0 },
-	{ "upto-empty", 0, 64, 0, 0 },
-	{ "upto-at-max", 64, 64, 64, 0 },
-	{ "upto-over-max", 65, 64, 65, 0 },
-	{ "upto-far-over-max", 10000, 64, 65, 0 },
-	{ "upto-missing", (size_t)-1, 64, 0, SG_E_IO },
-};
-
-/* sg_file_read_secret_upto: an oversized file is its first @max + 1 bytes, for the caller. */
-static void
-test_read_secret_upto(void **state)
-{
-	const struct case_upto *t = *state;
-	struct sg_error err = { 0 };
-	struct sg_secmem *m = (struct sg_secmem *)0x1;
-	uint8_t *want = NULL;
-	char *path;
-	int rc;
-
-	if (t->size == (size_t)-1) {
-		path = tv_tmp("no-such-secret-upto");
-	} else {
-		want = pattern(t->size);
-		path = tv_tmp_write(t->id, want, t->size);
-	}
-	rc = sg_file_read_secret_upto(path, t->max, "TIK", &m, &err);
-	if (t->rc == 0) {
-		TV_ASSERT_OK(rc, &err);
-		assert_int_equal(m->len, t->want_len);
-		if (t->want_len)
-			assert_memory_equal(m->data, want, t->want_len);
+		assert_int_equal(m->len, len);
+		if (len)
+			assert_memory_equal(m->data, want, len);
 		sg_secmem_free(m);
 	} else {
 		TV_ASSERT_ERR(rc, &err, t->rc);
@@ -1801,8 +1762,7 @@ main(int argc, char **argv)
 {
 	struct CMUnitTest tests[SG_ELEMENTSOF(map_cases) + SG_ELEMENTSOF(secret_cases) +
 				SG_ELEMENTSOF(out_cases) + SG_ELEMENTSOF(abort_cases) +
-				SG_ELEMENTSOF(dash_cases) + SG_ELEMENTSOF(same_cases) +
-				SG_ELEMENTSOF(upto_cases) + 40];
+				SG_ELEMENTSOF(dash_cases) + SG_ELEMENTSOF(same_cases) + 40];
 	size_t n = 0;
 
 	/* First: the sweep remembers 32 directories, and later tests write into many more. */
@@ -1811,8 +1771,6 @@ main(int argc, char **argv)
 		tests[n++] = ROW(test_map, map_cases, i);
 	for (size_t i = 0; i < SG_ELEMENTSOF(secret_cases); i++)
 		tests[n++] = ROW(test_read_secret, secret_cases, i);
-	for (size_t i = 0; i < SG_ELEMENTSOF(upto_cases); i++)
-		tests[n++] = ROW(test_read_secret_upto, upto_cases, i);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_free_null);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_creates_0600);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_write_tightens_0644);
