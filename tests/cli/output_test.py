@@ -157,6 +157,22 @@ def test_stdout(env):
 
 # ---------------------------------------------------------------------------
 
+def softhsm_token(env, d, label, pin, what):
+    """A throw-away SoftHSM2 token in d/hsm: (the script's output lines, its environment),
+    or None, saying which case (@what) is not tested."""
+    if not env.hsm or not shutil.which("softhsm2-util"):
+        print("note: no SoftHSM2: %s not tested" % what)
+        return None
+    hd = os.path.join(d, "hsm")
+    SCAN.register("token PIN", pin, hd)
+    p = subprocess.run(["bash", env.hsm, hd, label, pin], capture_output=True, text=True)
+    if p.returncode != 0:
+        print("note: no SoftHSM2 token (%s): %s not tested" % (p.stderr.strip(), what))
+        return None
+    out = p.stdout.strip().splitlines()
+    return out, dict(os.environ, SOFTHSM2_CONF=out[0].split("=", 1)[1])
+
+
 def symlink_pair(d, name):
     target = write(os.path.join(d, name + ".target"), "precious\n", 0o644)
     link = os.path.join(d, name + ".link")
@@ -234,18 +250,10 @@ def test_symlink(env):
               "symlink: --audit-log a dangling symlink: rc %d, %r" % (p.returncode, p.stderr))
 
     # keys generate-audit-key --pubout: needs a token.
-    if not env.hsm or not shutil.which("softhsm2-util"):
-        print("note: no SoftHSM2: --pubout into a symlink not tested")
+    tok = softhsm_token(env, d, "outtok", "3141592653589793", "--pubout into a symlink")
+    if not tok:
         return
-    hd = os.path.join(d, "hsm")
-    pin = "3141592653589793"
-    SCAN.register("token PIN", pin, hd)
-    p = subprocess.run(["bash", env.hsm, hd, "outtok", pin], capture_output=True, text=True)
-    if p.returncode != 0:
-        print("note: no SoftHSM2 token (%s): --pubout into a symlink not tested" % p.stderr.strip())
-        return
-    out = p.stdout.strip().splitlines()
-    tenv = dict(os.environ, SOFTHSM2_CONF=out[0].split("=", 1)[1])
+    out, tenv = tok
     t, l = symlink_pair(d, "pubout")
     p = env.sg("keys", "generate-audit-key", "--token", out[1], "--label", "audit",
                "--pubout", l, env=tenv)
@@ -510,18 +518,10 @@ def test_dash(env):
           "dash: batch --report -: rc %d, stdout %r, stderr %r"
           % (p.returncode, p.stdout, p.stderr))
 
-    if not env.hsm or not shutil.which("softhsm2-util"):
-        print("note: no SoftHSM2: --pubout - not tested")
+    tok = softhsm_token(env, d, "dashtok", "2718281828459045", "--pubout -")
+    if not tok:
         return
-    hd = os.path.join(d, "hsm")
-    pin = "2718281828459045"
-    SCAN.register("token PIN", pin, hd)
-    p = subprocess.run(["bash", env.hsm, hd, "dashtok", pin], capture_output=True, text=True)
-    if p.returncode != 0:
-        print("note: no SoftHSM2 token (%s): --pubout - not tested" % p.stderr.strip())
-        return
-    out = p.stdout.strip().splitlines()
-    tenv = dict(os.environ, SOFTHSM2_CONF=out[0].split("=", 1)[1])
+    out, tenv = tok
     p = env.sg("keys", "generate-audit-key", "--token", out[1], "--label", "audit",
                "--pubout", "-", env=tenv, cwd=d)
     pem = p.stdout[p.stdout.find("-----BEGIN"):p.stdout.find("-----END PUBLIC KEY-----") + 24]
