@@ -1287,6 +1287,11 @@ def test_pin_owner(env):
                           "bogus:pkcs11:token=nosuch;object=s;type=data?pin-value=%s" % PIN)
     check(rc == 3 and "pin-value in a URI on the command line would show in ps" in err,
           "pin owner: a pin-value in a bad --inject-secret is refused first: rc %d %r" % (rc, err))
+    rc, out, err = env.sg("validate", "--manifest", p, "--inject-secret",
+                          "pkcs11:token=nosuch;object=s;type=data?pin-value=%s" % PIN)
+    check(rc == 3 and "pin-value in a URI on the command line would show in ps" in err,
+          "pin owner: a pin-value in an --inject-secret without its alias is refused first: rc %d %r"
+          % (rc, err))
     # ... and a private defaults.yaml does not cover a readable manifest's pin-value (nor the reverse).
     dd = os.path.join(d, "dflt")
     write(os.path.join(dd, "defaults.yaml"), pin_tik + "\n", 0o600)
