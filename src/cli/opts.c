@@ -19,7 +19,7 @@ add_secret(struct sg_cli_opts *o, const char *arg, struct sg_error *err)
 	struct sg_validate_req *q = &o->g.req;
 	struct sg_error *why;
 	struct sg_secret_spec *s;
-	const char *colon = strchr(arg, ':');
+	const char *colon = strchr(arg, ':'), *uri = strstr(arg, "pkcs11:");
 
 	if (q->nsecrets == SG_MAX_SECRETS)
 		return sg_error_set(err, SG_E_USAGE, "more than %d --inject-secret options",
@@ -27,10 +27,11 @@ add_secret(struct sg_cli_opts *o, const char *arg, struct sg_error *err)
 	s = &q->secrets[q->nsecrets];
 	why = &o->secret_errs[q->nsecrets];
 	/*
-	 * A bad one keeps the text after its first ':' as its path: a pkcs11: URI there is
-	 * still checked for a pin-value and its PIN file protected before anything runs.
+	 * A bad one keeps what it names as its path, the text after its first ':' or a
+	 * pkcs11: URI in it (the alias forgotten): a URI is still checked for a pin-value
+	 * and its PIN file protected before anything runs.
 	 */
-	*s = (struct sg_secret_spec){ .path = colon ? colon + 1 : NULL };
+	*s = (struct sg_secret_spec){ .path = uri ? uri : colon ? colon + 1 : NULL };
 	if (sg_cli_secret_arg_parse(arg, s, why) < 0)
 		s->invalid = why->msg;
 	q->nsecrets++;
