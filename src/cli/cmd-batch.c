@@ -435,9 +435,11 @@ worker(void *arg)
 		j->claims_arg = r;
 		j->idx = i;
 		sg_guest_attest(crypto, j);
+		/* Refused only after shutdown, which comes after the workers: never, but closed. */
 		if (sg_release_queue_submit(r->releases, j, &err) < 0) {
-			sg_guest_free(
-				j); /* cannot happen: the queue is shut down after the workers */
+			j->r = sg_error_set(&j->out.err, err.code, "%s", err.msg);
+			sg_guest_finish(j); /* a failed guest is never resumed */
+			sg_guest_free(j);
 			fail_run(r, &err);
 			break;
 		}
@@ -547,7 +549,9 @@ sg_cmd_batch(int argc, char **argv)
 		/*
 		 * An online guest waits for its group with its libvirt connection open
 		 * and its domain paused: with any in the run, smaller groups and a
-		 * shorter queue keep that to about 3 * ONLINE_GROUP_MAX at a time.
+		 * shorter queue keep that to 3 * ONLINE_GROUP_MAX (two groups being
+		 * released, one queued) plus one a worker waiting to submit. A manifest
+		 * that was not applied ahead (not a regular file) does not count here.
 		 */
 		if (any_online(&r))
 			qc.group_max = qc.capacity = ONLINE_GROUP_MAX;
