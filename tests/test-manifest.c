@@ -221,8 +221,8 @@ static const struct row rows[] = {
 	  NULL },
 	{ "defaults-error-names-defaults", HEAD, "bogus: 1\n", SG_E_USAGE,
 	  "#:1:1: unknown key 'bogus'", NULL },
-	{ "not-yaml", "version: [1\n", NULL, SG_E_USAGE,
-	  "@:2:1: YAML syntax error: did not find expected ',' or ']'", NULL },
+	/* libyaml's own words differ between its versions: the location and kind only. */
+	{ "not-yaml", "version: [1\n", NULL, SG_E_USAGE, "@:2:1: YAML syntax error: *", NULL },
 };
 
 /* @pattern with @ and # replaced by the two file names. */
@@ -273,8 +273,13 @@ test_row(void **state)
 			    !strncmp(err.msg, dpath, strlen(dpath)));
 		if (t->msg) {
 			char *want = expand(t->msg, path, dpath);
+			size_t n = strlen(want);
 
-			assert_string_equal(err.msg, want);
+			/* A message ending in '*' is a prefix. */
+			if (n && want[n - 1] == '*')
+				assert_int_equal(strncmp(err.msg, want, n - 1), 0);
+			else
+				assert_string_equal(err.msg, want);
 			free(want);
 		}
 	}
