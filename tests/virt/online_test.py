@@ -875,6 +875,11 @@ def run_cases(E, T, cases, a):
                          ("build_id", 15)):
                 if j.get(k) != v:
                     p.append("%s=%r, expected %r" % (k, j.get(k), v))
+            # The firmware path comes from the domain XML, read after the domain is done with:
+            # it must still be the loader's (a freed string once, issue 12).
+            fw = ((j.get("inputs") or {}).get("firmware") or {}).get("path")
+            if fw != E.path("fw.bin"):
+                p.append("inputs.firmware.path=%r, expected %r" % (fw, E.path("fw.bin")))
         except ValueError:
             p.append("stdout is not one JSON object")
         if r.rc != 0:
