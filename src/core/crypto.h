@@ -3,7 +3,15 @@
  * The OpenSSL 3 back end: one OSSL_LIB_CTX with only the default provider
  * (no configuration file is read, so a system openssl.cnf cannot pull in
  * other providers), and SHA2-256, HMAC and AES-128-CTR each fetched once,
- * HMAC and AES on first use. Not thread-safe: one sg_crypto per thread.
+ * HMAC and AES on first use.
+ *
+ * Threads: the SHA-256 functions (sg_sha256_new, sg_sha256, and what is
+ * built on them: sg_launch_digest) only read the context once it is made,
+ * so several threads may use one context for them at once (the run cache,
+ * validate/fwcache.h, hashes firmware on the workers with its own). The
+ * HMAC and AES functions fetch on first use and so write the context: a
+ * context they are called on belongs to one thread at a time. A SHA-256
+ * state (struct sg_sha256) belongs to one thread at a time.
  */
 #pragma once
 

@@ -5,6 +5,14 @@
  * launch digest continues from the SHA-256 state after it. An entry is
  * keyed by the file's device, inode, size, mtime and ctime, checked with
  * stat() at every use, so a replaced or modified file is read again.
+ *
+ * Threads: every function but new and free may be called from several
+ * threads at once. The cache has its own lock, held for lookups, inserts
+ * and extending a digest chain by a VMSA page (4 KiB), never while a
+ * firmware, kernel or initrd file is read or hashed. It hashes with the
+ * context it was made with, for SHA-256 only (core/crypto.h says why that
+ * is safe). A firmware entry, and the state it holds, never changes once
+ * inserted: a guest reads it without the lock.
  */
 #pragma once
 
