@@ -7,28 +7,31 @@
 #                  without the tests labelled `long` (tests/README.md)
 #   make check-full  make check, then the `long` tests in both builds
 #   make check-long  only the `long` tests, in both builds (what check-full adds)
+#   make check-tsan  build build-tsan/ (ThreadSanitizer) and run the unit tests in it
 #   make format-check  clang-format-14 --dry-run over src/, tests/*.c, bench/*.c
 #   make bench     build build/ and run the benchmark (writes build/bench-results.md)
 #   make install   build build/ and install it (PREFIX=/usr/local, DESTDIR honoured)
-#   make clean     remove build/ and build-asan/
+#   make clean     remove build/, build-asan/ and build-tsan/
 #
 # Installing the dependencies (deploy/install-deps.sh) needs root on Debian
 # bookworm unless they are all installed already.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 CMAKE_FLAGS ?=
 
 ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+TSAN_ENV = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 CTEST = ctest --output-on-failure -j$(JOBS)
 CLANG_FORMAT ?= clang-format-14
 FORMAT_FILES = $(sort $(shell find src -name '*.[ch]') $(shell find tests bench -name '*.c'))
 
 .PHONY: all build build-asan deps deps-test demo demo-run check check-full check-long test \
-	test-asan test-long test-asan-long format-check bench install clean help
+	test-asan test-long test-asan-long format-check bench install clean help build-tsan check-tsan
 
 all: build
 
@@ -50,6 +53,17 @@ build-asan:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEVGATE_SANITIZE=ON \
 		$(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+build-tsan:
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEVGATE_TSAN=ON \
+		$(CMAKE_FLAGS)
+	cmake --build $(TSAN_BUILD) -j$(JOBS)
+
+# ThreadSanitizer over the unit tests (the release queue's races, the configuration
+# owner's threads, secmem's pool): outside make check's 15-minute budget.
+check-tsan: deps-test
+	$(MAKE) --no-print-directory build-tsan
+	cd $(TSAN_BUILD) && $(TSAN_ENV) $(CTEST) -L unit
 
 demo: deps
 	$(MAKE) --no-print-directory build
@@ -113,4 +127,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

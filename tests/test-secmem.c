@@ -27,18 +27,26 @@
 #include "vectors.h"
 #include "util/secmem.h"
 
-#ifdef __SANITIZE_ADDRESS__
-/* ASan's mlock interceptor does nothing and returns 0: VmLck does not move. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* The sanitizers' mlock interceptors do nothing and return 0: VmLck does not move. */
 #define MLOCK_OBSERVABLE 0
 #else
 #define MLOCK_OBSERVABLE 1
 #endif
 
+/* A size no allocator can give is a NULL return here, as the header says, not an abort. */
 #ifdef __SANITIZE_ADDRESS__
-/* A size no allocator can give is a NULL return here, as the header says, not an ASan abort. */
 const char *__asan_default_options(void);
 const char *
 __asan_default_options(void)
+{
+	return "allocator_may_return_null=1";
+}
+#endif
+#ifdef __SANITIZE_THREAD__
+const char *__tsan_default_options(void);
+const char *
+__tsan_default_options(void)
 {
 	return "allocator_may_return_null=1";
 }
