@@ -2,28 +2,38 @@
 #include "debug.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "util/escape.h"
 
-static int debug_state = -1; /* -1: not decided yet */
+/*
+ * -1: not decided yet. Every thread of a batch reads it: atomic, and the
+ * first decision from the environment never overrides --debug.
+ */
+static atomic_int debug_state = -1;
 
 void
 sg_debug_enable(bool on)
 {
-	debug_state = on;
+	atomic_store_explicit(&debug_state, on, memory_order_relaxed);
 }
 
 bool
 sg_debug_enabled(void)
 {
-	if (debug_state < 0) {
-		const char *e = secure_getenv("SEVGATE_DEBUG");
+	int s = atomic_load_explicit(&debug_state, memory_order_relaxed);
 
-		debug_state = e && *e && *e != '0';
+	if (s < 0) {
+		const char *e = secure_getenv("SEVGATE_DEBUG");
+		int expected = -1;
+
+		s = e && *e && *e != '0';
+		if (!atomic_compare_exchange_strong(&debug_state, &expected, s))
+			s = expected;
 	}
-	return debug_state;
+	return s;
 }
 
 void
