@@ -744,22 +744,32 @@ def pin_memory_sevgate(a, env, j):
                 os.unlink(f)
 
 
+def spawn_on_pty(argv, env, ignore=None):
+    """Run argv in a new session with a pty as its controlling terminal and stdio, the signal
+    @ignore set to SIG_IGN (inherited through exec, as nohup does): (pid, master, slave)."""
+    import fcntl, signal, termios
+    master, slave = os.openpty()
+    pid = os.fork()
+    if pid == 0:
+        os.close(master)
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        if ignore is not None:
+            signal.signal(ignore, signal.SIG_IGN)
+        os.execve(argv[0], argv, env)
+    return pid, master, slave
+
+
 def pin_prompt_interrupted(a, env, soft, common):
     """Issue 11 #8: SIGINT or SIGTERM at the PIN prompt leaves the terminal echoing again."""
-    import fcntl, select, signal, termios
+    import select, signal, termios
     uri = soft["tk"].split("&pin-source=")[0]
     argv = [a.sevgate, "validate", *common, "--policy", "3", "--measurement", TV["TV1"][2],
             "--tk", uri]
     for sig in (signal.SIGINT, signal.SIGTERM):
-        master, slave = os.openpty()
-        pid = os.fork()
-        if pid == 0:
-            os.close(master)
-            os.setsid()
-            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-            for fd in (0, 1, 2):
-                os.dup2(slave, fd)
-            os.execve(argv[0], argv, env)
+        pid, master, slave = spawn_on_pty(argv, env)
         out = b""
         while b"PIN for token" not in out:
             r, _, _ = select.select([master], [], [], 10)
@@ -781,22 +791,13 @@ def pin_prompt_interrupted(a, env, soft, common):
 def pin_prompt_ignored_signal(a, env, soft, common):
     """A signal ignored when sevgate starts (SIGINT and SIGHUP under nohup) stays ignored at the
     PIN prompt: the prompt survives it, still reads the PIN and the run completes."""
-    import fcntl, select, signal, termios
+    import select, signal, termios
     pin = open(soft["tk"].split("pin-source=file:")[1]).read().strip()
     uri = soft["tk"].split("&pin-source=")[0]
     argv = [a.sevgate, "validate", *common, "--policy", "3", "--measurement", TV["TV1"][2],
             "--tk", uri]
     for sig in (signal.SIGINT, signal.SIGHUP):
-        master, slave = os.openpty()
-        pid = os.fork()
-        if pid == 0:
-            os.close(master)
-            os.setsid()
-            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-            for fd in (0, 1, 2):
-                os.dup2(slave, fd)
-            signal.signal(sig, signal.SIG_IGN)  # inherited through exec, as nohup does
-            os.execve(argv[0], argv, env)
+        pid, master, slave = spawn_on_pty(argv, env, ignore=sig)
         out, sent, status = b"", False, None
         while True:
             r, _, _ = select.select([master], [], [], 10)
