@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "core/crypto.h"
+#include "key/admin.h"
 #include "key/key.h"
 #include "key/p11.h"
 #include "util/encode.h"
@@ -123,8 +124,15 @@ fill(const char *uri_s, long n)
 			{ CKA_LABEL, label, strlen(label) },  { CKA_VALUE, value, sizeof(value) },
 			{ CKA_ENCRYPT, &yes, sizeof(yes) },
 		};
-		CK_RV rv = toks[0]->fl->C_CreateObject(toks[0]->session, t, SG_ELEMENTSOF(t), &h);
+		struct sg_p11_op op;
+		CK_RV rv;
 
+		if (sg_p11_begin(toks[0], SG_P11_RW, &op, &err) < 0) {
+			fprintf(stderr, "bench-token: %s\n", err.msg);
+			return 1;
+		}
+		rv = op.fl->C_CreateObject(op.session, t, SG_ELEMENTSOF(t), &h);
+		sg_p11_end(&op);
 		if (rv != CKR_OK) {
 			fprintf(stderr, "bench-token: C_CreateObject: %s\n", sg_p11_rv_name(rv));
 			return 1;
@@ -134,18 +142,6 @@ fill(const char *uri_s, long n)
 	p11_kit_uri_free(uri);
 	sg_p11_shutdown();
 	return 0;
-}
-
-/* Bytes of the TIK value to store, as `sevgate keys import` does: the token's minimum HMAC key size. */
-static size_t
-tik_store_len(struct sg_p11_token *t)
-{
-	CK_MECHANISM_INFO mi;
-
-	if (t->fl->C_GetMechanismInfo(t->slot, CKM_SHA256_HMAC, &mi) != CKR_OK ||
-	    mi.ulMinKeySize <= 16)
-		return 16;
-	return mi.ulMinKeySize > 64 ? 64 : mi.ulMinKeySize;
 }
 
 static int
@@ -164,16 +160,13 @@ read_key16(const char *path, uint8_t out[16])
 	return 0;
 }
 
-/* The fleet's own TIK/TEK pairs, created in one session (import is one process per pair). */
+/* The fleet's own TIK/TEK pairs, made as `sevgate keys import` makes them, in one process. */
 static int
 fill_pairs(const char *uri_s, const char *csv)
 {
 	struct sg_key_options o = { 0 };
 	struct sg_error err = { 0 };
-	struct sg_p11_token **toks = NULL;
-	P11KitUri *uri = NULL;
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	struct sg_key_admin *a = NULL;
 	FILE *in = fopen(csv, "r");
 	char line[4096];
 	long n = 0;
@@ -182,18 +175,15 @@ fill_pairs(const char *uri_s, const char *csv)
 		perror(csv);
 		return 1;
 	}
-	if (sg_p11_uri_parse(uri_s, false, &uri, &err) < 0 ||
-	    sg_p11_tokens(uri, uri_s, &o, true, &toks, &err) < 1) {
+	if (sg_key_admin_open(uri_s, &o, true, &a, &err) < 0) {
 		fprintf(stderr, "bench-token: %s\n", err.msg);
 		return 1;
 	}
-	size_t tiklen = tik_store_len(toks[0]);
-
 	while (fgets(line, sizeof(line), in)) {
 		char *name = strtok(line, ",\n"), *ftik = strtok(NULL, ",\n"),
 		     *ftek = strtok(NULL, ",\n");
-		uint8_t tik[64] = { 0 }, tek[16], id[16];
-		char ltik[200], ltek[200];
+		struct sg_key_pair p = { 0 };
+		uint8_t tik[16], tek[16];
 
 		if (!name || !*name)
 			continue;
@@ -201,45 +191,20 @@ fill_pairs(const char *uri_s, const char *csv)
 			fprintf(stderr, "bench-token: %s: expected NAME,TIK-FILE,TEK-FILE\n", csv);
 			return 1;
 		}
-		if (read_key16(ftik, tik) < 0 || read_key16(ftek, tek) < 0 ||
-		    sg_random_bytes(id, sizeof(id), &err) < 0)
+		if (read_key16(ftik, tik) < 0 || read_key16(ftek, tek) < 0)
 			return 1;
-		snprintf(ltik, sizeof(ltik), "%s-tik", name);
-		snprintf(ltek, sizeof(ltek), "%s-tek", name);
-		for (int k = 0; k < 2; k++) {
-			CK_KEY_TYPE type = k == 0 ? CKK_GENERIC_SECRET : CKK_AES;
-			const char *label = k == 0 ? ltik : ltek;
-			CK_ATTRIBUTE t[] = {
-				{ CKA_CLASS, &cls, sizeof(cls) },
-				{ CKA_KEY_TYPE, &type, sizeof(type) },
-				{ CKA_TOKEN, &yes, sizeof(yes) },
-				{ CKA_PRIVATE, &yes, sizeof(yes) },
-				{ CKA_SENSITIVE, &yes, sizeof(yes) },
-				{ CKA_EXTRACTABLE, &no, sizeof(no) },
-				{ CKA_ID, id, sizeof(id) },
-				{ CKA_LABEL, (void *)label, strlen(label) },
-				{ CKA_VALUE, k == 0 ? tik : tek, k == 0 ? tiklen : 16 },
-				{ k == 0 ? CKA_SIGN : CKA_ENCRYPT, &yes, sizeof(yes) },
-				{ k == 0 ? CKA_VERIFY : CKA_DECRYPT, &yes, sizeof(yes) },
-			};
-			CK_OBJECT_HANDLE h;
-			CK_RV rv = toks[0]->fl->C_CreateObject(toks[0]->session, t,
-							       SG_ELEMENTSOF(t), &h);
-
-			if (rv != CKR_OK) {
-				fprintf(stderr, "bench-token: C_CreateObject %s: %s\n", label,
-					sg_p11_rv_name(rv));
-				return 1;
-			}
+		if (sg_key_admin_create_pair(a, name, tik, tek, &p, &err) < 0) {
+			fprintf(stderr, "bench-token: %s: %s\n", name, err.msg);
+			return 1;
 		}
+		sg_key_pair_done(&p);
 		memset(tik, 0, sizeof(tik));
 		memset(tek, 0, sizeof(tek));
 		n++;
 	}
 	fclose(in);
 	printf("pairs %ld\n", n);
-	free(toks);
-	p11_kit_uri_free(uri);
+	sg_key_admin_free(a);
 	sg_p11_shutdown();
 	return 0;
 }

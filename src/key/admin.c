@@ -142,10 +142,7 @@ sg_key_admin_open(const char *token_uri, const struct sg_key_options *opts, bool
 
 	if ((r = sg_p11_uri_parse(token_uri, false, &uri, err)) < 0)
 		return r;
-	sg_key_token_lock();
-	n = sg_p11_tokens(uri, token_uri, opts, rw, &toks, err);
-	sg_key_token_unlock();
-	if (n < 0)
+	if ((n = sg_p11_tokens(uri, token_uri, opts, rw, &toks, err)) < 0)
 		return n;
 	if (n != 1) {
 		_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(token_uri);
@@ -175,7 +172,7 @@ sg_key_admin_free(struct sg_key_admin *a)
 const char *
 sg_key_admin_token_label(const struct sg_key_admin *a)
 {
-	return a->t->label;
+	return sg_p11_token_label(a->t);
 }
 
 /* @a's token URI with the attributes @name@value@type ("object=" "x" ";type=data") added. */
@@ -190,21 +187,21 @@ extend(const struct sg_key_admin *a, const char *name, const char *value, const 
 }
 
 static void
-destroy(struct sg_p11_token *t, CK_OBJECT_HANDLE h)
+destroy(struct sg_p11_op *op, CK_OBJECT_HANDLE h)
 {
-	(void)t->fl->C_DestroyObject(t->session, h);
-	sg_p11_index_invalidate(t);
+	if (op->fl->C_DestroyObject(op->session, h) == CKR_OK)
+		sg_p11_index_removed(op, h);
 }
 
 /* ---- TIK/TEK pairs ---- */
 
 /* Bytes of the TIK value to store: the token's minimum HMAC key size, zero-padded (HMAC pads the same way). */
 static size_t
-tik_store_len(struct sg_p11_token *t)
+tik_store_len(struct sg_p11_op *op)
 {
 	CK_MECHANISM_INFO mi;
 
-	if (t->fl->C_GetMechanismInfo(t->slot, CKM_SHA256_HMAC, &mi) != CKR_OK)
+	if (op->fl->C_GetMechanismInfo(op->slot, CKM_SHA256_HMAC, &mi) != CKR_OK)
 		return SG_KEY_LEN;
 	if (mi.ulMinKeySize <= SG_KEY_LEN)
 		return SG_KEY_LEN;
@@ -212,7 +209,7 @@ tik_store_len(struct sg_p11_token *t)
 }
 
 static int
-create_key(struct sg_p11_token *t, CK_KEY_TYPE type, const uint8_t *value, size_t len,
+create_key(struct sg_p11_op *op, CK_KEY_TYPE type, const uint8_t *value, size_t len,
 	   const uint8_t id[16], const char *label, CK_OBJECT_HANDLE *ret, struct sg_error *err)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -231,18 +228,17 @@ create_key(struct sg_p11_token *t, CK_KEY_TYPE type, const uint8_t *value, size_
 		{ tik ? CKA_SIGN : CKA_ENCRYPT, &yes, sizeof(yes) },
 		{ tik ? CKA_VERIFY : CKA_DECRYPT, &yes, sizeof(yes) },
 	};
-	CK_RV rv = t->fl->C_CreateObject(t->session, tmpl, SG_ELEMENTSOF(tmpl), ret);
-
-	sg_p11_index_invalidate(t);
+	CK_RV rv = op->fl->C_CreateObject(op->session, tmpl, SG_ELEMENTSOF(tmpl), ret);
 
 	if (rv != CKR_OK)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': creating key '%s' failed: %s",
-				    t->label, label, sg_p11_rv_name(rv));
+				    sg_p11_token_label(op->t), label, sg_p11_rv_name(rv));
+	sg_p11_index_added(op, *ret);
 	return 0;
 }
 
 static bool
-label_present(struct sg_p11_token *t, const char *label)
+label_present(struct sg_p11_op *op, const char *label)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ATTRIBUTE q[] = { { CKA_LABEL, (void *)label, strlen(label) },
@@ -250,15 +246,15 @@ label_present(struct sg_p11_token *t, const char *label)
 	CK_OBJECT_HANDLE h;
 	CK_ULONG n = 0;
 
-	if (t->fl->C_FindObjectsInit(t->session, q, SG_ELEMENTSOF(q)) != CKR_OK)
+	if (op->fl->C_FindObjectsInit(op->session, q, SG_ELEMENTSOF(q)) != CKR_OK)
 		return false;
-	t->fl->C_FindObjects(t->session, &h, 1, &n);
-	t->fl->C_FindObjectsFinal(t->session);
+	op->fl->C_FindObjects(op->session, &h, 1, &n);
+	op->fl->C_FindObjectsFinal(op->session);
 	return n == 1;
 }
 
 static void
-destroy_label(struct sg_p11_token *t, const char *label)
+destroy_label(struct sg_p11_op *op, const char *label)
 {
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ATTRIBUTE q[] = { { CKA_LABEL, (void *)label, strlen(label) },
@@ -266,12 +262,12 @@ destroy_label(struct sg_p11_token *t, const char *label)
 	CK_OBJECT_HANDLE h[8];
 	CK_ULONG n = 0;
 
-	if (t->fl->C_FindObjectsInit(t->session, q, SG_ELEMENTSOF(q)) != CKR_OK)
+	if (op->fl->C_FindObjectsInit(op->session, q, SG_ELEMENTSOF(q)) != CKR_OK)
 		return;
-	t->fl->C_FindObjects(t->session, h, SG_ELEMENTSOF(h), &n);
-	t->fl->C_FindObjectsFinal(t->session);
+	op->fl->C_FindObjects(op->session, h, SG_ELEMENTSOF(h), &n);
+	op->fl->C_FindObjectsFinal(op->session);
 	for (CK_ULONG i = 0; i < n; i++)
-		destroy(t, h[i]);
+		destroy(op, h[i]);
 }
 
 /*
@@ -280,40 +276,40 @@ destroy_label(struct sg_p11_token *t, const char *label)
  * silently replace the first; then give the TEK its own ID and say so.
  */
 static int
-create_both(struct sg_p11_token *t, const uint8_t *tikval, size_t tiklen, const uint8_t *tek,
+create_both(struct sg_p11_op *op, const uint8_t *tikval, size_t tiklen, const uint8_t *tek,
 	    const uint8_t id[16], const char *label_tik, const char *label_tek, bool *ret_shared,
 	    CK_OBJECT_HANDLE *ret_tik, CK_OBJECT_HANDLE *ret_tek, struct sg_error *err)
 {
 	uint8_t tek_id[16];
 	int r;
 
-	if ((r = create_key(t, CKK_GENERIC_SECRET, tikval, tiklen, id, label_tik, ret_tik, err)) <
+	if ((r = create_key(op, CKK_GENERIC_SECRET, tikval, tiklen, id, label_tik, ret_tik, err)) <
 	    0)
 		return r;
-	if ((r = create_key(t, CKK_AES, tek, SG_KEY_LEN, id, label_tek, ret_tek, err)) < 0) {
-		destroy(t, *ret_tik);
+	if ((r = create_key(op, CKK_AES, tek, SG_KEY_LEN, id, label_tek, ret_tek, err)) < 0) {
+		destroy(op, *ret_tik);
 		return r;
 	}
-	if (label_present(t, label_tik) && label_present(t, label_tek)) {
+	if (label_present(op, label_tik) && label_present(op, label_tek)) {
 		*ret_shared = true;
 		return 0;
 	}
-	destroy_label(t, label_tik);
-	destroy_label(t, label_tek);
+	destroy_label(op, label_tik);
+	destroy_label(op, label_tek);
 	memcpy(tek_id, id, sizeof(tek_id));
 	tek_id[15] ^= 0x01;
-	if ((r = create_key(t, CKK_GENERIC_SECRET, tikval, tiklen, id, label_tik, ret_tik, err)) <
+	if ((r = create_key(op, CKK_GENERIC_SECRET, tikval, tiklen, id, label_tik, ret_tik, err)) <
 	    0)
 		return r;
-	if ((r = create_key(t, CKK_AES, tek, SG_KEY_LEN, tek_id, label_tek, ret_tek, err)) < 0) {
-		destroy(t, *ret_tik);
+	if ((r = create_key(op, CKK_AES, tek, SG_KEY_LEN, tek_id, label_tek, ret_tek, err)) < 0) {
+		destroy(op, *ret_tik);
 		return r;
 	}
-	if (!label_present(t, label_tik) || !label_present(t, label_tek)) {
-		destroy_label(t, label_tik);
-		destroy_label(t, label_tek);
+	if (!label_present(op, label_tik) || !label_present(op, label_tek)) {
+		destroy_label(op, label_tik);
+		destroy_label(op, label_tek);
 		return sg_error_set(err, SG_E_TOKEN, "token '%s' did not keep the imported keys",
-				    t->label);
+				    sg_p11_token_label(op->t));
 	}
 	*ret_shared = false;
 	return 0;
@@ -335,6 +331,7 @@ sg_key_admin_create_pair(struct sg_key_admin *a, const char *label, const uint8_
 {
 	_cleanup_(sg_secmem_freep) struct sg_secmem *tikval = NULL;
 	_cleanup_(sg_key_pair_done) struct sg_key_pair p = { 0 };
+	struct sg_p11_op op;
 	char label_tik[SG_KEY_LABEL_MAX + 8], label_tek[SG_KEY_LABEL_MAX + 8];
 	char idesc[3 * sizeof(p.id) + 1];
 	CK_OBJECT_HANDLE otik = 0, otek = 0;
@@ -342,9 +339,10 @@ sg_key_admin_create_pair(struct sg_key_admin *a, const char *label, const uint8_
 
 	if (!sg_key_label_valid(label))
 		return label_refused(err);
-	sg_key_token_lock();
-	p.tik_stored_len = tik_store_len(a->t);
-	sg_key_token_unlock();
+	if ((r = sg_p11_begin(a->t, SG_P11_RW, &op, err)) < 0)
+		return r;
+	p.tik_stored_len = tik_store_len(&op);
+	sg_p11_end(&op);
 	tikval = sg_secmem_new(p.tik_stored_len);
 	if (!tikval)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
@@ -353,10 +351,11 @@ sg_key_admin_create_pair(struct sg_key_admin *a, const char *label, const uint8_
 		return r;
 	snprintf(label_tik, sizeof(label_tik), "%s-tik", label);
 	snprintf(label_tek, sizeof(label_tek), "%s-tek", label);
-	sg_key_token_lock();
-	r = create_both(a->t, tikval->data, p.tik_stored_len, tek, p.id, label_tik, label_tek,
+	if ((r = sg_p11_begin(a->t, SG_P11_RW, &op, err)) < 0)
+		return r;
+	r = create_both(&op, tikval->data, p.tik_stored_len, tek, p.id, label_tik, label_tek,
 			&p.shared_id, &otik, &otek, err);
-	sg_key_token_unlock();
+	sg_p11_end(&op);
 	if (r < 0)
 		return r;
 	p.obj_tik = otik;
@@ -410,10 +409,13 @@ out:
 void
 sg_key_admin_destroy_pair(struct sg_key_admin *a, const struct sg_key_pair *p)
 {
-	sg_key_token_lock();
-	destroy(a->t, p->obj_tik);
-	destroy(a->t, p->obj_tek);
-	sg_key_token_unlock();
+	struct sg_p11_op op;
+
+	if (sg_p11_begin(a->t, SG_P11_RW, &op, NULL) < 0)
+		return;
+	destroy(&op, p->obj_tik);
+	destroy(&op, p->obj_tek);
+	sg_p11_end(&op);
 }
 
 /* ---- Data objects ---- */
@@ -442,11 +444,14 @@ sg_key_admin_store_data(struct sg_key_admin *a, const char *label, const uint8_t
 		{ CKA_APPLICATION, (void *)"sevgate", 7 },
 		{ CKA_VALUE, (void *)data, len },
 	};
+	struct sg_p11_op op;
 	CK_RV rv;
+	int r;
 
-	sg_key_token_lock();
-	rv = a->t->fl->C_CreateObject(a->t->session, tmpl, SG_ELEMENTSOF(tmpl), &h);
-	sg_key_token_unlock();
+	if ((r = sg_p11_begin(a->t, SG_P11_RW, &op, err)) < 0)
+		return r;
+	rv = op.fl->C_CreateObject(op.session, tmpl, SG_ELEMENTSOF(tmpl), &h);
+	sg_p11_end(&op);
 	if (rv != CKR_OK)
 		return sg_error_set(err, SG_E_TOKEN, "%s", sg_p11_rv_name(rv));
 	if (!(uri = extend(a, "object=", label, ";type=data")))
@@ -476,18 +481,21 @@ sg_key_ec_done(struct sg_key_ec *k)
 }
 
 static void
-destroy_ec_locked(struct sg_p11_token *t, const struct sg_key_ec *k)
+destroy_ec(struct sg_p11_op *op, const struct sg_key_ec *k)
 {
-	(void)t->fl->C_DestroyObject(t->session, k->obj_priv);
-	(void)t->fl->C_DestroyObject(t->session, k->obj_pub);
+	(void)op->fl->C_DestroyObject(op->session, k->obj_priv);
+	(void)op->fl->C_DestroyObject(op->session, k->obj_pub);
 }
 
 void
 sg_key_admin_destroy_ec(struct sg_key_admin *a, const struct sg_key_ec *k)
 {
-	sg_key_token_lock();
-	destroy_ec_locked(a->t, k);
-	sg_key_token_unlock();
+	struct sg_p11_op op;
+
+	if (sg_p11_begin(a->t, SG_P11_RW, &op, NULL) < 0)
+		return;
+	destroy_ec(&op, k);
+	sg_p11_end(&op);
 }
 
 int
@@ -499,7 +507,7 @@ sg_key_admin_generate_ec(struct sg_key_admin *a, const char *label, struct sg_ke
 		0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
 	};
 	_cleanup_(sg_key_ec_done) struct sg_key_ec k = { 0 };
-	struct sg_p11_token *t = a->t;
+	struct sg_p11_op op;
 	CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_OBJECT_HANDLE pub, priv;
@@ -528,25 +536,26 @@ sg_key_admin_generate_ec(struct sg_key_admin *a, const char *label, struct sg_ke
 	};
 	CK_ATTRIBUTE get = { CKA_EC_POINT, point_buf, sizeof(point_buf) };
 
-	sg_key_token_lock();
-	rv = t->fl->C_GenerateKeyPair(t->session, &mech, pub_tmpl, SG_ELEMENTSOF(pub_tmpl),
+	if ((r = sg_p11_begin(a->t, SG_P11_RW, &op, err)) < 0)
+		return r;
+	rv = op.fl->C_GenerateKeyPair(op.session, &mech, pub_tmpl, SG_ELEMENTSOF(pub_tmpl),
 				      priv_tmpl, SG_ELEMENTSOF(priv_tmpl), &pub, &priv);
 	if (rv != CKR_OK) {
-		sg_key_token_unlock();
+		sg_p11_end(&op);
 		return sg_error_set(err, SG_E_TOKEN,
-				    "token '%s': generating a P-256 key failed: %s", t->label,
-				    sg_p11_rv_name(rv));
+				    "token '%s': generating a P-256 key failed: %s",
+				    sg_p11_token_label(a->t), sg_p11_rv_name(rv));
 	}
 	k.obj_pub = pub;
 	k.obj_priv = priv;
-	if (t->fl->C_GetAttributeValue(t->session, pub, &get, 1) != CKR_OK ||
+	if (op.fl->C_GetAttributeValue(op.session, pub, &get, 1) != CKR_OK ||
 	    !(point = ec_point(point_buf, get.ulValueLen))) {
-		destroy_ec_locked(t, &k);
-		sg_key_token_unlock();
+		destroy_ec(&op, &k);
+		sg_p11_end(&op);
 		return sg_error_set(err, SG_E_TOKEN,
 				    "the token returned no usable EC public point");
 	}
-	sg_key_token_unlock();
+	sg_p11_end(&op);
 	memcpy(k.point, point, sizeof(k.point));
 	if (!(k.uri = extend(a, "object=", label, ";type=private"))) {
 		sg_key_admin_destroy_ec(a, &k);
@@ -631,33 +640,34 @@ object_type(CK_KEY_TYPE t)
 }
 
 /*
- * One token's matching keys, read under the token lock into copies; @fn runs on them after
- * the lock is dropped, so it may call the locking functions here (delete the key it is given).
+ * One token's matching keys, read into copies; @fn runs on them after the token's lock is
+ * dropped, so it may call the functions here that take it (delete the key it is given).
  */
 static int
 walk_token(struct sg_p11_token *t, P11KitUri *uri, unsigned flags, const char *prefix,
 	   sg_key_object_fn fn, void *ctx, size_t *count, struct sg_error *err)
 {
-	_cleanup_(sg_freep) const struct sg_p11_keyent **ents = NULL;
+	_cleanup_(sg_freep) struct sg_p11_keyent *ents = NULL;
 	_cleanup_(sg_freep) struct sg_key_object *objs = NULL;
+	struct sg_p11_op op;
 	CK_ULONG nobj = 0;
+	uint64_t gen = 0;
 	size_t n = 0;
 	int r;
 
-	sg_key_token_lock();
-	if ((r = sg_p11_find_keys(t, uri, &ents, &nobj, err)) < 0)
-		goto out;
+	if ((r = sg_p11_find_keys(t, uri, &ents, &nobj, &gen, err)) < 0)
+		return r;
 	objs = calloc(nobj ? nobj : 1, sizeof(*objs));
-	if (!objs) {
-		r = sg_error_set(err, SG_E_NOMEM, "out of memory");
-		goto out;
-	}
+	if (!objs)
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	if ((flags & SG_KEY_WALK_PRIVATE) && (r = sg_p11_begin(t, 0, &op, err)) < 0)
+		return r;
 	for (CK_ULONG j = 0; j < nobj; j++) {
-		const struct sg_p11_keyent *e = ents[j];
+		const struct sg_p11_keyent *e = &ents[j];
 		struct sg_key_object *o = &objs[n];
 
 		*o = (struct sg_key_object){
-			.token = t->label,
+			.token = sg_p11_token_label(t),
 			.id_len = e->id_len,
 			.type = object_type(e->type),
 			.value_len = e->value_len,
@@ -672,13 +682,11 @@ walk_token(struct sg_p11_token *t, P11KitUri *uri, unsigned flags, const char *p
 		if (prefix && strncmp(o->label, prefix, strlen(prefix)))
 			continue;
 		if (flags & SG_KEY_WALK_PRIVATE)
-			(void)sg_p11_get_bool(t, e->handle, CKA_PRIVATE, &o->private_obj);
+			(void)sg_p11_get_bool(&op, e->handle, CKA_PRIVATE, &o->private_obj);
 		n++;
 	}
-out:
-	sg_key_token_unlock();
-	if (r < 0)
-		return r;
+	if (flags & SG_KEY_WALK_PRIVATE)
+		sg_p11_end(&op);
 	for (size_t j = 0; j < n; j++) {
 		(*count)++;
 		if (fn && (r = fn(ctx, &objs[j], err)) < 0)
@@ -698,10 +706,7 @@ sg_key_admin_walk(const char *spec, const struct sg_key_options *opts, unsigned 
 
 	if ((r = sg_p11_uri_parse(spec, false, &uri, err)) < 0)
 		return r;
-	sg_key_token_lock();
-	n = sg_p11_tokens(uri, spec, opts, flags & SG_KEY_WALK_RW, &toks, err);
-	sg_key_token_unlock();
-	if (n < 0)
+	if ((n = sg_p11_tokens(uri, spec, opts, flags & SG_KEY_WALK_RW, &toks, err)) < 0)
 		return n;
 	for (int i = 0; i < n; i++)
 		if ((r = walk_token(toks[i], uri, flags, prefix, fn, ctx, &count, err)) < 0)
@@ -758,14 +763,18 @@ sg_key_admin_list(const char *spec, const struct sg_key_options *opts, const cha
 int
 sg_key_admin_delete_object(const struct sg_key_object *o, struct sg_error *err)
 {
+	struct sg_p11_op op;
 	CK_RV rv;
+	int r;
 
-	sg_key_token_lock();
-	rv = o->tok->fl->C_DestroyObject(o->tok->session, o->handle);
-	sg_p11_index_invalidate(o->tok);
-	sg_key_token_unlock();
+	if ((r = sg_p11_begin(o->tok, SG_P11_RW, &op, err)) < 0)
+		return r;
+	rv = op.fl->C_DestroyObject(op.session, o->handle);
+	if (rv == CKR_OK)
+		sg_p11_index_removed(&op, o->handle);
+	sg_p11_end(&op);
 	if (rv != CKR_OK)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': deleting '%s' failed: %s",
-				    o->tok->label, o->label, sg_p11_rv_name(rv));
+				    sg_p11_token_label(o->tok), o->label, sg_p11_rv_name(rv));
 	return 0;
 }

@@ -5,9 +5,11 @@
 #include "key/key.h"
 
 struct sg_key_ops {
+	/*
+	 * Operations may be called from several threads at once on different keys; a back end
+	 * that shares state between keys (a token's session) locks it itself.
+	 */
 	const char *name;
-	/* Operations go one at a time (a token's sessions are shared by the threads of a run). */
-	bool serialize;
 	int (*hmac_sha256)(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 			   uint8_t out[SG_SHA256_LEN], struct sg_error *err);
 	/* May be NULL: key.c then computes the HMAC and compares in constant time. */
@@ -26,15 +28,6 @@ struct sg_key {
 	bool exportable;
 	void *priv;
 };
-
-/*
- * The lock every token operation runs under (the threads of a run share the process's token
- * sessions), for key/admin.c, which uses the sessions directly. Never held across a call to a
- * locking sg_key_* function.
- */
-void sg_key_token_lock(void);
-/* Release the lock sg_key_token_lock took. */
-void sg_key_token_unlock(void);
 
 /* Allocate a key shell; the back end fills priv and fingerprint. */
 struct sg_key *sg_key_alloc(const struct sg_key_ops *ops, enum sg_key_role role, const char *desc);

@@ -6,6 +6,7 @@
  */
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,87 +20,136 @@
 
 struct p11_key {
 	struct sg_p11_token *tok; /* process-wide, not owned */
-	CK_OBJECT_HANDLE obj;
+	struct sg_p11_keyent ent; /* the key, and its handle in generation gen */
+	uint64_t gen;
 };
 
 static int
-fail_rv(struct sg_key *k, const char *call, CK_MECHANISM_TYPE mech, CK_RV rv, struct sg_error *err)
+fail_rv(struct sg_key *k, const char *call, CK_MECHANISM_TYPE mech, CK_RV rv, CK_RV *ret_rv,
+	struct sg_error *err)
 {
-	struct p11_key *pk = k->priv;
+	const char *label = sg_p11_token_label(((struct p11_key *)k->priv)->tok);
 
+	*ret_rv = rv;
 	if (rv == CKR_MECHANISM_INVALID)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s' does not support %s",
-				    pk->tok->label, sg_p11_mech_name(mech));
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' does not support %s", label,
+				    sg_p11_mech_name(mech));
 	if (rv == CKR_KEY_SIZE_RANGE && mech == CKM_SHA256_HMAC)
 		return sg_error_set(
 			err, SG_E_TOKEN,
 			"token '%s' refuses this TIK for %s (CKR_KEY_SIZE_RANGE): it is "
 			"shorter than the token's minimum; sevgate keys import pads it",
-			pk->tok->label, sg_p11_mech_name(mech));
-	return sg_error_set(err, SG_E_TOKEN, "token '%s': %s failed: %s", pk->tok->label, call,
+			label, sg_p11_mech_name(mech));
+	return sg_error_set(err, SG_E_TOKEN, "token '%s': %s failed: %s", label, call,
 			    sg_p11_rv_name(rv));
+}
+
+/* One attempt of a key operation under @op, the key's handle current. */
+typedef int (*key_call)(struct sg_key *k, struct sg_p11_op *op, CK_OBJECT_HANDLE h, void *ctx,
+			CK_RV *ret_rv, struct sg_error *err);
+
+/*
+ * Run @fn under one token operation: the key's handle looked up again after a reset, and the
+ * attempt made once more when the token layer recovered from what failed it.
+ */
+static int
+run(struct sg_key *k, key_call fn, void *ctx, struct sg_error *err)
+{
+	struct p11_key *pk = k->priv;
+	struct sg_p11_op op;
+	struct sg_error e;
+	CK_RV rv;
+	int r;
+
+	if ((r = sg_p11_begin(pk->tok, SG_P11_CRYPTO, &op, err)) < 0)
+		return r;
+	do {
+		memset(&e, 0, sizeof(e)); /* a retry reports its own failure */
+		rv = CKR_OK;
+		r = sg_p11_resolve(&op, &pk->ent, &pk->gen, &e);
+		if (r == 0)
+			r = fn(k, &op, pk->ent.handle, ctx, &rv, &e);
+	} while (r < 0 && rv != CKR_OK && sg_p11_again(&op, rv));
+	sg_p11_end(&op);
+	if (r < 0 && err && e.code)
+		*err = e;
+	return r;
+}
+
+struct mac_args {
+	const struct sg_iov *iov;
+	size_t niov;
+	uint8_t *out;
+	const uint8_t *mac;
+};
+
+static int
+hmac_once(struct sg_key *k, struct sg_p11_op *op, CK_OBJECT_HANDLE h, void *ctx, CK_RV *ret_rv,
+	  struct sg_error *err)
+{
+	struct mac_args *a = ctx;
+	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
+	CK_ULONG len = SG_SHA256_LEN;
+	CK_RV rv;
+
+	rv = op->fl->C_SignInit(op->session, &mech, h);
+	if (rv != CKR_OK)
+		return fail_rv(k, "C_SignInit", mech.mechanism, rv, ret_rv, err);
+	for (size_t i = 0; i < a->niov; i++) {
+		if (!a->iov[i].len)
+			continue;
+		rv = op->fl->C_SignUpdate(op->session, (CK_BYTE_PTR)a->iov[i].data, a->iov[i].len);
+		if (rv != CKR_OK) {
+			/* Finish the operation so the session stays usable. */
+			uint8_t junk[SG_SHA256_LEN];
+			CK_ULONG jl = sizeof(junk);
+			op->fl->C_SignFinal(op->session, junk, &jl);
+			return fail_rv(k, "C_SignUpdate", mech.mechanism, rv, ret_rv, err);
+		}
+	}
+	rv = op->fl->C_SignFinal(op->session, a->out, &len);
+	if (rv != CKR_OK)
+		return fail_rv(k, "C_SignFinal", mech.mechanism, rv, ret_rv, err);
+	if (len != SG_SHA256_LEN)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' returned a %lu-byte HMAC",
+				    sg_p11_token_label(op->t), (unsigned long)len);
+	return 0;
 }
 
 static int
 p11_hmac(struct sg_key *k, const struct sg_iov *iov, size_t niov, uint8_t out[SG_SHA256_LEN],
 	 struct sg_error *err)
 {
-	struct p11_key *pk = k->priv;
-	CK_FUNCTION_LIST *fl = pk->tok->fl;
-	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
-	CK_ULONG len = SG_SHA256_LEN;
-	CK_RV rv;
+	struct mac_args a = { .iov = iov, .niov = niov, .out = out };
 
-	rv = fl->C_SignInit(pk->tok->session, &mech, pk->obj);
-	if (rv != CKR_OK)
-		return fail_rv(k, "C_SignInit", mech.mechanism, rv, err);
-	for (size_t i = 0; i < niov; i++) {
-		if (!iov[i].len)
-			continue;
-		rv = fl->C_SignUpdate(pk->tok->session, (CK_BYTE_PTR)iov[i].data, iov[i].len);
-		if (rv != CKR_OK) {
-			/* Finish the operation so the session stays usable. */
-			uint8_t junk[SG_SHA256_LEN];
-			CK_ULONG jl = sizeof(junk);
-			fl->C_SignFinal(pk->tok->session, junk, &jl);
-			return fail_rv(k, "C_SignUpdate", mech.mechanism, rv, err);
-		}
-	}
-	rv = fl->C_SignFinal(pk->tok->session, out, &len);
-	if (rv != CKR_OK)
-		return fail_rv(k, "C_SignFinal", mech.mechanism, rv, err);
-	if (len != SG_SHA256_LEN)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s' returned a %lu-byte HMAC",
-				    pk->tok->label, (unsigned long)len);
-	return 0;
+	return run(k, hmac_once, &a, err);
 }
 
 static int
-p11_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
-	   const uint8_t mac[SG_SHA256_LEN], struct sg_error *err)
+verify_once(struct sg_key *k, struct sg_p11_op *op, CK_OBJECT_HANDLE h, void *ctx, CK_RV *ret_rv,
+	    struct sg_error *err)
 {
-	struct p11_key *pk = k->priv;
-	CK_FUNCTION_LIST *fl = pk->tok->fl;
+	struct mac_args *a = ctx;
 	CK_MECHANISM mech = { CKM_SHA256_HMAC, NULL, 0 };
 	CK_RV rv;
 
-	rv = fl->C_VerifyInit(pk->tok->session, &mech, pk->obj);
+	rv = op->fl->C_VerifyInit(op->session, &mech, h);
 	if (rv != CKR_OK)
-		return fail_rv(k, "C_VerifyInit", mech.mechanism, rv, err);
-	if (niov == 1) {
-		rv = fl->C_Verify(pk->tok->session, (CK_BYTE_PTR)iov[0].data, iov[0].len,
-				  (CK_BYTE_PTR)mac, SG_SHA256_LEN);
+		return fail_rv(k, "C_VerifyInit", mech.mechanism, rv, ret_rv, err);
+	if (a->niov == 1) {
+		rv = op->fl->C_Verify(op->session, (CK_BYTE_PTR)a->iov[0].data, a->iov[0].len,
+				      (CK_BYTE_PTR)a->mac, SG_SHA256_LEN);
 	} else {
-		for (size_t i = 0; i < niov; i++) {
-			if (!iov[i].len)
+		for (size_t i = 0; i < a->niov; i++) {
+			if (!a->iov[i].len)
 				continue;
-			rv = fl->C_VerifyUpdate(pk->tok->session, (CK_BYTE_PTR)iov[i].data,
-						iov[i].len);
+			rv = op->fl->C_VerifyUpdate(op->session, (CK_BYTE_PTR)a->iov[i].data,
+						    a->iov[i].len);
 			if (rv != CKR_OK)
 				break;
 		}
 		if (rv == CKR_OK)
-			rv = fl->C_VerifyFinal(pk->tok->session, (CK_BYTE_PTR)mac, SG_SHA256_LEN);
+			rv = op->fl->C_VerifyFinal(op->session, (CK_BYTE_PTR)a->mac, SG_SHA256_LEN);
 	}
 	if (rv == CKR_SIGNATURE_INVALID || rv == CKR_SIGNATURE_LEN_RANGE)
 		return SG_E_MISMATCH;
@@ -111,12 +161,14 @@ p11_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 		 * is reported once, as the C_Verify failure (the check reports nothing).
 		 */
 		uint8_t computed[SG_SHA256_LEN];
+		struct mac_args m = { .iov = a->iov, .niov = a->niov, .out = computed };
+		CK_RV ignored;
 		int r;
 
 		sg_debug("PKCS#11: C_Verify returned %s; checking with C_Sign", sg_p11_rv_name(rv));
-		if (p11_hmac(k, iov, niov, computed, NULL) < 0)
-			return fail_rv(k, "C_Verify", mech.mechanism, rv, err);
-		r = sg_memeq_consttime(computed, mac, SG_SHA256_LEN) ? 0 : SG_E_MISMATCH;
+		if (hmac_once(k, op, h, &m, &ignored, NULL) < 0)
+			return fail_rv(k, "C_Verify", mech.mechanism, rv, ret_rv, err);
+		r = sg_memeq_consttime(computed, a->mac, SG_SHA256_LEN) ? 0 : SG_E_MISMATCH;
 		sg_wipe(computed, sizeof(computed));
 		return r;
 	}
@@ -124,35 +176,57 @@ p11_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 }
 
 static int
-p11_aes(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len, uint8_t *out,
-	struct sg_error *err)
+p11_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
+	   const uint8_t mac[SG_SHA256_LEN], struct sg_error *err)
 {
-	struct p11_key *pk = k->priv;
-	CK_FUNCTION_LIST *fl = pk->tok->fl;
+	struct mac_args a = { .iov = iov, .niov = niov, .mac = mac };
+
+	return run(k, verify_once, &a, err);
+}
+
+struct aes_args {
+	const uint8_t *iv, *in;
+	size_t len;
+	uint8_t *out;
+};
+
+static int
+aes_once(struct sg_key *k, struct sg_p11_op *op, CK_OBJECT_HANDLE h, void *ctx, CK_RV *ret_rv,
+	 struct sg_error *err)
+{
+	struct aes_args *a = ctx;
 	CK_AES_CTR_PARAMS params;
 	CK_MECHANISM mech = { CKM_AES_CTR, &params, sizeof(params) };
-	CK_ULONG outlen = len;
+	CK_ULONG outlen = a->len;
 	CK_RV rv;
 
 	/* The whole 16-byte IV is the initial counter block, with a 128-bit counter. */
 	params.ulCounterBits = 128;
-	memcpy(params.cb, iv, 16);
-	rv = fl->C_EncryptInit(pk->tok->session, &mech, pk->obj);
+	memcpy(params.cb, a->iv, 16);
+	rv = op->fl->C_EncryptInit(op->session, &mech, h);
 	if (rv != CKR_OK)
-		return fail_rv(k, "C_EncryptInit", mech.mechanism, rv, err);
-	rv = fl->C_Encrypt(pk->tok->session, (CK_BYTE_PTR)in, len, out, &outlen);
+		return fail_rv(k, "C_EncryptInit", mech.mechanism, rv, ret_rv, err);
+	rv = op->fl->C_Encrypt(op->session, (CK_BYTE_PTR)a->in, a->len, a->out, &outlen);
 	if (rv != CKR_OK)
-		return fail_rv(k, "C_Encrypt", mech.mechanism, rv, err);
-	if (outlen != len)
+		return fail_rv(k, "C_Encrypt", mech.mechanism, rv, ret_rv, err);
+	if (outlen != a->len)
 		return sg_error_set(err, SG_E_TOKEN,
 				    "token '%s': AES-CTR returned %lu bytes for %zu",
-				    pk->tok->label, (unsigned long)outlen, len);
+				    sg_p11_token_label(op->t), (unsigned long)outlen, a->len);
 	return 0;
+}
+
+static int
+p11_aes(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len, uint8_t *out,
+	struct sg_error *err)
+{
+	struct aes_args a = { .iv = iv, .in = in, .len = len, .out = out };
+
+	return run(k, aes_once, &a, err);
 }
 
 static const struct sg_key_ops p11_ops = {
 	.name = "pkcs11",
-	.serialize = true,
 	.hmac_sha256 = p11_hmac,
 	.hmac_verify = p11_verify,
 	.aes128ctr = p11_aes,
@@ -192,8 +266,8 @@ check_key(const struct sg_p11_keyent *e, enum sg_key_role role, const char *show
 }
 
 static int
-make_key(struct sg_p11_token *t, CK_OBJECT_HANDLE o, enum sg_key_role role, const char *shown,
-	 struct sg_key **ret, struct sg_error *err)
+make_key(const struct sg_p11_token *t, const struct sg_p11_keyent *e, uint64_t gen,
+	 enum sg_key_role role, const char *shown, struct sg_key **ret, struct sg_error *err)
 {
 	struct sg_key *k = sg_key_alloc(&p11_ops, role, shown);
 	struct p11_key *pk = calloc(1, sizeof(*pk));
@@ -203,8 +277,9 @@ make_key(struct sg_p11_token *t, CK_OBJECT_HANDLE o, enum sg_key_role role, cons
 		sg_key_free(k);
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	}
-	pk->tok = t;
-	pk->obj = o;
+	pk->tok = (struct sg_p11_token *)t;
+	pk->ent = *e;
+	pk->gen = gen;
 	k->priv = pk;
 	*ret = k;
 	return 0;
@@ -212,7 +287,8 @@ make_key(struct sg_p11_token *t, CK_OBJECT_HANDLE o, enum sg_key_role role, cons
 
 struct found {
 	struct sg_p11_token *tok;
-	struct sg_p11_keyent ent; /* a copy: the index may be rebuilt later */
+	struct sg_p11_keyent ent; /* a copy: the index may change later */
+	uint64_t gen;
 };
 
 /* Every secret key the URI matches, across all matching tokens. */
@@ -232,18 +308,17 @@ find_all(const char *spec, const struct sg_key_options *opts, struct found *out,
 		return r;
 	ntok = sg_p11_tokens(uri, spec, opts, false, &toks, err);
 	for (int i = 0; i < ntok; i++) {
-		_cleanup_(sg_freep) const struct sg_p11_keyent **ents = NULL;
+		_cleanup_(sg_freep) struct sg_p11_keyent *ents = NULL;
 		CK_ULONG nobj = 0;
+		uint64_t gen = 0;
 
-		if ((r = sg_p11_find_keys(toks[i], uri, &ents, &nobj, err)) < 0) {
+		if ((r = sg_p11_find_keys(toks[i], uri, &ents, &nobj, &gen, err)) < 0) {
 			ntok = r;
 			break;
 		}
 		for (CK_ULONG j = 0; j < nobj; j++) {
-			if (n < max) {
-				out[n].tok = toks[i];
-				out[n].ent = *ents[j];
-			}
+			if (n < max)
+				out[n] = (struct found){ toks[i], ents[j], gen };
 			n++;
 		}
 	}
@@ -272,8 +347,8 @@ sg_key_pkcs11_open(const char *spec, enum sg_key_role role, const struct sg_key_
 	if ((exportable = check_key(&f[0].ent, role, shown, opts, err)) < 0)
 		return exportable;
 	sg_debug("PKCS#11: %s key %s on token '%s'", role == SG_KEY_TIK ? "TIK" : "TEK", shown,
-		 f[0].tok->label);
-	if ((r = make_key(f[0].tok, f[0].ent.handle, role, shown, ret, err)) < 0)
+		 sg_p11_token_label(f[0].tok));
+	if ((r = make_key(f[0].tok, &f[0].ent, f[0].gen, role, shown, ret, err)) < 0)
 		return r;
 	(*ret)->exportable = exportable == 1;
 	return 0;
@@ -311,8 +386,10 @@ sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
 		return xtik;
 	if ((xtek = check_key(&f[itek].ent, SG_KEY_TEK, shown, opts, err)) < 0)
 		return xtek;
-	if ((r = make_key(f[itik].tok, f[itik].ent.handle, SG_KEY_TIK, shown, &tik, err)) < 0 ||
-	    (r = make_key(f[itek].tok, f[itek].ent.handle, SG_KEY_TEK, shown, &tek, err)) < 0)
+	if ((r = make_key(f[itik].tok, &f[itik].ent, f[itik].gen, SG_KEY_TIK, shown, &tik, err)) <
+		    0 ||
+	    (r = make_key(f[itek].tok, &f[itek].ent, f[itek].gen, SG_KEY_TEK, shown, &tek, err)) <
+		    0)
 		return r;
 	tik->exportable = xtik == 1;
 	tek->exportable = xtek == 1;
@@ -321,74 +398,141 @@ sg_key_pkcs11_open_pair(const char *spec, const struct sg_key_options *opts,
 	return 0;
 }
 
-/* The one object of @cls the URI names, on the one token it names. */
+/* The object template a URI names: its attributes, with @cls as the class. */
+struct object_query {
+	CK_OBJECT_CLASS cls;
+	CK_ATTRIBUTE tmpl[8];
+	CK_ULONG n;
+};
+
+static void
+object_query(P11KitUri *uri, CK_OBJECT_CLASS cls, struct object_query *q)
+{
+	CK_ULONG nattrs = 0;
+	CK_ATTRIBUTE *attrs = p11_kit_uri_get_attributes(uri, &nattrs);
+
+	q->cls = cls;
+	q->n = 0;
+	for (CK_ULONG i = 0; i < nattrs && q->n < SG_ELEMENTSOF(q->tmpl) - 1; i++)
+		if (attrs[i].type != CKA_CLASS)
+			q->tmpl[q->n++] = attrs[i];
+	q->tmpl[q->n].type = CKA_CLASS;
+	q->tmpl[q->n].pValue = &q->cls;
+	q->tmpl[q->n++].ulValueLen = sizeof(q->cls);
+}
+
+/* Under @op: up to two objects @q matches, in @found; the number in *@ret_n. */
+static CK_RV
+search_objects(struct sg_p11_op *op, struct object_query *q, CK_OBJECT_HANDLE found[2],
+	       CK_ULONG *ret_n)
+{
+	CK_RV rv = op->fl->C_FindObjectsInit(op->session, q->tmpl, q->n);
+
+	*ret_n = 0;
+	if (rv != CKR_OK)
+		return rv;
+	rv = op->fl->C_FindObjects(op->session, found, 2, ret_n);
+	op->fl->C_FindObjectsFinal(op->session);
+	return rv;
+}
+
+/* What to do with the one object a URI names, under the operation that found it. */
+typedef int (*object_call)(struct sg_p11_op *op, CK_OBJECT_HANDLE h, void *ctx, CK_RV *ret_rv,
+			   struct sg_error *err);
+
+/*
+ * The one object of @cls the URI names, across the tokens it matches; then @fn on it in one
+ * operation, found again and made once more when the token layer recovers from what failed.
+ */
 static int
-find_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cls, bool rw,
-	 const char *what, struct sg_p11_token **ret_tok, CK_OBJECT_HANDLE *ret_obj,
-	 struct sg_error *err)
+with_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cls, unsigned flags,
+	 const char *what, object_call fn, void *ctx, struct sg_error *err)
 {
 	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
 	_cleanup_(sg_freep) struct sg_p11_token **toks = NULL;
 	_cleanup_(sg_p11_kit_uri_freep) P11KitUri *uri = NULL;
-	CK_ATTRIBUTE tmpl[8], *attrs;
-	CK_ULONG nattrs = 0, ntmpl = 0;
+	struct sg_p11_token *tok = NULL;
+	struct object_query q;
 	CK_OBJECT_HANDLE found[2];
+	struct sg_p11_op op;
+	struct sg_error e;
 	size_t total = 0;
+	CK_ULONG got = 0;
+	CK_RV rv;
 	int ntok, r;
 
 	if (!shown)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	if ((r = sg_p11_uri_parse(spec, opts && opts->allow_pin_value, &uri, err)) < 0)
 		return r;
-	ntok = sg_p11_tokens(uri, spec, opts, rw, &toks, err);
-	attrs = p11_kit_uri_get_attributes(uri, &nattrs);
-	for (CK_ULONG i = 0; i < nattrs && ntmpl < SG_ELEMENTSOF(tmpl) - 1; i++)
-		if (attrs[i].type != CKA_CLASS)
-			tmpl[ntmpl++] = attrs[i];
-	tmpl[ntmpl].type = CKA_CLASS;
-	tmpl[ntmpl].pValue = &cls;
-	tmpl[ntmpl++].ulValueLen = sizeof(cls);
+	if ((ntok = sg_p11_tokens(uri, spec, opts, flags & SG_P11_RW, &toks, err)) < 0)
+		return ntok;
+	object_query(uri, cls, &q);
 	for (int i = 0; i < ntok; i++) {
-		CK_ULONG got = 0;
-
-		if (toks[i]->fl->C_FindObjectsInit(toks[i]->session, tmpl, ntmpl) != CKR_OK)
+		got = 0;
+		if (sg_p11_begin(toks[i], flags & SG_P11_RW, &op, NULL) < 0)
 			continue;
-		toks[i]->fl->C_FindObjects(toks[i]->session, found, SG_ELEMENTSOF(found), &got);
-		toks[i]->fl->C_FindObjectsFinal(toks[i]->session);
-		if (got >= 1 && total == 0) {
-			*ret_tok = toks[i];
-			*ret_obj = found[0];
-		}
+		while ((rv = search_objects(&op, &q, found, &got)) != CKR_OK &&
+		       sg_p11_again(&op, rv))
+			;
+		sg_p11_end(&op);
+		if (got >= 1 && total == 0)
+			tok = toks[i];
 		total += got;
 	}
-	if (ntok < 0)
-		return ntok;
 	if (total != 1)
 		return sg_error_set(err, SG_E_KEY, "%s URI '%s' matches %zu %s, expected 1", what,
 				    shown, total, cls == CKO_DATA ? "data objects" : "objects");
-	return 0;
+	if ((r = sg_p11_begin(tok, flags, &op, err)) < 0)
+		return r;
+	do {
+		memset(&e, 0, sizeof(e)); /* a retry reports its own failure */
+		rv = search_objects(&op, &q, found, &got);
+		if (rv == CKR_OK && got != 1)
+			r = sg_error_set(&e, SG_E_KEY, "%s URI '%s' matches %lu %s, expected 1",
+					 what, shown, (unsigned long)got,
+					 cls == CKO_DATA ? "data objects" : "objects");
+		else if (rv != CKR_OK)
+			r = sg_error_set(&e, SG_E_TOKEN, "token '%s': C_FindObjects failed: %s",
+					 sg_p11_token_label(tok), sg_p11_rv_name(rv));
+		else
+			r = fn(&op, found[0], ctx, &rv, &e);
+	} while (r < 0 && rv != CKR_OK && sg_p11_again(&op, rv));
+	sg_p11_end(&op);
+	if (r < 0 && err && e.code)
+		*err = e;
+	return r;
 }
 
 /*
- * The audit key, looked up once: a batch signs every record with it, and
- * a C_FindObjects per record would cost more than the signature.
- * Callers hold key.c's token lock.
+ * The audit key, looked up once: a batch signs every record with it, and a C_FindObjects per
+ * record would cost more than the signature. Its own lock: the threads of a batch sign.
  */
+static pthread_mutex_t signer_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	struct sg_secmem *spec; /* the URI may hold a pin-value: locked memory, wiped */
+	P11KitUri *uri;		/* parsed, without the PIN: finds the key again after a reset */
 	struct sg_p11_token *tok;
 	CK_OBJECT_HANDLE obj;
+	uint64_t gen;
 	bool copied; /* obj is our session copy of the key */
 } signer;
 
 static void
 signer_forget(void)
 {
-	if (signer.copied && signer.tok)
-		(void)signer.tok->fl->C_DestroyObject(signer.tok->session, signer.obj);
+	struct sg_p11_op op;
+
+	if (signer.copied && signer.tok && sg_p11_begin(signer.tok, 0, &op, NULL) == 0) {
+		if (sg_p11_generation(&op) == signer.gen)
+			(void)op.fl->C_DestroyObject(op.session, signer.obj);
+		sg_p11_end(&op);
+	}
 	signer.copied = false;
 	sg_secmem_free(signer.spec);
+	p11_kit_uri_free(signer.uri);
 	signer.spec = NULL;
+	signer.uri = NULL;
 	signer.tok = NULL;
 	signer.obj = 0;
 }
@@ -399,10 +543,11 @@ signer_forget(void)
  * than failing at its first signature.
  */
 static int
-check_p256(struct sg_p11_token *t, CK_OBJECT_HANDLE o, struct sg_error *err)
+check_p256(struct sg_p11_op *op, CK_OBJECT_HANDLE o, CK_RV *ret_rv, struct sg_error *err)
 {
 	static const uint8_t p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48,
 					    0xce, 0x3d, 0x03, 0x01, 0x07 };
+	const char *label = sg_p11_token_label(op->t);
 	uint8_t params[64];
 	CK_ATTRIBUTE a = { CKA_EC_PARAMS, params, sizeof(params) };
 	const unsigned char *p = params;
@@ -410,7 +555,7 @@ check_p256(struct sg_p11_token *t, CK_OBJECT_HANDLE o, struct sg_error *err)
 	const char *curve = NULL;
 	CK_RV rv;
 
-	rv = t->fl->C_GetAttributeValue(t->session, o, &a, 1);
+	rv = op->fl->C_GetAttributeValue(op->session, o, &a, 1);
 	if (rv == CKR_OK && a.ulValueLen == sizeof(p256_oid) &&
 	    !memcmp(params, p256_oid, sizeof(p256_oid)))
 		return 0;
@@ -418,118 +563,190 @@ check_p256(struct sg_p11_token *t, CK_OBJECT_HANDLE o, struct sg_error *err)
 		curve = OBJ_nid2sn(OBJ_obj2nid(oid));
 		ASN1_OBJECT_free(oid);
 	}
-	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
+	if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) {
+		*ret_rv = rv;
 		return sg_error_set(err, SG_E_TOKEN,
-				    "token '%s': cannot read the audit key's curve: %s", t->label,
+				    "token '%s': cannot read the audit key's curve: %s", label,
 				    sg_p11_rv_name(rv));
+	}
 	return sg_error_set(err, SG_E_USAGE,
 			    "token '%s': the audit key is an EC key on %s: the audit log is signed "
 			    "with P-256 (prime256v1) only",
-			    t->label, curve && strcmp(curve, "UNDEF") ? curve : "another curve");
+			    label, curve && strcmp(curve, "UNDEF") ? curve : "another curve");
 }
 
 /* A private key the token will not sign with is refused where it is looked up. */
 static int
-check_sign(struct sg_p11_token *t, CK_OBJECT_HANDLE o, struct sg_error *err)
+check_sign(struct sg_p11_op *op, CK_OBJECT_HANDLE o, CK_RV *ret_rv, struct sg_error *err)
 {
-	CK_BBOOL can = CK_FALSE;
-	CK_ATTRIBUTE a = { CKA_SIGN, &can, sizeof(can) };
-	CK_RV rv = t->fl->C_GetAttributeValue(t->session, o, &a, 1);
+	const char *label = sg_p11_token_label(op->t);
+	bool can = false;
+	CK_RV rv = sg_p11_get_bool(op, o, CKA_SIGN, &can);
 
-	if (rv != CKR_OK)
+	if (rv != CKR_OK) {
+		*ret_rv = rv;
 		return sg_error_set(err, SG_E_TOKEN,
-				    "token '%s': cannot read the audit key's CKA_SIGN: %s",
-				    t->label, sg_p11_rv_name(rv));
-	if (can != CK_TRUE)
+				    "token '%s': cannot read the audit key's CKA_SIGN: %s", label,
+				    sg_p11_rv_name(rv));
+	}
+	if (!can)
 		return sg_error_set(err, SG_E_USAGE,
 				    "token '%s': the audit key cannot sign (CKA_SIGN is false)",
-				    t->label);
+				    label);
 	return 0;
 }
 
 /*
- * The signer for @spec, looked up (find_one), checked (P-256, CKA_SIGN) and
- * cached on first use: later calls with the same URI reuse it.
+ * Under @op: keep @o as the signer, checked (P-256, CKA_SIGN), as a session copy where the
+ * token allows one (CKA_COPYABLE): the key stays inside the token, but a file-backed token
+ * such as SoftHSM no longer rereads its object from disk for every record.
  */
 static int
-get_signer(const char *spec, const struct sg_key_options *opts, struct sg_p11_token **ret_t,
-	   CK_OBJECT_HANDLE *ret_o, struct sg_error *err)
+adopt_signer(struct sg_p11_op *op, CK_OBJECT_HANDLE o, void *ctx, CK_RV *ret_rv,
+	     struct sg_error *err)
 {
-	struct sg_p11_token *t = NULL;
-	CK_OBJECT_HANDLE o = 0;
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE session_copy = { CKA_TOKEN, &no, sizeof(no) };
+	CK_OBJECT_HANDLE copy = 0;
+	int r;
+
+	(void)ctx;
+	if ((r = check_p256(op, o, ret_rv, err)) < 0 || (r = check_sign(op, o, ret_rv, err)) < 0)
+		return r;
+	signer.copied = false;
+	if (op->fl->C_CopyObject(op->session, o, &session_copy, 1, &copy) == CKR_OK) {
+		o = copy;
+		signer.copied = true;
+	}
+	signer.tok = op->t;
+	signer.obj = o;
+	signer.gen = sg_p11_generation(op);
+	return 0;
+}
+
+/* Under signer_lock: the signer for @spec, looked up and checked on first use, then reused. */
+static int
+get_signer(const char *spec, const struct sg_key_options *opts, struct sg_error *err)
+{
 	size_t speclen = strlen(spec);
 	int r;
 
 	if (signer.spec && signer.spec->len == speclen + 1 &&
-	    !memcmp(signer.spec->data, spec, speclen + 1)) {
-		t = signer.tok;
-		o = signer.obj;
-	} else {
-		CK_BBOOL no = CK_FALSE;
-		CK_ATTRIBUTE session_copy = { CKA_TOKEN, &no, sizeof(no) };
-		CK_OBJECT_HANDLE copy = 0;
-
-		if ((r = find_one(spec, opts, CKO_PRIVATE_KEY, false, "audit key", &t, &o, err)) <
-			    0 ||
-		    (r = check_p256(t, o, err)) < 0 || (r = check_sign(t, o, err)) < 0)
-			return r;
+	    !memcmp(signer.spec->data, spec, speclen + 1))
+		return 0;
+	signer_forget();
+	if ((r = with_one(spec, opts, CKO_PRIVATE_KEY, 0, "audit key", adopt_signer, NULL, err)) <
+	    0)
+		return r;
+	if ((r = sg_p11_uri_parse(spec, opts && opts->allow_pin_value, &signer.uri, err)) < 0 ||
+	    !(signer.spec = sg_secmem_new(speclen + 1))) {
 		signer_forget();
-		/*
-		 * Sign with a session copy where the token allows one (CKA_COPYABLE):
-		 * the key stays inside the token, but a file-backed token such as
-		 * SoftHSM no longer rereads its object from disk for every record.
-		 */
-		if (t->fl->C_CopyObject(t->session, o, &session_copy, 1, &copy) == CKR_OK) {
-			o = copy;
-			signer.copied = true;
-		}
-		if ((signer.spec = sg_secmem_new(speclen + 1)))
-			memcpy(signer.spec->data, spec, speclen + 1);
-		signer.tok = t;
-		signer.obj = o;
+		return r < 0 ? r : sg_error_set(err, SG_E_NOMEM, "out of memory");
 	}
-	*ret_t = t;
-	*ret_o = o;
+	memcpy(signer.spec->data, spec, speclen + 1);
 	return 0;
+}
+
+/* Under @op, after a reset lost the session copy: the audit key found and adopted again. */
+static int
+signer_again(struct sg_p11_op *op, CK_RV *ret_rv, struct sg_error *err)
+{
+	struct object_query q;
+	CK_OBJECT_HANDLE found[2];
+	CK_ULONG got = 0;
+	CK_RV rv;
+
+	object_query(signer.uri, CKO_PRIVATE_KEY, &q);
+	if ((rv = search_objects(op, &q, found, &got)) != CKR_OK) {
+		*ret_rv = rv;
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_FindObjects failed: %s",
+				    sg_p11_token_label(op->t), sg_p11_rv_name(rv));
+	}
+	if (got != 1)
+		return sg_error_set(err, SG_E_KEY, "the audit key is no longer on token '%s'",
+				    sg_p11_token_label(op->t));
+	return adopt_signer(op, found[0], NULL, ret_rv, err);
 }
 
 static int
 ecdsa_check(const char *spec, const struct sg_key_options *opts, struct sg_error *err)
 {
-	struct sg_p11_token *t;
-	CK_OBJECT_HANDLE o;
+	int r;
 
-	return get_signer(spec, opts, &t, &o, err);
+	pthread_mutex_lock(&signer_lock);
+	r = get_signer(spec, opts, err);
+	pthread_mutex_unlock(&signer_lock);
+	return r;
+}
+
+static int
+sign_locked(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
+	    uint8_t rs[64], struct sg_error *err)
+{
+	CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
+	struct sg_p11_op op;
+	struct sg_error e;
+	CK_ULONG len;
+	CK_RV rv;
+	int r;
+
+	if ((r = get_signer(spec, opts, err)) < 0 ||
+	    (r = sg_p11_begin(signer.tok, SG_P11_CRYPTO, &op, err)) < 0)
+		return r;
+	do {
+		memset(&e, 0, sizeof(e));
+		r = 0;
+		rv = CKR_OK;
+		len = 64;
+		if ((op.stale || sg_p11_generation(&op) != signer.gen) &&
+		    (r = signer_again(&op, &rv, &e)) < 0)
+			continue;
+		op.stale = false;
+		rv = op.fl->C_SignInit(op.session, &mech, signer.obj);
+		if (rv == CKR_OK)
+			rv = op.fl->C_Sign(op.session, (CK_BYTE_PTR)digest, 32, rs, &len);
+		if (rv == CKR_MECHANISM_INVALID)
+			r = sg_error_set(&e, SG_E_TOKEN, "token '%s' does not support CKM_ECDSA",
+					 sg_p11_token_label(op.t));
+		else if (rv != CKR_OK)
+			r = sg_error_set(&e, SG_E_TOKEN, "token '%s': ECDSA signing failed: %s",
+					 sg_p11_token_label(op.t), sg_p11_rv_name(rv));
+		else if (len != 64)
+			r = sg_error_set(&e, SG_E_TOKEN, "token '%s': the audit key is not P-256",
+					 sg_p11_token_label(op.t));
+	} while (r < 0 && rv != CKR_OK && sg_p11_again(&op, rv));
+	sg_p11_end(&op);
+	if (r < 0 && err && e.code)
+		*err = e;
+	return r;
 }
 
 static int
 ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t digest[32],
 	   uint8_t rs[64], struct sg_error *err)
 {
-	struct sg_p11_token *t = NULL;
-	CK_OBJECT_HANDLE o = 0;
-	CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
-	CK_ULONG len = 64;
-	CK_RV rv;
 	int r;
 
-	if ((r = get_signer(spec, opts, &t, &o, err)) < 0)
-		return r;
-	rv = t->fl->C_SignInit(t->session, &mech, o);
-	if (rv == CKR_OK)
-		rv = t->fl->C_Sign(t->session, (CK_BYTE_PTR)digest, 32, rs, &len);
-	if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID ||
-	    rv == CKR_SESSION_HANDLE_INVALID)
-		signer_forget(); /* the key or session went away: look it up afresh next time */
-	if (rv == CKR_MECHANISM_INVALID)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s' does not support CKM_ECDSA",
-				    t->label);
-	if (rv != CKR_OK)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s': ECDSA signing failed: %s",
-				    t->label, sg_p11_rv_name(rv));
-	if (len != 64)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s': the audit key is not P-256",
-				    t->label);
+	pthread_mutex_lock(&signer_lock);
+	r = sign_locked(spec, opts, digest, rs, err);
+	pthread_mutex_unlock(&signer_lock);
+	return r;
+}
+
+static int
+destroy_one(struct sg_p11_op *op, CK_OBJECT_HANDLE h, void *ctx, CK_RV *ret_rv,
+	    struct sg_error *err)
+{
+	CK_RV rv = op->fl->C_DestroyObject(op->session, h);
+
+	(void)ctx;
+	if (rv != CKR_OK) {
+		*ret_rv = rv;
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s': deleting a released key failed: %s",
+				    sg_p11_token_label(op->t), sg_p11_rv_name(rv));
+	}
+	sg_p11_index_removed(op, h);
 	return 0;
 }
 
@@ -537,19 +754,40 @@ ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uint8_t di
 static int
 destroy_key(const char *spec, const struct sg_key_options *opts, struct sg_error *err)
 {
-	struct sg_p11_token *t = NULL;
-	CK_OBJECT_HANDLE o = 0;
-	CK_RV rv;
-	int r;
+	return with_one(spec, opts, CKO_SECRET_KEY, SG_P11_RW, "key", destroy_one, NULL, err);
+}
 
-	if ((r = find_one(spec, opts, CKO_SECRET_KEY, true, "key", &t, &o, err)) < 0)
-		return r;
-	rv = t->fl->C_DestroyObject(t->session, o);
-	sg_p11_index_invalidate(t);
-	if (rv != CKR_OK)
-		return sg_error_set(err, SG_E_TOKEN,
-				    "token '%s': deleting a released key failed: %s", t->label,
-				    sg_p11_rv_name(rv));
+struct read_args {
+	const char *shown;
+	struct sg_secmem *m;
+};
+
+static int
+read_one(struct sg_p11_op *op, CK_OBJECT_HANDLE obj, void *ctx, CK_RV *ret_rv, struct sg_error *err)
+{
+	struct read_args *a = ctx;
+	CK_ATTRIBUTE at = { CKA_VALUE, NULL, 0 };
+	CK_RV rv = op->fl->C_GetAttributeValue(op->session, obj, &at, 1);
+
+	if (rv != CKR_OK || at.ulValueLen == (CK_ULONG)-1) {
+		*ret_rv = rv;
+		return sg_error_set(err, SG_E_TOKEN, "secret '%s': cannot read its value: %s",
+				    a->shown, sg_p11_rv_name(rv));
+	}
+	if (at.ulValueLen > SG_SECRET_OBJECT_MAX)
+		return sg_error_set(err, SG_E_LIMIT, "secret '%s' is larger than %d bytes",
+				    a->shown, SG_SECRET_OBJECT_MAX);
+	sg_secmem_free(a->m);
+	if (!(a->m = sg_secmem_new(at.ulValueLen)))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	at.pValue = a->m->data;
+	rv = op->fl->C_GetAttributeValue(op->session, obj, &at, 1);
+	if (rv != CKR_OK) {
+		*ret_rv = rv;
+		return sg_error_set(err, SG_E_TOKEN, "secret '%s': cannot read its value: %s",
+				    a->shown, sg_p11_rv_name(rv));
+	}
+	a->m->len = at.ulValueLen;
 	return 0;
 }
 
@@ -559,35 +797,17 @@ read_data(const char *spec, const struct sg_key_options *opts, struct sg_secmem 
 	  struct sg_error *err)
 {
 	_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(spec);
-	_cleanup_(sg_secmem_freep) struct sg_secmem *m = NULL;
-	struct sg_p11_token *tok = NULL;
-	CK_OBJECT_HANDLE obj = 0;
+	struct read_args a = { 0 };
 	int r;
 
 	if (!shown)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	if ((r = find_one(spec, opts, CKO_DATA, false, "secret", &tok, &obj, err)) < 0)
+	a.shown = shown;
+	if ((r = with_one(spec, opts, CKO_DATA, 0, "secret", read_one, &a, err)) < 0) {
+		sg_secmem_free(a.m);
 		return r;
-
-	CK_ATTRIBUTE at = { CKA_VALUE, NULL, 0 };
-	CK_RV rv = tok->fl->C_GetAttributeValue(tok->session, obj, &at, 1);
-
-	if (rv != CKR_OK || at.ulValueLen == (CK_ULONG)-1)
-		return sg_error_set(err, SG_E_TOKEN, "secret '%s': cannot read its value: %s",
-				    shown, sg_p11_rv_name(rv));
-	if (at.ulValueLen > SG_SECRET_OBJECT_MAX)
-		return sg_error_set(err, SG_E_LIMIT, "secret '%s' is larger than %d bytes", shown,
-				    SG_SECRET_OBJECT_MAX);
-	m = sg_secmem_new(at.ulValueLen);
-	if (!m)
-		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	at.pValue = m->data;
-	rv = tok->fl->C_GetAttributeValue(tok->session, obj, &at, 1);
-	if (rv != CKR_OK)
-		return sg_error_set(err, SG_E_TOKEN, "secret '%s': cannot read its value: %s",
-				    shown, sg_p11_rv_name(rv));
-	m->len = at.ulValueLen;
-	*ret = SG_TAKE_PTR(m);
+	}
+	*ret = a.m;
 	return 0;
 }
 
@@ -600,8 +820,26 @@ set_config(const char *path, struct sg_error *err)
 static void
 shutdown_tokens(void)
 {
+	pthread_mutex_lock(&signer_lock);
 	signer_forget();
+	pthread_mutex_unlock(&signer_lock);
 	sg_p11_shutdown();
+}
+
+static void
+token_stats(struct sg_key_token_stats *ret)
+{
+	struct sg_p11_stats s;
+
+	sg_p11_stats(&s);
+	*ret = (struct sg_key_token_stats){ .tokens = s.tokens,
+					    .logins = s.logins,
+					    .index_builds = s.index_builds,
+					    .find_calls = s.find_calls,
+					    .operations = s.operations,
+					    .recoveries = s.recoveries,
+					    .misses_limited = s.misses_limited,
+					    .sessions_opened = s.sessions_opened };
 }
 
 const struct sg_pkcs11_api sg_pkcs11_backend = {
@@ -613,4 +851,5 @@ const struct sg_pkcs11_api sg_pkcs11_backend = {
 	.ecdsa_sign = ecdsa_sign,
 	.ecdsa_check = ecdsa_check,
 	.destroy_key = destroy_key,
+	.stats = token_stats,
 };

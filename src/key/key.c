@@ -25,12 +25,12 @@ is_pkcs11(const char *spec)
 	return !strncmp(spec, "pkcs11:", 7);
 }
 
-static const struct sg_pkcs11_api *pkcs11;
 /*
- * The PKCS#11 back end keeps one logged-in session per token per process;
- * the worker threads of a batch share it, one operation at a time.
+ * Which PKCS#11 back end is loaded, and the configuration path to give it. load_lock guards
+ * only these; the back end locks its own tokens, so key operations take no lock here.
  */
-static pthread_mutex_t pkcs11_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+static const struct sg_pkcs11_api *_Atomic pkcs11;
 static char *pkcs11_config;
 
 void
@@ -39,8 +39,9 @@ sg_key_pkcs11_register(const struct sg_pkcs11_api *api)
 	pkcs11 = api;
 }
 
+/* Under load_lock. */
 static int
-load_pkcs11(struct sg_error *err)
+load_locked(struct sg_error *err)
 {
 	const void *api;
 	int r;
@@ -50,10 +51,25 @@ load_pkcs11(struct sg_error *err)
 	if ((r = sg_module_load("sevgate-pkcs11.so", "sg_pkcs11_backend", "PKCS#11 keys", SG_E_KEY,
 				&api, err)) < 0)
 		return r;
-	pkcs11 = api;
-	if (pkcs11_config && (r = pkcs11->set_config(pkcs11_config, err)) < 0)
+	if (pkcs11_config &&
+	    (r = ((const struct sg_pkcs11_api *)api)->set_config(pkcs11_config, err)) < 0)
 		return r;
+	pkcs11 = api;
 	return 0;
+}
+
+/* The back end, loaded on first use. */
+static int
+load_pkcs11(struct sg_error *err)
+{
+	int r;
+
+	if (pkcs11)
+		return 0;
+	pthread_mutex_lock(&load_lock);
+	r = load_locked(err);
+	pthread_mutex_unlock(&load_lock);
+	return r;
 }
 
 static int
@@ -70,7 +86,7 @@ set_config_locked(const char *path, struct sg_error *err)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	/* A file named explicitly is checked now, so a typo fails before any key is used. */
 	if (!pkcs11)
-		return load_pkcs11(err);
+		return load_locked(err);
 	if ((r = pkcs11->set_config(path, err)) < 0)
 		return r;
 	return 0;
@@ -81,9 +97,9 @@ sg_key_set_config(const char *path, struct sg_error *err)
 {
 	int r;
 
-	pthread_mutex_lock(&pkcs11_lock);
+	pthread_mutex_lock(&load_lock);
 	r = set_config_locked(path, err);
-	pthread_mutex_unlock(&pkcs11_lock);
+	pthread_mutex_unlock(&load_lock);
 	return r;
 }
 
@@ -94,11 +110,9 @@ sg_key_ecdsa_check(const char *spec, const struct sg_key_options *opts, struct s
 
 	if (!is_pkcs11(spec))
 		return sg_error_set(err, SG_E_USAGE, "'%s' is not a pkcs11: URI", spec);
-	pthread_mutex_lock(&pkcs11_lock);
 	r = load_pkcs11(err);
 	if (r == 0)
 		r = pkcs11->ecdsa_check(spec, opts, err);
-	pthread_mutex_unlock(&pkcs11_lock);
 	return r;
 }
 
@@ -114,11 +128,9 @@ sg_key_ecdsa_sign(const char *spec, const struct sg_key_options *opts, const uin
 
 	if (!is_pkcs11(spec))
 		return sg_error_set(err, SG_E_USAGE, "'%s' is not a pkcs11: URI", spec);
-	pthread_mutex_lock(&pkcs11_lock);
 	r = load_pkcs11(err);
 	if (r == 0)
 		r = pkcs11->ecdsa_sign(spec, opts, digest, rs, err);
-	pthread_mutex_unlock(&pkcs11_lock);
 	if (r < 0)
 		return r;
 	/* PKCS#11 gives r||s; the audit log (and OpenSSL) want DER. */
@@ -149,11 +161,9 @@ sg_key_destroy(const char *spec, const struct sg_key_options *opts, struct sg_er
 	if (!is_pkcs11(spec))
 		return sg_error_set(err, SG_E_USAGE, "destroy-keys needs token keys, not '%s'",
 				    spec);
-	pthread_mutex_lock(&pkcs11_lock);
 	r = load_pkcs11(err);
 	if (r == 0)
 		r = pkcs11->destroy_key(spec, opts, err);
-	pthread_mutex_unlock(&pkcs11_lock);
 	return r;
 }
 
@@ -165,36 +175,32 @@ sg_key_read_data(const char *spec, const struct sg_key_options *opts, struct sg_
 
 	if (!is_pkcs11(spec))
 		return sg_error_set(err, SG_E_USAGE, "'%s' is not a pkcs11: URI", spec);
-	pthread_mutex_lock(&pkcs11_lock);
 	r = load_pkcs11(err);
 	if (r == 0)
 		r = pkcs11->read_data(spec, opts, ret, err);
-	pthread_mutex_unlock(&pkcs11_lock);
 	return r;
 }
 
 void
 sg_key_shutdown(void)
 {
-	pthread_mutex_lock(&pkcs11_lock);
+	pthread_mutex_lock(&load_lock);
 	if (pkcs11)
 		pkcs11->shutdown();
 	free(pkcs11_config);
 	pkcs11_config = NULL;
-	pthread_mutex_unlock(&pkcs11_lock);
+	pthread_mutex_unlock(&load_lock);
 	/* The module stays mapped: p11-kit may have registered exit handlers in it. */
 }
 
 void
-sg_key_token_lock(void)
+sg_key_token_stats(struct sg_key_token_stats *ret)
 {
-	pthread_mutex_lock(&pkcs11_lock);
-}
+	const struct sg_pkcs11_api *api = pkcs11;
 
-void
-sg_key_token_unlock(void)
-{
-	pthread_mutex_unlock(&pkcs11_lock);
+	memset(ret, 0, sizeof(*ret));
+	if (api && api->stats)
+		api->stats(ret);
 }
 
 int
@@ -204,11 +210,9 @@ sg_key_open_ex(struct sg_crypto *c, const char *spec, enum sg_key_role role,
 	int r;
 
 	if (is_pkcs11(spec)) {
-		pthread_mutex_lock(&pkcs11_lock);
 		r = load_pkcs11(err);
 		if (r == 0)
 			r = pkcs11->open(spec, role, opts, ret, err);
-		pthread_mutex_unlock(&pkcs11_lock);
 		return r;
 	}
 	return sg_key_file_open(c, file_path(spec), role, ret, err);
@@ -221,12 +225,9 @@ sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_o
 	int r;
 
 	if (is_pkcs11(spec)) {
-		/* The threads of a batch share the token's session: one caller at a time. */
-		pthread_mutex_lock(&pkcs11_lock);
 		r = load_pkcs11(err);
 		if (r == 0)
 			r = pkcs11->open_pair(spec, opts, ret_tik, ret_tek, err);
-		pthread_mutex_unlock(&pkcs11_lock);
 		return r;
 	}
 	return sg_key_file_open_pair(c, file_path(spec), ret_tik, ret_tek, err);
@@ -267,16 +268,9 @@ int
 sg_key_hmac_sha256(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 		   uint8_t out[SG_SHA256_LEN], struct sg_error *err)
 {
-	int r;
-
 	if (k->role != SG_KEY_TIK)
 		return sg_error_set(err, SG_E_INTERNAL, "HMAC requested with a TEK");
-	if (k->ops->serialize)
-		pthread_mutex_lock(&pkcs11_lock);
-	r = k->ops->hmac_sha256(k, iov, niov, out, err);
-	if (k->ops->serialize)
-		pthread_mutex_unlock(&pkcs11_lock);
-	return r;
+	return k->ops->hmac_sha256(k, iov, niov, out, err);
 }
 
 int
@@ -288,20 +282,9 @@ sg_key_hmac_verify(struct sg_key *k, const struct sg_iov *iov, size_t niov,
 
 	if (k->role != SG_KEY_TIK)
 		return sg_error_set(err, SG_E_INTERNAL, "HMAC requested with a TEK");
-	if (k->ops->hmac_verify) {
-		if (k->ops->serialize)
-			pthread_mutex_lock(&pkcs11_lock);
-		r = k->ops->hmac_verify(k, iov, niov, mac, err);
-		if (k->ops->serialize)
-			pthread_mutex_unlock(&pkcs11_lock);
-		return r;
-	}
-	if (k->ops->serialize)
-		pthread_mutex_lock(&pkcs11_lock);
-	r = k->ops->hmac_sha256(k, iov, niov, computed, err);
-	if (k->ops->serialize)
-		pthread_mutex_unlock(&pkcs11_lock);
-	if (r < 0)
+	if (k->ops->hmac_verify)
+		return k->ops->hmac_verify(k, iov, niov, mac, err);
+	if ((r = k->ops->hmac_sha256(k, iov, niov, computed, err)) < 0)
 		return r;
 	r = sg_memeq_consttime(computed, mac, SG_SHA256_LEN) ? 0 : SG_E_MISMATCH;
 	sg_wipe(computed, sizeof(computed));
@@ -312,16 +295,9 @@ int
 sg_key_aes128ctr(struct sg_key *k, const uint8_t iv[16], const uint8_t *in, size_t len,
 		 uint8_t *out, struct sg_error *err)
 {
-	int r;
-
 	if (k->role != SG_KEY_TEK)
 		return sg_error_set(err, SG_E_INTERNAL, "encryption requested with a TIK");
-	if (k->ops->serialize)
-		pthread_mutex_lock(&pkcs11_lock);
-	r = k->ops->aes128ctr(k, iv, in, len, out, err);
-	if (k->ops->serialize)
-		pthread_mutex_unlock(&pkcs11_lock);
-	return r;
+	return k->ops->aes128ctr(k, iv, in, len, out, err);
 }
 
 const char *

@@ -54,6 +54,22 @@ sg_key_open_pair_ex(struct sg_crypto *c, const char *spec, const struct sg_key_o
 		    struct sg_key **ret_tik, struct sg_key **ret_tek, struct sg_error *err);
 
 /*
+ * What the token layer did in this process, over every token (sg_key_token_stats): a batch
+ * report or a daemon shows with it that a run logged in once per token and read each
+ * token's key index once.
+ */
+struct sg_key_token_stats {
+	uint64_t tokens;	  /* tokens opened */
+	uint64_t logins;	  /* C_Login calls that succeeded */
+	uint64_t index_builds;	  /* full reads of a token's secret keys */
+	uint64_t find_calls;	  /* object searches (C_FindObjectsInit), index builds included */
+	uint64_t operations;	  /* key operations begun (MAC, verify, encrypt, sign) */
+	uint64_t recoveries;	  /* sessions re-established after the token reset them */
+	uint64_t misses_limited;  /* lookups of a missing key answered without asking again */
+	uint64_t sessions_opened; /* C_OpenSession calls that succeeded */
+};
+
+/*
  * The PKCS#11 back end lives in a module (sevgate-pkcs11.so) loaded on the
  * first pkcs11: URI, so a run with key files never loads p11-kit. A
  * program that links the back end in registers it instead.
@@ -80,6 +96,7 @@ struct sg_pkcs11_api {
 	/* The value of a token data object (CKO_DATA): a secret that never touches disk. */
 	int (*read_data)(const char *spec, const struct sg_key_options *opts,
 			 struct sg_secmem **ret, struct sg_error *err);
+	void (*stats)(struct sg_key_token_stats *ret);
 };
 
 /* The table the module exports (and a linked-in back end passes to register). */
@@ -135,6 +152,9 @@ SG_NODISCARD int sg_key_read_data(const char *spec, const struct sg_key_options 
 
 /* Close token sessions and unload modules: call before exit. */
 void sg_key_shutdown(void);
+
+/* The counters of the token layer; all zero when no token key was opened. Thread-safe. */
+void sg_key_token_stats(struct sg_key_token_stats *ret);
 
 /* sg_key_open_ex with the default options. */
 SG_NODISCARD int sg_key_open(struct sg_crypto *c, const char *spec, enum sg_key_role role,

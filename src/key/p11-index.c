@@ -1,46 +1,52 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The per-token key index: which secret keys a URI names, answered from
- * one C_FindObjects for a single lookup, and from an in-memory copy of
- * every key's label, ID, type and flags (sorted by ID and by label) once a
- * process looks up more than one key on a token.
+ * The per-token key index: which secret keys a URI names. The first lookup on a token asks
+ * the token (one C_FindObjects); the next reads every key's label, ID, type and flags once,
+ * sorted by ID and by label. After that a key the index lacks (imported by another process)
+ * costs one targeted search, whose result is added; a key still missing is not searched for
+ * again within SG_P11_MISS_INTERVAL, so a manifest naming it cannot cause a storm.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "key/p11.h"
+#include "key/p11-internal.h"
 #include "util/cleanup.h"
 #include "util/debug.h"
 
-/* Run one C_FindObjects search with @tmpl; the handles into *ret. */
+/* One C_FindObjects search with @tmpl: the handles into *@ret; a failed call's CK_RV in *@ret_rv. */
 static int
-search(struct sg_p11_token *t, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE **ret,
-       CK_ULONG *ret_n, struct sg_error *err)
+search(struct sg_p11_op *op, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HANDLE **ret,
+       CK_ULONG *ret_n, CK_RV *ret_rv, struct sg_error *err)
 {
+	struct sg_p11_token *t = op->t;
 	CK_ULONG got = 0, n = 0, cap = 64;
 	_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = malloc(cap * sizeof(*objs));
 	CK_RV rv;
 
 	if (!objs)
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	rv = t->fl->C_FindObjectsInit(t->session, tmpl, ntmpl);
-	if (rv != CKR_OK)
+	t->stats.find_calls++;
+	rv = op->fl->C_FindObjectsInit(op->session, tmpl, ntmpl);
+	if (rv != CKR_OK) {
+		*ret_rv = rv;
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_FindObjectsInit failed: %s",
 				    t->label, sg_p11_rv_name(rv));
+	}
 	for (;;) {
 		if (n == cap) {
 			CK_OBJECT_HANDLE *bigger = realloc(objs, 2 * cap * sizeof(*objs));
 
 			if (!bigger) {
-				t->fl->C_FindObjectsFinal(t->session);
+				op->fl->C_FindObjectsFinal(op->session);
 				return sg_error_set(err, SG_E_NOMEM, "out of memory");
 			}
 			objs = bigger;
 			cap *= 2;
 		}
-		rv = t->fl->C_FindObjects(t->session, objs + n, cap - n, &got);
+		rv = op->fl->C_FindObjects(op->session, objs + n, cap - n, &got);
 		if (rv != CKR_OK) {
-			t->fl->C_FindObjectsFinal(t->session);
+			op->fl->C_FindObjectsFinal(op->session);
+			*ret_rv = rv;
 			return sg_error_set(err, SG_E_TOKEN, "token '%s': C_FindObjects failed: %s",
 					    t->label, sg_p11_rv_name(rv));
 		}
@@ -48,29 +54,43 @@ search(struct sg_p11_token *t, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, CK_OBJECT_HAN
 			break;
 		n += got;
 	}
-	rv = t->fl->C_FindObjectsFinal(t->session);
-	if (rv != CKR_OK)
+	rv = op->fl->C_FindObjectsFinal(op->session);
+	if (rv != CKR_OK) {
+		*ret_rv = rv;
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_FindObjectsFinal failed: %s",
 				    t->label, sg_p11_rv_name(rv));
+	}
 	*ret = SG_TAKE_PTR(objs);
 	*ret_n = n;
 	return 0;
 }
 
 void
-sg_p11_index_invalidate(struct sg_p11_token *t)
+sg_p11_index_clear(struct sg_p11_token *t)
 {
-	free(t->keys);
+	for (size_t i = 0; i < t->nkeys; i++)
+		free(t->by_id[i]);
+	free(t->by_id);
 	free(t->by_label);
-	t->keys = NULL;
-	t->by_label = NULL;
-	t->nkeys = 0;
-	t->indexed = false;
+	t->by_id = t->by_label = NULL;
+	t->nkeys = t->capkeys = 0;
+	t->index = SG_P11_INDEX_NONE;
+	t->lookups = 0;
+}
+
+void
+sg_p11_index_reset(struct sg_p11_token *t)
+{
+	bool full = t->index == SG_P11_INDEX_FULL || t->lookups > 0;
+
+	sg_p11_index_clear(t);
+	t->lookups = full ? 1 : 0;
+	memset(t->misses, 0, sizeof(t->misses));
 }
 
 /* Read one key's attributes: 1 when stored in @e, 0 to leave it out, negative on error. */
 static int
-read_entry(struct sg_p11_token *t, CK_OBJECT_HANDLE h, struct sg_p11_keyent *e,
+read_entry(struct sg_p11_op *op, CK_OBJECT_HANDLE h, struct sg_p11_keyent *e, CK_RV *ret_rv,
 	   struct sg_error *err)
 {
 	CK_ATTRIBUTE at[] = {
@@ -81,7 +101,7 @@ read_entry(struct sg_p11_token *t, CK_OBJECT_HANDLE h, struct sg_p11_keyent *e,
 		{ CKA_SENSITIVE, &e->sensitive, sizeof(e->sensitive) },
 		{ CKA_EXTRACTABLE, &e->extractable, sizeof(e->extractable) },
 	};
-	CK_RV rv = t->fl->C_GetAttributeValue(t->session, h, at, SG_ELEMENTSOF(at));
+	CK_RV rv = op->fl->C_GetAttributeValue(op->session, h, at, SG_ELEMENTSOF(at));
 
 	/* A key whose label or ID does not fit is left out, never truncated. */
 	if (rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
@@ -101,9 +121,12 @@ read_entry(struct sg_p11_token *t, CK_OBJECT_HANDLE h, struct sg_p11_keyent *e,
 			e->extractable = CK_TRUE;
 		if (at[0].ulValueLen > sizeof(e->label) || at[1].ulValueLen > sizeof(e->id))
 			return 0;
+	} else if (rv == CKR_OBJECT_HANDLE_INVALID) {
+		return 0; /* deleted by another process since the search */
 	} else if (rv != CKR_OK) {
+		*ret_rv = rv;
 		return sg_error_set(err, SG_E_TOKEN,
-				    "token '%s': reading key attributes failed: %s", t->label,
+				    "token '%s': reading key attributes failed: %s", op->t->label,
 				    sg_p11_rv_name(rv));
 	}
 	e->handle = h;
@@ -123,7 +146,8 @@ bytes_cmp(const void *a, size_t alen, const void *b, size_t blen)
 static int
 cmp_id(const void *a, const void *b)
 {
-	const struct sg_p11_keyent *x = a, *y = b;
+	const struct sg_p11_keyent *x = *(struct sg_p11_keyent *const *)a;
+	const struct sg_p11_keyent *y = *(struct sg_p11_keyent *const *)b;
 
 	return bytes_cmp(x->id, x->id_len, y->id, y->id_len);
 }
@@ -137,39 +161,139 @@ cmp_label(const void *a, const void *b)
 	return bytes_cmp(x->label, x->label_len, y->label, y->label_len);
 }
 
-/* Read the secret keys @tmpl matches into the index (all of them for a full index). */
 static int
-build_index(struct sg_p11_token *t, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, bool full,
-	    struct sg_error *err)
+reserve(struct sg_p11_token *t, size_t more)
+{
+	struct sg_p11_keyent **a, **b;
+	size_t cap;
+
+	if (t->nkeys + more <= t->capkeys)
+		return 0;
+	cap = t->capkeys ? 2 * t->capkeys : 16;
+	while (cap < t->nkeys + more)
+		cap *= 2;
+	if (!(a = reallocarray(t->by_id, cap, sizeof(*a))))
+		return SG_E_NOMEM;
+	t->by_id = a;
+	if (!(b = reallocarray(t->by_label, cap, sizeof(*b))))
+		return SG_E_NOMEM;
+	t->by_label = b;
+	t->capkeys = cap;
+	return 0;
+}
+
+/* Where @e goes in @arr (sorted by @cmp): after every entry that compares equal. */
+static size_t
+upper_bound(struct sg_p11_keyent **arr, size_t n, const struct sg_p11_keyent *e,
+	    int (*cmp)(const void *, const void *))
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cmp(&arr[mid], &e) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void
+index_remove(struct sg_p11_token *t, CK_OBJECT_HANDLE h)
+{
+	struct sg_p11_keyent *gone = NULL;
+
+	for (size_t i = 0; i < t->nkeys; i++)
+		if (t->by_id[i]->handle == h) {
+			gone = t->by_id[i];
+			memmove(&t->by_id[i], &t->by_id[i + 1], (t->nkeys - i - 1) * sizeof(gone));
+			break;
+		}
+	if (!gone)
+		return;
+	for (size_t i = 0; i < t->nkeys; i++)
+		if (t->by_label[i] == gone) {
+			memmove(&t->by_label[i], &t->by_label[i + 1],
+				(t->nkeys - i - 1) * sizeof(gone));
+			break;
+		}
+	t->nkeys--;
+	free(gone);
+}
+
+/* Add a copy of @e (replacing an entry with its handle). */
+static int
+index_insert(struct sg_p11_token *t, const struct sg_p11_keyent *e)
+{
+	struct sg_p11_keyent *copy;
+	size_t i;
+
+	index_remove(t, e->handle);
+	if (reserve(t, 1) < 0 || !(copy = malloc(sizeof(*copy))))
+		return SG_E_NOMEM;
+	*copy = *e;
+	i = upper_bound(t->by_id, t->nkeys, copy, cmp_id);
+	memmove(&t->by_id[i + 1], &t->by_id[i], (t->nkeys - i) * sizeof(copy));
+	t->by_id[i] = copy;
+	i = upper_bound(t->by_label, t->nkeys, copy, cmp_label);
+	memmove(&t->by_label[i + 1], &t->by_label[i], (t->nkeys - i) * sizeof(copy));
+	t->by_label[i] = copy;
+	t->nkeys++;
+	return 0;
+}
+
+/*
+ * Search with @tmpl and read what it finds: copies in *@ret (may be NULL: only added to the
+ * index), their number in *@ret_n.
+ */
+static int
+search_entries(struct sg_p11_op *op, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, struct sg_p11_keyent **ret,
+	       CK_ULONG *ret_n, CK_RV *ret_rv, struct sg_error *err)
 {
 	_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = NULL;
+	_cleanup_(sg_freep) struct sg_p11_keyent *out = NULL;
+	CK_ULONG n = 0, kept = 0;
+	int r;
+
+	if ((r = search(op, tmpl, ntmpl, &objs, &n, ret_rv, err)) < 0)
+		return r;
+	if (!(out = calloc(n ? n : 1, sizeof(*out))))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	for (CK_ULONG i = 0; i < n; i++) {
+		if ((r = read_entry(op, objs[i], &out[kept], ret_rv, err)) < 0)
+			return r;
+		if (r == 1 && index_insert(op->t, &out[kept]) < 0)
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		kept += (CK_ULONG)r;
+	}
+	if (ret)
+		*ret = SG_TAKE_PTR(out);
+	*ret_n = kept;
+	return 0;
+}
+
+/* Read every secret key of the token into the index. */
+static int
+build_full(struct sg_p11_op *op, CK_RV *ret_rv, struct sg_error *err)
+{
+	struct sg_p11_token *t = op->t;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) } };
 	CK_ULONG n = 0;
 	int r;
 
-	if ((r = search(t, tmpl, ntmpl, &objs, &n, err)) < 0)
+	sg_p11_index_clear(t);
+	t->lookups = 1;
+	t->stats.index_builds++;
+	if ((r = search_entries(op, tmpl, 1, NULL, &n, ret_rv, err)) < 0) {
+		sg_p11_index_clear(t);
+		t->lookups = 1;
 		return r;
-	sg_p11_index_invalidate(t);
-	t->keys = calloc(n ? n : 1, sizeof(*t->keys));
-	t->by_label = calloc(n ? n : 1, sizeof(*t->by_label));
-	if (!t->keys || !t->by_label) {
-		sg_p11_index_invalidate(t);
-		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	}
-	for (CK_ULONG i = 0; i < n; i++) {
-		r = read_entry(t, objs[i], &t->keys[t->nkeys], err);
-		if (r < 0) {
-			sg_p11_index_invalidate(t);
-			return r;
-		}
-		t->nkeys += (size_t)r;
-	}
-	qsort(t->keys, t->nkeys, sizeof(*t->keys), cmp_id);
-	for (size_t i = 0; i < t->nkeys; i++)
-		t->by_label[i] = &t->keys[i];
-	qsort(t->by_label, t->nkeys, sizeof(*t->by_label), cmp_label);
-	t->indexed = full;
-	sg_debug("PKCS#11: token '%s': %s %zu secret keys", t->label,
-		 full ? "indexed" : "looked up", t->nkeys);
+	t->index = SG_P11_INDEX_FULL;
+	sg_debug("PKCS#11: token '%s': indexed %zu secret keys", t->label, t->nkeys);
 	return 0;
 }
 
@@ -190,17 +314,26 @@ attr_matches(const struct sg_p11_keyent *e, const CK_ATTRIBUTE *a)
 	}
 }
 
+static bool
+all_match(const struct sg_p11_keyent *e, const CK_ATTRIBUTE *attrs, CK_ULONG nattrs)
+{
+	for (CK_ULONG i = 0; i < nattrs; i++)
+		if (!attr_matches(e, &attrs[i]))
+			return false;
+	return true;
+}
+
 /* [lo, hi) of the index entries whose ID (or label) equals @a's value. */
 static void
 equal_range(const struct sg_p11_token *t, const CK_ATTRIBUTE *a, size_t *ret_lo, size_t *ret_hi)
 {
+	struct sg_p11_keyent *const *arr = a->type == CKA_ID ? t->by_id : t->by_label;
 	size_t lo = 0, hi = t->nkeys;
-	bool id = a->type == CKA_ID;
 
-#define KEY_AT(i) (id ? &t->keys[i] : t->by_label[i])
-#define CMP(i)                                                                        \
-	(id ? bytes_cmp(KEY_AT(i)->id, KEY_AT(i)->id_len, a->pValue, a->ulValueLen) : \
-	      bytes_cmp(KEY_AT(i)->label, KEY_AT(i)->label_len, a->pValue, a->ulValueLen))
+#define CMP(i)                                                                     \
+	(a->type == CKA_ID ?                                                       \
+		 bytes_cmp(arr[i]->id, arr[i]->id_len, a->pValue, a->ulValueLen) : \
+		 bytes_cmp(arr[i]->label, arr[i]->label_len, a->pValue, a->ulValueLen))
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
@@ -214,18 +347,136 @@ equal_range(const struct sg_p11_token *t, const CK_ATTRIBUTE *a, size_t *ret_lo,
 		;
 	*ret_hi = hi;
 #undef CMP
-#undef KEY_AT
+}
+
+/* Copies of the index entries matching @attrs. */
+static int
+from_index(struct sg_p11_token *t, const CK_ATTRIBUTE *attrs, CK_ULONG nattrs,
+	   const CK_ATTRIBUTE *key, struct sg_p11_keyent **ret, CK_ULONG *ret_n,
+	   struct sg_error *err)
+{
+	struct sg_p11_keyent *const *arr = key && key->type == CKA_LABEL ? t->by_label : t->by_id;
+	_cleanup_(sg_freep) struct sg_p11_keyent *out = NULL;
+	size_t lo = 0, hi = t->nkeys;
+	CK_ULONG n = 0;
+
+	if (key)
+		equal_range(t, key, &lo, &hi);
+	/* Size the answer by the candidate range, not the whole token. */
+	if (!(out = calloc(hi > lo ? hi - lo : 1, sizeof(*out))))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	for (size_t k = lo; k < hi; k++)
+		if (all_match(arr[k], attrs, nattrs))
+			out[n++] = *arr[k];
+	*ret = SG_TAKE_PTR(out);
+	*ret_n = n;
+	return 0;
+}
+
+/* The query's attributes as bytes, for the miss table; 0 when they do not fit. */
+static size_t
+query_key(const CK_ATTRIBUTE *attrs, CK_ULONG nattrs, uint8_t out[256])
+{
+	size_t n = 0;
+
+	for (CK_ULONG i = 0; i < nattrs; i++) {
+		if (n + sizeof(CK_ULONG) * 2 + attrs[i].ulValueLen > 256)
+			return 0;
+		memcpy(out + n, &attrs[i].type, sizeof(CK_ULONG));
+		memcpy(out + n + sizeof(CK_ULONG), &attrs[i].ulValueLen, sizeof(CK_ULONG));
+		n += 2 * sizeof(CK_ULONG);
+		memcpy(out + n, attrs[i].pValue, attrs[i].ulValueLen);
+		n += attrs[i].ulValueLen;
+	}
+	return n;
+}
+
+static bool
+missed_lately(struct sg_p11_token *t, const uint8_t *q, size_t len, double now)
+{
+	for (size_t i = 0; len && i < SG_P11_MISS_SLOTS; i++)
+		if (t->misses[i].len == len && !memcmp(t->misses[i].query, q, len) &&
+		    now - t->misses[i].when < SG_P11_MISS_INTERVAL)
+			return true;
+	return false;
+}
+
+static void
+note_miss(struct sg_p11_token *t, const uint8_t *q, size_t len, double now)
+{
+	struct sg_p11_miss *m = &t->misses[t->nextmiss++ % SG_P11_MISS_SLOTS];
+
+	if (!len)
+		return;
+	memcpy(m->query, q, len);
+	m->len = len;
+	m->when = now;
+}
+
+/* Under the operation: the lookup, by the index's state (see the top of this file). */
+static int
+lookup(struct sg_p11_op *op, CK_ATTRIBUTE *attrs, CK_ULONG nattrs, const CK_ATTRIBUTE *key,
+       struct sg_p11_keyent **ret, CK_ULONG *ret_n, CK_RV *ret_rv, struct sg_error *err)
+{
+	struct sg_p11_token *t = op->t;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE tmpl[8];
+	CK_ULONG ntmpl = 0;
+	uint8_t q[256];
+	size_t qlen = query_key(attrs, nattrs, q);
+	double now = sg_p11_now();
+	bool fresh = false;
+	int r;
+
+	if (t->index != SG_P11_INDEX_FULL && t->lookups++ > 0) {
+		if ((r = build_full(op, ret_rv, err)) < 0)
+			return r;
+		fresh = true;
+	}
+	if (t->index == SG_P11_INDEX_FULL) {
+		if ((r = from_index(t, attrs, nattrs, key, ret, ret_n, err)) < 0 || *ret_n || !key)
+			return r;
+		if (fresh) {
+			note_miss(t, q, qlen, now); /* the token was just read in full */
+			return 0;
+		}
+		free(*ret);
+		*ret = NULL;
+	}
+	/* Not in the index (or no index yet): ask the token, unless it said no just now. */
+	if (t->index == SG_P11_INDEX_FULL && missed_lately(t, q, qlen, now)) {
+		t->stats.misses_limited++;
+		if (!(*ret = calloc(1, sizeof(**ret))))
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		*ret_n = 0;
+		return 0;
+	}
+	for (CK_ULONG i = 0; i < nattrs && ntmpl < SG_ELEMENTSOF(tmpl) - 1; i++)
+		if (attrs[i].type != CKA_CLASS)
+			tmpl[ntmpl++] = attrs[i];
+	tmpl[ntmpl].type = CKA_CLASS;
+	tmpl[ntmpl].pValue = &cls;
+	tmpl[ntmpl++].ulValueLen = sizeof(cls);
+	if ((r = search_entries(op, tmpl, ntmpl, ret, ret_n, ret_rv, err)) < 0)
+		return r;
+	if (t->index == SG_P11_INDEX_NONE)
+		t->index = SG_P11_INDEX_PARTIAL;
+	if (*ret_n == 0)
+		note_miss(t, q, qlen, now);
+	return 0;
 }
 
 int
-sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, const struct sg_p11_keyent ***ret,
-		 CK_ULONG *ret_n, struct sg_error *err)
+sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, struct sg_p11_keyent **ret,
+		 CK_ULONG *ret_n, uint64_t *ret_gen, struct sg_error *err)
 {
 	CK_ULONG nattrs = 0, n = 0;
 	CK_ATTRIBUTE *attrs = p11_kit_uri_get_attributes(uri, &nattrs);
 	const CK_ATTRIBUTE *by_id = NULL, *by_label = NULL;
-	_cleanup_(sg_freep) const struct sg_p11_keyent **out = NULL;
-	size_t lo = 0, hi;
+	struct sg_p11_keyent *out = NULL;
+	struct sg_p11_op op;
+	struct sg_error e = { 0 };
+	CK_RV rv;
 	int r;
 
 	for (CK_ULONG i = 0; i < nattrs; i++) {
@@ -237,67 +488,101 @@ sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, const struct sg_p11_key
 			return sg_error_set(err, SG_E_USAGE,
 					    "key URIs may name only token, object, id and type");
 	}
-	if (!t->indexed) {
-		if (t->lookups++ == 0) {
-			/* One lookup: let the token search, as a single validation does. */
-			CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-			CK_ATTRIBUTE tmpl[8];
-			CK_ULONG ntmpl = 0;
-
-			for (CK_ULONG i = 0; i < nattrs && ntmpl < SG_ELEMENTSOF(tmpl) - 1; i++)
-				if (attrs[i].type != CKA_CLASS)
-					tmpl[ntmpl++] = attrs[i];
-			tmpl[ntmpl].type = CKA_CLASS;
-			tmpl[ntmpl].pValue = &cls;
-			tmpl[ntmpl++].ulValueLen = sizeof(cls);
-			r = build_index(t, tmpl, ntmpl, false, err);
-		} else {
-			/* More lookups on this token: read every key once, resolve in memory. */
-			CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-			CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) } };
-
-			r = build_index(t, tmpl, 1, true, err);
-		}
-		if (r < 0)
-			return r;
-	}
-	hi = t->nkeys;
-	if (by_id || by_label)
-		equal_range(t, by_id ? by_id : by_label, &lo, &hi);
-	/* Size the answer by the candidate range, not the whole token. */
-	out = calloc(hi > lo ? hi - lo : 1, sizeof(*out));
-	if (!out)
-		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	for (size_t k = lo; k < hi; k++) {
-		const struct sg_p11_keyent *e = by_id || !by_label ? &t->keys[k] : t->by_label[k];
-		bool ok = true;
-
-		for (CK_ULONG i = 0; i < nattrs && ok; i++)
-			ok = attr_matches(e, &attrs[i]);
-		if (ok)
-			out[n++] = e;
-	}
+	if ((r = sg_p11_begin(t, 0, &op, err)) < 0)
+		return r;
+	do {
+		rv = CKR_OK;
+		memset(&e, 0, sizeof(e)); /* a retry reports its own failure */
+		r = lookup(&op, attrs, nattrs, by_id ? by_id : by_label, &out, &n, &rv, &e);
+	} while (r < 0 && sg_p11_again(&op, rv));
+	*ret_gen = t->gen;
 	sg_debug("PKCS#11: token '%s': %lu of %zu secret keys match", t->label, (unsigned long)n,
 		 t->nkeys);
-	*ret = SG_TAKE_PTR(out);
+	sg_p11_end(&op);
+	if (r < 0) {
+		if (err)
+			*err = e;
+		return r;
+	}
+	*ret = out;
 	*ret_n = n;
 	return 0;
 }
 
-CK_RV
-sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, CK_ULONG *ret)
+int
+sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, struct sg_error *err)
 {
-	CK_ATTRIBUTE at = { a, ret, sizeof(*ret) };
+	struct sg_p11_token *t = op->t;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_ATTRIBUTE want[] = {
+		{ CKA_ID, e->id, e->id_len },
+		{ CKA_LABEL, e->label, e->label_len },
+		{ CKA_KEY_TYPE, &e->type, sizeof(e->type) },
+		{ CKA_CLASS, &cls, sizeof(cls) },
+	};
+	_cleanup_(sg_freep) struct sg_p11_keyent *found = NULL;
+	CK_ULONG n = 0;
+	CK_RV rv = CKR_OK;
+	int r;
 
-	return t->fl->C_GetAttributeValue(t->session, o, &at, 1);
+	if (*gen == t->gen && !op->stale)
+		return 0;
+	if (op->stale)
+		index_remove(t, e->handle);
+	if (t->index != SG_P11_INDEX_FULL && t->lookups > 0 && (r = build_full(op, &rv, err)) < 0)
+		return r;
+	if (t->index == SG_P11_INDEX_FULL && !op->stale &&
+	    (r = from_index(t, want, 3, &want[0], &found, &n, err)) < 0)
+		return r;
+	if (n == 0) {
+		free(found);
+		found = NULL;
+		if ((r = search_entries(op, want, SG_ELEMENTSOF(want), &found, &n, &rv, err)) < 0)
+			return r;
+	}
+	if (n == 0)
+		return sg_error_set(err, SG_E_KEY, "key '%.*s' is no longer on token '%s'",
+				    (int)e->label_len, e->label, t->label);
+	sg_debug("PKCS#11: token '%s': key '%.*s' found again", t->label, (int)e->label_len,
+		 e->label);
+	e->handle = found[0].handle;
+	*gen = t->gen;
+	op->stale = false;
+	return 0;
+}
+
+void
+sg_p11_index_added(struct sg_p11_op *op, CK_OBJECT_HANDLE h)
+{
+	struct sg_p11_keyent e = { 0 };
+	CK_RV rv = CKR_OK;
+
+	/* A partial or empty index learns of it at its next search. */
+	if (op->t->index == SG_P11_INDEX_FULL && read_entry(op, h, &e, &rv, NULL) == 1 &&
+	    index_insert(op->t, &e) < 0)
+		sg_p11_index_clear(op->t); /* out of memory: read it all again later */
+}
+
+void
+sg_p11_index_removed(struct sg_p11_op *op, CK_OBJECT_HANDLE h)
+{
+	index_remove(op->t, h);
 }
 
 CK_RV
-sg_p11_get_bool(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, bool *ret)
+sg_p11_get_ulong(struct sg_p11_op *op, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, CK_ULONG *ret)
+{
+	CK_ATTRIBUTE at = { a, ret, sizeof(*ret) };
+
+	return op->fl->C_GetAttributeValue(op->session, o, &at, 1);
+}
+
+CK_RV
+sg_p11_get_bool(struct sg_p11_op *op, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, bool *ret)
 {
 	CK_BBOOL b = CK_FALSE;
 	CK_ATTRIBUTE at = { a, &b, sizeof(b) };
-	CK_RV rv = t->fl->C_GetAttributeValue(t->session, o, &at, 1);
+	CK_RV rv = op->fl->C_GetAttributeValue(op->session, o, &at, 1);
 
 	if (rv == CKR_OK)
 		*ret = b == CK_TRUE;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "key/p11.h"
+#include "key/p11-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,114 +19,167 @@
 #include "util/encode.h"
 #include "util/secmem.h"
 
-#define MAX_TOKENS 32
 #define PIN_MAX 256
+#define MAX_SLOTS 64
+
+/* A loaded module, and whether it may be called from several threads at once. */
+struct module {
+	CK_FUNCTION_LIST *fl;
+	char *path;	      /* loaded by path (ours to finalise), or NULL: one of p11-kit's */
+	bool thread_safe;     /* initialised with CKF_OS_LOCKING_OK */
+	pthread_mutex_t lock; /* every token's lock when it is not thread-safe */
+	/* Slot and token descriptions, read once: SoftHSM reads its token directory on every
+	 * C_GetTokenInfo. */
+	bool described;
+	CK_INFO info;
+	CK_RV rv;
+	const char *failed_call;
+	CK_ULONG nslots;
+	CK_SLOT_ID slots[MAX_SLOTS];
+	CK_SLOT_INFO si[MAX_SLOTS];
+	CK_TOKEN_INFO ti[MAX_SLOTS];
+	CK_RV slot_rv[MAX_SLOTS];
+	struct module *next;
+};
 
 /*
- * Process-wide state: modules are loaded and tokens logged in once per
- * process, however many keys are opened (a batch opens thousands).
+ * Process-wide state: modules are loaded and tokens logged in once per process, however many
+ * keys are opened (a batch opens thousands). state.lock guards this struct; each token's own
+ * state is under the token's lock, taken after state.lock when both are held.
  */
 static struct {
+	pthread_mutex_t lock;
 	CK_FUNCTION_LIST **registered; /* p11-kit's configured modules, loaded on first need */
 	bool registered_loaded;
-	CK_FUNCTION_LIST *by_path[8];
-	char *paths[8];
-	size_t npaths;
-	struct sg_p11_token tokens[MAX_TOKENS];
-	size_t ntokens;
+	struct module *modules;
+	struct sg_p11_token *tokens;
 	/* The configuration file to ask src/config for module-name= entries (NULL:
 	 * $SEVGATE_CONFIG or the default path); src/config holds what it read. */
 	char *config_path;
-	/* Slot and token descriptions per module, read once: SoftHSM reads its token
-	 * directory on every C_GetTokenInfo. */
-	struct slot_cache {
-		CK_FUNCTION_LIST *fl;
-		CK_INFO info;
-		CK_RV rv;
-		const char *failed_call;
-		CK_ULONG nslots;
-		CK_SLOT_ID slots[64];
-		CK_SLOT_INFO si[64];
-		CK_TOKEN_INFO ti[64];
-		CK_RV slot_rv[64];
-	} slots[16];
-	size_t nslotcaches;
-} state;
+} state = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static struct slot_cache *
-slot_cache(CK_FUNCTION_LIST *fl, bool refresh)
+double
+sg_p11_now(void)
 {
-	struct slot_cache *sc = NULL;
+	struct timespec ts;
 
-	for (size_t i = 0; i < state.nslotcaches; i++)
-		if (state.slots[i].fl == fl)
-			sc = &state.slots[i];
-	if (sc && !refresh)
-		return sc;
-	if (!sc) {
-		if (state.nslotcaches == SG_ELEMENTSOF(state.slots))
-			return NULL;
-		sc = &state.slots[state.nslotcaches++];
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The record of @fl, made on first sight (thread-safe unless we initialised it without). */
+static struct module *
+module_of(CK_FUNCTION_LIST *fl)
+{
+	struct module *m;
+
+	for (m = state.modules; m; m = m->next)
+		if (m->fl == fl)
+			return m;
+	if (!(m = calloc(1, sizeof(*m))))
+		return NULL;
+	m->fl = fl;
+	/* p11-kit initialises the modules it manages with CKF_OS_LOCKING_OK, or fails. */
+	m->thread_safe = true;
+	pthread_mutex_init(&m->lock, NULL);
+	m->next = state.modules;
+	state.modules = m;
+	return m;
+}
+
+/* Under state.lock: @m's slots and tokens, read again when @refresh. */
+static void
+describe(struct module *m, bool refresh)
+{
+	CK_FUNCTION_LIST *fl = m->fl;
+
+	if (m->described && !refresh)
+		return;
+	m->described = true;
+	m->failed_call = NULL;
+	m->nslots = MAX_SLOTS;
+	if ((m->rv = fl->C_GetInfo(&m->info)) != CKR_OK) {
+		m->failed_call = "C_GetInfo";
+		m->nslots = 0;
+		return;
 	}
-	memset(sc, 0, sizeof(*sc));
-	sc->fl = fl;
-	sc->nslots = SG_ELEMENTSOF(sc->slots);
-	if ((sc->rv = fl->C_GetInfo(&sc->info)) != CKR_OK) {
-		sc->failed_call = "C_GetInfo";
-		return sc;
+	if ((m->rv = fl->C_GetSlotList(CK_TRUE, m->slots, &m->nslots)) != CKR_OK) {
+		m->failed_call = "C_GetSlotList";
+		m->nslots = 0;
+		return;
 	}
-	if ((sc->rv = fl->C_GetSlotList(CK_TRUE, sc->slots, &sc->nslots)) != CKR_OK) {
-		sc->failed_call = "C_GetSlotList";
-		sc->nslots = 0;
-		return sc;
+	for (CK_ULONG s = 0; s < m->nslots; s++) {
+		m->slot_rv[s] = fl->C_GetSlotInfo(m->slots[s], &m->si[s]);
+		if (m->slot_rv[s] == CKR_OK)
+			m->slot_rv[s] = fl->C_GetTokenInfo(m->slots[s], &m->ti[s]);
 	}
-	for (CK_ULONG s = 0; s < sc->nslots; s++) {
-		sc->slot_rv[s] = fl->C_GetSlotInfo(sc->slots[s], &sc->si[s]);
-		if (sc->slot_rv[s] == CKR_OK)
-			sc->slot_rv[s] = fl->C_GetTokenInfo(sc->slots[s], &sc->ti[s]);
-	}
-	return sc;
 }
 
 int
 sg_p11_set_config(const char *path, struct sg_error *err)
 {
 	const struct sg_config *c;
+	char *copy = NULL;
 
+	if (path && !(copy = strdup(path)))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	pthread_mutex_lock(&state.lock);
 	free(state.config_path);
-	state.config_path = NULL;
+	state.config_path = copy;
+	pthread_mutex_unlock(&state.lock);
 	if (!path)
 		return 0;
-	state.config_path = strdup(path);
-	if (!state.config_path)
-		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	/* A file named on the command line is checked now, not at first use. */
-	return sg_config_get(state.config_path, &c, err);
+	return sg_config_get(path, &c, err);
+}
+
+static void
+close_sessions(struct sg_p11_token *t)
+{
+	if (t->have_rw)
+		(void)t->fl->C_CloseSession(t->rw);
+	if (t->have_ro)
+		(void)t->fl->C_CloseSession(t->ro);
+	t->have_rw = t->have_ro = false;
+	/* Closing an application's last session on a token logs it out. */
+	t->logged_in = false;
 }
 
 void
 sg_p11_shutdown(void)
 {
-	for (size_t i = 0; i < state.ntokens; i++) {
-		sg_p11_index_invalidate(&state.tokens[i]);
-		if (state.tokens[i].logged_in)
-			state.tokens[i].fl->C_Logout(state.tokens[i].session);
-		state.tokens[i].fl->C_CloseSession(state.tokens[i].session);
+	pthread_mutex_lock(&state.lock);
+	while (state.tokens) {
+		struct sg_p11_token *t = state.tokens;
+
+		state.tokens = t->next;
+		sg_p11_index_clear(t);
+		if (t->logged_in)
+			(void)t->fl->C_Logout(t->have_ro ? t->ro : t->rw);
+		close_sessions(t);
+		free(t->pin_path);
+		pthread_mutex_destroy(&t->own_lock);
+		free(t);
 	}
-	state.ntokens = 0;
-	for (size_t i = 0; i < state.npaths; i++) {
-		state.by_path[i]->C_Finalize(NULL);
-		p11_kit_module_release(state.by_path[i]);
-		free(state.paths[i]);
+	while (state.modules) {
+		struct module *m = state.modules;
+
+		state.modules = m->next;
+		if (m->path) {
+			m->fl->C_Finalize(NULL);
+			p11_kit_module_release(m->fl);
+			free(m->path);
+		}
+		pthread_mutex_destroy(&m->lock);
+		free(m);
 	}
-	state.npaths = 0;
-	state.nslotcaches = 0;
 	free(state.config_path);
 	state.config_path = NULL;
 	state.registered_loaded = false;
 	if (state.registered)
 		p11_kit_modules_finalize_and_release(state.registered);
 	state.registered = NULL;
+	pthread_mutex_unlock(&state.lock);
 }
 
 const char *
@@ -516,20 +569,24 @@ sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct
 	return 0;
 }
 
-/* Load @path once; with @init_args, initialise it ourselves (p11-kit cannot pass them). */
+/*
+ * Under state.lock: load @path once; with @init_args, initialise it ourselves (p11-kit cannot
+ * pass them), asking for OS locking and settling for none (the module is then called by one
+ * thread at a time) when it cannot lock.
+ */
 static int
 load_path(const char *path, const char *init_args, CK_FUNCTION_LIST **ret, struct sg_error *err)
 {
+	struct module *m;
 	CK_FUNCTION_LIST *fl;
+	bool thread_safe = true;
 	CK_RV rv;
 
-	for (size_t i = 0; i < state.npaths; i++)
-		if (!strcmp(state.paths[i], path)) {
-			*ret = state.by_path[i];
+	for (m = state.modules; m; m = m->next)
+		if (m->path && !strcmp(m->path, path)) {
+			*ret = m->fl;
 			return 0;
 		}
-	if (state.npaths == SG_ELEMENTSOF(state.paths))
-		return sg_error_set(err, SG_E_LIMIT, "too many PKCS#11 modules");
 	fl = p11_kit_module_load(path, init_args ? P11_KIT_MODULE_UNMANAGED : 0);
 	if (!fl)
 		return sg_error_set(err, SG_E_TOKEN, "cannot load PKCS#11 module '%s': %s", path,
@@ -540,6 +597,11 @@ load_path(const char *path, const char *init_args, CK_FUNCTION_LIST **ret, struc
 		args.flags = CKF_OS_LOCKING_OK;
 		args.pReserved = (void *)init_args;
 		rv = fl->C_Initialize(&args);
+		if (rv == CKR_CANT_LOCK) {
+			args.flags = 0;
+			thread_safe = false;
+			rv = fl->C_Initialize(&args);
+		}
 	} else {
 		rv = p11_kit_module_initialize(fl);
 	}
@@ -548,14 +610,25 @@ load_path(const char *path, const char *init_args, CK_FUNCTION_LIST **ret, struc
 		return sg_error_set(err, SG_E_TOKEN, "cannot initialise PKCS#11 module '%s': %s",
 				    path, sg_p11_rv_name(rv));
 	}
-	state.paths[state.npaths] = strdup(path);
-	if (!state.paths[state.npaths])
+	if (!(m = module_of(fl)) || !(m->path = strdup(path))) {
+		if (rv == CKR_OK)
+			fl->C_Finalize(NULL);
+		p11_kit_module_release(fl);
+		if (m) {
+			state.modules = m->next;
+			pthread_mutex_destroy(&m->lock);
+			free(m);
+		}
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	state.by_path[state.npaths++] = fl;
+	}
+	m->thread_safe = thread_safe;
+	if (!thread_safe)
+		sg_debug("PKCS#11: module '%s' cannot lock for itself: one call at a time", path);
 	*ret = fl;
 	return 0;
 }
 
+/* Under state.lock: the modules @uri may name, in *@ret (@one when it names one). */
 static int
 load_modules(P11KitUri *uri, CK_FUNCTION_LIST ***ret, size_t *ret_n, CK_FUNCTION_LIST **one,
 	     struct sg_error *err)
@@ -810,9 +883,14 @@ prompt_pin(const char *token, struct sg_secmem *pin, size_t *ret_n, struct sg_er
  * The PIN, in locked memory: the URI's pin-value (taken from @spec by sevgate itself; p11-kit
  * never had it), the URI's pin-source, --pin-file, then a prompt on the terminal.
  */
+struct pin_source {
+	const char *path; /* a file to read again for a later login, or NULL: keep the PIN */
+	const char *what;
+};
+
 static int
 get_pin(P11KitUri *uri, const char *spec, const char *token, const struct sg_key_options *o,
-	struct sg_secmem **ret, struct sg_error *err)
+	struct sg_secmem **ret, struct pin_source *from, struct sg_error *err)
 {
 	_cleanup_(sg_secmem_freep) struct sg_secmem *pin = sg_secmem_new(PIN_MAX);
 	const char *src = p11_kit_uri_get_pin_source(uri);
@@ -840,10 +918,15 @@ get_pin(P11KitUri *uri, const char *spec, const char *token, const struct sg_key
 		if (src && strncmp(src, "file:", 5))
 			return sg_error_set(err, SG_E_USAGE,
 					    "pin-source '%s' is not supported: use file:PATH", src);
-		if (src)
-			r = read_pin_file(src + 5, "pin-source", pin, &n, err);
-		else if (o && o->pin_file)
-			r = read_pin_file(o->pin_file, "--pin-file", pin, &n, err);
+		if (src) {
+			from->path = src + 5;
+			from->what = "pin-source";
+		} else if (o && o->pin_file) {
+			from->path = o->pin_file;
+			from->what = "--pin-file";
+		}
+		if (from->path)
+			r = read_pin_file(from->path, from->what, pin, &n, err);
 		else
 			r = prompt_pin(token, pin, &n, err);
 		if (r < 0)
@@ -865,54 +948,208 @@ copy_label(char out[33], const unsigned char in[32])
 	out[n] = '\0';
 }
 
+const char *
+sg_p11_token_label(const struct sg_p11_token *t)
+{
+	return t->label;
+}
+
+/* The PIN for a login after a reset: its file, read again. */
+static int
+pin_again(struct sg_p11_token *t, struct sg_secmem **ret, struct sg_error *err)
+{
+	_cleanup_(sg_secmem_freep) struct sg_secmem *pin = NULL;
+	size_t n = 0;
+	int r;
+
+	if (t->pin_path) {
+		if (!(pin = sg_secmem_new(PIN_MAX)))
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		if ((r = read_pin_file(t->pin_path, t->pin_what, pin, &n, err)) < 0)
+			return r;
+		pin->len = n;
+	} else {
+		/* Held, it would outlive the login in memory: the next URI naming the token logs in. */
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s' must log in again, and its PIN was given in a URI "
+				    "or typed, so it is not kept: use pin-source=file:PATH or "
+				    "--pin-file for a token that may reset",
+				    t->label);
+	}
+	*ret = SG_TAKE_PTR(pin);
+	return 0;
+}
+
+static int
+login(struct sg_p11_token *t, const struct sg_secmem *pin, struct sg_error *err)
+{
+	CK_RV rv = t->fl->C_Login(t->ro, CKU_USER, pin->data, pin->len);
+
+	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': login failed: %s", t->label,
+				    sg_p11_rv_name(rv));
+	if (rv == CKR_OK)
+		t->stats.logins++;
+	t->logged_in = true;
+	return 0;
+}
+
+static bool
+slot_gone(CK_RV rv)
+{
+	return rv == CKR_SLOT_ID_INVALID || rv == CKR_TOKEN_NOT_PRESENT ||
+	       rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_RECOGNIZED;
+}
+
+/* Under the lock: the slot now holding @t (label, manufacturer and serial), after a reset. */
+static CK_RV
+find_slot_again(struct sg_p11_token *t)
+{
+	CK_SLOT_ID slots[MAX_SLOTS];
+	CK_ULONG n = MAX_SLOTS;
+	CK_RV rv = t->fl->C_GetSlotList(CK_TRUE, slots, &n);
+
+	if (rv != CKR_OK)
+		return rv;
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO ti;
+
+		if (t->fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+		    !memcmp(ti.label, t->label_raw, 32) &&
+		    !memcmp(ti.manufacturerID, t->manufacturer, 32) &&
+		    !memcmp(ti.serialNumber, t->serial, 16)) {
+			t->slot = slots[i];
+			return CKR_OK;
+		}
+	}
+	return CKR_TOKEN_NOT_PRESENT;
+}
+
+static CK_RV
+open_session(struct sg_p11_token *t, bool rw, CK_SESSION_HANDLE *ret)
+{
+	CK_FLAGS flags = CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0);
+	CK_RV rv = t->fl->C_OpenSession(t->slot, flags, NULL, NULL, ret);
+
+	if (slot_gone(rv) && find_slot_again(t) == CKR_OK)
+		rv = t->fl->C_OpenSession(t->slot, flags, NULL, NULL, ret);
+	if (rv == CKR_OK)
+		t->stats.sessions_opened++;
+	return rv;
+}
+
+/* Under the lock: the read-only session, logged in, with @pin or the PIN from its source. */
+static int
+reopen(struct sg_p11_token *t, const struct sg_secmem *pin, struct sg_error *err)
+{
+	_cleanup_(sg_secmem_freep) struct sg_secmem *again = NULL;
+	CK_RV rv = open_session(t, false, &t->ro);
+	int r;
+
+	if (rv != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_OpenSession failed: %s",
+				    t->label, sg_p11_rv_name(rv));
+	t->have_ro = true;
+	if (!t->login_required)
+		return 0;
+	if (!pin && (r = pin_again(t, &again, err)) < 0)
+		goto fail;
+	if ((r = login(t, pin ? pin : again, err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	close_sessions(t);
+	return r;
+}
+
+static int
+open_rw(struct sg_p11_token *t, struct sg_error *err)
+{
+	CK_RV rv = open_session(t, true, &t->rw);
+
+	if (rv != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s': C_OpenSession (read-write) failed: %s", t->label,
+				    sg_p11_rv_name(rv));
+	t->have_rw = true;
+	return 0;
+}
+
+/*
+ * Under state.lock: the entry for @slot of @fl, made on first use (a session opened and
+ * logged in, the PIN's source kept for a login after a reset).
+ */
 static int
 open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11KitUri *uri,
 	   const char *spec, const struct sg_key_options *o, bool rw, struct sg_p11_token **ret,
 	   struct sg_error *err)
 {
-	struct sg_p11_token *t = NULL;
-	CK_RV rv;
+	_cleanup_(sg_secmem_freep) struct sg_secmem *pin = NULL;
+	struct sg_p11_token *t;
+	struct pin_source src = { 0 };
+	struct module *m;
+	int r;
 
-	for (size_t i = 0; i < state.ntokens; i++)
-		if (state.tokens[i].fl == fl && state.tokens[i].slot == slot &&
-		    (state.tokens[i].rw || !rw)) {
-			*ret = &state.tokens[i];
+	if (rw && (ti->flags & CKF_WRITE_PROTECTED)) {
+		char label[33];
+
+		copy_label(label, ti->label);
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' is write-protected", label);
+	}
+	for (t = state.tokens; t; t = t->next)
+		if (t->fl == fl && !memcmp(t->label_raw, ti->label, 32) &&
+		    !memcmp(t->serial, ti->serialNumber, 16) &&
+		    !memcmp(t->manufacturer, ti->manufacturerID, 32)) {
+			r = 0;
+			pthread_mutex_lock(t->lock);
+			/* Closed by a reset it could not log in after: this URI's PIN logs it in. */
+			if (!t->have_ro && t->login_required &&
+			    (r = get_pin(uri, spec, t->label, o, &pin, &src, err)) == 0)
+				r = reopen(t, pin, err);
+			pthread_mutex_unlock(t->lock);
+			if (r < 0)
+				return r;
+			*ret = t;
 			return 0;
 		}
-	if (state.ntokens == MAX_TOKENS)
-		return sg_error_set(err, SG_E_LIMIT, "more than %d PKCS#11 tokens", MAX_TOKENS);
-	t = &state.tokens[state.ntokens];
-	memset(t, 0, sizeof(*t));
+	if (!(m = module_of(fl)) || !(t = calloc(1, sizeof(*t))))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	t->fl = fl;
 	t->slot = slot;
-	t->rw = rw;
 	copy_label(t->label, ti->label);
-	rv = fl->C_OpenSession(slot, CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0), NULL, NULL,
-			       &t->session);
-	if (rv != CKR_OK)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_OpenSession failed: %s",
-				    t->label, sg_p11_rv_name(rv));
-	if (ti->flags & CKF_LOGIN_REQUIRED) {
-		_cleanup_(sg_secmem_freep) struct sg_secmem *pin = NULL;
-		int r = get_pin(uri, spec, t->label, o, &pin, err);
-
-		if (r < 0) {
-			fl->C_CloseSession(t->session);
-			return r;
-		}
-		rv = fl->C_Login(t->session, CKU_USER, pin->data, pin->len);
-		if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-			fl->C_CloseSession(t->session);
-			return sg_error_set(err, SG_E_TOKEN, "token '%s': login failed: %s",
-					    t->label, sg_p11_rv_name(rv));
-		}
-		t->logged_in = true;
+	memcpy(t->label_raw, ti->label, 32);
+	memcpy(t->serial, ti->serialNumber, 16);
+	memcpy(t->manufacturer, ti->manufacturerID, 32);
+	t->login_required = (ti->flags & CKF_LOGIN_REQUIRED) != 0;
+	pthread_mutex_init(&t->own_lock, NULL);
+	t->lock = m->thread_safe ? &t->own_lock : &m->lock;
+	if (t->login_required && (r = get_pin(uri, spec, t->label, o, &pin, &src, err)) < 0)
+		goto fail;
+	if ((r = reopen(t, pin, err)) < 0)
+		goto fail;
+	/*
+	 * A PIN file is read again for a login after a reset. A PIN given in the URI or typed is
+	 * not kept (no copy outlives the login): the next URI naming the token logs in then.
+	 */
+	if (t->login_required && src.path && !(t->pin_path = strdup(src.path))) {
+		r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+		goto fail_open;
 	}
+	t->pin_what = src.what;
 	sg_debug("PKCS#11: opened token '%s' (slot %lu, %s, %s)", t->label, (unsigned long)slot,
-		 rw ? "read-write" : "read-only", t->logged_in ? "logged in" : "no login needed");
-	state.ntokens++;
+		 m->thread_safe ? "its own lock" : "one lock for its module",
+		 t->logged_in ? "logged in" : "no login needed");
+	t->next = state.tokens;
+	state.tokens = t;
 	*ret = t;
 	return 0;
+fail_open:
+	close_sessions(t);
+fail:
+	free(t->pin_path);
+	pthread_mutex_destroy(&t->own_lock);
+	free(t);
+	return r;
 }
 
 int
@@ -922,47 +1159,63 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	_cleanup_(sg_freep) char *shown = NULL; /* for messages only: made when needed */
 	_cleanup_(sg_freep) struct sg_p11_token **list = NULL;
 	CK_FUNCTION_LIST **mods = NULL, *one[1];
-	size_t nmods = 0, n = 0;
+	size_t nmods = 0, n = 0, cap = 0;
 	const char *failed_call = NULL;
 	CK_RV failed_rv = CKR_OK;
-	int r;
+	int r = 0;
 
+	pthread_mutex_lock(&state.lock);
 	if ((r = load_modules(uri, &mods, &nmods, one, err)) < 0)
-		return r;
-	list = calloc(MAX_TOKENS, sizeof(*list));
-	if (!list)
-		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		goto out;
 	for (int pass = 0; pass < 2 && n == 0; pass++) {
 		/* A second pass re-reads the slots, for a token inserted since the first look. */
-		for (size_t m = 0; m < nmods; m++) {
-			struct slot_cache *sc = slot_cache(mods[m], pass == 1);
+		for (size_t i = 0; i < nmods; i++) {
+			struct module *m = module_of(mods[i]);
 
-			if (!sc)
-				return sg_error_set(err, SG_E_LIMIT, "too many PKCS#11 modules");
-			if (sc->rv != CKR_OK) {
-				failed_call = sc->failed_call;
-				failed_rv = sc->rv;
+			if (!m) {
+				r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+				goto out;
+			}
+			describe(m, pass == 1);
+			if (m->rv != CKR_OK) {
+				failed_call = m->failed_call;
+				failed_rv = m->rv;
 				continue;
 			}
-			if (!p11_kit_uri_match_module_info(uri, &sc->info))
+			if (!p11_kit_uri_match_module_info(uri, &m->info))
 				continue;
-			for (CK_ULONG s = 0; s < sc->nslots && n < MAX_TOKENS; s++) {
-				if (sc->slot_rv[s] != CKR_OK) {
+			for (CK_ULONG s = 0; s < m->nslots; s++) {
+				if (m->slot_rv[s] != CKR_OK) {
 					failed_call = "C_GetSlotInfo/C_GetTokenInfo";
-					failed_rv = sc->slot_rv[s];
+					failed_rv = m->slot_rv[s];
 					continue;
 				}
-				if (!p11_kit_uri_match_slot_info(uri, &sc->si[s]) ||
-				    !p11_kit_uri_match_token_info(uri, &sc->ti[s]) ||
-				    !(sc->ti[s].flags & CKF_TOKEN_INITIALIZED))
+				if (!p11_kit_uri_match_slot_info(uri, &m->si[s]) ||
+				    !p11_kit_uri_match_token_info(uri, &m->ti[s]) ||
+				    !(m->ti[s].flags & CKF_TOKEN_INITIALIZED))
 					continue;
-				if ((r = open_token(mods[m], sc->slots[s], &sc->ti[s], uri, spec, o,
+				if (n == cap) {
+					size_t c = cap ? 2 * cap : 4;
+					struct sg_p11_token **l = reallocarray(list, c, sizeof(*l));
+
+					if (!l) {
+						r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+						goto out;
+					}
+					list = l;
+					cap = c;
+				}
+				if ((r = open_token(mods[i], m->slots[s], &m->ti[s], uri, spec, o,
 						    rw, &list[n], err)) < 0)
-					return r;
+					goto out;
 				n++;
 			}
 		}
 	}
+out:
+	pthread_mutex_unlock(&state.lock);
+	if (r < 0)
+		return r;
 	if (n == 0 && !(shown = sg_p11_uri_redact(spec)))
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	if (n == 0 && failed_call)
@@ -973,6 +1226,110 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 		return sg_error_set(err, SG_E_TOKEN, "no PKCS#11 token matches '%s'", shown);
 	*ret = SG_TAKE_PTR(list);
 	return (int)n;
+}
+
+int
+sg_p11_begin(struct sg_p11_token *t, unsigned flags, struct sg_p11_op *op, struct sg_error *err)
+{
+	int r;
+
+	pthread_mutex_lock(t->lock);
+	/* A recovery that failed left the token closed: try again now. */
+	if ((!t->have_ro && (r = reopen(t, NULL, err)) < 0) ||
+	    ((flags & SG_P11_RW) && !t->have_rw && (r = open_rw(t, err)) < 0)) {
+		pthread_mutex_unlock(t->lock);
+		return r;
+	}
+	if (flags & SG_P11_CRYPTO)
+		t->stats.operations++;
+	*op = (struct sg_p11_op){ .t = t,
+				  .fl = t->fl,
+				  .session = (flags & SG_P11_RW) ? t->rw : t->ro,
+				  .slot = t->slot,
+				  .flags = flags };
+	return 0;
+}
+
+static bool
+session_lost(CK_RV rv)
+{
+	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+	       rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+	       rv == CKR_USER_NOT_LOGGED_IN;
+}
+
+bool
+sg_p11_again(struct sg_p11_op *op, CK_RV rv)
+{
+	struct sg_p11_token *t = op->t;
+	struct sg_error e = { 0 };
+
+	if (op->retried || rv == CKR_OK)
+		return false;
+	if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
+		op->retried = op->stale = true;
+		return true;
+	}
+	if (!session_lost(rv))
+		return false;
+	op->retried = true;
+	sg_debug("PKCS#11: token '%s': %s: opening the session again", t->label,
+		 sg_p11_rv_name(rv));
+	close_sessions(t);
+	t->gen++;
+	t->stats.recoveries++;
+	if (reopen(t, NULL, &e) < 0 || ((op->flags & SG_P11_RW) && open_rw(t, &e) < 0)) {
+		close_sessions(t);
+		sg_debug("PKCS#11: token '%s': recovery failed: %s", t->label, e.msg);
+		return false;
+	}
+	op->session = (op->flags & SG_P11_RW) ? t->rw : t->ro;
+	op->slot = t->slot;
+	/* Handles may differ in the new session: the index is read again at its next use. */
+	sg_p11_index_reset(t);
+	return true;
+}
+
+void
+sg_p11_end(struct sg_p11_op *op)
+{
+	pthread_mutex_unlock(op->t->lock);
+	op->t = NULL;
+}
+
+uint64_t
+sg_p11_generation(const struct sg_p11_op *op)
+{
+	return op->t->gen;
+}
+
+void
+sg_p11_token_stats(struct sg_p11_token *t, struct sg_p11_stats *ret)
+{
+	pthread_mutex_lock(t->lock);
+	*ret = t->stats;
+	pthread_mutex_unlock(t->lock);
+}
+
+void
+sg_p11_stats(struct sg_p11_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	pthread_mutex_lock(&state.lock);
+	for (struct sg_p11_token *t = state.tokens; t; t = t->next) {
+		struct sg_p11_stats s;
+
+		sg_p11_token_stats(t, &s);
+		ret->tokens++;
+		ret->logins += s.logins;
+		ret->index_builds += s.index_builds;
+		ret->find_calls += s.find_calls;
+		ret->operations += s.operations;
+		ret->recoveries += s.recoveries;
+		ret->misses_limited += s.misses_limited;
+		ret->sessions_opened += s.sessions_opened;
+	}
+	pthread_mutex_unlock(&state.lock);
 }
 
 static char *

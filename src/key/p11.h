@@ -43,23 +43,92 @@ struct sg_p11_keyent {
 	uint8_t id[64];
 };
 
-struct sg_p11_token {
-	CK_FUNCTION_LIST *fl;
-	CK_SLOT_ID slot;
-	CK_SESSION_HANDLE session;
-	bool logged_in, rw;
-	char label[33];
-	/*
-	 * Every secret key on the token, read once: finding a key by label with
-	 * C_FindObjects costs tens of milliseconds once a token holds thousands
-	 * of one-time launch keys, so URIs are resolved against this instead.
-	 */
-	struct sg_p11_keyent *keys;	 /* sorted by ID */
-	struct sg_p11_keyent **by_label; /* the same, sorted by label */
-	size_t nkeys;
-	bool indexed;	  /* keys holds every secret key of the token */
-	unsigned lookups; /* the first lookup searches the token directly */
+/*
+ * What the token layer counts, per token and (sg_p11_stats) over the process: a batch or a
+ * daemon shows "one login per token per process" with these.
+ */
+struct sg_p11_stats {
+	uint64_t tokens;	  /* token entries (sg_p11_stats only) */
+	uint64_t logins;	  /* C_Login calls that succeeded */
+	uint64_t index_builds;	  /* full reads of a token's secret keys */
+	uint64_t find_calls;	  /* C_FindObjectsInit searches, index builds included */
+	uint64_t operations;	  /* key operations (MAC, verify, encrypt, sign) begun */
+	uint64_t recoveries;	  /* sessions re-established after a reset */
+	uint64_t misses_limited;  /* lookups of a missing key answered without a search */
+	uint64_t sessions_opened; /* C_OpenSession calls that succeeded */
 };
+
+/*
+ * One entry per token slot, made once per process and never freed before sg_p11_shutdown, so
+ * a key may keep a pointer to it. The fields above the lock never change once the entry is
+ * made; everything else belongs to whoever holds *lock: the token's own mutex, or its module's
+ * when the module cannot lock for itself (it refused CKF_OS_LOCKING_OK). The definition is in
+ * p11.c; the key back end and key administration reach a session through sg_p11_begin.
+ */
+struct sg_p11_token;
+
+/* The token's label as its token info gives it, trailing spaces dropped. */
+const char *sg_p11_token_label(const struct sg_p11_token *t);
+
+/*
+ * One operation on a token: sg_p11_begin takes the token's lock and a session, the caller
+ * makes its C_* calls on op->fl and op->session, sg_p11_again says whether to make them once
+ * more, sg_p11_end drops the lock. Between begin and end no other thread uses the token.
+ */
+struct sg_p11_op {
+	struct sg_p11_token *t;
+	CK_FUNCTION_LIST *fl;
+	CK_SESSION_HANDLE session;
+	CK_SLOT_ID slot;
+	unsigned flags;
+	bool retried; /* the one retry is spent */
+	bool stale;   /* a key handle went stale: sg_p11_resolve looks the key up again */
+};
+
+enum {
+	SG_P11_RW = 1 << 0,	/* a read-write session (create, destroy), opened on demand */
+	SG_P11_CRYPTO = 1 << 1, /* a key operation: counted in operations */
+};
+
+/*
+ * Begin an operation on @t (locks it). A session that a failed recovery closed is opened
+ * again here, logging in. Returns 0 and fills @op; else reports SG_E_TOKEN (the session or
+ * login failed, the PIN source failed) or SG_E_NOMEM, and @t is unlocked again.
+ */
+SG_NODISCARD int
+sg_p11_begin(struct sg_p11_token *t, unsigned flags, struct sg_p11_op *op, struct sg_error *err);
+/*
+ * After a call of the operation returned @rv: true when the caller should run the operation
+ * once more. That is once per operation, when @rv says the session or login is gone
+ * (CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT,
+ * CKR_USER_NOT_LOGGED_IN: the session is reopened, logged in with the PIN from its source and
+ * the key index rebuilt) or a key handle is no longer valid (CKR_KEY_HANDLE_INVALID,
+ * CKR_OBJECT_HANDLE_INVALID: op->stale is set). A recovery that fails returns false; the
+ * caller reports @rv.
+ */
+bool sg_p11_again(struct sg_p11_op *op, CK_RV rv);
+/* End the operation: the token is unlocked. */
+void sg_p11_end(struct sg_p11_op *op);
+
+/*
+ * Under an operation: @e's handle, valid for the session op holds. *@gen is the token
+ * generation @e was found in; after a recovery (a new generation) or with op->stale, the key
+ * is looked up again by its ID, label and type, and @e and *@gen updated. Returns 0; else
+ * reports SG_E_KEY (the key is gone), the search's SG_E_TOKEN, or SG_E_NOMEM.
+ */
+SG_NODISCARD int
+sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, struct sg_error *err);
+/* The generation of @t's sessions (under an operation, or for a key just found). */
+uint64_t sg_p11_generation(const struct sg_p11_op *op);
+
+/* Under an operation: the index learns of a secret key created, or forgets one destroyed. */
+void sg_p11_index_added(struct sg_p11_op *op, CK_OBJECT_HANDLE h);
+void sg_p11_index_removed(struct sg_p11_op *op, CK_OBJECT_HANDLE h);
+
+/* @t's counters, read under its lock. */
+void sg_p11_token_stats(struct sg_p11_token *t, struct sg_p11_stats *ret);
+/* The totals over every token of the process (all zero before the first). */
+void sg_p11_stats(struct sg_p11_stats *ret);
 
 /*
  * Log out, close sessions and finalise every module this process loaded.
@@ -99,9 +168,10 @@ char *sg_p11_uri_extend(const char *base, const char *attrs);
 char *sg_p11_uri_redact(const char *spec);
 
 /*
- * Open (or reuse) sessions on every token the URI matches, logging in
- * when the token needs it. @rw asks for read-write sessions (import,
- * delete). Returns the number of tokens (>= 1) and *@ret (an array the caller
+ * The entries of every token the URI matches, made (a session opened, logged in when the
+ * token needs it, the PIN's source kept for a login after a reset) on first use. A token
+ * has one entry however it is named; its read-write session is opened when an operation asks
+ * for one (SG_P11_RW), so @rw only checks now that the token is writable. Returns the number of tokens (>= 1) and *@ret (an array the caller
  * frees; the tokens are the process's, closed by sg_p11_shutdown); else reports
  * SG_E_TOKEN (no module or token matches, a session or login failed), SG_E_USAGE,
  * the PIN file's or the configuration's failure (SG_E_IO, SG_E_LIMIT, ...) or
@@ -111,24 +181,22 @@ SG_NODISCARD int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg
 			       bool rw, struct sg_p11_token ***ret, struct sg_error *err);
 
 /*
- * Secret keys on @t matching the URI's object attributes. Caller frees
- * *ret (the array; the entries belong to the token's index and stay valid
- * until it is invalidated). A process that looks up one key searches the
- * token directly; the second lookup on a token reads the whole index once.
- * Returns 0, *@ret and *@ret_n (0 for no match: not an error); else reports the
- * token's SG_E_TOKEN or SG_E_NOMEM, and neither is written.
+ * Secret keys on @t matching the URI's object attributes, as copies in *@ret (caller frees;
+ * handles valid in generation *@ret_gen). The first lookup on a token asks the token directly
+ * (one C_FindObjects), the next reads every secret key once into the index; a key the full
+ * index lacks (imported since) is searched for once and added, and a key still missing is
+ * not searched for again for a second. Takes @t's lock. Returns 0, *@ret and *@ret_n (0 for
+ * no match: not an error); else reports SG_E_USAGE (an attribute keys cannot be found by),
+ * the token's SG_E_TOKEN or SG_E_NOMEM, and nothing is written.
  */
 SG_NODISCARD int
-sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, const struct sg_p11_keyent ***ret,
-		 CK_ULONG *ret_n, struct sg_error *err);
+sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, struct sg_p11_keyent **ret,
+		 CK_ULONG *ret_n, uint64_t *ret_gen, struct sg_error *err);
 
-/* Forget @t's key index after creating or destroying keys. */
-void sg_p11_index_invalidate(struct sg_p11_token *t);
-
-/* Read a CK_ULONG / CK_BBOOL attribute; the CK_RV (CKR_OK on success). */
+/* Under an operation: read a CK_ULONG / CK_BBOOL attribute; the CK_RV (CKR_OK on success). */
 CK_RV
-sg_p11_get_ulong(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, CK_ULONG *ret);
-CK_RV sg_p11_get_bool(struct sg_p11_token *t, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, bool *ret);
+sg_p11_get_ulong(struct sg_p11_op *op, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, CK_ULONG *ret);
+CK_RV sg_p11_get_bool(struct sg_p11_op *op, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, bool *ret);
 
 /*
  * What p11-kit would act on in @uri (a "pkcs11:" URI), read as sevgate's key layer and p11-kit

@@ -49,14 +49,17 @@ create(char **argv)
 		{ type == CKK_AES ? CKA_ENCRYPT : CKA_SIGN, &yes, sizeof(yes) },
 		{ type == CKK_AES ? CKA_DECRYPT : CKA_VERIFY, &yes, sizeof(yes) },
 	};
+	struct sg_p11_op op;
 	CK_RV rv;
 
 	if (len > sizeof(value) || sg_p11_uri_parse(argv[2], false, &uri, &err) < 0 ||
-	    sg_p11_tokens(uri, argv[2], &o, true, &toks, &err) < 1) {
+	    sg_p11_tokens(uri, argv[2], &o, true, &toks, &err) < 1 ||
+	    sg_p11_begin(toks[0], SG_P11_RW, &op, &err) < 0) {
 		fprintf(stderr, "p11-probe: %s\n", err.msg);
 		return 2;
 	}
-	rv = toks[0]->fl->C_CreateObject(toks[0]->session, t, sizeof(t) / sizeof(t[0]), &h);
+	rv = op.fl->C_CreateObject(op.session, t, sizeof(t) / sizeof(t[0]), &h);
+	sg_p11_end(&op);
 	free(toks);
 	p11_kit_uri_free(uri);
 	sg_p11_shutdown();
@@ -96,7 +99,10 @@ pin_scan(int argc, char **argv)
 		fprintf(stderr, "p11-probe: %s\n", err.msg);
 		return 2;
 	}
-	if (!toks[0]->logged_in) {
+	struct sg_p11_stats st;
+
+	sg_p11_token_stats(toks[0], &st);
+	if (st.logins == 0) {
 		fprintf(stderr, "p11-probe: the token needed no login\n");
 		return 2;
 	}
@@ -137,25 +143,28 @@ main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = 0; i < n; i++) {
-		const struct sg_p11_keyent **ents = NULL;
+		struct sg_p11_keyent *ents = NULL;
+		struct sg_p11_op op;
 		CK_ULONG nobj = 0;
+		uint64_t gen;
 
-		if (sg_p11_find_keys(toks[i], uri, &ents, &nobj, &err) < 0) {
+		if (sg_p11_find_keys(toks[i], uri, &ents, &nobj, &gen, &err) < 0 ||
+		    sg_p11_begin(toks[i], 0, &op, &err) < 0) {
 			fprintf(stderr, "p11-probe: %s\n", err.msg);
 			return 2;
 		}
 		for (CK_ULONG j = 0; j < nobj; j++) {
 			unsigned char buf[256];
 			CK_ATTRIBUTE at = { CKA_VALUE, buf, sizeof(buf) };
-			CK_RV rv = toks[i]->fl->C_GetAttributeValue(toks[i]->session,
-								    ents[j]->handle, &at, 1);
+			CK_RV rv = op.fl->C_GetAttributeValue(op.session, ents[j].handle, &at, 1);
 
 			seen++;
-			printf("key %lu: CKA_VALUE -> %s\n", (unsigned long)ents[j]->handle,
+			printf("key %lu: CKA_VALUE -> %s\n", (unsigned long)ents[j].handle,
 			       sg_p11_rv_name(rv));
 			if (rv == CKR_OK && at.ulValueLen != (CK_ULONG)-1)
 				leaked++;
 		}
+		sg_p11_end(&op);
 		free(ents);
 	}
 	free(toks);
