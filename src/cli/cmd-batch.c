@@ -452,6 +452,27 @@ worker(void *arg)
 	return NULL;
 }
 
+/* What the token layer did, when the run used a token: one login and one index build per token. */
+static void
+add_token_stats(struct json_object *sum)
+{
+	struct sg_key_token_stats ts;
+	struct json_object *o;
+
+	sg_key_token_stats(&ts);
+	if (!ts.tokens || !(o = json_object_new_object()))
+		return;
+	sg_json_add(o, "tokens", json_object_new_int64((int64_t)ts.tokens));
+	sg_json_add(o, "logins", json_object_new_int64((int64_t)ts.logins));
+	sg_json_add(o, "index_builds", json_object_new_int64((int64_t)ts.index_builds));
+	sg_json_add(o, "find_calls", json_object_new_int64((int64_t)ts.find_calls));
+	sg_json_add(o, "operations", json_object_new_int64((int64_t)ts.operations));
+	sg_json_add(o, "recoveries", json_object_new_int64((int64_t)ts.recoveries));
+	sg_json_add(o, "misses_limited", json_object_new_int64((int64_t)ts.misses_limited));
+	sg_json_add(o, "sessions_opened", json_object_new_int64((int64_t)ts.sessions_opened));
+	sg_json_add(sum, "token", o);
+}
+
 int
 sg_cmd_batch(int argc, char **argv)
 {
@@ -599,6 +620,7 @@ sg_cmd_batch(int argc, char **argv)
 		    json_object_new_double(wall > 0 ? (double)r.done * 1000.0 / wall : 0));
 	if (head[0])
 		sg_json_add(sum, "audit_head", json_object_new_string(head));
+	add_token_stats(sum);
 	sg_json_add(line, "summary", sum);
 	const char *text = json_object_to_json_string_ext(
 		line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
