@@ -529,7 +529,9 @@ sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, str
 		return 0;
 	if (op->stale)
 		index_remove(t, e->handle);
-	if (t->index != SG_P11_INDEX_FULL && t->lookups > 0 && (r = build_full(op, &rv, err)) < 0)
+	/* After a reset the index is read again (once); a stale handle alone costs one search. */
+	if (!op->stale && t->index != SG_P11_INDEX_FULL && t->lookups > 0 &&
+	    (r = build_full(op, &rv, err)) < 0)
 		return r;
 	if (t->index == SG_P11_INDEX_FULL && !op->stale &&
 	    (r = from_index(t, want, 3, &want[0], &found, &n, err)) < 0)

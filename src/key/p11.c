@@ -210,6 +210,14 @@ sg_p11_rv_name(CK_RV rv)
 		{ CKR_PIN_LEN_RANGE, "CKR_PIN_LEN_RANGE" },
 		{ CKR_PIN_LOCKED, "CKR_PIN_LOCKED" },
 		{ CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID" },
+		{ CKR_SESSION_CLOSED, "CKR_SESSION_CLOSED" },
+		{ CKR_SESSION_COUNT, "CKR_SESSION_COUNT" },
+		{ CKR_SLOT_ID_INVALID, "CKR_SLOT_ID_INVALID" },
+		{ CKR_TOKEN_NOT_RECOGNIZED, "CKR_TOKEN_NOT_RECOGNIZED" },
+		{ CKR_TOKEN_WRITE_PROTECTED, "CKR_TOKEN_WRITE_PROTECTED" },
+		{ CKR_USER_ALREADY_LOGGED_IN, "CKR_USER_ALREADY_LOGGED_IN" },
+		{ CKR_CANT_LOCK, "CKR_CANT_LOCK" },
+		{ CKR_CRYPTOKI_ALREADY_INITIALIZED, "CKR_CRYPTOKI_ALREADY_INITIALIZED" },
 		{ CKR_SESSION_READ_ONLY, "CKR_SESSION_READ_ONLY" },
 		{ CKR_SIGNATURE_INVALID, "CKR_SIGNATURE_INVALID" },
 		{ CKR_SIGNATURE_LEN_RANGE, "CKR_SIGNATURE_LEN_RANGE" },
@@ -1125,7 +1133,10 @@ open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11Ki
 	t->lock = m->thread_safe ? &t->own_lock : &m->lock;
 	if (t->login_required && (r = get_pin(uri, spec, t->label, o, &pin, &src, err)) < 0)
 		goto fail;
-	if ((r = reopen(t, pin, err)) < 0)
+	pthread_mutex_lock(t->lock); /* the module's, when it cannot lock for itself */
+	r = reopen(t, pin, err);
+	pthread_mutex_unlock(t->lock);
+	if (r < 0)
 		goto fail;
 	/*
 	 * A PIN file is read again for a login after a reset. A PIN given in the URI or typed is
@@ -1144,7 +1155,9 @@ open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11Ki
 	*ret = t;
 	return 0;
 fail_open:
+	pthread_mutex_lock(t->lock);
 	close_sessions(t);
+	pthread_mutex_unlock(t->lock);
 fail:
 	free(t->pin_path);
 	pthread_mutex_destroy(&t->own_lock);
@@ -1176,7 +1189,12 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 				r = sg_error_set(err, SG_E_NOMEM, "out of memory");
 				goto out;
 			}
+			/* A module that cannot lock is called by one thread at a time, here too. */
+			if (!m->thread_safe)
+				pthread_mutex_lock(&m->lock);
 			describe(m, pass == 1);
+			if (!m->thread_safe)
+				pthread_mutex_unlock(&m->lock);
 			if (m->rv != CKR_OK) {
 				failed_call = m->failed_call;
 				failed_rv = m->rv;
