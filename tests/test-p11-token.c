@@ -303,6 +303,41 @@ test_secret_release_after_reset(void **state)
 	sg_key_free(tek);
 }
 
+static int write_file(const char *path, const char *text, mode_t mode);
+
+/* A PIN file the token refuses after a reset is read, tried once, and not again until it changes. */
+static void
+test_refused_pin_not_retried(void **state)
+{
+	struct sg_error err = { 0 };
+	struct sg_key *k = NULL;
+	unsigned long logins;
+
+	(void)state;
+	TV_ASSERT_OK(open_key(0, "g050-tik", false, &k, &err), &err);
+	assert_int_equal(write_file(pin_path, "0000\n", 0600), 0);
+	ctl("reset", NULL, 0, 0);
+	logins = calls("C_Login");
+	assert_int_equal(verify(k, true, &err), SG_E_TOKEN);
+	assert_string_equal(err.msg,
+			    "token 'fake0': the session was lost (CKR_SESSION_HANDLE_INVALID) and "
+			    "could not be opened again: token 'fake0': login failed: "
+			    "CKR_PIN_INCORRECT");
+	assert_int_equal(calls("C_Login"), logins + 1);
+	for (int i = 0; i < 5; i++) {
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(verify(k, true, &err), SG_E_TOKEN);
+		assert_non_null(strstr(err.msg, "is not tried again until the file changes"));
+	}
+	assert_int_equal(calls("C_Login"), logins + 1);
+	usleep(20 * 1000); /* a new mtime */
+	assert_int_equal(write_file(pin_path, "1234\n", 0600), 0);
+	memset(&err, 0, sizeof(err));
+	TV_ASSERT_OK(verify(k, true, &err), &err);
+	assert_int_equal(calls("C_Login"), logins + 2);
+	sg_key_free(k);
+}
+
 struct worker {
 	unsigned slot;
 	unsigned first;
@@ -346,8 +381,9 @@ run_threads(bool by_name)
 	}
 	usleep(20 * 1000);
 	ctl("reset", NULL, 0, 0);
-	for (unsigned i = 0; i < 8; i++) {
+	for (unsigned i = 0; i < 8; i++)
 		assert_int_equal(pthread_join(t[i], NULL), 0);
+	for (unsigned i = 0; i < 8; i++) {
 		if (w[i].failures)
 			fail_msg("worker %u: %d failures, first: %s", i, w[i].failures,
 				 w[i].why.msg);
@@ -399,6 +435,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_each_code_once_then_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_handle_and_deleted_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_release_after_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_pin_not_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_two_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_module_that_cannot_lock, setup, teardown),
 	};

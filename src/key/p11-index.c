@@ -495,6 +495,8 @@ sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, struct sg_p11_keyent **
 		memset(&e, 0, sizeof(e)); /* a retry reports its own failure */
 		r = lookup(&op, attrs, nattrs, by_id ? by_id : by_label, &out, &n, &rv, &e);
 	} while (r < 0 && sg_p11_again(&op, rv));
+	if (r < 0 && op.why.code)
+		e = op.why;
 	*ret_gen = t->gen;
 	sg_debug("PKCS#11: token '%s': %lu of %zu secret keys match", t->label, (unsigned long)n,
 		 t->nkeys);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "key/p11.h"
@@ -28,6 +29,9 @@ struct sg_p11_miss {
 	double when;
 };
 
+/* A loaded module (p11.c). */
+struct sg_p11_module;
+
 struct sg_p11_token {
 	/* Fixed once made. */
 	CK_FUNCTION_LIST *fl;
@@ -37,6 +41,7 @@ struct sg_p11_token {
 	bool login_required;
 	pthread_mutex_t own_lock;
 	pthread_mutex_t *lock; /* &own_lock, or the module's when it cannot lock itself */
+	struct sg_p11_module *mod;
 	struct sg_p11_token *next;
 
 	/* Under *lock. */
@@ -44,9 +49,12 @@ struct sg_p11_token {
 	CK_SESSION_HANDLE ro, rw;
 	bool have_ro, have_rw, logged_in;
 	uint64_t gen; /* bumped when the sessions are re-established: handles looked up again */
+	uint64_t seen_resets; /* the module's resets when this token last checked its sessions */
 	/* The PIN file to read again for a login after a reset (NULL: none is kept). */
 	char *pin_path;
 	const char *pin_what;
+	bool pin_refused;    /* the token refused the PIN in pin_path as it was then: */
+	struct stat refused; /* the file then (a changed file is tried again) */
 	struct sg_p11_stats stats;
 
 	/*

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,18 @@
 #define MAX_SLOTS 64
 
 /* A loaded module, and whether it may be called from several threads at once. */
-struct module {
+struct sg_p11_module {
 	CK_FUNCTION_LIST *fl;
 	char *path;	      /* loaded by path (ours to finalise), or NULL: one of p11-kit's */
 	bool thread_safe;     /* initialised with CKF_OS_LOCKING_OK */
 	pthread_mutex_t lock; /* every token's lock when it is not thread-safe */
+	/*
+	 * Held shared by every operation on the module's tokens, exclusively while one re-opens
+	 * its sessions: a module may give a new session the handle of one a reset closed, and
+	 * that handle must not reach an operation of another token in the meantime.
+	 */
+	pthread_rwlock_t reset_lock;
+	_Atomic uint64_t resets; /* sessions re-established on any of its tokens */
 	/* Slot and token descriptions, read once: SoftHSM reads its token directory on every
 	 * C_GetTokenInfo. */
 	bool described;
@@ -39,7 +47,7 @@ struct module {
 	CK_SLOT_INFO si[MAX_SLOTS];
 	CK_TOKEN_INFO ti[MAX_SLOTS];
 	CK_RV slot_rv[MAX_SLOTS];
-	struct module *next;
+	struct sg_p11_module *next;
 };
 
 /*
@@ -51,7 +59,7 @@ static struct {
 	pthread_mutex_t lock;
 	CK_FUNCTION_LIST **registered; /* p11-kit's configured modules, loaded on first need */
 	bool registered_loaded;
-	struct module *modules;
+	struct sg_p11_module *modules;
 	struct sg_p11_token *tokens;
 	/* The configuration file to ask src/config for module-name= entries (NULL:
 	 * $SEVGATE_CONFIG or the default path); src/config holds what it read. */
@@ -68,10 +76,11 @@ sg_p11_now(void)
 }
 
 /* The record of @fl, made on first sight (thread-safe unless we initialised it without). */
-static struct module *
+static struct sg_p11_module *
 module_of(CK_FUNCTION_LIST *fl)
 {
-	struct module *m;
+	pthread_rwlockattr_t attr;
+	struct sg_p11_module *m;
 
 	for (m = state.modules; m; m = m->next)
 		if (m->fl == fl)
@@ -82,6 +91,11 @@ module_of(CK_FUNCTION_LIST *fl)
 	/* p11-kit initialises the modules it manages with CKF_OS_LOCKING_OK, or fails. */
 	m->thread_safe = true;
 	pthread_mutex_init(&m->lock, NULL);
+	/* A recovery must not wait behind a steady stream of operations. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&m->reset_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	m->next = state.modules;
 	state.modules = m;
 	return m;
@@ -89,7 +103,7 @@ module_of(CK_FUNCTION_LIST *fl)
 
 /* Under state.lock: @m's slots and tokens, read again when @refresh. */
 static void
-describe(struct module *m, bool refresh)
+describe(struct sg_p11_module *m, bool refresh)
 {
 	CK_FUNCTION_LIST *fl = m->fl;
 
@@ -162,7 +176,7 @@ sg_p11_shutdown(void)
 		free(t);
 	}
 	while (state.modules) {
-		struct module *m = state.modules;
+		struct sg_p11_module *m = state.modules;
 
 		state.modules = m->next;
 		if (m->path) {
@@ -171,6 +185,7 @@ sg_p11_shutdown(void)
 			free(m->path);
 		}
 		pthread_mutex_destroy(&m->lock);
+		pthread_rwlock_destroy(&m->reset_lock);
 		free(m);
 	}
 	free(state.config_path);
@@ -209,6 +224,7 @@ sg_p11_rv_name(CK_RV rv)
 		{ CKR_PIN_INCORRECT, "CKR_PIN_INCORRECT" },
 		{ CKR_PIN_LEN_RANGE, "CKR_PIN_LEN_RANGE" },
 		{ CKR_PIN_LOCKED, "CKR_PIN_LOCKED" },
+		{ CKR_PIN_EXPIRED, "CKR_PIN_EXPIRED" },
 		{ CKR_SESSION_HANDLE_INVALID, "CKR_SESSION_HANDLE_INVALID" },
 		{ CKR_SESSION_CLOSED, "CKR_SESSION_CLOSED" },
 		{ CKR_SESSION_COUNT, "CKR_SESSION_COUNT" },
@@ -585,7 +601,7 @@ sg_p11_uri_parse(const char *spec, bool allow_pin_value, P11KitUri **ret, struct
 static int
 load_path(const char *path, const char *init_args, CK_FUNCTION_LIST **ret, struct sg_error *err)
 {
-	struct module *m;
+	struct sg_p11_module *m;
 	CK_FUNCTION_LIST *fl;
 	bool thread_safe = true;
 	CK_RV rv;
@@ -625,6 +641,7 @@ load_path(const char *path, const char *init_args, CK_FUNCTION_LIST **ret, struc
 		if (m) {
 			state.modules = m->next;
 			pthread_mutex_destroy(&m->lock);
+			pthread_rwlock_destroy(&m->reset_lock);
 			free(m);
 		}
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
@@ -971,6 +988,19 @@ pin_again(struct sg_p11_token *t, struct sg_secmem **ret, struct sg_error *err)
 	int r;
 
 	if (t->pin_path) {
+		struct stat st;
+
+		/* A PIN the token refused is not tried again (it would count towards a lock). */
+		if (t->pin_refused && stat(t->pin_path, &st) == 0 &&
+		    st.st_dev == t->refused.st_dev && st.st_ino == t->refused.st_ino &&
+		    st.st_size == t->refused.st_size &&
+		    st.st_mtim.tv_sec == t->refused.st_mtim.tv_sec &&
+		    st.st_mtim.tv_nsec == t->refused.st_mtim.tv_nsec)
+			return sg_error_set(
+				err, SG_E_TOKEN,
+				"token '%s' refused the PIN in %s '%s': it is not tried "
+				"again until the file changes",
+				t->label, t->pin_what, t->pin_path);
 		if (!(pin = sg_secmem_new(PIN_MAX)))
 			return sg_error_set(err, SG_E_NOMEM, "out of memory");
 		if ((r = read_pin_file(t->pin_path, t->pin_what, pin, &n, err)) < 0)
@@ -989,10 +1019,14 @@ pin_again(struct sg_p11_token *t, struct sg_secmem **ret, struct sg_error *err)
 }
 
 static int
-login(struct sg_p11_token *t, const struct sg_secmem *pin, struct sg_error *err)
+login(struct sg_p11_token *t, const struct sg_secmem *pin, bool from_file, struct sg_error *err)
 {
 	CK_RV rv = t->fl->C_Login(t->ro, CKU_USER, pin->data, pin->len);
 
+	if ((rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE || rv == CKR_PIN_EXPIRED ||
+	     rv == CKR_PIN_LOCKED) &&
+	    from_file)
+		t->pin_refused = stat(t->pin_path, &t->refused) == 0;
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': login failed: %s", t->label,
 				    sg_p11_rv_name(rv));
@@ -1062,7 +1096,7 @@ reopen(struct sg_p11_token *t, const struct sg_secmem *pin, struct sg_error *err
 		return 0;
 	if (!pin && (r = pin_again(t, &again, err)) < 0)
 		goto fail;
-	if ((r = login(t, pin ? pin : again, err)) < 0)
+	if ((r = login(t, pin ? pin : again, !pin, err)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -1083,6 +1117,21 @@ open_rw(struct sg_p11_token *t, struct sg_error *err)
 	return 0;
 }
 
+/* An operation's locks: the module's reset lock shared, then the token's. */
+static void
+lock_token(struct sg_p11_token *t)
+{
+	pthread_rwlock_rdlock(&t->mod->reset_lock);
+	pthread_mutex_lock(t->lock);
+}
+
+static void
+unlock_token(struct sg_p11_token *t)
+{
+	pthread_mutex_unlock(t->lock);
+	pthread_rwlock_unlock(&t->mod->reset_lock);
+}
+
 /*
  * Under state.lock: the entry for @slot of @fl, made on first use (a session opened and
  * logged in, the PIN's source kept for a login after a reset).
@@ -1095,7 +1144,7 @@ open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11Ki
 	_cleanup_(sg_secmem_freep) struct sg_secmem *pin = NULL;
 	struct sg_p11_token *t;
 	struct pin_source src = { 0 };
-	struct module *m;
+	struct sg_p11_module *m;
 	int r;
 
 	if (rw && (ti->flags & CKF_WRITE_PROTECTED)) {
@@ -1109,12 +1158,12 @@ open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11Ki
 		    !memcmp(t->serial, ti->serialNumber, 16) &&
 		    !memcmp(t->manufacturer, ti->manufacturerID, 32)) {
 			r = 0;
-			pthread_mutex_lock(t->lock);
 			/* Closed by a reset it could not log in after: this URI's PIN logs it in. */
+			lock_token(t);
 			if (!t->have_ro && t->login_required &&
 			    (r = get_pin(uri, spec, t->label, o, &pin, &src, err)) == 0)
 				r = reopen(t, pin, err);
-			pthread_mutex_unlock(t->lock);
+			unlock_token(t);
 			if (r < 0)
 				return r;
 			*ret = t;
@@ -1131,11 +1180,13 @@ open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11Ki
 	t->login_required = (ti->flags & CKF_LOGIN_REQUIRED) != 0;
 	pthread_mutex_init(&t->own_lock, NULL);
 	t->lock = m->thread_safe ? &t->own_lock : &m->lock;
+	t->mod = m;
+	t->seen_resets = atomic_load(&m->resets);
 	if (t->login_required && (r = get_pin(uri, spec, t->label, o, &pin, &src, err)) < 0)
 		goto fail;
-	pthread_mutex_lock(t->lock); /* the module's, when it cannot lock for itself */
+	lock_token(t);
 	r = reopen(t, pin, err);
-	pthread_mutex_unlock(t->lock);
+	unlock_token(t);
 	if (r < 0)
 		goto fail;
 	/*
@@ -1155,9 +1206,9 @@ open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11Ki
 	*ret = t;
 	return 0;
 fail_open:
-	pthread_mutex_lock(t->lock);
+	lock_token(t);
 	close_sessions(t);
-	pthread_mutex_unlock(t->lock);
+	unlock_token(t);
 fail:
 	free(t->pin_path);
 	pthread_mutex_destroy(&t->own_lock);
@@ -1183,7 +1234,7 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	for (int pass = 0; pass < 2 && n == 0; pass++) {
 		/* A second pass re-reads the slots, for a token inserted since the first look. */
 		for (size_t i = 0; i < nmods; i++) {
-			struct module *m = module_of(mods[i]);
+			struct sg_p11_module *m = module_of(mods[i]);
 
 			if (!m) {
 				r = sg_error_set(err, SG_E_NOMEM, "out of memory");
@@ -1246,16 +1297,66 @@ out:
 	return (int)n;
 }
 
+/* Under the token's lock: whether @h is still a session on @t's slot. */
+static bool
+session_ours(struct sg_p11_token *t, CK_SESSION_HANDLE h)
+{
+	CK_SESSION_INFO si;
+
+	return t->fl->C_GetSessionInfo(h, &si) == CKR_OK && si.slotID == t->slot;
+}
+
+/*
+ * Under the token's lock: the sessions are gone; they are closed only where still ours (after
+ * a reset a handle may name another token's new session, which must stay open), and the next
+ * operation opens them again. Handles may differ then: the index is read again.
+ */
+static void
+sessions_lost(struct sg_p11_token *t)
+{
+	if (t->have_rw && !session_ours(t, t->rw))
+		t->have_rw = false;
+	if (t->have_ro && !session_ours(t, t->ro))
+		t->have_ro = false;
+	close_sessions(t);
+	t->gen++;
+	t->stats.recoveries++;
+	sg_p11_index_reset(t);
+}
+
+/*
+ * Under both locks: @t ready for an operation with @flags. After a reset of another of the
+ * module's tokens its sessions are checked first (they may be gone, or their handles reused);
+ * a session a failed recovery left closed is opened again.
+ */
+static int
+ready(struct sg_p11_token *t, unsigned flags, struct sg_error *err)
+{
+	uint64_t resets = atomic_load(&t->mod->resets);
+	int r;
+
+	if (t->seen_resets != resets) {
+		t->seen_resets = resets;
+		if ((t->have_ro && !session_ours(t, t->ro)) ||
+		    (t->have_rw && !session_ours(t, t->rw))) {
+			sg_debug("PKCS#11: token '%s': its sessions went with a reset", t->label);
+			sessions_lost(t);
+		}
+	}
+	if ((!t->have_ro && (r = reopen(t, NULL, err)) < 0) ||
+	    ((flags & SG_P11_RW) && !t->have_rw && (r = open_rw(t, err)) < 0))
+		return r;
+	return 0;
+}
+
 int
 sg_p11_begin(struct sg_p11_token *t, unsigned flags, struct sg_p11_op *op, struct sg_error *err)
 {
 	int r;
 
-	pthread_mutex_lock(t->lock);
-	/* A recovery that failed left the token closed: try again now. */
-	if ((!t->have_ro && (r = reopen(t, NULL, err)) < 0) ||
-	    ((flags & SG_P11_RW) && !t->have_rw && (r = open_rw(t, err)) < 0)) {
-		pthread_mutex_unlock(t->lock);
+	lock_token(t);
+	if ((r = ready(t, flags, err)) < 0) {
+		unlock_token(t);
 		return r;
 	}
 	if (flags & SG_P11_CRYPTO)
@@ -1280,7 +1381,10 @@ bool
 sg_p11_again(struct sg_p11_op *op, CK_RV rv)
 {
 	struct sg_p11_token *t = op->t;
+	struct sg_p11_module *m = t->mod;
 	struct sg_error e = { 0 };
+	uint64_t gen = t->gen;
+	bool failed = false;
 
 	if (op->retried || rv == CKR_OK)
 		return false;
@@ -1293,25 +1397,35 @@ sg_p11_again(struct sg_p11_op *op, CK_RV rv)
 	op->retried = true;
 	sg_debug("PKCS#11: token '%s': %s: opening the session again", t->label,
 		 sg_p11_rv_name(rv));
-	close_sessions(t);
-	t->gen++;
-	t->stats.recoveries++;
-	if (reopen(t, NULL, &e) < 0 || ((op->flags & SG_P11_RW) && open_rw(t, &e) < 0)) {
-		close_sessions(t);
-		sg_debug("PKCS#11: token '%s': recovery failed: %s", t->label, e.msg);
+	/* Alone with the module while the sessions are re-established (reset_lock says why). */
+	unlock_token(t);
+	pthread_rwlock_wrlock(&m->reset_lock);
+	pthread_mutex_lock(t->lock);
+	if (t->gen == gen) { /* else another thread of this token did it meanwhile */
+		sessions_lost(t);
+		t->seen_resets = atomic_fetch_add(&m->resets, 1) + 1;
+		failed = reopen(t, NULL, &e) < 0;
+	}
+	pthread_mutex_unlock(t->lock);
+	pthread_rwlock_unlock(&m->reset_lock);
+	lock_token(t);
+	/* One login attempt per recovery: a failed one is reported, not made again at once. */
+	if (failed || ready(t, op->flags, &e) < 0) {
+		sg_error_set(
+			&op->why, e.code ? e.code : SG_E_TOKEN,
+			"token '%s': the session was lost (%s) and could not be opened again: %s",
+			t->label, sg_p11_rv_name(rv), e.msg);
 		return false;
 	}
 	op->session = (op->flags & SG_P11_RW) ? t->rw : t->ro;
 	op->slot = t->slot;
-	/* Handles may differ in the new session: the index is read again at its next use. */
-	sg_p11_index_reset(t);
 	return true;
 }
 
 void
 sg_p11_end(struct sg_p11_op *op)
 {
-	pthread_mutex_unlock(op->t->lock);
+	unlock_token(op->t);
 	op->t = NULL;
 }
 

@@ -83,6 +83,8 @@ struct sg_p11_op {
 	unsigned flags;
 	bool retried; /* the one retry is spent */
 	bool stale;   /* a key handle went stale: sg_p11_resolve looks the key up again */
+	/* Why a recovery failed (sg_p11_again returned false): the error to report, if set. */
+	struct sg_error why;
 };
 
 enum {
@@ -103,8 +105,9 @@ sg_p11_begin(struct sg_p11_token *t, unsigned flags, struct sg_p11_op *op, struc
  * (CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT,
  * CKR_USER_NOT_LOGGED_IN: the session is reopened, logged in with the PIN from its source and
  * the key index rebuilt) or a key handle is no longer valid (CKR_KEY_HANDLE_INVALID,
- * CKR_OBJECT_HANDLE_INVALID: op->stale is set). A recovery that fails returns false; the
- * caller reports @rv.
+ * CKR_OBJECT_HANDLE_INVALID: op->stale is set). A recovery that fails returns false and
+ * says why in op->why, which the caller reports instead of its own failure; else the caller
+ * reports @rv.
  */
 bool sg_p11_again(struct sg_p11_op *op, CK_RV rv);
 /* End the operation: the token is unlocked. */
