@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -135,6 +137,108 @@ test_digest_chain(void **state)
 	free(path);
 }
 
+/* A firmware image of FW_LEN bytes, distinct for each @seed. */
+#define FW_LEN 65536
+static void
+fw_bytes(uint8_t *fw, unsigned seed)
+{
+	for (size_t i = 0; i < FW_LEN; i++)
+		fw[i] = (uint8_t)(i * 13 + seed);
+	memcpy(fw, &seed, sizeof(seed));
+}
+
+/* The direct launch digest of @fw with 2 vCPUs, to compare the cache's with. */
+static void
+direct_digest(struct sg_crypto *c, const uint8_t *fw, size_t len, const uint8_t *bsp,
+	      const uint8_t *ap, unsigned vcpus, uint8_t out[32])
+{
+	struct sg_error err = { 0 };
+	struct sg_launch l = {
+		.firmware = fw, .firmware_len = len, .vcpus = vcpus, .vmsa_bsp = bsp, .vmsa_ap = ap
+	};
+
+	TV_ASSERT_OK(sg_launch_digest(c, &l, out, NULL, &err), &err);
+}
+
+/* A run that meets more firmware identities than a fleet boots (upgrades, copies) keeps going. */
+static void
+test_many_identities(void **state)
+{
+	struct sg_crypto *c = NULL;
+	struct sg_fwcache *fc = NULL;
+	struct sg_error err = { 0 };
+	static uint8_t fw[FW_LEN], bsp[SG_VMSA_SIZE], ap[SG_VMSA_SIZE];
+	uint8_t direct[32], cached[32], want[32];
+
+	(void)state;
+	memset(bsp, 0x22, sizeof(bsp));
+	memset(ap, 0x33, sizeof(ap));
+	assert_int_equal(sg_crypto_new(&c, &err), 0);
+	assert_int_equal(sg_fwcache_new(c, &fc, &err), 0);
+	for (unsigned i = 0; i < 200; i++) {
+		const struct sg_fw_entry *e = NULL;
+		char name[32];
+		char *path;
+
+		snprintf(name, sizeof(name), "fw-many-%03u.bin", i);
+		fw_bytes(fw, i);
+		path = tv_tmp_write(name, fw, sizeof(fw));
+		TV_ASSERT_OK(sg_fwcache_get(fc, path, &e, &err), &err);
+		tv_sha256(fw, sizeof(fw), want);
+		assert_memory_equal(e->sha256, want, 32);
+		direct_digest(c, fw, sizeof(fw), bsp, ap, 2, direct);
+		TV_ASSERT_OK(sg_fwcache_digest(fc, e, NULL, 2, bsp, ap, cached, &err), &err);
+		assert_memory_equal(direct, cached, 32);
+		unlink(path);
+		free(path);
+	}
+	sg_fwcache_free(fc);
+	sg_crypto_free(c);
+}
+
+/* Set @path's mtime to @sec (its ctime moves too): a new identity for the same bytes. */
+static void
+touch_at(const char *path, time_t sec)
+{
+	struct timespec ts[2] = { { .tv_sec = sec }, { .tv_sec = sec } };
+
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* `touch` in a loop on one firmware file: every use is served, nothing fails. */
+static void
+test_touch_loop(void **state)
+{
+	struct sg_crypto *c = NULL;
+	struct sg_fwcache *fc = NULL;
+	struct sg_error err = { 0 };
+	static uint8_t fw[FW_LEN], bsp[SG_VMSA_SIZE], ap[SG_VMSA_SIZE];
+	uint8_t direct[32], cached[32], want[32];
+	char *path;
+
+	(void)state;
+	memset(bsp, 0x44, sizeof(bsp));
+	memset(ap, 0x55, sizeof(ap));
+	fw_bytes(fw, 7);
+	path = tv_tmp_write("fw-touch.bin", fw, sizeof(fw));
+	tv_sha256(fw, sizeof(fw), want);
+	assert_int_equal(sg_crypto_new(&c, &err), 0);
+	direct_digest(c, fw, sizeof(fw), bsp, ap, 4, direct);
+	assert_int_equal(sg_fwcache_new(c, &fc, &err), 0);
+	for (unsigned i = 0; i < 1000; i++) {
+		const struct sg_fw_entry *e = NULL;
+
+		touch_at(path, 1000000000 + (time_t)i);
+		TV_ASSERT_OK(sg_fwcache_get(fc, path, &e, &err), &err);
+		assert_memory_equal(e->sha256, want, 32);
+		TV_ASSERT_OK(sg_fwcache_digest(fc, e, NULL, 4, bsp, ap, cached, &err), &err);
+		assert_memory_equal(direct, cached, 32);
+	}
+	sg_fwcache_free(fc);
+	sg_crypto_free(c);
+	free(path);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -156,10 +260,9 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hit_and_change),
-		cmocka_unit_test(test_digest_from_state),
-		cmocka_unit_test(test_digest_chain),
-		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_hit_and_change), cmocka_unit_test(test_digest_from_state),
+		cmocka_unit_test(test_digest_chain),   cmocka_unit_test(test_many_identities),
+		cmocka_unit_test(test_touch_loop),     cmocka_unit_test(test_missing_file),
 	};
 
 	return tv_main(argc, argv, "fwcache", tests, SG_ELEMENTSOF(tests), NULL, 0);
