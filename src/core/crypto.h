@@ -11,7 +11,11 @@
  * validate/fwcache.h, hashes firmware on the workers with its own). The
  * HMAC and AES functions fetch on first use and so write the context: a
  * context they are called on belongs to one thread at a time. A SHA-256
- * state (struct sg_sha256) belongs to one thread at a time.
+ * state (struct sg_sha256) is updated, finalised and freed by one thread
+ * at a time; sg_sha256_dup only reads its source (EVP_MD_CTX_copy_ex takes
+ * it const and counts a reference on the fetched digest atomically), so
+ * several threads may copy a state that no one updates: the run cache
+ * hands its firmware states to every worker that way.
  */
 #pragma once
 
