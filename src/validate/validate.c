@@ -18,7 +18,7 @@ struct sg_validation {
 	struct sg_crypto *crypto; /* borrowed */
 	const struct sg_validate_req *req;
 	struct sg_file *firmware;     /* owned, unless it came from the cache */
-	const struct sg_fw_entry *fw; /* cache entry, or NULL */
+	const struct sg_fw_entry *fw; /* cache entry (a reference), or NULL */
 	struct sg_key *tik, *tek;
 	struct sg_hashes hashes;
 	bool have_kernel;
@@ -61,7 +61,9 @@ sg_validation_free(struct sg_validation *v)
 {
 	if (!v)
 		return;
-	if (!v->fw)
+	if (v->fw)
+		sg_fwcache_put(v->req->fwcache, v->fw);
+	else
 		sg_file_free(v->firmware);
 	sg_key_free(v->tik);
 	sg_key_free(v->tek);
