@@ -8,6 +8,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "key/p11-internal.h"
 #include "util/cleanup.h"
@@ -538,11 +539,19 @@ sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, str
 	if (t->index == SG_P11_INDEX_FULL && !op->stale &&
 	    (r = from_index(t, want, 3, &want[0], &found, &n, err)) < 0)
 		return r;
-	if (n == 0) {
+	/*
+	 * A key the token had a moment ago and has not now: a token briefly without its objects
+	 * (SoftHSM while its token directory is replaced) answers so too, so the search is made
+	 * again for a while (10 ms, doubling, 630 ms in all) before the key counts as gone.
+	 */
+	for (useconds_t wait = 10000; n == 0; wait *= 2) {
 		free(found);
 		found = NULL;
 		if ((r = search_entries(op, want, SG_ELEMENTSOF(want), &found, &n, &rv, err)) < 0)
 			return r;
+		if (n || wait > SG_P11_GONE_WAIT_US)
+			break;
+		usleep(wait);
 	}
 	if (n == 0)
 		return sg_error_set(err, SG_E_KEY, "key '%.*s' is no longer on token '%s'",

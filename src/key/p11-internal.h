@@ -15,6 +15,8 @@
 /* Lookups of a missing key answered without a search within this many seconds of the last. */
 #define SG_P11_MISS_INTERVAL 1.0
 #define SG_P11_MISS_SLOTS 32
+/* A key whose handle went stale is searched for again until the wait passes this (µs). */
+#define SG_P11_GONE_WAIT_US 320000
 
 enum sg_p11_index_state {
 	SG_P11_INDEX_NONE,    /* nothing read yet */
