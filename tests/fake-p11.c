@@ -6,6 +6,7 @@
  * C_Encrypt write 0xAA bytes. What a real HSM does to a client, the test makes it do through
  * fake_p11_ctl (looked up with dlsym on the same loaded library):
  *   reset      every session closed, the login lost, every object handle renumbered
+ *   renumber   every object handle renumbered, sessions kept
  *   fail       the next TIMES calls named NAME return RV
  *   add/remove keys while the client runs (another process importing or deleting)
  *   cant-lock  C_Initialize with CKF_OS_LOCKING_OK returns CKR_CANT_LOCK
@@ -141,6 +142,10 @@ fake_p11_ctl(const char *what, const char *name, unsigned long arg, int times)
 		for (size_t i = 0; i < MAX_SESSIONS; i++)
 			sessions[i].open = false;
 		memset(logged_in, 0, sizeof(logged_in));
+		for (size_t i = 0; i < MAX_KEYS; i++)
+			if (keys[i].used)
+				keys[i].handle = next_handle++;
+	} else if (!strcmp(what, "renumber")) {
 		for (size_t i = 0; i < MAX_KEYS; i++)
 			if (keys[i].used)
 				keys[i].handle = next_handle++;

@@ -263,10 +263,17 @@ test_stale_handle_and_deleted_key(void **state)
 	(void)state;
 	TV_ASSERT_OK(open_key(0, "g030-tik", false, &k, &err), &err);
 	finds = stats().find_calls;
-	/* a handle the token no longer knows: the key is found again by ID, label and type */
+	/* a handle refused once and answering again is kept: no search */
 	ctl("fail", "C_VerifyInit", CKR_KEY_HANDLE_INVALID, 1);
 	TV_ASSERT_OK(verify(k, true, &err), &err);
 	assert_int_equal(stats().recoveries, 0);
+	assert_int_equal(stats().find_calls, finds);
+	/* a handle the token no longer knows: the key is found again by ID, label and type */
+	ctl("renumber", NULL, 0, 0);
+	TV_ASSERT_OK(verify(k, true, &err), &err);
+	assert_int_equal(stats().recoveries, 0);
+	assert_int_equal(stats().find_calls, finds + 1);
+	TV_ASSERT_OK(verify(k, true, &err), &err);
 	assert_int_equal(stats().find_calls, finds + 1);
 	/* deleted by another process: one clear error */
 	ctl("remove", "g030-tik", 0, 0);

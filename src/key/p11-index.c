@@ -512,6 +512,17 @@ sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, struct sg_p11_keyent **
 	return 0;
 }
 
+/* Whether @e's handle names a key of its type again. */
+static bool
+handle_answers(struct sg_p11_op *op, const struct sg_p11_keyent *e)
+{
+	CK_KEY_TYPE type = (CK_KEY_TYPE)-1;
+	CK_ATTRIBUTE a = { CKA_KEY_TYPE, &type, sizeof(type) };
+
+	return op->fl->C_GetAttributeValue(op->session, e->handle, &a, 1) == CKR_OK &&
+	       type == e->type;
+}
+
 int
 sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, struct sg_error *err)
 {
@@ -539,26 +550,37 @@ sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, str
 	if (t->index == SG_P11_INDEX_FULL && !op->stale &&
 	    (r = from_index(t, want, 3, &want[0], &found, &n, err)) < 0)
 		return r;
+	if (n)
+		e->handle = found[0].handle;
 	/*
-	 * A key the token had a moment ago and has not now: a token briefly without its objects
-	 * (SoftHSM while its token directory is replaced) answers so too, so the search is made
-	 * again for a while (10 ms, doubling, 630 ms in all) before the key counts as gone.
+	 * A handle the token refused a moment ago: the key may be gone, renumbered (found again
+	 * by a search), or the token briefly without its objects. SoftHSM, while its token
+	 * directory is replaced, refuses the handles, and its searches find nothing until its
+	 * directory's contents change, but the old handles work again. So the old handle is
+	 * tried, then a search, again for a while (10 ms, doubling, 630 ms in all), before the
+	 * key counts as gone.
 	 */
 	for (useconds_t wait = 10000; n == 0; wait *= 2) {
+		if (op->stale && handle_answers(op, e)) {
+			if (index_insert(t, e) < 0)
+				return sg_error_set(err, SG_E_NOMEM, "out of memory");
+			break;
+		}
 		free(found);
 		found = NULL;
 		if ((r = search_entries(op, want, SG_ELEMENTSOF(want), &found, &n, &rv, err)) < 0)
 			return r;
-		if (n || wait > SG_P11_GONE_WAIT_US)
+		if (n) {
+			e->handle = found[0].handle;
 			break;
+		}
+		if (wait > SG_P11_GONE_WAIT_US)
+			return sg_error_set(err, SG_E_KEY, "key '%.*s' is no longer on token '%s'",
+					    (int)e->label_len, e->label, t->label);
 		usleep(wait);
 	}
-	if (n == 0)
-		return sg_error_set(err, SG_E_KEY, "key '%.*s' is no longer on token '%s'",
-				    (int)e->label_len, e->label, t->label);
 	sg_debug("PKCS#11: token '%s': key '%.*s' found again", t->label, (int)e->label_len,
 		 e->label);
-	e->handle = found[0].handle;
 	*gen = t->gen;
 	op->stale = false;
 	return 0;
