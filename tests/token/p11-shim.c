@@ -11,6 +11,11 @@
  *                               of that name then); the others are forwarded;
  *   SEVGATE_SHIM_FAIL_RV=V      what a failed call returns (default
  *                               CKR_DEVICE_ERROR).
+ * $SEVGATE_SHIM_EXEC=COMMAND runs COMMAND (sh -c, waited for) just before
+ * the Nth call of name $SEVGATE_SHIM_EXEC_CALL (N = $SEVGATE_SHIM_EXEC_AT,
+ * default 1) goes on: what another process does to the token at a known
+ * point of a run (a key imported, the token directory swapped); what COMMAND
+ * starts in the background happens while the run goes on.
  * $SEVGATE_SHIM_LOG=FILE appends one line per call, "N C_X RV" (RV in hex,
  * then "injected" for a failure made here), so a test sees what the real
  * module answered. Calls may come from many threads at once: the counters
@@ -29,6 +34,7 @@ static CK_FUNCTION_LIST *real;
 static CK_FUNCTION_LIST shim;
 static atomic_ulong ncalls; /* every C_* call */
 static atomic_ulong nnamed; /* calls of $SEVGATE_SHIM_FAIL_CALL */
+static atomic_ulong nexec;  /* calls of $SEVGATE_SHIM_EXEC_CALL */
 
 /* The fault plan, read once from the environment when the module is loaded. */
 static struct {
@@ -36,6 +42,8 @@ static struct {
 	bool have_at, have_times;
 	const char *call, *log;
 	CK_RV rv;
+	const char *exec, *exec_call;
+	unsigned long exec_at;
 } plan;
 
 static void
@@ -51,6 +59,11 @@ plan_read(void)
 	plan.call = getenv("SEVGATE_SHIM_FAIL_CALL");
 	plan.log = getenv("SEVGATE_SHIM_LOG");
 	plan.rv = rv ? strtoul(rv, NULL, 0) : CKR_DEVICE_ERROR;
+	plan.exec = getenv("SEVGATE_SHIM_EXEC");
+	plan.exec_call = getenv("SEVGATE_SHIM_EXEC_CALL");
+	plan.exec_at = getenv("SEVGATE_SHIM_EXEC_AT") ?
+			       strtoul(getenv("SEVGATE_SHIM_EXEC_AT"), NULL, 0) :
+			       1;
 }
 
 /* Whether this call fails here; *ret_n is its number among all calls. */
@@ -83,12 +96,30 @@ log_call(unsigned long n, const char *name, CK_RV rv, bool injected)
 	fclose(f);
 }
 
+static void
+maybe_exec(const char *name)
+{
+	FILE *f;
+	int st;
+
+	if (!plan.exec || !plan.exec_call || strcmp(plan.exec_call, name) ||
+	    atomic_fetch_add(&nexec, 1) + 1 != plan.exec_at)
+		return;
+	st = system(plan.exec);
+	if (plan.log && (f = fopen(plan.log, "a"))) {
+		fprintf(f, "- exec before %s #%lu: status %d\n", name, plan.exec_at, st);
+		fclose(f);
+	}
+}
+
 /* Each wrapper: count, maybe fail, else forward; then log the answer. */
 #define WRAP(name, params, args)                                 \
 	static CK_RV shim_##name params                          \
 	{                                                        \
 		unsigned long n;                                 \
-		bool injected = inject(#name, &n);               \
+		bool injected;                                   \
+		maybe_exec(#name);                               \
+		injected = inject(#name, &n);                    \
 		CK_RV rv = injected ? plan.rv : real->name args; \
 		log_call(n, #name, rv, injected);                \
 		return rv;                                       \
