@@ -8,7 +8,9 @@
  *   bench-token --fill TOKEN-URI N     (add N filler AES keys, as a busy token has)
  *   bench-token --fill-pairs TOKEN-URI CSV
  *       (a fleet's own launch keys, one session: each CSV line NAME,TIK-FILE,TEK-FILE
- *       becomes NAME-tik and NAME-tek as `sevgate keys import` makes them)
+ *       becomes NAME-tik and NAME-tek as `sevgate keys import` makes them; a fourth
+ *       field ID-HEX gives the pair's CKA_ID, random otherwise, so a caller can
+ *       name the pair by a tk: URI, `id=%..;type=secret-key`)
  *   bench-token --ecdsa-sign KEY-URI N
  *       (N audit-record signatures, one after the other, through the key
  *       interface as the audit log makes them: signatures per second)
@@ -25,7 +27,6 @@
 #include <time.h>
 
 #include "core/crypto.h"
-#include "key/admin.h"
 #include "key/key.h"
 #include "key/p11.h"
 #include "util/encode.h"
@@ -144,6 +145,18 @@ fill(const char *uri_s, long n)
 	return 0;
 }
 
+/* Bytes of the TIK value to store, as `sevgate keys import` does: the token's minimum HMAC key size. */
+static size_t
+tik_store_len(struct sg_p11_op *op)
+{
+	CK_MECHANISM_INFO mi;
+
+	if (op->fl->C_GetMechanismInfo(op->slot, CKM_SHA256_HMAC, &mi) != CKR_OK ||
+	    mi.ulMinKeySize <= 16)
+		return 16;
+	return mi.ulMinKeySize > 64 ? 64 : mi.ulMinKeySize;
+}
+
 static int
 read_key16(const char *path, uint8_t out[16])
 {
@@ -160,13 +173,46 @@ read_key16(const char *path, uint8_t out[16])
 	return 0;
 }
 
-/* The fleet's own TIK/TEK pairs, made as `sevgate keys import` makes them, in one process. */
+static int
+nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* @hex (an even number of hex digits, at most 2 * @max) into @out: its length, or -1. */
+static int
+parse_id(const char *hex, uint8_t *out, size_t max)
+{
+	size_t n = strlen(hex);
+
+	if (n == 0 || n % 2 || n / 2 > max)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return (int)(n / 2);
+}
+
+/* The fleet's own TIK/TEK pairs, created in one session (import is one process per pair). */
 static int
 fill_pairs(const char *uri_s, const char *csv)
 {
 	struct sg_key_options o = { 0 };
 	struct sg_error err = { 0 };
-	struct sg_key_admin *a = NULL;
+	struct sg_p11_token **toks = NULL;
+	P11KitUri *uri = NULL;
+	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	FILE *in = fopen(csv, "r");
 	char line[4096];
 	long n = 0;
@@ -175,15 +221,26 @@ fill_pairs(const char *uri_s, const char *csv)
 		perror(csv);
 		return 1;
 	}
-	if (sg_key_admin_open(uri_s, &o, true, &a, &err) < 0) {
+	if (sg_p11_uri_parse(uri_s, false, &uri, &err) < 0 ||
+	    sg_p11_tokens(uri, uri_s, &o, true, &toks, &err) < 1) {
 		fprintf(stderr, "bench-token: %s\n", err.msg);
 		return 1;
 	}
+	/* One operation for the whole fill: the pairs go in one read-write session. */
+	struct sg_p11_op op;
+
+	if (sg_p11_begin(toks[0], SG_P11_RW, &op, &err) < 0) {
+		fprintf(stderr, "bench-token: %s\n", err.msg);
+		return 1;
+	}
+	size_t tiklen = tik_store_len(&op);
+
 	while (fgets(line, sizeof(line), in)) {
 		char *name = strtok(line, ",\n"), *ftik = strtok(NULL, ",\n"),
-		     *ftek = strtok(NULL, ",\n");
-		struct sg_key_pair p = { 0 };
-		uint8_t tik[16], tek[16];
+		     *ftek = strtok(NULL, ",\n"), *fid = strtok(NULL, ",\n");
+		uint8_t tik[64] = { 0 }, tek[16], id[16];
+		char ltik[200], ltek[200];
+		int idlen = sizeof(id);
 
 		if (!name || !*name)
 			continue;
@@ -191,20 +248,50 @@ fill_pairs(const char *uri_s, const char *csv)
 			fprintf(stderr, "bench-token: %s: expected NAME,TIK-FILE,TEK-FILE\n", csv);
 			return 1;
 		}
-		if (read_key16(ftik, tik) < 0 || read_key16(ftek, tek) < 0)
-			return 1;
-		if (sg_key_admin_create_pair(a, name, tik, tek, &p, &err) < 0) {
-			fprintf(stderr, "bench-token: %s: %s\n", name, err.msg);
+		if (fid && (idlen = parse_id(fid, id, sizeof(id))) < 0) {
+			fprintf(stderr, "bench-token: %s: '%s' is not an ID of 1-16 bytes in hex\n",
+				csv, fid);
 			return 1;
 		}
-		sg_key_pair_done(&p);
+		if (read_key16(ftik, tik) < 0 || read_key16(ftek, tek) < 0 ||
+		    (!fid && sg_random_bytes(id, sizeof(id), &err) < 0))
+			return 1;
+		snprintf(ltik, sizeof(ltik), "%s-tik", name);
+		snprintf(ltek, sizeof(ltek), "%s-tek", name);
+		for (int k = 0; k < 2; k++) {
+			CK_KEY_TYPE type = k == 0 ? CKK_GENERIC_SECRET : CKK_AES;
+			const char *label = k == 0 ? ltik : ltek;
+			CK_ATTRIBUTE t[] = {
+				{ CKA_CLASS, &cls, sizeof(cls) },
+				{ CKA_KEY_TYPE, &type, sizeof(type) },
+				{ CKA_TOKEN, &yes, sizeof(yes) },
+				{ CKA_PRIVATE, &yes, sizeof(yes) },
+				{ CKA_SENSITIVE, &yes, sizeof(yes) },
+				{ CKA_EXTRACTABLE, &no, sizeof(no) },
+				{ CKA_ID, id, (CK_ULONG)idlen },
+				{ CKA_LABEL, (void *)label, strlen(label) },
+				{ CKA_VALUE, k == 0 ? tik : tek, k == 0 ? tiklen : 16 },
+				{ k == 0 ? CKA_SIGN : CKA_ENCRYPT, &yes, sizeof(yes) },
+				{ k == 0 ? CKA_VERIFY : CKA_DECRYPT, &yes, sizeof(yes) },
+			};
+			CK_OBJECT_HANDLE h;
+			CK_RV rv = op.fl->C_CreateObject(op.session, t, SG_ELEMENTSOF(t), &h);
+
+			if (rv != CKR_OK) {
+				fprintf(stderr, "bench-token: C_CreateObject %s: %s\n", label,
+					sg_p11_rv_name(rv));
+				return 1;
+			}
+		}
 		memset(tik, 0, sizeof(tik));
 		memset(tek, 0, sizeof(tek));
 		n++;
 	}
+	sg_p11_end(&op);
 	fclose(in);
 	printf("pairs %ld\n", n);
-	sg_key_admin_free(a);
+	free(toks);
+	p11_kit_uri_free(uri);
 	sg_p11_shutdown();
 	return 0;
 }
