@@ -34,6 +34,14 @@ TV = {
 SECRET_HEADER = "AAAAAEBBQkNERUZHSElKS0xNTk+XLEg6t73UNReUKG4IViCgCPPl+gb/QzkUgWxVs+/zVQ=="
 SECRET_PAYLOAD = "AL6trjC1iOR6h35gbJgneRBU4zMe7m7B/BTpWCgSGJ4Zhqf3HMjXySfxZqYjSONu"
 IV_HEX = bytes(range(0x40, 0x50)).hex()
+# what an operation returns when its session went away: the token layer recovers (issue 13)
+LOST_SESSION = {
+    "CKR_SESSION_HANDLE_INVALID": 0xB3,
+    "CKR_SESSION_CLOSED": 0xB0,
+    "CKR_DEVICE_REMOVED": 0x32,
+    "CKR_TOKEN_NOT_PRESENT": 0xE0,
+    "CKR_USER_NOT_LOGGED_IN": 0x101,
+}
 
 passed = failed = 0
 outputs = []  # every byte any run printed or wrote, for the custody scan
@@ -197,6 +205,7 @@ def suite(a, tmp):
         print("note: shared vectors not found: the sevctl and M1 vectors run only with ../shared")
 
     faults(a, env, j, soft_token, soft, common)
+    recovery(a, env, j, soft, common)
     keys_admin(a, env, j, soft_token, common)
     data_secret(a, env, j, soft_token, soft, common)
     store_empty_and_shred_kinds(a, env, j, soft_token)
@@ -345,6 +354,52 @@ def faults(a, env, j, soft_token, soft, common):
                   and (call in err or "CKR_DEVICE_ERROR" in err or "no PKCS#11 token" in err)
                   and not os.path.exists(j("f.hdr")))
         check(f"fail call {n} ({call})", ok, f"rc={p.returncode} stderr={err!r}")
+
+
+def recovery(a, env, j, soft, common):
+    """Issue 13: a session that went away is re-established. The shim fails an operation's call
+    with each of the five codes: failed once, the back end reopens the session, logs in again,
+    rebuilds its index and retries, and the run succeeds as if nothing happened (a validation
+    is trusted; a secret release writes the packet byte for byte as with file keys); failed
+    twice, the retry's failure is the error: exit 6, one line naming the call and the code, no
+    packet. A validation's calls are C_VerifyInit then C_Verify (p11_verify); a release's MAC
+    is C_SignInit/C_SignUpdate/C_SignFinal and its payload C_EncryptInit, C_Encrypt (p11_hmac,
+    p11_aes). Before issue 13 no session is ever re-established: every fail-once row fails with
+    the twice rows' error."""
+    shimmed = soft["tk"].replace("module-path=" + SOFTHSM, "module-path=" + a.shim)
+    base = [*common, "--policy", "3", "--measurement", TV["TV1"][2], "--tk", shimmed]
+    hdr, pay = j("rec.hdr"), j("rec.pay")
+    release = ["--inject-secret", "luks-key:" + j("hunter"), "--secret-header", hdr,
+               "--secret-payload", pay, "--secret-iv", IV_HEX]
+    for name, rv in LOST_SESSION.items():
+        for call, what in (("C_VerifyInit", "validate"), ("C_Verify", "validate"),
+                           ("C_SignInit", "release"), ("C_Encrypt", "release")):
+            for times in (1, 2):
+                for f in (hdr, pay):
+                    if os.path.exists(f):
+                        os.unlink(f)
+                log = j("rec-shim.log")
+                if os.path.exists(log):
+                    os.unlink(log)
+                e = dict(env, SEVGATE_SHIM_MODULE=SOFTHSM, SEVGATE_SHIM_FAIL_CALL=call,
+                         SEVGATE_SHIM_FAIL_TIMES=str(times), SEVGATE_SHIM_FAIL_RV=hex(rv),
+                         SEVGATE_SHIM_LOG=log)
+                p = run([a.sevgate, "validate", *base, *(release if what == "release" else [])], e)
+                err = p.stderr.decode()
+                injected = sum(1 for l in open(log) if l.split()[1:2] == [call] and "injected" in l) \
+                    if os.path.exists(log) else 0
+                row = f"recovery: {call} {name} x{times} ({what})"
+                if times == 1:
+                    ok = p.returncode == 0 and b"trusted" in p.stdout and injected == 1
+                    if what == "release":
+                        ok = ok and os.path.exists(hdr) and open(hdr).read() == SECRET_HEADER \
+                            and open(pay).read() == SECRET_PAYLOAD
+                else:
+                    ok = (p.returncode == 6 and len(err.splitlines()) == 1 and call in err
+                          and name in err and injected == 2
+                          and not os.path.exists(hdr) and not os.path.exists(pay))
+                check(row, ok, f"rc={p.returncode} injected={injected} stdout={p.stdout[-200:]!r} "
+                      f"stderr={err!r}")
 
 
 def keys_admin(a, env, j, soft_token, common):
