@@ -4,14 +4,16 @@
 and an NSS softoken token; fault injection through a PKCS#11 shim; custody.
 
 usage: token_test.py --sevgate BIN --compat BIN --shim SO --probe BIN --hsm-script SH
-                     --nss-script SH --sysconf-shim SO [--vectors DIR]
+                     --nss-script SH --sysconf-shim SO --bench-token BIN [--vectors DIR]
 Exit 77 (skip) when SoftHSM or NSS is missing, unless CI=true.
 """
-import argparse, base64, hashlib, json, os, re, shutil, struct, subprocess, sys, tempfile, threading, time, uuid
+import argparse, base64, json, os, re, shutil, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import asanpreload  # noqa: E402
 import secretscan  # noqa: E402
+import pairfleet  # noqa: E402
 
 SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
 NSS = "/usr/lib/x86_64-linux-gnu/libsoftokn3.so"
@@ -44,6 +46,7 @@ LOST_SESSION = {
 }
 
 passed = failed = 0
+FAST_DIRS = []  # scratch directories outside the work directory (pairfleet.fast_dir)
 outputs = []  # every byte any run printed or wrote, for the custody scan
 SCAN = secretscan.Scanner()
 SCAN.register("TIK", TIK)
@@ -67,16 +70,7 @@ def run(cmd, env=None):
     return p
 
 
-def synth_fw(path):
-    b = bytearray(i % 251 for i in range(8192))
-    g = lambda s: uuid.UUID(s).bytes_le
-    tail = (struct.pack("<IIH", 0x80C000, 0x400, 26) + g("7255371f-3a3b-4b04-927b-1da6efa8d454")
-            + struct.pack("<IH", 0x80B004, 22) + g("00f771de-1a7e-4fcb-890e-68c77e2fb44e")
-            + struct.pack("<H", 66) + g("96b582de-1fb2-45f7-baea-a366c55a082d")
-            + b"\x90" * 16 + b"\x00" * 16)
-    b[-98:] = tail
-    open(path, "wb").write(b)
-    assert hashlib.sha256(b).hexdigest().startswith("f2e01b2a")
+synth_fw = pairfleet.synth_fw
 
 
 def skip(msg):
@@ -90,7 +84,7 @@ def skip(msg):
 def main():
     ap = argparse.ArgumentParser()
     for a in ("sevgate", "compat", "shim", "probe", "hsm_script", "nss_script", "sysconf_shim",
-              "pin_scan_shim", "yaml_wipe_shim"):
+              "pin_scan_shim", "yaml_wipe_shim", "bench_token"):
         ap.add_argument("--" + a.replace("_", "-"), required=True)
     ap.add_argument("--vectors")
     a = ap.parse_args()
@@ -104,6 +98,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sevgate-token-")
     try:
         suite(a, tmp)
+        for d in FAST_DIRS:  # the pair tokens' directories: what runs left there
+            SCAN.tree(d)
         # the packets, shim log and outputs left in the work directory (inputs excluded)
         SCAN.tree(tmp)
         for p in SCAN.problems():
@@ -111,6 +107,8 @@ def main():
         print(SCAN.summary())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        for d in FAST_DIRS:
+            shutil.rmtree(d, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
@@ -206,6 +204,7 @@ def suite(a, tmp):
 
     faults(a, env, j, soft_token, soft, common)
     recovery(a, env, j, soft, common)
+    pair_batches(a, env)
     keys_admin(a, env, j, soft_token, common)
     data_secret(a, env, j, soft_token, soft, common)
     store_empty_and_shred_kinds(a, env, j, soft_token)
@@ -400,6 +399,51 @@ def recovery(a, env, j, soft, common):
                           and not os.path.exists(hdr) and not os.path.exists(pay))
                 check(row, ok, f"rc={p.returncode} injected={injected} stdout={p.stdout[-200:]!r} "
                       f"stderr={err!r}")
+
+
+def pair_batches(a, env):
+    """Issue 13: batches over a token of many pairs (bench-token --fill-pairs into a scratch
+    token, pairfleet.PairToken), checked by their verdicts and by the summary's token counters
+    ("token": logins, index_builds, find_calls, operations, recoveries, misses_limited,
+    sessions_opened; totals over the process's tokens)."""
+    d = pairfleet.fast_dir("sevgate-pairs-")
+    FAST_DIRS.append(d)
+    t0 = time.monotonic()
+    tok = pairfleet.PairToken(a.hsm_script, a.bench_token, d, "pairs", 1000, shim=a.shim, env=env)
+    print(f"note: 1000 pairs loaded in {time.monotonic() - t0:.1f} s ({d})")
+    SCAN.register("pairs token PIN", tok.pin)
+    SCAN.inputs(*(os.path.join(d, x) for x in ("tik", "tek", "fw.bin", "hsm")))
+    batch_1000(a, tok)
+
+
+def summary_token(summary):
+    t = summary.get("token")
+    return t if isinstance(t, dict) else {}
+
+
+def batch_1000(a, tok):
+    """Issue 13: 1,000 guests, each its own pair named by a tk: URI, --jobs 8: every verdict
+    trusted, and the process logged in to the token once and read its key index once (one
+    operation per guest, nothing recovered, nothing missed). The same counters in the report's
+    summary record and in the summary --format json prints. Before issue 13 the summary has no
+    "token" member."""
+    md = tok.manifests("b1000", [{"tk": tok.tk(i)} for i in range(1000)])
+    p, recs, summ, printed = pairfleet.batch(a.sevgate, md, tok.env, 8, run=run)
+    v = pairfleet.verdicts(recs)
+    check("batch of 1000 token guests, --jobs 8: all trusted", p.returncode == 0
+          and len(recs) == 1000 and v.get("trusted") == 1000,
+          f"rc={p.returncode} verdicts={v} stderr={p.stderr.decode()[-600:]!r}")
+    t = summary_token(summ)
+    want = {"logins": 1, "index_builds": 1, "operations": 1000, "recoveries": 0,
+            "misses_limited": 0}
+    check("batch of 1000: token counters (one login, one index build)",
+          all(t.get(k) == v for k, v in want.items())
+          and all(isinstance(t.get(k), int) for k in ("find_calls", "sessions_opened"))
+          and t.get("sessions_opened", 0) >= 1,
+          f"want {want}, summary {summ}")
+    check("batch of 1000: --format json prints the same token counters",
+          t and summary_token(printed) == t, f"report {t} printed {printed}")
+    print(f"note: batch of 1000 token guests: {summ.get('wall_ms', 0):.0f} ms, token {t}")
 
 
 def keys_admin(a, env, j, soft_token, common):
