@@ -135,5 +135,19 @@ def verdicts(recs):
     return out
 
 
+def shim_log_codes(path):
+    """What the real module answered in a shim log: {(call, rv): count} for every answer other
+    than CKR_OK (injected failures marked with a trailing '*')."""
+    codes = {}
+    if not os.path.exists(path):
+        return codes
+    for line in open(path):
+        f = line.split()
+        if len(f) >= 3 and f[0].isdigit() and f[2] != "0x0":
+            k = (f[1], f[2] + ("*" if "injected" in f[3:] else ""))
+            codes[k] = codes.get(k, 0) + 1
+    return codes
+
+
 def cleanup(d):
     shutil.rmtree(d, ignore_errors=True)

@@ -414,6 +414,7 @@ def pair_batches(a, env):
     SCAN.register("pairs token PIN", tok.pin)
     SCAN.inputs(*(os.path.join(d, x) for x in ("tik", "tek", "fw.bin", "hsm")))
     batch_1000(a, tok)
+    batch_recovery(a, tok)
 
 
 def summary_token(summary):
@@ -444,6 +445,29 @@ def batch_1000(a, tok):
     check("batch of 1000: --format json prints the same token counters",
           t and summary_token(printed) == t, f"report {t} printed {printed}")
     print(f"note: batch of 1000 token guests: {summ.get('wall_ms', 0):.0f} ms, token {t}")
+
+
+def batch_recovery(a, tok):
+    """Issue 13: a threaded batch survives a session lost mid-run: 200 guests, --jobs 8, the
+    shim fails the 100th C_VerifyInit once with CKR_SESSION_HANDLE_INVALID. Every guest is
+    trusted and the summary counts one recovery. Before issue 13 that guest is an error and
+    the summary has no "token" member."""
+    md = tok.manifests("brec", [{"tk": tok.tk(i, "shim")} for i in range(200)])
+    log = os.path.join(tok.dir, "brec-shim.log")
+    e = dict(tok.env, SEVGATE_SHIM_FAIL_CALL="C_VerifyInit", SEVGATE_SHIM_FAIL_AT="100",
+             SEVGATE_SHIM_FAIL_TIMES="1", SEVGATE_SHIM_FAIL_RV="0xb3", SEVGATE_SHIM_LOG=log)
+    p, recs, summ, _ = pairfleet.batch(a.sevgate, md, e, 8, run=run)
+    v = pairfleet.verdicts(recs)
+    codes = pairfleet.shim_log_codes(log)
+    check("batch --jobs 8, C_VerifyInit failed once mid-run: the shim injected it",
+          codes.get(("C_VerifyInit", "0xb3*")) == 1, repr(codes))
+    bad = [(r.get("guest"), r.get("message")) for r in recs if r.get("verdict") != "trusted"]
+    check("batch --jobs 8, a session lost mid-run: all 200 guests trusted",
+          p.returncode == 0 and len(recs) == 200 and v.get("trusted") == 200,
+          f"rc={p.returncode} verdicts={v} not trusted: {bad[:3]}")
+    t = summary_token(summ)
+    check("batch --jobs 8, a session lost mid-run: token.recoveries == 1",
+          t.get("recoveries") == 1, f"summary {summ}")
 
 
 def keys_admin(a, env, j, soft_token, common):
