@@ -415,6 +415,7 @@ def pair_batches(a, env):
     SCAN.inputs(*(os.path.join(d, x) for x in ("tik", "tek", "fw.bin", "hsm")))
     batch_1000(a, tok)
     batch_recovery(a, tok)
+    batch_missing_key(a, tok)
 
 
 def summary_token(summary):
@@ -468,6 +469,35 @@ def batch_recovery(a, tok):
     t = summary_token(summ)
     check("batch --jobs 8, a session lost mid-run: token.recoveries == 1",
           t.get("recoveries") == 1, f"summary {summ}")
+
+
+def batch_missing_key(a, tok):
+    """Issue 13: a manifest naming a key the token does not hold costs no storm of searches.
+    60 manifests, --jobs 8: 10 name pairs the token holds, 50 name the same pair it does not
+    (an ID no pair has). Verdicts: those 50 are errors saying their URI matches no key, the 10
+    are trusted. Counters: the whole run makes at most 3 searches (one index read, one targeted
+    search for the missing pair, one spare) and at least 40 of the 50 misses are answered by the
+    rate limit. That is deterministic as long as the run is shorter than the limit's interval
+    (the run takes well under a second here; its wall time is in the detail). Before issue 13
+    the verdicts pass (the full index, read once, answers every miss from memory) but the
+    summary has no "token" member."""
+    keys = [{"tk": tok.tk(i)} for i in range(10)] + [{"tk": tok.tk(5000)}] * 50
+    md = tok.manifests("bmiss", keys)
+    p, recs, summ, _ = pairfleet.batch(a.sevgate, md, tok.env, 8, run=run)
+    by = {r.get("guest"): r for r in recs}
+    good = [by.get("g%04d" % i, {}).get("verdict") for i in range(10)]
+    miss = [by.get("g%04d" % i, {}) for i in range(10, 60)]
+    check("batch with a missing key: the 10 others trusted", good == ["trusted"] * 10
+          and len(recs) == 60, f"rc={p.returncode} {good} stderr={p.stderr.decode()[-400:]!r}")
+    check("batch with a missing key: its 50 guests are errors naming the miss",
+          all(r.get("verdict") == "error" and "matches 0 keys" in r.get("message", "")
+              for r in miss) and p.returncode == 6,
+          f"rc={p.returncode} {[(r.get('verdict'), r.get('message')) for r in miss[:2]]}")
+    t = summary_token(summ)
+    check("batch with a missing key: searches bounded, misses rate-limited",
+          isinstance(t.get("find_calls"), int) and t["find_calls"] <= 3
+          and t.get("misses_limited", 0) >= 40 and t.get("index_builds") == 1,
+          f"wall_ms={summ.get('wall_ms')} token {t}")
 
 
 def keys_admin(a, env, j, soft_token, common):
