@@ -416,6 +416,7 @@ def pair_batches(a, env):
     batch_1000(a, tok)
     batch_recovery(a, tok)
     batch_missing_key(a, tok)
+    batch_late_import(a, tok)
 
 
 def summary_token(summary):
@@ -498,6 +499,41 @@ def batch_missing_key(a, tok):
           isinstance(t.get("find_calls"), int) and t["find_calls"] <= 3
           and t.get("misses_limited", 0) >= 40 and t.get("index_builds") == 1,
           f"wall_ms={summ.get('wall_ms')} token {t}")
+
+
+def batch_late_import(a, tok):
+    """Issue 13: a key imported by another process after the run started is found. --jobs 1
+    over 60 manifests (in name order): g0000-g0049 name pairs the token holds (so the index is
+    read early), g0050-g0059 name `late-tik` and `late-tek`, which `sevgate keys import` (its
+    own process, run by the shim just before the 10th C_VerifyInit, i.e. while guest 10 is being
+    checked) adds to the token. Every guest is trusted, the index is read once (a new key costs
+    a targeted search, not a rebuild). Deterministic: one worker, the import waited for. Before
+    issue 13 the index, read once, never learns of the new keys: g0050-g0059 are errors
+    ("matches 0 keys")."""
+    # through the shim: its hook runs the import
+    keys = [{"tk": tok.tk(i, "shim")} for i in range(50)]
+    keys += [{"tik": tok.obj("late-tik", "shim"), "tek": tok.obj("late-tek", "shim")}] * 10
+    md = tok.manifests("blate", keys)
+    log = os.path.join(tok.dir, "blate-shim.log")
+    imp = "%s keys import --tik %s --tek %s --token '%s' --label late >%s 2>&1" % (
+        a.sevgate, os.path.join(tok.dir, "tik"), os.path.join(tok.dir, "tek"), tok.token_uri,
+        os.path.join(tok.dir, "blate-import.out"))
+    e = dict(tok.env, SEVGATE_SHIM_EXEC_CALL="C_VerifyInit", SEVGATE_SHIM_EXEC_AT="10",
+             SEVGATE_SHIM_EXEC=imp, SEVGATE_SHIM_LOG=log)
+    p, recs, summ, _ = pairfleet.batch(a.sevgate, md, e, 1, run=run)
+    hooked = os.path.exists(log) and "- exec before C_VerifyInit #10: status 0" in open(log).read()
+    check("late import: the other process imported the pair mid-run", hooked,
+          open(os.path.join(tok.dir, "blate-import.out")).read()
+          if os.path.exists(os.path.join(tok.dir, "blate-import.out")) else "no import output")
+    by = {r.get("guest"): r for r in recs}
+    late = [(by.get("g%04d" % i, {}).get("verdict"), by.get("g%04d" % i, {}).get("message"))
+            for i in range(50, 60)]
+    v = pairfleet.verdicts(recs)
+    check("late import: the guests naming the new pair are trusted",
+          p.returncode == 0 and v.get("trusted") == 60, f"rc={p.returncode} {v} late: {late[:2]}")
+    t = summary_token(summ)
+    check("late import: the index was read once (the new keys by a targeted search)",
+          t.get("index_builds") == 1 and t.get("logins") == 1, f"token {t}")
 
 
 def keys_admin(a, env, j, soft_token, common):
