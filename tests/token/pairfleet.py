@@ -149,5 +149,20 @@ def shim_log_codes(path):
     return codes
 
 
+def swap_command(tokendir, marker_log, split=False):
+    """The shell command that replaces @tokendir by a copy of itself: cp -a, then two renames
+    (the directory is missing between them), appending "- swapped" to @marker_log when done.
+    @split: the copy and the first rename are waited for, the second rename runs in the
+    background, so that the call the command runs before (p11-shim's SEVGATE_SHIM_EXEC) meets
+    the token with its directory missing, as a call may when the swap happens under a run."""
+    q = lambda s: "'" + s.replace("'", "'\\''") + "'"
+    t, new, old = q(tokendir), q(tokendir + ".new"), q(tokendir + ".old")
+    done = "echo '- swapped' >> %s" % q(marker_log)
+    if split:
+        return "if cp -a %s %s && mv %s %s; then (mv %s %s && %s) >/dev/null 2>&1 & fi" % (
+            t, new, t, old, new, t, done)
+    return "cp -a %s %s && mv %s %s && mv %s %s && %s" % (t, new, t, old, new, t, done)
+
+
 def cleanup(d):
     shutil.rmtree(d, ignore_errors=True)
