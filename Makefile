@@ -7,7 +7,8 @@
 #                  without the tests labelled `long` (tests/README.md)
 #   make check-full  make check, then the `long` tests in both builds
 #   make check-long  only the `long` tests, in both builds (what check-full adds)
-#   make check-tsan  build build-tsan/ (ThreadSanitizer) and run the unit tests in it
+#   make check-tsan  build build-tsan/ (ThreadSanitizer) and run the unit tests and the
+#                  threaded token batches (tests/token/tsan_batch.py) in it
 #   make format-check  clang-format-14 --dry-run over src/, tests/*.c, bench/*.c
 #   make bench     build build/ and run the benchmark (writes build/bench-results.md)
 #   make install   build build/ and install it (PREFIX=/usr/local, DESTDIR honoured)
@@ -60,10 +61,12 @@ build-tsan:
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
 
 # ThreadSanitizer over the unit tests (the release queue's races, the configuration
-# owner's threads, secmem's pool): outside make check's 15-minute budget.
+# owner's threads, secmem's pool) and over threaded token batches (--jobs 8, tk: URIs,
+# SoftHSM; label tsan-token): outside make check's 15-minute budget.
 check-tsan: deps-test
 	$(MAKE) --no-print-directory build-tsan
 	cd $(TSAN_BUILD) && $(TSAN_ENV) $(CTEST) -L unit
+	cd $(TSAN_BUILD) && $(TSAN_ENV) $(CTEST) -L tsan-token
 
 demo: deps
 	$(MAKE) --no-print-directory build
