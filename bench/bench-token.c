@@ -11,6 +11,11 @@
  *       becomes NAME-tik and NAME-tek as `sevgate keys import` makes them; a fourth
  *       field ID-HEX gives the pair's CKA_ID, random otherwise, so a caller can
  *       name the pair by a tk: URI, `id=%..;type=secret-key`)
+ *   bench-token --raw-pairs TIK-FILE TOKEN-URI ID-HEX N
+ *       (the raw C_VerifyInit + C_Verify rate over N distinct TIKs, as a batch of N
+ *       guests meets them: the pairs --fill-pairs wrote with the IDs ID-HEX, ID-HEX + 1,
+ *       ... (4 bytes, big-endian), each opened by its tk: URI; the first call on each
+ *       key, then passes over all of them for a second)
  *   bench-token --ecdsa-sign KEY-URI N
  *       (N audit-record signatures, one after the other, through the key
  *       interface as the audit log makes them: signatures per second)
@@ -296,6 +301,72 @@ fill_pairs(const char *uri_s, const char *csv)
 	return 0;
 }
 
+/* C_Verify over @n distinct TIKs: the first use of each, then the rate once all are in use. */
+static int
+raw_pairs(const char *tikfile, const char *uri_s, const char *idhex, long n)
+{
+	struct sg_crypto *c = NULL;
+	struct sg_error err = { 0 };
+	struct sg_key *ftik = NULL, **tiks = NULL;
+	uint8_t msg[SG_MEASURE_MSG_LEN], mac[32], id[4];
+	struct sg_iov iov = { msg, sizeof(msg) };
+	unsigned long base = strtoul(idhex, NULL, 16);
+	double t0, first, t1;
+	long passes = 0;
+
+	if (n < 1 || sg_crypto_new(&c, &err) < 0 || !(tiks = calloc((size_t)n, sizeof(*tiks))))
+		return 1;
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	if (sg_key_open(c, tikfile, SG_KEY_TIK, &ftik, &err) < 0 ||
+	    sg_key_hmac_sha256(ftik, &iov, 1, mac, &err) < 0) {
+		fprintf(stderr, "bench-token: %s\n", err.msg);
+		return 1;
+	}
+	sg_key_free(ftik);
+	for (long i = 0; i < n; i++) {
+		struct sg_key *tek = NULL;
+		unsigned long v = base + (unsigned long)i;
+		char attrs[64], *spec;
+
+		for (int b = 0; b < 4; b++)
+			id[b] = (uint8_t)(v >> (24 - 8 * b));
+		snprintf(attrs, sizeof(attrs), "id=%%%02x%%%02x%%%02x%%%02x;type=secret-key", id[0],
+			 id[1], id[2], id[3]);
+		spec = sg_p11_uri_extend(uri_s, attrs);
+		if (!spec || sg_key_open_pair(c, spec, &tiks[i], &tek, &err) < 0) {
+			fprintf(stderr, "bench-token: %s\n", spec ? err.msg : "out of memory");
+			return 1;
+		}
+		sg_key_free(tek);
+		free(spec);
+	}
+	t0 = now();
+	for (long i = 0; i < n; i++)
+		if (sg_key_hmac_verify(tiks[i], &iov, 1, mac, &err) < 0) {
+			fprintf(stderr, "bench-token: raw verify failed\n");
+			return 1;
+		}
+	first = now() - t0;
+	t0 = now();
+	do {
+		for (long i = 0; i < n; i++)
+			if (sg_key_hmac_verify(tiks[i], &iov, 1, mac, &err) < 0) {
+				fprintf(stderr, "bench-token: raw verify failed\n");
+				return 1;
+			}
+		passes++;
+	} while ((t1 = now()) - t0 < 1.0);
+	printf("first-use C_Verify/s %.0f\n", (double)n / first);
+	printf("distinct-keys C_Verify/s %.0f\n", (double)(n * passes) / (t1 - t0));
+	for (long i = 0; i < n; i++)
+		sg_key_free(tiks[i]);
+	free(tiks);
+	sg_p11_shutdown();
+	sg_crypto_free(c);
+	return 0;
+}
+
 static long
 vm_kib(const char *field)
 {
@@ -383,6 +454,8 @@ main(int argc, char **argv)
 		return fill(argv[2], atol(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "--fill-pairs"))
 		return fill_pairs(argv[2], argv[3]);
+	if (argc == 6 && !strcmp(argv[1], "--raw-pairs"))
+		return raw_pairs(argv[2], argv[3], argv[4], atol(argv[5]));
 	if (argc == 4 && !strcmp(argv[1], "--ecdsa-sign"))
 		return ecdsa_sign(argv[2], atol(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "--probe"))
