@@ -149,18 +149,22 @@ def shim_log_codes(path):
     return codes
 
 
-def swap_command(tokendir, marker_log, split=False):
-    """The shell command that replaces @tokendir by a copy of itself: cp -a, then two renames
-    (the directory is missing between them), appending "- swapped" to @marker_log when done.
-    @split: the copy and the first rename are waited for, the second rename runs in the
-    background, so that the call the command runs before (p11-shim's SEVGATE_SHIM_EXEC) meets
-    the token with its directory missing, as a call may when the swap happens under a run."""
+def swap_command(tokendir, marker_log, exchange=False):
+    """The shell command that replaces @tokendir by a copy of itself (cp -a), appending
+    "- swapped" to @marker_log when done; the old directory is left at @tokendir.old.
+    Plain: two renames, the directory missing between them (the run waits for the command, so
+    no call meets that moment). @exchange: one renameat2(RENAME_EXCHANGE) swaps the copy in
+    atomically, so the call the command runs before (p11-shim's SEVGATE_SHIM_EXEC), and the
+    other workers' calls around it, meet either the old directory or the copy, never none."""
     q = lambda s: "'" + s.replace("'", "'\\''") + "'"
     t, new, old = q(tokendir), q(tokendir + ".new"), q(tokendir + ".old")
     done = "echo '- swapped' >> %s" % q(marker_log)
-    if split:
-        return "if cp -a %s %s && mv %s %s; then (mv %s %s && %s) >/dev/null 2>&1 & fi" % (
-            t, new, t, old, new, t, done)
+    if exchange:
+        swap = ("import ctypes, os, sys; libc = ctypes.CDLL(None, use_errno=True); "
+                "sys.exit(libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2) "
+                "and os.strerror(ctypes.get_errno()))")
+        return "cp -a %s %s && python3 -c %s %s %s && mv %s %s && %s" % (
+            t, new, q(swap), new, t, new, old, done)
     return "cp -a %s %s && mv %s %s && mv %s %s && %s" % (t, new, t, old, new, t, done)
 
 

