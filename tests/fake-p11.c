@@ -7,6 +7,9 @@
  * fake_p11_ctl (looked up with dlsym on the same loaded library):
  *   reset      every session closed, the login lost, every object handle renumbered
  *   renumber   every object handle renumbered, sessions kept
+ *   swap-slots the two tokens change slots (sessions closed, as an HSM restart may)
+ *   twins      both tokens say they are fake0 (label and serial), as a copied token does
+ *   weak       the key NAME becomes extractable and not sensitive
  *   fail       the next TIMES calls named NAME return RV
  *   add/remove keys while the client runs (another process importing or deleting)
  *   cant-lock  C_Initialize with CKF_OS_LOCKING_OK returns CKR_CANT_LOCK
@@ -34,11 +37,13 @@ struct key {
 	unsigned char id[16];
 	CK_ULONG id_len;
 	CK_KEY_TYPE type;
+	bool weak;
 };
 
 struct session {
 	bool open;
-	unsigned slot;
+	unsigned slot; /* the token it is on */
+	CK_SLOT_ID slot_id;
 	/* the current search */
 	bool finding;
 	CK_ATTRIBUTE tmpl[8];
@@ -51,7 +56,8 @@ static struct key keys[MAX_KEYS];
 static struct session sessions[MAX_SESSIONS];
 static CK_OBJECT_HANDLE next_handle = 100;
 static bool logged_in[NSLOTS];
-static bool cant_lock;
+static bool cant_lock, twins;
+static unsigned slot_token[NSLOTS] = { 0, 1 }; /* which token each slot holds */
 static char fail_name[32];
 static CK_RV fail_rv;
 static int fail_times;
@@ -149,6 +155,18 @@ fake_p11_ctl(const char *what, const char *name, unsigned long arg, int times)
 		for (size_t i = 0; i < MAX_KEYS; i++)
 			if (keys[i].used)
 				keys[i].handle = next_handle++;
+	} else if (!strcmp(what, "swap-slots")) {
+		for (size_t i = 0; i < MAX_SESSIONS; i++)
+			sessions[i].open = false;
+		memset(logged_in, 0, sizeof(logged_in));
+		slot_token[0] ^= 1;
+		slot_token[1] ^= 1;
+	} else if (!strcmp(what, "twins")) {
+		twins = arg != 0;
+	} else if (!strcmp(what, "weak")) {
+		for (size_t i = 0; i < MAX_KEYS; i++)
+			if (keys[i].used && !strcmp(keys[i].label, name))
+				keys[i].weak = true;
 	} else if (!strcmp(what, "fail")) {
 		snprintf(fail_name, sizeof(fail_name), "%s", name);
 		fail_rv = arg;
@@ -177,6 +195,9 @@ fake_p11_ctl(const char *what, const char *name, unsigned long arg, int times)
 	} else if (!strcmp(what, "clear")) {
 		memset(keys, 0, sizeof(keys));
 		memset(ncalls, 0, sizeof(ncalls));
+		slot_token[0] = 0;
+		slot_token[1] = 1;
+		twins = false;
 		fail_times = 0;
 		atomic_store(&max_in_call, 0);
 	}
@@ -280,7 +301,7 @@ f_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR ti)
 	if (slot < 1 || slot > NSLOTS)
 		END(CKR_SLOT_ID_INVALID);
 	memset(ti, 0, sizeof(*ti));
-	snprintf(label, sizeof(label), "fake%lu", (unsigned long)slot - 1);
+	snprintf(label, sizeof(label), "fake%u", twins ? 0 : slot_token[slot - 1]);
 	pad(ti->label, sizeof(ti->label), label);
 	pad(ti->manufacturerID, sizeof(ti->manufacturerID), "sevgate tests");
 	pad(ti->model, sizeof(ti->model), "fake");
@@ -315,7 +336,8 @@ f_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify
 		if (!sessions[i].open) {
 			memset(&sessions[i], 0, sizeof(sessions[i]));
 			sessions[i].open = true;
-			sessions[i].slot = (unsigned)slot - 1;
+			sessions[i].slot = slot_token[slot - 1];
+			sessions[i].slot_id = slot;
 			*ret = i + 1;
 			END(CKR_OK);
 		}
@@ -501,8 +523,8 @@ f_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
 		case CKA_ID: rv = put(&t[i], k->id, k->id_len); break;
 		case CKA_KEY_TYPE: rv = put(&t[i], &k->type, sizeof(k->type)); break;
 		case CKA_VALUE_LEN: rv = put(&t[i], &vlen, sizeof(vlen)); break;
-		case CKA_SENSITIVE: rv = put(&t[i], &yes, sizeof(yes)); break;
-		case CKA_EXTRACTABLE: rv = put(&t[i], &no, sizeof(no)); break;
+		case CKA_SENSITIVE: rv = put(&t[i], k->weak ? &no : &yes, sizeof(yes)); break;
+		case CKA_EXTRACTABLE: rv = put(&t[i], k->weak ? &yes : &no, sizeof(no)); break;
 		case CKA_PRIVATE: rv = put(&t[i], &yes, sizeof(yes)); break;
 		default: t[i].ulValueLen = (CK_ULONG)-1; rv = CKR_ATTRIBUTE_TYPE_INVALID;
 		}
@@ -629,10 +651,10 @@ f_CloseAllSessions(CK_SLOT_ID slot)
 {
 	BEGIN("C_CloseAllSessions");
 	for (size_t i = 0; i < MAX_SESSIONS; i++)
-		if (sessions[i].slot == slot - 1)
+		if (sessions[i].slot_id == slot)
 			sessions[i].open = false;
 	if (slot >= 1 && slot <= NSLOTS)
-		logged_in[slot - 1] = false;
+		logged_in[slot_token[slot - 1]] = false;
 	END(CKR_OK);
 }
 
@@ -645,7 +667,7 @@ f_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
 	if (!(s = session_of(h)))
 		END(CKR_SESSION_HANDLE_INVALID);
 	memset(info, 0, sizeof(*info));
-	info->slotID = s->slot + 1;
+	info->slotID = s->slot_id;
 	info->flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
 	END(CKR_OK);
 }

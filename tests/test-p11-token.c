@@ -275,6 +275,11 @@ test_stale_handle_and_deleted_key(void **state)
 	assert_int_equal(stats().find_calls, finds + 1);
 	TV_ASSERT_OK(verify(k, true, &err), &err);
 	assert_int_equal(stats().find_calls, finds + 1);
+	/* the search that finds it again loses its session: recovered, and found */
+	ctl("renumber", NULL, 0, 0);
+	ctl("fail", "C_FindObjectsInit", CKR_SESSION_HANDLE_INVALID, 1);
+	TV_ASSERT_OK(verify(k, true, &err), &err);
+	assert_int_equal(stats().recoveries, 1);
 	/* deleted by another process: one clear error */
 	ctl("remove", "g030-tik", 0, 0);
 	memset(&err, 0, sizeof(err));
@@ -334,7 +339,16 @@ test_refused_pin_not_retried(void **state)
 	for (int i = 0; i < 5; i++) {
 		memset(&err, 0, sizeof(err));
 		assert_int_equal(verify(k, true, &err), SG_E_TOKEN);
-		assert_non_null(strstr(err.msg, "is not tried again until the file changes"));
+		assert_non_null(strstr(err.msg, "is not tried again until its file changes"));
+	}
+	assert_int_equal(calls("C_Login"), logins + 1);
+	/* nor by the guests that open keys on it: the same file, not tried */
+	for (int i = 0; i < 5; i++) {
+		memset(&err, 0, sizeof(err));
+		struct sg_key *k2 = NULL;
+
+		assert_int_equal(open_key(0, "g051-tik", false, &k2, &err), SG_E_TOKEN);
+		assert_non_null(strstr(err.msg, "is not tried again until its file changes"));
 	}
 	assert_int_equal(calls("C_Login"), logins + 1);
 	usleep(20 * 1000); /* a new mtime */
@@ -343,6 +357,78 @@ test_refused_pin_not_retried(void **state)
 	TV_ASSERT_OK(verify(k, true, &err), &err);
 	assert_int_equal(calls("C_Login"), logins + 2);
 	sg_key_free(k);
+}
+
+/* An HSM restart that puts its tokens in each other's slots: each entry finds its own again. */
+static void
+test_slots_swapped(void **state)
+{
+	struct sg_error err = { 0 };
+	struct sg_key *g = NULL, *h = NULL;
+
+	(void)state;
+	TV_ASSERT_OK(open_key(0, "g070-tik", false, &g, &err), &err);
+	TV_ASSERT_OK(open_key(1, "h070-tik", false, &h, &err), &err);
+	ctl("swap-slots", NULL, 0, 0);
+	TV_ASSERT_OK(verify(g, true, &err), &err);
+	TV_ASSERT_OK(verify(h, true, &err), &err);
+	assert_int_equal(verify(h, false, &err), SG_E_MISMATCH);
+	assert_int_equal(stats().recoveries, 2);
+	assert_int_equal(stats().tokens, 2);
+	/* each logged in once before and once after, on its own token */
+	assert_int_equal(stats().logins, 4);
+	sg_key_free(g);
+	sg_key_free(h);
+	/* and a key opened now is found on the token the URI names, in its new slot */
+	TV_ASSERT_OK(open_key(0, "g071-tik", false, &g, &err), &err);
+	TV_ASSERT_OK(verify(g, true, &err), &err);
+	sg_key_free(g);
+}
+
+/* Two slots with tokens alike (a copied token keeps its serial): two entries, both reached. */
+static void
+test_twin_tokens(void **state)
+{
+	struct sg_error err = { 0 };
+	struct sg_key *k = NULL;
+	char uri[512];
+
+	(void)state;
+	ctl("twins", NULL, 1, 0);
+	TV_ASSERT_OK(open_key(0, "g080-tik", false, &k, &err), &err);
+	TV_ASSERT_OK(verify(k, true, &err), &err);
+	sg_key_free(k);
+	/* h080 is on the second slot's token, which also says it is fake0 */
+	uri_of(uri, sizeof(uri), 0, "h080-tik", false);
+	TV_ASSERT_OK(sg_key_open_ex(crypto, uri, SG_KEY_TIK, NULL, &k, &err), &err);
+	TV_ASSERT_OK(verify(k, true, &err), &err);
+	sg_key_free(k);
+	assert_int_equal(stats().tokens, 2);
+}
+
+/* A key replaced under its user by one whose bytes could leave the token is not used. */
+static void
+test_weak_key_after_relookup(void **state)
+{
+	struct sg_error err = { 0 };
+	struct sg_key *k = NULL, *k2 = NULL;
+
+	(void)state;
+	TV_ASSERT_OK(open_key(0, "g090-tik", false, &k, &err), &err);
+	TV_ASSERT_OK(open_key(0, "g091-tik", false, &k2, &err), &err);
+	ctl("weak", "g090-tik", 0, 0);
+	ctl("fail", "C_VerifyInit", CKR_KEY_HANDLE_INVALID, 1);
+	assert_int_equal(verify(k, true, &err), SG_E_KEY);
+	assert_string_equal(err.msg, "key 'g090-tik' on token 'fake0' changed: it is not the key "
+				     "that was opened");
+	ctl("weak", "g091-tik", 0, 0);
+	ctl("renumber", NULL, 0, 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(verify(k2, true, &err), SG_E_KEY);
+	assert_string_equal(err.msg, "key 'g091-tik' on token 'fake0' changed: it is not the key "
+				     "that was opened");
+	sg_key_free(k);
+	sg_key_free(k2);
 }
 
 struct worker {
@@ -443,6 +529,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_stale_handle_and_deleted_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_release_after_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_pin_not_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slots_swapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_twin_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_weak_key_after_relookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_two_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_module_that_cannot_lock, setup, teardown),
 	};

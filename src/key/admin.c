@@ -339,7 +339,7 @@ sg_key_admin_create_pair(struct sg_key_admin *a, const char *label, const uint8_
 
 	if (!sg_key_label_valid(label))
 		return label_refused(err);
-	if ((r = sg_p11_begin(a->t, SG_P11_RW, &op, err)) < 0)
+	if ((r = sg_p11_begin(a->t, 0, &op, err)) < 0)
 		return r;
 	p.tik_stored_len = tik_store_len(&op);
 	sg_p11_end(&op);
@@ -675,6 +675,7 @@ walk_token(struct sg_p11_token *t, P11KitUri *uri, unsigned flags, const char *p
 			.extractable = e->extractable != CK_FALSE,
 			.tok = t,
 			.handle = e->handle,
+			.gen = gen,
 		};
 		memcpy(o->label, e->label, e->label_len);
 		o->label[e->label_len] = '\0';
@@ -769,6 +770,13 @@ sg_key_admin_delete_object(const struct sg_key_object *o, struct sg_error *err)
 
 	if ((r = sg_p11_begin(o->tok, SG_P11_RW, &op, err)) < 0)
 		return r;
+	/* After a reset the handle may name another object: never destroy by it then. */
+	if (sg_p11_generation(&op) != o->gen) {
+		sg_p11_end(&op);
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s' was reset since '%s' was listed: list it again",
+				    sg_p11_token_label(o->tok), o->label);
+	}
 	rv = op.fl->C_DestroyObject(op.session, o->handle);
 	if (rv == CKR_OK)
 		sg_p11_index_removed(&op, o->handle);

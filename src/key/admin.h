@@ -215,6 +215,7 @@ struct sg_key_object {
 	bool private_obj;	 /* CKA_PRIVATE; read only with SG_KEY_WALK_PRIVATE */
 	/* Where it is, for sg_key_admin_delete_object. */
 	struct sg_p11_token *tok;
+	uint64_t gen; /* the token's session generation @handle belongs to */
 	unsigned long handle;
 };
 

@@ -64,16 +64,16 @@ run(struct sg_key *k, key_call fn, void *ctx, struct sg_error *err)
 	if ((r = sg_p11_begin(pk->tok, SG_P11_CRYPTO, &op, err)) < 0)
 		return r;
 	do {
-		memset(&e, 0, sizeof(e)); /* a retry reports its own failure */
+		sg_error_clear(&e); /* a retry reports its own failure */
 		rv = CKR_OK;
-		r = sg_p11_resolve(&op, &pk->ent, &pk->gen, &e);
+		r = sg_p11_resolve(&op, &pk->ent, &pk->gen, &rv, &e);
 		if (r == 0)
 			r = fn(k, &op, pk->ent.handle, ctx, &rv, &e);
 	} while (r < 0 && rv != CKR_OK && sg_p11_again(&op, rv));
 	if (r < 0 && op.why.code)
 		e = op.why;
 	sg_p11_end(&op);
-	if (r < 0 && err && e.code)
+	if (r < 0 && err && e.code && !err->code)
 		*err = e;
 	return r;
 }
@@ -457,7 +457,7 @@ with_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 	struct object_query q;
 	CK_OBJECT_HANDLE found[2];
 	struct sg_p11_op op;
-	struct sg_error e;
+	struct sg_error e, first = { 0 };
 	size_t total = 0;
 	CK_ULONG got = 0;
 	CK_RV rv;
@@ -472,7 +472,8 @@ with_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 	object_query(uri, cls, &q);
 	for (int i = 0; i < ntok; i++) {
 		got = 0;
-		if (sg_p11_begin(toks[i], flags & SG_P11_RW, &op, NULL) < 0)
+		/* A token that cannot be used says why, when no other has the object. */
+		if (sg_p11_begin(toks[i], flags & SG_P11_RW, &op, &first) < 0)
 			continue;
 		while ((rv = search_objects(&op, &q, found, &got)) != CKR_OK &&
 		       sg_p11_again(&op, rv))
@@ -482,13 +483,18 @@ with_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 			tok = toks[i];
 		total += got;
 	}
+	if (total == 0 && first.code) {
+		if (err && !err->code)
+			*err = first;
+		return first.code;
+	}
 	if (total != 1)
 		return sg_error_set(err, SG_E_KEY, "%s URI '%s' matches %zu %s, expected 1", what,
 				    shown, total, cls == CKO_DATA ? "data objects" : "objects");
 	if ((r = sg_p11_begin(tok, flags, &op, err)) < 0)
 		return r;
 	do {
-		memset(&e, 0, sizeof(e)); /* a retry reports its own failure */
+		sg_error_clear(&e); /* a retry reports its own failure */
 		rv = search_objects(&op, &q, found, &got);
 		if (rv == CKR_OK && got != 1)
 			r = sg_error_set(&e, SG_E_KEY, "%s URI '%s' matches %lu %s, expected 1",
@@ -503,7 +509,7 @@ with_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 	if (r < 0 && op.why.code)
 		e = op.why;
 	sg_p11_end(&op);
-	if (r < 0 && err && e.code)
+	if (r < 0 && err && e.code && !err->code)
 		*err = e;
 	return r;
 }
@@ -527,7 +533,8 @@ signer_forget(void)
 {
 	struct sg_p11_op op;
 
-	if (signer.copied && signer.tok && sg_p11_begin(signer.tok, 0, &op, NULL) == 0) {
+	if (signer.copied && signer.tok &&
+	    sg_p11_begin(signer.tok, SG_P11_IF_OPEN, &op, NULL) == 0) {
 		if (sg_p11_generation(&op) == signer.gen)
 			(void)op.fl->C_DestroyObject(op.session, signer.obj);
 		sg_p11_end(&op);
@@ -698,7 +705,7 @@ sign_locked(const char *spec, const struct sg_key_options *opts, const uint8_t d
 	    (r = sg_p11_begin(signer.tok, SG_P11_CRYPTO, &op, err)) < 0)
 		return r;
 	do {
-		memset(&e, 0, sizeof(e));
+		sg_error_clear(&e);
 		r = 0;
 		rv = CKR_OK;
 		len = 64;
@@ -722,7 +729,7 @@ sign_locked(const char *spec, const struct sg_key_options *opts, const uint8_t d
 	if (r < 0 && op.why.code)
 		e = op.why;
 	sg_p11_end(&op);
-	if (r < 0 && err && e.code)
+	if (r < 0 && err && e.code && !err->code)
 		*err = e;
 	return r;
 }

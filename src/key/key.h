@@ -5,8 +5,8 @@
  * them. A key is opened from a spec string: a path (or "file:PATH") for
  * the file back end, a "pkcs11:" URI for a token.
  *
- * Threads: every function may be called from several threads at once, on
- * different keys. A key belongs to one thread at a time, as the sg_crypto
+ * Threads: every function but sg_key_shutdown (which ends every token key)
+ * may be called from several threads at once, on different keys. A key belongs to one thread at a time, as the sg_crypto
  * it was opened with does (core/crypto.h). Token keys share their token's
  * sessions; the PKCS#11 back end locks each token for one operation (its
  * module, for a module that cannot lock), so keys on one token take turns

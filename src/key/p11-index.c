@@ -109,10 +109,18 @@ read_entry(struct sg_p11_op *op, CK_OBJECT_HANDLE h, struct sg_p11_keyent *e, CK
 	    rv == CKR_ATTRIBUTE_SENSITIVE) {
 		if (at[2].ulValueLen == (CK_ULONG)-1)
 			return 0;
-		if (at[0].ulValueLen == (CK_ULONG)-1)
-			at[0].ulValueLen = 0;
-		if (at[1].ulValueLen == (CK_ULONG)-1)
-			at[1].ulValueLen = 0;
+		/* -1 is "too long" or "none": a label or ID too long leaves the key out. */
+		for (size_t i = 0; i < 2; i++) {
+			CK_ATTRIBUTE len = { at[i].type, NULL, 0 };
+
+			if (at[i].ulValueLen != (CK_ULONG)-1)
+				continue;
+			if (rv == CKR_BUFFER_TOO_SMALL &&
+			    op->fl->C_GetAttributeValue(op->session, h, &len, 1) == CKR_OK &&
+			    len.ulValueLen != (CK_ULONG)-1)
+				return 0;
+			at[i].ulValueLen = 0;
+		}
 		if (at[3].ulValueLen == (CK_ULONG)-1)
 			e->value_len = (CK_ULONG)-1;
 		/* Unknown sensitivity counts as exportable: fail closed. */
@@ -275,27 +283,51 @@ search_entries(struct sg_p11_op *op, CK_ATTRIBUTE *tmpl, CK_ULONG ntmpl, struct 
 	return 0;
 }
 
-/* Read every secret key of the token into the index. */
+/* Read every secret key of the token into the index: appended, then sorted once. */
 static int
 build_full(struct sg_p11_op *op, CK_RV *ret_rv, struct sg_error *err)
 {
 	struct sg_p11_token *t = op->t;
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
 	CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof(cls) } };
+	_cleanup_(sg_freep) CK_OBJECT_HANDLE *objs = NULL;
 	CK_ULONG n = 0;
 	int r;
 
 	sg_p11_index_clear(t);
 	t->lookups = 1;
 	t->stats.index_builds++;
-	if ((r = search_entries(op, tmpl, 1, NULL, &n, ret_rv, err)) < 0) {
-		sg_p11_index_clear(t);
-		t->lookups = 1;
-		return r;
+	if ((r = search(op, tmpl, 1, &objs, &n, ret_rv, err)) < 0)
+		goto fail;
+	if (reserve(t, n) < 0) {
+		r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+		goto fail;
 	}
+	for (CK_ULONG i = 0; i < n; i++) {
+		struct sg_p11_keyent *e = malloc(sizeof(*e));
+
+		if (!e) {
+			r = sg_error_set(err, SG_E_NOMEM, "out of memory");
+			goto fail;
+		}
+		if ((r = read_entry(op, objs[i], e, ret_rv, err)) <= 0) {
+			free(e);
+			if (r < 0)
+				goto fail;
+			continue;
+		}
+		t->by_id[t->nkeys] = t->by_label[t->nkeys] = e;
+		t->nkeys++;
+	}
+	qsort(t->by_id, t->nkeys, sizeof(*t->by_id), cmp_id);
+	qsort(t->by_label, t->nkeys, sizeof(*t->by_label), cmp_label);
 	t->index = SG_P11_INDEX_FULL;
 	sg_debug("PKCS#11: token '%s': indexed %zu secret keys", t->label, t->nkeys);
 	return 0;
+fail:
+	sg_p11_index_clear(t);
+	t->lookups = 1;
+	return r;
 }
 
 static bool
@@ -476,6 +508,7 @@ sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, struct sg_p11_keyent **
 	const CK_ATTRIBUTE *by_id = NULL, *by_label = NULL;
 	struct sg_p11_keyent *out = NULL;
 	struct sg_p11_op op;
+	uint64_t gen;
 	struct sg_error e = { 0 };
 	CK_RV rv;
 	int r;
@@ -493,38 +526,82 @@ sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, struct sg_p11_keyent **
 		return r;
 	do {
 		rv = CKR_OK;
-		memset(&e, 0, sizeof(e)); /* a retry reports its own failure */
+		sg_error_clear(&e); /* a retry reports its own failure */
 		r = lookup(&op, attrs, nattrs, by_id ? by_id : by_label, &out, &n, &rv, &e);
 	} while (r < 0 && sg_p11_again(&op, rv));
 	if (r < 0 && op.why.code)
 		e = op.why;
-	*ret_gen = t->gen;
+	gen = t->gen;
 	sg_debug("PKCS#11: token '%s': %lu of %zu secret keys match", t->label, (unsigned long)n,
 		 t->nkeys);
 	sg_p11_end(&op);
 	if (r < 0) {
-		if (err)
+		if (err && !err->code)
 			*err = e;
 		return r;
 	}
+	*ret_gen = gen;
 	*ret = out;
 	*ret_n = n;
 	return 0;
 }
 
-/* Whether @e's handle names a key of its type again. */
-static bool
-handle_answers(struct sg_p11_op *op, const struct sg_p11_keyent *e)
+/*
+ * Whether @now is the key @was was: 1 when it has the same ID, label, type and length and
+ * custody no weaker (sensitive, not extractable, where @was was), 0 when it is another key,
+ * -1 when it is the key with its custody weakened.
+ */
+static int
+same_key(const struct sg_p11_keyent *was, const struct sg_p11_keyent *now)
 {
-	CK_KEY_TYPE type = (CK_KEY_TYPE)-1;
-	CK_ATTRIBUTE a = { CKA_KEY_TYPE, &type, sizeof(type) };
+	if (now->id_len != was->id_len || memcmp(now->id, was->id, was->id_len) ||
+	    now->label_len != was->label_len || memcmp(now->label, was->label, was->label_len) ||
+	    now->type != was->type)
+		return 0;
+	if (now->value_len != was->value_len ||
+	    (was->sensitive == CK_TRUE && now->sensitive != CK_TRUE) ||
+	    (was->extractable == CK_FALSE && now->extractable != CK_FALSE))
+		return -1;
+	return 1;
+}
 
-	return op->fl->C_GetAttributeValue(op->session, e->handle, &a, 1) == CKR_OK &&
-	       type == e->type;
+static int
+changed(const struct sg_p11_token *t, const struct sg_p11_keyent *e, struct sg_error *err)
+{
+	return sg_error_set(err, SG_E_KEY,
+			    "key '%.*s' on token '%s' changed: it is not the key that was opened",
+			    (int)e->label_len, e->label, t->label);
+}
+
+/*
+ * Of the @n candidates, the one that is @e: 1 and its handle in @e, 0 for none; else reports
+ * SG_E_KEY (one changed, or more than one alike).
+ */
+static int
+pick(const struct sg_p11_token *t, struct sg_p11_keyent *e, const struct sg_p11_keyent *cand,
+     CK_ULONG n, struct sg_error *err)
+{
+	CK_ULONG good = 0, at = 0;
+
+	for (CK_ULONG i = 0; i < n; i++) {
+		int k = same_key(e, &cand[i]);
+
+		if (k < 0)
+			return changed(t, e, err);
+		if (k > 0 && good++ == 0)
+			at = i;
+	}
+	if (good > 1)
+		return sg_error_set(err, SG_E_KEY, "key '%.*s' matches %lu keys on token '%s' now",
+				    (int)e->label_len, e->label, (unsigned long)good, t->label);
+	if (good == 1)
+		e->handle = cand[at].handle;
+	return good == 1;
 }
 
 int
-sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, struct sg_error *err)
+sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, CK_RV *ret_rv,
+	       struct sg_error *err)
 {
 	struct sg_p11_token *t = op->t;
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -536,8 +613,7 @@ sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, str
 	};
 	_cleanup_(sg_freep) struct sg_p11_keyent *found = NULL;
 	CK_ULONG n = 0;
-	CK_RV rv = CKR_OK;
-	int r;
+	int r = 0;
 
 	if (*gen == t->gen && !op->stale)
 		return 0;
@@ -545,40 +621,46 @@ sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, str
 		index_remove(t, e->handle);
 	/* After a reset the index is read again (once); a stale handle alone costs one search. */
 	if (!op->stale && t->index != SG_P11_INDEX_FULL && t->lookups > 0 &&
-	    (r = build_full(op, &rv, err)) < 0)
+	    (r = build_full(op, ret_rv, err)) < 0)
 		return r;
 	if (t->index == SG_P11_INDEX_FULL && !op->stale &&
-	    (r = from_index(t, want, 3, &want[0], &found, &n, err)) < 0)
+	    ((r = from_index(t, want, 3, &want[0], &found, &n, err)) < 0 ||
+	     (r = pick(t, e, found, n, err)) < 0))
 		return r;
-	if (n)
-		e->handle = found[0].handle;
 	/*
 	 * A handle the token refused a moment ago: the key may be gone, renumbered (found again
 	 * by a search), or the token briefly without its objects. SoftHSM, while its token
 	 * directory is replaced, refuses the handles, and its searches find nothing until its
 	 * directory's contents change, but the old handles work again. So the old handle is
 	 * tried, then a search, again for a while (10 ms, doubling, 630 ms in all), before the
-	 * key counts as gone.
+	 * key counts as gone. Whatever is found must be the key that was opened.
 	 */
-	for (useconds_t wait = 10000; n == 0; wait *= 2) {
-		if (op->stale && handle_answers(op, e)) {
-			if (index_insert(t, e) < 0)
-				return sg_error_set(err, SG_E_NOMEM, "out of memory");
-			break;
+	for (useconds_t wait = 10000; r == 0; wait *= 2) {
+		struct sg_p11_keyent now;
+		CK_RV ignored;
+
+		if (op->stale && read_entry(op, e->handle, &now, &ignored, NULL) == 1) {
+			if ((r = pick(t, e, &now, 1, err)) < 0)
+				return r;
+			if (r > 0) {
+				if (index_insert(t, &now) < 0)
+					return sg_error_set(err, SG_E_NOMEM, "out of memory");
+				break;
+			}
 		}
 		free(found);
 		found = NULL;
-		if ((r = search_entries(op, want, SG_ELEMENTSOF(want), &found, &n, &rv, err)) < 0)
-			return r;
-		if (n) {
-			e->handle = found[0].handle;
+		if ((r = search_entries(op, want, SG_ELEMENTSOF(want), &found, &n, ret_rv, err)) <
+			    0 ||
+		    (r = pick(t, e, found, n, err)) != 0)
 			break;
-		}
 		if (wait > SG_P11_GONE_WAIT_US)
 			return sg_error_set(err, SG_E_KEY, "key '%.*s' is no longer on token '%s'",
 					    (int)e->label_len, e->label, t->label);
 		usleep(wait);
 	}
+	if (r < 0)
+		return r;
 	sg_debug("PKCS#11: token '%s': key '%.*s' found again", t->label, (int)e->label_len,
 		 e->label);
 	*gen = t->gen;

@@ -46,8 +46,10 @@ struct sg_p11_token {
 	struct sg_p11_module *mod;
 	struct sg_p11_token *next;
 
+	CK_SLOT_ID home; /* the slot it was found in, under state.lock */
+
 	/* Under *lock. */
-	CK_SLOT_ID slot;
+	CK_SLOT_ID slot; /* where its sessions are opened (a reset may move it) */
 	CK_SESSION_HANDLE ro, rw;
 	bool have_ro, have_rw, logged_in;
 	uint64_t gen; /* bumped when the sessions are re-established: handles looked up again */
@@ -55,8 +57,9 @@ struct sg_p11_token {
 	/* The PIN file to read again for a login after a reset (NULL: none is kept). */
 	char *pin_path;
 	const char *pin_what;
-	bool pin_refused;    /* the token refused the PIN in pin_path as it was then: */
-	struct stat refused; /* the file then (a changed file is tried again) */
+	bool pin_refused;    /* the token refused the PIN of a file, as it was then: */
+	struct stat refused; /* that file (a changed file is tried again) */
+	bool held_refused;   /* it refused a PIN given in a URI or typed (not tried again) */
 	struct sg_p11_stats stats;
 
 	/*

@@ -716,7 +716,7 @@ single:
  */
 static int
 read_pin_file(const char *path, const char *what, struct sg_secmem *pin, size_t *ret_n,
-	      struct sg_error *err)
+	      struct stat *ret_st, struct sg_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
@@ -762,6 +762,7 @@ read_pin_file(const char *path, const char *what, struct sg_secmem *pin, size_t 
 	while (n > 0 && (pin->data[n - 1] == '\n' || pin->data[n - 1] == '\r'))
 		pin->data[--n] = 0;
 	*ret_n = n;
+	*ret_st = st;
 	return 0;
 }
 
@@ -909,8 +910,9 @@ prompt_pin(const char *token, struct sg_secmem *pin, size_t *ret_n, struct sg_er
  * never had it), the URI's pin-source, --pin-file, then a prompt on the terminal.
  */
 struct pin_source {
-	const char *path; /* a file to read again for a later login, or NULL: keep the PIN */
+	const char *path; /* the file it was read from (read again for a later login), or NULL */
 	const char *what;
+	struct stat st; /* the file as read */
 };
 
 static int
@@ -951,7 +953,7 @@ get_pin(P11KitUri *uri, const char *spec, const char *token, const struct sg_key
 			from->what = "--pin-file";
 		}
 		if (from->path)
-			r = read_pin_file(from->path, from->what, pin, &n, err);
+			r = read_pin_file(from->path, from->what, pin, &n, &from->st, err);
 		else
 			r = prompt_pin(token, pin, &n, err);
 		if (r < 0)
@@ -979,54 +981,63 @@ sg_p11_token_label(const struct sg_p11_token *t)
 	return t->label;
 }
 
+/* Whether the file @a is still the file @b was (a changed PIN file is tried again). */
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
 /* The PIN for a login after a reset: its file, read again. */
 static int
-pin_again(struct sg_p11_token *t, struct sg_secmem **ret, struct sg_error *err)
+pin_again(struct sg_p11_token *t, struct sg_secmem **ret, struct stat *ret_st, struct sg_error *err)
 {
 	_cleanup_(sg_secmem_freep) struct sg_secmem *pin = NULL;
 	size_t n = 0;
 	int r;
 
-	if (t->pin_path) {
-		struct stat st;
-
-		/* A PIN the token refused is not tried again (it would count towards a lock). */
-		if (t->pin_refused && stat(t->pin_path, &st) == 0 &&
-		    st.st_dev == t->refused.st_dev && st.st_ino == t->refused.st_ino &&
-		    st.st_size == t->refused.st_size &&
-		    st.st_mtim.tv_sec == t->refused.st_mtim.tv_sec &&
-		    st.st_mtim.tv_nsec == t->refused.st_mtim.tv_nsec)
-			return sg_error_set(
-				err, SG_E_TOKEN,
-				"token '%s' refused the PIN in %s '%s': it is not tried "
-				"again until the file changes",
-				t->label, t->pin_what, t->pin_path);
-		if (!(pin = sg_secmem_new(PIN_MAX)))
-			return sg_error_set(err, SG_E_NOMEM, "out of memory");
-		if ((r = read_pin_file(t->pin_path, t->pin_what, pin, &n, err)) < 0)
-			return r;
-		pin->len = n;
-	} else {
+	if (!t->pin_path)
 		/* Held, it would outlive the login in memory: the next URI naming the token logs in. */
 		return sg_error_set(err, SG_E_TOKEN,
 				    "token '%s' must log in again, and its PIN was given in a URI "
 				    "or typed, so it is not kept: use pin-source=file:PATH or "
 				    "--pin-file for a token that may reset",
 				    t->label);
-	}
+	if (!(pin = sg_secmem_new(PIN_MAX)))
+		return sg_error_set(err, SG_E_NOMEM, "out of memory");
+	if ((r = read_pin_file(t->pin_path, t->pin_what, pin, &n, ret_st, err)) < 0)
+		return r;
+	pin->len = n;
 	*ret = SG_TAKE_PTR(pin);
 	return 0;
 }
 
+/*
+ * Log in with @pin, read from the file @file (its fstat) or given in a URI or typed (NULL). A
+ * PIN the token refused is not tried again, since every try counts towards locking the token:
+ * a file's until the file changes, a given or typed one for the rest of the process.
+ */
 static int
-login(struct sg_p11_token *t, const struct sg_secmem *pin, bool from_file, struct sg_error *err)
+login(struct sg_p11_token *t, const struct sg_secmem *pin, const struct stat *file,
+      struct sg_error *err)
 {
-	CK_RV rv = t->fl->C_Login(t->ro, CKU_USER, pin->data, pin->len);
+	CK_RV rv;
 
-	if ((rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE || rv == CKR_PIN_EXPIRED ||
-	     rv == CKR_PIN_LOCKED) &&
-	    from_file)
-		t->pin_refused = stat(t->pin_path, &t->refused) == 0;
+	if (file ? t->pin_refused && same_file(file, &t->refused) : t->held_refused)
+		return sg_error_set(err, SG_E_TOKEN,
+				    "token '%s' refused this PIN before: it is not tried again%s",
+				    t->label, file ? " until its file changes" : "");
+	rv = t->fl->C_Login(t->ro, CKU_USER, pin->data, pin->len);
+	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE || rv == CKR_PIN_EXPIRED ||
+	    rv == CKR_PIN_LOCKED) {
+		if (file) {
+			t->pin_refused = true;
+			t->refused = *file;
+		} else {
+			t->held_refused = true;
+		}
+	}
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': login failed: %s", t->label,
 				    sg_p11_rv_name(rv));
@@ -1037,13 +1048,23 @@ login(struct sg_p11_token *t, const struct sg_secmem *pin, bool from_file, struc
 }
 
 static bool
-slot_gone(CK_RV rv)
+same_token(const struct sg_p11_token *t, const CK_TOKEN_INFO *ti)
 {
-	return rv == CKR_SLOT_ID_INVALID || rv == CKR_TOKEN_NOT_PRESENT ||
-	       rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_RECOGNIZED;
+	return !memcmp(ti->label, t->label_raw, 32) &&
+	       !memcmp(ti->manufacturerID, t->manufacturer, 32) &&
+	       !memcmp(ti->serialNumber, t->serial, 16);
 }
 
-/* Under the lock: the slot now holding @t (label, manufacturer and serial), after a reset. */
+/* Under the lock: whether @t's slot holds @t (label, manufacturer and serial). */
+static bool
+slot_holds_token(struct sg_p11_token *t)
+{
+	CK_TOKEN_INFO ti;
+
+	return t->fl->C_GetTokenInfo(t->slot, &ti) == CKR_OK && same_token(t, &ti);
+}
+
+/* Under the lock: the slot now holding @t, after a reset moved it. */
 static CK_RV
 find_slot_again(struct sg_p11_token *t)
 {
@@ -1056,10 +1077,7 @@ find_slot_again(struct sg_p11_token *t)
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO ti;
 
-		if (t->fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
-		    !memcmp(ti.label, t->label_raw, 32) &&
-		    !memcmp(ti.manufacturerID, t->manufacturer, 32) &&
-		    !memcmp(ti.serialNumber, t->serial, 16)) {
+		if (t->fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK && same_token(t, &ti)) {
 			t->slot = slots[i];
 			return CKR_OK;
 		}
@@ -1073,30 +1091,38 @@ open_session(struct sg_p11_token *t, bool rw, CK_SESSION_HANDLE *ret)
 	CK_FLAGS flags = CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0);
 	CK_RV rv = t->fl->C_OpenSession(t->slot, flags, NULL, NULL, ret);
 
-	if (slot_gone(rv) && find_slot_again(t) == CKR_OK)
-		rv = t->fl->C_OpenSession(t->slot, flags, NULL, NULL, ret);
 	if (rv == CKR_OK)
 		t->stats.sessions_opened++;
 	return rv;
 }
 
-/* Under the lock: the read-only session, logged in, with @pin or the PIN from its source. */
+/*
+ * Under both locks, the reset lock exclusive: the read-only session, on the slot that holds
+ * this very token (after a reset another token may sit in its old slot: checked before any
+ * login, which would spend that token's PIN tries), logged in with @pin (from @file, or NULL:
+ * given) or else the PIN from its file.
+ */
 static int
-reopen(struct sg_p11_token *t, const struct sg_secmem *pin, struct sg_error *err)
+reopen(struct sg_p11_token *t, const struct sg_secmem *pin, const struct stat *file,
+       struct sg_error *err)
 {
 	_cleanup_(sg_secmem_freep) struct sg_secmem *again = NULL;
-	CK_RV rv = open_session(t, false, &t->ro);
+	struct stat st;
+	CK_RV rv;
 	int r;
 
-	if (rv != CKR_OK)
+	if (!slot_holds_token(t) && (rv = find_slot_again(t)) != CKR_OK)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' is in no slot: %s", t->label,
+				    sg_p11_rv_name(rv));
+	if ((rv = open_session(t, false, &t->ro)) != CKR_OK)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_OpenSession failed: %s",
 				    t->label, sg_p11_rv_name(rv));
 	t->have_ro = true;
 	if (!t->login_required)
 		return 0;
-	if (!pin && (r = pin_again(t, &again, err)) < 0)
+	if (!pin && (r = pin_again(t, &again, &st, err)) < 0)
 		goto fail;
-	if ((r = login(t, pin ? pin : again, !pin, err)) < 0)
+	if ((r = login(t, pin ? pin : again, pin ? file : &st, err)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -1132,47 +1158,79 @@ unlock_token(struct sg_p11_token *t)
 	pthread_rwlock_unlock(&t->mod->reset_lock);
 }
 
+static bool
+needs_open(const struct sg_p11_token *t, unsigned flags)
+{
+	return !t->have_ro || ((flags & SG_P11_RW) && !t->have_rw);
+}
+
 /*
- * Under state.lock: the entry for @slot of @fl, made on first use (a session opened and
- * logged in, the PIN's source kept for a login after a reset).
+ * Holding neither lock: open what @t lacks for @flags, alone with the module (a new session
+ * may get the handle of one a reset closed, still held by another token's operation: the
+ * module's other tokens check their sessions before their next one). @pin and @file as for
+ * reopen.
  */
 static int
-open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11KitUri *uri,
-	   const char *spec, const struct sg_key_options *o, bool rw, struct sg_p11_token **ret,
-	   struct sg_error *err)
+open_alone(struct sg_p11_token *t, unsigned flags, const struct sg_secmem *pin,
+	   const struct stat *file, struct sg_error *err)
+{
+	struct sg_p11_module *m = t->mod;
+	int r = 0;
+
+	pthread_rwlock_wrlock(&m->reset_lock);
+	pthread_mutex_lock(t->lock);
+	if (needs_open(t, flags)) {
+		if (!t->have_ro)
+			r = reopen(t, pin, file, err);
+		if (r == 0 && (flags & SG_P11_RW) && !t->have_rw)
+			r = open_rw(t, err);
+		t->seen_resets = atomic_fetch_add(&m->resets, 1) + 1;
+	}
+	pthread_mutex_unlock(t->lock);
+	pthread_rwlock_unlock(&m->reset_lock);
+	return r;
+}
+
+/*
+ * Under state.lock: the entry for @slot of @fl, made on first use (a session opened and
+ * logged in, the PIN's source kept for a login after a reset). An entry is @slot's while the
+ * slot holds its token; two slots holding tokens alike (a copied SoftHSM token keeps its
+ * serial) are two entries; an entry whose slot no longer holds it is found by its token.
+ */
+static int
+open_token(struct sg_p11_module *m, CK_ULONG s, P11KitUri *uri, const char *spec,
+	   const struct sg_key_options *o, struct sg_p11_token **ret, struct sg_error *err)
 {
 	_cleanup_(sg_secmem_freep) struct sg_secmem *pin = NULL;
+	const CK_TOKEN_INFO *ti = &m->ti[s];
+	CK_SLOT_ID slot = m->slots[s];
 	struct sg_p11_token *t;
 	struct pin_source src = { 0 };
-	struct sg_p11_module *m;
 	int r;
 
-	if (rw && (ti->flags & CKF_WRITE_PROTECTED)) {
-		char label[33];
-
-		copy_label(label, ti->label);
-		return sg_error_set(err, SG_E_TOKEN, "token '%s' is write-protected", label);
-	}
 	for (t = state.tokens; t; t = t->next)
-		if (t->fl == fl && !memcmp(t->label_raw, ti->label, 32) &&
-		    !memcmp(t->serial, ti->serialNumber, 16) &&
-		    !memcmp(t->manufacturer, ti->manufacturerID, 32)) {
-			r = 0;
-			/* Closed by a reset it could not log in after: this URI's PIN logs it in. */
-			lock_token(t);
-			if (!t->have_ro && t->login_required &&
-			    (r = get_pin(uri, spec, t->label, o, &pin, &src, err)) == 0)
-				r = reopen(t, pin, err);
-			unlock_token(t);
-			if (r < 0)
-				return r;
+		if (t->fl == m->fl && t->home == slot && same_token(t, ti)) {
 			*ret = t;
 			return 0;
 		}
-	if (!(m = module_of(fl)) || !(t = calloc(1, sizeof(*t))))
+	for (t = state.tokens; t; t = t->next) {
+		bool home_holds = false;
+
+		if (t->fl != m->fl || !same_token(t, ti))
+			continue;
+		for (CK_ULONG i = 0; i < m->nslots; i++)
+			home_holds |= m->slots[i] == t->home && m->slot_rv[i] == CKR_OK &&
+				      same_token(t, &m->ti[i]);
+		if (!home_holds) {
+			t->home = slot; /* moved here; its next session is opened here */
+			*ret = t;
+			return 0;
+		}
+	}
+	if (!(t = calloc(1, sizeof(*t))))
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
-	t->fl = fl;
-	t->slot = slot;
+	t->fl = m->fl;
+	t->slot = t->home = slot;
 	copy_label(t->label, ti->label);
 	memcpy(t->label_raw, ti->label, 32);
 	memcpy(t->serial, ti->serialNumber, 16);
@@ -1184,10 +1242,7 @@ open_token(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti, P11Ki
 	t->seen_resets = atomic_load(&m->resets);
 	if (t->login_required && (r = get_pin(uri, spec, t->label, o, &pin, &src, err)) < 0)
 		goto fail;
-	lock_token(t);
-	r = reopen(t, pin, err);
-	unlock_token(t);
-	if (r < 0)
+	if ((r = open_alone(t, 0, pin, src.path ? &src.st : NULL, err)) < 0)
 		goto fail;
 	/*
 	 * A PIN file is read again for a login after a reset. A PIN given in the URI or typed is
@@ -1216,6 +1271,29 @@ fail:
 	return r;
 }
 
+/*
+ * Holding no lock: @t closed by a reset it could not log in after, with a PIN that is not
+ * kept: this URI's PIN logs it in.
+ */
+static int
+login_with(struct sg_p11_token *t, P11KitUri *uri, const char *spec, const struct sg_key_options *o,
+	   struct sg_error *err)
+{
+	_cleanup_(sg_secmem_freep) struct sg_secmem *pin = NULL;
+	struct pin_source src = { 0 };
+	bool closed;
+	int r;
+
+	lock_token(t);
+	closed = !t->have_ro && t->login_required;
+	unlock_token(t);
+	if (!closed)
+		return 0;
+	if ((r = get_pin(uri, spec, t->label, o, &pin, &src, err)) < 0)
+		return r;
+	return open_alone(t, 0, pin, src.path ? &src.st : NULL, err);
+}
+
 int
 sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, bool rw,
 	      struct sg_p11_token ***ret, struct sg_error *err)
@@ -1228,6 +1306,7 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	CK_RV failed_rv = CKR_OK;
 	int r = 0;
 
+	(void)rw; /* a read-write session is opened when an operation asks for one */
 	pthread_mutex_lock(&state.lock);
 	if ((r = load_modules(uri, &mods, &nmods, one, err)) < 0)
 		goto out;
@@ -1254,6 +1333,9 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 			if (!p11_kit_uri_match_module_info(uri, &m->info))
 				continue;
 			for (CK_ULONG s = 0; s < m->nslots; s++) {
+				struct sg_p11_token *t = NULL;
+				bool dup = false;
+
 				if (m->slot_rv[s] != CKR_OK) {
 					failed_call = "C_GetSlotInfo/C_GetTokenInfo";
 					failed_rv = m->slot_rv[s];
@@ -1262,6 +1344,12 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 				if (!p11_kit_uri_match_slot_info(uri, &m->si[s]) ||
 				    !p11_kit_uri_match_token_info(uri, &m->ti[s]) ||
 				    !(m->ti[s].flags & CKF_TOKEN_INITIALIZED))
+					continue;
+				if ((r = open_token(m, s, uri, spec, o, &t, err)) < 0)
+					goto out;
+				for (size_t k = 0; k < n; k++)
+					dup |= list[k] == t;
+				if (dup)
 					continue;
 				if (n == cap) {
 					size_t c = cap ? 2 * cap : 4;
@@ -1274,10 +1362,7 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 					list = l;
 					cap = c;
 				}
-				if ((r = open_token(mods[i], m->slots[s], &m->ti[s], uri, spec, o,
-						    rw, &list[n], err)) < 0)
-					goto out;
-				n++;
+				list[n++] = t;
 			}
 		}
 	}
@@ -1285,6 +1370,10 @@ out:
 	pthread_mutex_unlock(&state.lock);
 	if (r < 0)
 		return r;
+	/* Entries are never freed before sg_p11_shutdown: logged in again without state.lock. */
+	for (size_t k = 0; k < n; k++)
+		if ((r = login_with(list[k], uri, spec, o, err)) < 0)
+			return r;
 	if (n == 0 && !(shown = sg_p11_uri_redact(spec)))
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	if (n == 0 && failed_call)
@@ -1325,27 +1414,48 @@ sessions_lost(struct sg_p11_token *t)
 }
 
 /*
- * Under both locks: @t ready for an operation with @flags. After a reset of another of the
- * module's tokens its sessions are checked first (they may be gone, or their handles reused);
- * a session a failed recovery left closed is opened again.
+ * Under both locks: after a reset of one of the module's tokens the others check their
+ * sessions before their next operation (they may be gone, or their handles reused).
  */
-static int
-ready(struct sg_p11_token *t, unsigned flags, struct sg_error *err)
+static void
+check_sessions(struct sg_p11_token *t)
 {
 	uint64_t resets = atomic_load(&t->mod->resets);
+
+	if (t->seen_resets == resets)
+		return;
+	t->seen_resets = resets;
+	if ((t->have_ro && !session_ours(t, t->ro)) || (t->have_rw && !session_ours(t, t->rw))) {
+		sg_debug("PKCS#11: token '%s': its sessions went with a reset", t->label);
+		sessions_lost(t);
+	}
+}
+
+/*
+ * Take both locks with @t ready for an operation with @flags: what a reset or a failed
+ * recovery closed, or the read-write session asked for the first time, is opened first.
+ */
+static int
+lock_ready(struct sg_p11_token *t, unsigned flags, struct sg_error *err)
+{
 	int r;
 
-	if (t->seen_resets != resets) {
-		t->seen_resets = resets;
-		if ((t->have_ro && !session_ours(t, t->ro)) ||
-		    (t->have_rw && !session_ours(t, t->rw))) {
-			sg_debug("PKCS#11: token '%s': its sessions went with a reset", t->label);
-			sessions_lost(t);
-		}
-	}
-	if ((!t->have_ro && (r = reopen(t, NULL, err)) < 0) ||
-	    ((flags & SG_P11_RW) && !t->have_rw && (r = open_rw(t, err)) < 0))
+	lock_token(t);
+	check_sessions(t);
+	if (!needs_open(t, flags))
+		return 0;
+	unlock_token(t);
+	if (flags & SG_P11_IF_OPEN)
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' has no session open", t->label);
+	if ((r = open_alone(t, flags, NULL, NULL, err)) < 0)
 		return r;
+	lock_token(t);
+	check_sessions(t);
+	if (needs_open(t, flags)) {
+		unlock_token(t);
+		return sg_error_set(err, SG_E_TOKEN, "token '%s': its sessions were lost again",
+				    t->label);
+	}
 	return 0;
 }
 
@@ -1354,11 +1464,8 @@ sg_p11_begin(struct sg_p11_token *t, unsigned flags, struct sg_p11_op *op, struc
 {
 	int r;
 
-	lock_token(t);
-	if ((r = ready(t, flags, err)) < 0) {
-		unlock_token(t);
+	if ((r = lock_ready(t, flags, err)) < 0)
 		return r;
-	}
 	if (flags & SG_P11_CRYPTO)
 		t->stats.operations++;
 	*op = (struct sg_p11_op){ .t = t,
@@ -1384,15 +1491,15 @@ sg_p11_again(struct sg_p11_op *op, CK_RV rv)
 	struct sg_p11_module *m = t->mod;
 	struct sg_error e = { 0 };
 	uint64_t gen = t->gen;
-	bool failed = false;
+	int r = 0;
 
-	if (op->retried || rv == CKR_OK)
-		return false;
 	if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID) {
-		op->retried = op->stale = true;
+		if (op->looked_again)
+			return false;
+		op->looked_again = op->stale = true;
 		return true;
 	}
-	if (!session_lost(rv))
+	if (op->retried || !session_lost(rv))
 		return false;
 	op->retried = true;
 	sg_debug("PKCS#11: token '%s': %s: opening the session again", t->label,
@@ -1404,13 +1511,18 @@ sg_p11_again(struct sg_p11_op *op, CK_RV rv)
 	if (t->gen == gen) { /* else another thread of this token did it meanwhile */
 		sessions_lost(t);
 		t->seen_resets = atomic_fetch_add(&m->resets, 1) + 1;
-		failed = reopen(t, NULL, &e) < 0;
+		/* One login attempt per recovery: a failed one is reported, not made again. */
+		r = reopen(t, NULL, NULL, &e);
+		if (r == 0 && (op->flags & SG_P11_RW))
+			r = open_rw(t, &e);
 	}
 	pthread_mutex_unlock(t->lock);
 	pthread_rwlock_unlock(&m->reset_lock);
 	lock_token(t);
-	/* One login attempt per recovery: a failed one is reported, not made again at once. */
-	if (failed || ready(t, op->flags, &e) < 0) {
+	check_sessions(t);
+	if (r == 0 && needs_open(t, op->flags))
+		r = sg_error_set(&e, SG_E_TOKEN, "its sessions were lost again");
+	if (r < 0) {
 		sg_error_set(
 			&op->why, e.code ? e.code : SG_E_TOKEN,
 			"token '%s': the session was lost (%s) and could not be opened again: %s",

@@ -2,7 +2,8 @@
 /*
  * PKCS#11 plumbing shared by the token key back end and `sevgate keys`:
  * module loading through p11-kit, token lookup from an RFC 7512 URI, one
- * logged-in session per token per process, and CKR_* names for messages.
+ * entry and one login per token per process (a read-only session, and a
+ * read-write one opened on demand), recovery from resets, and CKR_* names.
  */
 #pragma once
 
@@ -73,7 +74,9 @@ const char *sg_p11_token_label(const struct sg_p11_token *t);
 /*
  * One operation on a token: sg_p11_begin takes the token's lock and a session, the caller
  * makes its C_* calls on op->fl and op->session, sg_p11_again says whether to make them once
- * more, sg_p11_end drops the lock. Between begin and end no other thread uses the token.
+ * more, sg_p11_end drops the lock. Between begin and end no other thread uses the
+ * token, except while sg_p11_again re-establishes its sessions (it drops the locks to take
+ * the module's alone).
  */
 struct sg_p11_op {
 	struct sg_p11_token *t;
@@ -81,30 +84,33 @@ struct sg_p11_op {
 	CK_SESSION_HANDLE session;
 	CK_SLOT_ID slot;
 	unsigned flags;
-	bool retried; /* the one retry is spent */
-	bool stale;   /* a key handle went stale: sg_p11_resolve looks the key up again */
+	bool retried;	   /* the one retry after a recovery is spent */
+	bool looked_again; /* the one retry after a stale handle is spent */
+	bool stale;	   /* a key handle went stale: sg_p11_resolve looks the key up again */
 	/* Why a recovery failed (sg_p11_again returned false): the error to report, if set. */
 	struct sg_error why;
 };
 
 enum {
-	SG_P11_RW = 1 << 0,	/* a read-write session (create, destroy), opened on demand */
-	SG_P11_CRYPTO = 1 << 1, /* a key operation: counted in operations */
+	SG_P11_RW = 1 << 0,	 /* a read-write session (create, destroy), opened on demand */
+	SG_P11_CRYPTO = 1 << 1,	 /* a key operation: counted in operations */
+	SG_P11_IF_OPEN = 1 << 2, /* only if the session is open: never opens one (or logs in) */
 };
 
 /*
  * Begin an operation on @t (locks it). A session that a failed recovery closed is opened
- * again here, logging in. Returns 0 and fills @op; else reports SG_E_TOKEN (the session or
+ * again here, logging in; with SG_P11_IF_OPEN none is opened. Returns 0 and fills @op; else
+ * reports the PIN file's SG_E_INSECURE or SG_E_USAGE, SG_E_TOKEN (the session or
  * login failed, the PIN source failed) or SG_E_NOMEM, and @t is unlocked again.
  */
 SG_NODISCARD int
 sg_p11_begin(struct sg_p11_token *t, unsigned flags, struct sg_p11_op *op, struct sg_error *err);
 /*
  * After a call of the operation returned @rv: true when the caller should run the operation
- * once more. That is once per operation, when @rv says the session or login is gone
+ * once more. That is once per operation and cause: when @rv says the session or login is gone
  * (CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT,
  * CKR_USER_NOT_LOGGED_IN: the session is reopened, logged in with the PIN from its source and
- * the key index rebuilt) or a key handle is no longer valid (CKR_KEY_HANDLE_INVALID,
+ * the key index reset, to be read again at its next use) or a key handle is no longer valid (CKR_KEY_HANDLE_INVALID,
  * CKR_OBJECT_HANDLE_INVALID: op->stale is set). A recovery that fails returns false and
  * says why in op->why, which the caller reports instead of its own failure; else the caller
  * reports @rv.
@@ -119,8 +125,8 @@ void sg_p11_end(struct sg_p11_op *op);
  * is looked up again by its ID, label and type, and @e and *@gen updated. Returns 0; else
  * reports SG_E_KEY (the key is gone), the search's SG_E_TOKEN, or SG_E_NOMEM.
  */
-SG_NODISCARD int
-sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, struct sg_error *err);
+SG_NODISCARD int sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen,
+				CK_RV *ret_rv, struct sg_error *err);
 /* The generation of @t's sessions (under an operation, or for a key just found). */
 uint64_t sg_p11_generation(const struct sg_p11_op *op);
 
@@ -174,11 +180,11 @@ char *sg_p11_uri_redact(const char *spec);
  * The entries of every token the URI matches, made (a session opened, logged in when the
  * token needs it, the PIN's source kept for a login after a reset) on first use. A token
  * has one entry however it is named; its read-write session is opened when an operation asks
- * for one (SG_P11_RW), so @rw only checks now that the token is writable. Returns the number of tokens (>= 1) and *@ret (an array the caller
- * frees; the tokens are the process's, closed by sg_p11_shutdown); else reports
- * SG_E_TOKEN (no module or token matches, a session or login failed), SG_E_USAGE,
- * the PIN file's or the configuration's failure (SG_E_IO, SG_E_LIMIT, ...) or
- * SG_E_NOMEM, and *@ret is not written.
+ * for one (SG_P11_RW); @rw is not used any more. Returns the number of tokens (>= 1) and
+ * *@ret (an array the caller frees; the tokens are the process's, closed by
+ * sg_p11_shutdown); else reports SG_E_TOKEN (no module or token matches, a session or login
+ * failed), SG_E_USAGE, the PIN file's or the configuration's failure (SG_E_IO, SG_E_LIMIT,
+ * ...) or SG_E_NOMEM, and *@ret is not written.
  */
 SG_NODISCARD int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *opts,
 			       bool rw, struct sg_p11_token ***ret, struct sg_error *err);
@@ -190,7 +196,7 @@ SG_NODISCARD int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg
  * index lacks (imported since) is searched for once and added, and a key still missing is
  * not searched for again for a second. Takes @t's lock. Returns 0, *@ret and *@ret_n (0 for
  * no match: not an error); else reports SG_E_USAGE (an attribute keys cannot be found by),
- * the token's SG_E_TOKEN or SG_E_NOMEM, and nothing is written.
+ * the token's SG_E_TOKEN or SG_E_NOMEM, and none of *@ret, *@ret_n, *@ret_gen is written.
  */
 SG_NODISCARD int
 sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, struct sg_p11_keyent **ret,
