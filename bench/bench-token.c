@@ -178,18 +178,6 @@ read_key16(const char *path, uint8_t out[16])
 	return 0;
 }
 
-static int
-nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* @hex (an even number of hex digits, at most 2 * @max) into @out: its length, or -1. */
 static int
 parse_id(const char *hex, uint8_t *out, size_t max)
@@ -199,7 +187,7 @@ parse_id(const char *hex, uint8_t *out, size_t max)
 	if (n == 0 || n % 2 || n / 2 > max)
 		return -1;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+		int hi = sg_hex_digit(hex[2 * i]), lo = sg_hex_digit(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

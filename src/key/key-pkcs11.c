@@ -70,12 +70,7 @@ run(struct sg_key *k, key_call fn, void *ctx, struct sg_error *err)
 		if (r == 0)
 			r = fn(k, &op, pk->ent.handle, ctx, &rv, &e);
 	} while (r < 0 && rv != CKR_OK && sg_p11_again(&op, rv));
-	if (r < 0 && op.why.code)
-		e = op.why;
-	sg_p11_end(&op);
-	if (r < 0 && err && e.code && !err->code)
-		*err = e;
-	return r;
+	return sg_p11_finish(&op, r, &e, err);
 }
 
 struct mac_args {
@@ -506,12 +501,7 @@ with_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 		else
 			r = fn(&op, found[0], ctx, &rv, &e);
 	} while (r < 0 && rv != CKR_OK && sg_p11_again(&op, rv));
-	if (r < 0 && op.why.code)
-		e = op.why;
-	sg_p11_end(&op);
-	if (r < 0 && err && e.code && !err->code)
-		*err = e;
-	return r;
+	return sg_p11_finish(&op, r, &e, err);
 }
 
 /*
@@ -726,12 +716,7 @@ sign_locked(const char *spec, const struct sg_key_options *opts, const uint8_t d
 			r = sg_error_set(&e, SG_E_TOKEN, "token '%s': the audit key is not P-256",
 					 sg_p11_token_label(op.t));
 	} while (r < 0 && rv != CKR_OK && sg_p11_again(&op, rv));
-	if (r < 0 && op.why.code)
-		e = op.why;
-	sg_p11_end(&op);
-	if (r < 0 && err && e.code && !err->code)
-		*err = e;
-	return r;
+	return sg_p11_finish(&op, r, &e, err);
 }
 
 static int

@@ -529,17 +529,11 @@ sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, struct sg_p11_keyent **
 		sg_error_clear(&e); /* a retry reports its own failure */
 		r = lookup(&op, attrs, nattrs, by_id ? by_id : by_label, &out, &n, &rv, &e);
 	} while (r < 0 && sg_p11_again(&op, rv));
-	if (r < 0 && op.why.code)
-		e = op.why;
 	gen = t->gen;
 	sg_debug("PKCS#11: token '%s': %lu of %zu secret keys match", t->label, (unsigned long)n,
 		 t->nkeys);
-	sg_p11_end(&op);
-	if (r < 0) {
-		if (err && !err->code)
-			*err = e;
+	if ((r = sg_p11_finish(&op, r, &e, err)) < 0)
 		return r;
-	}
 	*ret_gen = gen;
 	*ret = out;
 	*ret_n = n;

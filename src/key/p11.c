@@ -1541,6 +1541,17 @@ sg_p11_end(struct sg_p11_op *op)
 	op->t = NULL;
 }
 
+int
+sg_p11_finish(struct sg_p11_op *op, int r, const struct sg_error *e, struct sg_error *err)
+{
+	const struct sg_error *why = op->why.code ? &op->why : e;
+
+	sg_p11_end(op);
+	if (r < 0 && err && why->code && !err->code)
+		*err = *why;
+	return r;
+}
+
 uint64_t
 sg_p11_generation(const struct sg_p11_op *op)
 {

@@ -118,6 +118,12 @@ sg_p11_begin(struct sg_p11_token *t, unsigned flags, struct sg_p11_op *op, struc
 bool sg_p11_again(struct sg_p11_op *op, CK_RV rv);
 /* End the operation: the token is unlocked. */
 void sg_p11_end(struct sg_p11_op *op);
+/*
+ * End the operation that came to @r with its last attempt's failure in @e: on a failure, the
+ * reason a recovery failed (op->why) or else @e goes into @err, unless @err holds one already.
+ * Returns @r.
+ */
+int sg_p11_finish(struct sg_p11_op *op, int r, const struct sg_error *e, struct sg_error *err);
 
 /*
  * Under an operation: @e's handle, valid for the session op holds. *@gen is the token
