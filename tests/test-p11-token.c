@@ -359,6 +359,36 @@ test_refused_pin_not_retried(void **state)
 	sg_key_free(k);
 }
 
+/* A wrong PIN file from the start: one login for a batch of guests, not one each. */
+static void
+test_refused_pin_first_open(void **state)
+{
+	struct sg_error err = { 0 };
+	struct sg_key *k = NULL;
+	char uri[512];
+
+	(void)state;
+	assert_int_equal(write_file(pin_path, "0000\n", 0600), 0);
+	for (int i = 0; i < 5; i++) {
+		memset(&err, 0, sizeof(err));
+		assert_int_equal(open_key(0, "g060-tik", false, &k, &err), SG_E_TOKEN);
+	}
+	assert_int_equal(calls("C_Login"), 1);
+	assert_non_null(strstr(err.msg, "is not tried again until its file changes"));
+	/* a destroy that cannot log in says so; it is not "no such key" */
+	uri_of(uri, sizeof(uri), 0, "g060-tik", false);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(sg_key_destroy(uri, NULL, &err), SG_E_TOKEN);
+	assert_non_null(strstr(err.msg, "is not tried again until its file changes"));
+	usleep(20 * 1000);
+	assert_int_equal(write_file(pin_path, "1234\n", 0600), 0);
+	memset(&err, 0, sizeof(err));
+	TV_ASSERT_OK(open_key(0, "g060-tik", false, &k, &err), &err);
+	TV_ASSERT_OK(verify(k, true, &err), &err);
+	sg_key_free(k);
+	assert_int_equal(calls("C_Login"), 2);
+}
+
 /* An HSM restart that puts its tokens in each other's slots: each entry finds its own again. */
 static void
 test_slots_swapped(void **state)
@@ -370,8 +400,9 @@ test_slots_swapped(void **state)
 	TV_ASSERT_OK(open_key(0, "g070-tik", false, &g, &err), &err);
 	TV_ASSERT_OK(open_key(1, "h070-tik", false, &h, &err), &err);
 	ctl("swap-slots", NULL, 0, 0);
-	TV_ASSERT_OK(verify(g, true, &err), &err);
+	/* h first: its new session takes the handle g's dead one had, in g's old slot */
 	TV_ASSERT_OK(verify(h, true, &err), &err);
+	TV_ASSERT_OK(verify(g, true, &err), &err);
 	assert_int_equal(verify(h, false, &err), SG_E_MISMATCH);
 	assert_int_equal(stats().recoveries, 2);
 	assert_int_equal(stats().tokens, 2);
@@ -529,6 +560,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_stale_handle_and_deleted_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_secret_release_after_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_pin_not_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_pin_first_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots_swapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_twin_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_weak_key_after_relookup, setup, teardown),

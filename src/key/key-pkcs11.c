@@ -473,7 +473,11 @@ with_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 		while ((rv = search_objects(&op, &q, found, &got)) != CKR_OK &&
 		       sg_p11_again(&op, rv))
 			;
-		sg_p11_end(&op);
+		sg_error_clear(&e);
+		if (rv != CKR_OK) /* a search that failed is not "no such object" */
+			sg_error_set(&e, SG_E_TOKEN, "token '%s': C_FindObjects failed: %s",
+				     sg_p11_token_label(toks[i]), sg_p11_rv_name(rv));
+		(void)sg_p11_finish(&op, rv != CKR_OK ? SG_E_TOKEN : 0, &e, &first);
 		if (got >= 1 && total == 0)
 			tok = toks[i];
 		total += got;

@@ -648,7 +648,8 @@ sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, CK_
 			    0 ||
 		    (r = pick(t, e, found, n, err)) != 0)
 			break;
-		if (wait > SG_P11_GONE_WAIT_US)
+		/* Only a refused handle waits: after a reset the index just read says it all. */
+		if (!op->stale || wait > SG_P11_GONE_WAIT_US)
 			return sg_error_set(err, SG_E_KEY, "key '%.*s' is no longer on token '%s'",
 					    (int)e->label_len, e->label, t->label);
 		usleep(wait);

@@ -46,7 +46,7 @@ struct sg_p11_token {
 	struct sg_p11_module *mod;
 	struct sg_p11_token *next;
 
-	CK_SLOT_ID home; /* the slot it was found in, under state.lock */
+	CK_SLOT_ID home; /* the slot it was found in: under state.lock, not *lock */
 
 	/* Under *lock. */
 	CK_SLOT_ID slot; /* where its sessions are opened (a reset may move it) */

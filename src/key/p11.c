@@ -53,7 +53,8 @@ struct sg_p11_module {
 /*
  * Process-wide state: modules are loaded and tokens logged in once per process, however many
  * keys are opened (a batch opens thousands). state.lock guards this struct; each token's own
- * state is under the token's lock, taken after state.lock when both are held.
+ * state is under the token's lock. Order: state.lock, then the module's reset_lock, then the
+ * token's lock (key-pkcs11.c's signer_lock comes before all).
  */
 static struct {
 	pthread_mutex_t lock;
@@ -913,6 +914,7 @@ struct pin_source {
 	const char *path; /* the file it was read from (read again for a later login), or NULL */
 	const char *what;
 	struct stat st; /* the file as read */
+	bool typed;	/* at the prompt: a person is there to type it again */
 };
 
 static int
@@ -954,8 +956,8 @@ get_pin(P11KitUri *uri, const char *spec, const char *token, const struct sg_key
 		}
 		if (from->path)
 			r = read_pin_file(from->path, from->what, pin, &n, &from->st, err);
-		else
-			r = prompt_pin(token, pin, &n, err);
+		else if ((r = prompt_pin(token, pin, &n, err)) == 0)
+			from->typed = true;
 		if (r < 0)
 			return r;
 	}
@@ -1014,17 +1016,18 @@ pin_again(struct sg_p11_token *t, struct sg_secmem **ret, struct stat *ret_st, s
 }
 
 /*
- * Log in with @pin, read from the file @file (its fstat) or given in a URI or typed (NULL). A
+ * Log in with @pin, read from the file @file (its fstat), typed (@typed) or given in a URI. A
  * PIN the token refused is not tried again, since every try counts towards locking the token:
- * a file's until the file changes, a given or typed one for the rest of the process.
+ * a file's until the file changes, a URI's for the rest of the process (it is not kept, so a
+ * later one cannot be told apart); a person at the prompt may type again.
  */
 static int
-login(struct sg_p11_token *t, const struct sg_secmem *pin, const struct stat *file,
+login(struct sg_p11_token *t, const struct sg_secmem *pin, const struct stat *file, bool typed,
       struct sg_error *err)
 {
 	CK_RV rv;
 
-	if (file ? t->pin_refused && same_file(file, &t->refused) : t->held_refused)
+	if (file ? t->pin_refused && same_file(file, &t->refused) : !typed && t->held_refused)
 		return sg_error_set(err, SG_E_TOKEN,
 				    "token '%s' refused this PIN before: it is not tried again%s",
 				    t->label, file ? " until its file changes" : "");
@@ -1034,7 +1037,7 @@ login(struct sg_p11_token *t, const struct sg_secmem *pin, const struct stat *fi
 		if (file) {
 			t->pin_refused = true;
 			t->refused = *file;
-		} else {
+		} else if (!typed) {
 			t->held_refused = true;
 		}
 	}
@@ -1064,12 +1067,15 @@ slot_holds_token(struct sg_p11_token *t)
 	return t->fl->C_GetTokenInfo(t->slot, &ti) == CKR_OK && same_token(t, &ti);
 }
 
-/* Under the lock: the slot now holding @t, after a reset moved it. */
+/*
+ * Under the lock: the slot now holding @t, after a reset moved it. Two slots holding tokens
+ * alike cannot be told apart: that fails closed (CKR_TOKEN_NOT_RECOGNIZED).
+ */
 static CK_RV
 find_slot_again(struct sg_p11_token *t)
 {
-	CK_SLOT_ID slots[MAX_SLOTS];
-	CK_ULONG n = MAX_SLOTS;
+	CK_SLOT_ID slots[MAX_SLOTS], found = 0;
+	CK_ULONG n = MAX_SLOTS, matches = 0;
 	CK_RV rv = t->fl->C_GetSlotList(CK_TRUE, slots, &n);
 
 	if (rv != CKR_OK)
@@ -1077,12 +1083,16 @@ find_slot_again(struct sg_p11_token *t)
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO ti;
 
-		if (t->fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK && same_token(t, &ti)) {
-			t->slot = slots[i];
-			return CKR_OK;
-		}
+		if (t->fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK && same_token(t, &ti) &&
+		    matches++ == 0)
+			found = slots[i];
 	}
-	return CKR_TOKEN_NOT_PRESENT;
+	if (matches > 1)
+		return CKR_TOKEN_NOT_RECOGNIZED;
+	if (matches == 0)
+		return CKR_TOKEN_NOT_PRESENT;
+	t->slot = found;
+	return CKR_OK;
 }
 
 static CK_RV
@@ -1103,7 +1113,7 @@ open_session(struct sg_p11_token *t, bool rw, CK_SESSION_HANDLE *ret)
  * given) or else the PIN from its file.
  */
 static int
-reopen(struct sg_p11_token *t, const struct sg_secmem *pin, const struct stat *file,
+reopen(struct sg_p11_token *t, const struct sg_secmem *pin, const struct stat *file, bool typed,
        struct sg_error *err)
 {
 	_cleanup_(sg_secmem_freep) struct sg_secmem *again = NULL;
@@ -1112,8 +1122,10 @@ reopen(struct sg_p11_token *t, const struct sg_secmem *pin, const struct stat *f
 	int r;
 
 	if (!slot_holds_token(t) && (rv = find_slot_again(t)) != CKR_OK)
-		return sg_error_set(err, SG_E_TOKEN, "token '%s' is in no slot: %s", t->label,
-				    sg_p11_rv_name(rv));
+		return sg_error_set(err, SG_E_TOKEN, "token '%s' is %s", t->label,
+				    rv == CKR_TOKEN_NOT_RECOGNIZED ?
+					    "in several slots now, alike: cannot tell which it is" :
+					    "in no slot now");
 	if ((rv = open_session(t, false, &t->ro)) != CKR_OK)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s': C_OpenSession failed: %s",
 				    t->label, sg_p11_rv_name(rv));
@@ -1122,7 +1134,7 @@ reopen(struct sg_p11_token *t, const struct sg_secmem *pin, const struct stat *f
 		return 0;
 	if (!pin && (r = pin_again(t, &again, &st, err)) < 0)
 		goto fail;
-	if ((r = login(t, pin ? pin : again, pin ? file : &st, err)) < 0)
+	if ((r = login(t, pin ? pin : again, pin ? file : &st, pin && typed, err)) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -1172,7 +1184,7 @@ needs_open(const struct sg_p11_token *t, unsigned flags)
  */
 static int
 open_alone(struct sg_p11_token *t, unsigned flags, const struct sg_secmem *pin,
-	   const struct stat *file, struct sg_error *err)
+	   const struct stat *file, bool typed, struct sg_error *err)
 {
 	struct sg_p11_module *m = t->mod;
 	int r = 0;
@@ -1181,7 +1193,7 @@ open_alone(struct sg_p11_token *t, unsigned flags, const struct sg_secmem *pin,
 	pthread_mutex_lock(t->lock);
 	if (needs_open(t, flags)) {
 		if (!t->have_ro)
-			r = reopen(t, pin, file, err);
+			r = reopen(t, pin, file, typed, err);
 		if (r == 0 && (flags & SG_P11_RW) && !t->have_rw)
 			r = open_rw(t, err);
 		t->seen_resets = atomic_fetch_add(&m->resets, 1) + 1;
@@ -1206,7 +1218,7 @@ open_token(struct sg_p11_module *m, CK_ULONG s, P11KitUri *uri, const char *spec
 	CK_SLOT_ID slot = m->slots[s];
 	struct sg_p11_token *t;
 	struct pin_source src = { 0 };
-	int r;
+	int r = 0;
 
 	for (t = state.tokens; t; t = t->next)
 		if (t->fl == m->fl && t->home == slot && same_token(t, ti)) {
@@ -1222,7 +1234,7 @@ open_token(struct sg_p11_module *m, CK_ULONG s, P11KitUri *uri, const char *spec
 			home_holds |= m->slots[i] == t->home && m->slot_rv[i] == CKR_OK &&
 				      same_token(t, &m->ti[i]);
 		if (!home_holds) {
-			t->home = slot; /* moved here; its next session is opened here */
+			t->home = slot; /* moved here: reopen finds its new slot */
 			*ret = t;
 			return 0;
 		}
@@ -1240,35 +1252,29 @@ open_token(struct sg_p11_module *m, CK_ULONG s, P11KitUri *uri, const char *spec
 	t->lock = m->thread_safe ? &t->own_lock : &m->lock;
 	t->mod = m;
 	t->seen_resets = atomic_load(&m->resets);
-	if (t->login_required && (r = get_pin(uri, spec, t->label, o, &pin, &src, err)) < 0)
-		goto fail;
-	if ((r = open_alone(t, 0, pin, src.path ? &src.st : NULL, err)) < 0)
-		goto fail;
 	/*
 	 * A PIN file is read again for a login after a reset. A PIN given in the URI or typed is
 	 * not kept (no copy outlives the login): the next URI naming the token logs in then.
 	 */
-	if (t->login_required && src.path && !(t->pin_path = strdup(src.path))) {
+	if (t->login_required && (r = get_pin(uri, spec, t->label, o, &pin, &src, err)) == 0 &&
+	    src.path && !(t->pin_path = strdup(src.path)))
 		r = sg_error_set(err, SG_E_NOMEM, "out of memory");
-		goto fail_open;
-	}
 	t->pin_what = src.what;
+	if (r == 0)
+		r = open_alone(t, 0, pin, src.path ? &src.st : NULL, src.typed, err);
+	/*
+	 * Kept even when it could not log in: what it learnt (a refused PIN, not to be tried
+	 * again) stays, and the next URI naming it logs in (login_with).
+	 */
+	t->next = state.tokens;
+	state.tokens = t;
+	if (r < 0)
+		return r;
 	sg_debug("PKCS#11: opened token '%s' (slot %lu, %s, %s)", t->label, (unsigned long)slot,
 		 m->thread_safe ? "its own lock" : "one lock for its module",
 		 t->logged_in ? "logged in" : "no login needed");
-	t->next = state.tokens;
-	state.tokens = t;
 	*ret = t;
 	return 0;
-fail_open:
-	lock_token(t);
-	close_sessions(t);
-	unlock_token(t);
-fail:
-	free(t->pin_path);
-	pthread_mutex_destroy(&t->own_lock);
-	free(t);
-	return r;
 }
 
 /*
@@ -1289,9 +1295,22 @@ login_with(struct sg_p11_token *t, P11KitUri *uri, const char *spec, const struc
 	unlock_token(t);
 	if (!closed)
 		return 0;
-	if ((r = get_pin(uri, spec, t->label, o, &pin, &src, err)) < 0)
+	if ((r = get_pin(uri, spec, t->label, o, &pin, &src, err)) < 0 ||
+	    (r = open_alone(t, 0, pin, src.path ? &src.st : NULL, src.typed, err)) < 0)
 		return r;
-	return open_alone(t, 0, pin, src.path ? &src.st : NULL, err);
+	/* The file that logged it in is the one to read after the next reset. */
+	if (src.path) {
+		char *path = strdup(src.path);
+
+		if (!path)
+			return sg_error_set(err, SG_E_NOMEM, "out of memory");
+		lock_token(t);
+		free(t->pin_path);
+		t->pin_path = path;
+		t->pin_what = src.what;
+		unlock_token(t);
+	}
+	return 0;
 }
 
 int
@@ -1403,6 +1422,9 @@ session_ours(struct sg_p11_token *t, CK_SESSION_HANDLE h)
 static void
 sessions_lost(struct sg_p11_token *t)
 {
+	/* A slot that holds another token now: its sessions are that token's, not ours. */
+	if ((t->have_ro || t->have_rw) && !slot_holds_token(t))
+		t->have_ro = t->have_rw = false;
 	if (t->have_rw && !session_ours(t, t->rw))
 		t->have_rw = false;
 	if (t->have_ro && !session_ours(t, t->ro))
@@ -1425,7 +1447,8 @@ check_sessions(struct sg_p11_token *t)
 	if (t->seen_resets == resets)
 		return;
 	t->seen_resets = resets;
-	if ((t->have_ro && !session_ours(t, t->ro)) || (t->have_rw && !session_ours(t, t->rw))) {
+	if ((t->have_ro && !session_ours(t, t->ro)) || (t->have_rw && !session_ours(t, t->rw)) ||
+	    ((t->have_ro || t->have_rw) && !slot_holds_token(t))) {
 		sg_debug("PKCS#11: token '%s': its sessions went with a reset", t->label);
 		sessions_lost(t);
 	}
@@ -1447,7 +1470,7 @@ lock_ready(struct sg_p11_token *t, unsigned flags, struct sg_error *err)
 	unlock_token(t);
 	if (flags & SG_P11_IF_OPEN)
 		return sg_error_set(err, SG_E_TOKEN, "token '%s' has no session open", t->label);
-	if ((r = open_alone(t, flags, NULL, NULL, err)) < 0)
+	if ((r = open_alone(t, flags, NULL, NULL, false, err)) < 0)
 		return r;
 	lock_token(t);
 	check_sessions(t);
@@ -1512,16 +1535,17 @@ sg_p11_again(struct sg_p11_op *op, CK_RV rv)
 		sessions_lost(t);
 		t->seen_resets = atomic_fetch_add(&m->resets, 1) + 1;
 		/* One login attempt per recovery: a failed one is reported, not made again. */
-		r = reopen(t, NULL, NULL, &e);
+		r = reopen(t, NULL, NULL, false, &e);
 		if (r == 0 && (op->flags & SG_P11_RW))
 			r = open_rw(t, &e);
 	}
 	pthread_mutex_unlock(t->lock);
 	pthread_rwlock_unlock(&m->reset_lock);
-	lock_token(t);
-	check_sessions(t);
-	if (r == 0 && needs_open(t, op->flags))
-		r = sg_error_set(&e, SG_E_TOKEN, "its sessions were lost again");
+	/* What another thread's recovery did not open (the read-write session) is opened now. */
+	if (r == 0 && (r = lock_ready(t, op->flags, &e)) < 0)
+		lock_token(t);
+	else if (r < 0)
+		lock_token(t);
 	if (r < 0) {
 		sg_error_set(
 			&op->why, e.code ? e.code : SG_E_TOKEN,
@@ -1549,7 +1573,8 @@ sg_p11_finish(struct sg_p11_op *op, int r, const struct sg_error *e, struct sg_e
 	sg_p11_end(op);
 	if (r < 0 && err && why->code && !err->code)
 		*err = *why;
-	return r;
+	/* The code of the reason reported: a recovery that failed on an insecure PIN file is 3. */
+	return r < 0 && op->why.code ? op->why.code : r;
 }
 
 uint64_t

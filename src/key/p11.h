@@ -62,9 +62,10 @@ struct sg_p11_stats {
 /*
  * One entry per token slot, made once per process and never freed before sg_p11_shutdown, so
  * a key may keep a pointer to it. The fields above the lock never change once the entry is
- * made; everything else belongs to whoever holds *lock: the token's own mutex, or its module's
- * when the module cannot lock for itself (it refused CKF_OS_LOCKING_OK). The definition is in
- * p11.c; the key back end and key administration reach a session through sg_p11_begin.
+ * made; everything else (but home, under state.lock) belongs to whoever holds *lock: the
+ * token's own mutex, or its module's when the module cannot lock for itself (it refused
+ * CKF_OS_LOCKING_OK). The definition is in p11-internal.h; the key back end and key
+ * administration reach a session through sg_p11_begin.
  */
 struct sg_p11_token;
 
@@ -128,8 +129,11 @@ int sg_p11_finish(struct sg_p11_op *op, int r, const struct sg_error *e, struct 
 /*
  * Under an operation: @e's handle, valid for the session op holds. *@gen is the token
  * generation @e was found in; after a recovery (a new generation) or with op->stale, the key
- * is looked up again by its ID, label and type, and @e and *@gen updated. Returns 0; else
- * reports SG_E_KEY (the key is gone), the search's SG_E_TOKEN, or SG_E_NOMEM.
+ * is looked up again by its ID, label and type, and @e and *@gen updated; what is found must
+ * be the key that was opened (same length, no weaker custody), once. After a refused handle
+ * the old handle and a search are tried again for up to 0.63 s, under the token's locks.
+ * Returns 0; else reports SG_E_KEY (the key is gone, changed, or matches more than once), the
+ * search's SG_E_TOKEN (its CK_RV in *@ret_rv, for sg_p11_again), or SG_E_NOMEM.
  */
 SG_NODISCARD int sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen,
 				CK_RV *ret_rv, struct sg_error *err);
@@ -185,7 +189,7 @@ char *sg_p11_uri_redact(const char *spec);
 /*
  * The entries of every token the URI matches, made (a session opened, logged in when the
  * token needs it, the PIN's source kept for a login after a reset) on first use. A token
- * has one entry however it is named; its read-write session is opened when an operation asks
+ * has one entry however it is named (two slots holding tokens alike are two); its read-write session is opened when an operation asks
  * for one (SG_P11_RW); @rw is not used any more. Returns the number of tokens (>= 1) and
  * *@ret (an array the caller frees; the tokens are the process's, closed by
  * sg_p11_shutdown); else reports SG_E_TOKEN (no module or token matches, a session or login
@@ -200,7 +204,7 @@ SG_NODISCARD int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg
  * handles valid in generation *@ret_gen). The first lookup on a token asks the token directly
  * (one C_FindObjects), the next reads every secret key once into the index; a key the full
  * index lacks (imported since) is searched for once and added, and a key still missing is
- * not searched for again for a second. Takes @t's lock. Returns 0, *@ret and *@ret_n (0 for
+ * not searched for again for a second. Takes @t's locks, and may open its session. Returns 0, *@ret and *@ret_n (0 for
  * no match: not an error); else reports SG_E_USAGE (an attribute keys cannot be found by),
  * the token's SG_E_TOKEN or SG_E_NOMEM, and none of *@ret, *@ret_n, *@ret_gen is written.
  */
