@@ -114,7 +114,7 @@ fill(const char *uri_s, long n)
 	char label[64];
 
 	if (sg_p11_uri_parse(uri_s, false, &uri, &err) < 0 ||
-	    sg_p11_tokens(uri, uri_s, &o, true, &toks, &err) < 1) {
+	    sg_p11_tokens(uri, uri_s, &o, &toks, &err) < 1) {
 		fprintf(stderr, "bench-token: %s\n", err.msg);
 		return 1;
 	}
@@ -215,7 +215,7 @@ fill_pairs(const char *uri_s, const char *csv)
 		return 1;
 	}
 	if (sg_p11_uri_parse(uri_s, false, &uri, &err) < 0 ||
-	    sg_p11_tokens(uri, uri_s, &o, true, &toks, &err) < 1) {
+	    sg_p11_tokens(uri, uri_s, &o, &toks, &err) < 1) {
 		fprintf(stderr, "bench-token: %s\n", err.msg);
 		return 1;
 	}

@@ -665,7 +665,7 @@ tokens(const char *spec, struct sg_error *err)
 	sg_error_clear(err);
 	if ((r = sg_p11_uri_parse(spec, false, &uri, err)) < 0)
 		return r;
-	r = sg_p11_tokens(uri, spec, NULL, false, &toks, err);
+	r = sg_p11_tokens(uri, spec, NULL, &toks, err);
 	free(toks);
 	p11_kit_uri_free(uri);
 	return r;

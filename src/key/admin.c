@@ -131,6 +131,19 @@ sg_key_pin_value_refused(struct sg_error *err)
 
 /* ---- One token ---- */
 
+/* @t's read-write session opened now, so a token that cannot be written says so at once. */
+static int
+writable(struct sg_p11_token *t, struct sg_error *err)
+{
+	struct sg_p11_op op;
+	int r;
+
+	if ((r = sg_p11_begin(t, SG_P11_RW, &op, err)) < 0)
+		return r;
+	sg_p11_end(&op);
+	return 0;
+}
+
 int
 sg_key_admin_open(const char *token_uri, const struct sg_key_options *opts, bool rw,
 		  struct sg_key_admin **ret, struct sg_error *err)
@@ -142,7 +155,7 @@ sg_key_admin_open(const char *token_uri, const struct sg_key_options *opts, bool
 
 	if ((r = sg_p11_uri_parse(token_uri, false, &uri, err)) < 0)
 		return r;
-	if ((n = sg_p11_tokens(uri, token_uri, opts, rw, &toks, err)) < 0)
+	if ((n = sg_p11_tokens(uri, token_uri, opts, &toks, err)) < 0)
 		return n;
 	if (n != 1) {
 		_cleanup_(sg_freep) char *shown = sg_p11_uri_redact(token_uri);
@@ -150,6 +163,8 @@ sg_key_admin_open(const char *token_uri, const struct sg_key_options *opts, bool
 		return sg_error_set(err, SG_E_USAGE, "--token '%s' matches %d tokens, expected 1",
 				    shown, n);
 	}
+	if (rw && (r = writable(toks[0], err)) < 0)
+		return r;
 	a = calloc(1, sizeof(*a));
 	if (!a || !(a->uri = strdup(token_uri))) {
 		free(a);
@@ -707,10 +722,11 @@ sg_key_admin_walk(const char *spec, const struct sg_key_options *opts, unsigned 
 
 	if ((r = sg_p11_uri_parse(spec, false, &uri, err)) < 0)
 		return r;
-	if ((n = sg_p11_tokens(uri, spec, opts, flags & SG_KEY_WALK_RW, &toks, err)) < 0)
+	if ((n = sg_p11_tokens(uri, spec, opts, &toks, err)) < 0)
 		return n;
 	for (int i = 0; i < n; i++)
-		if ((r = walk_token(toks[i], uri, flags, prefix, fn, ctx, &count, err)) < 0)
+		if (((flags & SG_KEY_WALK_RW) && (r = writable(toks[i], err)) < 0) ||
+		    (r = walk_token(toks[i], uri, flags, prefix, fn, ctx, &count, err)) < 0)
 			return r;
 	return count > INT32_MAX ? INT32_MAX : (int)count;
 }

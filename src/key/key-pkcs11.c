@@ -303,7 +303,7 @@ find_all(const char *spec, const struct sg_key_options *opts, struct found *out,
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	if ((r = sg_p11_uri_parse(spec, opts && opts->allow_pin_value, &uri, err)) < 0)
 		return r;
-	ntok = sg_p11_tokens(uri, spec, opts, false, &toks, err);
+	ntok = sg_p11_tokens(uri, spec, opts, &toks, err);
 	for (int i = 0; i < ntok; i++) {
 		_cleanup_(sg_freep) struct sg_p11_keyent *ents = NULL;
 		CK_ULONG nobj = 0;
@@ -462,7 +462,7 @@ with_one(const char *spec, const struct sg_key_options *opts, CK_OBJECT_CLASS cl
 		return sg_error_set(err, SG_E_NOMEM, "out of memory");
 	if ((r = sg_p11_uri_parse(spec, opts && opts->allow_pin_value, &uri, err)) < 0)
 		return r;
-	if ((ntok = sg_p11_tokens(uri, spec, opts, flags & SG_P11_RW, &toks, err)) < 0)
+	if ((ntok = sg_p11_tokens(uri, spec, opts, &toks, err)) < 0)
 		return ntok;
 	object_query(uri, cls, &q);
 	for (int i = 0; i < ntok; i++) {

@@ -75,14 +75,14 @@ sg_p11_index_clear(struct sg_p11_token *t)
 	free(t->by_label);
 	t->by_id = t->by_label = NULL;
 	t->nkeys = t->capkeys = 0;
-	t->index = SG_P11_INDEX_NONE;
+	t->full = false;
 	t->lookups = 0;
 }
 
 void
 sg_p11_index_reset(struct sg_p11_token *t)
 {
-	bool full = t->index == SG_P11_INDEX_FULL || t->lookups > 0;
+	bool full = t->full || t->lookups > 0;
 
 	sg_p11_index_clear(t);
 	t->lookups = full ? 1 : 0;
@@ -321,7 +321,7 @@ build_full(struct sg_p11_op *op, CK_RV *ret_rv, struct sg_error *err)
 	}
 	qsort(t->by_id, t->nkeys, sizeof(*t->by_id), cmp_id);
 	qsort(t->by_label, t->nkeys, sizeof(*t->by_label), cmp_label);
-	t->index = SG_P11_INDEX_FULL;
+	t->full = true;
 	sg_debug("PKCS#11: token '%s': indexed %zu secret keys", t->label, t->nkeys);
 	return 0;
 fail:
@@ -461,12 +461,12 @@ lookup(struct sg_p11_op *op, CK_ATTRIBUTE *attrs, CK_ULONG nattrs, const CK_ATTR
 	bool fresh = false;
 	int r;
 
-	if (t->index != SG_P11_INDEX_FULL && t->lookups++ > 0) {
+	if (!t->full && t->lookups++ > 0) {
 		if ((r = build_full(op, ret_rv, err)) < 0)
 			return r;
 		fresh = true;
 	}
-	if (t->index == SG_P11_INDEX_FULL) {
+	if (t->full) {
 		if ((r = from_index(t, attrs, nattrs, key, ret, ret_n, err)) < 0 || *ret_n || !key)
 			return r;
 		if (fresh) {
@@ -477,7 +477,7 @@ lookup(struct sg_p11_op *op, CK_ATTRIBUTE *attrs, CK_ULONG nattrs, const CK_ATTR
 		*ret = NULL;
 	}
 	/* Not in the index (or no index yet): ask the token, unless it said no just now. */
-	if (t->index == SG_P11_INDEX_FULL && missed_lately(t, q, qlen, now)) {
+	if (t->full && missed_lately(t, q, qlen, now)) {
 		t->stats.misses_limited++;
 		if (!(*ret = calloc(1, sizeof(**ret))))
 			return sg_error_set(err, SG_E_NOMEM, "out of memory");
@@ -492,8 +492,6 @@ lookup(struct sg_p11_op *op, CK_ATTRIBUTE *attrs, CK_ULONG nattrs, const CK_ATTR
 	tmpl[ntmpl++].ulValueLen = sizeof(cls);
 	if ((r = search_entries(op, tmpl, ntmpl, ret, ret_n, ret_rv, err)) < 0)
 		return r;
-	if (t->index == SG_P11_INDEX_NONE)
-		t->index = SG_P11_INDEX_PARTIAL;
 	if (*ret_n == 0)
 		note_miss(t, q, qlen, now);
 	return 0;
@@ -614,10 +612,9 @@ sg_p11_resolve(struct sg_p11_op *op, struct sg_p11_keyent *e, uint64_t *gen, CK_
 	if (op->stale)
 		index_remove(t, e->handle);
 	/* After a reset the index is read again (once); a stale handle alone costs one search. */
-	if (!op->stale && t->index != SG_P11_INDEX_FULL && t->lookups > 0 &&
-	    (r = build_full(op, ret_rv, err)) < 0)
+	if (!op->stale && !t->full && t->lookups > 0 && (r = build_full(op, ret_rv, err)) < 0)
 		return r;
-	if (t->index == SG_P11_INDEX_FULL && !op->stale &&
+	if (t->full && !op->stale &&
 	    ((r = from_index(t, want, 3, &want[0], &found, &n, err)) < 0 ||
 	     (r = pick(t, e, found, n, err)) < 0))
 		return r;
@@ -670,8 +667,7 @@ sg_p11_index_added(struct sg_p11_op *op, CK_OBJECT_HANDLE h)
 	CK_RV rv = CKR_OK;
 
 	/* A partial or empty index learns of it at its next search. */
-	if (op->t->index == SG_P11_INDEX_FULL && read_entry(op, h, &e, &rv, NULL) == 1 &&
-	    index_insert(op->t, &e) < 0)
+	if (op->t->full && read_entry(op, h, &e, &rv, NULL) == 1 && index_insert(op->t, &e) < 0)
 		sg_p11_index_clear(op->t); /* out of memory: read it all again later */
 }
 
@@ -679,14 +675,6 @@ void
 sg_p11_index_removed(struct sg_p11_op *op, CK_OBJECT_HANDLE h)
 {
 	index_remove(op->t, h);
-}
-
-CK_RV
-sg_p11_get_ulong(struct sg_p11_op *op, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, CK_ULONG *ret)
-{
-	CK_ATTRIBUTE at = { a, ret, sizeof(*ret) };
-
-	return op->fl->C_GetAttributeValue(op->session, o, &at, 1);
 }
 
 CK_RV

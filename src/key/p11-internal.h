@@ -18,12 +18,6 @@
 /* A key whose handle went stale is searched for again until the wait passes this (µs). */
 #define SG_P11_GONE_WAIT_US 320000
 
-enum sg_p11_index_state {
-	SG_P11_INDEX_NONE,    /* nothing read yet */
-	SG_P11_INDEX_PARTIAL, /* the keys targeted searches found */
-	SG_P11_INDEX_FULL,    /* every secret key, plus those found or created since */
-};
-
 /* A search for a key that found nothing: its attributes, and when. */
 struct sg_p11_miss {
 	uint8_t query[256];
@@ -67,7 +61,7 @@ struct sg_p11_token {
 	 * milliseconds once a token holds thousands of one-time launch keys, so URIs are
 	 * resolved against this copy instead.
 	 */
-	enum sg_p11_index_state index;
+	bool full; /* the index holds every secret key (plus those found or created since) */
 	struct sg_p11_keyent **by_id, **by_label; /* the same entries, sorted two ways */
 	size_t nkeys, capkeys;
 	unsigned lookups;

@@ -1314,7 +1314,7 @@ login_with(struct sg_p11_token *t, P11KitUri *uri, const char *spec, const struc
 }
 
 int
-sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, bool rw,
+sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o,
 	      struct sg_p11_token ***ret, struct sg_error *err)
 {
 	_cleanup_(sg_freep) char *shown = NULL; /* for messages only: made when needed */
@@ -1325,7 +1325,6 @@ sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *o, 
 	CK_RV failed_rv = CKR_OK;
 	int r = 0;
 
-	(void)rw; /* a read-write session is opened when an operation asks for one */
 	pthread_mutex_lock(&state.lock);
 	if ((r = load_modules(uri, &mods, &nmods, one, err)) < 0)
 		goto out;

@@ -190,14 +190,14 @@ char *sg_p11_uri_redact(const char *spec);
  * The entries of every token the URI matches, made (a session opened, logged in when the
  * token needs it, the PIN's source kept for a login after a reset) on first use. A token
  * has one entry however it is named (two slots holding tokens alike are two); its read-write session is opened when an operation asks
- * for one (SG_P11_RW); @rw is not used any more. Returns the number of tokens (>= 1) and
+ * for one (SG_P11_RW). Returns the number of tokens (>= 1) and
  * *@ret (an array the caller frees; the tokens are the process's, closed by
  * sg_p11_shutdown); else reports SG_E_TOKEN (no module or token matches, a session or login
  * failed), SG_E_USAGE, the PIN file's or the configuration's failure (SG_E_IO, SG_E_LIMIT,
  * ...) or SG_E_NOMEM, and *@ret is not written.
  */
 SG_NODISCARD int sg_p11_tokens(P11KitUri *uri, const char *spec, const struct sg_key_options *opts,
-			       bool rw, struct sg_p11_token ***ret, struct sg_error *err);
+			       struct sg_p11_token ***ret, struct sg_error *err);
 
 /*
  * Secret keys on @t matching the URI's object attributes, as copies in *@ret (caller frees;
@@ -212,9 +212,7 @@ SG_NODISCARD int
 sg_p11_find_keys(struct sg_p11_token *t, P11KitUri *uri, struct sg_p11_keyent **ret,
 		 CK_ULONG *ret_n, uint64_t *ret_gen, struct sg_error *err);
 
-/* Under an operation: read a CK_ULONG / CK_BBOOL attribute; the CK_RV (CKR_OK on success). */
-CK_RV
-sg_p11_get_ulong(struct sg_p11_op *op, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, CK_ULONG *ret);
+/* Under an operation: read a CK_BBOOL attribute; the CK_RV (CKR_OK on success). */
 CK_RV sg_p11_get_bool(struct sg_p11_op *op, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE a, bool *ret);
 
 /*

@@ -53,7 +53,7 @@ create(char **argv)
 	CK_RV rv;
 
 	if (len > sizeof(value) || sg_p11_uri_parse(argv[2], false, &uri, &err) < 0 ||
-	    sg_p11_tokens(uri, argv[2], &o, true, &toks, &err) < 1 ||
+	    sg_p11_tokens(uri, argv[2], &o, &toks, &err) < 1 ||
 	    sg_p11_begin(toks[0], SG_P11_RW, &op, &err) < 0) {
 		fprintf(stderr, "p11-probe: %s\n", err.msg);
 		return 2;
@@ -95,7 +95,7 @@ pin_scan(int argc, char **argv)
 	for (size_t i = 0; i < n; i++)
 		sscanf(argv[3] + 2 * i, "%2hhx", &xpin[i]);
 	if (sg_p11_uri_parse(spec, true, &uri, &err) < 0 ||
-	    sg_p11_tokens(uri, spec, &o, false, &toks, &err) < 1) {
+	    sg_p11_tokens(uri, spec, &o, &toks, &err) < 1) {
 		fprintf(stderr, "p11-probe: %s\n", err.msg);
 		return 2;
 	}
@@ -138,7 +138,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (sg_p11_uri_parse(argv[1], false, &uri, &err) < 0 ||
-	    (n = sg_p11_tokens(uri, argv[1], &o, false, &toks, &err)) < 0) {
+	    (n = sg_p11_tokens(uri, argv[1], &o, &toks, &err)) < 0) {
 		fprintf(stderr, "p11-probe: %s\n", err.msg);
 		return 2;
 	}
